@@ -1,0 +1,69 @@
+"""Full-integer int8 conversion with a representative set from the training split."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from .data import FerData
+from .runtime import TfliteClassifier
+
+log = logging.getLogger(__name__)
+
+MIN_AGREEMENT = 0.98
+
+
+class ConversionError(Exception):
+    """The int8 model disagrees with the float model too often to ship."""
+
+
+def representative_images(data: FerData, count: int, seed: int) -> np.ndarray:
+    rows = np.random.default_rng(seed).choice(data.split("train"), size=count, replace=False)
+    return data.pixels[rows].astype(np.float32)[..., None]
+
+
+def to_int8_tflite(keras_model, calibration: np.ndarray) -> bytes:
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(keras_model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([image[None]] for image in calibration)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+def float_predictions(keras_model, images: np.ndarray) -> np.ndarray:
+    return keras_model.predict(images.astype(np.float32)[..., None], batch_size=256, verbose=0)
+
+
+def convert(keras_path: Path, out_path: Path, data: FerData, calibration_count: int = 1000,
+            seed: int = 1234) -> float:
+    """Convert, check int8/float top-1 agreement on PublicTest, and only then write ``out_path``.
+
+    Returns the agreement. Raises ConversionError (and writes nothing) when it is below 98%.
+    """
+    import keras
+
+    keras_model = keras.models.load_model(keras_path)
+    calibration = representative_images(data, calibration_count, seed)
+    log.info("converting %s with %d calibration images", keras_path, len(calibration))
+    flatbuffer = to_int8_tflite(keras_model, calibration)
+
+    candidate = out_path.with_suffix(".tflite.partial")
+    candidate.write_bytes(flatbuffer)
+    public = data.split("public")
+    int8_top1 = TfliteClassifier(candidate).predict(data.pixels[public]).argmax(axis=1)
+    float_top1 = float_predictions(keras_model, data.pixels[public]).argmax(axis=1)
+    agreement = float((int8_top1 == float_top1).mean())
+    log.info("int8 vs float top-1 agreement on PublicTest: %.4f", agreement)
+    if agreement < MIN_AGREEMENT:
+        candidate.unlink()
+        raise ConversionError(
+            f"int8 model agrees with the float model on only {agreement:.2%} of PublicTest "
+            f"(need {MIN_AGREEMENT:.0%}); not writing {out_path}")
+    candidate.replace(out_path)
+    return agreement
