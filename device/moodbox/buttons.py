@@ -1,0 +1,173 @@
+"""Feedback buttons (skip, like / long-press hold, privacy) and the camera LED, on gpiozero.
+
+Every device takes ``pin_factory=`` like gpiozero's own devices do: leave it ``None`` on the box (gpiozero picks
+lgpio on a Pi 5, or whatever works on the board) and pass a ``MockFactory`` in tests::
+
+    >>> from gpiozero.pins.mock import MockFactory
+    >>> factory = MockFactory()
+    >>> actions = []
+    >>> buttons = Buttons(skip_pin=17, like_pin=27, privacy_pin=22, led_pin=23,
+    ...                   on_action=actions.append, pin_factory=factory)
+    >>> factory.pin(17).drive_low(); factory.pin(17).drive_high()
+    >>> actions
+    ['skip']
+    >>> buttons.close()
+
+Debounce is done here, not by gpiozero: its ``bounce_time`` is ignored by mock pins and differs between pin
+back-ends, so the behaviour would not be testable. An edge closer than ``debounce_s`` to the previously accepted
+edge of the same button is contact bounce and ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from typing import Callable
+
+from gpiozero import LED, Button, GPIOZeroError
+
+log = logging.getLogger(__name__)
+
+ACTIONS = ("skip", "like", "hold", "privacy")
+
+
+class ButtonsError(Exception):
+    """A button or the LED could not be set up; the message names the role and the pin."""
+
+
+class _DebouncedButton:
+    """One gpiozero ``Button`` whose raw edges go through our debounce before they become actions.
+
+    ``press_action`` fires on an accepted press. With ``short_action``/``held_action`` instead, a release before
+    the hold time fires ``short_action`` and staying pressed for the hold time fires ``held_action`` (once), the
+    gpiozero way of telling short from long presses (``when_held`` + ``when_released``).
+    """
+
+    def __init__(self, button: Button, *, debounce_s: float, clock: Callable[[], float],
+                 emit: Callable[[str], None], press_action: str | None = None,
+                 short_action: str | None = None, held_action: str | None = None):
+        self._button = button
+        self._debounce_s = debounce_s
+        self._clock = clock
+        self._emit = emit
+        self._press_action = press_action
+        self._short_action = short_action
+        self._held_action = held_action
+        self._lock = threading.Lock()
+        self._pressed = False
+        self._held = False
+        self._last_edge = -math.inf
+        button.when_pressed = self._on_press
+        button.when_released = self._on_release
+        if held_action is not None:
+            button.when_held = self._on_held
+
+    def _accept_edge(self, pressed: bool) -> bool:
+        """Whether a raw edge is a real change (call with the lock held)."""
+        now = self._clock()
+        if now - self._last_edge < self._debounce_s:
+            return False
+        if not pressed and not self._pressed:
+            return False
+        # A press while already pressed is accepted: the release in between was lost inside a bounce window.
+        self._last_edge = now
+        self._pressed = pressed
+        return True
+
+    def _on_press(self) -> None:
+        with self._lock:
+            accepted = self._accept_edge(True)
+            if accepted:
+                self._held = False
+        if accepted and self._press_action:
+            self._emit(self._press_action)
+
+    def _on_release(self) -> None:
+        with self._lock:
+            accepted = self._accept_edge(False)
+            short_press = accepted and not self._held
+            self._held = False
+        if short_press and self._short_action:
+            self._emit(self._short_action)
+
+    def _on_held(self) -> None:
+        # gpiozero only calls this after the pin stayed active for the whole hold time, so the press is real
+        # even if its first edge fell inside a bounce window.
+        with self._lock:
+            if self._held:
+                return
+            self._held = True
+            self._pressed = True
+        self._emit(self._held_action)
+
+    def close(self) -> None:
+        self._button.close()
+
+
+class Buttons:
+    """The box's buttons and camera LED.
+
+    Actions passed to ``on_action``, once per real press: ``"skip"``; ``"like"`` (short press on the like button);
+    ``"hold"`` (like button kept down for ``hold_time_s``: hold the current music); ``"privacy"`` (toggle the
+    camera pause; what that means is the daemon's business). ``on_action`` runs on gpiozero's threads; an exception
+    from it is logged and does not stop later presses. A pin of ``None`` means that part is not fitted.
+    """
+
+    def __init__(self, *, skip_pin, like_pin, privacy_pin, led_pin, pull_up: bool = True,
+                 hold_time_s: float = 1.5, debounce_s: float = 0.05, on_action: Callable[[str], None],
+                 pin_factory=None, clock: Callable[[], float] = time.monotonic):
+        if debounce_s < 0:
+            raise ValueError(f"debounce_s must be >= 0, got {debounce_s}")
+        if hold_time_s <= debounce_s:
+            raise ValueError(f"hold_time_s ({hold_time_s}) must be longer than debounce_s ({debounce_s})")
+        self._on_action = on_action
+        self._buttons: list[_DebouncedButton] = []
+        self._led: LED | None = None
+        common = dict(debounce_s=debounce_s, clock=clock, emit=self._emit)
+        try:
+            if skip_pin is not None:
+                self._buttons.append(_DebouncedButton(
+                    self._make("skip button", Button, skip_pin, pull_up=pull_up, pin_factory=pin_factory),
+                    press_action="skip", **common))
+            if like_pin is not None:
+                self._buttons.append(_DebouncedButton(
+                    self._make("like button", Button, like_pin, pull_up=pull_up, hold_time=hold_time_s,
+                               pin_factory=pin_factory),
+                    short_action="like", held_action="hold", **common))
+            if privacy_pin is not None:
+                self._buttons.append(_DebouncedButton(
+                    self._make("privacy button", Button, privacy_pin, pull_up=pull_up, pin_factory=pin_factory),
+                    press_action="privacy", **common))
+            if led_pin is not None:
+                self._led = self._make("camera LED", LED, led_pin, pin_factory=pin_factory)
+        except ButtonsError:
+            self.close()
+            raise
+
+    def _make(self, role: str, device_class, pin, **kwargs):
+        try:
+            return device_class(pin, **kwargs)
+        except (GPIOZeroError, ValueError) as exc:
+            raise ButtonsError(f"cannot set up the {role} on pin {pin!r}: {exc}") from exc
+
+    def _emit(self, action: str) -> None:
+        try:
+            self._on_action(action)
+        except Exception:
+            log.exception("handling the %r button action failed", action)
+
+    def set_camera_led(self, on: bool) -> None:
+        """Light the LED exactly while the camera is in use (wire it to ``Camera(on_active=...)``)."""
+        if self._led is not None:
+            self._led.value = bool(on)
+
+    def close(self) -> None:
+        for button in self._buttons:
+            button.close()
+        self._buttons = []
+        if self._led is not None:
+            self._led.off()
+            self._led.close()
+            self._led = None
