@@ -1,0 +1,217 @@
+"""The control socket over real Unix sockets: round trips, permissions, stale and live sockets, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+from moodbox.control import MAX_REQUEST_BYTES, ControlError, ControlServer, send_command
+
+
+@pytest.fixture
+def sock_dir():
+    # Short paths: AF_UNIX addresses are limited to 107 bytes and pytest's tmp_path can be longer.
+    with tempfile.TemporaryDirectory(prefix="mbctl", dir="/tmp") as directory:
+        yield Path(directory)
+
+
+def echo(request: dict) -> dict:
+    if request["command"] == "boom":
+        raise RuntimeError("the player is gone")
+    if request["command"] == "nothing":
+        return None
+    return {"ok": True, "command": request["command"]}
+
+
+@pytest.fixture
+def server(sock_dir):
+    server = ControlServer(sock_dir / "control.sock", echo)
+    server.start()
+    yield server
+    server.close()
+
+
+def raw_exchange(path, payload: bytes) -> list[dict]:
+    """Send raw bytes, half-close, and return every answer line."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        sock.connect(str(path))
+        sock.sendall(payload)
+        sock.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return [json.loads(line) for line in data.splitlines()]
+
+
+def run_as_nobody(function) -> str:
+    """Run `function()` in a forked child that dropped root for nobody; return what it returned (or raised)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            result = repr(function())
+        except BaseException as exc:
+            result = f"{type(exc).__name__}: {exc}"
+        os.write(write_end, result.encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        result = pipe.read().decode()
+    os.waitpid(pid, 0)
+    return result
+
+
+def test_command_round_trip(server):
+    assert send_command(server.socket_path, "skip") == {"ok": True, "command": "skip"}
+    assert send_command(server.socket_path, "status") == {"ok": True, "command": "status"}
+
+
+def test_several_requests_on_one_connection(server):
+    answers = raw_exchange(server.socket_path, b'{"command": "like"}\n\n{"command": "hold"}\n')
+    assert answers == [{"ok": True, "command": "like"}, {"ok": True, "command": "hold"}]
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o077])
+def test_socket_gets_the_requested_mode_whatever_the_umask(sock_dir, umask):
+    previous = os.umask(umask)
+    try:
+        server = ControlServer(sock_dir / "run" / "moodbox" / "control.sock", echo, mode=0o660)
+        server.start()
+    finally:
+        os.umask(previous)
+    try:
+        info = os.stat(server.socket_path)
+        assert stat.S_ISSOCK(info.st_mode)
+        assert stat.S_IMODE(info.st_mode) == 0o660
+        assert stat.S_IMODE(os.stat(sock_dir / "run" / "moodbox").st_mode) == 0o750
+    finally:
+        server.close()
+
+
+def test_existing_parent_directory_is_left_alone(sock_dir):
+    os.chmod(sock_dir, 0o755)
+    server = ControlServer(sock_dir / "control.sock", echo, mode=0o600)
+    server.start()
+    try:
+        assert stat.S_IMODE(os.stat(sock_dir).st_mode) == 0o755
+        assert stat.S_IMODE(os.stat(server.socket_path).st_mode) == 0o600
+    finally:
+        server.close()
+
+
+def test_socket_is_not_reachable_for_other_users(server):
+    os.chmod(server.socket_path.parent, 0o755)  # only the socket's own mode stands in the way
+    result = run_as_nobody(lambda: send_command(server.socket_path, "skip"))
+    assert result.startswith("ControlError: permission denied")
+    assert str(server.socket_path) in result
+
+
+def test_stale_socket_file_is_replaced(sock_dir):
+    path = sock_dir / "control.sock"
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(path))
+    dead.close()  # the file stays, nobody listens: what a killed daemon leaves behind
+    server = ControlServer(path, echo)
+    server.start()
+    try:
+        assert send_command(path, "like")["ok"] is True
+    finally:
+        server.close()
+
+
+def test_live_server_is_not_taken_over(server):
+    second = ControlServer(server.socket_path, lambda request: {"ok": True, "second": True})
+    with pytest.raises(ControlError, match="already serving"):
+        second.start()
+    assert send_command(server.socket_path, "skip") == {"ok": True, "command": "skip"}
+
+
+def test_a_file_that_is_not_a_socket_is_not_deleted(sock_dir):
+    path = sock_dir / "control.sock"
+    path.write_text("precious")
+    with pytest.raises(ControlError, match=f"{path} exists and is not a socket"):
+        ControlServer(path, echo).start()
+    assert path.read_text() == "precious"
+
+
+@pytest.mark.parametrize("payload,error", [
+    (b"skip please\n", "not valid JSON"),
+    (b"\xff\xfe\n", "not valid JSON"),
+    (b"[1, 2]\n", "expected a JSON object"),
+    (b'{"cmd": "skip"}\n', "expected a JSON object"),
+    (b'{"command": 3}\n', "expected a JSON object"),
+    (b'{"command": "boom"}\n', "boom failed: the player is gone"),
+    (b'{"command": "nothing"}\n', "nothing failed"),
+])
+def test_bad_requests_get_an_error_and_the_connection_keeps_working(server, payload, error):
+    first, second = raw_exchange(server.socket_path, payload + b'{"command": "skip"}\n')
+    assert first["ok"] is False and error in first["error"]
+    assert second == {"ok": True, "command": "skip"}
+
+
+def test_oversized_request_is_refused_and_server_survives(server):
+    answers = raw_exchange(server.socket_path, b"x" * (MAX_REQUEST_BYTES + 10) + b"\n")
+    assert answers[0]["ok"] is False and "longer than" in answers[0]["error"]
+    assert send_command(server.socket_path, "status")["ok"] is True
+
+
+def test_idle_client_does_not_block_others(server):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as idle:
+        idle.connect(str(server.socket_path))
+        idle.sendall(b'{"command": ')  # half a request, then silence
+        assert send_command(server.socket_path, "skip", timeout_s=2) == {"ok": True, "command": "skip"}
+
+
+def test_not_running_names_the_socket(sock_dir):
+    path = sock_dir / "control.sock"
+    with pytest.raises(ControlError, match=f"moodbox is not running: nothing is listening on {path}"):
+        send_command(path, "status")
+
+
+def test_closed_server_removes_its_socket(sock_dir):
+    server = ControlServer(sock_dir / "control.sock", echo)
+    server.start()
+    server.close()
+    assert not server.socket_path.exists()
+    with pytest.raises(ControlError, match="not running"):
+        send_command(server.socket_path, "status")
+
+
+def test_slow_daemon_times_out_with_a_clear_error(sock_dir):
+    release = threading.Event()
+
+    def stuck(request):
+        release.wait(10)
+        return {"ok": True}
+
+    server = ControlServer(sock_dir / "control.sock", stuck)
+    server.start()
+    try:
+        with pytest.raises(ControlError, match=r"did not answer 'skip' within 0.3 s"):
+            send_command(server.socket_path, "skip", timeout_s=0.3)
+    finally:
+        release.set()
+        server.close()
+
+
+def test_close_disconnects_waiting_clients(sock_dir):
+    server = ControlServer(sock_dir / "control.sock", echo)
+    server.start()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(5)
+        client.connect(str(server.socket_path))
+        client.sendall(b'{"command": "skip"}\n')
+        assert json.loads(client.recv(4096)) == {"ok": True, "command": "skip"}
+        server.close()
+        assert client.recv(4096) == b""
