@@ -1,0 +1,260 @@
+"""The daemon's configuration: one TOML file, one frozen dataclass per section.
+
+Every key has a default, so an empty file is a valid config. Unknown keys, wrong types and out-of-range values raise
+:class:`ConfigError` naming the file, the key (``mood.window_s``) and what was expected, so a typo never starts a
+half-working daemon. ``device/moodbox/moodbox.toml`` is the commented reference of every key.
+
+>>> config = load_config("/etc/moodbox/moodbox.toml")  # doctest: +SKIP
+>>> config.music.playlists["happy"]  # doctest: +SKIP
+('upbeat',)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Jetson's Python 3.10
+    import tomli as tomllib
+
+DEFAULT_PATH = Path("/etc/moodbox/moodbox.toml")
+EXPRESSIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+DEFAULT_PLAYLISTS = MappingProxyType({
+    "angry": ("calming",),
+    "disgust": ("calm",),
+    "fear": ("calming",),
+    "happy": ("upbeat",),
+    "sad": ("calm",),
+    "surprise": ("upbeat",),
+    "neutral": ("everyday",),
+})
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; the message names the file and the key to fix."""
+
+
+def _default_model_path() -> str:
+    """The model shipped in the repository this package was installed from (editable install)."""
+    return str(Path(__file__).resolve().parents[2] / "models" / "emotion.tflite")
+
+
+def _default_state_dir() -> str:
+    return os.environ.get("STATE_DIRECTORY", "/var/lib/moodbox").split(":")[0]
+
+
+def _default_control_socket() -> str:
+    runtime = os.environ.get("RUNTIME_DIRECTORY", "/run/moodbox").split(":")[0]
+    return str(Path(runtime) / "control.sock")
+
+
+def _key(*, range: tuple[float | None, float | None] | None = None, choices: tuple[str, ...] | None = None,
+         default: Any = dataclasses.MISSING, default_factory: Any = dataclasses.MISSING) -> Any:
+    """A config key with its allowed range (inclusive, ``None`` = open) or its allowed words."""
+    return field(default=default, default_factory=default_factory,
+                 metadata={"range": range, "choices": choices})
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    source: str = "picamera"
+    size: tuple[int, int] = (640, 480)
+    interval_s: float = _key(default=1.0, range=(0.05, 3600.0))
+    grab_timeout_s: float = _key(default=2.0, range=(0.1, 60.0))
+
+
+@dataclass(frozen=True)
+class FaceConfig:
+    detector: str = _key(default="blazeface", choices=("blazeface", "haar"))
+    listener: str = _key(default="largest", choices=("largest", "average"))
+    min_score: float = _key(default=0.5, range=(0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    path: str = field(default_factory=_default_model_path)
+    threads: int = _key(default=1, range=(1, 16))
+
+
+@dataclass(frozen=True)
+class MoodConfig:
+    window_s: float = _key(default=20.0, range=(0.1, 3600.0))
+    min_confidence: float = _key(default=0.4, range=(0.0, 1.0))
+    hysteresis: float = _key(default=0.1, range=(0.0, 1.0))
+    min_dwell_s: float = _key(default=30.0, range=(0.0, 86400.0))
+    pause_after_absent_min: float = _key(default=0.0, range=(0.0, 1440.0))
+
+
+@dataclass(frozen=True)
+class MusicConfig:
+    playlists: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_PLAYLISTS)
+    switch: str = _key(default="after_current", choices=("after_current", "now"))
+    shuffle: bool = True
+    hold_minutes: float = _key(default=30.0, range=(0.0, 1440.0))
+
+
+@dataclass(frozen=True)
+class MPDConfig:
+    host: str = "localhost"
+    port: int = _key(default=6600, range=(1, 65535))
+    timeout_s: float = _key(default=10.0, range=(0.1, 300.0))
+
+
+@dataclass(frozen=True)
+class ButtonsConfig:
+    enabled: bool = True
+    skip_pin: int = _key(default=17, range=(0, 53))
+    like_pin: int = _key(default=27, range=(0, 53))
+    privacy_pin: int = _key(default=22, range=(0, 53))
+    led_pin: int = _key(default=23, range=(0, 53))
+    pull_up: bool = True
+    hold_time_s: float = _key(default=1.5, range=(0.1, 30.0))
+    debounce_s: float = _key(default=0.05, range=(0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    dir: str = field(default_factory=_default_state_dir)
+    control_socket: str = field(default_factory=_default_control_socket)
+
+
+@dataclass(frozen=True)
+class Config:
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    face: FaceConfig = field(default_factory=FaceConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    mood: MoodConfig = field(default_factory=MoodConfig)
+    music: MusicConfig = field(default_factory=MusicConfig)
+    mpd: MPDConfig = field(default_factory=MPDConfig)
+    buttons: ButtonsConfig = field(default_factory=ButtonsConfig)
+    state: StateConfig = field(default_factory=StateConfig)
+    source_path: str | None = field(default=None, compare=False)
+
+    def all_playlists(self) -> list[str]:
+        """Every playlist name the config refers to, once each, in config order."""
+        return list(dict.fromkeys(name for names in self.music.playlists.values() for name in names))
+
+
+def load_config(path: str | os.PathLike) -> Config:
+    """Read and validate a config file; raise :class:`ConfigError` naming the file and the key on any problem."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            document = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found (pass --config PATH, or copy the example "
+                          f"from the moodbox package's moodbox.toml)") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read config file: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: invalid TOML: {err}") from None
+    config = config_from_dict(document, source=str(path))
+    model_path = Path(config.model.path).expanduser()
+    if not model_path.is_absolute():  # relative paths are relative to the config file, not to the working dir
+        config = dataclasses.replace(config, model=dataclasses.replace(
+            config.model, path=str((path.parent / model_path).resolve())))
+    return config
+
+
+def config_from_dict(document: Mapping[str, Any], *, source: str = "<config>") -> Config:
+    """Validate an already parsed document (a TOML table) into a :class:`Config`."""
+    sections = {f.name: f for f in dataclasses.fields(Config) if f.name != "source_path"}
+    _reject_unknown(document, sections, source, prefix="")
+    values: dict[str, Any] = {}
+    for name, section_field in sections.items():
+        table = document.get(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: [{name}] must be a table (a [{name}] section), got {_describe(table)}")
+        values[name] = _build_section(section_field.default_factory, table, source, name)
+    return Config(**values, source_path=source)
+
+
+def _build_section(cls: type, table: Mapping[str, Any], source: str, section: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    _reject_unknown(table, fields, source, prefix=f"{section}.")
+    values = {}
+    for name, value in table.items():
+        key = f"{section}.{name}"
+        if section == "music" and name == "playlists":
+            values[name] = _playlists(value, source, key)
+        else:
+            values[name] = _check_value(fields[name], value, source, key)
+    return cls(**values)
+
+
+def _reject_unknown(table: Mapping[str, Any], known: Mapping[str, Any], source: str, prefix: str) -> None:
+    for name in table:
+        if name not in known:
+            raise ConfigError(f"{source}: unknown key {prefix}{name} (known keys: "
+                              f"{', '.join(prefix + k for k in known)})")
+
+
+def _check_value(spec: dataclasses.Field, value: Any, source: str, key: str) -> Any:
+    kind = spec.type
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: {key} must be true or false, got {_describe(value)}")
+        return value
+    if kind == "str":
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{source}: {key} must be a non-empty string, got {_describe(value)}")
+        choices = spec.metadata.get("choices")
+        if choices and value not in choices:
+            raise ConfigError(f"{source}: {key} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+        return value
+    if kind in ("int", "float"):
+        whole = kind == "int"
+        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)) \
+                or (not whole and not math.isfinite(value)):
+            expected = "a whole number" if whole else "a number"
+            raise ConfigError(f"{source}: {key} must be {expected}{_range_text(spec)}, got {_describe(value)}")
+        low, high = spec.metadata.get("range") or (None, None)
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ConfigError(f"{source}: {key} must be{_range_text(spec)}, got {value!r}")
+        return value if whole else float(value)
+    if kind == "tuple[int, int]":
+        if not (isinstance(value, list) and len(value) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) and 16 <= v <= 8192 for v in value)):
+            raise ConfigError(f"{source}: {key} must be [width, height] in pixels (16..8192 each), "
+                              f"got {_describe(value)}")
+        return (value[0], value[1])
+    raise AssertionError(f"no validator for {key} of type {kind}")
+
+
+def _playlists(value: Any, source: str, key: str) -> Mapping[str, tuple[str, ...]]:
+    """``music.playlists``: expression -> playlist name or list of names; unnamed expressions keep the defaults."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: {key} must be a table mapping expressions to playlist names, "
+                          f"got {_describe(value)}")
+    playlists = dict(DEFAULT_PLAYLISTS)
+    for expression, names in value.items():
+        if expression not in EXPRESSIONS:
+            raise ConfigError(f"{source}: unknown key {key}.{expression} (expressions: {', '.join(EXPRESSIONS)})")
+        if isinstance(names, str):
+            names = [names]
+        if not (isinstance(names, list) and names and all(isinstance(n, str) and n for n in names)):
+            raise ConfigError(f"{source}: {key}.{expression} must be a playlist name or a non-empty list of "
+                              f"names, got {_describe(names)}")
+        playlists[expression] = tuple(dict.fromkeys(names))
+    return MappingProxyType(playlists)
+
+
+def _range_text(spec: dataclasses.Field) -> str:
+    low, high = spec.metadata.get("range") or (None, None)
+    if low is not None and high is not None:
+        return f" in {low}..{high}"
+    if low is not None:
+        return f" >= {low}"
+    return ""
+
+
+def _describe(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"

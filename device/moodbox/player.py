@@ -1,0 +1,266 @@
+"""The player: the one owner of the MPD connection.
+
+Every MPD command goes through :class:`Player`, under one lock, so the main loop, the control socket and the
+buttons never share a python-mpd2 client between threads. When MPD is down (stopped, restarting, or not started
+yet behind socket activation) the player reconnects with capped exponential backoff and then re-applies the
+playlist it was asked to play. Switching keeps the current song and replaces what follows it ("after_current"),
+or switches at once ("now"). Each song that starts is recorded in the store with the reason it was queued.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import mpd
+
+log = logging.getLogger("moodbox.player")
+
+SWITCH_MODES = ("after_current", "now")
+
+
+_CONNECTION_ERRORS = (OSError, mpd.ConnectionError, mpd.ProtocolError)
+
+
+class PlayerUnavailable(Exception):
+    """MPD cannot be reached right now; the player keeps trying in the background."""
+
+
+@dataclass(frozen=True)
+class PlayerState:
+    connected: bool
+    state: str | None = None         # "play" | "pause" | "stop" as MPD says
+    track: str | None = None         # the song's file URI (opaque: MPD or Mopidy naming)
+    title: str | None = None         # "Artist - Title" for people
+    playlist: str | None = None      # the stored playlist we last queued
+
+
+class Player:
+    """Plays MPD stored playlists for moods.
+
+    >>> player = Player("/run/mpd/socket")  # doctest: +SKIP
+    >>> player.switch_to("upbeat", "after_current", mood="happy")  # doctest: +SKIP
+    True
+    """
+
+    def __init__(self, host: str, port: int = 6600, *, timeout_s: float = 10.0, store: Any = None,
+                 shuffle: bool = True, clock: Callable[[], float] = time.monotonic,
+                 min_backoff_s: float = 0.5, max_backoff_s: float = 30.0):
+        self.host, self.port, self.timeout_s = host, port, timeout_s
+        self.store = store
+        self.shuffle = shuffle
+        self._clock = clock
+        self._min_backoff_s, self._max_backoff_s = min_backoff_s, max_backoff_s
+        self._backoff_s = min_backoff_s
+        self._next_attempt = float("-inf")
+        self._lock = threading.RLock()
+        self._client: mpd.MPDClient | None = None
+        self.playlist: str | None = None     # what the policy asked for last; re-applied after a reconnect
+        self.mood: str | None = None
+        self._reason_for_next = "next"
+        self._kept_song_id: str | None = None  # the song kept playing through an "after_current" switch
+        self._last_song_id: str | None = None
+        self._paused_by_us = False
+
+    @property
+    def address(self) -> str:
+        return self.host if self.host.startswith("/") else f"{self.host}:{self.port}"
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None
+
+    def connect(self) -> bool:
+        """Connect if not connected and the backoff allows a new attempt now; return whether connected."""
+        with self._lock:
+            if self._client is not None:
+                return True
+            now = self._clock()
+            if now < self._next_attempt:
+                return False
+            client = mpd.MPDClient()
+            client.timeout = self.timeout_s
+            try:
+                if self.host.startswith("/"):
+                    client.connect(self.host)
+                else:
+                    client.connect(self.host, self.port)
+            except _CONNECTION_ERRORS as err:
+                self._next_attempt = now + self._backoff_s
+                log.warning("MPD at %s not reachable (%s); next try in %.1f s", self.address, err, self._backoff_s)
+                self._backoff_s = min(self._backoff_s * 2, self._max_backoff_s)
+                return False
+            self._client = client
+            self._backoff_s = self._min_backoff_s
+            log.info("connected to MPD at %s (protocol %s)", self.address, client.mpd_version)
+            self._after_reconnect()
+            return self._client is not None
+
+    def _after_reconnect(self) -> None:
+        """MPD may have restarted with an empty or stopped queue: bring back what we were asked to play."""
+        if self.playlist is None:
+            return
+        try:
+            status = self._client.status()
+            if not self._paused_by_us and (status.get("state") != "play" or status.get("playlistlength") == "0"):
+                log.info("re-applying playlist %s after reconnecting", self.playlist)
+                self._queue(self.playlist, "now", reason="reconnect")
+        except PlayerUnavailable:
+            pass  # _call has dropped the connection; the next poll tries again
+
+    def _drop(self, err: Exception) -> None:
+        log.warning("lost MPD connection at %s: %s", self.address, err)
+        client, self._client = self._client, None
+        self._last_song_id = None
+        self._kept_song_id = None
+        self._next_attempt = self._clock() + self._backoff_s
+        if client is not None:
+            try:
+                client.disconnect()
+            except (OSError, mpd.MPDError):
+                pass
+
+    def _call(self, command: str, *args: Any) -> Any:
+        """Run one MPD command; when the connection turns out dropped (MPD's idle timeout, a restart), reconnect
+        at once and retry once before giving up."""
+        with self._lock:
+            if not self.connect():
+                raise PlayerUnavailable(f"MPD at {self.address} is not reachable")
+            try:
+                return getattr(self._client, command)(*args)
+            except _CONNECTION_ERRORS as err:
+                self._drop(err)
+            self._next_attempt = float("-inf")
+            if not self.connect():
+                raise PlayerUnavailable(f"MPD at {self.address} is not reachable")
+            try:
+                return getattr(self._client, command)(*args)
+            except _CONNECTION_ERRORS as err:
+                self._drop(err)
+                raise PlayerUnavailable(f"MPD at {self.address} is not reachable") from err
+
+    def check_playlists(self, names: list[str]) -> list[str]:
+        """The names among ``names`` that MPD has no stored playlist for."""
+        existing = {entry["playlist"] for entry in self._call("listplaylists")}
+        return [name for name in names if name not in existing]
+
+    def playlist_length(self, name: str) -> int:
+        try:
+            return len(self._call("listplaylist", name))
+        except mpd.CommandError:
+            return 0
+
+    def switch_to(self, playlist: str, mode: str = "after_current", *, mood: str | None = None,
+                  reason: str = "mood") -> bool:
+        """Play ``playlist``; True when MPD took it now, False when MPD is down (it is applied on reconnect)."""
+        if mode not in SWITCH_MODES:
+            raise ValueError(f"switch mode must be one of {SWITCH_MODES}, got {mode!r}")
+        with self._lock:
+            self.playlist, self.mood = playlist, mood
+            try:
+                self._queue(playlist, mode, reason=reason)
+            except PlayerUnavailable:
+                log.warning("MPD down: %s will play when it is back", playlist)
+                return False
+            log.info("switched to playlist %s (%s, %s)", playlist, mode, reason)
+            return True
+
+    def _queue(self, playlist: str, mode: str, *, reason: str) -> None:
+        status = self._call("status")
+        playing = status.get("state") in ("play", "pause") and "song" in status
+        self._reason_for_next = reason
+        if mode == "now" or not playing:
+            self._call("clear")
+            self._call("load", playlist)
+            if self.shuffle:
+                self._call("shuffle")
+            self._call("repeat", 1)
+            if not self._paused_by_us:
+                self._call("play", 0)
+            self._kept_song_id = None
+            self._last_song_id = None
+            return
+        position, length = int(status["song"]), int(status["playlistlength"])
+        if position + 1 < length:  # Mopidy refuses "delete N:" when nothing follows
+            self._call("delete", f"{position + 1}:")
+        self._call("load", playlist)
+        new_length = int(self._call("status")["playlistlength"])
+        if self.shuffle and new_length - (position + 1) > 1:
+            self._call("shuffle", f"{position + 1}:{new_length}")
+        self._call("repeat", 1)
+        self._kept_song_id = status.get("songid")
+
+    def skip(self) -> None:
+        with self._lock:
+            self._reason_for_next = "skip"
+            self._call("next")
+
+    def pause(self) -> None:
+        with self._lock:
+            self._paused_by_us = True
+            self._call("pause", 1)
+
+    def play(self) -> None:
+        with self._lock:
+            self._paused_by_us = False
+            self._call("play")
+
+    def current(self) -> PlayerState:
+        """What MPD is doing now; ``connected=False`` when MPD is down."""
+        return self._read_state()[0]
+
+    def _read_state(self) -> tuple[PlayerState, str | None]:
+        with self._lock:
+            try:
+                status = self._call("status")
+                song = self._call("currentsong") if "songid" in status else {}
+            except PlayerUnavailable:
+                return PlayerState(connected=False, playlist=self.playlist), None
+            title = None
+            if song:
+                title = " - ".join(part for part in (song.get("artist"), song.get("title")) if part) or song["file"]
+            state = PlayerState(connected=True, state=status.get("state"), track=song.get("file"), title=title,
+                                playlist=self.playlist)
+            return state, status.get("songid")
+
+    def poll(self) -> PlayerState:
+        """Called every tick: reconnect when due, tidy the queue, record a song that started."""
+        with self._lock:
+            if not self.connect():
+                return PlayerState(connected=False, playlist=self.playlist)
+            state, song_id = self._read_state()
+            if self._kept_song_id is not None and song_id != self._kept_song_id:
+                self._forget_kept_song()
+            if song_id is not None and song_id != self._last_song_id and state.state == "play":
+                self._last_song_id = song_id
+                self._record_play(state)
+            return state
+
+    def _forget_kept_song(self) -> None:
+        """The song kept through an "after_current" switch has ended: drop it so repeat does not bring it back."""
+        kept, self._kept_song_id = self._kept_song_id, None
+        try:
+            self._call("deleteid", kept)
+        except mpd.CommandError:
+            log.info("kept song %s already left the queue", kept)
+        except PlayerUnavailable:
+            pass  # MPD went away; the queue is rebuilt on reconnect
+
+    def _record_play(self, state: PlayerState) -> None:
+        reason, self._reason_for_next = self._reason_for_next, "next"
+        log.info("now playing %s from %s (%s)", state.title, state.playlist, reason)
+        if self.store is not None:
+            self.store.record_play(track=state.track, playlist=state.playlist, mood=self.mood, reason=reason)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                try:
+                    self._client.close()
+                    self._client.disconnect()
+                except (OSError, mpd.MPDError):
+                    pass
+                self._client = None

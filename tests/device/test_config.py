@@ -1,0 +1,114 @@
+"""Config loading: defaults, the packaged reference file, and errors that name the file and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import moodbox
+from moodbox.config import DEFAULT_PLAYLISTS, EXPRESSIONS, Config, ConfigError, load_config
+
+REFERENCE = Path(moodbox.__file__).parent / "moodbox.toml"
+
+
+def write(tmp_path, text: str) -> Path:
+    path = tmp_path / "moodbox.toml"
+    path.write_text(text)
+    return path
+
+
+def test_packaged_reference_config_is_exactly_the_defaults():
+    """The commented reference documents every key with its real default value."""
+    assert load_config(REFERENCE) == Config()
+
+
+def test_reference_config_mentions_every_key():
+    text = REFERENCE.read_text()
+    config = Config()
+    for section in ("camera", "face", "model", "mood", "music", "mpd", "buttons", "state"):
+        assert f"[{section}]" in text
+        for key in vars(getattr(config, section)):
+            assert f"{key} =" in text or f"[{section}.{key}]" in text, f"moodbox.toml does not document {section}.{key}"
+
+
+def test_empty_file_gives_defaults_with_sensible_playlists(tmp_path):
+    config = load_config(write(tmp_path, ""))
+    assert config.camera.interval_s == 1.0 and config.music.switch == "after_current"
+    assert set(config.music.playlists) == set(EXPRESSIONS)
+    assert config.music.playlists["happy"] == ("upbeat",) and config.music.playlists["neutral"] == ("everyday",)
+    assert config.all_playlists() == ["calming", "calm", "upbeat", "everyday"]
+
+
+def test_values_are_read_and_playlists_merge_with_defaults(tmp_path):
+    config = load_config(write(tmp_path, """
+[camera]
+source = "/dev/video0"
+size = [320, 240]
+interval_s = 2
+[mood]
+window_s = 5
+[music]
+switch = "now"
+[music.playlists]
+happy = ["party", "upbeat", "party"]
+sad = "blues"
+[mpd]
+host = "/run/mpd/socket"
+[model]
+path = "models/mine.tflite"
+"""))
+    assert config.camera.size == (320, 240) and config.camera.interval_s == 2.0
+    assert isinstance(config.camera.interval_s, float)
+    assert config.mood.window_s == 5.0 and config.music.switch == "now"
+    assert config.music.playlists["happy"] == ("party", "upbeat")
+    assert config.music.playlists["sad"] == ("blues",)
+    assert config.music.playlists["angry"] == DEFAULT_PLAYLISTS["angry"]
+    assert config.mpd.host == "/run/mpd/socket"
+    assert config.model.path == str(tmp_path / "models" / "mine.tflite")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[mood]\nwindow_s = -5", "mood.window_s must be in 0.1..3600.0, got -5"),
+    ("[mood]\nwindow_s = 'long'", "mood.window_s must be a number"),
+    ("[mood]\nwindow_sec = 5", "unknown key mood.window_sec"),
+    ("[moood]\nwindow_s = 5", "unknown key moood"),
+    ("mood = 3", "[mood] must be a table"),
+    ("[camera]\nsize = [640]", "camera.size must be [width, height]"),
+    ("[camera]\ninterval_s = nan", "camera.interval_s must be a number"),
+    ("[mpd]\nport = 70000", "mpd.port must be in 1..65535"),
+    ("[mpd]\nport = 66.5", "mpd.port must be a whole number"),
+    ("[buttons]\nenabled = 'yes'", "buttons.enabled must be true or false"),
+    ("[buttons]\nskip_pin = true", "buttons.skip_pin must be a whole number"),
+    ("[music]\nswitch = 'later'", "music.switch must be one of 'after_current', 'now'"),
+    ("[face]\nlistener = 'all'", "face.listener must be one of"),
+    ("[music.playlists]\nhappi = 'x'", "unknown key music.playlists.happi"),
+    ("[music.playlists]\nhappy = []", "music.playlists.happy must be a playlist name or a non-empty list"),
+    ("[music.playlists]\nhappy = [1]", "music.playlists.happy must be a playlist name"),
+    ("[state]\ndir = ''", "state.dir must be a non-empty string"),
+])
+def test_bad_values_name_file_key_and_expectation(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value).startswith(f"{path}: ")
+    assert message in str(err.value)
+
+
+def test_toml_syntax_error_names_the_line(tmp_path):
+    path = write(tmp_path, "[mood]\nwindow_s = 5\nhysteresis = = 0.1\n")
+    with pytest.raises(ConfigError, match=r"invalid TOML: .*line 3"):
+        load_config(path)
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="nothere.toml: config file not found"):
+        load_config(tmp_path / "nothere.toml")
+
+
+def test_systemd_directories_set_state_defaults(tmp_path, monkeypatch):
+    monkeypatch.setenv("STATE_DIRECTORY", "/var/lib/moodbox-test")
+    monkeypatch.setenv("RUNTIME_DIRECTORY", "/run/moodbox-test")
+    config = load_config(write(tmp_path, ""))
+    assert config.state.dir == "/var/lib/moodbox-test"
+    assert config.state.control_socket == "/run/moodbox-test/control.sock"

@@ -1,0 +1,127 @@
+"""The player against a real MPD server: switching modes, skip, pause, reconnecting after MPD dies."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from moodbox.player import Player, PlayerUnavailable
+
+
+class RecordingStore:
+    """Stands in for FeedbackStore's record_play (our own code), keeping what the player recorded."""
+
+    def __init__(self):
+        self.plays = []
+
+    def record_play(self, *, track, playlist, mood, reason, at=None):
+        self.plays.append({"track": track, "playlist": playlist, "mood": mood, "reason": reason})
+        return len(self.plays)
+
+
+def queue_files(client) -> list[str]:
+    return [song["file"] for song in client.playlistinfo()]
+
+
+def wait_until(predicate, timeout_s=10.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_check_playlists_names_the_missing_ones(mpd_server):
+    player = Player(mpd_server.socket_path)
+    assert player.check_playlists(["upbeat", "calm", "party", "calming", "jazz"]) == ["party", "jazz"]
+    assert player.playlist_length("upbeat") == 3
+    assert player.playlist_length("party") == 0
+
+
+def test_switch_now_clears_and_plays_the_playlist(mpd_server, mpd_client, music_library):
+    store = RecordingStore()
+    player = Player(mpd_server.socket_path, store=store)
+    assert player.switch_to("calm", "now", mood="sad")
+    assert mpd_client.status()["state"] == "play"
+    assert sorted(queue_files(mpd_client)) == sorted(music_library[2]["calm"])
+    state = player.poll()
+    assert state.playlist == "calm" and state.track.startswith("calm/") and "Calm" in state.title
+    assert store.plays == [{"track": state.track, "playlist": "calm", "mood": "sad", "reason": "mood"}]
+
+    assert player.switch_to("upbeat", "now", mood="happy")
+    assert sorted(queue_files(mpd_client)) == sorted(music_library[2]["upbeat"])
+    assert player.poll().track.startswith("upbeat/")
+
+
+def test_switch_after_current_keeps_the_song_and_replaces_what_follows(mpd_server, mpd_client, music_library):
+    player = Player(mpd_server.socket_path, store=RecordingStore())
+    player.switch_to("calm", "now", mood="sad")
+    playing = mpd_client.currentsong()["file"]
+
+    assert player.switch_to("upbeat", "after_current", mood="happy")
+    assert mpd_client.currentsong()["file"] == playing  # the song was not cut
+    queue = queue_files(mpd_client)
+    current = int(mpd_client.status()["song"])
+    assert queue[current] == playing
+    assert sorted(queue[current + 1:]) == sorted(music_library[2]["upbeat"])
+
+    mpd_client.next()  # the kept song ends: the new playlist plays and the kept song leaves the queue
+    player.poll()
+    assert mpd_client.currentsong()["file"].startswith("upbeat/")
+    assert sorted(queue_files(mpd_client)) == sorted(music_library[2]["upbeat"])
+
+
+def test_skip_pause_play(mpd_server, mpd_client):
+    store = RecordingStore()
+    player = Player(mpd_server.socket_path, store=store, shuffle=False)
+    player.switch_to("everyday", "now", mood="neutral")
+    player.poll()
+    player.skip()
+    assert player.poll().track == "everyday/everyday-02.ogg"
+    assert [p["reason"] for p in store.plays] == ["mood", "skip"]
+    player.pause()
+    assert mpd_client.status()["state"] == "pause"
+    player.play()
+    assert mpd_client.status()["state"] == "play"
+
+
+def test_reconnects_after_mpd_is_killed_and_plays_the_right_playlist_again(mpd_server, music_library):
+    player = Player(mpd_server.socket_path, store=RecordingStore(), min_backoff_s=0.05, max_backoff_s=0.2)
+    player.switch_to("calming", "now", mood="angry")
+    mpd_server.kill()
+    assert not player.poll().connected
+    with pytest.raises(PlayerUnavailable):
+        player.skip()
+    assert player.switch_to("calm", "after_current", mood="sad") is False  # remembered for later
+
+    mpd_server.start()  # comes back with an empty queue (killed: no state saved)
+    assert wait_until(lambda: player.poll().connected)
+    client = mpd_server.client()
+    assert client.status()["state"] == "play"
+    assert sorted(queue_files(client)) == sorted(music_library[2]["calm"])
+    client.disconnect()
+
+
+def test_waits_for_an_mpd_that_is_not_up_yet(mpd_server):
+    mpd_server.stop()
+    player = Player(mpd_server.socket_path, min_backoff_s=0.05, max_backoff_s=0.1)
+    assert not player.connect()
+    mpd_server.start()
+    assert wait_until(player.connect)
+    assert player.check_playlists(["upbeat"]) == []
+
+
+def test_backoff_is_capped_and_grows(tmp_path):
+    now = [0.0]
+    player = Player(str(tmp_path / "no-mpd.sock"), clock=lambda: now[0], min_backoff_s=1.0, max_backoff_s=4.0)
+    attempts = []
+    for _ in range(40):
+        before = player._next_attempt
+        player.connect()
+        if player._next_attempt != before:
+            attempts.append(now[0])
+        now[0] += 0.5
+    gaps = [b - a for a, b in zip(attempts, attempts[1:])]
+    assert gaps[:3] == [1.0, 2.0, 4.0] and set(gaps[3:]) == {4.0}
