@@ -37,7 +37,7 @@ FACE_CROP = {
 
 
 def _predict(classifier: TfliteClassifier, images: np.ndarray, name: str) -> np.ndarray:
-    return np.stack([classifier.predict_one(image) for image in tqdm(images, desc=name, leave=False)])
+    return np.stack([classifier.predict_one(image) for image in tqdm(images, desc=name, leave=False, disable=None)])
 
 
 def classification_report(predicted: np.ndarray, truth: np.ndarray) -> dict:
