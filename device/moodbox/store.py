@@ -1,0 +1,149 @@
+"""Feedback and play history in SQLite, in the state directory (e.g. /var/lib/moodbox/feedback.db).
+
+WAL journal with ``synchronous=FULL``: every write is its own transaction, fsynced before the call returns, so an
+event the caller was told about survives a crash or a pulled plug. Any SQLite or file-system failure (read-only
+card, full disk, a corrupt file) comes out as ``StoreError`` naming the database path; the daemon logs it and
+keeps playing music.
+
+    >>> import tempfile, os
+    >>> store = FeedbackStore(os.path.join(tempfile.mkdtemp(), "feedback.db"))
+    >>> store.record_feedback(action="like", expression="happy", mood="happy", playlist="upbeat", track="a.ogg")
+    1
+    >>> store.record_feedback(action="skip", expression="sad", mood="sad", playlist="calm", track="b.ogg")
+    2
+    >>> store.playlist_scores()
+    {'calm': -1.0, 'upbeat': 1.0}
+    >>> store.close()
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+FEEDBACK_ACTIONS = ("skip", "like", "hold")
+
+_SCHEMA = f"""
+BEGIN IMMEDIATE;
+CREATE TABLE IF NOT EXISTS feedback (
+    id         INTEGER PRIMARY KEY,
+    at         REAL NOT NULL,                    -- Unix time, seconds
+    action     TEXT NOT NULL CHECK (action IN {FEEDBACK_ACTIONS}),
+    expression TEXT,                             -- what the model saw when the button was pressed
+    mood       TEXT,                             -- the smoothed mood at that moment
+    playlist   TEXT,
+    track      TEXT
+);
+CREATE INDEX IF NOT EXISTS feedback_by_playlist ON feedback (playlist);
+CREATE TABLE IF NOT EXISTS plays (
+    id       INTEGER PRIMARY KEY,
+    at       REAL NOT NULL,
+    track    TEXT NOT NULL,
+    playlist TEXT,
+    mood     TEXT,
+    reason   TEXT NOT NULL                       -- why it started, e.g. "mood changed to sad", "skip"
+);
+PRAGMA user_version = {SCHEMA_VERSION};
+COMMIT;
+"""
+
+
+class StoreError(Exception):
+    """The feedback database cannot be opened or written; the message names the file."""
+
+
+class FeedbackStore:
+    """What the listener liked and skipped, and what played when and why. Safe to share between threads."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the state directory {self.path.parent} for {self.path}: "
+                             f"{exc.strerror}") from exc
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        with self._sqlite_errors("open"):
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+            try:
+                self._configure()
+            except BaseException:
+                self._db.close()
+                self._db = None
+                raise
+
+    def _configure(self) -> None:
+        journal = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if journal != "wal":
+            raise StoreError(f"feedback database {self.path}: cannot switch to WAL journal (got {journal!r})")
+        self._db.execute("PRAGMA synchronous = FULL")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"feedback database {self.path} has schema version {version}, newer than this "
+                             f"moodbox understands ({SCHEMA_VERSION}): upgrade moodbox or move the file aside")
+        if version < SCHEMA_VERSION:
+            try:
+                self._db.executescript(_SCHEMA)
+            except sqlite3.Error:
+                if self._db.in_transaction:
+                    self._db.rollback()
+                raise
+
+    @contextmanager
+    def _sqlite_errors(self, doing: str):
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            hint = " (move the corrupt file aside)" if "not a database" in str(exc) else ""
+            raise StoreError(f"feedback database {self.path}: cannot {doing}: {exc}{hint}") from exc
+
+    def _insert(self, doing: str, sql: str, values: tuple) -> int:
+        with self._lock, self._sqlite_errors(doing):
+            if self._db is None:
+                raise StoreError(f"feedback database {self.path} is closed")
+            return self._db.execute(sql, values).lastrowid
+
+    def record_feedback(self, *, action: str, expression: str | None, mood: str | None, playlist: str | None,
+                        track: str | None, at: float | None = None) -> int:
+        """Store one button/CLI feedback event; returns its id once it is on disk."""
+        if action not in FEEDBACK_ACTIONS:
+            raise ValueError(f"feedback action must be one of {', '.join(FEEDBACK_ACTIONS)}, got {action!r}")
+        return self._insert(
+            "record feedback",
+            "INSERT INTO feedback (at, action, expression, mood, playlist, track) VALUES (?, ?, ?, ?, ?, ?)",
+            (time.time() if at is None else at, action, expression, mood, playlist, track))
+
+    def record_play(self, *, track: str, playlist: str | None, mood: str | None, reason: str,
+                    at: float | None = None) -> int:
+        """Store that ``track`` started playing and why; returns its id once it is on disk."""
+        return self._insert(
+            "record a play",
+            "INSERT INTO plays (at, track, playlist, mood, reason) VALUES (?, ?, ?, ?, ?)",
+            (time.time() if at is None else at, track, playlist, mood, reason))
+
+    def playlist_scores(self) -> dict[str, float]:
+        """Likes minus skips per playlist (playlists without feedback are absent), for the music policy."""
+        with self._lock, self._sqlite_errors("read playlist scores"):
+            if self._db is None:
+                raise StoreError(f"feedback database {self.path} is closed")
+            rows = self._db.execute(
+                "SELECT playlist, SUM(CASE action WHEN 'like' THEN 1 WHEN 'skip' THEN -1 ELSE 0 END)"
+                " FROM feedback WHERE playlist IS NOT NULL GROUP BY playlist ORDER BY playlist").fetchall()
+        return {playlist: float(score) for playlist, score in rows}
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def __enter__(self) -> FeedbackStore:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

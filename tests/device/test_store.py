@@ -1,0 +1,248 @@
+"""FeedbackStore on real SQLite files: schema, scores, bad files and disks, and kill -9 during a burst of writes."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from moodbox.store import SCHEMA_VERSION, FeedbackStore, StoreError
+
+
+def like(store, playlist="upbeat", action="like"):
+    return store.record_feedback(action=action, expression="happy", mood="happy", playlist=playlist, track="a.ogg")
+
+
+def run_as_nobody(function) -> str:
+    """Run `function()` in a forked child that dropped root for nobody; return what it returned (or raised)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            result = repr(function())
+        except BaseException as exc:
+            result = f"{type(exc).__name__}: {exc}"
+        os.write(write_end, result.encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        result = pipe.read().decode()
+    os.waitpid(pid, 0)
+    return result
+
+
+def test_events_are_stored_with_all_their_fields(tmp_path):
+    path = tmp_path / "feedback.db"
+    with FeedbackStore(path) as store:
+        feedback_id = store.record_feedback(action="skip", expression="sad", mood="calm", playlist="soft",
+                                            track="calm/1.ogg", at=1700000000.5)
+        play_id = store.record_play(track="calm/2.ogg", playlist="soft", mood="calm", reason="skip", at=1700000001.0)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT id, at, action, expression, mood, playlist, track FROM feedback").fetchall() == [
+            (feedback_id, 1700000000.5, "skip", "sad", "calm", "soft", "calm/1.ogg")]
+        assert db.execute("SELECT id, at, track, playlist, mood, reason FROM plays").fetchall() == [
+            (play_id, 1700000001.0, "calm/2.ogg", "soft", "calm", "skip")]
+
+
+def test_ids_increase_and_default_time_is_now(tmp_path):
+    with FeedbackStore(tmp_path / "feedback.db") as store:
+        ids = [like(store) for _ in range(3)]
+        rows = store._db.execute("SELECT at FROM feedback").fetchall()
+    assert ids == sorted(set(ids))
+    assert all(abs(at - time.time()) < 60 for (at,) in rows)
+
+
+def test_database_is_wal_with_full_sync_and_versioned(tmp_path):
+    path = tmp_path / "feedback.db"
+    with FeedbackStore(path) as store:
+        assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_state_directory_is_created(tmp_path):
+    path = tmp_path / "var" / "lib" / "moodbox" / "feedback.db"
+    with FeedbackStore(path) as store:
+        like(store)
+    assert path.is_file()
+
+
+def test_reopening_keeps_history(tmp_path):
+    path = tmp_path / "feedback.db"
+    with FeedbackStore(path) as store:
+        like(store)
+    with FeedbackStore(path) as store:
+        like(store)
+        assert store.playlist_scores() == {"upbeat": 2.0}
+
+
+def test_playlist_scores_are_likes_minus_skips(tmp_path):
+    with FeedbackStore(tmp_path / "feedback.db") as store:
+        assert store.playlist_scores() == {}
+        for action, playlist in [("like", "upbeat"), ("like", "upbeat"), ("skip", "upbeat"), ("skip", "calm"),
+                                 ("skip", "calm"), ("hold", "mix"), ("like", None)]:
+            like(store, playlist=playlist, action=action)
+        store.record_play(track="x.ogg", playlist="calm", mood="sad", reason="mood changed")
+        assert store.playlist_scores() == {"calm": -2.0, "mix": 0.0, "upbeat": 1.0}
+
+
+def test_unknown_action_is_refused(tmp_path):
+    with FeedbackStore(tmp_path / "feedback.db") as store:
+        with pytest.raises(ValueError, match="skip, like, hold"):
+            like(store, action="love")
+
+
+def test_writes_from_many_threads(tmp_path):
+    with FeedbackStore(tmp_path / "feedback.db") as store:
+        ids: list[int] = []
+
+        def burst():
+            for _ in range(25):
+                ids.append(like(store))
+
+        threads = [threading.Thread(target=burst) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(set(ids)) == 100
+        assert store.playlist_scores() == {"upbeat": 100.0}
+
+
+def test_corrupt_file_names_the_path(tmp_path):
+    path = tmp_path / "feedback.db"
+    path.write_bytes(b"this is not sqlite " * 500)
+    with pytest.raises(StoreError, match=rf"{path}.*not a database.*move the corrupt file aside"):
+        FeedbackStore(path)
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "feedback.db"
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match=rf"{path} has schema version {SCHEMA_VERSION + 1}"):
+        FeedbackStore(path)
+
+
+def test_state_directory_that_cannot_be_made(tmp_path):
+    (tmp_path / "state").write_text("a file where the directory should be")
+    with pytest.raises(StoreError, match=r"cannot create the state directory .*state"):
+        FeedbackStore(tmp_path / "state" / "feedback.db")
+
+
+def test_closed_store_says_so(tmp_path):
+    store = FeedbackStore(tmp_path / "feedback.db")
+    store.close()
+    with pytest.raises(StoreError, match="is closed"):
+        like(store)
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_read_only_state_directory(existing):
+    # Outside pytest's tmp_path, whose parents are root-only: nobody must be able to reach the directory.
+    with tempfile.TemporaryDirectory(prefix="mbstore", dir="/tmp") as directory:
+        state = Path(directory) / "state"
+        state.mkdir()
+        path = state / "feedback.db"
+        if existing:
+            FeedbackStore(path).close()
+        os.chmod(directory, 0o755)
+        os.chmod(state, 0o755)  # root's directory: nobody may read but not write
+        result = run_as_nobody(lambda: like(FeedbackStore(path)))
+    assert result.startswith(f"StoreError: feedback database {path}: cannot ")
+
+
+FULL_DISK_CHILD = textwrap.dedent("""
+    import resource, signal, sys
+    from moodbox.store import FeedbackStore, StoreError
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # get EFBIG like a full disk instead of being killed
+    store = FeedbackStore(sys.argv[1])
+    resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))
+    try:
+        while True:
+            print(store.record_feedback(action="like", expression="happy", mood="happy", playlist="upbeat",
+                                        track="x" * 2000), flush=True)
+    except StoreError as exc:
+        print("ERROR", exc, flush=True)
+    print("still running", flush=True)
+""")
+
+
+def test_full_disk_gives_a_store_error_and_keeps_acknowledged_events(tmp_path):
+    path = tmp_path / "feedback.db"
+    child = subprocess.run([sys.executable, "-c", FULL_DISK_CHILD, str(path)], capture_output=True, text=True,
+                           timeout=120)
+    lines = child.stdout.splitlines()
+    assert child.returncode == 0, child.stderr
+    assert lines[-1] == "still running"
+    error = lines[-2]
+    assert error.startswith(f"ERROR feedback database {path}: cannot record feedback:")
+    acknowledged = {int(line) for line in lines[:-2]}
+    assert acknowledged, "the limit hit before any write: raise it"
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        stored = {row[0] for row in db.execute("SELECT id FROM feedback")}
+    assert acknowledged <= stored
+
+
+BURST_CHILD = textwrap.dedent("""
+    import sys
+    from moodbox.store import FeedbackStore
+    store = FeedbackStore(sys.argv[1])
+    n = 0
+    while True:
+        n += 1
+        if n % 3:
+            print("feedback", store.record_feedback(action=("like", "skip", "hold")[n % 3], expression="sad",
+                                                    mood="calm", playlist=f"list{n % 5}", track=f"t{n}.ogg"),
+                  flush=True)
+        else:
+            print("plays", store.record_play(track=f"t{n}.ogg", playlist=f"list{n % 5}", mood="calm",
+                                             reason="mood changed"), flush=True)
+""")
+
+
+@pytest.mark.slow
+def test_acknowledged_events_survive_kill_9_mid_burst(tmp_path):
+    """Kill the writer at a random point 20 times; each time the file is intact and nothing acknowledged is lost.
+
+    This exercises SQLite's crash recovery (WAL replay, no torn transactions) for a process killed mid-write; a real
+    power cut additionally relies on synchronous=FULL, which fsyncs the WAL before each write returns.
+    """
+    path = tmp_path / "feedback.db"
+    rng = random.Random(3)
+    acknowledged: dict[str, set[int]] = {"feedback": set(), "plays": set()}
+    for _ in range(20):
+        child = subprocess.Popen([sys.executable, "-c", BURST_CHILD, str(path)], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        lines = [child.stdout.readline() for _ in range(rng.randint(1, 150))]
+        os.kill(child.pid, signal.SIGKILL)
+        rest, errors = child.communicate(timeout=30)
+        assert child.returncode == -signal.SIGKILL, errors
+        lines += rest.splitlines(keepends=True)
+        for line in lines:
+            if line.endswith("\n"):  # a line cut by the kill was never acknowledged
+                table, event_id = line.split()
+                acknowledged[table].add(int(event_id))
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            for table, ids in acknowledged.items():
+                stored = {row[0] for row in db.execute(f"SELECT id FROM {table}")}
+                assert ids <= stored, f"{len(ids - stored)} acknowledged {table} rows lost"
+    assert len(acknowledged["feedback"]) > 20 and len(acknowledged["plays"]) > 10
+    with FeedbackStore(path) as store:
+        assert set(store.playlist_scores()) == {f"list{i}" for i in range(5)}
