@@ -30,8 +30,6 @@ from gpiozero import LED, Button, GPIOZeroError
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("skip", "like", "hold", "privacy")
-
 
 class ButtonsError(Exception):
     """A button or the LED could not be set up; the message names the role and the pin."""
