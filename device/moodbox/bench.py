@@ -1,0 +1,220 @@
+"""``moodbox bench``: per-stage latency of our pipeline against the approach we descend from, and daemon cost.
+
+Both pipelines see the same 640x480 frames (FER2013 test faces pasted into a larger frame) with one thread:
+
+- ours: the Y plane of a YUV420 buffer as PiCameraSource takes it, BlazeFace on LiteRT, the contract crop,
+  the int8 model;
+- baseline (webcam scripts and Flask pages): BGR -> gray with OpenCV, Haar cascade on the full frame, the
+  float32 build of the same network (``emotion_float.tflite``).
+
+Then ``python -m moodbox demo`` runs as a subprocess for ``seconds``: time from spawn to READY=1 on our own
+NOTIFY_SOCKET, CPU% of one core from /proc/<pid>/stat and RSS from /proc/<pid>/status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from moodbox.expression import ExpressionModel, ModelError
+from moodbox.faces import FaceFinder, crop_face, pick_listener
+from moodbox.frames import LABELS, FrameError, ScriptedFaceSource, default_dataset_dir, y_plane
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL = REPO / "models" / "emotion.tflite"
+FRAME_SIZE = (640, 480)
+STAGES = ("grab_to_gray", "face_finder", "crop", "model", "total")
+WARMUP_FRAMES = 5
+
+
+class _Pipeline:
+    """One way of turning a camera buffer into expression probabilities, timed stage by stage."""
+
+    def __init__(self, to_gray, finder: FaceFinder, model: ExpressionModel):
+        self.to_gray, self.finder, self.model = to_gray, finder, model
+        self.times = {stage: [] for stage in STAGES}
+        self.found = self.matches = self.frames = 0
+
+    def run(self, buffer: np.ndarray, expected: str, record=True) -> None:
+        start = time.perf_counter()
+        gray = self.to_gray(buffer)
+        gray_done = time.perf_counter()
+        faces = pick_listener(self.finder.find(gray))
+        found_done = crop_done = model_done = time.perf_counter()
+        if faces:
+            crop = crop_face(gray, faces[0], self.model.input_size, self.model.face_crop)
+            crop_done = time.perf_counter()
+            probabilities = self.model.predict(crop)
+            model_done = time.perf_counter()
+        if not record:
+            return
+        self.frames += 1
+        for stage, seconds in (("grab_to_gray", gray_done - start), ("face_finder", found_done - gray_done),
+                               ("total", model_done - start)):
+            self.times[stage].append(seconds)
+        if faces:
+            self.found += 1
+            self.matches += self.model.labels[int(np.argmax(probabilities))] == expected
+            self.times["crop"].append(crop_done - found_done)
+            self.times["model"].append(model_done - crop_done)
+
+    def report(self) -> dict:
+        report = {stage: {"median_ms": round(float(np.median(times)) * 1000, 3),
+                          "p90_ms": round(float(np.percentile(times, 90)) * 1000, 3)}
+                  for stage, times in self.times.items() if times}
+        report["faces_found"] = round(self.found / self.frames, 3)
+        report["top1_matches_script"] = round(self.matches / max(self.found, 1), 3)
+        return report
+
+
+def measure_stages(model_path, float_model_path, dataset_dir, frames: int, threads: int = 1) -> dict:
+    width, height = FRAME_SIZE
+    step = [0.0]
+    source = ScriptedFaceSource(dataset_dir, [(label, 1.0) for label in LABELS], frame_size=FRAME_SIZE,
+                                clock=lambda: step[0])
+    ours = _Pipeline(lambda yuv: y_plane(yuv, width, height), FaceFinder("blazeface", threads=threads),
+                     ExpressionModel(model_path, threads=threads))
+    pipelines = {"ours": ours}
+    result = {"frame_size": list(FRAME_SIZE), "threads": threads, "frames": frames,
+              "ours_is": f"Y plane of YUV420 + {ours.finder.detector_used} + crop + int8 {Path(model_path).name}",
+              "baseline_is": "BGR->gray + Haar cascade on the full frame (scaleFactor 1.1, minNeighbors 5, min face 1/10 "
+                             f"of the frame) + float {Path(float_model_path).name}"}
+    if Path(float_model_path).is_file():
+        pipelines["baseline"] = _Pipeline(lambda bgr: cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), FaceFinder("haar"),
+                                          ExpressionModel(float_model_path, Path(model_path).with_suffix(".json"),
+                                                          threads=threads, allow_float=True))
+    else:
+        result["baseline"] = {"missing": f"{float_model_path} not found: the training's convert step writes it "
+                                         "beside emotion.tflite"}
+    chroma = np.full((height // 2, width), 128, np.uint8)
+    for index in range(WARMUP_FRAMES + frames):
+        step[0] = float(index)
+        gray = source.grab()
+        buffers = {"ours": np.vstack([gray, chroma]), "baseline": cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)}
+        for name, pipeline in pipelines.items():
+            pipeline.run(buffers[name], source.expected_label(), record=index >= WARMUP_FRAMES)
+    for name, pipeline in pipelines.items():
+        result[name] = pipeline.report()
+    if "baseline" in pipelines:
+        result["speedup_total_median"] = round(
+            result["baseline"]["total"]["median_ms"] / result["ours"]["total"]["median_ms"], 1)
+    return result
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"/proc/{pid}/status has no VmRSS")
+
+
+def measure_daemon(seconds: float, interval_s: float | None = None, ready_timeout_s: float = 60.0) -> dict:
+    """Run ``python -m moodbox demo --json`` and measure start-to-READY=1, CPU% of one core and RSS."""
+    command = [sys.executable, "-m", "moodbox", "demo", "--duration", str(int(seconds + 10)), "--json"]
+    if interval_s is not None:
+        command += ["--interval", str(interval_s)]
+    with tempfile.TemporaryDirectory(prefix="moodbox-bench-") as tmp, \
+            socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify_socket, \
+            open(Path(tmp) / "stderr", "w+b") as stderr:
+        notify_socket.bind(str(Path(tmp) / "notify"))
+        notify_socket.settimeout(0.2)
+        spawned = time.monotonic()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr,
+                                   env=dict(os.environ, NOTIFY_SOCKET=str(Path(tmp) / "notify")))
+
+        def failure(what: str) -> dict:
+            stderr.seek(0)
+            return {"error": f"{what}; command: {' '.join(command)}",
+                    "stderr_tail": stderr.read().decode(errors="replace")[-2000:]}
+
+        try:
+            while b"READY=1" not in _receive(notify_socket).split(b"\n"):
+                if process.poll() is not None:
+                    return failure(f"demo exited with code {process.returncode} before READY=1")
+                if time.monotonic() - spawned > ready_timeout_s:
+                    return failure(f"no READY=1 within {ready_timeout_s:g} s")
+            ready_s = time.monotonic() - spawned
+            cpu_start, window_start, rss = _cpu_seconds(process.pid), time.monotonic(), []
+            while time.monotonic() - window_start < seconds:
+                time.sleep(min(1.0, seconds))
+                if process.poll() is not None:
+                    return failure(f"demo exited with code {process.returncode} during the measurement")
+                rss.append(_rss_mb(process.pid))
+            cpu_s, wall_s = _cpu_seconds(process.pid) - cpu_start, time.monotonic() - window_start
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    return {"start_to_ready_s": round(ready_s, 3), "cpu_percent_of_one_core": round(100 * cpu_s / wall_s, 2),
+            "rss_mb_median": round(float(np.median(rss)), 1), "rss_mb_max": round(max(rss), 1),
+            "seconds": round(wall_s, 1), "interval_s": interval_s if interval_s is not None else "demo default",
+            "command": " ".join(command)}
+
+
+def _receive(notify_socket: socket.socket) -> bytes:
+    try:
+        return notify_socket.recv(4096)
+    except socket.timeout:
+        return b""
+
+
+def run_bench(*, model_path=DEFAULT_MODEL, frames=300, seconds=60.0, interval_s=None, float_model_path=None,
+              dataset_dir=None, daemon=True, threads=1) -> dict:
+    """Per-stage latency of both pipelines, their speed-up, and (with ``daemon``) the demo daemon's cost."""
+    float_model_path = float_model_path or Path(model_path).with_name("emotion_float.tflite")
+    opencv_threads = cv2.getNumThreads()
+    cv2.setNumThreads(threads)
+    try:
+        result = measure_stages(model_path, float_model_path, dataset_dir or default_dataset_dir(), frames, threads)
+    finally:
+        cv2.setNumThreads(opencv_threads)
+    result["daemon"] = measure_daemon(seconds, interval_s) if daemon else {"skipped": "--no-daemon"}
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="moodbox bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="int8 model (JSON beside it)")
+    parser.add_argument("--float-model", type=Path, help="baseline float model (default: emotion_float.tflite "
+                                                         "beside --model)")
+    parser.add_argument("--dataset", type=Path, help="folder with fer2013.npz and ferplus_votes.npz "
+                                                     "(default: $MOODBOX_DATA or ../shared/data)")
+    parser.add_argument("--frames", type=int, default=300, help="frames timed per pipeline (default 300)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="daemon measurement window (default 60)")
+    parser.add_argument("--interval", type=float, help="daemon tick interval (default: the demo's)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-daemon", action="store_true", help="only the per-stage latency")
+    args = parser.parse_args(argv)
+    if args.frames < 1 or args.seconds <= 0:
+        parser.error("--frames and --seconds must be positive")
+    try:
+        result = run_bench(model_path=args.model, frames=args.frames, seconds=args.seconds,
+                           interval_s=args.interval, float_model_path=args.float_model, dataset_dir=args.dataset,
+                           daemon=not args.no_daemon, threads=args.threads)
+    except (ModelError, FrameError) as exc:
+        print(f"moodbox bench: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2))
+    return 1 if "error" in result["daemon"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
