@@ -1,0 +1,82 @@
+"""The ``moodbox`` command: run the daemon, the demo, the checks, the benchmark, or talk to the running daemon."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from moodbox import __version__
+from moodbox.config import DEFAULT_PATH, ConfigError, load_config
+
+ACTION_HELP = {
+    "skip": "skip the current song (counts against its playlist)",
+    "like": "like the current song (its playlist comes back more often)",
+    "hold": "keep the current music for music.hold_minutes whatever the mood (again: release)",
+    "pause": "privacy pause: camera off until `moodbox pause` again",
+    "status": "what the box sees and plays",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # demo and bench have their own options: hand their arguments over untouched
+    if argv and argv[0] == "demo":
+        from moodbox import demo
+        return demo.main(argv[1:])
+    if argv and argv[0] == "bench":
+        from moodbox import bench
+        return bench.main(argv[1:])
+
+    parser = argparse.ArgumentParser(prog="moodbox", description="Offline, emotion-aware smart speaker.")
+    parser.add_argument("--version", action="version", version=f"moodbox {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser("run", help="run the daemon (what the systemd service starts)")
+    run.add_argument("--config", default=str(DEFAULT_PATH), help=f"config file (default {DEFAULT_PATH})")
+    run.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands.add_parser("demo", help="the whole box with a private MPD and scripted faces (see moodbox demo -h)")
+    doctor = commands.add_parser("doctor", help="check config, model, camera, MPD, buttons, state directory")
+    doctor.add_argument("--config", default=str(DEFAULT_PATH), help=f"config file (default {DEFAULT_PATH})")
+    commands.add_parser("bench", help="latency, speed-up, CPU and memory figures as JSON (see moodbox bench -h)")
+    for action, text in ACTION_HELP.items():
+        command = commands.add_parser(action, help=text)
+        where = command.add_mutually_exclusive_group()
+        where.add_argument("--socket", help="control socket (default: state.control_socket of --config)")
+        where.add_argument("--config", default=str(DEFAULT_PATH), help=f"config file (default {DEFAULT_PATH})")
+        command.add_argument("--json", action="store_true", help="print the daemon's answer as JSON")
+    args = parser.parse_args(argv)
+
+    if args.command == "run":
+        from moodbox.daemon import run_daemon
+        return run_daemon(args.config, verbose=args.verbose)
+    if args.command == "doctor":
+        from moodbox.doctor import main as doctor_main
+        return doctor_main(args.config)
+    return _send_action(args)
+
+
+def _send_action(args) -> int:
+    from moodbox.control import ControlError, send_command
+    from moodbox.config import StateConfig
+
+    socket_path = args.socket
+    if socket_path is None:
+        try:
+            socket_path = load_config(args.config).state.control_socket
+        except ConfigError as err:
+            if args.config != str(DEFAULT_PATH) or "not found" not in str(err):
+                print(f"moodbox {args.command}: {err}", file=sys.stderr)
+                return 2
+            socket_path = StateConfig().control_socket  # no config file: the daemon uses the default too
+    try:
+        answer = send_command(socket_path, args.command)
+    except ControlError as err:
+        print(f"moodbox {args.command}: {err}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(answer))
+    elif not answer.get("ok"):
+        print(f"moodbox {args.command}: {answer.get('error', 'failed')}", file=sys.stderr)
+    else:
+        print("\n".join(f"{key}: {value}" for key, value in answer.items() if key != "ok"))
+    return 0 if answer.get("ok") else 1
