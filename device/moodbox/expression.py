@@ -92,8 +92,8 @@ class ExpressionModel:
             raise ModelError(f"{self.path}: has {len(inputs)} input tensors, expected 1")
         tensor = inputs[0]
         shape = [1, *self.input_size, 1]
-        if list(tensor["shape"]) != shape:
-            raise ModelError(f"{self.path}: input tensor shape {list(tensor['shape'])} but {self.json_path} "
+        if tensor["shape"].tolist() != shape:
+            raise ModelError(f"{self.path}: input tensor shape {tensor['shape'].tolist()} but {self.json_path} "
                              f"declares {shape}")
         dtype = np.dtype(tensor["dtype"])
         if dtype != INPUT_DTYPES[declared_dtype] and not (allow_float and dtype == np.float32):
@@ -103,8 +103,8 @@ class ExpressionModel:
 
     def _check_output(self) -> dict:
         outputs = self._interpreter.get_output_details()
-        if len(outputs) != 1 or list(outputs[0]["shape"]) != [1, len(self.labels)]:
-            shapes = [list(tensor["shape"]) for tensor in outputs]
+        if len(outputs) != 1 or outputs[0]["shape"].tolist() != [1, len(self.labels)]:
+            shapes = [tensor["shape"].tolist() for tensor in outputs]
             raise ModelError(f"{self.path}: output tensors {shapes}, but {self.json_path} lists {len(self.labels)} "
                              f"labels, so expected one tensor [1, {len(self.labels)}]")
         self._check_quantised(outputs[0], "output")

@@ -1,0 +1,176 @@
+"""The expression model: the real models/emotion.tflite on real FER2013 test faces, and every way to refuse one."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from moodbox.expression import ExpressionModel, ModelError
+from moodbox.frames import LABELS, load_script_faces
+
+
+@pytest.fixture(scope="module")
+def shipped(model_path):
+    if not model_path.is_file():
+        pytest.skip(f"{model_path} is absent: train one with training/ (moodbox-train pipeline)")
+    return model_path
+
+
+@pytest.fixture(scope="module")
+def model(shipped):
+    return ExpressionModel(shipped)
+
+
+@pytest.fixture
+def copy(shipped, tmp_path):
+    """A private copy of the model and its JSON, for breaking one of them."""
+    tflite, described = tmp_path / "emotion.tflite", tmp_path / "emotion.json"
+    shutil.copy(shipped, tflite)
+    shutil.copy(shipped.with_suffix(".json"), described)
+    return tflite, described
+
+
+def rewrite_json(path, change):
+    contract = json.loads(path.read_text())
+    change(contract)
+    path.write_text(json.dumps(contract))
+
+
+@pytest.fixture(scope="module")
+def test_faces(data_dir):
+    """20 FER2013 PrivateTest faces per label (FER2013 and FER+ agree on them), with their label index."""
+    by_label = load_script_faces(data_dir)
+    crops, labels = [], []
+    for index, label in enumerate(LABELS):
+        crops += list(by_label[label][:20])
+        labels += [index] * len(by_label[label][:20])
+    return np.array(crops), np.array(labels)
+
+
+def test_loads_the_contract(model):
+    assert model.labels == LABELS
+    assert model.input_size == (48, 48)
+    assert model.face_crop["scale"] > 0 and model.face_crop["interpolation"] == "area"
+
+
+def test_predicts_probabilities(model):
+    crop = np.full((48, 48), 128, np.uint8)
+    probabilities = model.predict(crop)
+    assert probabilities.dtype == np.float32 and probabilities.shape == (7,)
+    assert probabilities.min() >= 0 and probabilities.sum() == pytest.approx(1, abs=0.03)
+
+
+def test_recognises_test_faces_better_than_chance(model, test_faces):
+    crops, labels = test_faces
+    predicted = np.array([np.argmax(model.predict(crop)) for crop in crops])
+    assert (predicted == labels).mean() > 2 / len(LABELS)
+
+
+def test_int8_agrees_with_the_float_build(model, shipped, test_faces):
+    """Quantising the input or dequantising the output wrongly would break this agreement."""
+    float_path = shipped.with_name("emotion_float.tflite")
+    if not float_path.is_file():
+        pytest.skip(f"{float_path} is absent")
+    float_model = ExpressionModel(float_path, shipped.with_suffix(".json"), allow_float=True)
+    crops, _ = test_faces
+    int8 = np.array([model.predict(crop) for crop in crops])
+    floats = np.array([float_model.predict(crop) for crop in crops])
+    assert (int8.argmax(axis=1) == floats.argmax(axis=1)).mean() >= 0.9
+    assert np.abs(int8 - floats).mean() < 0.05
+
+
+def test_float_build_needs_allow_float(shipped):
+    float_path = shipped.with_name("emotion_float.tflite")
+    if not float_path.is_file():
+        pytest.skip(f"{float_path} is absent")
+    with pytest.raises(ModelError, match=r"emotion_float.tflite: input tensor is float32 .* declares int8"):
+        ExpressionModel(float_path, shipped.with_suffix(".json"))
+
+
+def test_mirror_average_averages_with_the_mirrored_crop(model, copy, test_faces):
+    tflite, described = copy
+    rewrite_json(described, lambda c: c["face_crop"].update(mirror_average=True))
+    mirrored = ExpressionModel(tflite)
+    crop = test_faces[0][3]
+    expected = (model.predict(crop) + model.predict(crop[:, ::-1])) / 2
+    assert mirrored.predict(crop) == pytest.approx(expected, abs=1e-6)
+
+
+def test_wrong_crop_size_is_refused(model):
+    with pytest.raises(ValueError, match=r"\(64, 64\).*\(48, 48\)"):
+        model.predict(np.zeros((64, 64), np.uint8))
+
+
+def test_missing_model_names_the_file(copy):
+    tflite, _ = copy
+    tflite.unlink()
+    with pytest.raises(ModelError, match=f"{tflite}: model file not found"):
+        ExpressionModel(tflite)
+
+
+def test_missing_json_names_the_file(copy):
+    tflite, described = copy
+    described.unlink()
+    with pytest.raises(ModelError, match=f"{described}: model description not found"):
+        ExpressionModel(tflite)
+
+
+def test_corrupt_model_names_the_file(copy):
+    tflite, _ = copy
+    tflite.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(ModelError, match=f"{tflite}: not a loadable TFLite model"):
+        ExpressionModel(tflite)
+
+
+def test_truncated_model_names_the_file(copy):
+    tflite, _ = copy
+    tflite.write_bytes(tflite.read_bytes()[:1000])
+    with pytest.raises(ModelError, match=str(tflite)):
+        ExpressionModel(tflite)
+
+
+def test_corrupt_json_names_the_file(copy):
+    tflite, described = copy
+    described.write_text('{"labels": [')
+    with pytest.raises(ModelError, match=f"{described}: not readable JSON"):
+        ExpressionModel(tflite)
+
+
+def test_input_size_mismatch_names_both_files(copy):
+    tflite, described = copy
+    rewrite_json(described, lambda c: c["input"].update(height=64, width=64))
+    with pytest.raises(ModelError, match=rf"{tflite}: input tensor shape \[1, 48, 48, 1\] but {described} "
+                                         r"declares \[1, 64, 64, 1\]"):
+        ExpressionModel(tflite)
+
+
+def test_unknown_labels_are_refused(copy):
+    tflite, described = copy
+    rewrite_json(described, lambda c: c.update(labels=["angry", "disgust", "fear", "joy", "sad", "surprise",
+                                                       "neutral"]))
+    with pytest.raises(ModelError, match=f"{described}: 'labels' must name each of.*'joy'"):
+        ExpressionModel(tflite)
+
+
+def test_label_count_must_match_the_output(copy):
+    tflite, described = copy
+    rewrite_json(described, lambda c: c.update(labels=c["labels"][:6]))
+    with pytest.raises(ModelError, match="'labels'"):
+        ExpressionModel(tflite)
+
+
+@pytest.mark.parametrize("key, change, message", [
+    ("face_crop", lambda c: c.pop("face_crop"), "key 'face_crop' is missing"),
+    ("input", lambda c: c["input"].update(channels=3), r"'input.channels' is 3"),
+    ("input", lambda c: c["input"].update(dtype="int4"), r"'input.dtype' is 'int4'"),
+    ("face_crop", lambda c: c["face_crop"].update(interpolation="lanczos"), r"'face_crop.interpolation'"),
+    ("face_crop", lambda c: c["face_crop"].update(scale=-1), r"'face_crop.scale' must be a positive number"),
+])
+def test_contract_errors_name_the_key(copy, key, change, message):
+    tflite, described = copy
+    rewrite_json(described, change)
+    with pytest.raises(ModelError, match=f"{described}: .*{message}"):
+        ExpressionModel(tflite)
