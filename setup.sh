@@ -122,7 +122,8 @@ detect_platform() {
         PLATFORM_NAME="$dt_model"
     elif [[ -r "$NV_TEGRA_RELEASE_FILE" ]]; then
         PLATFORM=jetson
-        PLATFORM_NAME="${dt_model:-NVIDIA Jetson} ($(head -n 1 "$NV_TEGRA_RELEASE_FILE" | sed 's/^# *//; s/, *EABI.*//'))"
+        PLATFORM_NAME="${dt_model:-NVIDIA Jetson}, $(sed -n 's/^# R\([0-9]*\) (release), REVISION: \([0-9.]*\).*/L4T R\1.\2/p' \
+            "$NV_TEGRA_RELEASE_FILE" | head -n 1)"
     else
         PLATFORM=generic
         PLATFORM_NAME="${dt_model:-$machine machine}"
@@ -339,6 +340,8 @@ install_config() {
     grep -qF "path = \"$PREFIX/models/emotion.tflite\"" <<<"$rendered" \
         || die "cannot set model.path: $REPO/device/moodbox/moodbox.toml no longer has the line '# path = \"/opt/moodbox/models/emotion.tflite\"'"
     [[ -d "$ETC_DIR" ]] || run install -d -m 0755 "$ETC_DIR"
+    say "  from the packaged reference, with model.path = \"$PREFIX/models/emotion.tflite\","
+    say "  camera.source = \"$CAMERA_SOURCE\", buttons.enabled = $BUTTONS_ENABLED"
     printf '%s\n' "$rendered" | write_atomic "$config" 0644
 }
 
@@ -377,7 +380,8 @@ configure_mpd() {
         fi
     fi
     write_atomic "$MPD_CONF" 0644 <<EOF
-$MPD_CONF_MARKER (Debian's stock file is saved as $MPD_CONF.moodbox-orig).
+$MPD_CONF_MARKER
+# Debian's stock file is saved as $MPD_CONF.moodbox-orig; \`setup.sh --uninstall --purge\` puts it back.
 # Local only: MPD listens on localhost and its Unix socket; moodbox switches playlists from playlist_directory.
 music_directory         "/var/lib/mpd/music"
 playlist_directory      "/var/lib/mpd/playlists"
@@ -451,7 +455,7 @@ next_steps() {
     return 0
 }
 
-install() {
+install_moodbox() {
     install_apt_packages
     ensure_user
     install_venv
@@ -464,7 +468,7 @@ install() {
     next_steps
 }
 
-uninstall() {
+uninstall_moodbox() {
     step "Uninstall"
     if have_systemd; then
         run systemctl disable --now moodbox.service
@@ -488,8 +492,9 @@ uninstall() {
     fi
     if [[ "$SERVICE_USER" == moodbox ]] && id -u moodbox >/dev/null 2>&1; then
         run userdel moodbox
+        say "removed: user moodbox"
     fi
-    say "purged: config, state, the moodbox user; MPD and its music are kept."
+    say "purged: config and state; MPD and its music are kept."
 }
 
 main() {
@@ -507,9 +512,9 @@ main() {
     [[ $DRY_RUN -eq 1 ]] && say "Dry run: every action is printed and none is carried out."
     preflight "$@"
     if [[ $MODE == uninstall ]]; then
-        uninstall
+        uninstall_moodbox
     else
-        install
+        install_moodbox
     fi
 }
 

