@@ -87,8 +87,8 @@ def measure_stages(model_path, float_model_path, dataset_dir, frames: int, threa
     pipelines = {"ours": ours}
     result = {"frame_size": list(FRAME_SIZE), "threads": threads, "frames": frames,
               "ours_is": f"Y plane of YUV420 + {ours.finder.detector_used} + crop + int8 {Path(model_path).name}",
-              "baseline_is": "BGR->gray + Haar cascade on the full frame (scaleFactor 1.1, minNeighbors 5, min face 1/10 "
-                             f"of the frame) + float {Path(float_model_path).name}"}
+              "baseline_is": "BGR->gray + Haar cascade on the full frame (scaleFactor 1.1, minNeighbors 5, "
+                             f"min face 1/10 of the frame) + float {Path(float_model_path).name}"}
     if Path(float_model_path).is_file():
         pipelines["baseline"] = _Pipeline(lambda bgr: cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), FaceFinder("haar"),
                                           ExpressionModel(float_model_path, Path(model_path).with_suffix(".json"),

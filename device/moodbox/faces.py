@@ -141,7 +141,7 @@ class _BlazeFace:
         offset = np.array([pad_x, pad_y], np.float32)
         faces = []
         for box, kps, score in weighted_nms(boxes, points, scores[keep]):
-            (x1, y1), (x2, y2) = (box[:2] * BLAZEFACE_SIZE - offset) / scale, (box[2:] * BLAZEFACE_SIZE - offset) / scale
+            (x1, y1), (x2, y2) = (box.reshape(2, 2) * BLAZEFACE_SIZE - offset) / scale  # back to frame pixels
             eyes = (kps[:2] * BLAZEFACE_SIZE - offset) / scale  # keypoint 0: person's right eye, 1: left eye
             faces.append(Face(float(x1), float(y1), float(x2 - x1), float(y2 - y1), score,
                               left_eye=tuple(map(float, eyes[1])), right_eye=tuple(map(float, eyes[0]))))

@@ -64,5 +64,6 @@ def test_daemon_figures_from_the_demo(models, data_dir, monkeypatch):
     result = run_bench(model_path=model_path, frames=3, seconds=3, dataset_dir=data_dir)
     daemon = result["daemon"]
     assert "error" not in daemon, daemon
-    assert daemon["start_to_ready_s"] > 0 and daemon["cpu_percent_of_one_core"] >= 0  # a few ticks may cost < 1 clock tick
+    assert daemon["start_to_ready_s"] > 0
+    assert daemon["cpu_percent_of_one_core"] >= 0  # three cheap ticks may cost less than one clock tick
     assert daemon["rss_mb_median"] > 0 and daemon["seconds"] >= 3
