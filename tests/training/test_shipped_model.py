@@ -29,7 +29,8 @@ def test_privatetest_accuracy_reproduces_the_card(model_path, card, data_dir):
     fer = data.load(data_dir)
     assert fer.sha256 == card["datasets"]["sha256"], "dataset differs from the one the card was measured on"
     rows = fer.split("private")
-    predicted = TfliteClassifier(model_path).predict(fer.pixels[rows]).argmax(axis=1)
+    mirror_average = card["face_crop"]["mirror_average"]
+    predicted = TfliteClassifier(model_path).predict(fer.pixels[rows], mirror_average).argmax(axis=1)
     scores = evaluate.score_both(predicted, fer.emotion[rows].astype(np.int64), fer.ferplus_majority[rows])
     for name in ("fer2013", "ferplus"):
         assert scores[name]["accuracy"] == pytest.approx(card["metrics"]["int8"][name]["accuracy"], abs=0.005)

@@ -43,8 +43,12 @@ class TfliteClassifier:
         self.interpreter.invoke()
         return self._dequantise(self.interpreter.get_tensor(self.output["index"])[0])
 
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        return np.stack([self.predict_one(image) for image in images])
+    def predict(self, images: np.ndarray, mirror_average: bool = False) -> np.ndarray:
+        """Scores per image; with ``mirror_average`` the mean over the image and its mirror image."""
+        scores = np.stack([self.predict_one(image) for image in images])
+        if mirror_average:
+            scores = (scores + np.stack([self.predict_one(image[:, ::-1]) for image in images])) / 2
+        return scores
 
     def median_latency_ms(self, image: np.ndarray, runs: int = 500) -> float:
         """Median wall time of ``invoke()`` alone over ``runs`` calls, after a warm-up."""
