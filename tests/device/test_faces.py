@@ -21,11 +21,19 @@ def blazeface():
     return FaceFinder("blazeface")
 
 
-def pasted_frames(data_dir, count, seed=0):
+def pasted_frames(data_dir, count, seed=0, face_px=(120, 220)):
     source = ScriptedFaceSource(data_dir, [("happy", 1), ("neutral", 1), ("surprise", 1)], seed=seed,
-                                clock=iter(np.arange(0, 1000, 0.5)).__next__)
+                                face_px=face_px, clock=iter(np.arange(0, 1000, 0.5)).__next__)
     for _ in range(count):
         yield source.grab(), source.last_face_box
+
+
+def found_in_place(finder, frames) -> int:
+    hits = 0
+    for frame, (x, y, side, _) in frames:
+        hits += any(abs(face.x + face.w / 2 - (x + side / 2)) < 0.2 * side
+                    and abs(face.y + face.h / 2 - (y + side / 2)) < 0.2 * side for face in finder.find(frame))
+    return hits
 
 
 def test_anchors_follow_the_short_range_ssd_layout():
@@ -67,6 +75,13 @@ def test_blazeface_finds_the_pasted_face_in_the_right_place(blazeface, data_dir)
     assert hits >= 20  # a detector that finds nothing fails here
 
 
+def test_tiles_find_listeners_further_away(blazeface, data_dir):
+    frames = list(pasted_frames(data_dir, 20, seed=2, face_px=(85, 100)))
+    whole_frame_only = FaceFinder("blazeface", tiles=False)
+    assert found_in_place(blazeface, frames) >= 16
+    assert found_in_place(blazeface, frames) > found_in_place(whole_frame_only, frames)
+
+
 def test_no_face_is_an_empty_list(blazeface):
     rng = np.random.default_rng(0)
     assert blazeface.find(np.full((480, 640), 128, np.uint8)) == []
@@ -81,11 +96,7 @@ def test_find_needs_a_gray_uint8_frame(blazeface):
 def test_haar_finds_pasted_faces_too(data_dir):
     haar = FaceFinder("haar")
     assert haar.detector_used == "haar"
-    hits = 0
-    for frame, (x, y, side, _) in pasted_frames(data_dir, 10, seed=1):
-        for face in haar.find(frame):
-            hits += abs(face.x + face.w / 2 - (x + side / 2)) < 0.2 * side
-    assert hits >= 3
+    assert found_in_place(haar, pasted_frames(data_dir, 10, seed=1)) >= 3
 
 
 def test_missing_blazeface_falls_back_to_haar_with_a_warning(monkeypatch, caplog):
