@@ -1,0 +1,31 @@
+"""The emulated-aarch64 smoke test (scripts/aarch64-smoke) as a pytest test, behind the `qemu` marker."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+pytestmark = [pytest.mark.qemu, pytest.mark.slow, pytest.mark.timeout(900)]
+
+FACES = 1000
+SKIPPED = 77
+
+
+@pytest.mark.skipif(shutil.which("qemu-aarch64-static") is None or shutil.which("debootstrap") is None,
+                    reason="needs qemu-aarch64-static and debootstrap (apt-get install qemu-user-static debootstrap)")
+def test_aarch64_predictions_match_host(repo_root, data_dir, model_path):
+    result = subprocess.run([str(repo_root / "scripts" / "aarch64-smoke"), "--faces", str(FACES)],
+                            capture_output=True, text=True, timeout=880, env={"MOODBOX_DATA": str(data_dir),
+                                                                              "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+    print(result.stdout)
+    if result.returncode == SKIPPED:
+        pytest.skip(result.stderr.strip())
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-2])
+    assert summary["faces"] == FACES
+    assert summary["agreement_clear"] >= 0.99
+    assert summary["reference_same_top1"]
+    assert '"machine": "aarch64"' in result.stdout and '"runtime": "tflite_runtime"' in result.stdout
