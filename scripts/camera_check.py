@@ -1,0 +1,119 @@
+"""One-shot camera check for an owner on SSH: grab a frame, find the face, print the expression.
+
+Run it through scripts/camera-check, which picks the installed venv's python. The frame stays in memory; it is
+written to disk only when --save-frame PATH is given. The camera LED is lit while the camera is in use.
+Stop the service first if the camera is busy: sudo systemctl stop moodbox
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from moodbox.config import DEFAULT_PATH, Config, ConfigError, load_config
+from moodbox.expression import ExpressionModel, ModelError
+from moodbox.faces import FaceFinder, crop_face, pick_listener
+from moodbox.frames import open_source
+
+
+@contextmanager
+def camera_led(config: Config):
+    """The privacy LED on the configured pin while the camera is open (no LED when buttons are disabled)."""
+    led = None
+    if config.buttons.enabled:
+        try:
+            from gpiozero import LED
+            with warnings.catch_warnings():  # gpiozero warns about every pin backend it tries and skips
+                warnings.simplefilter("ignore")
+                led = LED(config.buttons.led_pin)
+            led.on()
+        except Exception as err:  # no GPIO on this machine, or the daemon holds the pin
+            print(f"note: camera LED on GPIO{config.buttons.led_pin} not available ({err})")
+    try:
+        yield
+    finally:
+        if led is not None:
+            led.off()
+            led.close()
+
+
+def describe(probabilities: np.ndarray, labels: tuple[str, ...]) -> str:
+    order = np.argsort(probabilities)[::-1]
+    top, *rest = order[:3]
+    others = ", ".join(f"{labels[i]} {probabilities[i]:.2f}" for i in rest)
+    return f"{labels[top]} {probabilities[top]:.2f} ({others})"
+
+
+def check(config: Config, source: str, count: int, interval_s: float, save_frame: Path | None) -> int:
+    model = ExpressionModel(config.model.path, threads=config.model.threads)
+    finder = FaceFinder(config.face.detector, min_score=config.face.min_score, threads=config.model.threads)
+    seen_face = False
+    with camera_led(config):
+        try:
+            frames = open_source(source, size=config.camera.size)
+        except Exception as err:
+            print(f"camera {source!r}: cannot open ({err}). If the service is running it holds the camera: "
+                  "sudo systemctl stop moodbox", file=sys.stderr)
+            return 1
+        try:
+            for number in range(1, count + 1):
+                started = time.monotonic()
+                try:
+                    gray = frames.grab()
+                except Exception as err:
+                    print(f"camera {source!r}: no frame ({err})", file=sys.stderr)
+                    return 1
+                faces = pick_listener(finder.find(gray), config.face.listener)
+                took = (time.monotonic() - started) * 1000
+                line = f"frame {number}: {gray.shape[1]}x{gray.shape[0]}, {took:.0f} ms, "
+                if not faces:
+                    print(line + "no face")
+                for face in faces:
+                    seen_face = True
+                    crop = crop_face(gray, face, model.input_size, model.face_crop)
+                    print(line + f"face {face.w:.0f}x{face.h:.0f} at ({face.x:.0f}, {face.y:.0f}) "
+                                 f"score {face.score:.2f}: {describe(model.predict(crop), model.labels)}")
+                if save_frame is not None and number == count:
+                    import cv2
+                    if not cv2.imwrite(str(save_frame), gray):
+                        print(f"could not write {save_frame}", file=sys.stderr)
+                        return 1
+                    print(f"saved the last frame to {save_frame} (delete it when done: it shows a face)")
+                if number < count:
+                    time.sleep(interval_s)
+        finally:
+            frames.close()
+    if not seen_face:
+        print("no face seen: look at the camera, check the light and the focus, or lower face.min_score")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="camera-check", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default=str(DEFAULT_PATH), help=f"config file (default {DEFAULT_PATH}, if present)")
+    parser.add_argument("--source", help="camera source instead of camera.source (picamera, 0, gst:..., a folder)")
+    parser.add_argument("--count", type=int, default=1, help="frames to check (default 1)")
+    parser.add_argument("--interval", type=float, default=1.0, help="seconds between frames (default 1)")
+    parser.add_argument("--save-frame", type=Path, metavar="PATH", help="also write the last frame as an image")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config) if Path(args.config).exists() or args.config != str(DEFAULT_PATH) \
+            else Config()
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 2
+    try:
+        return check(config, args.source or config.camera.source, max(1, args.count), args.interval, args.save_frame)
+    except ModelError as err:
+        print(err, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
