@@ -129,10 +129,6 @@ class Daemon:
             self.face_finder = FaceFinder(config.face.detector, min_score=config.face.min_score,
                                           threads=config.model.threads)
         self.mood = self._make_mood_tracker(config)
-        try:
-            self.store = FeedbackStore(Path(config.state.dir) / "feedback.db")
-        except StoreError as err:
-            raise StartupError(f"{err} (config key state.dir)", EXIT_FAILURE) from err
         self.policy = self._make_policy(config)
         self.player = self._make_player(config)
         self._wait_for_mpd()
@@ -140,6 +136,10 @@ class Daemon:
             self._check_playlists(refuse=True)
         else:
             log.warning("MPD at %s is not up yet; running degraded until it is", self.player.address)
+        try:
+            self.store = self.player.store = FeedbackStore(Path(config.state.dir) / "feedback.db")
+        except StoreError as err:
+            raise StartupError(f"{err} (config key state.dir)", EXIT_FAILURE) from err
         self.control = ControlServer(config.state.control_socket, self._handle_request)
         try:
             self.control.start()
@@ -205,7 +205,7 @@ class Daemon:
     def close(self) -> None:
         """Stop every part that was started (safe to call twice): camera and LED off, sockets closed."""
         notify(STOPPING=1)
-        for part in ("camera", "buttons", "control", "player", "store"):
+        for part in ("camera", "buttons", "control", "player", "store"):  # the camera first: LED off at once
             thing = getattr(self, part)
             if thing is not None:
                 try:
@@ -397,6 +397,8 @@ class Daemon:
         return self._mood_state.mood if self._mood_state else None
 
     def _playlist_scores(self) -> dict[str, float]:
+        if self.store is None:
+            return {}
         try:
             return self.store.playlist_scores()
         except StoreError as err:
@@ -492,6 +494,7 @@ def setup_logging(verbose: bool = False, *, journal: bool | None = None) -> None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("mpd").setLevel(logging.WARNING)  # python-mpd2 logs every command at INFO
 
 
 def run_daemon(config_path: str | Path, *, verbose: bool = False) -> int:

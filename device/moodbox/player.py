@@ -197,6 +197,7 @@ class Player:
         with self._lock:
             self._reason_for_next = "skip"
             self._call("next")
+            self.poll()  # record the song skipped to, even if the next skip comes before the next tick
 
     def pause(self) -> None:
         with self._lock:

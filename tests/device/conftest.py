@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,60 @@ def mpd_client(mpd_server):
         client.disconnect()
     except OSError:
         pass
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML for {value!r}")
+
+
+def write_toml(path: Path, document: dict) -> Path:
+    """Write a two-level document ({section: {key: value or {key: value}}}) as TOML."""
+    lines = []
+    for section, table in document.items():
+        nested = {k: v for k, v in table.items() if isinstance(v, dict)}
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {_toml_value(value)}" for key, value in table.items() if key not in nested]
+        for key, subtable in nested.items():
+            lines.append(f"[{section}.{key}]")
+            lines += [f"{k} = {_toml_value(v)}" for k, v in subtable.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def make_config_file(tmp_path, mpd_server):
+    """make_config_file(**sections) -> path of a TOML config for this test's MPD and temp state, buttons off.
+
+    ``sections`` override per key, e.g. ``make_config_file(mood={"window_s": 5})``.
+    """
+    def make(name: str = "moodbox.toml", **sections) -> Path:
+        document = {
+            "camera": {"source": str(tmp_path / "no-camera"), "interval_s": 1.0, "grab_timeout_s": 1.0},
+            "mood": {"window_s": 10.0, "min_confidence": 0.4, "hysteresis": 0.1, "min_dwell_s": 15.0},
+            "music": {"switch": "now"},
+            "mpd": {"host": mpd_server.socket_path, "timeout_s": 2.0},
+            "buttons": {"enabled": False},
+            "state": {"dir": str(tmp_path / "state"), "control_socket": str(tmp_path / "run" / "control.sock")},
+        }
+        for section, values in sections.items():
+            document.setdefault(section, {}).update(values)
+        return write_toml(tmp_path / name, document)
+    return make
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """`moodbox run` in-process sets up logging to the (captured) stderr: undo it after each test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

