@@ -1,0 +1,84 @@
+"""The `moodbox` command line: subcommands, action commands over a real control socket, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from moodbox.cli import main
+from moodbox.control import ControlServer
+
+
+def moodbox(*args, timeout=60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "moodbox", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_help_lists_every_command():
+    result = moodbox("--help")
+    assert result.returncode == 0
+    for command in ("run", "demo", "doctor", "bench", "skip", "like", "hold", "pause", "status"):
+        assert command in result.stdout
+
+
+@pytest.fixture
+def control_server(tmp_path):
+    """A real control socket answering with a handler of our own (standing in for the daemon)."""
+    requests = []
+
+    def handler(request):
+        requests.append(request["command"])
+        if request["command"] == "skip":
+            return {"ok": False, "error": "MPD at /run/mpd/socket is not reachable"}
+        return {"ok": True, "command": request["command"], "playlist": "upbeat"}
+
+    server = ControlServer(tmp_path / "run" / "control.sock", handler)
+    server.start()
+    yield server, requests
+    server.close()
+
+
+def test_action_commands_talk_to_the_daemon_over_the_control_socket(control_server, capsys):
+    server, requests = control_server
+    assert main(["status", "--socket", str(server.socket_path)]) == 0
+    assert capsys.readouterr().out == "command: status\nplaylist: upbeat\n"
+    assert main(["like", "--socket", str(server.socket_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"ok": True, "command": "like", "playlist": "upbeat"}
+    assert main(["skip", "--socket", str(server.socket_path)]) == 1
+    assert "MPD at /run/mpd/socket is not reachable" in capsys.readouterr().err
+    assert requests == ["status", "like", "skip"]
+
+
+def test_action_commands_find_the_socket_in_the_config(control_server, tmp_path, capsys):
+    server, requests = control_server
+    config = tmp_path / "moodbox.toml"
+    config.write_text(f'[state]\ncontrol_socket = "{server.socket_path}"\n')
+    assert main(["hold", "--config", str(config)]) == 0
+    assert requests == ["hold"]
+
+
+def test_action_command_without_a_daemon_says_so(tmp_path, capsys):
+    assert main(["pause", "--socket", str(tmp_path / "none.sock")]) == 1
+    assert "moodbox is not running" in capsys.readouterr().err
+
+
+def test_action_command_with_a_bad_config_names_the_key(tmp_path, capsys):
+    config = tmp_path / "moodbox.toml"
+    config.write_text("[state]\ncontrol_sock = 'x'\n")
+    assert main(["status", "--config", str(config)]) == 2
+    assert "unknown key state.control_sock" in capsys.readouterr().err
+
+
+def test_run_with_an_invalid_config_exits_2_naming_the_key(tmp_path):
+    config = tmp_path / "moodbox.toml"
+    config.write_text("[camera]\ninterval_s = 0\n")
+    result = moodbox("run", "--config", str(config))
+    assert result.returncode == 2
+    assert f"{config}: camera.interval_s must be in 0.05..3600.0, got 0" in result.stderr
+
+
+def test_run_with_a_missing_config_exits_2(tmp_path):
+    result = moodbox("run", "--config", str(tmp_path / "absent.toml"))
+    assert result.returncode == 2 and "absent.toml: config file not found" in result.stderr
