@@ -282,8 +282,9 @@ ensure_user() {
 
 # A fingerprint of what the venv was built from, so a second run skips pip when nothing changed.
 source_fingerprint() {
-    (cd "$REPO" && find device -path '*/__pycache__' -prune -o -name '*.egg-info' -prune -o -type f -print \
-        | LC_ALL=C sort | xargs sha256sum)
+    # build/ and *.egg-info are what pip itself leaves in the source tree while installing it.
+    (cd "$REPO" && find device \( -name __pycache__ -o -name '*.egg-info' -o -path device/build \) -prune \
+        -o -type f -print | LC_ALL=C sort | xargs sha256sum)
     printf '%s %s %s\n' "$FACE_DETECTION_PACKAGE" "$NUMPY_PIN" "$PLATFORM"
 }
 
