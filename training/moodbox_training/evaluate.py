@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from . import card
 from .convert import float_model_path
 from .data import IMAGE_SIZE, LABELS, FerData
 from .runtime import TfliteClassifier
@@ -242,6 +243,8 @@ def evaluate(data: FerData, model_path: Path, run_dir: Path, *, command: str, ba
     partial = out.with_suffix(".json.partial")
     partial.write_text(json.dumps(report, indent=2) + "\n")
     partial.replace(out)
+    if card.update(model_path.with_name("README.md"), report):
+        log.info("updated the measured block of %s", model_path.with_name("README.md"))
     return out
 
 

@@ -29,6 +29,7 @@ class TrainConfig:
     class_weight_power: float = 0.5
     seed: int = 1234
     limit: int = 0  # use only this many training rows (smoke runs); 0 = all
+    init_from: str = ""  # start from this .keras model (a warm restart of an earlier run) instead of scratch
 
 
 def class_weights(targets: np.ndarray, power: float) -> np.ndarray:
@@ -112,7 +113,7 @@ def train(data: FerData, run_dir: Path, config: TrainConfig) -> Path:
 
     keras.utils.set_random_seed(config.seed)
     train_ds, steps = _datasets(data, config)
-    network = model_module.build(config.width)
+    network = keras.models.load_model(config.init_from) if config.init_from else model_module.build(config.width)
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0, decay_steps=steps * config.epochs, warmup_target=config.learning_rate,
         warmup_steps=min(steps * 2, steps * config.epochs // 10))
