@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
@@ -113,15 +114,17 @@ def test_waits_for_an_mpd_that_is_not_up_yet(mpd_server):
     assert player.check_playlists(["upbeat"]) == []
 
 
-def test_backoff_is_capped_and_grows(tmp_path):
+def test_backoff_grows_and_is_capped(tmp_path, caplog):
     now = [0.0]
     player = Player(str(tmp_path / "no-mpd.sock"), clock=lambda: now[0], min_backoff_s=1.0, max_backoff_s=4.0)
+    caplog.set_level(logging.WARNING, logger="moodbox.player")
     attempts = []
     for _ in range(40):
-        before = player._next_attempt
-        player.connect()
-        if player._next_attempt != before:
+        caplog.clear()
+        assert not player.connect()
+        if caplog.records:  # a real attempt was made (not skipped for the backoff)
             attempts.append(now[0])
+            assert "no-mpd.sock not reachable" in caplog.text
         now[0] += 0.5
     gaps = [b - a for a, b in zip(attempts, attempts[1:])]
     assert gaps[:3] == [1.0, 2.0, 4.0] and set(gaps[3:]) == {4.0}
