@@ -96,6 +96,8 @@ class MoodConfig:
 @dataclass(frozen=True)
 class MusicConfig:
     playlists: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_PLAYLISTS)
+    policy: str = _key(default="match", choices=("match", "lift"))
+    lift_step_min: float = _key(default=10.0, range=(0.5, 1440.0))
     switch: str = _key(default="after_current", choices=("after_current", "now"))
     shuffle: bool = True
     hold_minutes: float = _key(default=30.0, range=(0.0, 1440.0))

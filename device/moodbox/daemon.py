@@ -101,6 +101,7 @@ class Daemon:
         self._playlists_checked = False
         self._paused_for_absence = False
         self._mood_state: MoodState | None = None
+        self._mood_since: tuple[str | None, float] = (None, 0.0)  # the mood and since when (for "lift")
         self._last_expression: str | None = None
         self._last_status_line: str | None = None
         self.last_tick: Tick | None = None
@@ -157,6 +158,7 @@ class Daemon:
 
     def _make_policy(self, config: Config) -> MusicPolicy:
         return MusicPolicy(config.music.playlists, hold_minutes=config.music.hold_minutes,
+                           policy=config.music.policy, lift_step_min=config.music.lift_step_min,
                            scores=self._playlist_scores)
 
     def _make_player(self, config: Config) -> Player:
@@ -299,12 +301,16 @@ class Daemon:
                 self._paused_for_absence = False
         except PlayerUnavailable as err:
             log.warning("%s", err)
+        if state.mood != self._mood_since[0]:
+            self._mood_since = (state.mood, now)
         if state.mood is None or self.policy.held(now):
             return False
-        playlist = self.policy.choose(state.mood, current=self.player.playlist)
+        music_mood = self.policy.music_mood(state.mood, now - self._mood_since[1])
+        playlist = self.policy.choose(music_mood, current=self.player.playlist)
         if playlist is None or playlist == self.player.playlist:
             return False
-        log.info("mood %s (%.2f): switching to %s", state.mood, state.confidence, playlist)
+        log.info("mood %s (%.2f): switching to %s%s", state.mood, state.confidence, playlist,
+                 "" if music_mood == state.mood else f" (lifting towards {music_mood})")
         self.player.switch_to(playlist, self.config.music.switch, mood=state.mood, reason=f"mood {state.mood}")
         return True
 

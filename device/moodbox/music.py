@@ -4,6 +4,9 @@ Each expression maps to one or more MPD stored playlists (config ``music.playlis
 weighted by what the listener said: each like of a playlist doubles its weight, each skip halves it (capped), so
 liked playlists come back more often without the others disappearing. A hold (long press on like) keeps the
 current music for ``music.hold_minutes`` whatever the mood does. Empty playlists are skipped with a warning.
+
+Policy "match" plays what suits the mood; "lift" starts a low mood with what suits it and then, every
+``lift_step_min`` minutes the mood lasts, moves one step up :data:`LIFT_STEPS`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from typing import Callable, Mapping
 log = logging.getLogger("moodbox.music")
 
 MAX_SCORE_EFFECT = 4  # a playlist's weight ranges over 2**-4 .. 2**4 of the others'
+LOW_MOODS = frozenset({"angry", "disgust", "fear", "sad"})
+LIFT_STEPS = ("neutral", "happy")  # whose music a low mood is lifted through, in order
 
 
 class MusicPolicy:
@@ -26,8 +31,12 @@ class MusicPolicy:
     """
 
     def __init__(self, playlists: Mapping[str, tuple[str, ...]], *, hold_minutes: float = 30.0,
+                 policy: str = "match", lift_step_min: float = 10.0,
                  scores: Callable[[], dict[str, float]] = dict, rng: random.Random | None = None):
+        if policy not in ("match", "lift"):
+            raise ValueError(f"music policy must be 'match' or 'lift', got {policy!r}")
         self.playlists = dict(playlists)
+        self.policy, self.lift_step_min = policy, lift_step_min
         self.hold_minutes = hold_minutes
         self._scores = scores
         self._rng = rng or random.Random()
@@ -39,6 +48,14 @@ class MusicPolicy:
         for name in names:
             log.warning("playlist %s is empty: skipped", name)
         self._empty = set(names)
+
+    def music_mood(self, mood: str, mood_for_s: float) -> str:
+        """Whose music to play for ``mood`` held for ``mood_for_s`` seconds: the mood itself, or with "lift" a
+        step up once a low mood has lasted ``lift_step_min`` minutes, another after twice that."""
+        if self.policy != "lift" or mood not in LOW_MOODS:
+            return mood
+        steps = int(mood_for_s // (self.lift_step_min * 60.0))
+        return (mood, *LIFT_STEPS)[min(steps, len(LIFT_STEPS))]
 
     def candidates(self, mood: str) -> list[str]:
         return [name for name in self.playlists.get(mood, ()) if name not in self._empty]

@@ -476,3 +476,21 @@ def test_moodbox_run_as_a_service_sighup_and_sigterm(make_config_file, tmp_path,
     assert "camera lost" in log  # no camera at that path: degraded, not dead
     assert not Path(control).exists()
     assert "STOPPING=1" in received(notify_socket)
+
+
+def test_lift_policy_moves_a_long_sad_mood_to_brighter_music(make_config_file):
+    clock = FakeClock()
+    daemon, _ = make_daemon(make_config_file(mood={"window_s": 3.0}, music={"policy": "lift", "lift_step_min": 1.0}),
+                            clock=clock, script=[("sad", 1e9)])
+    daemon.start()
+    try:
+        playlists = []
+        for _ in range(150):
+            tick = daemon.tick()
+            clock.now += 1.0
+            if tick.switched:
+                playlists.append(tick.playlist)
+        assert tick.mood == "sad"
+        assert playlists == ["calm", "everyday", "upbeat"]
+    finally:
+        daemon.close()

@@ -54,3 +54,12 @@ def test_hold_lasts_hold_minutes():
     assert policy.held_for_s(400.0) == 300.0
     policy.release()
     assert not policy.held(101.0)
+
+
+def test_lift_moves_a_low_mood_up_step_by_step():
+    policy = MusicPolicy(DEFAULT_PLAYLISTS, policy="lift", lift_step_min=10)
+    assert [policy.music_mood("sad", minutes * 60) for minutes in (0, 9.9, 10, 19.9, 20, 300)] == \
+        ["sad", "sad", "neutral", "neutral", "happy", "happy"]
+    assert policy.choose(policy.music_mood("angry", 15 * 60)) == "everyday"
+    assert policy.music_mood("surprise", 3600) == "surprise"  # only low moods are lifted
+    assert MusicPolicy(DEFAULT_PLAYLISTS).music_mood("sad", 3600) == "sad"  # "match" never lifts
