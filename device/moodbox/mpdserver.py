@@ -10,6 +10,7 @@ listener), null audio output (plays in real time, silently), its own database, s
 
 from __future__ import annotations
 
+import ctypes
 import shutil
 import signal
 import subprocess
@@ -26,6 +27,8 @@ LIBRARY_MOODS = {
     "calming": ("Classical", ["triangle {f}", "tremolo 1 30"], (330, 349, 392, 440, 494)),
     "everyday": ("Folk", ["sawtooth {f}", "tremolo 3 50"], (392, 440, 494, 523, 587)),
 }
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the forked child only calls it
 APT_HINT = "install it with: apt-get install -y --no-install-recommends mpd mpc sox libsox-fmt-base"
 
 
@@ -124,7 +127,8 @@ class PrivateMPD:
         Path(self.socket_path).unlink(missing_ok=True)
         self._log = open(self.root / "mpd.log", "ab")
         self._process = subprocess.Popen([mpd, "--no-daemon", "--stderr", str(self.conf_path)],
-                                         stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                         stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         preexec_fn=_end_with_parent)
         deadline = time.monotonic() + self.start_timeout_s
         while True:
             if self._process.poll() is not None:
@@ -211,6 +215,12 @@ class PrivateMPD:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _end_with_parent() -> None:
+    """In the child before exec: ask Linux to SIGTERM it when its parent dies, even by SIGKILL, so a killed demo
+    or test never leaves a private MPD behind."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _require(program: str) -> str:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -64,3 +67,23 @@ def test_missing_programs_name_the_apt_packages(monkeypatch, tmp_path):
     monkeypatch.setattr(mpdserver.shutil, "which", lambda name: None)
     with pytest.raises(MPDServerError, match="'sox' is not installed; .*apt-get install .*mpd .*sox libsox-fmt-base"):
         mpdserver.build_library(tmp_path / "m", tmp_path / "p")
+
+
+def test_mpd_ends_when_its_parent_is_killed(tmp_path, music_library):
+    """A demo or test killed with SIGKILL leaves no private MPD running."""
+    music_dir, playlists_dir, _ = music_library
+    script = (f"from moodbox.mpdserver import PrivateMPD; import time; "
+              f"s = PrivateMPD({str(tmp_path / 'mpd')!r}, music_dir={str(music_dir)!r}).start(); "
+              f"print(s.pid, flush=True); time.sleep(60)")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    mpd_pid = int(parent.stdout.readline())
+    assert Path(f"/proc/{mpd_pid}").exists()
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{mpd_pid}").exists() and time.monotonic() < deadline:
+        if Path(f"/proc/{mpd_pid}/stat").read_text().split(") ")[1].startswith("Z"):
+            break  # a zombie waiting for init to reap it: it has ended
+        time.sleep(0.05)
+    assert not Path(f"/proc/{mpd_pid}").exists() or \
+        Path(f"/proc/{mpd_pid}/stat").read_text().split(") ")[1].startswith("Z")
