@@ -64,7 +64,8 @@ def _send_datagram(address: str, message: str) -> bool:
     else:
         raise OSError(f"unsupported NOTIFY_SOCKET address {address!r} (expected a path or @abstract name)")
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
-        sock.sendto(message.encode(), target)
+        # Never block the main loop: a full queue (a receiver that stopped reading) is a failed send.
+        sock.sendto(message.encode(), socket.MSG_DONTWAIT, target)
     return True
 
 
