@@ -113,8 +113,10 @@ def _git_commit() -> str:
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
                                 cwd=Path(__file__).parent).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, cwd=Path(__file__).parent).stdout.strip()
+        # The code that produced the model; the model files themselves are this command's output.
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top)",
+                                ":(top,exclude)models"], capture_output=True, text=True,
+                               cwd=Path(__file__).parent).stdout.strip()
         return commit + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -221,7 +223,7 @@ def evaluate(data: FerData, model_path: Path, run_dir: Path, *, command: str, ba
     figures = {"confusion": model_path.with_name(model_path.stem + "_confusion.png"),
                "curves": model_path.with_name(model_path.stem + "_curves.png")}
     plot_confusions(metrics["int8"], figures["confusion"])
-    if not plot_curves(run_dir / "history.csv", figures["curves"]):
+    if not plot_curves(run_dir / "history.csv", figures["curves"]) and not figures["curves"].is_file():
         del figures["curves"]
     report = {
         "labels": list(LABELS),
@@ -230,9 +232,7 @@ def evaluate(data: FerData, model_path: Path, run_dir: Path, *, command: str, ba
         "output": "softmax probabilities in labels order (int8; dequantise with the tensor's parameters)",
         "face_crop": {**FACE_CROP, "mirror_average": mirror_average},
         "metrics": metrics,
-        "training": {"config": _read_json(run_dir / "train_config.json"),
-                     "selected_on_publictest": _read_json(run_dir / "best_score.json"),
-                     "commands": _read_commands(run_dir)},
+        "training": _training_record(run_dir, model_path.with_suffix(".json")),
         "datasets": {"sha256": dict(data.sha256)},
         "command": command,
         "git_commit": _git_commit(),
@@ -246,6 +246,17 @@ def evaluate(data: FerData, model_path: Path, run_dir: Path, *, command: str, ba
     if card.update(model_path.with_name("README.md"), report):
         log.info("updated the measured block of %s", model_path.with_name("README.md"))
     return out
+
+
+def _training_record(run_dir: Path, previous_json: Path) -> dict:
+    """How the model was trained, from its run folder; when re-scoring a shipped model without that
+    (gitignored) folder, the record already in its JSON is kept."""
+    if not (run_dir / "train_config.json").is_file() and previous_json.is_file():
+        log.info("%s has no training run; keeping the training record of %s", run_dir, previous_json)
+        return json.loads(previous_json.read_text())["training"]
+    return {"config": _read_json(run_dir / "train_config.json"),
+            "selected_on_publictest": _read_json(run_dir / "best_score.json"),
+            "commands": _read_commands(run_dir)}
 
 
 def _read_commands(run_dir: Path) -> list[str]:
