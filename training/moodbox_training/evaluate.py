@@ -254,9 +254,12 @@ def _training_record(run_dir: Path, previous_json: Path) -> dict:
     if not (run_dir / "train_config.json").is_file() and previous_json.is_file():
         log.info("%s has no training run; keeping the training record of %s", run_dir, previous_json)
         return json.loads(previous_json.read_text())["training"]
-    return {"config": _read_json(run_dir / "train_config.json"),
-            "selected_on_publictest": _read_json(run_dir / "best_score.json"),
-            "commands": _read_commands(run_dir)}
+    config = _read_json(run_dir / "train_config.json")
+    record = {"config": config, "selected_on_publictest": _read_json(run_dir / "best_score.json"),
+              "commands": _read_commands(run_dir)}
+    if config and config.get("init_from"):  # a warm restart: record the run it started from as well
+        record["started_from"] = _training_record(Path(config["init_from"]).parent, previous_json)
+    return record
 
 
 def _read_commands(run_dir: Path) -> list[str]:
