@@ -132,7 +132,6 @@ def measure_daemon(seconds: float, interval_s: float | None = None, ready_timeou
             socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify_socket, \
             open(Path(tmp) / "stderr", "w+b") as stderr:
         notify_socket.bind(str(Path(tmp) / "notify"))
-        notify_socket.settimeout(0.2)
         spawned = time.monotonic()
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr,
                                    env=dict(os.environ, NOTIFY_SOCKET=str(Path(tmp) / "notify")))
@@ -143,15 +142,15 @@ def measure_daemon(seconds: float, interval_s: float | None = None, ready_timeou
                     "stderr_tail": stderr.read().decode(errors="replace")[-2000:]}
 
         try:
-            while b"READY=1" not in _receive(notify_socket).split(b"\n"):
+            while b"READY=1" not in b"\n".join(_receive(notify_socket, time.monotonic() + 0.2)).split(b"\n"):
                 if process.poll() is not None:
                     return failure(f"demo exited with code {process.returncode} before READY=1")
                 if time.monotonic() - spawned > ready_timeout_s:
                     return failure(f"no READY=1 within {ready_timeout_s:g} s")
             ready_s = time.monotonic() - spawned
-            cpu_start, window_start, rss = _cpu_seconds(process.pid), time.monotonic(), []
+            cpu_start, window_start, rss, notifications = _cpu_seconds(process.pid), time.monotonic(), [], 0
             while time.monotonic() - window_start < seconds:
-                time.sleep(min(1.0, seconds))
+                notifications += len(_receive(notify_socket, time.monotonic() + min(1.0, seconds)))
                 if process.poll() is not None:
                     return failure(f"demo exited with code {process.returncode} during the measurement")
                 rss.append(_rss_mb(process.pid))
@@ -165,15 +164,25 @@ def measure_daemon(seconds: float, interval_s: float | None = None, ready_timeou
                 process.wait()
     return {"start_to_ready_s": round(ready_s, 3), "cpu_percent_of_one_core": round(100 * cpu_s / wall_s, 2),
             "rss_mb_median": round(float(np.median(rss)), 1), "rss_mb_max": round(max(rss), 1),
-            "seconds": round(wall_s, 1), "interval_s": interval_s if interval_s is not None else "demo default",
+            "notifications": notifications, "seconds": round(wall_s, 1),
+            "interval_s": interval_s if interval_s is not None else "demo default",
             "command": " ".join(command)}
 
 
-def _receive(notify_socket: socket.socket) -> bytes:
-    try:
-        return notify_socket.recv(4096)
-    except socket.timeout:
-        return b""
+def _receive(notify_socket: socket.socket, until: float) -> list[bytes]:
+    """The sd_notify datagrams that arrive before ``until`` (monotonic time).
+
+    Reading them matters: a Unix datagram queue holds only a few messages, and a daemon whose notifications
+    are not read blocks in send(), which would make it look idle.
+    """
+    messages = []
+    while (left := until - time.monotonic()) > 0:
+        notify_socket.settimeout(left)
+        try:
+            messages.append(notify_socket.recv(4096))
+        except socket.timeout:
+            break
+    return messages
 
 
 def run_bench(*, model_path=DEFAULT_MODEL, frames=300, seconds=60.0, interval_s=None, float_model_path=None,

@@ -67,3 +67,4 @@ def test_daemon_figures_from_the_demo(models, data_dir, monkeypatch):
     assert daemon["start_to_ready_s"] > 0
     assert daemon["cpu_percent_of_one_core"] >= 0  # three cheap ticks may cost less than one clock tick
     assert daemon["rss_mb_median"] > 0 and daemon["seconds"] >= 3
+    assert daemon["notifications"] >= 1  # WATCHDOG=1 every tick: the daemon kept running while measured
