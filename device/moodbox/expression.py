@@ -53,6 +53,8 @@ def _read_contract(path: Path) -> dict:
     crop = contract["face_crop"]
     if not (isinstance(crop.get("scale"), (int, float)) and crop["scale"] > 0):
         raise ModelError(f"{path}: 'face_crop.scale' must be a positive number, got {crop.get('scale')!r}")
+    if not isinstance(crop.get("center_shift_y", 0.0), (int, float)):
+        raise ModelError(f"{path}: 'face_crop.center_shift_y' must be a number, got {crop['center_shift_y']!r}")
     for key, choices in (("interpolation", INTERPOLATIONS), ("border", BORDERS)):
         if crop.get(key) not in choices:
             raise ModelError(f"{path}: 'face_crop.{key}' is {crop.get(key)!r}, expected one of {sorted(choices)}")
@@ -72,13 +74,13 @@ class ExpressionModel:
     def __init__(self, tflite_path, json_path=None, *, threads=1, allow_float=False):
         self.path = Path(tflite_path)
         self.json_path = Path(json_path) if json_path else self.path.with_suffix(".json")
+        if not self.path.is_file():
+            raise ModelError(f"{self.path}: model file not found")
         contract = _read_contract(self.json_path)
         self.labels: tuple[str, ...] = tuple(contract["labels"])
         self.input_size: tuple[int, int] = (contract["input"]["height"], contract["input"]["width"])
         self.face_crop: dict = contract["face_crop"]
         self.metadata = contract
-        if not self.path.is_file():
-            raise ModelError(f"{self.path}: model file not found")
         try:
             self._interpreter = load_interpreter(self.path, threads)
         except (ValueError, RuntimeError) as exc:

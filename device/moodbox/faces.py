@@ -212,13 +212,15 @@ def crop_face(gray: np.ndarray, face: Face, size: tuple[int, int], convention: d
     """Cut the face as the model's training data was cut (``face_crop`` of the model JSON); uint8 (h, w).
 
     A box of ``scale`` times the face box (a square of side scale * max(w, h) when ``square``), centred on the
-    face, pixels outside the frame filled per ``border``, resized to ``size`` (height, width).
+    face and moved down by ``center_shift_y`` * max(w, h) (negative: up; the detector's box sits lower on the face
+    than the training crops did), pixels outside the frame filled per ``border``, resized to ``size`` (height, width).
     """
     scale = float(convention["scale"])
     box_w, box_h = (max(face.w, face.h),) * 2 if convention.get("square", True) else (face.w, face.h)
     crop_w, crop_h = max(1, round(scale * box_w)), max(1, round(scale * box_h))
+    shift_y = float(convention.get("center_shift_y", 0.0)) * max(face.w, face.h)
     x0 = round(face.x + face.w / 2 - crop_w / 2)
-    y0 = round(face.y + face.h / 2 - crop_h / 2)
+    y0 = round(face.y + face.h / 2 + shift_y - crop_h / 2)
     height, width = gray.shape
     inside_x0, inside_y0 = min(max(x0, 0), width - 1), min(max(y0, 0), height - 1)
     inside_x1, inside_y1 = max(min(x0 + crop_w, width), inside_x0 + 1), max(min(y0 + crop_h, height), inside_y0 + 1)

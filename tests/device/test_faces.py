@@ -137,6 +137,13 @@ def test_crop_is_a_scaled_square_centred_on_the_face():
     assert crop_face(gray, face, (48, 48), CONVENTION).shape == (48, 48)
 
 
+def test_crop_centre_moves_by_the_conventions_vertical_shift():
+    gray = coordinate_image().T.copy()  # pixel value = y coordinate
+    face = Face(60, 100, 32, 40, 0.9)  # centre y 120, side 50; shifted up by 0.1 * 40 = 4 -> rows 91..140
+    crop = crop_face(gray, face, (50, 50), dict(CONVENTION, center_shift_y=-0.1))
+    assert crop[0, 0] == 91 and crop[-1, 0] == 140
+
+
 def test_crop_outside_the_frame_replicates_the_edge():
     gray = coordinate_image()
     gray[:, 0] = 7
