@@ -127,20 +127,16 @@ class Player:
         """Run one MPD command; when the connection turns out dropped (MPD's idle timeout, a restart), reconnect
         at once and retry once before giving up."""
         with self._lock:
-            if not self.connect():
-                raise PlayerUnavailable(f"MPD at {self.address} is not reachable")
-            try:
-                return getattr(self._client, command)(*args)
-            except _CONNECTION_ERRORS as err:
-                self._drop(err)
-            self._next_attempt = float("-inf")
-            if not self.connect():
-                raise PlayerUnavailable(f"MPD at {self.address} is not reachable")
-            try:
-                return getattr(self._client, command)(*args)
-            except _CONNECTION_ERRORS as err:
-                self._drop(err)
-                raise PlayerUnavailable(f"MPD at {self.address} is not reachable") from err
+            for retry in (False, True):
+                if not self.connect():
+                    raise PlayerUnavailable(f"MPD at {self.address} is not reachable")
+                try:
+                    return getattr(self._client, command)(*args)
+                except _CONNECTION_ERRORS as err:
+                    self._drop(err)
+                    if retry:
+                        raise PlayerUnavailable(f"MPD at {self.address} is not reachable") from err
+                    self._next_attempt = float("-inf")  # reconnect at once, not after the backoff
 
     def check_playlists(self, names: list[str]) -> list[str]:
         """The names among ``names`` that MPD has no stored playlist for."""

@@ -14,6 +14,8 @@ import pytest
 
 from moodbox.control import MAX_REQUEST_BYTES, ControlError, ControlServer, send_command
 
+from device_support import run_as_nobody
+
 
 @pytest.fixture
 def sock_dir():
@@ -49,27 +51,6 @@ def raw_exchange(path, payload: bytes) -> list[dict]:
         while chunk := sock.recv(65536):
             data += chunk
     return [json.loads(line) for line in data.splitlines()]
-
-
-def run_as_nobody(function) -> str:
-    """Run `function()` in a forked child that dropped root for nobody; return what it returned (or raised)."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_end)
-        try:
-            os.setgid(65534)
-            os.setuid(65534)
-            result = repr(function())
-        except BaseException as exc:
-            result = f"{type(exc).__name__}: {exc}"
-        os.write(write_end, result.encode())
-        os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        result = pipe.read().decode()
-    os.waitpid(pid, 0)
-    return result
 
 
 def test_command_round_trip(server):

@@ -27,6 +27,8 @@ from moodbox.control import send_command
 from moodbox.daemon import EXIT_CONFIG, EXIT_MODEL, EXIT_PLAYLISTS, Daemon
 from moodbox.faces import Face
 
+from device_support import wait_until
+
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 PLAYLIST_OF = {"happy": "upbeat", "sad": "calm", "angry": "calming", "neutral": "everyday"}
 
@@ -317,7 +319,7 @@ def test_control_socket_and_buttons_share_one_set_of_actions(make_config_file, m
         skip_button.drive_low()
         time.sleep(0.05)
         skip_button.drive_high()
-        assert wait_for(lambda: send_command(sock, "status")["now_playing"] == "moodbox upbeat - Upbeat 3")
+        assert wait_until(lambda: send_command(sock, "status")["now_playing"] == "moodbox upbeat - Upbeat 3")
 
         paused = send_command(sock, "pause")
         assert paused == {"ok": True, "camera": "paused"}
@@ -329,7 +331,7 @@ def test_control_socket_and_buttons_share_one_set_of_actions(make_config_file, m
         privacy_button.drive_low()
         time.sleep(0.05)
         privacy_button.drive_high()
-        assert wait_for(lambda: frames.grabs > grabs and led.state == 1)
+        assert wait_until(lambda: frames.grabs > grabs and led.state == 1)
 
         assert send_command(sock, "dance")["ok"] is False
     finally:
@@ -347,15 +349,6 @@ def test_control_socket_and_buttons_share_one_set_of_actions(make_config_file, m
     assert plays[:3] == [("upbeat/upbeat-01.ogg", "upbeat", "happy", "mood happy"),
                          ("upbeat/upbeat-02.ogg", "upbeat", "happy", "skip"),
                          ("upbeat/upbeat-03.ogg", "upbeat", "happy", "skip")]
-
-
-def wait_for(predicate, timeout_s=5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_hold_keeps_the_music_whatever_the_mood(make_config_file):

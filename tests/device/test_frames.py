@@ -158,7 +158,7 @@ def test_scripted_source_rejects_unknown_expressions_and_missing_data(data_dir, 
 
 
 def test_camera_grabs_and_lights_the_led_while_open(rig):
-    camera, sources, led, log = rig.camera, rig.sources, rig.led, rig.log
+    camera, led, log = rig.camera, rig.led, rig.log
     frames = [camera.grab() for _ in range(3)]
     assert all(frame.shape == (48, 64) for frame in frames)
     assert camera.status == "ok" and led == [True] and log == ["open"]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
 
 from moodbox.player import Player, PlayerUnavailable
+
+from device_support import wait_until
 
 
 class RecordingStore:
@@ -23,15 +24,6 @@ class RecordingStore:
 
 def queue_files(client) -> list[str]:
     return [song["file"] for song in client.playlistinfo()]
-
-
-def wait_until(predicate, timeout_s=10.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_check_playlists_names_the_missing_ones(mpd_server):

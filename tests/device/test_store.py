@@ -18,30 +18,11 @@ import pytest
 
 from moodbox.store import SCHEMA_VERSION, FeedbackStore, StoreError
 
+from device_support import run_as_nobody
+
 
 def like(store, playlist="upbeat", action="like"):
     return store.record_feedback(action=action, expression="happy", mood="happy", playlist=playlist, track="a.ogg")
-
-
-def run_as_nobody(function) -> str:
-    """Run `function()` in a forked child that dropped root for nobody; return what it returned (or raised)."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_end)
-        try:
-            os.setgid(65534)
-            os.setuid(65534)
-            result = repr(function())
-        except BaseException as exc:
-            result = f"{type(exc).__name__}: {exc}"
-        os.write(write_end, result.encode())
-        os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        result = pipe.read().decode()
-    os.waitpid(pid, 0)
-    return result
 
 
 def test_events_are_stored_with_all_their_fields(tmp_path):

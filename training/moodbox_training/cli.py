@@ -92,7 +92,7 @@ def _add_train(parser) -> None:
     defaults = TrainConfig()
     for f in fields(TrainConfig):
         parser.add_argument("--" + f.name.replace("_", "-"), type=type(getattr(defaults, f.name)),
-                            default=getattr(defaults, f.name), help=f"(default: %(default)s)")
+                            default=getattr(defaults, f.name), help="(default: %(default)s)")
 
 
 def _add_model(parser) -> None:
