@@ -111,6 +111,10 @@ def train(data: FerData, run_dir: Path, config: TrainConfig) -> Path:
                          "use another --run-dir or the same settings to resume")
     config_file.write_text(json.dumps(asdict(config), indent=2))
 
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    log.info("training on %s", ", ".join(gpu.name for gpu in gpus) if gpus else "the CPU (no CUDA GPU found)")
     keras.utils.set_random_seed(config.seed)
     train_ds, steps = _datasets(data, config)
     network = keras.models.load_model(config.init_from) if config.init_from else model_module.build(config.width)
