@@ -1,21 +1,21 @@
 """Helper of scripts/aarch64-smoke; runs the same way on the host and under qemu-aarch64.
 
     python aarch64_classify.py select DATASET_DIR N FACES.npy        # host: N FER2013 PrivateTest faces
-    python aarch64_classify.py classify MODEL FACES.npy PROBS.npy     # either: the device's model code on them
+    python aarch64_classify.py classify MODEL FACES.npy OUT.npz       # either: the device's model code on them
     python aarch64_classify.py reference MODEL FACES.npy RAW.npy N    # either: N faces on the reference kernels
-    python aarch64_classify.py compare DIR MIN_AGREEMENT              # host: host_*.npy against emulated_*.npy
+    python aarch64_classify.py compare DIR MODEL MIN_AGREEMENT        # host: emulated.npz against host*.npz
 
-The faces are 48x48 FER2013 crops, fed to ExpressionModel.predict directly (no camera, no face detector), so the
-comparison isolates the inference runtime and the model code. Nothing here is written inside the repository.
+The faces are 48x48 FER2013 crops, fed to ExpressionModel.predict directly (no camera, no face detector; mirror
+averaging as models/emotion.json says), so the comparison isolates the inference runtime and the model code.
+Nothing here is written inside the repository.
 
-Two comparisons, because they answer different questions:
-- reference kernels (plain C++ code, the same on every CPU except for libm's exp in softmax): the top-1 label must
-  be the same for every face and the int8 outputs within REFERENCE_TOLERANCE steps, which shows the emulated
-  aarch64 userland, wheels and model load are right;
-- the optimized kernels the device really runs: their int8 rounding differs between CPUs and runtime builds (the
-  host's own ai_edge_litert and tflite_runtime differ just as much), which flips faces whose two best expressions
-  are nearly tied. Agreement is therefore required on faces with a clear decision (top-2 margin >= CLEAR_MARGIN
-  on the host); the raw agreement over all faces is printed beside it.
+compare asserts the issue's criterion: the emulated aarch64 run and the host run of the same runtime build
+(host.npz) give the same top-1 expression on >= MIN_AGREEMENT of all faces. Even one build's optimized int8
+kernels (tflite-runtime 2.14 runs this model on its built-in ones, not XNNPACK, on both machines) are not
+bit-exact across CPUs: the aarch64 and x86 CONV_2D/DEPTHWISE_CONV_2D outputs differ by one step here and there,
+which compounds through the network and flips some near-tied faces. The reference kernels (plain C++) must give
+identical int8 outputs on both, which shows the emulated userland, wheels and model load are right. For information it also compares the emulated run with the host's device venv (host-venv.npz), whose
+runtime (ai_edge_litert) has int8 kernels of its own.
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ from pathlib import Path
 import numpy as np
 
 PRIVATE_TEST = 2
-CLEAR_MARGIN = 0.05
-REFERENCE_TOLERANCE = 2
 
 
 def select(dataset_dir: str, count: str, out: str) -> None:
@@ -48,15 +46,15 @@ def classify(model_path: str, faces_path: str, out: str) -> None:
     model = ExpressionModel(model_path)
     loaded = time.monotonic()
     faces = np.load(faces_path)
-    height, width = model.input_size
-    if faces.shape[1:] != (height, width):
-        sys.exit(f"{faces_path}: faces are {faces.shape[1:]}, the model takes {(height, width)}")
+    if faces.shape[1:] != model.input_size:
+        sys.exit(f"{faces_path}: faces are {faces.shape[1:]}, the model takes {model.input_size}")
     probabilities = np.stack([model.predict(face) for face in faces])
-    np.save(out, probabilities)
     runtime = "ai_edge_litert" if "ai_edge_litert" in sys.modules else "tflite_runtime"
+    np.savez(out, probabilities=probabilities, machine=platform.machine(), runtime=runtime)
     print(json.dumps({"machine": platform.machine(), "python": platform.python_version(), "runtime": runtime,
-                      "numpy": np.__version__, "faces": len(faces), "load_s": round(loaded - started, 2),
-                      "classify_s": round(time.monotonic() - loaded, 2)}))
+                      "numpy": np.__version__, "faces": len(faces),
+                      "mirror_average": model.face_crop.get("mirror_average", False),
+                      "load_s": round(loaded - started, 2), "classify_s": round(time.monotonic() - loaded, 2)}))
 
 
 def reference(model_path: str, faces_path: str, out: str, count: str) -> None:
@@ -79,31 +77,44 @@ def reference(model_path: str, faces_path: str, out: str, count: str) -> None:
     np.save(out, np.stack(outputs))
 
 
-def compare(folder: str, min_agreement: str) -> None:
+def _agreement(emulated: np.ndarray, other: np.ndarray, step: float) -> dict:
+    """Top-1 agreement and the largest difference of a returned score, also in int8 output steps (with mirror
+    averaging a score is the mean of two outputs, so halves occur and one invoke alone can differ by more)."""
+    same = emulated.argmax(axis=1) == other.argmax(axis=1)
+    ranked = np.sort(other, axis=1)
+    difference = float(np.abs(emulated - other).max())
+    return {"agreement": float(same.mean()),
+            "disagreeing_margins": [round(float(m), 3) for m in (ranked[:, -1] - ranked[:, -2])[~same]],
+            "max_output_difference_int8_steps": round(difference / step, 1) if step else None,
+            "max_probability_difference": round(difference, 4)}
+
+
+def compare(folder: str, model_path: str, min_agreement: str) -> None:
+    from moodbox.faces import load_interpreter
+
     work = Path(folder)
-    host, emulated = np.load(work / "host_probs.npy"), np.load(work / "emulated_probs.npy")
-    host_raw, emulated_raw = np.load(work / "host_reference.npy"), np.load(work / "emulated_reference.npy")
-    if host.shape != emulated.shape or host_raw.shape != emulated_raw.shape:
-        sys.exit(f"shape mismatch: host {host.shape}/{host_raw.shape}, emulated {emulated.shape}/{emulated_raw.shape}")
-    same = host.argmax(axis=1) == emulated.argmax(axis=1)
-    ranked = np.sort(host, axis=1)
-    clear = ranked[:, -1] - ranked[:, -2] >= CLEAR_MARGIN
-    clear_agreement = float(same[clear].mean())
-    reference_steps = int(np.abs(host_raw.astype(int) - emulated_raw.astype(int)).max())
-    reference_same_top1 = bool(np.array_equal(host_raw.argmax(axis=1), emulated_raw.argmax(axis=1)))
+    emulated, host, venv = (np.load(work / f"{name}.npz") for name in ("emulated", "host", "host-venv"))
+    if str(emulated["machine"]) != "aarch64":
+        sys.exit(f"the emulated run reports machine {emulated['machine']}, not aarch64")
+    if str(emulated["runtime"]) != str(host["runtime"]):
+        sys.exit(f"runtimes differ: emulated {emulated['runtime']}, host {host['runtime']}")
+    if emulated["probabilities"].shape != host["probabilities"].shape:
+        sys.exit(f"shape mismatch: emulated {emulated['probabilities'].shape}, host {host['probabilities'].shape}")
+    step = load_interpreter(model_path).get_output_details()[0]["quantization"][0]
+    same_runtime = _agreement(emulated["probabilities"], host["probabilities"], step)
+    emulated_raw, host_raw = np.load(work / "emulated_reference.npy"), np.load(work / "host_reference.npy")
+    reference_steps = int(np.abs(emulated_raw.astype(int) - host_raw.astype(int)).max())
     print(json.dumps({
-        "faces": len(host), "agreement_all": round(float(same.mean()), 4),
-        "clear_faces": int(clear.sum()), "agreement_clear": round(clear_agreement, 4),
-        "disagreeing_host_margins": [round(float(m), 3) for m in (ranked[:, -1] - ranked[:, -2])[~same]],
-        "max_probability_difference": round(float(np.abs(host - emulated).max()), 4),
-        "reference_faces": len(host_raw), "reference_same_top1": reference_same_top1,
-        "reference_max_int8_steps": reference_steps,
-        "min_agreement": float(min_agreement)}))
-    if not reference_same_top1 or reference_steps > REFERENCE_TOLERANCE:
-        sys.exit(f"reference kernels differ between aarch64 and the host (top-1 same: {reference_same_top1}, "
-                 f"{reference_steps} int8 steps apart): the emulated stack is wrong")
-    if clear_agreement < float(min_agreement):
-        sys.exit(f"aarch64 and host agree on {clear_agreement:.2%} of clear faces, below {float(min_agreement):.0%}")
+        "faces": len(host["probabilities"]), "runtime": str(host["runtime"]), **same_runtime,
+        "min_agreement": float(min_agreement),
+        f"vs_host_{venv['runtime']}": _agreement(emulated["probabilities"], venv["probabilities"], step),
+        "reference_faces": len(host_raw), "reference_max_int8_steps": reference_steps}))
+    if reference_steps:
+        sys.exit(f"the reference kernels give different int8 outputs on aarch64 and the host ({reference_steps} "
+                 f"steps apart): the emulated stack is wrong")
+    if same_runtime["agreement"] < float(min_agreement):
+        sys.exit(f"aarch64 and the host ({host['runtime']}) agree on {same_runtime['agreement']:.2%} of the faces, "
+                 f"below {float(min_agreement):.0%}")
 
 
 if __name__ == "__main__":
