@@ -2,8 +2,9 @@
 
 Every source has ``grab() -> 2-D uint8 array`` and ``close()``. The daemon only ever talks to a
 :class:`Camera`, which runs each grab in a worker thread with a timeout, reports "ok" / "lost" /
-"paused", reopens a failed source with capped exponential backoff, and calls ``on_active(True)`` exactly
-while a source is open (the camera LED). Frames live in memory only; nothing here writes a frame to disk.
+"paused", reopens a failed source with capped exponential backoff, and keeps ``on_active`` (the camera LED)
+on from just before a source is opened until it is closed. Frames live in memory only; nothing here writes
+a frame to disk.
 
     >>> camera = Camera(lambda: open_source("0"), timeout_s=2.0, on_active=buttons.set_camera_led)
     >>> gray = camera.grab()          # None while paused, lost or timed out
@@ -76,10 +77,14 @@ class PiCameraSource:
                              "and create the venv with --system-site-packages") from exc
         self._size = tuple(size)
         self._camera = Picamera2()
-        config = self._camera.create_preview_configuration(
-            main={"size": self._size}, lores={"size": self._size, "format": "YUV420"}, buffer_count=2)
-        self._camera.configure(config)
-        self._camera.start()
+        try:
+            config = self._camera.create_preview_configuration(
+                main={"size": self._size}, lores={"size": self._size, "format": "YUV420"}, buffer_count=2)
+            self._camera.configure(config)
+            self._camera.start()
+        except BaseException:
+            self._camera.close()  # else libcamera keeps it acquired and every retry finds the camera "in use"
+            raise
 
     def grab(self) -> np.ndarray:
         return y_plane(self._camera.capture_array("lores"), *self._size)
@@ -95,6 +100,7 @@ class OpenCVSource:
         self._name = f"GStreamer pipeline {device!r}" if gstreamer else f"camera {device!r}"
         self._capture = cv2.VideoCapture(device, cv2.CAP_GSTREAMER) if gstreamer else cv2.VideoCapture(device)
         if not self._capture.isOpened():
+            self._capture.release()  # a half-opened backend (e.g. a GStreamer pipeline) may hold the device
             raise FrameError(f"could not open {self._name}")
         if not gstreamer:
             self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])
@@ -281,9 +287,9 @@ def open_source(spec: str, *, size=(640, 480), dataset_dir=None) -> FrameSource:
 
 
 class _Call:
-    """One call run in a worker thread; ``on_late`` gets a result that arrives after the caller gave up."""
+    """One call run in a worker thread; ``on_late(ok, value)`` gets the outcome if the caller gave up waiting."""
 
-    def __init__(self, fn: Callable, on_late: Callable | None = None):
+    def __init__(self, fn: Callable, on_late: Callable[[bool, object], None] | None = None):
         self._fn, self._on_late = fn, on_late
         self._lock = threading.Lock()
         self._abandoned = False
@@ -298,8 +304,8 @@ class _Call:
         with self._lock:
             self._outcome = outcome
             late = self._abandoned
-        if late and outcome[0] and self._on_late:
-            self._on_late(outcome[1])
+        if late and self._on_late:
+            self._on_late(*outcome)
 
     def result(self, timeout_s: float):
         self.thread.start()
@@ -320,6 +326,11 @@ class Camera:
     At most one call into the source is in flight; while a hung call is still stuck, grabs return None at
     once instead of starting more threads (so a hung driver costs one thread, plus one for closing it).
     After a failure the source is closed and reopened after 1, 2, 4 ... ``max_backoff_s`` seconds.
+
+    Thread-safe: the loop may grab while another thread calls pause(), resume() or close(). Those never wait
+    for a grab in flight; a grab that ends after pause() or close() closes what it opened and returns None,
+    so only resume() ever turns "paused" back into "ok". The LED (``on_active``) goes on before a source is
+    opened and off only once it is closed, however late a hung open or close returns.
     """
 
     def __init__(self, open_frame_source: Callable[[], FrameSource], *, timeout_s=2.0,
@@ -334,55 +345,101 @@ class Camera:
         self._retry_at = float("-inf")
         self._source: FrameSource | None = None
         self._stuck: list[threading.Thread] = []
+        self._stuck_lock = threading.Lock()  # taken after self._lock, never before it
+        self._lock = threading.Lock()
+        self._grabbing = False  # a grab is running outside the lock; it owns self._source until it ends
         self.status = "ok"
         self.last_error: str | None = None
 
     def grab(self) -> np.ndarray | None:
         """A 2-D uint8 gray frame, or None when paused, lost, or waiting to retry."""
-        if self.status in ("paused", "closed") or self._busy() or self._clock() < self._retry_at:
-            return None
+        with self._lock:
+            if (self.status in ("paused", "closed") or self._grabbing or self._busy()
+                    or self._clock() < self._retry_at):
+                return None
+            self._grabbing = True
+            source = self._source
+            if source is None:
+                self._on_active(True)  # before opening: a slow open already has the camera running
+        frame, error = None, None
         try:
-            if self._source is None:
-                self._source = self._call(self._open_frame_source, on_late=lambda source: source.close())
-                self._on_active(True)
-            frame = self._call(self._source.grab)
-            if not (isinstance(frame, np.ndarray) and frame.ndim == 2 and frame.dtype == np.uint8):
-                raise FrameError(f"{type(self._source).__name__}.grab() returned "
-                                 f"{getattr(frame, 'dtype', type(frame))} {getattr(frame, 'shape', '')}, "
-                                 "expected a 2-D uint8 gray frame")
+            if source is None:
+                source = self._call(self._open, on_late=self._close_late_open)
+            if self.status not in ("paused", "closed"):  # a pause that landed during the open: take no frame
+                frame = self._call(source.grab)
+                if not (isinstance(frame, np.ndarray) and frame.ndim == 2 and frame.dtype == np.uint8):
+                    raise FrameError(f"{type(source).__name__}.grab() returned "
+                                     f"{getattr(frame, 'dtype', type(frame))} {getattr(frame, 'shape', '')}, "
+                                     "expected a 2-D uint8 gray frame")
         except Exception as exc:
-            self._fail(exc)
-            return None
-        if self.status != "ok":
-            log.info("camera recovered")
-        self.status, self.last_error = "ok", None
-        self._backoff_s = self._first_backoff_s
-        return frame
+            error = exc
+        with self._lock:
+            self._grabbing = False
+            self._source = source
+            if self.status in ("paused", "closed"):  # paused or closed while the grab ran: the pause wins
+                self._drop_source()
+                return None
+            if error is not None:
+                self._fail(error)
+                return None
+            if self.status != "ok":
+                log.info("camera recovered")
+            self.status, self.last_error = "ok", None
+            self._backoff_s = self._first_backoff_s
+            return frame
 
     def pause(self) -> None:
         """Privacy pause: close the source (LED off) and grab nothing until resume()."""
-        self._drop_source()
-        self.status = "paused"
+        self._stop("paused")
 
     def resume(self) -> None:
-        if self.status == "paused":
-            self.status, self._retry_at, self._backoff_s = "ok", float("-inf"), self._first_backoff_s
+        with self._lock:
+            if self.status == "paused":
+                self.status, self._retry_at, self._backoff_s = "ok", float("-inf"), self._first_backoff_s
 
     def close(self) -> None:
-        self._drop_source()
-        self.status = "closed"
+        self._stop("closed")
+
+    def _stop(self, status: str) -> None:
+        with self._lock:
+            self.status = status
+            if not self._grabbing:  # else the grab closes the source when it ends
+                self._drop_source()
 
     def _busy(self) -> bool:
-        self._stuck = [thread for thread in self._stuck if thread.is_alive()]
-        return bool(self._stuck)
+        with self._stuck_lock:
+            self._stuck = [thread for thread in self._stuck if thread.is_alive()]
+            return bool(self._stuck)
 
-    def _call(self, fn: Callable, on_late: Callable | None = None):
+    def _call(self, fn: Callable, on_late: Callable[[bool, object], None] | None = None):
         call = _Call(fn, on_late)
         try:
             return call.result(self._timeout_s)
         finally:
             if call.thread.is_alive():
-                self._stuck.append(call.thread)
+                with self._stuck_lock:
+                    self._stuck.append(call.thread)
+
+    def _open(self) -> FrameSource:
+        """Open a source (in a worker thread); the LED goes off again if that fails, in time or late."""
+        try:
+            return self._open_frame_source()
+        except BaseException:
+            self._on_active(False)
+            raise
+
+    def _close_late_open(self, ok: bool, source) -> None:
+        if ok:
+            self._close(source)
+
+    def _close(self, source: FrameSource) -> None:
+        """Close a source (in a worker thread) and only then turn the LED off."""
+        try:
+            source.close()
+        except Exception as exc:
+            log.warning("camera source did not close cleanly: %s: %s", type(exc).__name__, exc)
+        finally:
+            self._on_active(False)
 
     def _fail(self, exc: Exception) -> None:
         self.last_error = f"{type(exc).__name__}: {exc}"
@@ -393,12 +450,12 @@ class Camera:
         self._backoff_s = min(self._backoff_s * 2, self._max_backoff_s)
 
     def _drop_source(self) -> None:
-        """Close the source in a worker thread (a driver may hang on close too) and turn the LED off."""
+        """Close the source in a worker thread (a driver may hang on close too); call with the lock held."""
         source, self._source = self._source, None
         if source is None:
             return
         try:
-            self._call(source.close)
-        except Exception as exc:
-            log.warning("camera source did not close cleanly: %s: %s", type(exc).__name__, exc)
-        self._on_active(False)
+            self._call(lambda: self._close(source))
+        except FrameError as exc:
+            log.warning("camera source did not close within %g s (%s); the LED stays on until it does",
+                        self._timeout_s, exc)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 import threading
-import time
+import types
 
 import cv2
 import numpy as np
 import pytest
 
-from moodbox.frames import (LABELS, Camera, FrameError, ImageFolderSource, ScriptedFaceSource, VideoFileSource,
-                            open_source, parse_script, y_plane)
+from moodbox.frames import (LABELS, Camera, FrameError, ImageFolderSource, OpenCVSource, PiCameraSource,
+                            ScriptedFaceSource, VideoFileSource, open_source, parse_script, y_plane)
+
+from device_support import wait_until
 
 
 class FakeClock:
@@ -29,6 +32,7 @@ class FakeSource:
         self.mode = "ok"
         self.release = threading.Event()
         self.grabs = 0
+        self.hanging = threading.Event()  # set while a "hang" grab is blocked
         self.closed = False
         log.append("open")
 
@@ -37,7 +41,9 @@ class FakeSource:
         if self.mode == "raise":
             raise OSError("camera unplugged")
         if self.mode == "hang":
+            self.hanging.set()
             self.release.wait(10)
+            self.hanging.clear()
         if self.mode == "bad":
             return np.zeros((4, 4, 3), np.uint8)
         return np.full((48, 64), self.grabs % 256, np.uint8)
@@ -50,11 +56,11 @@ class FakeSource:
 class Rig:
     """A Camera over FakeSources, with the LED states and every source it opened; new sources start in new_mode."""
 
-    def __init__(self):
+    def __init__(self, timeout_s=0.2):
         self.log, self.sources, self.led = [], [], []
         self.new_mode = "ok"
         self.clock = FakeClock()
-        self.camera = Camera(self._open, timeout_s=0.2, on_active=self.led.append, clock=self.clock)
+        self.camera = Camera(self._open, timeout_s=timeout_s, on_active=self.led.append, clock=self.clock)
 
     def _open(self):
         self.sources.append(FakeSource(self.log))
@@ -63,8 +69,9 @@ class Rig:
 
 
 @pytest.fixture
-def rig():
-    rig = Rig()
+def rig(request):
+    """A Rig; ``@pytest.mark.parametrize("rig", [timeout_s], indirect=True)`` sets its grab timeout."""
+    rig = Rig(getattr(request, "param", 0.2))
     yield rig
     for source in rig.sources:
         source.release.set()
@@ -194,24 +201,23 @@ def test_hung_grab_never_stalls_the_caller_and_costs_one_thread(rig):
     camera.grab()
     sources[0].mode = "hang"
     threads_before = threading.active_count()
-    started = time.monotonic()
     assert camera.grab() is None
-    assert time.monotonic() - started < 2.0  # timeout_s is 0.2
+    assert sources[0].hanging.is_set()  # returned while the grab still hangs (it would hang 10 s)
     assert camera.status == "lost" and "no answer within 0.2 s" in camera.last_error
     for _ in range(20):
         clock.now += 100
-        started = time.monotonic()
-        assert camera.grab() is None
-        assert time.monotonic() - started < 0.1  # the stuck call is still running: return at once
+        assert camera.grab() is None  # the stuck call is still running: no new call, no new thread
+    assert sources[0].hanging.is_set()
     assert threading.active_count() <= threads_before + 1
     assert sources[0].grabs == 2 and len(sources) == 1  # one good grab, then the one still hanging
     sources[0].release.set()
-    deadline = time.monotonic() + 5
-    frame = None
-    while frame is None and time.monotonic() < deadline:
+
+    def grabbed():
         clock.now += 100
-        frame = camera.grab()
-    assert frame is not None and camera.status == "ok" and len(sources) == 2
+        return camera.grab() is not None
+
+    assert wait_until(grabbed)
+    assert camera.status == "ok" and len(sources) == 2
     assert led[-1] is True and led.count(True) == 2 and led.count(False) == 1
 
 
@@ -223,22 +229,125 @@ def test_a_frame_that_is_not_gray_counts_as_a_failure(rig):
     assert camera.status == "lost" and "2-D uint8" in camera.last_error
 
 
-def test_open_that_hangs_is_closed_when_it_finally_returns():
-    opened, gate = [], threading.Event()
+def test_open_that_hangs_keeps_the_led_on_until_it_is_closed_late():
+    opened, gate, led = [], threading.Event(), []
 
     def slow_open():
         gate.wait(10)
         opened.append(FakeSource([]))
         return opened[-1]
 
-    led = []
     camera = Camera(slow_open, timeout_s=0.1, on_active=led.append)
     assert camera.grab() is None and camera.status == "lost"
+    assert led == [True]  # the camera may be starting up: the LED says so
     gate.set()
-    deadline = time.monotonic() + 5
-    while not (opened and opened[0].closed) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert opened[0].closed and led == []  # never counted as open, and not leaked
+    assert wait_until(lambda: led == [True, False])
+    assert opened[0].closed  # not leaked
+
+
+def test_led_is_lit_before_the_source_opens_and_off_when_the_open_fails():
+    led, led_at_open = [], []
+
+    def failing_open():
+        led_at_open.append(list(led))
+        raise FrameError("no camera")
+
+    camera = Camera(failing_open, timeout_s=5, on_active=led.append)
+    assert camera.grab() is None and camera.status == "lost"
+    assert led_at_open == [[True]] and led == [True, False]
+
+
+def test_close_that_hangs_keeps_the_led_on_until_it_returns(rig):
+    camera, sources, led = rig.camera, rig.sources, rig.led
+    camera.grab()
+    gate = threading.Event()
+    close = sources[0].close
+    sources[0].close = lambda: (gate.wait(10), close())
+    camera.pause()
+    assert camera.status == "paused" and led == [True]  # close has not returned: the camera may still run
+    gate.set()
+    assert wait_until(lambda: led == [True, False]) and sources[0].closed
+
+
+@pytest.mark.parametrize("rig", [30.0], indirect=True)
+def test_pause_during_a_grab_wins_and_the_source_is_closed(rig):
+    camera, sources, led = rig.camera, rig.sources, rig.led
+    camera.grab()
+    sources[0].mode = "hang"
+    result = []
+    grabber = threading.Thread(target=lambda: result.append(camera.grab()))
+    grabber.start()
+    assert sources[0].hanging.wait(10)
+    pauser = threading.Thread(target=camera.pause)
+    pauser.start()
+    pauser.join(10)
+    assert not pauser.is_alive() and sources[0].hanging.is_set()  # pause did not wait for the grab
+    assert camera.status == "paused" and led == [True] and not sources[0].closed  # no close under a grab
+    sources[0].release.set()
+    grabber.join(10)
+    assert result == [None] and camera.status == "paused"
+    assert sources[0].closed and led == [True, False]
+    assert camera.grab() is None and len(sources) == 1
+
+
+def test_pause_during_an_open_closes_what_the_open_returns():
+    opening, gate, opened, led = threading.Event(), threading.Event(), [], []
+
+    def slow_open():
+        opening.set()
+        gate.wait(10)
+        opened.append(FakeSource([]))
+        return opened[-1]
+
+    camera = Camera(slow_open, timeout_s=30, on_active=led.append)
+    result = []
+    grabber = threading.Thread(target=lambda: result.append(camera.grab()))
+    grabber.start()
+    assert opening.wait(10)
+    camera.pause()
+    gate.set()
+    grabber.join(10)
+    assert result == [None] and camera.status == "paused"
+    assert opened[0].closed and opened[0].grabs == 0 and led == [True, False]
+    camera.close()
+    assert camera.status == "closed" and camera.grab() is None and len(opened) == 1
+
+
+def test_opencv_source_releases_a_capture_that_did_not_open(monkeypatch, tmp_path):
+    released = []
+
+    class RecordingCapture(cv2.VideoCapture):
+        def release(self):
+            released.append(self.isOpened())
+            super().release()
+
+    monkeypatch.setattr(cv2, "VideoCapture", RecordingCapture)
+    with pytest.raises(FrameError, match="could not open camera"):
+        OpenCVSource(str(tmp_path / "video99"))
+    assert released == [False]
+
+
+def test_picamera_source_closes_the_camera_when_start_fails(monkeypatch):
+    """picamera2 needs a Pi camera stack, so a stand-in module plays Picamera2 failing in start()."""
+    closed = []
+
+    class Picamera2:
+        def create_preview_configuration(self, **kwargs):
+            return kwargs
+
+        def configure(self, config):
+            pass
+
+        def start(self):
+            raise RuntimeError("Failed to start camera: Device or resource busy")
+
+        def close(self):
+            closed.append(True)
+
+    monkeypatch.setitem(sys.modules, "picamera2", types.SimpleNamespace(Picamera2=Picamera2))
+    with pytest.raises(RuntimeError, match="busy"):
+        PiCameraSource()
+    assert closed == [True]
 
 
 def test_pause_closes_the_source_turns_the_led_off_and_stops_grabs(rig):
