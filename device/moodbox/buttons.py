@@ -15,7 +15,9 @@ lgpio on a Pi 5, or whatever works on the board) and pass a ``MockFactory`` in t
 
 Debounce is done here, not by gpiozero: its ``bounce_time`` is ignored by mock pins and differs between pin
 back-ends, so the behaviour would not be testable. An edge closer than ``debounce_s`` to the previously accepted
-edge of the same button is contact bounce and ignored.
+edge of the same button is contact bounce and ignored. A release ignored that way may still be real (a tap shorter
+than ``debounce_s``): once the contact has been quiet for ``debounce_s`` the pin is read again, and if the button
+is up then, the release counts.
 """
 
 from __future__ import annotations
@@ -56,7 +58,10 @@ class _DebouncedButton:
         self._lock = threading.Lock()
         self._pressed = False
         self._held = False
-        self._last_edge = -math.inf
+        self._last_edge = -math.inf      # the last accepted edge
+        self._last_raw_edge = -math.inf  # the last edge of any kind, bounce included
+        self._settle_timer: threading.Timer | None = None
+        self._closed = False
         button.when_pressed = self._on_press
         button.when_released = self._on_release
         if held_action is not None:
@@ -65,7 +70,10 @@ class _DebouncedButton:
     def _accept_edge(self, pressed: bool) -> bool:
         """Whether a raw edge is a real change (call with the lock held)."""
         now = self._clock()
+        self._last_raw_edge = now
         if now - self._last_edge < self._debounce_s:
+            if not pressed and self._pressed:
+                self._settle_later()
             return False
         if not pressed and not self._pressed:
             return False
@@ -90,6 +98,32 @@ class _DebouncedButton:
         if short_press and self._short_action:
             self._emit(self._short_action)
 
+    def _settle_later(self) -> None:
+        """Look at the pin again once the contact has been quiet for ``debounce_s`` (call with the lock held)."""
+        if self._settle_timer is None and not self._closed:
+            delay = max(self._last_raw_edge + self._debounce_s - self._clock(), 0.001)
+            self._settle_timer = threading.Timer(delay, self._settle)
+            self._settle_timer.daemon = True
+            self._settle_timer.start()
+
+    def _settle(self) -> None:
+        """A release lost in a bounce window counts if the button is still up after the contact went quiet."""
+        with self._lock:
+            self._settle_timer = None
+            if self._closed or not self._pressed:
+                return
+            if self._clock() - self._last_raw_edge < self._debounce_s:
+                self._settle_later()  # still bouncing
+                return
+            if self._button.is_pressed:
+                return  # it was bounce: the button is down
+            self._pressed = False
+            self._last_edge = self._last_raw_edge
+            short_press = not self._held
+            self._held = False
+        if short_press and self._short_action:
+            self._emit(self._short_action)
+
     def _on_held(self) -> None:
         # gpiozero only calls this after the pin stayed active for the whole hold time, so the press is real
         # even if its first edge fell inside a bounce window.
@@ -101,6 +135,10 @@ class _DebouncedButton:
         self._emit(self._held_action)
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._settle_timer is not None:
+                self._settle_timer.cancel()
         self._button.close()
 
 

@@ -9,6 +9,8 @@ from gpiozero.pins.mock import MockFactory
 
 from moodbox.buttons import Buttons, ButtonsError
 
+from device_support import wait_until
+
 SKIP, LIKE, PRIVACY, LED_PIN = 17, 27, 22, 23
 
 
@@ -124,6 +126,36 @@ def test_press_shorter_than_debounce_does_not_block_the_next_press(buttons, fact
     clock.advance(0.2)
     press(factory, clock, SKIP)
     assert recorder.actions == ["skip", "skip"]
+
+
+def no_settle_check_pending() -> bool:
+    """No debounce settle timer is waiting to look at a pin again."""
+    return not any(isinstance(thread, threading.Timer) for thread in threading.enumerate())
+
+
+def test_like_tap_shorter_than_debounce_is_a_like(buttons, factory, clock, recorder):
+    factory.pin(LIKE).drive_low()
+    clock.advance(0.02)  # up again after 20 ms, inside the 50 ms bounce window
+    factory.pin(LIKE).drive_high()
+    clock.advance(0.2)   # the contact stays quiet and up
+    assert wait_until(lambda: recorder.actions == ["like"])
+    press(factory, clock, LIKE)
+    assert wait_until(no_settle_check_pending)
+    assert recorder.actions == ["like", "like"]
+
+
+def test_bounce_on_a_like_press_is_not_taken_for_a_short_tap(factory, clock, recorder):
+    buttons = Buttons(skip_pin=None, like_pin=LIKE, privacy_pin=None, led_pin=None, hold_time_s=60,
+                      debounce_s=0.05, on_action=recorder, pin_factory=factory, clock=clock)
+    try:
+        bounce(factory, clock, LIKE, final_low=True)  # raw releases inside the window, but the button stays down
+        clock.advance(0.1)
+        assert wait_until(no_settle_check_pending)
+        assert recorder.actions == []
+        factory.pin(LIKE).drive_high()
+    finally:
+        buttons.close()
+    assert recorder.actions == ["like"]
 
 
 def test_long_press_on_like_is_hold_and_not_like(buttons, factory, clock, recorder):
