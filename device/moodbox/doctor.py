@@ -2,6 +2,7 @@
 
 Prints one line per check (OK, WARN or FAIL, with the fix) and exits 1 when any check fails. It runs the same
 parts the daemon runs (config loader, model, face finder, camera wrapper, player) without starting the daemon.
+While the daemon runs it holds the camera, so the doctor asks it over the control socket instead of opening it.
 """
 
 from __future__ import annotations
@@ -40,11 +41,11 @@ def run_checks(config_path: str | Path) -> list[Check]:
     except ConfigError as err:
         checks.append(Check("config", "FAIL", f"{err} -> fix that key; the checks below use the defaults"))
         config = Config()
-    for check in (_check_model, _check_faces, _check_camera, _check_mpd, _check_buttons, _check_state):
+    for name, check in CHECKS:
         try:
             checks.extend(check(config))
         except Exception as err:  # a check that breaks is a finding too, never a crash of the doctor
-            checks.append(Check(check.__name__[7:], "FAIL", f"check failed: {type(err).__name__}: {err}"))
+            checks.append(Check(name, "FAIL", f"check failed: {type(err).__name__}: {err}"))
     return checks
 
 
@@ -74,19 +75,60 @@ def _check_faces(config: Config) -> list[Check]:
 
 
 def _check_camera(config: Config) -> list[Check]:
+    """Ask the running daemon (it holds the camera); only when none runs, open the camera, with its LED lit."""
+    from moodbox.control import ControlError, send_command
+
+    try:
+        answer = send_command(config.state.control_socket, "status")
+    except ControlError as err:
+        if not isinstance(err.__cause__, (FileNotFoundError, ConnectionRefusedError)):
+            return [Check("camera", "FAIL", f"{err} -> camera not opened, the daemon may be using it")]
+    else:
+        return [_camera_from_daemon(config, answer)]
+    return [_open_camera(config)]
+
+
+def _camera_from_daemon(config: Config, answer: dict) -> Check:
+    source = f"camera.source {config.camera.source!r} (in use by the running daemon)"
+    camera = answer.get("camera")
+    if answer.get("ok") and camera == "ok":
+        return Check("camera", "OK", f"{source}: camera ok")
+    if answer.get("ok") and camera == "paused":
+        return Check("camera", "OK", f"{source}: privacy pause (press the privacy button or run moodbox pause)")
+    problems = "; ".join(answer.get("problems") or []) or answer.get("error") or f"camera {camera}"
+    return Check("camera", "FAIL", f"{source}: {problems} -> check the cable and camera.source (picamera, 0, "
+                                   "/dev/video0, gst:...); the daemon retries on its own")
+
+
+def _open_camera(config: Config) -> Check:
     from moodbox.frames import Camera, open_source
 
+    led = None
+    if config.buttons.enabled:  # the LED is lit exactly while the camera is in use, for the doctor too
+        from moodbox.buttons import Buttons, ButtonsError
+
+        try:
+            with warnings.catch_warnings():  # gpiozero's back-end fallbacks: the buttons check lists them
+                warnings.simplefilter("ignore")
+                led = Buttons(skip_pin=None, like_pin=None, privacy_pin=None, led_pin=config.buttons.led_pin,
+                              on_action=lambda action: None)
+        except ButtonsError as err:
+            return Check("camera", "FAIL", f"camera not opened: its LED cannot be lit ({err}) -> fix the LED "
+                                           "wiring or buttons.led_pin, or set buttons.enabled = false")
     camera = Camera(lambda: open_source(config.camera.source, size=config.camera.size),
-                    timeout_s=config.camera.grab_timeout_s)
+                    timeout_s=config.camera.grab_timeout_s,
+                    on_active=led.set_camera_led if led else lambda on: None)
     try:
         frame = camera.grab()
     finally:
         camera.close()
+        if led is not None:
+            led.close()
     if frame is None:
-        return [Check("camera", "FAIL", f"camera.source {config.camera.source!r}: no frame within "
-                                        f"{config.camera.grab_timeout_s:g} s ({camera.last_error}) -> check the "
-                                        "cable and camera.source (picamera, 0, /dev/video0, gst:...)")]
-    return [Check("camera", "OK", f"{config.camera.source!r} gave a {frame.shape[1]}x{frame.shape[0]} frame")]
+        return Check("camera", "FAIL", f"camera.source {config.camera.source!r}: no frame within "
+                                       f"{config.camera.grab_timeout_s:g} s ({camera.last_error}) -> check the "
+                                       "cable and camera.source (picamera, 0, /dev/video0, gst:...)")
+    return Check("camera", "OK", f"{config.camera.source!r} gave a {frame.shape[1]}x{frame.shape[0]} frame")
 
 
 def _check_mpd(config: Config) -> list[Check]:
@@ -155,6 +197,11 @@ def _check_state(config: Config) -> list[Check]:
     checks.append(Check("disk", level, f"{free_mb:,.0f} MB free at {existing}"
                         + ("" if level == "OK" else f" -> free at least {MIN_FREE_MB} MB")))
     return checks
+
+
+CHECKS = (("model", _check_model), ("faces", _check_faces), ("camera", _check_camera), ("mpd", _check_mpd),
+          ("buttons", _check_buttons), ("state", _check_state))
+"""Each check with the name its line gets if the check itself breaks."""
 
 
 def main(config_path: str | Path) -> int:

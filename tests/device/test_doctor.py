@@ -5,7 +5,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from gpiozero import Device
+from gpiozero.pins.mock import MockFactory
 
+from moodbox.config import load_config
+from moodbox.control import ControlServer
 from moodbox.doctor import main, run_checks
 
 
@@ -63,3 +67,45 @@ def test_buttons_need_a_pin_factory(make_config_file, camera_folder, monkeypatch
     monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
     check = by_name(run_checks(config))["buttons"][0]
     assert check.level == "OK" and "MockFactory" in check.detail and "skip 17" in check.detail
+
+
+@pytest.fixture
+def daemon_answering(make_config_file):
+    """A control socket answering "status" the way the daemon does, for a camera the doctor cannot open."""
+    servers = []
+
+    def serve(camera: str, problems=()):
+        config = make_config_file(camera={"source": "/dev/video99"})  # opening it would fail
+        answer = {"ok": True, "status": "degraded" if problems else "ok", "problems": list(problems),
+                  "camera": camera, "mood": None, "playlist": None}
+        server = ControlServer(load_config(config).state.control_socket, lambda request: answer)
+        server.start()
+        servers.append(server)
+        return config
+
+    yield serve
+    for server in servers:
+        server.close()
+
+
+def test_camera_held_by_the_running_daemon_is_asked_about_not_opened(daemon_answering):
+    check = by_name(run_checks(daemon_answering("ok")))["camera"][0]
+    assert check.level == "OK" and "in use by the running daemon" in check.detail
+
+
+def test_camera_the_daemon_lost_fails_with_the_daemons_reason(daemon_answering):
+    config = daemon_answering("lost", problems=["camera lost (FrameError: could not open camera '/dev/video99')"])
+    check = by_name(run_checks(config))["camera"][0]
+    assert check.level == "FAIL" and "could not open camera" in check.detail and "running daemon" in check.detail
+
+
+def test_camera_opened_by_the_doctor_lights_the_led_while_in_use(make_config_file, camera_folder, monkeypatch):
+    factory = MockFactory()
+    monkeypatch.setattr(Device, "pin_factory", factory)
+    config = make_config_file(camera={"source": str(camera_folder)}, buttons={"enabled": True, "led_pin": 19})
+    try:
+        check = by_name(run_checks(config))["camera"][0]
+        assert check.level == "OK"
+        assert [state.state for state in factory.pin(19).states] == [False, True, False]
+    finally:
+        factory.reset()
