@@ -22,10 +22,12 @@ from typing import Callable, Protocol
 import cv2
 import numpy as np
 
+from moodbox.config import EXPRESSIONS
+
 log = logging.getLogger(__name__)
 
-LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-"""FER2013 label order (the ``emotion`` column of fer2013.npz)."""
+LABELS = EXPRESSIONS
+"""FER2013 label order (the ``emotion`` column of fer2013.npz), which is the order of the expressions."""
 
 DEFAULT_SCRIPT = [("happy", 20.0), ("sad", 20.0), ("neutral", 20.0), ("surprise", 20.0), ("angry", 20.0)]
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".webp", ".tif", ".tiff"}
