@@ -27,6 +27,7 @@ else:  # Jetson's Python 3.10
 
 DEFAULT_PATH = Path("/etc/moodbox/moodbox.toml")
 EXPRESSIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+"""The seven expressions, in FER2013 label order: the model's labels and the keys of ``music.playlists``."""
 DEFAULT_PLAYLISTS = MappingProxyType({
     "angry": ("calming",),
     "disgust": ("calm",),
@@ -56,11 +57,14 @@ def _default_control_socket() -> str:
     return str(Path(runtime) / "control.sock")
 
 
-def _key(*, range: tuple[float | None, float | None] | None = None, choices: tuple[str, ...] | None = None,
-         default: Any = dataclasses.MISSING, default_factory: Any = dataclasses.MISSING) -> Any:
-    """A config key with its allowed range (inclusive, ``None`` = open) or its allowed words."""
+def _key(*, range: tuple[float | None, float | None] | None = None, exclusive: tuple[bool, bool] = (False, False),
+         choices: tuple[str, ...] | None = None, default: Any = dataclasses.MISSING,
+         default_factory: Any = dataclasses.MISSING) -> Any:
+    """A config key with its allowed range (``None`` = unbounded; ends inclusive unless ``exclusive`` says
+    otherwise) or its allowed words. The range is what the part using the key accepts, so a value that passes
+    here never makes the part raise at start."""
     return field(default=default, default_factory=default_factory,
-                 metadata={"range": range, "choices": choices})
+                 metadata={"range": range, "exclusive": exclusive, "choices": choices})
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,7 @@ class CameraConfig:
 class FaceConfig:
     detector: str = _key(default="blazeface", choices=("blazeface", "haar"))
     listener: str = _key(default="largest", choices=("largest", "average"))
-    min_score: float = _key(default=0.5, range=(0.0, 1.0))
+    min_score: float = _key(default=0.5, range=(0.0, 1.0), exclusive=(True, True))
 
 
 @dataclass(frozen=True)
@@ -87,8 +91,8 @@ class ModelConfig:
 @dataclass(frozen=True)
 class MoodConfig:
     window_s: float = _key(default=20.0, range=(0.1, 3600.0))
-    min_confidence: float = _key(default=0.4, range=(0.0, 1.0))
-    hysteresis: float = _key(default=0.1, range=(0.0, 1.0))
+    min_confidence: float = _key(default=0.4, range=(0.0, 1.0), exclusive=(False, True))
+    hysteresis: float = _key(default=0.1, range=(0.0, 1.0), exclusive=(False, True))
     min_dwell_s: float = _key(default=30.0, range=(0.0, 86400.0))
     pause_after_absent_min: float = _key(default=0.0, range=(0.0, 1440.0))
 
@@ -107,7 +111,9 @@ class MusicConfig:
 class MPDConfig:
     host: str = "localhost"
     port: int = _key(default=6600, range=(1, 65535))
-    timeout_s: float = _key(default=10.0, range=(0.1, 300.0))
+    # At most 10 s: an MPD that accepts connections but never answers costs a tick about twice this (a command,
+    # then the reconnect and retry), which must stay well inside the service's WatchdogSec=30.
+    timeout_s: float = _key(default=10.0, range=(0.1, 10.0))
 
 
 @dataclass(frozen=True)
@@ -161,9 +167,8 @@ def load_config(path: str | os.PathLike) -> Config:
     config = config_from_dict(document, source=str(path))
     model_path = Path(config.model.path).expanduser()
     if not model_path.is_absolute():  # relative paths are relative to the config file, not to the working dir
-        config = dataclasses.replace(config, model=dataclasses.replace(
-            config.model, path=str((path.parent / model_path).resolve())))
-    return config
+        model_path = (path.parent / model_path).resolve()
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, path=str(model_path)))
 
 
 def config_from_dict(document: Mapping[str, Any], *, source: str = "<config>") -> Config:
@@ -176,7 +181,23 @@ def config_from_dict(document: Mapping[str, Any], *, source: str = "<config>") -
         if not isinstance(table, dict):
             raise ConfigError(f"{source}: [{name}] must be a table (a [{name}] section), got {_describe(table)}")
         values[name] = _build_section(section_field.default_factory, table, source, name)
-    return Config(**values, source_path=source)
+    config = Config(**values, source_path=source)
+    _check_across_keys(config, source)
+    return config
+
+
+def _check_across_keys(config: Config, source: str) -> None:
+    """Rules that tie keys together (each key alone already passed its own check)."""
+    buttons = config.buttons
+    if buttons.hold_time_s <= buttons.debounce_s:
+        raise ConfigError(f"{source}: buttons.hold_time_s ({buttons.hold_time_s}) must be longer than "
+                          f"buttons.debounce_s ({buttons.debounce_s})")
+    pins = [(name, getattr(buttons, name)) for name in ("skip_pin", "like_pin", "privacy_pin", "led_pin")]
+    for index, (name, pin) in enumerate(pins):
+        for other, other_pin in pins[index + 1:]:
+            if pin == other_pin:
+                raise ConfigError(f"{source}: buttons.{name} and buttons.{other} are both pin {pin}: "
+                                  "each needs its own pin")
 
 
 def _build_section(cls: type, table: Mapping[str, Any], source: str, section: str) -> Any:
@@ -219,7 +240,9 @@ def _check_value(spec: dataclasses.Field, value: Any, source: str, key: str) -> 
             expected = "a whole number" if whole else "a number"
             raise ConfigError(f"{source}: {key} must be {expected}{_range_text(spec)}, got {_describe(value)}")
         low, high = spec.metadata.get("range") or (None, None)
-        if (low is not None and value < low) or (high is not None and value > high):
+        open_low, open_high = spec.metadata.get("exclusive", (False, False))
+        if (low is not None and (value <= low if open_low else value < low)) \
+                or (high is not None and (value >= high if open_high else value > high)):
             raise ConfigError(f"{source}: {key} must be{_range_text(spec)}, got {value!r}")
         return value if whole else float(value)
     if kind == "tuple[int, int]":
@@ -251,11 +274,15 @@ def _playlists(value: Any, source: str, key: str) -> Mapping[str, tuple[str, ...
 
 def _range_text(spec: dataclasses.Field) -> str:
     low, high = spec.metadata.get("range") or (None, None)
-    if low is not None and high is not None:
+    open_low, open_high = spec.metadata.get("exclusive", (False, False))
+    if low is not None and high is not None and not (open_low or open_high):
         return f" in {low}..{high}"
+    bounds = []
     if low is not None:
-        return f" >= {low}"
-    return ""
+        bounds.append(f"{'>' if open_low else '>='} {low}")
+    if high is not None:
+        bounds.append(f"{'<' if open_high else '<='} {high}")
+    return " " + " and ".join(bounds) if bounds else ""
 
 
 def _describe(value: Any) -> str:

@@ -86,6 +86,15 @@ path = "models/mine.tflite"
     ("[music.playlists]\nhappy = []", "music.playlists.happy must be a playlist name or a non-empty list"),
     ("[music.playlists]\nhappy = [1]", "music.playlists.happy must be a playlist name"),
     ("[state]\ndir = ''", "state.dir must be a non-empty string"),
+    # values the parts refuse are refused here, so the daemon exits 2 with the key instead of a traceback
+    ("[face]\nmin_score = 0.0", "face.min_score must be > 0.0 and < 1.0, got 0.0"),
+    ("[face]\nmin_score = 1.0", "face.min_score must be > 0.0 and < 1.0, got 1.0"),
+    ("[mood]\nmin_confidence = 1.0", "mood.min_confidence must be >= 0.0 and < 1.0, got 1.0"),
+    ("[mood]\nhysteresis = 1.0", "mood.hysteresis must be >= 0.0 and < 1.0, got 1.0"),
+    ("[mpd]\ntimeout_s = 30", "mpd.timeout_s must be in 0.1..10.0, got 30"),
+    ("[buttons]\nhold_time_s = 0.1\ndebounce_s = 0.2",
+     "buttons.hold_time_s (0.1) must be longer than buttons.debounce_s (0.2)"),
+    ("[buttons]\nled_pin = 17", "buttons.skip_pin and buttons.led_pin are both pin 17"),
 ])
 def test_bad_values_name_file_key_and_expectation(tmp_path, text, message):
     path = write(tmp_path, text)
@@ -93,6 +102,30 @@ def test_bad_values_name_file_key_and_expectation(tmp_path, text, message):
         load_config(path)
     assert str(err.value).startswith(f"{path}: ")
     assert message in str(err.value)
+
+
+def test_values_at_the_accepted_ends_build_the_parts(tmp_path):
+    """The other side of the range checks: what the config accepts, the parts accept."""
+    from gpiozero.pins.mock import MockFactory
+
+    from moodbox.buttons import Buttons
+    from moodbox.faces import FaceFinder
+    from moodbox.mood import MoodTracker
+
+    config = load_config(write(tmp_path, "[face]\nmin_score = 0.999\n[mood]\nmin_confidence = 0.999\n"
+                                         "hysteresis = 0.999\n[buttons]\nhold_time_s = 0.2\ndebounce_s = 0.19\n"))
+    FaceFinder(min_score=config.face.min_score)
+    MoodTracker(EXPRESSIONS, min_confidence=config.mood.min_confidence, hysteresis=config.mood.hysteresis)
+    pins = config.buttons
+    Buttons(skip_pin=pins.skip_pin, like_pin=pins.like_pin, privacy_pin=pins.privacy_pin, led_pin=pins.led_pin,
+            hold_time_s=pins.hold_time_s, debounce_s=pins.debounce_s, on_action=print,
+            pin_factory=MockFactory()).close()
+
+
+def test_model_path_with_a_tilde_is_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    config = load_config(write(tmp_path, "[model]\npath = '~/models/emotion.tflite'\n"))
+    assert config.model.path == str(tmp_path / "home" / "models" / "emotion.tflite")
 
 
 def test_toml_syntax_error_names_the_line(tmp_path):
