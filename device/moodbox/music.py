@@ -3,7 +3,8 @@
 Each expression maps to one or more MPD stored playlists (config ``music.playlists``). With several, the choice is
 weighted by what the listener said: each like of a playlist doubles its weight, each skip halves it (capped), so
 liked playlists come back more often without the others disappearing. A hold (long press on like) keeps the
-current music for ``music.hold_minutes`` whatever the mood does. Empty playlists are skipped with a warning.
+current music for ``music.hold_minutes`` whatever the mood does. Empty playlists, and playlists MPD stops being
+able to load (deleted or renamed while running), are skipped with a warning.
 
 Policy "match" plays what suits the mood; "lift" starts a low mood with what suits it and then, every
 ``lift_step_min`` minutes the mood lasts, moves one step up :data:`LIFT_STEPS`.
@@ -40,14 +41,20 @@ class MusicPolicy:
         self.hold_minutes = hold_minutes
         self._scores = scores
         self._rng = rng or random.Random()
-        self._empty: set[str] = set()
+        self._skipped: set[str] = set()
         self._held_until = float("-inf")
 
     def mark_empty(self, names: list[str]) -> None:
-        """Playlists that hold no songs; they are never chosen (warned about once here)."""
+        """Playlists that hold no songs; they are never chosen (warned about once here). Replaces what an
+        earlier check marked, so a playlist filled or recreated since comes back."""
         for name in names:
             log.warning("playlist %s is empty: skipped", name)
-        self._empty = set(names)
+        self._skipped = set(names)
+
+    def mark_unusable(self, name: str, why: str) -> None:
+        """A playlist MPD refused to play; it is never chosen again (until the next playlist check)."""
+        log.warning("playlist %s cannot be played (%s): skipped", name, why)
+        self._skipped.add(name)
 
     def music_mood(self, mood: str, mood_for_s: float) -> str:
         """Whose music to play for ``mood`` held for ``mood_for_s`` seconds: the mood itself, or with "lift" a
@@ -58,7 +65,7 @@ class MusicPolicy:
         return (mood, *LIFT_STEPS)[min(steps, len(LIFT_STEPS))]
 
     def candidates(self, mood: str) -> list[str]:
-        return [name for name in self.playlists.get(mood, ()) if name not in self._empty]
+        return [name for name in self.playlists.get(mood, ()) if name not in self._skipped]
 
     def choose(self, mood: str, current: str | None = None) -> str | None:
         """A playlist for ``mood``: ``current`` when it already suits the mood, else a weighted pick; None if
@@ -73,10 +80,9 @@ class MusicPolicy:
                    for name in candidates]
         return self._rng.choices(candidates, weights)[0]
 
-    def hold(self, now: float) -> float:
-        """Keep the current music for ``hold_minutes`` from ``now``; returns when the hold ends."""
+    def hold(self, now: float) -> None:
+        """Keep the current music for ``hold_minutes`` from ``now``."""
         self._held_until = now + self.hold_minutes * 60.0
-        return self._held_until
 
     def release(self) -> None:
         self._held_until = float("-inf")

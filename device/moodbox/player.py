@@ -29,6 +29,14 @@ class PlayerUnavailable(Exception):
     """MPD cannot be reached right now; the player keeps trying in the background."""
 
 
+class PlaylistUnavailable(Exception):
+    """MPD refused to load a stored playlist (deleted or renamed since the start); ``playlist`` names it."""
+
+    def __init__(self, playlist: str, message: str):
+        super().__init__(message)
+        self.playlist = playlist
+
+
 @dataclass(frozen=True)
 class PlayerState:
     connected: bool
@@ -110,6 +118,9 @@ class Player:
                 self._queue(self.playlist, "now", reason="reconnect")
         except PlayerUnavailable:
             pass  # _call has dropped the connection; the next poll tries again
+        except PlaylistUnavailable as err:
+            log.warning("%s", err)
+            self.playlist = None  # the daemon chooses again on its next tick
 
     def _drop(self, err: Exception) -> None:
         log.warning("lost MPD connection at %s: %s", self.address, err)
@@ -151,7 +162,11 @@ class Player:
 
     def switch_to(self, playlist: str, mode: str = "after_current", *, mood: str | None = None,
                   reason: str = "mood") -> bool:
-        """Play ``playlist``; True when MPD took it now, False when MPD is down (it is applied on reconnect)."""
+        """Play ``playlist``; True when MPD took it now, False when MPD is down (it is applied on reconnect).
+
+        Raises PlaylistUnavailable when MPD has no such stored playlist (any more); the queue is left as it was
+        and ``self.playlist`` is reset so that the caller's next choice is not taken for the current one.
+        """
         if mode not in SWITCH_MODES:
             raise ValueError(f"switch mode must be one of {SWITCH_MODES}, got {mode!r}")
         with self._lock:
@@ -161,6 +176,9 @@ class Player:
             except PlayerUnavailable:
                 log.warning("MPD down: %s will play when it is back", playlist)
                 return False
+            except PlaylistUnavailable:
+                self.playlist = None
+                raise
             log.info("switched to playlist %s (%s, %s)", playlist, mode, reason)
             return True
 
@@ -169,25 +187,41 @@ class Player:
         playing = status.get("state") in ("play", "pause") and "song" in status
         self._reason_for_next = reason
         if mode == "now" or not playing:
-            self._call("clear")
-            self._call("load", playlist)
+            old_length = int(status.get("playlistlength", 0))
+            self._load(playlist)  # before removing the old queue: a refused playlist leaves the music playing
+            if old_length:
+                self._call("delete", f"0:{old_length}")
             if self.shuffle:
                 self._call("shuffle")
-            self._call("repeat", 1)
+            self._set_play_modes()
             if not self._paused_by_us:
                 self._call("play", 0)
             self._kept_song_id = None
             self._last_song_id = None
             return
         position, length = int(status["song"]), int(status["playlistlength"])
-        if position + 1 < length:  # Mopidy refuses "delete N:" when nothing follows
-            self._call("delete", f"{position + 1}:")
-        self._call("load", playlist)
+        self._load(playlist)
+        if position + 1 < length:  # what followed the current song; Mopidy refuses "delete N:" when nothing does
+            self._call("delete", f"{position + 1}:{length}")
         new_length = int(self._call("status")["playlistlength"])
         if self.shuffle and new_length - (position + 1) > 1:
             self._call("shuffle", f"{position + 1}:{new_length}")
-        self._call("repeat", 1)
+        self._set_play_modes()
         self._kept_song_id = status.get("songid")
+
+    def _load(self, playlist: str) -> None:
+        """Append the stored playlist to the queue, or raise PlaylistUnavailable (the queue is unchanged)."""
+        try:
+            self._call("load", playlist)
+        except mpd.CommandError as err:
+            raise PlaylistUnavailable(playlist, f"MPD at {self.address} cannot load playlist {playlist}: {err} "
+                                                "(deleted or renamed?): skipped") from err
+
+    def _set_play_modes(self) -> None:
+        """Play the queue in order and keep it: a listener's `mpc random on` (or single, consume) would play a
+        song of the old mood after an "after_current" switch, stop after one song, or eat the queue."""
+        for command, value in (("repeat", 1), ("random", 0), ("single", 0), ("consume", 0)):
+            self._call(command, value)
 
     def skip(self) -> None:
         with self._lock:

@@ -46,10 +46,19 @@ def test_empty_playlists_are_skipped_with_a_warning(caplog):
     assert policy.choose("sad") is None
 
 
+def test_a_playlist_mpd_refused_is_never_chosen_again(caplog):
+    policy = MusicPolicy({"happy": ("upbeat", "party")})
+    policy.mark_unusable("party", "deleted")
+    assert "playlist party cannot be played (deleted): skipped" in caplog.text
+    assert all(policy.choose("happy") == "upbeat" for _ in range(20))
+    policy.mark_empty([])  # a later playlist check (after a reload) gives it another chance
+    assert "party" in policy.candidates("happy")
+
+
 def test_hold_lasts_hold_minutes():
     policy = MusicPolicy(DEFAULT_PLAYLISTS, hold_minutes=10)
     assert not policy.held(0.0)
-    assert policy.hold(100.0) == 700.0
+    policy.hold(100.0)
     assert policy.held(699.0) and not policy.held(700.0)
     assert policy.held_for_s(400.0) == 300.0
     policy.release()

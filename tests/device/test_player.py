@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from moodbox.player import Player, PlayerUnavailable
+from moodbox.player import Player, PlayerUnavailable, PlaylistUnavailable
 
 from device_support import wait_until
 
@@ -46,6 +46,33 @@ def test_switch_now_clears_and_plays_the_playlist(mpd_server, mpd_client, music_
     assert player.switch_to("upbeat", "now", mood="happy")
     assert sorted(queue_files(mpd_client)) == sorted(music_library[2]["upbeat"])
     assert player.poll().track.startswith("upbeat/")
+
+
+def test_a_playlist_deleted_while_running_is_refused_and_the_music_keeps_playing(mpd_server, mpd_client):
+    player = Player(mpd_server.socket_path)
+    assert player.switch_to("upbeat", "now", mood="happy")
+    queue = queue_files(mpd_client)
+    mpd_client.rm("calm")
+    for mode in ("now", "after_current"):
+        with pytest.raises(PlaylistUnavailable, match="cannot load playlist calm") as err:
+            player.switch_to("calm", mode, mood="sad")
+        assert err.value.playlist == "calm"
+        assert player.playlist is None  # so that the daemon's next choice is not taken for the current one
+        assert queue_files(mpd_client) == queue and mpd_client.status()["state"] == "play"
+
+
+def test_switching_turns_off_random_single_and_consume(mpd_server, mpd_client):
+    """Set by a listener with mpc, they would defeat "after current song" switching (or stop, or eat the queue)."""
+    player = Player(mpd_server.socket_path, shuffle=False)
+    player.switch_to("calm", "now", mood="sad")
+    for command in ("random", "single", "consume"):
+        getattr(mpd_client, command)(1)
+    assert player.switch_to("upbeat", "after_current", mood="happy")
+    status = mpd_client.status()
+    assert (status["random"], status["single"], status["consume"], status["repeat"]) == ("0", "0", "0", "1")
+    playing = mpd_client.currentsong()["file"]
+    assert queue_files(mpd_client)[int(status["song"]) + 1:] == [f"upbeat/upbeat-0{n}.ogg" for n in (1, 2, 3)]
+    assert playing.startswith("calm/")
 
 
 def test_switch_after_current_keeps_the_song_and_replaces_what_follows(mpd_server, mpd_client, music_library):
