@@ -24,12 +24,12 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-SCHEMA_VERSION = 1
-FEEDBACK_ACTIONS = ("skip", "like", "hold")
+SCHEMA_VERSION = 2
+# hold / release: the music held and let go by the listener; pause / resume: the camera's privacy pause
+FEEDBACK_ACTIONS = ("skip", "like", "hold", "release", "pause", "resume")
 
-_SCHEMA = f"""
-BEGIN IMMEDIATE;
-CREATE TABLE IF NOT EXISTS feedback (
+_FEEDBACK_TABLE = f"""
+CREATE TABLE feedback (
     id         INTEGER PRIMARY KEY,
     at         REAL NOT NULL,                    -- Unix time, seconds
     action     TEXT NOT NULL CHECK (action IN {FEEDBACK_ACTIONS}),
@@ -38,8 +38,25 @@ CREATE TABLE IF NOT EXISTS feedback (
     playlist   TEXT,
     track      TEXT
 );
-CREATE INDEX IF NOT EXISTS feedback_by_playlist ON feedback (playlist);
-CREATE TABLE IF NOT EXISTS plays (
+CREATE INDEX feedback_by_playlist ON feedback (playlist);
+"""
+
+# Version 1 allowed only skip, like and hold; SQLite cannot change a CHECK in place, so the table is rebuilt.
+_UPGRADE_FROM_1 = f"""
+BEGIN IMMEDIATE;
+ALTER TABLE feedback RENAME TO feedback_v1;
+DROP INDEX feedback_by_playlist;
+{_FEEDBACK_TABLE}
+INSERT INTO feedback SELECT * FROM feedback_v1;
+DROP TABLE feedback_v1;
+PRAGMA user_version = {SCHEMA_VERSION};
+COMMIT;
+"""
+
+_SCHEMA = f"""
+BEGIN IMMEDIATE;
+{_FEEDBACK_TABLE}
+CREATE TABLE plays (
     id       INTEGER PRIMARY KEY,
     at       REAL NOT NULL,
     track    TEXT NOT NULL,
@@ -88,7 +105,7 @@ class FeedbackStore:
                              f"moodbox understands ({SCHEMA_VERSION}): upgrade moodbox or move the file aside")
         if version < SCHEMA_VERSION:
             try:
-                self._db.executescript(_SCHEMA)
+                self._db.executescript(_UPGRADE_FROM_1 if version == 1 else _SCHEMA)
             except sqlite3.Error:
                 if self._db.in_transaction:
                     self._db.rollback()

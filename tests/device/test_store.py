@@ -83,8 +83,34 @@ def test_playlist_scores_are_likes_minus_skips(tmp_path):
 
 def test_unknown_action_is_refused(tmp_path):
     with FeedbackStore(tmp_path / "feedback.db") as store:
-        with pytest.raises(ValueError, match="skip, like, hold"):
+        with pytest.raises(ValueError, match="skip, like, hold, release, pause, resume"):
             like(store, action="love")
+
+
+def test_a_version_1_database_is_upgraded_and_keeps_its_events(tmp_path):
+    """Version 1 refused pause, resume and release in its CHECK; an upgraded file takes them."""
+    path = tmp_path / "feedback.db"
+    with sqlite3.connect(path) as db:
+        db.executescript("""
+            CREATE TABLE feedback (id INTEGER PRIMARY KEY, at REAL NOT NULL,
+                action TEXT NOT NULL CHECK (action IN ('skip', 'like', 'hold')),
+                expression TEXT, mood TEXT, playlist TEXT, track TEXT);
+            CREATE INDEX feedback_by_playlist ON feedback (playlist);
+            CREATE TABLE plays (id INTEGER PRIMARY KEY, at REAL NOT NULL, track TEXT NOT NULL, playlist TEXT,
+                mood TEXT, reason TEXT NOT NULL);
+            INSERT INTO feedback VALUES (1, 5.0, 'like', 'happy', 'happy', 'upbeat', 'a.ogg');
+            PRAGMA user_version = 1;""")
+    db.close()
+    with FeedbackStore(path) as store:
+        for action in ("pause", "resume", "release"):
+            like(store, action=action)
+        assert store.playlist_scores() == {"upbeat": 1.0}
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert [row[0] for row in db.execute("SELECT action FROM feedback ORDER BY id")] == \
+        ["like", "pause", "resume", "release"]
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db.close()
 
 
 def test_writes_from_many_threads(tmp_path):
