@@ -8,14 +8,7 @@ import sys
 
 from moodbox import __version__
 from moodbox.config import DEFAULT_PATH, ConfigError, load_config
-
-ACTION_HELP = {
-    "skip": "skip the current song (counts against its playlist)",
-    "like": "like the current song (its playlist comes back more often)",
-    "hold": "keep the current music for music.hold_minutes whatever the mood (again: release)",
-    "pause": "privacy pause: camera off until `moodbox pause` again",
-    "status": "what the box sees and plays",
-}
+from moodbox.control import COMMANDS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     doctor = commands.add_parser("doctor", help="check config, model, camera, MPD, buttons, state directory")
     doctor.add_argument("--config", default=str(DEFAULT_PATH), help=f"config file (default {DEFAULT_PATH})")
     commands.add_parser("bench", help="latency, speed-up, CPU and memory figures as JSON (see moodbox bench -h)")
-    for action, text in ACTION_HELP.items():
+    for action, text in COMMANDS.items():
         command = commands.add_parser(action, help=text)
         where = command.add_mutually_exclusive_group()
         where.add_argument("--socket", help="control socket (default: state.control_socket of --config)")

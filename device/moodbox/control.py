@@ -26,7 +26,13 @@ from typing import Callable
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("skip", "like", "hold", "pause", "status")
+COMMANDS = {  # the one list of feedback commands: the daemon's actions, the CLI's subcommands and their help
+    "skip": "skip the current song (counts against its playlist)",
+    "like": "like the current song (its playlist comes back more often)",
+    "hold": "keep the current music for music.hold_minutes whatever the mood (again: release)",
+    "pause": "privacy pause: camera off until `moodbox pause` again",
+    "status": "what the box sees and plays",
+}
 MAX_REQUEST_BYTES = 64 * 1024
 CLIENT_IDLE_TIMEOUT_S = 30.0
 

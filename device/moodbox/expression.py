@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from moodbox.config import EXPRESSIONS
 from moodbox.faces import BORDERS, INTERPOLATIONS, load_interpreter
 
-KNOWN_LABELS = frozenset({"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"})
 INPUT_DTYPES = {"int8": np.int8, "uint8": np.uint8, "float32": np.float32}
 
 
@@ -38,8 +38,8 @@ def _read_contract(path: Path) -> dict:
         if not isinstance(contract.get(key), (list if key == "labels" else dict)):
             raise ModelError(f"{path}: key '{key}' is missing or has the wrong type")
     labels = contract["labels"]
-    if len(labels) != len(KNOWN_LABELS) or set(labels) != KNOWN_LABELS:
-        raise ModelError(f"{path}: 'labels' must name each of {', '.join(sorted(KNOWN_LABELS))} once, got {labels}")
+    if len(labels) != len(EXPRESSIONS) or set(map(str, labels)) != set(EXPRESSIONS):
+        raise ModelError(f"{path}: 'labels' must name each of {', '.join(sorted(EXPRESSIONS))} once, got {labels}")
     spec = contract["input"]
     for key in ("height", "width"):
         if not (isinstance(spec.get(key), int) and spec[key] > 0):
@@ -80,7 +80,6 @@ class ExpressionModel:
         self.labels: tuple[str, ...] = tuple(contract["labels"])
         self.input_size: tuple[int, int] = (contract["input"]["height"], contract["input"]["width"])
         self.face_crop: dict = contract["face_crop"]
-        self.metadata = contract
         try:
             self._interpreter = load_interpreter(self.path, threads)
         except (ValueError, RuntimeError) as exc:

@@ -8,8 +8,9 @@ import shutil
 import numpy as np
 import pytest
 
+from moodbox.config import EXPRESSIONS as LABELS
 from moodbox.expression import ExpressionModel, ModelError
-from moodbox.frames import LABELS, load_script_faces
+from moodbox.frames import load_script_faces
 
 
 @pytest.fixture(scope="module")

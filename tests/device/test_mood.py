@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from moodbox.frames import LABELS
+from moodbox.config import EXPRESSIONS as LABELS
 from moodbox.mood import MoodTracker
 
 
