@@ -24,14 +24,14 @@ from typing import Any, Callable
 import numpy as np
 
 from moodbox.config import Config, ConfigError, load_config
-from moodbox.control import ControlError, ControlServer
+from moodbox.control import COMMANDS, ControlError, ControlServer
 from moodbox.expression import ExpressionModel, ModelError
 from moodbox.faces import FaceFinder, crop_face, pick_listener
 from moodbox.frames import Camera, FrameSource, open_source
 from moodbox.mood import MoodState, MoodTracker
 from moodbox.music import MusicPolicy
-from moodbox.notify import notify
-from moodbox.player import Player, PlayerUnavailable
+from moodbox.notify import notify, watchdog_period_s
+from moodbox.player import Player, PlayerUnavailable, PlaylistUnavailable
 from moodbox.store import FeedbackStore, StoreError
 
 log = logging.getLogger("moodbox.daemon")
@@ -40,8 +40,6 @@ EXIT_FAILURE = 1      # could not start: control socket, state directory, button
 EXIT_CONFIG = 2       # the config file is invalid
 EXIT_MODEL = 3        # the expression model is missing, corrupt or does not match its JSON
 EXIT_PLAYLISTS = 4    # MPD lacks playlists the config names
-
-ACTIONS = ("skip", "like", "hold", "pause", "status")
 
 
 class StartupError(Exception):
@@ -97,6 +95,7 @@ class Daemon:
         self.policy: MusicPolicy | None = None
         self._lock = threading.RLock()  # main loop vs control socket and button threads
         self._stop = threading.Event()
+        self._ready = False  # READY=1 was sent, so systemd expects STOPPING=1 at the end
         self._reload_requested = False
         self._playlists_checked = False
         self._paused_for_absence = False
@@ -116,6 +115,7 @@ class Daemon:
             self.close()
             raise
         notify(READY=1, STATUS=self._status_line())
+        self._ready = True
         log.info("moodbox ready: %s", self._status_line())
 
     def _start_parts(self) -> None:
@@ -150,9 +150,9 @@ class Daemon:
             self.buttons = self._make_buttons(config)
         self.camera = self._make_camera(config)
 
-    def _make_mood_tracker(self, config: Config) -> MoodTracker:
+    def _make_mood_tracker(self, config: Config, labels: tuple[str, ...] | None = None) -> MoodTracker:
         mood = config.mood
-        return MoodTracker(self.model.labels, window_s=mood.window_s, min_confidence=mood.min_confidence,
+        return MoodTracker(labels or self.model.labels, window_s=mood.window_s, min_confidence=mood.min_confidence,
                            hysteresis=mood.hysteresis, min_dwell_s=mood.min_dwell_s,
                            pause_after_absent_s=mood.pause_after_absent_min * 60.0)
 
@@ -165,11 +165,14 @@ class Daemon:
         return Player(config.mpd.host, config.mpd.port, timeout_s=config.mpd.timeout_s, store=self.store,
                       shuffle=config.music.shuffle, clock=self._clock)
 
-    def _make_camera(self, config: Config) -> Camera:
+    def _make_camera(self, config: Config, *, paused: bool = False) -> Camera:
         factory = self._frame_source_factory or (
             lambda: open_source(config.camera.source, size=config.camera.size))
-        return Camera(factory, timeout_s=config.camera.grab_timeout_s, on_active=self._camera_active,
-                      clock=self._clock)
+        camera = Camera(factory, timeout_s=config.camera.grab_timeout_s, on_active=self._camera_active,
+                        clock=self._clock)
+        if paused:
+            camera.pause()
+        return camera
 
     def _make_buttons(self, config: Config):
         from moodbox.buttons import Buttons, ButtonsError  # gpiozero only when buttons are used
@@ -184,10 +187,10 @@ class Daemon:
                                "buttons)", EXIT_FAILURE) from err
 
     def _wait_for_mpd(self) -> None:
-        """Give MPD up to ``mpd_wait_s`` to answer (it may be starting alongside us)."""
+        """Give MPD up to ``mpd_wait_s`` to answer (it may be starting alongside us); SIGTERM cuts it short."""
         deadline = time.monotonic() + self._mpd_wait_s
-        while not self.player.connect() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        while not self.player.connect() and time.monotonic() < deadline and not self._stop.wait(0.1):
+            pass
 
     def _check_playlists(self, *, refuse: bool) -> None:
         """Missing playlists refuse the start; found later (MPD was down at start) they are logged and avoided."""
@@ -206,7 +209,9 @@ class Daemon:
 
     def close(self) -> None:
         """Stop every part that was started (safe to call twice): camera and LED off, sockets closed."""
-        notify(STOPPING=1)
+        if self._ready:  # a start that failed never said READY=1: systemd sees the exit code, not a stop
+            notify(STOPPING=1)
+            self._ready = False
         for part in ("camera", "buttons", "control", "player", "store"):  # the camera first: LED off at once
             thing = getattr(self, part)
             if thing is not None:
@@ -224,16 +229,15 @@ class Daemon:
         On the main thread SIGTERM and SIGINT stop the loop and SIGHUP reloads the config.
         """
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, lambda *_: self.stop())
-            signal.signal(signal.SIGINT, lambda *_: self.stop())
-            signal.signal(signal.SIGHUP, lambda *_: self.request_reload())
+            self.install_signal_handlers()
+        watchdog_s = watchdog_period_s()
         next_tick = self._clock()
         end = float("inf") if duration_s is None else next_tick + duration_s
         try:
             while not self._stop.is_set() and self._clock() < end:
-                if self._reload_requested:
-                    self.reload()
                 try:
+                    if self._reload_requested:
+                        self.reload()
                     tick = self.tick()
                     notify(WATCHDOG=1)
                     if self._on_tick is not None:
@@ -241,12 +245,32 @@ class Daemon:
                 except Exception:
                     log.exception("tick failed; trying again next interval")
                 next_tick += self.config.camera.interval_s
-                now = self._clock()
-                if next_tick < now:  # a slow tick: skip the missed ones instead of catching up
-                    next_tick = now
-                self._stop.wait(next_tick - now)
+                if next_tick < self._clock():  # a slow tick: skip the missed ones instead of catching up
+                    next_tick = self._clock()
+                self._wait(min(next_tick, end), watchdog_s)
         finally:
             self.close()
+
+    def _wait(self, until: float, watchdog_s: float | None) -> None:
+        """Sleep until ``until`` or stop(); under a systemd watchdog, ping it at least every half period while
+        waiting, since camera.interval_s may be far longer than WatchdogSec."""
+        while not self._stop.is_set():
+            left = until - self._clock()
+            if left <= 0:
+                return
+            if watchdog_s is not None:
+                left = min(left, watchdog_s / 2)
+            if self._stop.wait(left):
+                return
+            if watchdog_s is not None:
+                notify(WATCHDOG=1)
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT stop, SIGHUP reloads. ``moodbox run`` installs them before start(), so a SIGTERM
+        while the model loads or MPD is awaited ends the daemon cleanly instead of killing it."""
+        signal.signal(signal.SIGTERM, lambda *_: self.stop())
+        signal.signal(signal.SIGINT, lambda *_: self.stop())
+        signal.signal(signal.SIGHUP, lambda *_: self.request_reload())
 
     def stop(self) -> None:
         self._stop.set()
@@ -311,8 +335,12 @@ class Daemon:
             return False
         log.info("mood %s (%.2f): switching to %s%s", state.mood, state.confidence, playlist,
                  "" if music_mood == state.mood else f" (lifting towards {music_mood})")
-        self.player.switch_to(playlist, self.config.music.switch, mood=state.mood, reason=f"mood {state.mood}")
-        return True
+        try:
+            return self.player.switch_to(playlist, self.config.music.switch, mood=state.mood,
+                                         reason=f"mood {state.mood}")
+        except PlaylistUnavailable as err:  # deleted or renamed in MPD since the start: choose another next tick
+            self.policy.mark_unusable(err.playlist, str(err))
+            return False
 
     def _problems(self, mpd_connected: bool) -> tuple[str, ...]:
         problems = []
@@ -355,36 +383,50 @@ class Daemon:
         return self.handle_action(request["command"])
 
     def handle_action(self, action: str) -> dict:
-        """skip | like | hold | pause | status, from a button or ``moodbox <action>``; answers a JSON-able dict."""
-        if action not in ACTIONS:
-            return {"ok": False, "error": f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}"}
+        """skip | like | hold | pause | status, from a button or ``moodbox <action>``; answers a JSON-able dict.
+
+        Every action but status is recorded as feedback: skip, like, hold or release (hold again), pause or
+        resume (the privacy pause).
+        """
+        if action not in COMMANDS:
+            return {"ok": False, "error": f"unknown action {action!r}; expected one of {', '.join(COMMANDS)}"}
         with self._lock:
             if action == "status":
                 return {"ok": True, **self.status()}
             if action == "pause":
-                return {"ok": True, "camera": self._toggle_privacy_pause()}
+                camera = self._toggle_privacy_pause()
+                try:  # the camera is already off (or on): a failed record must not undo the answer
+                    self._record("pause" if camera == "paused" else "resume", self.player.current().track)
+                except StoreError as err:
+                    log.error("recording the privacy pause failed: %s", err)
+                return {"ok": True, "camera": camera}
             try:
                 track = self.player.current().track
+                recorded = action
                 if action == "skip":
                     self.player.skip()
                 elif action == "hold":
                     now = self._clock()
                     if self.policy.held(now):
                         self.policy.release()
+                        recorded = "release"
                     else:
                         self.policy.hold(now)
                 held = self.policy.held(self._clock())
-                self.store.record_feedback(action=action, expression=self._last_expression,
-                                           mood=self._current_mood(), playlist=self.player.playlist, track=track)
+                self._record(recorded, track)
             except (PlayerUnavailable, StoreError) as err:
                 log.error("%s failed: %s", action, err)
                 return {"ok": False, "error": str(err)}
-            log.info("%s (playlist %s, track %s)", action, self.player.playlist, track)
+            log.info("%s (playlist %s, track %s)", recorded, self.player.playlist, track)
             answer = {"ok": True, "action": action, "playlist": self.player.playlist, "track": track}
             if action == "hold":
                 answer["held_for_s"] = round(self.policy.held_for_s(self._clock()), 1)
                 answer["held"] = held
             return answer
+
+    def _record(self, action: str, track: str | None) -> None:
+        self.store.record_feedback(action=action, expression=self._last_expression, mood=self._current_mood(),
+                                   playlist=self.player.playlist, track=track)
 
     def _toggle_privacy_pause(self) -> str:
         if self.camera.status == "paused":
@@ -433,44 +475,46 @@ class Daemon:
         self._reload_requested = True
 
     def reload(self) -> bool:
-        """Re-read the config file; an invalid one is refused and the running config stays."""
+        """Re-read the config file; one that is invalid or whose parts cannot be built is refused, and the
+        running config and parts stay (never a mix of old and new)."""
         self._reload_requested = False
         try:
             new = load_config(self.config.source_path)
-        except ConfigError as err:
+            if new == self.config:
+                log.info("config reloaded: no changes")
+                return True
+            with self._lock:
+                return self._apply(new)
+        except Exception as err:  # ConfigError, ModelError, or anything a part raises: the daemon keeps going
             log.error("config reload refused, keeping the running config: %s", err)
             return False
-        if new == self.config:
-            log.info("config reloaded: no changes")
-            return True
-        with self._lock:
-            return self._apply(new)
 
     def _apply(self, new: Config) -> bool:
+        """Build every changed part first, then swap them all in."""
         old = self.config
+        parts = {}
         if new.model != old.model:
-            try:
-                self.model = ExpressionModel(new.model.path, threads=new.model.threads)
-            except ModelError as err:
-                log.error("config reload refused, keeping the running config: %s", err)
-                return False
-        if new.face != old.face:
-            self.face_finder = FaceFinder(new.face.detector, min_score=new.face.min_score,
-                                          threads=new.model.threads)
-        if new.mood != old.mood or new.model != old.model:
-            self.mood = self._make_mood_tracker(new)
+            parts["model"] = ExpressionModel(new.model.path, threads=new.model.threads)
+        model = parts.get("model", self.model)
+        if new.face != old.face or new.model.threads != old.model.threads:
+            parts["face_finder"] = FaceFinder(new.face.detector, min_score=new.face.min_score,
+                                              threads=new.model.threads)
+        if new.mood != old.mood or "model" in parts:
+            parts["mood"] = self._make_mood_tracker(new, labels=model.labels)
         if new.music != old.music:
-            self.policy = self._make_policy(new)
-            self._playlists_checked = False
+            parts["policy"] = self._make_policy(new)
         if new.mpd != old.mpd or new.music.shuffle != old.music.shuffle:
-            playlist, mood = self.player.playlist, self.player.mood
-            self.player.close()
-            self.player = self._make_player(new)
-            self.player.playlist, self.player.mood = playlist, mood
+            parts["player"] = self._make_player(new)
+            parts["player"].playlist, parts["player"].mood = self.player.playlist, self.player.mood
+        if new.camera != old.camera:  # the privacy pause outlives a new camera: only the listener lifts it
+            parts["camera"] = self._make_camera(new, paused=self.camera.status == "paused")
+        for name in ("player", "camera"):
+            if name in parts:
+                getattr(self, name).close()
+        for name, part in parts.items():
+            setattr(self, name, part)
+        if "policy" in parts or "player" in parts:
             self._playlists_checked = False
-        if new.camera != old.camera:
-            self.camera.close()
-            self.camera = self._make_camera(new)
         for section in ("buttons", "state"):
             if getattr(new, section) != getattr(old, section):
                 log.warning("config [%s] changed: restart moodbox to apply it", section)
@@ -512,6 +556,7 @@ def run_daemon(config_path: str | Path, *, verbose: bool = False) -> int:
         log.error("%s", err)
         return EXIT_CONFIG
     daemon = Daemon(config)
+    daemon.install_signal_handlers()
     try:
         daemon.start()
     except StartupError as err:

@@ -4,6 +4,19 @@ import os
 import time
 
 
+class FakeClock:
+    """Monotonic time that moves only when the test says so (pass it as a ``clock=``)."""
+
+    def __init__(self, start: float = 1000.0):
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def run_as_nobody(function) -> str:
     """Run `function()` in a forked child that dropped root for nobody; return what it returned (or raised)."""
     read_end, write_end = os.pipe()

@@ -22,23 +22,15 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from moodbox.cli import main as cli_main
+from moodbox.config import EXPRESSIONS as LABELS
 from moodbox.config import load_config
 from moodbox.control import send_command
 from moodbox.daemon import EXIT_CONFIG, EXIT_MODEL, EXIT_PLAYLISTS, Daemon
 from moodbox.faces import Face
 
-from device_support import wait_until
+from device_support import FakeClock, wait_until
 
-LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 PLAYLIST_OF = {"happy": "upbeat", "sad": "calm", "angry": "calming", "neutral": "everyday"}
-
-
-class FakeClock:
-    def __init__(self, start: float = 1000.0):
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Frames:
@@ -47,13 +39,16 @@ class Frames:
     def __init__(self):
         self.mode = "ok"
         self.grabs = 0
+        self.hanging = 0  # grabs blocked right now
         self.release = threading.Event()
 
     def grab(self) -> np.ndarray:
         if self.mode == "raise":
             raise OSError("camera unplugged")
         if self.mode == "hang":
+            self.hanging += 1
             self.release.wait(30)
+            self.hanging -= 1
         self.grabs += 1
         return np.full((120, 160), 100, np.uint8)
 
@@ -106,6 +101,16 @@ def make_daemon(config_path, *, clock=time.monotonic, script=(("happy", 1e9),), 
     return daemon, frames
 
 
+class Ticks:
+    """on_tick for Daemon: counts the loop's ticks."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, tick) -> None:
+        self.count += 1
+
+
 @pytest.fixture
 def notify_socket(tmp_path, monkeypatch):
     """A real NOTIFY_SOCKET: a datagram socket the daemon's sd_notify messages arrive on."""
@@ -114,6 +119,7 @@ def notify_socket(tmp_path, monkeypatch):
     sock.bind(str(path))
     sock.settimeout(0.05)
     monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+    monkeypatch.delenv("WATCHDOG_USEC", raising=False)
     yield sock
     sock.close()
 
@@ -125,6 +131,22 @@ def received(sock) -> list[str]:
             messages += sock.recv(4096).decode().split("\n")
         except (socket.timeout, BlockingIOError):
             return messages
+
+
+class Collected:
+    """Every sd_notify line so far; ``until(predicate)`` keeps reading (and draining the socket) until it holds."""
+
+    def __init__(self, sock):
+        self.sock, self.messages = sock, []
+
+    def until(self, predicate, timeout_s=20.0) -> bool:
+        def read():
+            self.messages += received(self.sock)
+            return predicate(self.messages)
+        return wait_until(read, timeout_s)
+
+    def count(self, line: str) -> int:
+        return self.messages.count(line)
 
 
 def queue_playlist(mpd_server) -> set[str]:
@@ -150,7 +172,7 @@ def test_scripted_moods_with_30_percent_random_frames_switch_once_per_mood_chang
             tick = daemon.tick()
             if tick.switched:
                 switches.append((tick.at - 1000.0, tick.playlist))
-            clock.now += 1.0
+            clock.advance(1.0)
     finally:
         daemon.close()
     assert [playlist for _, playlist in switches] == [PLAYLIST_OF[label] for label, _ in script]
@@ -167,20 +189,20 @@ def test_mpd_killed_and_restarted_mid_run_plays_the_right_playlist_again(make_co
     try:
         for _ in range(8):
             daemon.tick()
-            clock.now += 1.0
+            clock.advance(1.0)
         assert daemon.last_tick.playlist == "upbeat" and queue_playlist(mpd_server) == {"upbeat"}
 
         mpd_server.kill()
         for _ in range(8):  # the mood turns sad while MPD is down
             tick = daemon.tick()
-            clock.now += 1.0
+            clock.advance(1.0)
         assert tick.status == "degraded" and any("MPD down" in p for p in tick.problems)
         assert tick.mood == "sad"
 
         mpd_server.start()
         for _ in range(40):  # backoff doubles up to 30 s
             tick = daemon.tick()
-            clock.now += 1.0
+            clock.advance(1.0)
             if tick.status == "ok":
                 break
         assert tick.status == "ok" and tick.playlist == "calm"
@@ -200,25 +222,22 @@ def test_camera_that_raises_or_hangs_degrades_and_recovers_while_the_watchdog_ke
     daemon.start()
     runner = threading.Thread(target=daemon.run)
     runner.start()
+    notes = Collected(notify_socket)
     try:
-        time.sleep(0.5)
-        assert daemon.last_tick.status == "ok"
-        received(notify_socket)
+        assert wait_until(lambda: daemon.last_tick is not None and daemon.last_tick.status == "ok")
         frames.mode = failure
-        time.sleep(1.0)
-        assert daemon.last_tick.status == "degraded"
-        assert "camera lost" in daemon.last_tick.problems[0]
-        messages = received(notify_socket)
-        assert messages.count("WATCHDOG=1") >= 5  # the loop was never stuck on the camera
-        assert any(m.startswith("STATUS=degraded") and "camera lost" in m for m in messages)
+        assert notes.until(lambda m: any(line.startswith("STATUS=degraded") and "camera lost" in line for line in m))
+        pings = notes.count("WATCHDOG=1")
+        assert notes.until(lambda m: m.count("WATCHDOG=1") >= pings + 5)  # the loop goes on without the camera
+        if failure == "hang":
+            assert frames.hanging == 1  # ... while a grab is still stuck in the source
+        assert daemon.last_tick.status == "degraded" and "camera lost" in daemon.last_tick.problems[0]
 
         frames.mode = "ok"
         frames.release.set()
-        deadline = time.monotonic() + 8
-        while daemon.last_tick.status != "ok" and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert daemon.last_tick.status == "ok" and daemon.last_tick.face
-        assert any(m.startswith("STATUS=ok") for m in received(notify_socket))
+        seen = len(notes.messages)
+        assert notes.until(lambda m: any(line.startswith("STATUS=ok") for line in m[seen:]))
+        assert daemon.last_tick.face
     finally:
         daemon.stop()
         runner.join(10)
@@ -233,41 +252,67 @@ def test_notify_ready_then_status_with_the_mood(make_config_file, notify_socket)
         assert "READY=1" in received(notify_socket)
         for _ in range(5):
             daemon.tick()
-            clock.now += 1.0
+            clock.advance(1.0)
         assert "STATUS=ok: mood happy, playlist upbeat" in received(notify_socket)
     finally:
         daemon.close()
 
 
 def test_run_sends_watchdog_every_tick_and_stops_cleanly(make_config_file, notify_socket, tmp_path):
-    daemon, frames = make_daemon(make_config_file(camera={"interval_s": 0.1}))
+    ticks = Ticks()
+    daemon, frames = make_daemon(make_config_file(camera={"interval_s": 0.1}), on_tick=ticks)
     daemon.start()
     control_socket = Path(daemon.config.state.control_socket)
     assert control_socket.exists()
     runner = threading.Thread(target=daemon.run, kwargs={"duration_s": 1.0})
-    started = time.monotonic()
     runner.start()
-    messages = []
-    while runner.is_alive() or messages[-1:] != ["STOPPING=1"]:  # keep the datagram queue drained
-        messages += received(notify_socket)
-        assert time.monotonic() - started < 10
-    elapsed = time.monotonic() - started
-    assert 5 <= messages.count("WATCHDOG=1") <= elapsed / 0.1 + 1
-    assert frames.grabs >= 5
+    notes = Collected(notify_socket)
+    assert notes.until(lambda m: m[-1:] == ["STOPPING=1"])  # run(duration_s) ends by itself
+    runner.join(10)
+    assert not runner.is_alive()
+    assert notes.count("WATCHDOG=1") == ticks.count >= 1  # one ping per tick without a systemd watchdog
+    assert frames.grabs == ticks.count
     assert not control_socket.exists() and daemon.camera is None and daemon.player is None
+
+
+def test_a_long_interval_keeps_the_systemd_watchdog_fed(make_config_file, notify_socket, monkeypatch):
+    """camera.interval_s may be far longer than WatchdogSec: the loop pings while it waits for the next tick."""
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")
+    ticks = Ticks()
+    daemon, _ = make_daemon(make_config_file(camera={"interval_s": 3600.0}), on_tick=ticks)
+    daemon.start()
+    runner = threading.Thread(target=daemon.run)
+    runner.start()
+    notes = Collected(notify_socket)
+    try:
+        assert notes.until(lambda m: m.count("WATCHDOG=1") >= 6)
+        assert ticks.count == 1  # all but one of those pings came while waiting for the second tick
+    finally:
+        daemon.stop()
+        runner.join(10)
+    assert not runner.is_alive()
 
 
 @pytest.mark.parametrize("problem, code, message", [
     ("bad config", EXIT_CONFIG, "mood.window_s must be in 0.1..3600.0, got -1"),
+    ("score the finder refuses", EXIT_CONFIG, "face.min_score must be > 0.0 and < 1.0, got 1.0"),
+    ("hysteresis the tracker refuses", EXIT_CONFIG, "mood.hysteresis must be >= 0.0 and < 1.0, got 1.0"),
+    ("hold within the debounce", EXIT_CONFIG, "buttons.hold_time_s (0.1) must be longer than buttons.debounce_s"),
     ("missing model", EXIT_MODEL, "no-such-model"),
     ("corrupt model", EXIT_MODEL, "corrupt.tflite"),
     ("missing playlists", EXIT_PLAYLISTS, "no stored playlist named party, jazz"),
 ])
 def test_start_refusals_exit_with_a_code_and_start_nothing(make_config_file, mpd_server, tmp_path, capsys,
-                                                           model_path, problem, code, message):
+                                                           notify_socket, model_path, problem, code, message):
     sections = {}
     if problem == "bad config":
         sections["mood"] = {"window_s": -1}
+    elif problem == "score the finder refuses":
+        sections["face"] = {"min_score": 1.0}
+    elif problem == "hysteresis the tracker refuses":
+        sections["mood"] = {"hysteresis": 1.0}
+    elif problem == "hold within the debounce":
+        sections["buttons"] = {"enabled": True, "hold_time_s": 0.1, "debounce_s": 0.2}
     elif problem == "missing model":
         sections["model"] = {"path": str(tmp_path / "no-such-model.tflite")}
     elif problem == "corrupt model":
@@ -286,6 +331,7 @@ def test_start_refusals_exit_with_a_code_and_start_nothing(make_config_file, mpd
     client = mpd_server.client()
     assert client.status()["playlistlength"] == "0"  # MPD untouched
     client.disconnect()
+    assert received(notify_socket) == []  # neither READY=1 nor a STOPPING=1 for a start that never happened
 
 
 def test_control_socket_and_buttons_share_one_set_of_actions(make_config_file, mpd_server):
@@ -294,16 +340,15 @@ def test_control_socket_and_buttons_share_one_set_of_actions(make_config_file, m
                                    buttons={"enabled": True, "skip_pin": 5, "like_pin": 6, "privacy_pin": 13,
                                             "led_pin": 19, "debounce_s": 0.01, "hold_time_s": 0.3},
                                    mood={"window_s": 0.5, "min_dwell_s": 0.0})
-    daemon, frames = make_daemon(config_path, pin_factory=factory)
+    ticks = Ticks()
+    daemon, frames = make_daemon(config_path, pin_factory=factory, on_tick=ticks)
     daemon.start()
     runner = threading.Thread(target=daemon.run)
     runner.start()
     sock = daemon.config.state.control_socket
     led = factory.pin(19)
     try:
-        deadline = time.monotonic() + 5
-        while (daemon.last_tick is None or daemon.last_tick.playlist != "upbeat") and time.monotonic() < deadline:
-            time.sleep(0.05)
+        assert wait_until(lambda: daemon.last_tick is not None and daemon.last_tick.playlist == "upbeat")
         status = send_command(sock, "status")
         assert status["ok"] and status["mood"] == "happy" and status["playlist"] == "upbeat"
         assert status["now_playing"] == "moodbox upbeat - Upbeat 1" and status["camera"] == "ok"
@@ -314,6 +359,8 @@ def test_control_socket_and_buttons_share_one_set_of_actions(make_config_file, m
         assert send_command(sock, "like")["track"] == "upbeat/upbeat-02.ogg"
         held = send_command(sock, "hold")
         assert held["held"] and held["held_for_s"] == pytest.approx(30 * 60, abs=2)
+        released = send_command(sock, "hold")
+        assert not released["held"] and released["held_for_s"] == 0
 
         skip_button = factory.pin(5)
         skip_button.drive_low()
@@ -323,9 +370,9 @@ def test_control_socket_and_buttons_share_one_set_of_actions(make_config_file, m
 
         paused = send_command(sock, "pause")
         assert paused == {"ok": True, "camera": "paused"}
-        grabs = frames.grabs
-        time.sleep(0.4)
-        assert frames.grabs == grabs and led.state == 0  # no frames, LED off
+        grabs, tick_count = frames.grabs, ticks.count
+        assert wait_until(lambda: ticks.count >= tick_count + 3)
+        assert frames.grabs == grabs and led.state == 0  # ticks go on with no frames and the LED off
         assert daemon.last_tick.status == "paused"
         privacy_button = factory.pin(13)
         privacy_button.drive_low()
@@ -344,7 +391,10 @@ def test_control_socket_and_buttons_share_one_set_of_actions(make_config_file, m
     assert rows == [("skip", "happy", "happy", "upbeat", "upbeat/upbeat-01.ogg"),
                     ("like", "happy", "happy", "upbeat", "upbeat/upbeat-02.ogg"),
                     ("hold", "happy", "happy", "upbeat", "upbeat/upbeat-02.ogg"),
-                    ("skip", "happy", "happy", "upbeat", "upbeat/upbeat-02.ogg")]
+                    ("release", "happy", "happy", "upbeat", "upbeat/upbeat-02.ogg"),
+                    ("skip", "happy", "happy", "upbeat", "upbeat/upbeat-02.ogg"),
+                    ("pause", "happy", "happy", "upbeat", "upbeat/upbeat-03.ogg"),
+                    ("resume", "happy", "happy", "upbeat", "upbeat/upbeat-03.ogg")]
     plays = db.execute("SELECT track, playlist, mood, reason FROM plays ORDER BY id").fetchall()
     assert plays[:3] == [("upbeat/upbeat-01.ogg", "upbeat", "happy", "mood happy"),
                          ("upbeat/upbeat-02.ogg", "upbeat", "happy", "skip"),
@@ -360,15 +410,15 @@ def test_hold_keeps_the_music_whatever_the_mood(make_config_file):
     try:
         for _ in range(4):
             daemon.tick()
-            clock.now += 1.0
+            clock.advance(1.0)
         assert daemon.handle_action("hold")["held"]
         for _ in range(20):
             tick = daemon.tick()
-            clock.now += 1.0
+            clock.advance(1.0)
         assert tick.mood == "sad" and tick.playlist == "upbeat" and tick.held
         for _ in range(45):  # the hold ends after a minute: the music catches up with the mood
             tick = daemon.tick()
-            clock.now += 1.0
+            clock.advance(1.0)
         assert tick.playlist == "calm" and not tick.held
     finally:
         daemon.close()
@@ -381,16 +431,16 @@ def test_nobody_there_pauses_after_the_configured_minutes_and_resumes(make_confi
     try:
         for _ in range(5):
             daemon.tick()
-            clock.now += 1.0
+            clock.advance(1.0)
         daemon.face_finder.find = lambda gray: []  # the listener leaves
         client = mpd_server.client()
         for _ in range(20):
             daemon.tick()
-            clock.now += 1.0
+            clock.advance(1.0)
         assert client.status()["state"] == "play"  # an empty room keeps its music for a while
         for _ in range(15):
             daemon.tick()
-            clock.now += 1.0
+            clock.advance(1.0)
         assert client.status()["state"] == "pause"
         del daemon.face_finder.find  # back
         daemon.tick()
@@ -407,14 +457,16 @@ def test_mpd_down_at_start_runs_degraded_and_catches_up(make_config_file, mpd_se
     daemon.start()
     try:
         assert "READY=1" in received(notify_socket)
+        down = []
         for _ in range(5):
-            tick = daemon.tick()
-            clock.now += 1.0
-        assert tick.status == "degraded" and tick.mood == "happy"
+            down.append(daemon.tick())
+            clock.advance(1.0)
+        assert down[-1].status == "degraded" and down[-1].mood == "happy"
+        assert not any(tick.switched for tick in down)  # the switch waits for MPD: nothing switched yet
         mpd_server.start()
         for _ in range(40):
             tick = daemon.tick()
-            clock.now += 1.0
+            clock.advance(1.0)
             if tick.status == "ok":
                 break
         assert tick.status == "ok" and queue_playlist(mpd_server) == {"upbeat"}
@@ -440,12 +492,99 @@ def test_reload_applies_a_valid_config_and_keeps_running_on_an_invalid_one(make_
         daemon.close()
 
 
+def test_reload_that_fails_half_way_keeps_every_running_part(make_config_file, monkeypatch, caplog):
+    """The new mood tracker is built before the camera fails: neither may replace the running ones."""
+    daemon, _ = make_daemon(make_config_file())
+    daemon.start()
+    try:
+        running = (daemon.config, daemon.mood, daemon.camera)
+
+        def broken_camera(config, *, paused=False):
+            raise RuntimeError("no such camera")
+        monkeypatch.setattr(daemon, "_make_camera", broken_camera)
+        make_config_file(mood={"window_s": 4.0}, camera={"interval_s": 2.0})
+        assert daemon.reload() is False
+        assert "config reload refused, keeping the running config: no such camera" in caplog.text
+        assert (daemon.config, daemon.mood, daemon.camera) == running
+        assert daemon.tick().status == "ok"
+    finally:
+        daemon.close()
+
+
+def test_reload_with_a_new_camera_keeps_the_privacy_pause(make_config_file):
+    daemon, frames = make_daemon(make_config_file())
+    daemon.start()
+    try:
+        daemon.tick()
+        assert daemon.handle_action("pause") == {"ok": True, "camera": "paused"}
+        grabs = frames.grabs
+        make_config_file(camera={"interval_s": 2.0, "grab_timeout_s": 0.5})
+        assert daemon.reload() is True and daemon.config.camera.interval_s == 2.0
+        assert daemon.camera.status == "paused"
+        assert daemon.tick().status == "paused" and frames.grabs == grabs
+        assert daemon.handle_action("pause") == {"ok": True, "camera": "ok"}
+        daemon.tick()
+        assert frames.grabs == grabs + 1
+    finally:
+        daemon.close()
+
+
+def test_a_playlist_deleted_while_running_is_skipped_for_another(make_config_file, mpd_server, caplog):
+    """MPD restarts without the playing playlist: the player cannot bring it back, the daemon picks another."""
+    clock = FakeClock()
+    daemon, _ = make_daemon(make_config_file(mood={"window_s": 3.0}, music={"playlists": {"happy": [
+        "upbeat", "everyday"]}}), clock=clock)
+    daemon.start()
+    try:
+        while daemon.player.playlist is None:
+            daemon.tick()
+            clock.advance(1.0)
+        gone = daemon.player.playlist
+        other = ({"upbeat", "everyday"} - {gone}).pop()
+        client = mpd_server.client()
+        client.rm(gone)
+        client.disconnect()
+        mpd_server.kill()  # no state file written: MPD comes back with an empty queue
+        mpd_server.start()
+        for _ in range(60):
+            tick = daemon.tick()
+            clock.advance(1.0)
+            if tick.playlist == other and tick.status == "ok":
+                break
+        assert tick.playlist == other and queue_playlist(mpd_server) == {other}
+        assert f"cannot load playlist {gone}" in caplog.text
+    finally:
+        daemon.close()
+
+
+@pytest.mark.slow
+def test_sigterm_while_waiting_for_mpd_at_start_stops_cleanly(make_config_file, mpd_server):
+    """The signal handlers are in place before the model loads and MPD is awaited."""
+    mpd_server.stop()
+    config_path = make_config_file(mpd={"timeout_s": 10.0})
+    process = subprocess.Popen([sys.executable, "-m", "moodbox", "run", "--config", str(config_path)],
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stderr:  # MPD is being waited for once its first attempt is logged
+            if "not reachable" in line:
+                break
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "moodbox stopped" in process.stderr.read()
+
+
 @pytest.mark.slow
 def test_moodbox_run_as_a_service_sighup_and_sigterm(make_config_file, tmp_path, notify_socket):
     """The real command with the real model: READY, reload on SIGHUP (refusing a bad file), clean SIGTERM."""
     config_path = make_config_file(camera={"interval_s": 0.2})
     process = subprocess.Popen([sys.executable, "-m", "moodbox", "run", "--config", str(config_path)],
                                stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    stderr = []
+    reader = threading.Thread(target=lambda: stderr.extend(process.stderr))
+    reader.start()
     try:
         deadline = time.monotonic() + 30
         while "READY=1" not in received(notify_socket):
@@ -455,7 +594,7 @@ def test_moodbox_run_as_a_service_sighup_and_sigterm(make_config_file, tmp_path,
 
         make_config_file(mood={"hysteresis": 2})
         process.send_signal(signal.SIGHUP)
-        time.sleep(1.0)
+        assert wait_until(lambda: "config reload refused" in "".join(stderr), 30)
         assert process.poll() is None
         assert send_command(control, "status")["ok"]
 
@@ -464,8 +603,9 @@ def test_moodbox_run_as_a_service_sighup_and_sigterm(make_config_file, tmp_path,
     finally:
         if process.poll() is None:
             process.kill()
-    log = process.stderr.read()
-    assert "config reload refused" in log and "mood.hysteresis must be in 0.0..1.0, got 2" in log
+        reader.join(10)
+    log = "".join(stderr)
+    assert "mood.hysteresis must be >= 0.0 and < 1.0, got 2" in log
     assert "camera lost" in log  # no camera at that path: degraded, not dead
     assert not Path(control).exists()
     assert "STOPPING=1" in received(notify_socket)
@@ -480,7 +620,7 @@ def test_lift_policy_moves_a_long_sad_mood_to_brighter_music(make_config_file):
         playlists = []
         for _ in range(150):
             tick = daemon.tick()
-            clock.now += 1.0
+            clock.advance(1.0)
             if tick.switched:
                 playlists.append(tick.playlist)
         assert tick.mood == "sad"
