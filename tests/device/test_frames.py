@@ -314,12 +314,20 @@ def test_pause_during_an_open_closes_what_the_open_returns():
 
 
 def test_opencv_source_releases_a_capture_that_did_not_open(monkeypatch, tmp_path):
-    released = []
+    released, real_capture = [], cv2.VideoCapture
 
-    class RecordingCapture(cv2.VideoCapture):
+    class RecordingCapture:
+        """A real VideoCapture that records release() (subclassing cv2's class crashes in its dealloc)."""
+
+        def __init__(self, *args):
+            self._capture = real_capture(*args)
+
+        def __getattr__(self, name):
+            return getattr(self._capture, name)
+
         def release(self):
-            released.append(self.isOpened())
-            super().release()
+            released.append(self._capture.isOpened())
+            self._capture.release()
 
     monkeypatch.setattr(cv2, "VideoCapture", RecordingCapture)
     with pytest.raises(FrameError, match="could not open camera"):
