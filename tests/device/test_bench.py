@@ -54,7 +54,7 @@ def test_main_prints_json(models, data_dir, capsys):
 
 def test_main_names_a_missing_model(tmp_path, capsys):
     assert main(["--model", str(tmp_path / "none.tflite"), "--no-daemon"]) == 2
-    assert str(tmp_path / "none.json") in capsys.readouterr().err
+    assert str(tmp_path / "none.tflite") in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -9,22 +9,9 @@ from gpiozero.pins.mock import MockFactory
 
 from moodbox.buttons import Buttons, ButtonsError
 
-from device_support import wait_until
+from device_support import FakeClock, wait_until
 
 SKIP, LIKE, PRIVACY, LED_PIN = 17, 27, 22, 23
-
-
-class FakeClock:
-    """Monotonic time that only moves when the test says so (debounce decisions read it)."""
-
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class Recorder:

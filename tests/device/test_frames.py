@@ -13,15 +13,7 @@ import pytest
 from moodbox.frames import (LABELS, Camera, FrameError, ImageFolderSource, OpenCVSource, PiCameraSource,
                             ScriptedFaceSource, VideoFileSource, open_source, parse_script, y_plane)
 
-from device_support import wait_until
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
+from device_support import FakeClock, wait_until
 
 
 class FakeSource:
@@ -59,7 +51,7 @@ class Rig:
     def __init__(self, timeout_s=0.2):
         self.log, self.sources, self.led = [], [], []
         self.new_mode = "ok"
-        self.clock = FakeClock()
+        self.clock = FakeClock(start=100.0)
         self.camera = Camera(self._open, timeout_s=timeout_s, on_active=self.led.append, clock=self.clock)
 
     def _open(self):
@@ -111,7 +103,7 @@ def test_video_file_plays_in_real_time_and_loops(tmp_path):
     for index in range(20):
         writer.write(np.full((48, 64, 3), index * 12, np.uint8))
     writer.release()
-    clock = FakeClock()
+    clock = FakeClock(start=100.0)
     source = VideoFileSource(path, clock=clock)
     first = source.grab()
     clock.now += 1.0  # 10 frames later at 10 fps
@@ -134,7 +126,7 @@ def test_open_source_names_what_it_accepts(tmp_path):
 
 
 def test_scripted_source_follows_the_script_and_loops(data_dir):
-    clock = FakeClock()
+    clock = FakeClock(start=100.0)
     source = open_source("scripted:happy:10,sad:5", dataset_dir=data_dir)
     assert isinstance(source, ScriptedFaceSource)
     source = ScriptedFaceSource(data_dir, [("happy", 10), ("sad", 5)], clock=clock, seed=3)
