@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import resource
 import signal
 import sys
 import threading
@@ -547,9 +548,15 @@ def setup_logging(verbose: bool = False, *, journal: bool | None = None) -> None
     logging.getLogger("mpd").setLevel(logging.WARNING)  # python-mpd2 logs every command at INFO
 
 
+def forbid_core_dumps() -> None:
+    """A native crash (LiteRT, OpenCV, libcamera) must not write process memory, camera frames included, to disk."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def run_daemon(config_path: str | Path, *, verbose: bool = False) -> int:
     """``moodbox run``: load the config, start, loop until SIGTERM; returns the process exit code."""
     setup_logging(verbose)
+    forbid_core_dumps()
     try:
         config = load_config(config_path)
     except ConfigError as err:

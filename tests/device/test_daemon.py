@@ -8,6 +8,7 @@ socket and camera wrapper are the real ones.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -591,6 +592,8 @@ def test_moodbox_run_as_a_service_sighup_and_sigterm(make_config_file, tmp_path,
             assert process.poll() is None and time.monotonic() < deadline
         control = str(tmp_path / "run" / "control.sock")
         assert send_command(control, "status")["mpd"] == "connected"
+        limits = Path(f"/proc/{process.pid}/limits").read_text()
+        assert re.search(r"Max core file size\s+0\s+0", limits)  # a crash never dumps frames to disk
 
         make_config_file(mood={"hysteresis": 2})
         process.send_signal(signal.SIGHUP)
