@@ -22,6 +22,7 @@ from typing import Callable, Protocol
 import cv2
 import numpy as np
 
+from moodbox.backoff import Backoff
 from moodbox.config import EXPRESSIONS
 
 log = logging.getLogger(__name__)
@@ -341,10 +342,7 @@ class Camera:
         self._open_frame_source = open_frame_source
         self._timeout_s = timeout_s
         self._on_active = on_active
-        self._clock = clock
-        self._first_backoff_s, self._max_backoff_s = first_backoff_s, max_backoff_s
-        self._backoff_s = first_backoff_s
-        self._retry_at = float("-inf")
+        self._backoff = Backoff(first_backoff_s, max_backoff_s, clock)
         self._source: FrameSource | None = None
         self._stuck: list[threading.Thread] = []
         self._stuck_lock = threading.Lock()  # taken after self._lock, never before it
@@ -357,7 +355,7 @@ class Camera:
         """A 2-D uint8 gray frame, or None when paused, lost, or waiting to retry."""
         with self._lock:
             if (self.status in ("paused", "closed") or self._grabbing or self._busy()
-                    or self._clock() < self._retry_at):
+                    or not self._backoff.due()):
                 return None
             self._grabbing = True
             source = self._source
@@ -387,7 +385,7 @@ class Camera:
             if self.status != "ok":
                 log.info("camera recovered")
             self.status, self.last_error = "ok", None
-            self._backoff_s = self._first_backoff_s
+            self._backoff.succeeded()
             return frame
 
     def pause(self) -> None:
@@ -397,7 +395,9 @@ class Camera:
     def resume(self) -> None:
         with self._lock:
             if self.status == "paused":
-                self.status, self._retry_at, self._backoff_s = "ok", float("-inf"), self._first_backoff_s
+                self.status = "ok"
+                self._backoff.retry_now()
+                self._backoff.succeeded()
 
     def close(self) -> None:
         self._stop("closed")
@@ -445,11 +445,10 @@ class Camera:
 
     def _fail(self, exc: Exception) -> None:
         self.last_error = f"{type(exc).__name__}: {exc}"
-        log.warning("camera lost (%s); retrying in %g s", self.last_error, self._backoff_s)
+        log.warning("camera lost (%s); retrying in %g s", self.last_error, self._backoff.delay_s)
         self.status = "lost"
         self._drop_source()
-        self._retry_at = self._clock() + self._backoff_s
-        self._backoff_s = min(self._backoff_s * 2, self._max_backoff_s)
+        self._backoff.failed()
 
     def _drop_source(self) -> None:
         """Close the source in a worker thread (a driver may hang on close too); call with the lock held."""

@@ -17,6 +17,8 @@ from typing import Any, Callable
 
 import mpd
 
+from moodbox.backoff import Backoff
+
 log = logging.getLogger("moodbox.player")
 
 SWITCH_MODES = ("after_current", "now")
@@ -60,10 +62,7 @@ class Player:
         self.host, self.port, self.timeout_s = host, port, timeout_s
         self.store = store
         self.shuffle = shuffle
-        self._clock = clock
-        self._min_backoff_s, self._max_backoff_s = min_backoff_s, max_backoff_s
-        self._backoff_s = min_backoff_s
-        self._next_attempt = float("-inf")
+        self._backoff = Backoff(min_backoff_s, max_backoff_s, clock)
         self._lock = threading.RLock()
         self._client: mpd.MPDClient | None = None
         self.playlist: str | None = None     # what the policy asked for last; re-applied after a reconnect
@@ -86,8 +85,7 @@ class Player:
         with self._lock:
             if self._client is not None:
                 return True
-            now = self._clock()
-            if now < self._next_attempt:
+            if not self._backoff.due():
                 return False
             client = mpd.MPDClient()
             client.timeout = self.timeout_s
@@ -97,12 +95,11 @@ class Player:
                 else:
                     client.connect(self.host, self.port)
             except _CONNECTION_ERRORS as err:
-                self._next_attempt = now + self._backoff_s
-                log.warning("MPD at %s not reachable (%s); next try in %.1f s", self.address, err, self._backoff_s)
-                self._backoff_s = min(self._backoff_s * 2, self._max_backoff_s)
+                log.warning("MPD at %s not reachable (%s); next try in %.1f s", self.address, err,
+                            self._backoff.failed())
                 return False
             self._client = client
-            self._backoff_s = self._min_backoff_s
+            self._backoff.succeeded()
             log.info("connected to MPD at %s (protocol %s)", self.address, client.mpd_version)
             self._after_reconnect()
             return self._client is not None
@@ -127,7 +124,7 @@ class Player:
         client, self._client = self._client, None
         self._last_song_id = None
         self._kept_song_id = None
-        self._next_attempt = self._clock() + self._backoff_s
+        self._backoff.postpone()
         if client is not None:
             try:
                 client.disconnect()
@@ -147,7 +144,7 @@ class Player:
                     self._drop(err)
                     if retry:
                         raise PlayerUnavailable(f"MPD at {self.address} is not reachable") from err
-                    self._next_attempt = float("-inf")  # reconnect at once, not after the backoff
+                    self._backoff.retry_now()  # reconnect at once, not after the backoff
 
     def check_playlists(self, names: list[str]) -> list[str]:
         """The names among ``names`` that MPD has no stored playlist for."""

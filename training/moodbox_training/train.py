@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -125,22 +126,10 @@ def train(data: FerData, run_dir: Path, config: TrainConfig) -> Path:
                     loss="categorical_crossentropy", metrics=["categorical_accuracy"])
     log.info("model %s: %d parameters, %d steps per epoch", network.name, network.count_params(), steps)
     selection = PublicTestSelection(data, run_dir)
-    network.fit(train_ds, epochs=config.epochs, verbose=2 if _quiet() else 1, callbacks=[
+    network.fit(train_ds, epochs=config.epochs, verbose=1 if sys.stdout.isatty() else 2, callbacks=[
         keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=False),
         selection.callback,
         keras.callbacks.CSVLogger(str(run_dir / HISTORY), append=True),
     ])
     return run_dir / BEST_MODEL
 
-
-def _quiet() -> bool:
-    import sys
-
-    return not sys.stdout.isatty()
-
-
-def epochs_done(run_dir: Path) -> int:
-    history = run_dir / HISTORY
-    if not history.exists():
-        return 0
-    return max(0, len(history.read_text().strip().splitlines()) - 1)
