@@ -37,9 +37,9 @@ def _setup_logging(run_dir: Path, command: str) -> None:
 
 
 def _train_config(args):
-    from .train import TrainConfig
+    from .torch_train import TorchTrainConfig
 
-    return TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+    return TorchTrainConfig(**{f.name: getattr(args, f.name) for f in fields(TorchTrainConfig)})
 
 
 def _load(args):
@@ -49,7 +49,7 @@ def _load(args):
 
 
 def cmd_train(args) -> None:
-    from .train import train
+    from .torch_train import train
 
     best = train(_load(args), args.run_dir, _train_config(args))
     log.info("best model: %s", best)
@@ -87,12 +87,17 @@ def _add_data(parser) -> None:
 
 
 def _add_train(parser) -> None:
-    from .train import TrainConfig
+    from .torch_train import TorchTrainConfig
 
-    defaults = TrainConfig()
-    for f in fields(TrainConfig):
-        parser.add_argument("--" + f.name.replace("_", "-"), type=type(getattr(defaults, f.name)),
-                            default=getattr(defaults, f.name), help="(default: %(default)s)")
+    defaults = TorchTrainConfig()
+    for f in fields(TorchTrainConfig):
+        default = getattr(defaults, f.name)
+        if isinstance(default, bool):
+            parser.add_argument("--" + f.name.replace("_", "-"), action=argparse.BooleanOptionalAction,
+                                default=default, help="(default: %(default)s)")
+        else:
+            parser.add_argument("--" + f.name.replace("_", "-"), type=type(default), default=default,
+                                help="(default: %(default)s)")
 
 
 def _add_model(parser) -> None:
@@ -116,7 +121,7 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     for name, handler, adders, help_text in [
-        ("train", cmd_train, [_add_data, _add_train], "train the Keras model (resumes from --run-dir)"),
+        ("train", cmd_train, [_add_data, _add_train], "train the network with PyTorch (resumes from --run-dir)"),
         ("convert", cmd_convert, [_add_data, _add_model, _add_convert], "convert the run's best model to int8 .tflite"),
         ("evaluate", cmd_evaluate, [_add_data, _add_model, _add_evaluate],
          "score the int8 model on PrivateTest, write the JSON and figures"),
