@@ -1,5 +1,6 @@
-"""The whole pipeline end to end on a small slice: train (and resume), convert, evaluate."""
+"""The whole pipeline end to end on a small slice: train (and resume), export, convert, evaluate."""
 
+import hashlib
 import json
 import os
 import signal
@@ -56,7 +57,19 @@ def test_interrupted_training_resumes_from_the_checkpoint(smoke_run):
     run_dir, _, log = smoke_run
     history = (run_dir / "history.csv").read_text().strip().splitlines()
     assert [line.split(",")[0] for line in history[1:]] == ["0", "1"]  # epoch 1 killed run, epoch 2 rerun
-    assert "Epoch 1/2" not in log and "Epoch 2/2" in log
+    assert "resuming after epoch 1" in log
+    assert "epoch 1/2:" not in log and "epoch 2/2:" in log
+
+
+def test_export_reproduces_the_trained_network_and_records_the_logit_adjustment(smoke_run):
+    run_dir, _, _ = smoke_run
+    record = json.loads((run_dir / "export.json").read_text())
+    assert record["port_max_abs_difference"] <= 1e-4
+    adjustment = record["logit_adjustment"]
+    best_f1 = max(c["public_ferplus_macro_f1"] for c in adjustment["candidates"])
+    assert adjustment["chosen"]["public_ferplus_macro_f1"] == best_f1
+    assert {c["tau"] for c in adjustment["candidates"]} >= {0.0, 1.0}
+    assert sum(adjustment["prior"]) == pytest.approx(1.0)
 
 
 def test_evaluation_writes_the_model_contract(smoke_run, repo_root):
@@ -77,6 +90,7 @@ def test_evaluation_writes_the_model_contract(smoke_run, repo_root):
     assert metrics["latency_ms_median_1_thread"] > 0 and metrics["model_bytes"] == model.stat().st_size
     assert len(report["datasets"]["sha256"]["fer2013.npz"]) == 64
     assert report["command"].startswith("moodbox-train pipeline")
+    assert report["tflite_sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
     assert report["training"]["commands"][0].startswith("moodbox-train pipeline")
     for figure in report["figures"].values():
         assert (model.parent / figure).stat().st_size > 1000

@@ -1,7 +1,12 @@
-"""``moodbox-train``: train, convert and evaluate the expression model, or all three at once.
+"""``moodbox-train``: train, export, convert and evaluate the expression model, or all four at once.
 
-Every command logs to stderr and to ``<run-dir>/<command>.log``. Rerunning ``train`` with the same
-``--run-dir`` and settings resumes from the last epoch's checkpoint.
+  train     PyTorch training into --run-dir (rerun the same command to resume after an interruption)
+  export    the run's best weights -> an identical Keras model, with the logit adjustment chosen on PublicTest
+  convert   Keras -> full-int8 .tflite (refused below the int8/float agreement gate) and its float twin
+  evaluate  PrivateTest scores, the fer-package baseline, emotion.json and the model card's measured block
+
+Every command logs to stderr and to ``<run-dir>/<command>.log``. A smoke run that takes a few minutes:
+  moodbox-train pipeline --run-dir /tmp/smoke --limit 512 --width 8 --epochs 2 --model /tmp/smoke/emotion.tflite --min-agreement 0
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pathlib import Path
 
 from .convert import MIN_AGREEMENT, ConversionError
 from .data import DatasetError
+from .export import ExportError
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = Path(os.environ.get("MOODBOX_DATA", REPO.parent / "shared" / "data"))
@@ -55,11 +61,17 @@ def cmd_train(args) -> None:
     log.info("best model: %s", best)
 
 
+def cmd_export(args) -> None:
+    from .export import export
+
+    log.info("wrote %s", export(_load(args), args.run_dir, max_accuracy_drop=args.max_accuracy_drop))
+
+
 def cmd_convert(args) -> None:
     from .convert import convert
-    from .train import BEST_MODEL
+    from .export import KERAS_MODEL
 
-    agreement = convert(args.run_dir / BEST_MODEL, args.model, _load(args), min_agreement=args.min_agreement)
+    agreement = convert(args.run_dir / KERAS_MODEL, args.model, _load(args), min_agreement=args.min_agreement)
     log.info("wrote %s (int8/float agreement on PublicTest %.4f)", args.model, agreement)
 
 
@@ -72,8 +84,20 @@ def cmd_evaluate(args) -> None:
     log.info("wrote %s", report)
 
 
+def cmd_throughput(args) -> None:
+    from .throughput import measure
+
+    measure(args.run_dir, width=args.width, steps=args.steps)
+
+
+def _add_throughput(parser) -> None:
+    parser.add_argument("--width", type=int, default=16, help="network width to time (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per setup (default: %(default)s)")
+
+
 def cmd_pipeline(args) -> None:
     cmd_train(args)
+    cmd_export(args)
     cmd_convert(args)
     cmd_evaluate(args)
 
@@ -92,17 +116,26 @@ def _add_train(parser) -> None:
     defaults = TorchTrainConfig()
     for f in fields(TorchTrainConfig):
         default = getattr(defaults, f.name)
+        help_text = f.metadata["help"] + " (default: %(default)s)"
         if isinstance(default, bool):
             parser.add_argument("--" + f.name.replace("_", "-"), action=argparse.BooleanOptionalAction,
-                                default=default, help="(default: %(default)s)")
+                                default=default, help=help_text)
         else:
             parser.add_argument("--" + f.name.replace("_", "-"), type=type(default), default=default,
-                                help="(default: %(default)s)")
+                                help=help_text)
 
 
 def _add_model(parser) -> None:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
                         help="int8 .tflite to write/evaluate; the JSON is written beside it (default: %(default)s)")
+
+
+def _add_export(parser) -> None:
+    from .export import MAX_ACCURACY_DROP
+
+    parser.add_argument("--max-accuracy-drop", type=float, default=MAX_ACCURACY_DROP,
+                        help="the logit adjustment may cost at most this much PublicTest FER+ accuracy "
+                             "(default: %(default)s)")
 
 
 def _add_convert(parser) -> None:
@@ -117,16 +150,20 @@ def _add_evaluate(parser) -> None:
 
 
 def main(argv=None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter would bury our log
     parser = argparse.ArgumentParser(prog="moodbox-train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     for name, handler, adders, help_text in [
         ("train", cmd_train, [_add_data, _add_train], "train the network with PyTorch (resumes from --run-dir)"),
-        ("convert", cmd_convert, [_add_data, _add_model, _add_convert], "convert the run's best model to int8 .tflite"),
+        ("export", cmd_export, [_add_data, _add_export], "the run's best weights -> Keras, with logit adjustment chosen on PublicTest"),
+        ("convert", cmd_convert, [_add_data, _add_model, _add_convert], "convert the exported model to int8 .tflite"),
         ("evaluate", cmd_evaluate, [_add_data, _add_model, _add_evaluate],
          "score the int8 model on PrivateTest, write the JSON and figures"),
-        ("pipeline", cmd_pipeline, [_add_data, _add_train, _add_model, _add_convert, _add_evaluate],
-         "train, convert and evaluate"),
+        ("throughput", cmd_throughput, [_add_data, _add_throughput],
+         "images/second of each training setup (framework, layout, precision, batch, threads)"),
+        ("pipeline", cmd_pipeline, [_add_data, _add_train, _add_export, _add_model, _add_convert, _add_evaluate],
+         "train, export, convert and evaluate"),
     ]:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         for add in adders:
@@ -136,7 +173,7 @@ def main(argv=None) -> int:
     _setup_logging(args.run_dir, args.command)
     try:
         args.handler(args)
-    except (DatasetError, ConversionError, FileNotFoundError) as exc:
+    except (DatasetError, ExportError, ConversionError, FileNotFoundError) as exc:
         log.error("%s", exc)
         return 2
     return 0

@@ -12,7 +12,7 @@ from .runtime import TfliteClassifier
 
 log = logging.getLogger(__name__)
 
-MIN_AGREEMENT = 0.98
+MIN_AGREEMENT = 0.985
 
 
 class ConversionError(Exception):
@@ -64,7 +64,7 @@ def convert(keras_path: Path, out_path: Path, data: FerData, calibration_count: 
     The float32 build of the same network goes beside it (``emotion_float.tflite``): evaluation measures
     int8/float agreement on PrivateTest with it, and the device benchmark uses it as the float baseline.
     Returns the agreement. Raises ConversionError (and writes nothing) when it is below ``min_agreement``
-    (98% unless a smoke run lowers it).
+    (98.5% unless a smoke run lowers it).
     """
     import keras
 

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from . import card
 from .convert import float_model_path
-from .data import IMAGE_SIZE, LABELS, FerData
+from .data import IMAGE_SIZE, LABELS, FerData, sha256_of
 from .runtime import TfliteClassifier
 
 log = logging.getLogger(__name__)
@@ -161,9 +161,10 @@ def plot_curves(history_csv: Path, out: Path) -> bool:
     loss_ax.plot(epochs, np.atleast_1d(rows["loss"]), label="training loss (soft targets)")
     loss_ax.set_xlabel("epoch")
     loss_ax.legend()
-    acc_ax.plot(epochs, np.atleast_1d(rows["categorical_accuracy"]), label="training (augmented)")
+    acc_ax.plot(epochs, np.atleast_1d(rows["train_acc"]), label="training (augmented, vs soft-target argmax)")
     acc_ax.plot(epochs, np.atleast_1d(rows["public_fer2013_acc"]), label="PublicTest vs FER2013")
     acc_ax.plot(epochs, np.atleast_1d(rows["public_ferplus_acc"]), label="PublicTest vs FER+ majority")
+    acc_ax.plot(epochs, np.atleast_1d(rows["public_ferplus_macro_f1"]), label="PublicTest macro-F1 vs FER+")
     acc_ax.set_xlabel("epoch")
     acc_ax.set_ylabel("top-1 accuracy")
     acc_ax.legend()
@@ -234,6 +235,7 @@ def evaluate(data: FerData, model_path: Path, run_dir: Path, *, command: str, ba
         "metrics": metrics,
         "training": _training_record(run_dir, model_path.with_suffix(".json")),
         "datasets": {"sha256": dict(data.sha256)},
+        "tflite_sha256": sha256_of(model_path),
         "command": command,
         "git_commit": _git_commit(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -255,7 +257,10 @@ def _training_record(run_dir: Path, previous_json: Path) -> dict:
         log.info("%s has no training run; keeping the training record of %s", run_dir, previous_json)
         return json.loads(previous_json.read_text())["training"]
     config = _read_json(run_dir / "train_config.json")
-    record = {"config": config, "selected_on_publictest": _read_json(run_dir / "best_score.json"),
+    record = {"framework": "PyTorch (trained), Keras/TensorFlow (exported and converted)",
+              "config": config, "selected_on_publictest": _read_json(run_dir / "best_score.json"),
+              "export": _read_json(run_dir / "export.json"),
+              "throughput": _read_json(run_dir / "throughput.json"),
               "commands": _read_commands(run_dir)}
     if config and config.get("init_from"):  # a warm restart: record the run it started from as well
         record["started_from"] = _training_record(Path(config["init_from"]).parent, previous_json)

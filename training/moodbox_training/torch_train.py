@@ -20,7 +20,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,24 +36,30 @@ CONFIG = "train_config.json"
 BEST_SCORE = "best_score.json"
 
 
+def _setting(default, help_text: str):
+    return field(default=default, metadata={"help": help_text})
+
+
 @dataclass(frozen=True)
 class TorchTrainConfig:
-    width: int = 16  # channels of the first stage; stages have w, 2w, 4w, 8w
-    convs_per_stage: int = 2
-    epochs: int = 90
-    batch_size: int = 128
-    learning_rate: float = 0.05
-    weight_decay: float = 5e-4
-    ferplus_weight: float = 0.85  # the rest of each target is the FER2013 one-hot label
-    label_smoothing: float = 0.0
-    ema_decay: float = 0.999
-    dropout: float = 0.3
-    max_rotation_deg: float = 20.0
-    seed: int = 1234
-    threads: int = 1
-    bf16: bool = True  # bfloat16 autocast on CPUs with AVX512-BF16/AMX (ignored elsewhere)
-    limit: int = 0  # use only this many training rows (smoke runs); 0 = all
-    init_from: str = ""  # warm start from these EMA weights (a best_ema.pt of an earlier run)
+    width: int = _setting(16, "channels of the first of the four stages; the stages have w, 2w, 4w, 8w")
+    convs_per_stage: int = _setting(2, "3x3 conv + BN + ReLU layers per stage")
+    epochs: int = _setting(90, "epochs of the cosine schedule (a resumed run keeps the schedule)")
+    batch_size: int = _setting(128, "images per step")
+    learning_rate: float = _setting(0.05, "peak SGD learning rate, after a warm-up of 2 epochs")
+    weight_decay: float = _setting(5e-4, "L2 weight decay")
+    ferplus_weight: float = _setting(0.85, "share of each target taken from the FER+ vote distribution; "
+                                           "the rest is the FER2013 one-hot label")
+    label_smoothing: float = _setting(0.0, "label smoothing of the cross-entropy")
+    ema_decay: float = _setting(0.999, "decay of the exponential moving average of the weights (what is kept)")
+    dropout: float = _setting(0.3, "dropout before the final layer")
+    max_rotation_deg: float = _setting(20.0, "largest random rotation of the augmentation")
+    seed: int = _setting(1234, "seed of every random choice")
+    threads: int = _setting(1, "CPU threads (1 is fastest on a loaded 2-core machine)")
+    bf16: bool = _setting(True, "bfloat16 autocast on CPUs with AVX512-BF16/AMX (ignored elsewhere)")
+    limit: int = _setting(0, "use only this many training faces (smoke runs); 0 = all")
+    init_from: str = _setting("", "warm start from these weights (a best_ema.pt of an earlier run, e.g. the "
+                                  "committed training/weights/*.pt)")
 
 
 def build(width: int, convs_per_stage: int = 2, dropout: float = 0.3):
@@ -276,7 +282,7 @@ def train(data: FerData, run_dir: Path, config: TorchTrainConfig) -> Path:
             loss.backward()
             optimizer.step()
             ema.update(model, step)
-            loss_sum += float(loss)
+            loss_sum += float(loss.detach())
             correct += int((logits.argmax(1) == y.argmax(1)).sum())
             bar.set_postfix(loss=f"{loss_sum / (step_in_epoch + 1):.3f}")
         seconds = time.perf_counter() - started
