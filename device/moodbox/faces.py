@@ -198,6 +198,11 @@ class FaceFinder:
             raise ValueError(f"FaceFinder.find needs a 2-D uint8 gray frame, got {gray.dtype} {gray.shape}")
         return self._detector.find(gray)
 
+    @classmethod
+    def from_config(cls, config) -> FaceFinder:
+        """The finder of ``config.face`` (with ``model.threads``)."""
+        return cls(config.face.detector, min_score=config.face.min_score, threads=config.model.threads)
+
 
 def pick_listener(faces: list[Face], mode: str = "largest") -> list[Face]:
     """The faces whose expression counts: "largest" (the listener closest to the box) or "average" (everyone)."""

@@ -24,6 +24,7 @@ import numpy as np
 
 from moodbox.backoff import Backoff
 from moodbox.config import EXPRESSIONS
+from moodbox.errors import MoodboxError
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ HOW_TO_GET_DATA = (
     "FERPlus). Put both in one folder and pass it with --dataset or $MOODBOX_DATA.")
 
 
-class FrameError(Exception):
+class FrameError(MoodboxError):
     """A frame source could not be opened or did not deliver a frame."""
 
 
@@ -350,6 +351,19 @@ class Camera:
         self._grabbing = False  # a grab is running outside the lock; it owns self._source until it ends
         self.status = "ok"
         self.last_error: str | None = None
+
+    @classmethod
+    def from_config(cls, config, *, open_frame_source: Callable[[], FrameSource] | None = None,
+                    source: str | None = None, on_active: Callable[[bool], None] = lambda on: None,
+                    clock: Callable[[], float] = time.monotonic, paused: bool = False) -> Camera:
+        """The camera of ``config.camera`` (``source`` or ``open_frame_source`` instead of camera.source);
+        ``paused`` starts it in the privacy pause."""
+        spec, size = source or config.camera.source, config.camera.size
+        camera = cls(open_frame_source or (lambda: open_source(spec, size=size)),
+                     timeout_s=config.camera.grab_timeout_s, on_active=on_active, clock=clock)
+        if paused:
+            camera.pause()
+        return camera
 
     def grab(self) -> np.ndarray | None:
         """A 2-D uint8 gray frame, or None when paused, lost, or waiting to retry."""

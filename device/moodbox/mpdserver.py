@@ -20,6 +20,8 @@ from pathlib import Path
 
 from mpd import MPDClient
 
+from moodbox.errors import MoodboxError
+
 # Playlist name -> (genre tag, sox synth arguments per track): each mood's music sounds different.
 LIBRARY_MOODS = {
     "upbeat": ("Pop", ["square {f}", "tremolo 8 60"], (523, 587, 659, 698, 784)),
@@ -32,7 +34,7 @@ _prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the forked c
 APT_HINT = "install it with: apt-get install -y --no-install-recommends mpd mpc sox libsox-fmt-base"
 
 
-class MPDServerError(Exception):
+class MPDServerError(MoodboxError):
     """The private MPD server could not be built or started; the message says what to install or fix."""
 
 
