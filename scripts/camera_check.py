@@ -18,7 +18,7 @@ import numpy as np
 from moodbox.buttons import ButtonsError, CameraLED
 from moodbox.config import DEFAULT_PATH, Config, ConfigError, load_config
 from moodbox.errors import MoodboxError
-from moodbox.frames import Camera
+from moodbox.camera import Camera
 from moodbox.perception import Perception
 
 

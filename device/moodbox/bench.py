@@ -30,8 +30,9 @@ import numpy as np
 from moodbox.config import Config, ModelConfig
 from moodbox.expression import ExpressionModel, ModelError
 from moodbox.faces import FaceFinder
-from moodbox.frames import LABELS, FrameError, ScriptedFaceSource, default_dataset_dir, y_plane
+from moodbox.frames import FrameError, y_plane
 from moodbox.perception import Perception
+from moodbox.scripted import LABELS, ScriptedFaceSource, default_dataset_dir
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = REPO / "models" / "emotion.tflite"

@@ -27,7 +27,8 @@ from moodbox.config import Config, ConfigError, load_config
 from moodbox.control import ControlError, ControlServer
 from moodbox.errors import MoodboxError
 from moodbox.expression import ModelError
-from moodbox.frames import Camera, FrameSource
+from moodbox.camera import Camera
+from moodbox.frames import FrameSource
 from moodbox.mood import MoodState, MoodTracker
 from moodbox.music import MusicPolicy
 from moodbox.notify import notify, watchdog_period_s

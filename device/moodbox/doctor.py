@@ -102,7 +102,7 @@ def _camera_from_daemon(config: Config, answer: dict) -> Check:
 
 def _open_camera(config: Config) -> Check:
     """Grab one frame the daemon's way (Camera wrapper, LED lit) and look at it the daemon's way."""
-    from moodbox.frames import Camera
+    from moodbox.camera import Camera
     from moodbox.perception import Perception
 
     led = None

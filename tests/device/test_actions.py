@@ -7,7 +7,7 @@ import pytest
 
 from moodbox.actions import ACTIONS
 from moodbox.cli import main as cli_main
-from moodbox.frames import Camera
+from moodbox.camera import Camera
 from moodbox.music import MusicPolicy
 from moodbox.player import Player
 

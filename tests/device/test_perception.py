@@ -7,7 +7,7 @@ import pytest
 
 from moodbox.config import Config, FaceConfig, ModelConfig
 from moodbox.expression import ModelError
-from moodbox.frames import ScriptedFaceSource
+from moodbox.scripted import ScriptedFaceSource
 from moodbox.perception import Perception
 
 
