@@ -2,10 +2,10 @@
 
 It runs each grab in a worker thread with a timeout, reports "ok" / "lost" / "paused", reopens a failed source
 with capped exponential backoff, and keeps ``on_active`` (the camera LED) on from just before a source is opened
-until it is closed. Frames live in memory only.
+until it is closed. Frames live in memory only::
 
-    >>> camera = Camera(lambda: open_source("0"), timeout_s=2.0, on_active=led.set)  # doctest: +SKIP
-    >>> gray = camera.grab()  # None while paused, lost or timed out  # doctest: +SKIP
+    camera = Camera(lambda: open_source("0"), timeout_s=2.0, on_active=led.set)
+    gray = camera.grab()          # None while paused, lost or timed out
 """
 
 from __future__ import annotations

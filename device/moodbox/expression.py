@@ -2,10 +2,10 @@
 
 Anything wrong with the model (missing, unreadable, not a TFLite file, input/output not what the JSON says)
 raises :class:`ModelError` naming the file and the mismatch, so the daemon refuses to start instead of
-running with a model that cannot work.
+running with a model that cannot work::
 
-    >>> model = ExpressionModel("models/emotion.tflite")
-    >>> probabilities = model.predict(crop)     # float32, one per model.labels
+    model = ExpressionModel("models/emotion.tflite")
+    probabilities = model.predict(crop)     # float32, one per model.labels
 """
 
 from __future__ import annotations

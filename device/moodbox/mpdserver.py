@@ -1,11 +1,10 @@
 """A private MPD server with a synthesised, tagged music library, for the demo, the tests and the benchmark.
 
 It runs the system's ``mpd`` binary with a config of its own in a temporary folder: Unix socket only (no network
-listener), null audio output (plays in real time, silently), its own database, state and sticker files.
+listener), null audio output (plays in real time, silently), its own database, state and sticker files::
 
->>> with PrivateMPD() as mpd:  # doctest: +SKIP
-...     client = mpd.client()
-...     client.listplaylists()
+    with PrivateMPD() as mpd:
+        mpd.client().listplaylists()
 """
 
 from __future__ import annotations

@@ -53,11 +53,10 @@ class PlayerState:
 
 
 class Player:
-    """Plays MPD stored playlists for moods.
+    """Plays MPD stored playlists for moods::
 
-    >>> player = Player("/run/mpd/socket")  # doctest: +SKIP
-    >>> player.switch_to("upbeat", "after_current", mood="happy")  # doctest: +SKIP
-    True
+        player = Player("/run/mpd/socket", store=store)
+        player.switch_to("upbeat", "after_current", mood="happy")  # True: MPD took it
     """
 
     def __init__(self, host: str, port: int = 6600, *, timeout_s: float = 10.0, store: Any = None,
