@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from moodbox.buttons import ButtonsError, CameraLED
+from moodbox.camera import Camera
 from moodbox.config import DEFAULT_PATH, Config, ConfigError, load_config
 from moodbox.errors import MoodboxError
-from moodbox.camera import Camera
 from moodbox.perception import Perception
 
 

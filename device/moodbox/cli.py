@@ -7,8 +7,8 @@ import json
 import sys
 
 from moodbox import __version__
-from moodbox.config import DEFAULT_PATH, ConfigError, ConfigNotFound, load_config
 from moodbox.actions import ACTIONS
+from moodbox.config import DEFAULT_PATH, ConfigError, ConfigNotFound, load_config
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,8 @@ The protocol is one JSON object per line each way::
     <- {"ok": false, "error": "unknown command 'dance'"}
 
 The server checks the framing (a JSON object with a string ``command``); what a command means is the handler's
-business (the daemon's, with the table of :mod:`moodbox.actions`). A bad request is answered with an error and never stops the server.
+business (the daemon's, with the table of :mod:`moodbox.actions`). A bad request is answered with an error and
+never stops the server.
 """
 
 from __future__ import annotations

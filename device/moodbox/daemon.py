@@ -4,8 +4,10 @@
 
 :meth:`Daemon.tick` is that flow, top to bottom. Around it: start-up checks that refuse to run half-way (bad model,
 missing playlists), sd_notify (READY, STATUS, WATCHDOG), the control socket and buttons (both through
-:meth:`Daemon.handle_action` and the table in :mod:`moodbox.actions`), SIGTERM to stop and SIGHUP to reload the config. A lost camera or a restarting MPD
-makes the status "degraded" and the loop keeps going until they are back.
+:meth:`Daemon.handle_action` and the table in :mod:`moodbox.actions`), SIGTERM to stop and SIGHUP to reload the
+config. A lost camera or a restarting MPD makes the status "degraded" and the loop keeps going until they are back.
+
+The daemon wires the parts and keeps none of their state: each part is built by its own ``from_config``.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from moodbox.actions import ACTIONS
+from moodbox.camera import Camera
 from moodbox.config import Config, ConfigError, load_config
 from moodbox.control import ControlError, ControlServer
 from moodbox.errors import MoodboxError
 from moodbox.expression import ModelError
-from moodbox.camera import Camera
 from moodbox.frames import FrameSource
 from moodbox.mood import MoodState, MoodTracker
 from moodbox.music import MusicPolicy

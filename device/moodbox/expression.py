@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from moodbox.config import EXPRESSIONS
-from moodbox.faces import BORDERS, INTERPOLATIONS, load_interpreter
 from moodbox.errors import MoodboxError
+from moodbox.faces import BORDERS, INTERPOLATIONS, load_interpreter
 
 INPUT_DTYPES = {"int8": np.int8, "uint8": np.uint8, "float32": np.float32}
 

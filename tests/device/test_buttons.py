@@ -251,5 +251,5 @@ def test_invalid_pin_names_the_part(factory, clock, recorder):
 
 def test_hold_time_must_exceed_debounce(factory, recorder):
     with pytest.raises(ValueError, match="hold_time_s"):
-        Buttons(press={SKIP: "skip", LIKE: "like"}, hold={LIKE: "hold"}, led_pin=None, hold_time_s=0.01, debounce_s=0.05,
+        Buttons(press={SKIP: "skip", LIKE: "like"}, hold={LIKE: "hold"}, hold_time_s=0.01, debounce_s=0.05,
                 on_action=recorder, pin_factory=factory)
