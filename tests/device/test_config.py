@@ -81,7 +81,7 @@ path = "models/mine.tflite"
     ("[buttons]\nenabled = 'yes'", "buttons.enabled must be true or false"),
     ("[buttons]\npress = 17", "buttons.press must be a table of BCM pin = action"),
     ("[buttons.press]\n60 = 'skip'", "buttons.press.60: the key must be a BCM pin number 0..53"),
-    ("[buttons.hold]\n27 = 'dance'", "buttons.hold.27 must be one of 'skip', 'like', 'hold', 'pause', 'status'"),
+    ("[buttons.hold]\n27 = 'dance'", "buttons.hold.27 must be one of 'skip', 'like', 'hold', 'pause'"),
     ("[music]\nswitch = 'later'", "music.switch must be one of 'after_current', 'now'"),
     ("[face]\nlistener = 'all'", "face.listener must be one of"),
     ("[music.playlists]\nhappi = 'x'", "unknown key music.playlists.happi"),
