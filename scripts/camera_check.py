@@ -9,38 +9,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 import time
-from contextlib import contextmanager
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from moodbox.buttons import ButtonsError, CameraLED
+from moodbox.camera import Camera
 from moodbox.config import DEFAULT_PATH, Config, ConfigError, load_config
-from moodbox.expression import ExpressionModel, ModelError
-from moodbox.faces import FaceFinder, crop_face, pick_listener
-from moodbox.frames import open_source
-
-
-@contextmanager
-def camera_led(config: Config):
-    """The privacy LED on the configured pin while the camera is open (no LED when buttons are disabled)."""
-    led = None
-    if config.buttons.enabled:
-        try:
-            from gpiozero import LED
-            with warnings.catch_warnings():  # gpiozero warns about every pin backend it tries and skips
-                warnings.simplefilter("ignore")
-                led = LED(config.buttons.led_pin)
-            led.on()
-        except Exception as err:  # no GPIO on this machine, or the daemon holds the pin
-            print(f"note: camera LED on GPIO{config.buttons.led_pin} not available ({err})")
-    try:
-        yield
-    finally:
-        if led is not None:
-            led.off()
-            led.close()
+from moodbox.errors import MoodboxError
+from moodbox.perception import Perception
 
 
 def describe(probabilities: np.ndarray, labels: tuple[str, ...]) -> str:
@@ -50,45 +29,52 @@ def describe(probabilities: np.ndarray, labels: tuple[str, ...]) -> str:
     return f"{labels[top]} {probabilities[top]:.2f} ({others})"
 
 
+def open_led(config: Config) -> CameraLED:
+    """The privacy LED, lit by the Camera while it is open (none when buttons are disabled or GPIO is missing)."""
+    try:
+        with warnings.catch_warnings():  # gpiozero warns about every pin backend it tries and skips
+            warnings.simplefilter("ignore")
+            return CameraLED.from_config(config)
+    except ButtonsError as err:  # no GPIO on this machine, or the daemon holds the pin
+        print(f"note: camera LED not available ({err})")
+        return CameraLED(None)
+
+
 def check(config: Config, source: str, count: int, interval_s: float, save_frame: Path | None) -> int:
-    model = ExpressionModel(config.model.path, threads=config.model.threads)
-    finder = FaceFinder(config.face.detector, min_score=config.face.min_score, threads=config.model.threads)
+    """Grab and look the daemon's way: its Camera wrapper (timeout, LED) and its perception call."""
+    perception = Perception.from_config(config)
+    led = open_led(config)
+    camera = Camera.from_config(config, source=source, on_active=led.set)
     seen_face = False
-    with camera_led(config):
-        try:
-            frames = open_source(source, size=config.camera.size)
-        except Exception as err:
-            print(f"camera {source!r}: cannot open ({err}). If the service is running it holds the camera: "
-                  "sudo systemctl stop moodbox", file=sys.stderr)
-            return 1
-        try:
-            for number in range(1, count + 1):
-                started = time.monotonic()
-                try:
-                    gray = frames.grab()
-                except Exception as err:
-                    print(f"camera {source!r}: no frame ({err})", file=sys.stderr)
+    try:
+        for number in range(1, count + 1):
+            started = time.monotonic()
+            gray = camera.grab()
+            if gray is None:
+                print(f"camera {source!r}: no frame ({camera.last_error}). If the service is running it holds "
+                      "the camera: sudo systemctl stop moodbox", file=sys.stderr)
+                return 1
+            reading = perception.look(gray)
+            took = (time.monotonic() - started) * 1000
+            line = f"frame {number}: {gray.shape[1]}x{gray.shape[0]}, {took:.0f} ms, "
+            if not reading.face:
+                print(line + "no face")
+            else:
+                seen_face = True
+                where = ", ".join(f"face {face.w:.0f}x{face.h:.0f} at ({face.x:.0f}, {face.y:.0f}) score "
+                                  f"{face.score:.2f}" for face in reading.faces)
+                print(line + f"{where}: {describe(reading.probabilities, perception.labels)}")
+            if save_frame is not None and number == count:
+                import cv2
+                if not cv2.imwrite(str(save_frame), gray):
+                    print(f"could not write {save_frame}", file=sys.stderr)
                     return 1
-                faces = pick_listener(finder.find(gray), config.face.listener)
-                took = (time.monotonic() - started) * 1000
-                line = f"frame {number}: {gray.shape[1]}x{gray.shape[0]}, {took:.0f} ms, "
-                if not faces:
-                    print(line + "no face")
-                for face in faces:
-                    seen_face = True
-                    crop = crop_face(gray, face, model.input_size, model.face_crop)
-                    print(line + f"face {face.w:.0f}x{face.h:.0f} at ({face.x:.0f}, {face.y:.0f}) "
-                                 f"score {face.score:.2f}: {describe(model.predict(crop), model.labels)}")
-                if save_frame is not None and number == count:
-                    import cv2
-                    if not cv2.imwrite(str(save_frame), gray):
-                        print(f"could not write {save_frame}", file=sys.stderr)
-                        return 1
-                    print(f"saved the last frame to {save_frame} (delete it when done: it shows a face)")
-                if number < count:
-                    time.sleep(interval_s)
-        finally:
-            frames.close()
+                print(f"saved the last frame to {save_frame} (delete it when done: it shows a face)")
+            if number < count:
+                time.sleep(interval_s)
+    finally:
+        camera.close()
+        led.close()
     if not seen_face:
         print("no face seen: look at the camera, check the light and the focus, or lower face.min_score")
     return 0
@@ -110,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return check(config, args.source or config.camera.source, max(1, args.count), args.interval, args.save_frame)
-    except ModelError as err:
+    except MoodboxError as err:  # the model (or the face finder) cannot be loaded
         print(err, file=sys.stderr)
         return 2
 

@@ -1,9 +1,10 @@
 """``moodbox bench``: per-stage latency of our pipeline against the approach we descend from, and daemon cost.
 
-Both pipelines see the same 640x480 frames (FER2013 test faces pasted into a larger frame) with one thread:
+Both pipelines see the same 640x480 frames (FER2013 test faces pasted into a larger frame) with one thread, and
+both run the daemon's own perception call (:meth:`moodbox.perception.Perception.look`), with different parts:
 
-- ours: the Y plane of a YUV420 buffer as PiCameraSource takes it, BlazeFace on LiteRT, the contract crop,
-  the int8 model;
+- ours: the Y plane of a YUV420 buffer as PiCameraSource takes it, then the parts the daemon builds from the
+  default config (BlazeFace on LiteRT, the contract crop, the int8 model);
 - baseline (webcam scripts and Flask pages): BGR -> gray with OpenCV, Haar cascade on the full frame, the
   float32 build of the same network (``emotion_float.tflite``).
 
@@ -26,9 +27,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from moodbox.config import Config, ModelConfig
 from moodbox.expression import ExpressionModel, ModelError
-from moodbox.faces import FaceFinder, crop_face, pick_listener
-from moodbox.frames import LABELS, FrameError, ScriptedFaceSource, default_dataset_dir, y_plane
+from moodbox.faces import FaceFinder
+from moodbox.frames import FrameError, y_plane
+from moodbox.perception import Perception
+from moodbox.scripted import LABELS, ScriptedFaceSource, default_dataset_dir
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = REPO / "models" / "emotion.tflite"
@@ -40,8 +44,8 @@ WARMUP_FRAMES = 5
 class _Pipeline:
     """One way of turning a camera buffer into expression probabilities, timed stage by stage."""
 
-    def __init__(self, to_gray, finder: FaceFinder, model: ExpressionModel):
-        self.to_gray, self.finder, self.model = to_gray, finder, model
+    def __init__(self, to_gray, perception: Perception):
+        self.to_gray, self.perception = to_gray, perception
         self.times = {stage: [] for stage in STAGES}
         self.found = self.matches = self.frames = 0
 
@@ -49,24 +53,18 @@ class _Pipeline:
         start = time.perf_counter()
         gray = self.to_gray(buffer)
         gray_done = time.perf_counter()
-        faces = pick_listener(self.finder.find(gray))
-        found_done = crop_done = model_done = time.perf_counter()
-        if faces:
-            crop = crop_face(gray, faces[0], self.model.input_size, self.model.face_crop)
-            crop_done = time.perf_counter()
-            probabilities = self.model.predict(crop)
-            model_done = time.perf_counter()
+        reading = self.perception.look(gray)
+        done = time.perf_counter()
         if not record:
             return
         self.frames += 1
-        for stage, seconds in (("grab_to_gray", gray_done - start), ("face_finder", found_done - gray_done),
-                               ("total", model_done - start)):
+        self.times["grab_to_gray"].append(gray_done - start)
+        self.times["total"].append(done - start)
+        for stage, seconds in reading.seconds.items():
             self.times[stage].append(seconds)
-        if faces:
+        if reading.face:
             self.found += 1
-            self.matches += self.model.labels[int(np.argmax(probabilities))] == expected
-            self.times["crop"].append(crop_done - found_done)
-            self.times["model"].append(model_done - crop_done)
+            self.matches += reading.expression == expected
 
     def report(self) -> dict:
         report = {stage: {"median_ms": round(float(np.median(times)) * 1000, 3),
@@ -82,17 +80,19 @@ def measure_stages(model_path, float_model_path, dataset_dir, frames: int, threa
     step = [0.0]
     source = ScriptedFaceSource(dataset_dir, [(label, 1.0) for label in LABELS], frame_size=FRAME_SIZE,
                                 clock=lambda: step[0])
-    ours = _Pipeline(lambda yuv: y_plane(yuv, width, height), FaceFinder("blazeface", threads=threads),
-                     ExpressionModel(model_path, threads=threads))
+    config = Config(model=ModelConfig(path=str(model_path), threads=threads))  # the daemon's defaults otherwise
+    ours = _Pipeline(lambda yuv: y_plane(yuv, width, height), Perception.from_config(config))
     pipelines = {"ours": ours}
     result = {"frame_size": list(FRAME_SIZE), "threads": threads, "frames": frames,
-              "ours_is": f"Y plane of YUV420 + {ours.finder.detector_used} + crop + int8 {Path(model_path).name}",
+              "ours_is": f"Y plane of YUV420 + {ours.perception.finder.detector_used} + crop + int8 "
+                         f"{Path(model_path).name}",
               "baseline_is": "BGR->gray + Haar cascade on the full frame (scaleFactor 1.1, minNeighbors 5, "
                              f"min face 1/10 of the frame) + float {Path(float_model_path).name}"}
     if Path(float_model_path).is_file():
-        pipelines["baseline"] = _Pipeline(lambda bgr: cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), FaceFinder("haar"),
-                                          ExpressionModel(float_model_path, Path(model_path).with_suffix(".json"),
-                                                          threads=threads, allow_float=True))
+        float_model = ExpressionModel(float_model_path, Path(model_path).with_suffix(".json"), threads=threads,
+                                      allow_float=True)
+        pipelines["baseline"] = _Pipeline(lambda bgr: cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY),
+                                          Perception(FaceFinder("haar"), float_model))
     else:
         result["baseline"] = {"missing": f"{float_model_path} not found: the training's convert step writes it "
                                          "beside emotion.tflite"}

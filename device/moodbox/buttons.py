@@ -1,4 +1,4 @@
-"""Feedback buttons (skip, like / long-press hold, privacy) and the camera LED, on gpiozero.
+"""Feedback buttons (pins bound to actions in the config, press and hold) and the camera LED, on gpiozero.
 
 Every device takes ``pin_factory=`` like gpiozero's own devices do: leave it ``None`` on the box (gpiozero picks
 lgpio on a Pi 5, or whatever works on the board) and pass a ``MockFactory`` in tests::
@@ -6,7 +6,7 @@ lgpio on a Pi 5, or whatever works on the board) and pass a ``MockFactory`` in t
     >>> from gpiozero.pins.mock import MockFactory
     >>> factory = MockFactory()
     >>> actions = []
-    >>> buttons = Buttons(skip_pin=17, like_pin=27, privacy_pin=22, led_pin=23,
+    >>> buttons = Buttons(press={17: "skip", 27: "like"}, hold={27: "hold"}, led_pin=23,
     ...                   on_action=actions.append, pin_factory=factory)
     >>> factory.pin(17).drive_low(); factory.pin(17).drive_high()
     >>> actions
@@ -26,14 +26,17 @@ import logging
 import math
 import threading
 import time
-from typing import Callable
+from types import MappingProxyType
+from typing import Callable, Mapping
 
 from gpiozero import LED, Button, GPIOZeroError
+
+from moodbox.errors import MoodboxError
 
 log = logging.getLogger(__name__)
 
 
-class ButtonsError(Exception):
+class ButtonsError(MoodboxError):
     """A button or the LED could not be set up; the message names the role and the pin."""
 
 
@@ -145,48 +148,46 @@ class _DebouncedButton:
 class Buttons:
     """The box's buttons and camera LED.
 
-    Actions passed to ``on_action``, once per real press: ``"skip"``; ``"like"`` (short press on the like button);
-    ``"hold"`` (like button kept down for ``hold_time_s``: hold the current music); ``"privacy"`` (toggle the
-    camera pause; what that means is the daemon's business). ``on_action`` runs on gpiozero's threads; an exception
-    from it is logged and does not stop later presses. A pin of ``None`` means that part is not fitted.
+    ``press`` and ``hold`` map BCM pins to action names (config ``[buttons.press]`` and ``[buttons.hold]``),
+    the way Phoniebox declares its ``ShortLongPressButton``: a pin with only a press action fires it when pressed;
+    a pin with a hold action too fires the press action on a release before ``hold_time_s`` and the hold action
+    once it has been down that long. ``on_action(name)`` runs on gpiozero's threads, once per real press; an
+    exception from it is logged and does not stop later presses. ``led_pin`` ``None``: no LED fitted.
     """
 
-    def __init__(self, *, skip_pin, like_pin, privacy_pin, led_pin, pull_up: bool = True,
-                 hold_time_s: float = 1.5, debounce_s: float = 0.05, on_action: Callable[[str], None],
-                 pin_factory=None, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, *, press: Mapping[int, str], hold: Mapping[int, str] = MappingProxyType({}), led_pin=None,
+                 pull_up: bool = True, hold_time_s: float = 1.5, debounce_s: float = 0.05,
+                 on_action: Callable[[str], None], pin_factory=None, clock: Callable[[], float] = time.monotonic):
         if debounce_s < 0:
             raise ValueError(f"debounce_s must be >= 0, got {debounce_s}")
         if hold_time_s <= debounce_s:
             raise ValueError(f"hold_time_s ({hold_time_s}) must be longer than debounce_s ({debounce_s})")
         self._on_action = on_action
         self._buttons: list[_DebouncedButton] = []
-        self._led: LED | None = None
+        self._led: CameraLED | None = None
         common = dict(debounce_s=debounce_s, clock=clock, emit=self._emit)
         try:
-            if skip_pin is not None:
-                self._buttons.append(_DebouncedButton(
-                    self._make("skip button", Button, skip_pin, pull_up=pull_up, pin_factory=pin_factory),
-                    press_action="skip", **common))
-            if like_pin is not None:
-                self._buttons.append(_DebouncedButton(
-                    self._make("like button", Button, like_pin, pull_up=pull_up, hold_time=hold_time_s,
-                               pin_factory=pin_factory),
-                    short_action="like", held_action="hold", **common))
-            if privacy_pin is not None:
-                self._buttons.append(_DebouncedButton(
-                    self._make("privacy button", Button, privacy_pin, pull_up=pull_up, pin_factory=pin_factory),
-                    press_action="privacy", **common))
-            if led_pin is not None:
-                self._led = self._make("camera LED", LED, led_pin, pin_factory=pin_factory)
+            for pin in dict.fromkeys([*press, *hold]):
+                role = f"{' / '.join(filter(None, (press.get(pin), hold.get(pin))))} button"
+                if pin in hold:
+                    self._buttons.append(_DebouncedButton(
+                        _make(role, Button, pin, pull_up=pull_up, hold_time=hold_time_s, pin_factory=pin_factory),
+                        short_action=press.get(pin), held_action=hold[pin], **common))
+                else:
+                    self._buttons.append(_DebouncedButton(
+                        _make(role, Button, pin, pull_up=pull_up, pin_factory=pin_factory),
+                        press_action=press[pin], **common))
+            self._led = CameraLED(led_pin, pin_factory=pin_factory)
         except ButtonsError:
             self.close()
             raise
 
-    def _make(self, role: str, device_class, pin, **kwargs):
-        try:
-            return device_class(pin, **kwargs)
-        except (GPIOZeroError, ValueError) as exc:
-            raise ButtonsError(f"cannot set up the {role} on pin {pin!r}: {exc}") from exc
+    @classmethod
+    def from_config(cls, config, *, on_action: Callable[[str], None], pin_factory=None) -> Buttons:
+        """The buttons and LED of ``config.buttons``."""
+        b = config.buttons
+        return cls(press=b.press, hold=b.hold, led_pin=b.led_pin, pull_up=b.pull_up, hold_time_s=b.hold_time_s,
+                   debounce_s=b.debounce_s, on_action=on_action, pin_factory=pin_factory)
 
     def _emit(self, action: str) -> None:
         try:
@@ -197,13 +198,45 @@ class Buttons:
     def set_camera_led(self, on: bool) -> None:
         """Light the LED exactly while the camera is in use (wire it to ``Camera(on_active=...)``)."""
         if self._led is not None:
-            self._led.value = bool(on)
+            self._led.set(on)
 
     def close(self) -> None:
         for button in self._buttons:
             button.close()
         self._buttons = []
         if self._led is not None:
+            self._led.close()
+            self._led = None
+
+
+class CameraLED:
+    """The privacy LED, lit exactly while the camera is in use: pass ``set`` as ``Camera(on_active=...)``.
+
+    The one way the LED is driven, by the daemon (through :class:`Buttons`), the doctor and camera-check. A pin of
+    ``None`` means no LED is fitted, and ``set`` does nothing.
+    """
+
+    def __init__(self, pin, *, pin_factory=None):
+        self._led = None if pin is None else _make("camera LED", LED, pin, pin_factory=pin_factory)
+
+    @classmethod
+    def from_config(cls, config, *, pin_factory=None) -> CameraLED:
+        """``buttons.led_pin``, or no LED when ``buttons.enabled`` is false."""
+        return cls(config.buttons.led_pin if config.buttons.enabled else None, pin_factory=pin_factory)
+
+    def set(self, on: bool) -> None:
+        if self._led is not None:
+            self._led.value = bool(on)
+
+    def close(self) -> None:
+        if self._led is not None:
             self._led.off()
             self._led.close()
             self._led = None
+
+
+def _make(role: str, device_class, pin, **kwargs):
+    try:
+        return device_class(pin, **kwargs)
+    except (GPIOZeroError, ValueError) as exc:
+        raise ButtonsError(f"cannot set up the {role} on pin {pin!r}: {exc}") from exc

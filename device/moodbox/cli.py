@@ -7,8 +7,8 @@ import json
 import sys
 
 from moodbox import __version__
-from moodbox.config import DEFAULT_PATH, ConfigError, load_config
-from moodbox.control import COMMANDS
+from moodbox.actions import ACTIONS
+from moodbox.config import DEFAULT_PATH, ConfigError, ConfigNotFound, load_config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     doctor = commands.add_parser("doctor", help="check config, model, camera, MPD, buttons, state directory")
     doctor.add_argument("--config", default=str(DEFAULT_PATH), help=f"config file (default {DEFAULT_PATH})")
     commands.add_parser("bench", help="latency, speed-up, CPU and memory figures as JSON (see moodbox bench -h)")
-    for action, text in COMMANDS.items():
-        command = commands.add_parser(action, help=text)
+    for action in ACTIONS.values():
+        command = commands.add_parser(action.name, help=action.help)
         where = command.add_mutually_exclusive_group()
         where.add_argument("--socket", help="control socket (default: state.control_socket of --config)")
         where.add_argument("--config", default=str(DEFAULT_PATH), help=f"config file (default {DEFAULT_PATH})")
@@ -56,11 +56,14 @@ def _send_action(args) -> int:
     if socket_path is None:
         try:
             socket_path = load_config(args.config).state.control_socket
-        except ConfigError as err:
-            if args.config != str(DEFAULT_PATH) or "not found" not in str(err):
+        except ConfigNotFound as err:
+            if args.config != str(DEFAULT_PATH):
                 print(f"moodbox {args.command}: {err}", file=sys.stderr)
                 return 2
             socket_path = StateConfig().control_socket  # no config file: the daemon uses the default too
+        except ConfigError as err:
+            print(f"moodbox {args.command}: {err}", file=sys.stderr)
+            return 2
     try:
         answer = send_command(socket_path, args.command)
     except ControlError as err:

@@ -4,8 +4,8 @@ Every key has a default, so an empty file is a valid config. Unknown keys, wrong
 :class:`ConfigError` naming the file, the key (``mood.window_s``) and what was expected, so a typo never starts a
 half-working daemon. ``device/moodbox/moodbox.toml`` is the commented reference of every key.
 
->>> config = load_config("/etc/moodbox/moodbox.toml")  # doctest: +SKIP
->>> config.music.playlists["happy"]  # doctest: +SKIP
+>>> config = load_config(Path(__file__).with_name("moodbox.toml"))  # the reference: every default
+>>> config.music.playlists["happy"]
 ('upbeat',)
 """
 
@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
+
+from moodbox.actions import ACTIONS
+from moodbox.errors import MoodboxError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -37,10 +40,16 @@ DEFAULT_PLAYLISTS = MappingProxyType({
     "surprise": ("upbeat",),
     "neutral": ("everyday",),
 })
+DEFAULT_PRESS = MappingProxyType({17: "skip", 27: "like", 22: "pause"})
+DEFAULT_HOLD = MappingProxyType({27: "hold"})
 
 
-class ConfigError(Exception):
+class ConfigError(MoodboxError):
     """A config file that cannot be used; the message names the file and the key to fix."""
+
+
+class ConfigNotFound(ConfigError):
+    """There is no config file at the path given."""
 
 
 def _default_model_path() -> str:
@@ -119,9 +128,8 @@ class MPDConfig:
 @dataclass(frozen=True)
 class ButtonsConfig:
     enabled: bool = True
-    skip_pin: int = _key(default=17, range=(0, 53))
-    like_pin: int = _key(default=27, range=(0, 53))
-    privacy_pin: int = _key(default=22, range=(0, 53))
+    press: Mapping[int, str] = field(default_factory=lambda: DEFAULT_PRESS)   # BCM pin -> action when pressed
+    hold: Mapping[int, str] = field(default_factory=lambda: DEFAULT_HOLD)     # BCM pin -> action when held
     led_pin: int = _key(default=23, range=(0, 53))
     pull_up: bool = True
     hold_time_s: float = _key(default=1.5, range=(0.1, 30.0))
@@ -158,7 +166,7 @@ def load_config(path: str | os.PathLike) -> Config:
         with path.open("rb") as f:
             document = tomllib.load(f)
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found (pass --config PATH, or copy the example "
+        raise ConfigNotFound(f"{path}: config file not found (pass --config PATH, or copy the example "
                           f"from the moodbox package's moodbox.toml)") from None
     except OSError as err:
         raise ConfigError(f"{path}: cannot read config file: {err.strerror}") from None
@@ -192,12 +200,10 @@ def _check_across_keys(config: Config, source: str) -> None:
     if buttons.hold_time_s <= buttons.debounce_s:
         raise ConfigError(f"{source}: buttons.hold_time_s ({buttons.hold_time_s}) must be longer than "
                           f"buttons.debounce_s ({buttons.debounce_s})")
-    pins = [(name, getattr(buttons, name)) for name in ("skip_pin", "like_pin", "privacy_pin", "led_pin")]
-    for index, (name, pin) in enumerate(pins):
-        for other, other_pin in pins[index + 1:]:
-            if pin == other_pin:
-                raise ConfigError(f"{source}: buttons.{name} and buttons.{other} are both pin {pin}: "
-                                  "each needs its own pin")
+    for table in ("press", "hold"):
+        if buttons.led_pin in getattr(buttons, table):
+            raise ConfigError(f"{source}: buttons.led_pin and buttons.{table}.{buttons.led_pin} are both pin "
+                              f"{buttons.led_pin}: the LED needs its own pin")
 
 
 def _build_section(cls: type, table: Mapping[str, Any], source: str, section: str) -> Any:
@@ -208,6 +214,8 @@ def _build_section(cls: type, table: Mapping[str, Any], source: str, section: st
         key = f"{section}.{name}"
         if section == "music" and name == "playlists":
             values[name] = _playlists(value, source, key)
+        elif section == "buttons" and name in ("press", "hold"):
+            values[name] = _pin_actions(value, source, key)
         else:
             values[name] = _check_value(fields[name], value, source, key)
     return cls(**values)
@@ -270,6 +278,22 @@ def _playlists(value: Any, source: str, key: str) -> Mapping[str, tuple[str, ...
                               f"names, got {_describe(names)}")
         playlists[expression] = tuple(dict.fromkeys(names))
     return MappingProxyType(playlists)
+
+
+def _pin_actions(value: Any, source: str, key: str) -> Mapping[int, str]:
+    """``buttons.press`` / ``buttons.hold``: BCM pin (0..53) -> action name; the table replaces the default one."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: {key} must be a table of BCM pin = action, e.g. 17 = \"skip\", "
+                          f"got {_describe(value)}")
+    actions = {}
+    for pin, action in value.items():
+        if not (pin.isdigit() and 0 <= int(pin) <= 53):
+            raise ConfigError(f"{source}: {key}.{pin}: the key must be a BCM pin number 0..53")
+        if action not in ACTIONS:
+            raise ConfigError(f"{source}: {key}.{pin} must be one of {', '.join(map(repr, ACTIONS))}, "
+                              f"got {_describe(action)}")
+        actions[int(pin)] = action
+    return MappingProxyType(actions)
 
 
 def _range_text(spec: dataclasses.Field) -> str:

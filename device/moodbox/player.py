@@ -13,11 +13,15 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import mpd
 
 from moodbox.backoff import Backoff
+from moodbox.errors import MoodboxError
+
+if TYPE_CHECKING:
+    from moodbox.config import Config
 
 log = logging.getLogger("moodbox.player")
 
@@ -27,11 +31,11 @@ SWITCH_MODES = ("after_current", "now")
 _CONNECTION_ERRORS = (OSError, mpd.ConnectionError, mpd.ProtocolError)
 
 
-class PlayerUnavailable(Exception):
+class PlayerUnavailable(MoodboxError):
     """MPD cannot be reached right now; the player keeps trying in the background."""
 
 
-class PlaylistUnavailable(Exception):
+class PlaylistUnavailable(MoodboxError):
     """MPD refused to load a stored playlist (deleted or renamed since the start); ``playlist`` names it."""
 
     def __init__(self, playlist: str, message: str):
@@ -49,18 +53,17 @@ class PlayerState:
 
 
 class Player:
-    """Plays MPD stored playlists for moods.
+    """Plays MPD stored playlists for moods::
 
-    >>> player = Player("/run/mpd/socket")  # doctest: +SKIP
-    >>> player.switch_to("upbeat", "after_current", mood="happy")  # doctest: +SKIP
-    True
+        player = Player("/run/mpd/socket", store=store)
+        player.switch_to("upbeat", "after_current", mood="happy")  # True: MPD took it
     """
 
     def __init__(self, host: str, port: int = 6600, *, timeout_s: float = 10.0, store: Any = None,
                  shuffle: bool = True, clock: Callable[[], float] = time.monotonic,
-                 min_backoff_s: float = 0.5, max_backoff_s: float = 30.0):
+                 min_backoff_s: float = 0.5, max_backoff_s: float = 30.0, handover: Player | None = None):
         self.host, self.port, self.timeout_s = host, port, timeout_s
-        self.store = store
+        self._store = store
         self.shuffle = shuffle
         self._backoff = Backoff(min_backoff_s, max_backoff_s, clock)
         self._lock = threading.RLock()
@@ -71,6 +74,17 @@ class Player:
         self._kept_song_id: str | None = None  # the song kept playing through an "after_current" switch
         self._last_song_id: str | None = None
         self._paused_by_us = False
+        self._paused_for_absence = False
+        if handover is not None:  # a reload: carry on with what the old player was asked to do
+            self.playlist, self.mood = handover.playlist, handover.mood
+            self._paused_by_us, self._paused_for_absence = handover._paused_by_us, handover._paused_for_absence
+
+    @classmethod
+    def from_config(cls, config: Config, *, store: Any = None, clock: Callable[[], float] = time.monotonic,
+                    handover: Player | None = None) -> Player:
+        """The player of ``config.mpd`` (and ``music.shuffle``), recording plays into ``store``."""
+        return cls(config.mpd.host, config.mpd.port, timeout_s=config.mpd.timeout_s, store=store,
+                   shuffle=config.music.shuffle, clock=clock, handover=handover)
 
     @property
     def address(self) -> str:
@@ -151,6 +165,11 @@ class Player:
         existing = {entry["playlist"] for entry in self._call("listplaylists")}
         return [name for name in names if name not in existing]
 
+    def missing_playlists_text(self, missing: list[str]) -> str:
+        """What to tell the owner about ``missing`` stored playlists (the caller names the config key)."""
+        return (f"MPD at {self.address} has no stored playlist named {', '.join(missing)}: create "
+                f"{'it' if len(missing) == 1 else 'them'} in MPD (e.g. `mpc save {missing[0]}`) or name existing ones")
+
     def playlist_length(self, name: str) -> int:
         try:
             return len(self._call("listplaylist", name))
@@ -226,6 +245,20 @@ class Player:
             self._call("next")
             self.poll()  # record the song skipped to, even if the next skip comes before the next tick
 
+    def follow_presence(self, present: bool, nobody_for_long: bool) -> None:
+        """Pause the music for an empty room and resume it when someone is back (only a pause it made itself)."""
+        try:
+            if nobody_for_long and not self._paused_for_absence:
+                log.info("nobody here for a while: pausing the music")
+                self.pause()
+                self._paused_for_absence = True
+            elif present and self._paused_for_absence:
+                log.info("someone is back: resuming the music")
+                self.play()
+                self._paused_for_absence = False
+        except PlayerUnavailable as err:
+            log.warning("%s", err)
+
     def pause(self) -> None:
         with self._lock:
             self._paused_by_us = True
@@ -280,8 +313,8 @@ class Player:
     def _record_play(self, state: PlayerState) -> None:
         reason, self._reason_for_next = self._reason_for_next, "next"
         log.info("now playing %s from %s (%s)", state.title, state.playlist, reason)
-        if self.store is not None:
-            self.store.record_play(track=state.track, playlist=state.playlist, mood=self.mood, reason=reason)
+        if self._store is not None:
+            self._store.record_play(track=state.track, playlist=state.playlist, mood=self.mood, reason=reason)
 
     def close(self) -> None:
         with self._lock:

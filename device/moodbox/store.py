@@ -24,6 +24,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from moodbox.errors import MoodboxError
+
 SCHEMA_VERSION = 2
 # hold / release: the music held and let go by the listener; pause / resume: the camera's privacy pause
 FEEDBACK_ACTIONS = ("skip", "like", "hold", "release", "pause", "resume")
@@ -69,7 +71,7 @@ COMMIT;
 """
 
 
-class StoreError(Exception):
+class StoreError(MoodboxError):
     """The feedback database cannot be opened or written; the message names the file."""
 
 

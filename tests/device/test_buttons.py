@@ -12,6 +12,7 @@ from moodbox.buttons import Buttons, ButtonsError
 from device_support import FakeClock, wait_until
 
 SKIP, LIKE, PRIVACY, LED_PIN = 17, 27, 22, 23
+PRESS, HOLD = {SKIP: "skip", LIKE: "like", PRIVACY: "pause"}, {LIKE: "hold"}  # the default wiring
 
 
 class Recorder:
@@ -44,7 +45,7 @@ def recorder():
 
 @pytest.fixture
 def buttons(factory, clock, recorder):
-    buttons = Buttons(skip_pin=SKIP, like_pin=LIKE, privacy_pin=PRIVACY, led_pin=LED_PIN, hold_time_s=0.3,
+    buttons = Buttons(press=PRESS, hold=HOLD, led_pin=LED_PIN, hold_time_s=0.3,
                       debounce_s=0.05, on_action=recorder, pin_factory=factory, clock=clock)
     yield buttons
     buttons.close()
@@ -69,7 +70,7 @@ def test_each_button_press_gives_its_action_once(buttons, factory, clock, record
     press(factory, clock, SKIP)
     press(factory, clock, PRIVACY)
     press(factory, clock, LIKE)
-    assert recorder.actions == ["skip", "privacy", "like"]
+    assert recorder.actions == ["skip", "pause", "like"]
 
 
 def test_skip_fires_on_press_not_on_release(buttons, factory, clock, recorder):
@@ -80,7 +81,7 @@ def test_skip_fires_on_press_not_on_release(buttons, factory, clock, recorder):
     assert recorder.actions == ["skip"]
 
 
-@pytest.mark.parametrize("pin,action", [(SKIP, "skip"), (PRIVACY, "privacy"), (LIKE, "like")])
+@pytest.mark.parametrize("pin,action", [(SKIP, "skip"), (PRIVACY, "pause"), (LIKE, "like")])
 def test_bouncing_contacts_give_one_action_per_press(buttons, factory, clock, recorder, pin, action):
     for _ in range(3):
         bounce(factory, clock, pin, final_low=True)
@@ -97,7 +98,7 @@ def test_presses_further_apart_than_debounce_all_count(buttons, factory, clock, 
 
 
 def test_debounce_window_comes_from_the_constructor(factory, clock, recorder):
-    buttons = Buttons(skip_pin=SKIP, like_pin=None, privacy_pin=None, led_pin=None, debounce_s=0.5,
+    buttons = Buttons(press={SKIP: "skip"}, led_pin=None, debounce_s=0.5,
                       on_action=recorder, pin_factory=factory, clock=clock)
     try:
         for _ in range(4):
@@ -132,7 +133,7 @@ def test_like_tap_shorter_than_debounce_is_a_like(buttons, factory, clock, recor
 
 
 def test_bounce_on_a_like_press_is_not_taken_for_a_short_tap(factory, clock, recorder):
-    buttons = Buttons(skip_pin=None, like_pin=LIKE, privacy_pin=None, led_pin=None, hold_time_s=60,
+    buttons = Buttons(press={LIKE: "like"}, hold={LIKE: "hold"}, led_pin=None, hold_time_s=60,
                       debounce_s=0.05, on_action=recorder, pin_factory=factory, clock=clock)
     try:
         bounce(factory, clock, LIKE, final_low=True)  # raw releases inside the window, but the button stays down
@@ -172,7 +173,7 @@ def test_short_like_after_a_long_one_is_a_like(buttons, factory, clock, recorder
 
 
 def test_pull_down_buttons_are_pressed_by_driving_high(factory, clock, recorder):
-    buttons = Buttons(skip_pin=SKIP, like_pin=None, privacy_pin=None, led_pin=None, pull_up=False,
+    buttons = Buttons(press={SKIP: "skip"}, led_pin=None, pull_up=False,
                       on_action=recorder, pin_factory=factory, clock=clock)
     try:
         factory.pin(SKIP).drive_high()
@@ -193,25 +194,25 @@ def test_camera_led_follows_set_camera_led(buttons, factory):
 
 
 def test_close_turns_the_led_off_and_frees_the_pins(factory, clock, recorder):
-    first = Buttons(skip_pin=SKIP, like_pin=LIKE, privacy_pin=PRIVACY, led_pin=LED_PIN, on_action=recorder,
+    first = Buttons(press=PRESS, hold=HOLD, led_pin=LED_PIN, on_action=recorder,
                     pin_factory=factory, clock=clock)
     first.set_camera_led(True)
     first.close()
     assert factory.pin(LED_PIN).state == 0
-    second = Buttons(skip_pin=SKIP, like_pin=LIKE, privacy_pin=PRIVACY, led_pin=LED_PIN, on_action=recorder,
+    second = Buttons(press=PRESS, hold=HOLD, led_pin=LED_PIN, on_action=recorder,
                      pin_factory=factory, clock=clock)
     second.close()
 
 
 def test_parts_not_fitted_are_left_out(factory, clock, recorder):
-    buttons = Buttons(skip_pin=None, like_pin=None, privacy_pin=PRIVACY, led_pin=None, on_action=recorder,
+    buttons = Buttons(press={PRIVACY: "pause"}, led_pin=None, on_action=recorder,
                       pin_factory=factory, clock=clock)
     try:
         buttons.set_camera_led(True)
         press(factory, clock, PRIVACY)
     finally:
         buttons.close()
-    assert recorder.actions == ["privacy"]
+    assert recorder.actions == ["pause"]
 
 
 def test_failing_action_handler_does_not_stop_later_presses(factory, clock, caplog):
@@ -222,7 +223,7 @@ def test_failing_action_handler_does_not_stop_later_presses(factory, clock, capl
         if len(seen) == 1:
             raise RuntimeError("daemon hiccup")
 
-    buttons = Buttons(skip_pin=SKIP, like_pin=None, privacy_pin=None, led_pin=None, on_action=flaky,
+    buttons = Buttons(press={SKIP: "skip"}, led_pin=None, on_action=flaky,
                       pin_factory=factory, clock=clock)
     try:
         press(factory, clock, SKIP)
@@ -234,21 +235,21 @@ def test_failing_action_handler_does_not_stop_later_presses(factory, clock, capl
 
 
 def test_pin_clash_names_the_part_and_pin_and_releases_the_others(factory, clock, recorder):
-    with pytest.raises(ButtonsError, match=r"like button on pin 17"):
-        Buttons(skip_pin=SKIP, like_pin=SKIP, privacy_pin=PRIVACY, led_pin=LED_PIN, on_action=recorder,
+    with pytest.raises(ButtonsError, match=r"camera LED on pin 17"):
+        Buttons(press={SKIP: "skip", PRIVACY: "pause"}, hold={SKIP: "hold"}, led_pin=SKIP, on_action=recorder,
                 pin_factory=factory, clock=clock)
     # Nothing half set up stays behind: every pin can be claimed again.
-    Buttons(skip_pin=SKIP, like_pin=LIKE, privacy_pin=PRIVACY, led_pin=LED_PIN, on_action=recorder,
+    Buttons(press=PRESS, hold=HOLD, led_pin=LED_PIN, on_action=recorder,
             pin_factory=factory, clock=clock).close()
 
 
 def test_invalid_pin_names_the_part(factory, clock, recorder):
     with pytest.raises(ButtonsError, match=r"camera LED on pin 'GPIO99'"):
-        Buttons(skip_pin=SKIP, like_pin=None, privacy_pin=None, led_pin="GPIO99", on_action=recorder,
+        Buttons(press={SKIP: "skip"}, led_pin="GPIO99", on_action=recorder,
                 pin_factory=factory, clock=clock)
 
 
 def test_hold_time_must_exceed_debounce(factory, recorder):
     with pytest.raises(ValueError, match="hold_time_s"):
-        Buttons(skip_pin=SKIP, like_pin=LIKE, privacy_pin=None, led_pin=None, hold_time_s=0.01, debounce_s=0.05,
+        Buttons(press={SKIP: "skip", LIKE: "like"}, hold={LIKE: "hold"}, hold_time_s=0.01, debounce_s=0.05,
                 on_action=recorder, pin_factory=factory)

@@ -79,7 +79,9 @@ path = "models/mine.tflite"
     ("[mpd]\nport = 70000", "mpd.port must be in 1..65535"),
     ("[mpd]\nport = 66.5", "mpd.port must be a whole number"),
     ("[buttons]\nenabled = 'yes'", "buttons.enabled must be true or false"),
-    ("[buttons]\nskip_pin = true", "buttons.skip_pin must be a whole number"),
+    ("[buttons]\npress = 17", "buttons.press must be a table of BCM pin = action"),
+    ("[buttons.press]\n60 = 'skip'", "buttons.press.60: the key must be a BCM pin number 0..53"),
+    ("[buttons.hold]\n27 = 'dance'", "buttons.hold.27 must be one of 'skip', 'like', 'hold', 'pause'"),
     ("[music]\nswitch = 'later'", "music.switch must be one of 'after_current', 'now'"),
     ("[face]\nlistener = 'all'", "face.listener must be one of"),
     ("[music.playlists]\nhappi = 'x'", "unknown key music.playlists.happi"),
@@ -94,7 +96,7 @@ path = "models/mine.tflite"
     ("[mpd]\ntimeout_s = 30", "mpd.timeout_s must be in 0.1..10.0, got 30"),
     ("[buttons]\nhold_time_s = 0.1\ndebounce_s = 0.2",
      "buttons.hold_time_s (0.1) must be longer than buttons.debounce_s (0.2)"),
-    ("[buttons]\nled_pin = 17", "buttons.skip_pin and buttons.led_pin are both pin 17"),
+    ("[buttons]\nled_pin = 17", "buttons.led_pin and buttons.press.17 are both pin 17"),
 ])
 def test_bad_values_name_file_key_and_expectation(tmp_path, text, message):
     path = write(tmp_path, text)
@@ -114,12 +116,15 @@ def test_values_at_the_accepted_ends_build_the_parts(tmp_path):
 
     config = load_config(write(tmp_path, "[face]\nmin_score = 0.999\n[mood]\nmin_confidence = 0.999\n"
                                          "hysteresis = 0.999\n[buttons]\nhold_time_s = 0.2\ndebounce_s = 0.19\n"))
-    FaceFinder(min_score=config.face.min_score)
-    MoodTracker(EXPRESSIONS, min_confidence=config.mood.min_confidence, hysteresis=config.mood.hysteresis)
-    pins = config.buttons
-    Buttons(skip_pin=pins.skip_pin, like_pin=pins.like_pin, privacy_pin=pins.privacy_pin, led_pin=pins.led_pin,
-            hold_time_s=pins.hold_time_s, debounce_s=pins.debounce_s, on_action=print,
-            pin_factory=MockFactory()).close()
+    FaceFinder.from_config(config)
+    MoodTracker.from_config(config, EXPRESSIONS)
+    Buttons.from_config(config, on_action=print, pin_factory=MockFactory()).close()
+
+
+def test_buttons_bind_pins_to_actions_for_press_and_hold(tmp_path):
+    config = load_config(write(tmp_path, "[buttons.press]\n5 = 'like'\n6 = 'status'\n[buttons.hold]\n5 = 'pause'\n"))
+    assert dict(config.buttons.press) == {5: "like", 6: "status"} and dict(config.buttons.hold) == {5: "pause"}
+    assert dict(Config().buttons.press) == {17: "skip", 27: "like", 22: "pause"}
 
 
 def test_model_path_with_a_tilde_is_expanded(tmp_path, monkeypatch):

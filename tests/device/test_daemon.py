@@ -328,7 +328,8 @@ def test_start_refusals_exit_with_a_code_and_start_nothing(make_config_file, mpd
     assert cli_main(["run", "--config", str(config_path)]) == code
     assert message in capsys.readouterr().err
     assert not (tmp_path / "run" / "control.sock").exists()
-    assert not (tmp_path / "state" / "feedback.db").exists()
+    # the store is opened before the player that records into it: only a refusal by MPD comes after it
+    assert (tmp_path / "state" / "feedback.db").exists() == (code == EXIT_PLAYLISTS)
     client = mpd_server.client()
     assert client.status()["playlistlength"] == "0"  # MPD untouched
     client.disconnect()
@@ -338,8 +339,9 @@ def test_start_refusals_exit_with_a_code_and_start_nothing(make_config_file, mpd
 def test_control_socket_and_buttons_share_one_set_of_actions(make_config_file, mpd_server):
     factory = MockFactory()
     config_path = make_config_file(camera={"interval_s": 0.1}, music={"shuffle": False},
-                                   buttons={"enabled": True, "skip_pin": 5, "like_pin": 6, "privacy_pin": 13,
-                                            "led_pin": 19, "debounce_s": 0.01, "hold_time_s": 0.3},
+                                   buttons={"enabled": True, "press": {"5": "skip", "6": "like", "13": "pause"},
+                                            "hold": {"6": "hold"}, "led_pin": 19, "debounce_s": 0.01,
+                                            "hold_time_s": 0.3},
                                    mood={"window_s": 0.5, "min_dwell_s": 0.0})
     ticks = Ticks()
     daemon, frames = make_daemon(config_path, pin_factory=factory, on_tick=ticks)
@@ -433,7 +435,7 @@ def test_nobody_there_pauses_after_the_configured_minutes_and_resumes(make_confi
         for _ in range(5):
             daemon.tick()
             clock.advance(1.0)
-        daemon.face_finder.find = lambda gray: []  # the listener leaves
+        daemon.perception.finder.find = lambda gray: []  # the listener leaves
         client = mpd_server.client()
         for _ in range(20):
             daemon.tick()
@@ -443,7 +445,7 @@ def test_nobody_there_pauses_after_the_configured_minutes_and_resumes(make_confi
             daemon.tick()
             clock.advance(1.0)
         assert client.status()["state"] == "pause"
-        del daemon.face_finder.find  # back
+        del daemon.perception.finder.find  # back
         daemon.tick()
         assert client.status()["state"] == "play"
         client.disconnect()

@@ -10,7 +10,7 @@ import pytest
 
 from moodbox.config import EXPRESSIONS as LABELS
 from moodbox.expression import ExpressionModel, ModelError
-from moodbox.frames import load_script_faces
+from moodbox.scripted import load_script_faces
 
 
 @pytest.fixture(scope="module")

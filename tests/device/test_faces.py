@@ -9,7 +9,7 @@ import pytest
 
 from moodbox import faces as faces_module
 from moodbox.faces import Face, FaceFinder, crop_face, pick_listener, ssd_anchors, weighted_nms
-from moodbox.frames import ScriptedFaceSource
+from moodbox.scripted import ScriptedFaceSource
 
 CONVENTION = {"square": True, "scale": 1.25, "interpolation": "area", "border": "replicate"}
 

@@ -141,3 +141,14 @@ def test_bad_settings_name_the_setting(setting, value):
 def test_wrong_number_of_probabilities_is_refused():
     with pytest.raises(ValueError, match="expected 7 probabilities"):
         MoodTracker(LABELS).update(0, np.ones(5) / 5)
+
+
+def test_the_state_says_since_when_the_mood_holds():
+    tracker = MoodTracker(LABELS, window_s=5.0, min_dwell_s=0.0)
+    assert tracker.state is None
+    feed(tracker, 0.0, 3, vector("sad"))
+    assert tracker.state.mood == "sad" and tracker.state.since == 2.0  # the third confident frame settles it
+    feed(tracker, 3.0, 10, vector("happy"))
+    assert tracker.state.mood == "happy" and 3.0 < tracker.state.since < 13.0
+    since = tracker.state.since
+    assert tracker.update(20.0, None).since == since  # nobody there: the mood and its start stay

@@ -147,3 +147,27 @@ def test_backoff_grows_and_is_capped(tmp_path, caplog):
         now[0] += 0.5
     gaps = [b - a for a, b in zip(attempts, attempts[1:])]
     assert gaps[:3] == [1.0, 2.0, 4.0] and set(gaps[3:]) == {4.0}
+
+
+def test_absence_pause_is_owned_by_the_player_and_survives_a_handover(mpd_server, mpd_client):
+    player = Player(mpd_server.socket_path, shuffle=False)
+    player.switch_to("everyday", "now", mood="neutral")
+    player.follow_presence(present=False, nobody_for_long=False)
+    assert mpd_client.status()["state"] == "play"
+    player.follow_presence(present=False, nobody_for_long=True)
+    assert mpd_client.status()["state"] == "pause"
+    player.close()
+    reloaded = Player(mpd_server.socket_path, shuffle=False, handover=player)  # a reload with new [mpd] keys
+    assert (reloaded.playlist, reloaded.mood) == ("everyday", "neutral")
+    reloaded.poll()
+    assert mpd_client.status()["state"] == "pause"  # reconnecting does not undo the absence pause
+    reloaded.follow_presence(present=True, nobody_for_long=False)
+    assert mpd_client.status()["state"] == "play"
+    reloaded.follow_presence(present=True, nobody_for_long=False)  # only a pause of its own is lifted
+    assert mpd_client.status()["state"] == "play"
+
+
+def test_missing_playlists_text_says_how_to_make_one(mpd_server):
+    text = Player(mpd_server.socket_path).missing_playlists_text(["party", "jazz"])
+    assert text == (f"MPD at {mpd_server.socket_path} has no stored playlist named party, jazz: create them in MPD "
+                    "(e.g. `mpc save party`) or name existing ones")
