@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from moodbox_training import data, evaluate
+from moodbox_training import data, scoring
 from moodbox_training.runtime import TfliteClassifier
 
 
@@ -31,6 +31,6 @@ def test_privatetest_accuracy_reproduces_the_card(model_path, card, data_dir):
     rows = fer.split("private")
     mirror_average = card["face_crop"]["mirror_average"]
     predicted = TfliteClassifier(model_path).predict(fer.pixels[rows], mirror_average).argmax(axis=1)
-    scores = evaluate.score_both(predicted, fer.emotion[rows].astype(np.int64), fer.ferplus_majority[rows])
+    scores = scoring.score_both(predicted, fer.emotion[rows].astype(np.int64), fer.ferplus_majority[rows])
     for name in ("fer2013", "ferplus"):
         assert scores[name]["accuracy"] == pytest.approx(card["metrics"]["int8"][name]["accuracy"], abs=0.005)

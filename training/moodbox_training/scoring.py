@@ -1,0 +1,63 @@
+"""Scoring the int8 model the way the device runs it: per-class reports, and the mirror-averaging choice."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from tqdm import tqdm
+
+from .data import LABELS, FerData
+from .runtime import TfliteClassifier
+
+log = logging.getLogger(__name__)
+
+
+def predict(classifier: TfliteClassifier, images: np.ndarray, name: str, mirror_average: bool = False):
+    scores = np.stack([classifier.predict_one(image) for image in tqdm(images, desc=name, leave=False,
+                                                                       disable=None)])
+    if mirror_average:
+        scores = (scores + predict(classifier, images[:, :, ::-1], name + " (mirrored)")) / 2
+    return scores
+
+
+def choose_mirror_average(classifier: TfliteClassifier, data: FerData) -> dict:
+    """Mirror-averaging (the device then runs the model twice) is used only if it helps on PublicTest.
+
+    "Helps" is judged like checkpoint selection: the mean of FER2013 and FER+ majority accuracy.
+    """
+    rows = data.split("public")
+    fer_labels, ferplus_labels = data.emotion[rows].astype(np.int64), data.ferplus_majority[rows]
+    choice = {}
+    for name, mirror_average in (("single", False), ("mirror_average", True)):
+        predicted = predict(classifier, data.pixels[rows], "PublicTest", mirror_average).argmax(axis=1)
+        scores = score_both(predicted, fer_labels, ferplus_labels)
+        choice[f"public_score_{name}"] = (scores["fer2013"]["accuracy"] + scores["ferplus"]["accuracy"]) / 2
+    choice["mirror_average"] = choice["public_score_mirror_average"] > choice["public_score_single"]
+    log.info("PublicTest mean accuracy: single %.4f, mirror-averaged %.4f -> mirror_average=%s",
+             choice["public_score_single"], choice["public_score_mirror_average"], choice["mirror_average"])
+    return choice
+
+
+def classification_report(predicted: np.ndarray, truth: np.ndarray) -> dict:
+    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix (rows = truth)."""
+    confusion = np.zeros((len(LABELS), len(LABELS)), dtype=np.int64)
+    np.add.at(confusion, (truth, predicted), 1)
+    true_positive = np.diag(confusion).astype(np.float64)
+    precision = true_positive / np.maximum(confusion.sum(axis=0), 1)
+    recall = true_positive / np.maximum(confusion.sum(axis=1), 1)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    return {
+        "accuracy": float(true_positive.sum() / confusion.sum()),
+        "macro_f1": float(f1.mean()),
+        "rows": int(confusion.sum()),
+        "per_class": {label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+                      for label, p, r, f, s in zip(LABELS, precision, recall, f1, confusion.sum(axis=1))},
+        "confusion": confusion.tolist(),
+    }
+
+
+def score_both(predicted: np.ndarray, fer_labels: np.ndarray, ferplus_labels: np.ndarray) -> dict:
+    kept = ferplus_labels >= 0
+    return {"fer2013": classification_report(predicted, fer_labels),
+            "ferplus": classification_report(predicted[kept], ferplus_labels[kept])}
