@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 from pathlib import Path
 
@@ -25,6 +27,12 @@ def representative_images(data: FerData, count: int, seed: int) -> np.ndarray:
     return data.pixels[rows].astype(np.float32)[..., None]
 
 
+def _run(converter) -> bytes:
+    """Converts without the SavedModel signature dump that Keras 3 prints to stdout on the way."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return converter.convert()
+
+
 def to_int8_tflite(keras_model, calibration: np.ndarray) -> bytes:
     import tensorflow as tf
 
@@ -34,7 +42,7 @@ def to_int8_tflite(keras_model, calibration: np.ndarray) -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    return converter.convert()
+    return _run(converter)
 
 
 def float_model_path(int8_path: Path) -> Path:
@@ -45,7 +53,7 @@ def float_model_path(int8_path: Path) -> Path:
 def to_float_tflite(keras_model) -> bytes:
     import tensorflow as tf
 
-    return tf.lite.TFLiteConverter.from_keras_model(keras_model).convert()
+    return _run(tf.lite.TFLiteConverter.from_keras_model(keras_model))
 
 
 def _write_atomically(path: Path, content: bytes) -> None:
