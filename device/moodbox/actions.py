@@ -4,9 +4,12 @@ The CLI makes a subcommand of each entry, the control socket and the buttons cal
 ``[buttons.press]`` / ``[buttons.hold]`` bind pins to names), and each handler says what it records as feedback.
 A new action is one entry here (and a method on the part it drives).
 
-A handler runs under the daemon's lock and gets the running box, which offers ``player``, ``policy``, ``camera``,
-``clock()``, ``record(event, track)`` (feedback into the store: the store's event names) and ``status()``. It
-returns the answer (a JSON-able dict, without ``ok``) or raises a MoodboxError, which is answered as the error.
+A handler runs under the daemon's lock (unless ``locked`` is false: status answers from the last known state,
+never waiting for a tick stuck on MPD) and gets the running box, which offers ``player``, ``policy``, ``camera``,
+``clock()``, ``record(event, playing)`` (feedback into the store: the store's event names, credited to the
+playlist the track came from) and ``status()``. It returns the answer (a JSON-able dict, without ``ok``) or raises
+a MoodboxError, which is answered as the error. A skip or hold whose record fails still happened: the answer
+says ``not_recorded``; a like is nothing but its record, so it fails.
 
 >>> sorted(ACTIONS)
 ['hold', 'like', 'pause', 'skip', 'status']
@@ -30,37 +33,47 @@ class Action:
     name: str
     help: str
     handler: Callable[[Any], dict]
+    locked: bool = True
 
 
-def _about(box, action: str, track: str | None, event: str | None = None) -> dict:
-    log.info("%s (playlist %s, track %s)", event or action, box.player.playlist, track)
-    return {"action": action, "playlist": box.player.playlist, "track": track}
+def _about(box, action: str, playing, event: str | None = None) -> dict:
+    playlist = playing.track_playlist or box.player.playlist
+    log.info("%s (playlist %s, track %s)", event or action, playlist, playing.track)
+    return {"action": action, "playlist": playlist, "track": playing.track}
+
+
+def _record(box, event: str, playing) -> dict:
+    """Record feedback for an action that has happened anyway: a failed record is logged and answered, not raised."""
+    try:
+        box.record(event, playing)
+    except MoodboxError as err:
+        log.error("recording %s failed: %s", event, err)
+        return {"not_recorded": str(err)}
+    return {}
 
 
 def skip(box) -> dict:
-    track = box.player.current().track
+    playing = box.player.current()
     box.player.skip()
-    box.record("skip", track)
-    return _about(box, "skip", track)
+    return {**_about(box, "skip", playing), **_record(box, "skip", playing)}
 
 
 def like(box) -> dict:
-    track = box.player.current().track
-    box.record("like", track)
-    return _about(box, "like", track)
+    playing = box.player.current()
+    box.record("like", playing)
+    return _about(box, "like", playing)
 
 
 def hold(box) -> dict:
     """Hold the current music whatever the mood; again: let it go (recorded as hold / release)."""
-    track, now = box.player.current().track, box.clock()
+    playing, now = box.player.current(), box.clock()
     event = "release" if box.policy.held(now) else "hold"
     if event == "release":
         box.policy.release()
     else:
         box.policy.hold(now)
-    box.record(event, track)
-    return {**_about(box, "hold", track, event), "held": box.policy.held(now),
-            "held_for_s": round(box.policy.held_for_s(box.clock()), 1)}
+    return {**_about(box, "hold", playing, event), "held": box.policy.held(now),
+            "held_for_s": round(box.policy.held_for_s(box.clock()), 1), **_record(box, event, playing)}
 
 
 def pause(box) -> dict:
@@ -72,11 +85,9 @@ def pause(box) -> dict:
     else:
         camera.pause()
         log.info("privacy pause on: camera off")
-    try:  # the camera is already off (or on): a failed record must not undo the answer
-        box.record("pause" if camera.status == "paused" else "resume", box.player.current().track)
-    except MoodboxError as err:
-        log.error("recording the privacy pause failed: %s", err)
-    return {"camera": camera.status}
+    # the camera is already off (or on): a failed record must not undo the answer
+    return {"camera": camera.status,
+            **_record(box, "pause" if camera.status == "paused" else "resume", box.player.current())}
 
 
 def status(box) -> dict:
@@ -88,5 +99,5 @@ ACTIONS = {action.name: action for action in (
     Action("like", "like the current song (its playlist comes back more often)", like),
     Action("hold", "keep the current music for music.hold_minutes whatever the mood (again: release)", hold),
     Action("pause", "privacy pause: camera off until `moodbox pause` again", pause),
-    Action("status", "what the box sees and plays", status),
+    Action("status", "what the box sees and plays", status, locked=False),
 )}

@@ -77,8 +77,10 @@ class Camera:
         self._timeout_s = timeout_s
         self._on_active = on_active
         self._backoff = Backoff(first_backoff_s, max_backoff_s, clock)
+        self._clock = clock
         self._source: FrameSource | None = None
         self._stuck: list[threading.Thread] = []
+        self._stuck_since: float | None = None  # when the oldest call still stuck in the source began
         self._stuck_lock = threading.Lock()  # taken after self._lock, never before it
         self._lock = threading.Lock()
         self._grabbing = False  # a grab is running outside the lock; it owns self._source until it ends
@@ -158,7 +160,17 @@ class Camera:
     def _busy(self) -> bool:
         with self._stuck_lock:
             self._stuck = [thread for thread in self._stuck if thread.is_alive()]
+            if not self._stuck:
+                self._stuck_since = None
             return bool(self._stuck)
+
+    def stuck_for_s(self) -> float:
+        """How long a call into the source has been stuck (0.0 when none is). Only a new process gets rid of a
+        call that never returns: the daemon stops feeding the systemd watchdog after a while (see daemon.py)."""
+        if not self._busy():
+            return 0.0
+        with self._stuck_lock:
+            return self._clock() - self._stuck_since
 
     def _call(self, fn: Callable, on_late: Callable[[bool, object], None] | None = None):
         call = _Call(fn, on_late)
@@ -167,6 +179,8 @@ class Camera:
         finally:
             if call.thread.is_alive():
                 with self._stuck_lock:
+                    if not self._stuck:
+                        self._stuck_since = self._clock() - self._timeout_s
                     self._stuck.append(call.thread)
 
     def _open(self) -> FrameSource:

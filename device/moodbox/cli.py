@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from moodbox import __version__
 from moodbox.actions import ACTIONS
-from moodbox.config import DEFAULT_PATH, ConfigError, ConfigNotFound, load_config
+from moodbox.config import DEFAULT_PATH, load_config_leniently
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `moodbox status | head -2`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 0
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     # demo and bench have their own options: hand their arguments over untouched
     if argv and argv[0] == "demo":
@@ -50,20 +59,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def _send_action(args) -> int:
     from moodbox.control import ControlError, send_command
-    from moodbox.config import StateConfig
 
     socket_path = args.socket
-    if socket_path is None:
-        try:
-            socket_path = load_config(args.config).state.control_socket
-        except ConfigNotFound as err:
-            if args.config != str(DEFAULT_PATH):
-                print(f"moodbox {args.command}: {err}", file=sys.stderr)
-                return 2
-            socket_path = StateConfig().control_socket  # no config file: the daemon uses the default too
-        except ConfigError as err:
-            print(f"moodbox {args.command}: {err}", file=sys.stderr)
+    if socket_path is None:  # only the socket path is needed: a typo elsewhere in the config must not matter
+        config, errors = load_config_leniently(args.config)
+        missing_default = errors and "config file not found" in errors[0] and args.config == str(DEFAULT_PATH)
+        fatal = [error for error in errors if "config file not found" in error or "state." in error
+                 or "[state]" in error or "invalid TOML" in error or "not UTF-8" in error or "larger than" in error]
+        if fatal and not missing_default:  # where the socket is cannot be known: say what to fix
+            print(f"moodbox {args.command}: {fatal[0]}", file=sys.stderr)
             return 2
+        socket_path = config.state.control_socket  # no config file: the daemon uses the default too
     try:
         answer = send_command(socket_path, args.command)
     except ControlError as err:

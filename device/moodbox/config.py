@@ -29,6 +29,8 @@ else:  # Jetson's Python 3.10
     import tomli as tomllib
 
 DEFAULT_PATH = Path("/etc/moodbox/moodbox.toml")
+MAX_CONFIG_BYTES = 256 * 1024  # the commented reference is about 8 KB; /dev/zero must not fill the memory
+MAX_STRING_CHARS = 1024        # a path, a camera source, a playlist name: longer is a mistake (and every log line)
 EXPRESSIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 """The seven expressions, in FER2013 label order: the model's labels and the keys of ``music.playlists``."""
 DEFAULT_PLAYLISTS = MappingProxyType({
@@ -162,17 +164,70 @@ class Config:
 def load_config(path: str | os.PathLike) -> Config:
     """Read and validate a config file; raise :class:`ConfigError` naming the file and the key on any problem."""
     path = Path(path)
+    return _resolve_paths(config_from_dict(_read_document(path), source=str(path)), path)
+
+
+def load_config_leniently(path: str | os.PathLike) -> tuple[Config, list[str]]:
+    """``(config, errors)``: like load_config, but a bad key (or section) keeps its default and is listed in
+    ``errors`` instead of failing the whole file. For the doctor and the CLI, which must see past one typo; the
+    daemon uses load_config and refuses to start."""
+    path = Path(path)
+    source = str(path)
+    try:
+        document = _read_document(path)
+    except ConfigError as err:
+        return Config(source_path=source), [str(err)]
+    sections = {f.name: f for f in dataclasses.fields(Config) if f.name != "source_path"}
+    errors = []
+    for name in document:
+        if name not in sections:
+            errors.append(f"{source}: unknown key {name} (known keys: {', '.join(sections)})")
+    values: dict[str, Any] = {}
+    for name, section_field in sections.items():
+        table = document.get(name, {})
+        if not isinstance(table, dict):
+            errors.append(f"{source}: [{name}] must be a table (a [{name}] section), got {_describe(table)}")
+            continue
+        good = {}
+        for key, value in table.items():
+            try:
+                _build_section(section_field.default_factory, {key: value}, source, name)
+                good[key] = value
+            except ConfigError as err:
+                errors.append(str(err))
+        values[name] = _build_section(section_field.default_factory, good, source, name)
+    config = Config(**values, source_path=source)
+    try:
+        _check_across_keys(config, source)
+    except ConfigError as err:
+        errors.append(str(err))
+    return _resolve_paths(config, path), errors
+
+
+def _read_document(path: Path) -> dict:
     try:
         with path.open("rb") as f:
-            document = tomllib.load(f)
+            data = f.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KiB: not a moodbox config file")
+        document = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: not UTF-8 text (line {line}, byte {err.start} is {data[err.start]:#04x}): "
+                          "save it as UTF-8") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
     except FileNotFoundError:
         raise ConfigNotFound(f"{path}: config file not found (pass --config PATH, or copy the example "
-                          f"from the moodbox package's moodbox.toml)") from None
+                              f"from the moodbox package's moodbox.toml)") from None
     except OSError as err:
         raise ConfigError(f"{path}: cannot read config file: {err.strerror}") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: invalid TOML: {err}") from None
-    config = config_from_dict(document, source=str(path))
+    return document
+
+
+def _resolve_paths(config: Config, path: Path) -> Config:
     model_path = Path(config.model.path).expanduser()
     if not model_path.is_absolute():  # relative paths are relative to the config file, not to the working dir
         model_path = (path.parent / model_path).resolve()
@@ -237,6 +292,8 @@ def _check_value(spec: dataclasses.Field, value: Any, source: str, key: str) -> 
     if kind == "str":
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{source}: {key} must be a non-empty string, got {_describe(value)}")
+        if len(value) > MAX_STRING_CHARS:
+            raise ConfigError(f"{source}: {key} must be at most {MAX_STRING_CHARS} characters, got {len(value)}")
         choices = spec.metadata.get("choices")
         if choices and value not in choices:
             raise ConfigError(f"{source}: {key} must be one of {', '.join(map(repr, choices))}, got {value!r}")
@@ -273,9 +330,10 @@ def _playlists(value: Any, source: str, key: str) -> Mapping[str, tuple[str, ...
             raise ConfigError(f"{source}: unknown key {key}.{expression} (expressions: {', '.join(EXPRESSIONS)})")
         if isinstance(names, str):
             names = [names]
-        if not (isinstance(names, list) and names and all(isinstance(n, str) and n for n in names)):
+        if not (isinstance(names, list) and names
+                and all(isinstance(n, str) and 0 < len(n) <= MAX_STRING_CHARS for n in names)):
             raise ConfigError(f"{source}: {key}.{expression} must be a playlist name or a non-empty list of "
-                              f"names, got {_describe(names)}")
+                              f"names of at most {MAX_STRING_CHARS} characters, got {_describe(names)}")
         playlists[expression] = tuple(dict.fromkeys(names))
     return MappingProxyType(playlists)
 
@@ -310,4 +368,5 @@ def _range_text(spec: dataclasses.Field) -> str:
 
 
 def _describe(value: Any) -> str:
-    return f"{type(value).__name__} {value!r}"
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 80 else text[:80] + '...'}"

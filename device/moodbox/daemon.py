@@ -5,7 +5,9 @@
 :meth:`Daemon.tick` is that flow, top to bottom. Around it: start-up checks that refuse to run half-way (bad model,
 missing playlists), sd_notify (READY, STATUS, WATCHDOG), the control socket and buttons (both through
 :meth:`Daemon.handle_action` and the table in :mod:`moodbox.actions`), SIGTERM to stop and SIGHUP to reload the
-config. A lost camera or a restarting MPD makes the status "degraded" and the loop keeps going until they are back.
+config. A lost camera or a restarting MPD makes the status "degraded" and the loop keeps going until they are back;
+a camera call that has been stuck for CAMERA_STUCK_RESTART_S stops the watchdog pings, so that systemd restarts
+the service.
 
 The daemon wires the parts and keeps none of their state: each part is built by its own ``from_config``.
 """
@@ -35,15 +37,19 @@ from moodbox.mood import MoodState, MoodTracker
 from moodbox.music import MusicPolicy
 from moodbox.notify import notify, watchdog_period_s
 from moodbox.perception import Perception
-from moodbox.player import Player, PlaylistUnavailable
-from moodbox.store import FeedbackStore, StoreError
+from moodbox.player import Player, PlayerState, PlayerUnavailable, PlaylistUnavailable
+from moodbox.store import FeedbackStore, StoreError, open_store
 
 log = logging.getLogger("moodbox.daemon")
 
-EXIT_FAILURE = 1      # could not start: control socket, state directory, buttons
+EXIT_FAILURE = 1      # could not start: control socket, buttons
 EXIT_CONFIG = 2       # the config file is invalid
 EXIT_MODEL = 3        # the expression model is missing, corrupt or does not match its JSON
 EXIT_PLAYLISTS = 4    # MPD lacks playlists the config names
+
+# A camera call stuck this long (a hung driver) blocks every reopen; only a new process gets rid of it, so the
+# daemon stops feeding the systemd watchdog and systemd restarts the service (WatchdogSec later).
+CAMERA_STUCK_RESTART_S = 60.0
 
 
 class StartupError(MoodboxError):
@@ -103,6 +109,9 @@ class Daemon:
         self._reload_requested = False
         self._playlists_checked = False
         self._last_expression: str | None = None
+        self._last_expression_at: float | None = None
+        self._store_problem: str | None = None  # why there is no feedback store (it could not be opened)
+        self._watchdog_starved = False  # pings withheld because a camera call is stuck
         self._last_status_line: str | None = None
         self.last_tick: Tick | None = None
 
@@ -128,14 +137,18 @@ class Daemon:
         self.mood = MoodTracker.from_config(config, self.perception.labels)
         self.policy = MusicPolicy.from_config(config, scores=self._playlist_scores)
         try:
-            self.store = FeedbackStore(Path(config.state.dir) / "feedback.db")
-        except StoreError as err:
-            raise StartupError(f"{err} (config key state.dir)", EXIT_FAILURE) from err
+            self.store = open_store(Path(config.state.dir) / "feedback.db")
+        except StoreError as err:  # the music plays without it; status says why nothing is recorded
+            self._store_problem = f"{err} (config key state.dir)"
+            log.error("%s: playing without recording feedback", self._store_problem)
         self.player = Player.from_config(config, store=self.store, clock=self.clock)
         self._wait_for_mpd()
-        if self.player.connected:
-            self._check_playlists(refuse=True)
-        else:
+        try:
+            if self.player.connected:
+                self._check_playlists(refuse=True)
+        except PlayerUnavailable as err:  # greeted, then did not answer: a hung MPD
+            log.warning("%s", err)
+        if not self.player.connected:
             log.warning("MPD at %s is not up yet; running degraded until it is", self.player.address)
         self.control = ControlServer(config.state.control_socket, self._handle_request)
         try:
@@ -209,7 +222,7 @@ class Daemon:
                     if self._reload_requested:
                         self.reload()
                     tick = self.tick()
-                    notify(WATCHDOG=1)
+                    self._feed_watchdog()  # MPD cannot hold a tick up: every MPD call is bounded, one per tick
                     if self._on_tick is not None:
                         self._on_tick(tick)
                 except Exception:
@@ -233,7 +246,19 @@ class Daemon:
             if self._stop.wait(left):
                 return
             if watchdog_s is not None:
-                notify(WATCHDOG=1)
+                self._feed_watchdog()
+
+    def _feed_watchdog(self) -> None:
+        """WATCHDOG=1, unless a camera call has been stuck for CAMERA_STUCK_RESTART_S: then systemd restarts us."""
+        stuck_s = self.camera.stuck_for_s() if self.camera is not None else 0.0
+        if stuck_s >= CAMERA_STUCK_RESTART_S:
+            if not self._watchdog_starved:
+                log.error("a camera call has been stuck for %.0f s: no more watchdog pings, so that systemd "
+                          "restarts moodbox (only a new process gets rid of a hung camera call)", stuck_s)
+                self._watchdog_starved = True
+            return
+        self._watchdog_starved = False
+        notify(WATCHDOG=1)
 
     def install_signal_handlers(self) -> None:
         """SIGTERM and SIGINT stop, SIGHUP reloads. ``moodbox run`` installs them before start(), so a SIGTERM
@@ -244,6 +269,8 @@ class Daemon:
 
     def stop(self) -> None:
         self._stop.set()
+        if self.player is not None:  # a tick waiting on a hung MPD must not hold up the stop
+            self.player.interrupt()
 
     def tick(self) -> Tick:
         """One look at the listener, and what the music does about it."""
@@ -255,15 +282,19 @@ class Daemon:
             self.mood.update(now, reading.probabilities)
         with self._lock:
             if reading is not None and reading.expression is not None:
-                self._last_expression = reading.expression
+                self._last_expression, self._last_expression_at = reading.expression, now
             player_state = self.player.poll()
             if player_state.connected and not self._playlists_checked:
-                self._check_playlists(refuse=False)
+                try:
+                    self._check_playlists(refuse=False)
+                except PlayerUnavailable as err:
+                    log.warning("%s", err)
+                    player_state = self.player.last_state
             mood = self.mood.state
             switched = self._follow_mood(now, mood)
             if switched:
                 player_state = self.player.poll()
-            problems = self._problems(player_state.connected)
+            problems = self._problems(player_state)
             tick = Tick(at=now, status=self._status(problems), problems=problems,
                         face=reading is not None and reading.face,
                         expression=reading.expression if reading else None,
@@ -295,13 +326,20 @@ class Daemon:
             self.policy.mark_unusable(err.playlist, str(err))
             return False
 
-    def _problems(self, mpd_connected: bool) -> tuple[str, ...]:
+    def _problems(self, player_state: PlayerState) -> tuple[str, ...]:
         problems = []
         if self.camera.status == "lost":
             problems.append(f"camera lost ({self.camera.last_error})" if self.camera.last_error
                             else "camera lost")
-        if not mpd_connected:
+        if not player_state.connected:
             problems.append(f"MPD down at {self.player.address}")
+        if player_state.error:  # e.g. its audio output cannot be opened: MPD sits paused, the speaker is silent
+            problems.append(f"MPD reports an error: {player_state.error}")
+        if player_state.enabled_outputs == 0:
+            problems.append(f"MPD at {self.player.address} has no enabled audio output (mpc enable 1)")
+        store_error = self._store_problem if self.store is None else self.store.last_error
+        if store_error:
+            problems.append(f"feedback not recorded: {store_error}")
         return tuple(problems)
 
     def _status(self, problems: tuple[str, ...]) -> str:
@@ -337,6 +375,8 @@ class Daemon:
         action = ACTIONS.get(name)
         if action is None:
             return {"ok": False, "error": f"unknown action {name!r}; expected one of {', '.join(ACTIONS)}"}
+        if not action.locked:  # status: from the last known state, never waiting for a tick stuck on MPD
+            return {"ok": True, **action.handler(self)}
         with self._lock:
             try:
                 return {"ok": True, **action.handler(self)}
@@ -344,10 +384,13 @@ class Daemon:
                 log.error("%s failed: %s", name, err)
                 return {"ok": False, "error": str(err)}
 
-    def record(self, event: str, track: str | None) -> None:
-        """Feedback for the store, with what the box saw and played at that moment."""
+    def record(self, event: str, playing: PlayerState) -> None:
+        """Feedback for the store, with what the box saw and played at that moment. It counts for the playlist the
+        track came from: a song kept through an "after_current" switch still belongs to the old playlist."""
+        if self.store is None:
+            raise StoreError(self._store_problem)
         self.store.record_feedback(action=event, expression=self._last_expression, mood=self._current_mood(),
-                                   playlist=self.player.playlist, track=track)
+                                   playlist=playing.track_playlist or self.player.playlist, track=playing.track)
 
     def _camera_active(self, on: bool) -> None:
         if self.buttons is not None:
@@ -366,14 +409,21 @@ class Daemon:
             return {}
 
     def status(self) -> dict:
+        """From the last tick and the parts' last known state, never waiting on MPD; status, problems and camera
+        are read at the same moment, so they cannot disagree."""
         tick = self.last_tick
-        now_playing = self.player.current()
+        now_playing = self.player.last_state
+        problems = self._problems(now_playing) if tick else ()
+        camera = self.camera.status
+        seen_at = self._last_expression_at
         return {
-            "status": tick.status if tick else "starting",
-            "problems": list(tick.problems) if tick else [],
-            "camera": self.camera.status,
+            "status": self._status(problems) if tick else "starting",
+            "problems": list(problems),
+            "camera": camera,
+            "face_in_view": tick.face if tick and camera == "ok" else None,  # None: the camera cannot tell now
             "mood": self._current_mood(),
             "expression": self._last_expression,
+            "expression_age_s": None if seen_at is None else round(self.clock() - seen_at, 1),
             "playlist": self.player.playlist,
             "now_playing": now_playing.title,
             "mpd": "connected" if now_playing.connected else "down",

@@ -12,16 +12,18 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from moodbox.config import Config, ConfigError, load_config
+from moodbox.config import Config, load_config_leniently
 from moodbox.errors import MoodboxError
 
 MIN_FREE_MB = 50
+PLAYBACK_CHECK_S = 1.5  # how long the doctor watches a playing song for its elapsed time to grow
 
 
 @dataclass(frozen=True)
@@ -36,12 +38,11 @@ class Check:
 
 def run_checks(config_path: str | Path) -> list[Check]:
     checks: list[Check] = []
-    try:
-        config = load_config(config_path)
+    config, errors = load_config_leniently(config_path)  # one typo must not turn every other check into a guess
+    for error in errors:
+        checks.append(Check("config", "FAIL", f"{error} -> fix that key; the checks below use its default"))
+    if not errors:
         checks.append(Check("config", "OK", f"{config_path} is valid"))
-    except ConfigError as err:
-        checks.append(Check("config", "FAIL", f"{err} -> fix that key; the checks below use the defaults"))
-        config = Config()
     for name, check in CHECKS:
         try:
             checks.extend(check(config))
@@ -146,7 +147,7 @@ def _check_mpd(config: Config) -> list[Check]:
         if not player.connect():
             return [Check("mpd", "FAIL", f"MPD at {player.address} is not reachable -> start it (systemctl start "
                                          "mpd) or fix mpd.host / mpd.port")]
-        checks = [Check("mpd", "OK", f"MPD at {player.address} answers")]
+        checks = [Check("mpd", "OK", f"MPD at {player.address} answers"), _check_audio(player)]
         missing = set(player.check_playlists(config.all_playlists()))
         for name in config.all_playlists():
             moods = ", ".join(mood for mood, names in config.music.playlists.items() if name in names)
@@ -163,6 +164,26 @@ def _check_mpd(config: Config) -> list[Check]:
         return [Check("mpd", "FAIL", f"{err} -> check that MPD keeps running (journalctl -u mpd)")]
     finally:
         player.close()
+
+
+def _check_audio(player) -> Check:
+    """A silent speaker is no speaker: an enabled output, no output error, and a playing song that advances."""
+    fix = "-> check audio_output in /etc/mpd.conf (aplay -l lists the sound cards), then mpc play"
+    state = player.current()
+    if state.enabled_outputs == 0:
+        return Check("audio", "FAIL", f"MPD at {player.address} has no enabled audio output -> mpc outputs, "
+                                      "mpc enable N")
+    if state.error:
+        return Check("audio", "FAIL", f"MPD reports: {state.error} {fix}")
+    if state.state != "play":
+        return Check("audio", "WARN", f"MPD is not playing ({state.state}): playback not checked; run the doctor "
+                                      "again while music plays")
+    time.sleep(PLAYBACK_CHECK_S)
+    later = player.current()
+    if later.error or (later.track == state.track and (later.elapsed or 0.0) <= (state.elapsed or 0.0)):
+        return Check("audio", "FAIL", f"MPD says it plays {state.title} but it does not advance"
+                                      f"{': ' + later.error if later.error else ''} {fix}")
+    return Check("audio", "OK", f"playing {later.title} ({later.enabled_outputs} output(s) enabled)")
 
 
 def _check_buttons(config: Config) -> list[Check]:

@@ -1,7 +1,7 @@
 """Expression model: ``models/emotion.tflite`` plus the JSON contract beside it, checked at load.
 
-Anything wrong with the model (missing, unreadable, not a TFLite file, input/output not what the JSON says)
-raises :class:`ModelError` naming the file and the mismatch, so the daemon refuses to start instead of
+Anything wrong with the model (missing, unreadable, not a TFLite file, not the file whose sha256 the JSON records
+under ``tflite_sha256``, input/output not what the JSON says) raises :class:`ModelError` naming the file and the mismatch, so the daemon refuses to start instead of
 running with a model that cannot work::
 
     model = ExpressionModel("models/emotion.tflite")
@@ -10,6 +10,7 @@ running with a model that cannot work::
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from moodbox.errors import MoodboxError
 from moodbox.faces import BORDERS, INTERPOLATIONS, load_interpreter
 
 INPUT_DTYPES = {"int8": np.int8, "uint8": np.uint8, "float32": np.float32}
+MAX_CONTRACT_BYTES = 4 * 1024 * 1024  # the shipped one, metrics included, is about 20 KB
 
 
 class ModelError(MoodboxError):
@@ -30,16 +32,26 @@ def _read_contract(path: Path) -> dict:
     if not path.is_file():
         raise ModelError(f"{path}: model description not found (it lies beside the .tflite, same name, .json)")
     try:
-        contract = json.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as f:
+            data = f.read(MAX_CONTRACT_BYTES + 1)
+        if len(data) > MAX_CONTRACT_BYTES:
+            raise ModelError(f"{path}: larger than {MAX_CONTRACT_BYTES // 1024 // 1024} MiB: not a model description")
+        contract = json.loads(data.decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path}: not readable JSON ({exc})") from exc
+    except RecursionError:
+        raise ModelError(f"{path}: not readable JSON (nested too deeply)") from None
     if not isinstance(contract, dict):
         raise ModelError(f"{path}: expected a JSON object at the top level")
     for key in ("labels", "input", "face_crop"):
         if not isinstance(contract.get(key), (list if key == "labels" else dict)):
             raise ModelError(f"{path}: key '{key}' is missing or has the wrong type")
+    digest = contract.get("tflite_sha256")
+    if not (isinstance(digest, str) and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
+        raise ModelError(f"{path}: key 'tflite_sha256' (the sha256 of the .tflite beside it, in lower-case hex) is "
+                         f"missing or malformed: regenerate the JSON with the model (training evaluate)")
     labels = contract["labels"]
-    if len(labels) != len(EXPRESSIONS) or set(map(str, labels)) != set(EXPRESSIONS):
+    if sorted(label for label in labels if isinstance(label, str)) != sorted(EXPRESSIONS):
         raise ModelError(f"{path}: 'labels' must name each of {', '.join(sorted(EXPRESSIONS))} once, got {labels}")
     spec = contract["input"]
     for key in ("height", "width"):
@@ -78,6 +90,8 @@ class ExpressionModel:
         if not self.path.is_file():
             raise ModelError(f"{self.path}: model file not found")
         contract = _read_contract(self.json_path)
+        if not allow_float:  # the float build is the benchmark's, described by the int8 model's JSON
+            self._check_digest(contract["tflite_sha256"])
         self.labels: tuple[str, ...] = tuple(contract["labels"])
         self.input_size: tuple[int, int] = (contract["input"]["height"], contract["input"]["width"])
         self.face_crop: dict = contract["face_crop"]
@@ -95,6 +109,17 @@ class ExpressionModel:
             return cls(config.model.path, threads=config.model.threads)
         except ModelError as err:
             raise ModelError(f"{err} (config key model.path in {config.source_path or 'the config'})") from err
+
+    def _check_digest(self, expected: str) -> None:
+        """A damaged model file often still loads and predicts, wrongly: refuse any file the JSON does not name."""
+        try:
+            actual = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise ModelError(f"{self.path}: cannot read the model file ({exc.strerror})") from exc
+        if actual != expected:
+            raise ModelError(f"{self.path}: sha256 {actual} does not match 'tflite_sha256' {expected} in "
+                             f"{self.json_path}: the model file is damaged or the two files are from different "
+                             "builds (install both from the same one)")
 
     def _check_input(self, declared_dtype: str, allow_float: bool) -> dict:
         inputs = self._interpreter.get_input_details()

@@ -70,16 +70,20 @@ def build_library(music_dir: str | Path, playlists_dir: str | Path, *, tracks_pe
     return library
 
 
+NULL_OUTPUT = 'audio_output {\n  type "null"\n  name "null"\n  mixer_type "software"\n}\n'
+
+
 class PrivateMPD:
     """``mpd --no-daemon`` on a Unix socket in a temporary folder, with a generated library unless given one.
 
     ``music_dir`` may be shared between servers (built once); the playlist folder is always this server's own
-    copy, so a test may change playlists freely.
+    copy, so a test may change playlists freely. ``audio_output`` (an mpd.conf ``audio_output {...}`` block)
+    replaces the silent null output.
     """
 
     def __init__(self, root: str | Path | None = None, *, music_dir: str | Path | None = None,
                  playlists_dir: str | Path | None = None, tracks_per_mood: int = 3, track_seconds: float = 20.0,
-                 start_timeout_s: float = 15.0):
+                 start_timeout_s: float = 15.0, audio_output: str | None = None):
         self._own_root = root is None
         self.root = Path(tempfile.mkdtemp(prefix="moodbox-mpd-")) if root is None else Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -88,6 +92,7 @@ class PrivateMPD:
         self.playlists_dir = self.root / "playlists"
         self.music_dir = Path(music_dir) if music_dir else self.root / "music"
         self.start_timeout_s = start_timeout_s
+        self.audio_output = audio_output or NULL_OUTPUT
         self._process: subprocess.Popen | None = None
         self._log = None
         if music_dir is None:
@@ -109,7 +114,7 @@ class PrivateMPD:
             'zeroconf_enabled "no"\n'
             'auto_update "no"\n'
             'log_level "default"\n'
-            'audio_output {\n  type "null"\n  name "null"\n  mixer_type "software"\n}\n'
+            + self.audio_output
         )
 
     @property

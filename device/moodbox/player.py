@@ -10,6 +10,7 @@ or switches at once ("now"). Each song that starts is recorded in the store with
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import mpd
 
 from moodbox.backoff import Backoff
 from moodbox.errors import MoodboxError
+from moodbox.store import StoreError
 
 if TYPE_CHECKING:
     from moodbox.config import Config
@@ -29,6 +31,9 @@ SWITCH_MODES = ("after_current", "now")
 
 
 _CONNECTION_ERRORS = (OSError, mpd.ConnectionError, mpd.ProtocolError)
+# Commands that change nothing: safe to send again on a fresh connection when the old one dropped. A queue edit is
+# never replayed (MPD may have done it before the answer was lost); the queue is rebuilt from a known state instead.
+_READ_ONLY = frozenset({"status", "currentsong", "playlistinfo", "listplaylists", "listplaylist", "outputs"})
 
 
 class PlayerUnavailable(MoodboxError):
@@ -50,6 +55,10 @@ class PlayerState:
     track: str | None = None         # the song's file URI (opaque: MPD or Mopidy naming)
     title: str | None = None         # "Artist - Title" for people
     playlist: str | None = None      # the stored playlist we last queued
+    track_playlist: str | None = None  # the playlist the current track came from (the old one for a kept song)
+    error: str | None = None         # MPD's own error, e.g. an audio output it cannot open (a silent speaker)
+    enabled_outputs: int | None = None  # audio outputs MPD has enabled (None: MPD cannot say)
+    elapsed: float | None = None     # seconds into the current song
 
 
 class Player:
@@ -72,6 +81,10 @@ class Player:
         self.mood: str | None = None
         self._reason_for_next = "next"
         self._kept_song_id: str | None = None  # the song kept playing through an "after_current" switch
+        self._kept_from: str | None = None     # ... and the playlist it came from
+        self._queue_unsure = False  # a queue edit was cut short: the queue is rebuilt before anything else
+        self._closing = False
+        self.last_state = PlayerState(connected=False)  # what MPD did at the last look (never blocks to read)
         self._last_song_id: str | None = None
         self._paused_by_us = False
         self._paused_for_absence = False
@@ -99,7 +112,7 @@ class Player:
         with self._lock:
             if self._client is not None:
                 return True
-            if not self._backoff.due():
+            if self._closing or not self._backoff.due():
                 return False
             client = mpd.MPDClient()
             client.timeout = self.timeout_s
@@ -112,21 +125,29 @@ class Player:
                 log.warning("MPD at %s not reachable (%s); next try in %.1f s", self.address, err,
                             self._backoff.failed())
                 return False
-            self._client = client
-            self._backoff.succeeded()
+            self._client = client  # the backoff is reset by the first answer: an MPD that greets and then hangs
             log.info("connected to MPD at %s (protocol %s)", self.address, client.mpd_version)
             self._after_reconnect()
             return self._client is not None
 
     def _after_reconnect(self) -> None:
-        """MPD may have restarted with an empty or stopped queue: bring back what we were asked to play."""
+        """MPD may have restarted with an empty, stopped or restored old queue (a clean stop saves its state
+        file), or a queue edit was cut short: compare the queue with what we were asked to play and rebuild it."""
         if self.playlist is None:
             return
         try:
-            status = self._client.status()
-            if not self._paused_by_us and (status.get("state") != "play" or status.get("playlistlength") == "0"):
+            status = self._call("status")
+            queued = {song["file"] for song in self._call("playlistinfo")}
+            try:
+                wanted = set(self._call("listplaylist", self.playlist))
+            except mpd.CommandError:
+                wanted = set()  # gone since: queueing it below says so (PlaylistUnavailable)
+            stopped = not self._paused_by_us and status.get("state") != "play"
+            if self._queue_unsure or stopped or not queued or not queued <= wanted:
                 log.info("re-applying playlist %s after reconnecting", self.playlist)
                 self._queue(self.playlist, "now", reason="reconnect")
+        except mpd.CommandError as err:
+            log.warning("re-applying playlist %s failed: %s", self.playlist, err)
         except PlayerUnavailable:
             pass  # _call has dropped the connection; the next poll tries again
         except PlaylistUnavailable as err:
@@ -137,8 +158,9 @@ class Player:
         log.warning("lost MPD connection at %s: %s", self.address, err)
         client, self._client = self._client, None
         self._last_song_id = None
-        self._kept_song_id = None
-        self._backoff.postpone()
+        self._kept_song_id = self._kept_from = None
+        self.last_state = PlayerState(connected=False, playlist=self.playlist)
+        self._backoff.failed()
         if client is not None:
             try:
                 client.disconnect()
@@ -146,19 +168,26 @@ class Player:
                 pass
 
     def _call(self, command: str, *args: Any) -> Any:
-        """Run one MPD command; when the connection turns out dropped (MPD's idle timeout, a restart), reconnect
-        at once and retry once before giving up."""
+        """Run one MPD command, bounded by ``timeout_s``. When the connection turns out dropped (MPD's idle
+        timeout, a restart) a read-only command reconnects at once and is retried once; a timeout (a hung MPD) or
+        a queue edit is not retried: PlayerUnavailable, and the backoff decides when to try again."""
         with self._lock:
             for retry in (False, True):
                 if not self.connect():
                     raise PlayerUnavailable(f"MPD at {self.address} is not reachable")
                 try:
-                    return getattr(self._client, command)(*args)
+                    answer = getattr(self._client, command)(*args)
                 except _CONNECTION_ERRORS as err:
+                    if command not in _READ_ONLY:
+                        self._queue_unsure = True
                     self._drop(err)
-                    if retry:
-                        raise PlayerUnavailable(f"MPD at {self.address} is not reachable") from err
+                    if retry or isinstance(err, TimeoutError) or command not in _READ_ONLY or self._closing:
+                        raise PlayerUnavailable(f"MPD at {self.address} is not answering ({command}: "
+                                                f"{err or type(err).__name__})") from err
                     self._backoff.retry_now()  # reconnect at once, not after the backoff
+                else:
+                    self._backoff.succeeded()
+                    return answer
 
     def check_playlists(self, names: list[str]) -> list[str]:
         """The names among ``names`` that MPD has no stored playlist for."""
@@ -186,22 +215,30 @@ class Player:
         if mode not in SWITCH_MODES:
             raise ValueError(f"switch mode must be one of {SWITCH_MODES}, got {mode!r}")
         with self._lock:
+            previous = self.playlist
             self.playlist, self.mood = playlist, mood
             try:
-                self._queue(playlist, mode, reason=reason)
+                self._queue(playlist, mode, reason=reason, previous=previous)
             except PlayerUnavailable:
                 log.warning("MPD down: %s will play when it is back", playlist)
                 return False
             except PlaylistUnavailable:
                 self.playlist = None
                 raise
+            except mpd.CommandError as err:  # e.g. MPD's queue changed under us: rebuilt on the next poll
+                log.error("switching to %s failed: %s; rebuilding the queue next tick", playlist, err)
+                self._queue_unsure = True
+                return False
             log.info("switched to playlist %s (%s, %s)", playlist, mode, reason)
             return True
 
-    def _queue(self, playlist: str, mode: str, *, reason: str) -> None:
+    def _queue(self, playlist: str, mode: str, *, reason: str, previous: str | None = None) -> None:
+        """Replace the queue with ``playlist`` (after the current song for "after_current"). ``_queue_unsure``
+        stays set when any edit fails half-way, so that the queue is rebuilt from scratch, never patched."""
         status = self._call("status")
         playing = status.get("state") in ("play", "pause") and "song" in status
         self._reason_for_next = reason
+        self._queue_unsure = True
         if mode == "now" or not playing:
             old_length = int(status.get("playlistlength", 0))
             self._load(playlist)  # before removing the old queue: a refused playlist leaves the music playing
@@ -212,18 +249,26 @@ class Player:
             self._set_play_modes()
             if not self._paused_by_us:
                 self._call("play", 0)
-            self._kept_song_id = None
+            self._kept_song_id = self._kept_from = None
             self._last_song_id = None
+            self._queue_unsure = False
             return
         position, length = int(status["song"]), int(status["playlistlength"])
+        song_id = status.get("songid")
+        kept_from = self._kept_from if song_id == self._kept_song_id else previous
         self._load(playlist)
-        if position + 1 < length:  # what followed the current song; Mopidy refuses "delete N:" when nothing does
+        # Only the kept song and the new playlist stay: with repeat on, any old song left before or after the kept
+        # one would come back after the new playlist's last song. Mopidy refuses "delete N:" when nothing follows.
+        if position + 1 < length:
             self._call("delete", f"{position + 1}:{length}")
+        if position > 0:
+            self._call("delete", f"0:{position}")
         new_length = int(self._call("status")["playlistlength"])
-        if self.shuffle and new_length - (position + 1) > 1:
-            self._call("shuffle", f"{position + 1}:{new_length}")
+        if self.shuffle and new_length - 1 > 1:
+            self._call("shuffle", f"1:{new_length}")
         self._set_play_modes()
-        self._kept_song_id = status.get("songid")
+        self._kept_song_id, self._kept_from = song_id, kept_from
+        self._queue_unsure = False
 
     def _load(self, playlist: str) -> None:
         """Append the stored playlist to the queue, or raise PlaylistUnavailable (the queue is unchanged)."""
@@ -278,20 +323,35 @@ class Player:
             try:
                 status = self._call("status")
                 song = self._call("currentsong") if "songid" in status else {}
+                try:
+                    enabled_outputs = sum(output.get("outputenabled") == "1" for output in self._call("outputs"))
+                except mpd.CommandError:
+                    enabled_outputs = None
             except PlayerUnavailable:
-                return PlayerState(connected=False, playlist=self.playlist), None
+                self.last_state = PlayerState(connected=False, playlist=self.playlist)
+                return self.last_state, None
             title = None
             if song:
                 title = " - ".join(part for part in (song.get("artist"), song.get("title")) if part) or song["file"]
+            song_id = status.get("songid")
+            track_playlist = None
+            if song:
+                track_playlist = self._kept_from if song_id == self._kept_song_id else self.playlist
             state = PlayerState(connected=True, state=status.get("state"), track=song.get("file"), title=title,
-                                playlist=self.playlist)
-            return state, status.get("songid")
+                                playlist=self.playlist, track_playlist=track_playlist, error=status.get("error"),
+                                enabled_outputs=enabled_outputs,
+                                elapsed=float(status["elapsed"]) if "elapsed" in status else None)
+            self.last_state = state
+            return state, song_id
 
     def poll(self) -> PlayerState:
         """Called every tick: reconnect when due, tidy the queue, record a song that started."""
         with self._lock:
             if not self.connect():
-                return PlayerState(connected=False, playlist=self.playlist)
+                self.last_state = PlayerState(connected=False, playlist=self.playlist)
+                return self.last_state
+            if self._queue_unsure and self.playlist is not None:
+                self._rebuild()
             state, song_id = self._read_state()
             if self._kept_song_id is not None and song_id != self._kept_song_id:
                 self._forget_kept_song()
@@ -300,9 +360,17 @@ class Player:
                 self._record_play(state)
             return state
 
+    def _rebuild(self) -> None:
+        """A queue edit was cut short (a timeout, a refused command): queue the playlist again from scratch."""
+        log.info("rebuilding the queue for playlist %s", self.playlist)
+        try:
+            self._queue(self.playlist, "now", reason="rebuild")
+        except (PlayerUnavailable, PlaylistUnavailable, mpd.CommandError) as err:
+            log.warning("rebuilding the queue for playlist %s failed: %s", self.playlist, err)
+
     def _forget_kept_song(self) -> None:
         """The song kept through an "after_current" switch has ended: drop it so repeat does not bring it back."""
-        kept, self._kept_song_id = self._kept_song_id, None
+        kept, self._kept_song_id, self._kept_from = self._kept_song_id, None, None
         try:
             self._call("deleteid", kept)
         except mpd.CommandError:
@@ -312,11 +380,26 @@ class Player:
 
     def _record_play(self, state: PlayerState) -> None:
         reason, self._reason_for_next = self._reason_for_next, "next"
-        log.info("now playing %s from %s (%s)", state.title, state.playlist, reason)
+        log.info("now playing %s from %s (%s)", state.title, state.track_playlist, reason)
         if self._store is not None:
-            self._store.record_play(track=state.track, playlist=state.playlist, mood=self.mood, reason=reason)
+            try:
+                self._store.record_play(track=state.track, playlist=state.track_playlist, mood=self.mood,
+                                       reason=reason)
+            except StoreError as err:  # the song plays all the same; the store keeps the error for the status
+                log.error("%s", err)
+
+    def interrupt(self) -> None:
+        """Stopping: cut a call that is waiting on a hung MPD short (without its lock) and connect no more."""
+        self._closing = True
+        sock = getattr(self._client, "_sock", None)  # python-mpd2 keeps its socket there
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def close(self) -> None:
+        self.interrupt()
         with self._lock:
             if self._client is not None:
                 try:

@@ -18,6 +18,8 @@ keeps playing music.
 
 from __future__ import annotations
 
+import logging
+import shutil
 import sqlite3
 import threading
 import time
@@ -25,6 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from moodbox.errors import MoodboxError
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 # hold / release: the music held and let go by the listener; pause / resume: the camera's privacy pause
@@ -72,7 +76,36 @@ COMMIT;
 
 
 class StoreError(MoodboxError):
-    """The feedback database cannot be opened or written; the message names the file."""
+    """The feedback database cannot be opened or written; the message names the file. ``corrupt``: the file is
+    not a (sound) SQLite database, so moving it aside helps."""
+
+    def __init__(self, message: str, *, corrupt: bool = False):
+        super().__init__(message)
+        self.corrupt = corrupt
+
+
+def open_store(path) -> FeedbackStore:
+    """Open the feedback database; a corrupt one is moved aside (the log says where) and a new one begun.
+
+    Raises StoreError when no database can be opened there at all (a read-only or full disk).
+    """
+    try:
+        return FeedbackStore(path)
+    except StoreError as err:
+        if not err.corrupt:
+            raise
+        reason = err
+    path = Path(path)
+    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+    try:
+        for suffix in ("", "-wal", "-shm"):
+            old = path.with_name(path.name + suffix)
+            if old.exists():
+                old.rename(aside.with_name(aside.name + suffix))
+    except OSError as exc:
+        raise StoreError(f"{reason}; moving it aside to {aside} failed: {exc.strerror}") from exc
+    log.error("%s: moved it to %s and started a new one", reason, aside)
+    return FeedbackStore(path)
 
 
 class FeedbackStore:
@@ -87,6 +120,7 @@ class FeedbackStore:
                              f"{exc.strerror}") from exc
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        self.last_error: str | None = None  # why the last write failed; None once one succeeds
         with self._sqlite_errors("open"):
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
             try:
@@ -117,15 +151,31 @@ class FeedbackStore:
     def _sqlite_errors(self, doing: str):
         try:
             yield
+        except StoreError as exc:
+            self.last_error = str(exc)
+            raise
         except sqlite3.DatabaseError as exc:
-            hint = " (move the corrupt file aside)" if "not a database" in str(exc) else ""
-            raise StoreError(f"feedback database {self.path}: cannot {doing}: {exc}{hint}") from exc
+            corrupt = "not a database" in str(exc) or "malformed" in str(exc)
+            hint = " (move the corrupt file aside)" if corrupt else ""
+            cause = str(exc)
+            if isinstance(exc, sqlite3.OperationalError) and ("disk I/O" in cause or "full" in cause):
+                try:
+                    free = shutil.disk_usage(self.path.parent).free
+                except OSError:
+                    free = None
+                if free is not None and free < 1024 * 1024:  # SQLite says "disk I/O error" for ENOSPC in WAL mode
+                    cause = f"the disk is full ({free} bytes free in {self.path.parent})"
+            error = StoreError(f"feedback database {self.path}: cannot {doing}: {cause}{hint}", corrupt=corrupt)
+            self.last_error = str(error)
+            raise error from exc
 
     def _insert(self, doing: str, sql: str, values: tuple) -> int:
         with self._lock, self._sqlite_errors(doing):
             if self._db is None:
                 raise StoreError(f"feedback database {self.path} is closed")
-            return self._db.execute(sql, values).lastrowid
+            row_id = self._db.execute(sql, values).lastrowid
+            self.last_error = None
+            return row_id
 
     def record_feedback(self, *, action: str, expression: str | None, mood: str | None, playlist: str | None,
                         track: str | None, at: float | None = None) -> int:

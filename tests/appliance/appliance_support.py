@@ -13,7 +13,8 @@ MISSING = "/nonexistent/moodbox-test"
 
 @dataclass(frozen=True)
 class Profile:
-    """A platform as setup.sh sees it: fixture files standing in for /proc and /etc, plus uname/dpkg answers."""
+    """A platform as setup.sh sees it: fixture files standing in for /proc and /etc, plus uname/dpkg answers, and
+    a dpkg database with nothing installed (a fresh box: the plan never depends on the host's packages)."""
 
     name: str
     uname_m: str
@@ -27,6 +28,7 @@ class Profile:
             "MOODBOX_NV_TEGRA_RELEASE": str(folder / "nv_tegra_release"),
             "MOODBOX_UNAME_M": self.uname_m,
             "MOODBOX_DPKG_ARCH": self.dpkg_arch,
+            "MOODBOX_DPKG_ADMINDIR": str(FIXTURES / "no-packages"),
         }
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import tarfile
+import threading
 from pathlib import Path
 
 import cv2
@@ -95,3 +97,29 @@ def test_live_status_once(repo_root, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "moodbox status" in result.stdout
     assert "control socket" in result.stdout  # no daemon here: says so instead of failing
+
+
+def test_apt_steps_wait_for_a_held_dpkg_lock_and_say_why(repo_root, tmp_path):
+    """Defect 22: scripts/demo and tests/run failed at once while another apt held the dpkg lock."""
+    lock_file = tmp_path / "lock-frontend"
+    lock_file.touch()
+    holder = open(lock_file, "a")
+    fcntl.lockf(holder, fcntl.LOCK_EX)  # held by this process: the script's probe runs in another one
+    threading.Timer(2.0, holder.close).start()  # the other apt finishes after a while
+    env = {**os.environ, "MOODBOX_DPKG_LOCKS": f"{tmp_path / 'absent'} {lock_file}"}
+    command = f"source {repo_root}/scripts/dpkg-lock.sh && wait_for_dpkg_lock tests/run && echo proceeding"
+    waited = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=60)
+    assert waited.returncode == 0, waited.stderr
+    assert f"tests/run: another apt or dpkg (e.g. unattended-upgrades after first boot) holds {lock_file}" \
+        in waited.stdout
+    assert waited.stdout.rstrip().endswith("proceeding")
+
+    holder = open(lock_file, "a")
+    fcntl.lockf(holder, fcntl.LOCK_EX)
+    try:
+        given_up = subprocess.run(["bash", "-c", command], env={**env, "MOODBOX_DPKG_LOCK_WAIT_S": "1"},
+                                  capture_output=True, text=True, timeout=60)
+    finally:
+        holder.close()
+    assert given_up.returncode == 1 and "proceeding" not in given_up.stdout
+    assert f"{lock_file} is still held after 1 s" in given_up.stderr

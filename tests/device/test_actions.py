@@ -9,7 +9,9 @@ from moodbox.actions import ACTIONS
 from moodbox.cli import main as cli_main
 from moodbox.camera import Camera
 from moodbox.music import MusicPolicy
+from moodbox.errors import MoodboxError
 from moodbox.player import Player
+from moodbox.store import StoreError
 
 from device_support import FakeClock
 
@@ -22,9 +24,12 @@ class Box:
         self.policy = MusicPolicy({"happy": ("upbeat",)}, hold_minutes=1.0)
         self.clock = FakeClock()
         self.recorded: list[tuple[str, str | None]] = []
+        self.store_error: str | None = None
 
-    def record(self, event: str, track: str | None) -> None:
-        self.recorded.append((event, track))
+    def record(self, event: str, playing) -> None:
+        if self.store_error:
+            raise StoreError(self.store_error)
+        self.recorded.append((event, playing.track))
 
     def status(self) -> dict:
         return {"camera": self.camera.status}
@@ -70,3 +75,15 @@ def test_every_action_is_a_cli_subcommand_with_its_help(capsys):
     usage = capsys.readouterr().out
     for action in ACTIONS.values():
         assert action.name in usage and action.help.replace("`", "")[:30] in usage.replace("`", "")
+
+
+def test_a_failed_record_does_not_undo_a_skip_or_hold_but_fails_a_like(box):
+    """Issue 10, defect 10: a skip answered ok: false (and looked failed) although MPD had skipped."""
+    box.store_error = "feedback database /x/feedback.db: cannot record feedback: the disk is full"
+    skipped = ACTIONS["skip"].handler(box)
+    assert skipped["track"] == "upbeat/upbeat-01.ogg" and skipped["not_recorded"] == box.store_error
+    assert box.player.current().track == "upbeat/upbeat-02.ogg"
+    assert ACTIONS["hold"].handler(box)["not_recorded"] == box.store_error and box.policy.held(box.clock())
+    assert ACTIONS["pause"].handler(box) == {"camera": "paused", "not_recorded": box.store_error}
+    with pytest.raises(MoodboxError, match="the disk is full"):
+        ACTIONS["like"].handler(box)

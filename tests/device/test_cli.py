@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -82,3 +83,34 @@ def test_run_with_an_invalid_config_exits_2_naming_the_key(tmp_path):
 def test_run_with_a_missing_config_exits_2(tmp_path):
     result = moodbox("run", "--config", str(tmp_path / "absent.toml"))
     assert result.returncode == 2 and "absent.toml: config file not found" in result.stderr
+
+
+def test_a_typo_outside_the_state_section_does_not_stop_talking_to_the_daemon(control_server, tmp_path, capsys):
+    """Defect 16: one typo anywhere in the config made `moodbox status|skip|...` refuse to reach the daemon."""
+    server, requests = control_server
+    config = tmp_path / "moodbox.toml"
+    config.write_text(f'[mood]\nwindow = 3\n[state]\ncontrol_socket = "{server.socket_path}"\n')
+    assert main(["status", "--config", str(config)]) == 0
+    assert requests == ["status"]
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
+    """Defect 17: `moodbox status | head -2` ended in a BrokenPipeError traceback."""
+    reader_gone = threading.Event()
+
+    def handler(request):
+        reader_gone.wait(30)  # answer only once the reading end of the pipe is closed
+        return {"ok": True, **{f"line{n}": "x" * 100 for n in range(200)}}
+
+    server = ControlServer(tmp_path / "control.sock", handler)
+    server.start()
+    try:
+        process = subprocess.Popen([sys.executable, "-m", "moodbox", "status", "--socket", str(server.socket_path)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        process.stdout.close()
+        reader_gone.set()
+        stderr = process.stderr.read().decode()
+        assert process.wait(30) == 0
+        assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+    finally:
+        server.close()

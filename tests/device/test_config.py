@@ -150,3 +150,37 @@ def test_systemd_directories_set_state_defaults(tmp_path, monkeypatch):
     config = load_config(write(tmp_path, ""))
     assert config.state.dir == "/var/lib/moodbox-test"
     assert config.state.control_socket == "/run/moodbox-test/control.sock"
+
+
+@pytest.mark.parametrize("content, message", [
+    ("[camera]\nsource = 'caméra'\n".encode("latin-1"), r"not UTF-8 text \(line 2, byte 22 is 0xe9\): save it as UTF-8"),
+    (b"x = " + b"[" * 2000 + b"]" * 2000 + b"\n", "invalid TOML: nested too deeply"),
+    (b"x = " + b"{a = " * 1500 + b"1" + b"}" * 1500 + b"\n", "invalid TOML: nested too deeply"),
+    (b"# " + b"x" * (300 * 1024) + b"\n", "larger than 256 KiB"),
+])
+def test_unreadable_files_are_config_errors_naming_the_file(tmp_path, content, message):
+    """Defect 15: a non-UTF-8 or deeply nested file was a traceback and exit 1, not exit 2 naming the file."""
+    path = tmp_path / "moodbox.toml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=rf"{path}: {message}"):
+        load_config(path)
+    from moodbox.cli import main as cli_main
+    assert cli_main(["run", "--config", str(path)]) == 2
+
+
+def test_dev_zero_is_refused_without_reading_it_all():
+    """Defect 15: `--config /dev/zero` grew the memory for ever."""
+    with pytest.raises(ConfigError, match="/dev/zero: larger than 256 KiB"):
+        load_config("/dev/zero")
+
+
+def test_a_huge_string_is_refused_with_a_short_message(tmp_path):
+    """Defect 15: a 10 MB camera.source was accepted, and logged in every line."""
+    path = write(tmp_path, "[camera]\nsource = '" + "x" * 200_000 + "'\n")
+    with pytest.raises(ConfigError, match="camera.source must be at most 1024 characters, got 200000") as err:
+        load_config(path)
+    assert len(str(err.value)) < 300
+    path = write(tmp_path, "[music.playlists]\nhappy = ['" + "x" * 2000 + "']\n")
+    with pytest.raises(ConfigError, match=r"music.playlists.happy must be .* at most 1024 characters") as err:
+        load_config(path)
+    assert len(str(err.value)) < 400

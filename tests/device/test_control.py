@@ -196,3 +196,91 @@ def test_close_disconnects_waiting_clients(sock_dir):
         assert json.loads(client.recv(4096)) == {"ok": True, "command": "skip"}
         server.close()
         assert client.recv(4096) == b""
+
+
+def test_a_connect_flood_is_waited_out_not_failed(server):
+    """Defect 14: with a listen backlog of 8, 29 of 32 concurrent `moodbox status` failed with EAGAIN."""
+    answers, errors = [], []
+    barrier = threading.Barrier(200)
+
+    def ask():
+        barrier.wait()
+        try:
+            answers.append(send_command(server.socket_path, "status", timeout_s=20))
+        except ControlError as err:
+            errors.append(str(err))
+
+    threads = [threading.Thread(target=ask) for _ in range(200)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == [] and len(answers) == 200
+
+
+def test_idle_clients_are_capped_and_never_lock_others_out(sock_dir):
+    """Defect 14: 1000 idle clients made 1004 threads; now at most max_clients, the longest idle dropped first."""
+    server = ControlServer(sock_dir / "control.sock", echo, max_clients=8)
+    server.start()
+    idle = []
+    try:
+        before = threading.active_count()
+        for _ in range(300):
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            client.connect(str(server.socket_path))
+            idle.append(client)
+        assert send_command(server.socket_path, "status", timeout_s=5) == {"ok": True, "command": "status"}
+        assert threading.active_count() <= before + 8
+        idle[0].settimeout(5)
+        assert idle[0].recv(10) == b""  # the first idle client was dropped to make room
+    finally:
+        for client in idle:
+            client.close()
+        server.close()
+
+
+def test_a_request_trickling_in_is_dropped_at_the_request_timeout(sock_dir):
+    """Defect 14: a client sending a byte now and then kept its thread past the idle timeout for ever."""
+    server = ControlServer(sock_dir / "control.sock", echo, request_timeout_s=0.5)
+    server.start()
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.connect(str(server.socket_path))
+            client.settimeout(0.2)
+            dropped = False
+            for byte in b'{"command": "status"' * 10:  # 200 bytes, one per 0.2 s at most: 40 s if never dropped
+                try:
+                    client.sendall(bytes([byte]))
+                    dropped = client.recv(10) == b""
+                except socket.timeout:
+                    continue
+                except OSError:
+                    dropped = True
+                if dropped:
+                    break
+            assert dropped
+    finally:
+        server.close()
+
+
+def test_feedback_is_rate_limited_but_status_is_not(sock_dir):
+    """Defect 14: about 500 feedback events a second went into SQLite (3 MB a minute)."""
+    now = [100.0]
+    server = ControlServer(sock_dir / "control.sock", echo, feedback_per_s=5, clock=lambda: now[0])
+    server.start()
+    try:
+        answers = raw_exchange(server.socket_path, b'{"command": "like"}\n' * 12 + b'{"command": "status"}\n' * 3)
+        assert [a["ok"] for a in answers] == [True] * 5 + [False] * 7 + [True] * 3
+        assert answers[5]["error"] == "too many commands: at most 5 a second"
+        now[0] += 0.4  # two more tokens
+        answers = raw_exchange(server.socket_path, b'{"command": "like"}\n' * 3)
+        assert [a["ok"] for a in answers] == [True, True, False]
+    finally:
+        server.close()
+
+
+def test_json_nested_60000_deep_is_an_error_answer(server):
+    """Defect 14: an uncaught RecursionError."""
+    first, second = raw_exchange(server.socket_path, b"[" * 60000 + b"\n" + b'{"command": "skip"}\n')
+    assert first["ok"] is False and "not valid JSON" in first["error"]
+    assert second == {"ok": True, "command": "skip"}

@@ -29,7 +29,7 @@ from moodbox.control import send_command
 from moodbox.daemon import EXIT_CONFIG, EXIT_MODEL, EXIT_PLAYLISTS, Daemon
 from moodbox.faces import Face
 
-from device_support import FakeClock, wait_until
+from device_support import FakeClock, HungMPD, wait_until
 
 PLAYLIST_OF = {"happy": "upbeat", "sad": "calm", "angry": "calming", "neutral": "everyday"}
 
@@ -300,7 +300,7 @@ def test_a_long_interval_keeps_the_systemd_watchdog_fed(make_config_file, notify
     ("hysteresis the tracker refuses", EXIT_CONFIG, "mood.hysteresis must be >= 0.0 and < 1.0, got 1.0"),
     ("hold within the debounce", EXIT_CONFIG, "buttons.hold_time_s (0.1) must be longer than buttons.debounce_s"),
     ("missing model", EXIT_MODEL, "no-such-model"),
-    ("corrupt model", EXIT_MODEL, "corrupt.tflite"),
+    ("corrupt model", EXIT_MODEL, "corrupt.tflite: sha256"),  # a damaged file: exit 3 naming both files
     ("missing playlists", EXIT_PLAYLISTS, "no stored playlist named party, jazz"),
 ])
 def test_start_refusals_exit_with_a_code_and_start_nothing(make_config_file, mpd_server, tmp_path, capsys,
@@ -630,5 +630,211 @@ def test_lift_policy_moves_a_long_sad_mood_to_brighter_music(make_config_file):
                 playlists.append(tick.playlist)
         assert tick.mood == "sad"
         assert playlists == ["calm", "everyday", "upbeat"]
+    finally:
+        daemon.close()
+
+
+def test_feedback_on_a_kept_song_counts_for_the_playlist_it_came_from(make_config_file, mpd_server):
+    """Defect 2: a like while the kept song of the old playlist still played was credited to the new playlist."""
+    clock = FakeClock()
+    daemon, _ = make_daemon(make_config_file(mood={"window_s": 3.0, "min_dwell_s": 0.0},
+                                             music={"switch": "after_current", "shuffle": False}),
+                            clock=clock, script=[("happy", 10), ("sad", 1e9)])
+    daemon.start()
+    try:
+        for _ in range(40):
+            daemon.tick()
+            clock.advance(1.0)
+            if daemon.player.playlist == "calm":
+                break
+        liked = daemon.handle_action("like")
+        assert (liked["playlist"], liked["track"]) == ("upbeat", "upbeat/upbeat-01.ogg")
+        client = mpd_server.client()
+        client.next()  # the kept song ends
+        client.disconnect()
+        daemon.tick()
+        skipped = daemon.handle_action("skip")
+        assert (skipped["playlist"], skipped["track"]) == ("calm", "calm/calm-01.ogg")
+    finally:
+        daemon.close()
+    db = sqlite3.connect(Path(daemon.config.state.dir) / "feedback.db")
+    rows = db.execute("SELECT action, playlist, track FROM feedback ORDER BY id").fetchall()
+    assert rows == [("like", "upbeat", "upbeat/upbeat-01.ogg"), ("skip", "calm", "calm/calm-01.ogg")]
+
+
+def test_an_mpd_that_greets_and_hangs_neither_stops_the_start_nor_the_watchdog(make_config_file, notify_socket,
+                                                                             tmp_path):
+    """Defect 4: the start died of an uncaught PlayerUnavailable; mid-run no tick ended (and no WATCHDOG=1)."""
+    hung = HungMPD(tmp_path / "hung.sock")
+    ticks = Ticks()
+    daemon, _ = make_daemon(make_config_file(mpd={"host": hung.path, "timeout_s": 0.2},
+                                             camera={"interval_s": 0.1}), on_tick=ticks, mpd_wait_s=0.5)
+    try:
+        daemon.start()
+        runner = threading.Thread(target=daemon.run, kwargs={"duration_s": 2.0})
+        runner.start()
+        notes = Collected(notify_socket)
+        assert notes.until(lambda m: m[-1:] == ["STOPPING=1"])
+        runner.join(10)
+        assert notes.count("WATCHDOG=1") == ticks.count >= 3
+        assert daemon.last_tick.status == "degraded"
+        assert any("not answering" in p or "MPD down" in p for p in daemon.last_tick.problems)
+    finally:
+        daemon.close()
+        hung.close()
+
+
+def test_while_mpd_hangs_status_answers_at_once_and_a_stop_is_not_held_up(make_config_file, tmp_path):
+    """Defects 6 and 7: status waited on MPD (up to 20 s, the CLI gives up at 5 s); stopping took up to 14 s."""
+    hung = HungMPD(tmp_path / "hung.sock")
+    clock = FakeClock()
+    daemon, _ = make_daemon(make_config_file(mpd={"host": hung.path, "timeout_s": 0.2}), clock=clock,
+                            mpd_wait_s=0.5)
+    daemon.start()
+    daemon.player.timeout_s = 10.0  # from now on every MPD call waits as long as the longest mpd.timeout_s
+    clock.advance(100.0)  # the backoff allows the next attempt
+    commands = len(hung.commands)
+    runner = threading.Thread(target=daemon.run)
+    runner.start()
+    try:
+        assert wait_until(lambda: len(hung.commands) > commands)  # the tick is waiting on MPD now
+        status = send_command(daemon.config.state.control_socket, "status", timeout_s=2.0)
+        assert status["ok"] and status["mpd"] == "down"
+    finally:
+        daemon.stop()
+        runner.join(5.0)  # half the MPD wait: only a stop that cuts the call short is done by then
+        alive = runner.is_alive()
+        daemon.close()
+        hung.close()
+    assert not alive
+
+
+@pytest.mark.parametrize("broken", ["no state directory", "corrupt database"])
+def test_a_feedback_store_that_cannot_be_opened_leaves_the_music_playing(make_config_file, mpd_server, tmp_path,
+                                                                         caplog, broken):
+    """Defect 9: an unopenable feedback.db stopped the start with exit 1 (a restart loop and no music)."""
+    state = tmp_path / "state"
+    if broken == "no state directory":
+        state.write_text("a file where the state directory should be")
+    else:
+        state.mkdir()
+        (state / "feedback.db").write_bytes(b"not sqlite at all " * 100)
+    clock = FakeClock()
+    daemon, _ = make_daemon(make_config_file(mood={"window_s": 3.0}), clock=clock)
+    daemon.start()
+    try:
+        for _ in range(6):
+            tick = daemon.tick()
+            clock.advance(1.0)
+        assert queue_playlist(mpd_server) == {"upbeat"} and tick.playlist == "upbeat"
+        if broken == "no state directory":
+            assert tick.status == "degraded"
+            assert any(p.startswith("feedback not recorded: ") and "config key state.dir" in p
+                       for p in tick.problems)
+            skipped = daemon.handle_action("skip")
+            assert skipped["ok"] and "cannot create the state directory" in skipped["not_recorded"]
+            assert daemon.handle_action("like")["ok"] is False
+        else:
+            assert tick.status == "ok"
+            assert "moved it to" in caplog.text and daemon.handle_action("like")["ok"]
+    finally:
+        daemon.close()
+
+
+def test_a_store_failing_mid_run_fails_no_tick_and_no_skip(make_config_file, mpd_server):
+    """Defect 10: a StoreError from recording a play escaped the tick; skip said ok: false though MPD skipped."""
+    clock = FakeClock()
+    daemon, _ = make_daemon(make_config_file(mood={"window_s": 3.0}, music={"shuffle": False}), clock=clock)
+    daemon.start()
+    try:
+        for _ in range(6):
+            daemon.tick()
+            clock.advance(1.0)
+        daemon.store.close()  # every write now fails with a StoreError, as on a full or read-only disk
+        skipped = daemon.handle_action("skip")
+        assert skipped["ok"] and skipped["track"] == "upbeat/upbeat-01.ogg" and "is closed" in skipped["not_recorded"]
+        client = mpd_server.client()
+        assert client.currentsong()["file"] == "upbeat/upbeat-02.ogg"
+        client.next()
+        client.disconnect()
+        tick = daemon.tick()  # a new song starts: recording its play fails, the tick does not
+        assert tick.now_playing == "moodbox upbeat - Upbeat 3"
+        assert tick.status == "degraded" and any("feedback not recorded" in p for p in tick.problems)
+    finally:
+        daemon.close()
+
+
+def test_a_silent_speaker_makes_the_status_degraded(make_config_file, music_library, tmp_path):
+    """Defect 8: MPD paused by an output it cannot open (an `error` in its status) was reported `ok`."""
+    from moodbox.mpdserver import PrivateMPD
+
+    music_dir, playlists_dir, _ = music_library
+    broken_alsa = 'audio_output {\n  type "alsa"\n  name "broken"\n  device "hw:99"\n}\n'
+    with PrivateMPD(tmp_path / "broken-mpd", music_dir=music_dir, playlists_dir=playlists_dir,
+                    audio_output=broken_alsa) as broken:
+        clock = FakeClock()
+        daemon, _ = make_daemon(make_config_file(mpd={"host": broken.socket_path}, mood={"window_s": 3.0}),
+                                clock=clock)
+        daemon.start()
+        try:
+            for _ in range(6):
+                tick = daemon.tick()
+                clock.advance(1.0)
+            assert tick.playlist == "upbeat" and tick.status == "degraded"
+            assert any('MPD reports an error: Failed to open "broken"' in p for p in tick.problems)
+            assert daemon.handle_action("status")["status"] == "degraded"
+        finally:
+            daemon.close()
+
+
+def test_a_camera_call_stuck_for_long_stops_the_watchdog_so_systemd_restarts_the_service(
+        make_config_file, notify_socket, monkeypatch):
+    """Defect 12: a grab that never returns blocked every reopen while the watchdog was still fed: degraded for
+    ever. Chosen fix: after CAMERA_STUCK_RESTART_S of a stuck call, no more WATCHDOG=1 (systemd restarts us)."""
+    from moodbox.daemon import CAMERA_STUCK_RESTART_S
+
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")  # pings every 0.1 s while fed
+    clock = FakeClock()
+    daemon, frames = make_daemon(make_config_file(camera={"grab_timeout_s": 0.2}), clock=clock)
+    frames.mode = "hang"
+    daemon.start()
+    runner = threading.Thread(target=daemon.run)
+    runner.start()
+    notes = Collected(notify_socket)
+    try:
+        assert wait_until(lambda: frames.hanging == 1)
+        assert notes.until(lambda m: m.count("WATCHDOG=1") >= 3)  # stuck, but not for long yet: still fed
+        clock.advance(CAMERA_STUCK_RESTART_S)
+        assert notes.until(lambda m: daemon._watchdog_starved)
+        fed = notes.count("WATCHDOG=1")
+        assert not notes.until(lambda m: m.count("WATCHDOG=1") > fed, timeout_s=1.0)  # 10 pings' worth: none
+        frames.mode = "ok"
+        frames.release.set()  # the stuck call returns after all: the pings come back
+        assert notes.until(lambda m: m.count("WATCHDOG=1") > fed)
+    finally:
+        daemon.stop()
+        frames.release.set()
+        runner.join(10)
+    assert not runner.is_alive()
+
+
+def test_status_says_whether_a_face_is_in_view_and_how_old_the_expression_is(make_config_file):
+    """Defect 13: status said ok while the camera was lost; an empty room still showed the last expression."""
+    clock = FakeClock()
+    daemon, frames = make_daemon(make_config_file(camera={"grab_timeout_s": 0.2}), clock=clock)
+    daemon.start()
+    try:
+        daemon.tick()
+        status = daemon.handle_action("status")
+        assert (status["face_in_view"], status["expression"], status["expression_age_s"]) == (True, "happy", 0.0)
+        daemon.perception.finder = type("NoFace", (), {"find": lambda self, gray: []})()  # the room empties
+        clock.advance(5.0)
+        daemon.tick()
+        status = daemon.handle_action("status")
+        assert (status["face_in_view"], status["expression"], status["expression_age_s"]) == (False, "happy", 5.0)
+        daemon.camera._fail(OSError("unplugged"))  # lost inside a tick that has not ended yet
+        status = daemon.handle_action("status")
+        assert status["camera"] == "lost" and status["status"] == "degraded" and status["face_in_view"] is None
+        assert any("camera lost" in p for p in status["problems"])
     finally:
         daemon.close()

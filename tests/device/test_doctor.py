@@ -111,3 +111,46 @@ def test_camera_opened_by_the_doctor_lights_the_led_while_in_use(make_config_fil
         assert [state.state for state in factory.pin(19).states] == [False, True, False]
     finally:
         factory.reset()
+
+
+BROKEN_ALSA = 'audio_output {\n  type "alsa"\n  name "broken"\n  device "hw:99"\n}\n'
+
+
+def test_a_silent_speaker_is_a_failure(make_config_file, music_library, camera_folder, tmp_path):
+    """Defect 8: with MPD's output failing (paused, `error` in its status) the doctor said all good."""
+    from moodbox.mpdserver import PrivateMPD
+
+    music_dir, playlists_dir, _ = music_library
+    with PrivateMPD(tmp_path / "broken-mpd", music_dir=music_dir, playlists_dir=playlists_dir,
+                    audio_output=BROKEN_ALSA) as broken:
+        client = broken.client()
+        client.load("upbeat")
+        client.play(0)
+        config = make_config_file(camera={"source": str(camera_folder)}, mpd={"host": broken.socket_path})
+        audio = by_name(run_checks(config))["audio"][0]
+        assert audio.level == "FAIL" and 'Failed to open ALSA device "hw:99"' in audio.detail
+        client.clearerror()
+        client.disableoutput(0)
+        audio = by_name(run_checks(config))["audio"][0]
+        assert audio.level == "FAIL" and "no enabled audio output" in audio.detail
+        client.disconnect()
+
+
+def test_playback_that_advances_is_ok(make_config_file, mpd_server, mpd_client, camera_folder):
+    config = make_config_file(camera={"source": str(camera_folder)})
+    assert by_name(run_checks(config))["audio"][0].level == "WARN"  # nothing plays: not checked
+    mpd_client.load("upbeat")
+    mpd_client.play(0)
+    audio = by_name(run_checks(config))["audio"][0]
+    assert audio.level == "OK" and "Upbeat 1" in audio.detail
+
+
+def test_a_typo_is_reported_and_the_rest_is_checked_with_what_could_be_read(make_config_file, camera_folder):
+    """Defect 16: one typo made the doctor fall back to every default: bogus camera, buttons and model findings."""
+    config = make_config_file(camera={"source": str(camera_folder)})
+    config.write_text(config.read_text() + "[face]\nmin_scor = 0.5\n")
+    checks = by_name(run_checks(config))
+    assert [c.level for c in checks["config"]] == ["FAIL"] and "unknown key face.min_scor" in checks["config"][0].detail
+    assert checks["camera"][0].level == "OK" and "320x240 frame" in checks["camera"][0].detail
+    assert checks["buttons"][0].detail == "disabled in the config (buttons.enabled = false)"
+    assert checks["mpd"][0].level == "OK"

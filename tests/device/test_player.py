@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import socket
+import threading
 
 import pytest
 
 from moodbox.player import Player, PlayerUnavailable, PlaylistUnavailable
 
-from device_support import wait_until
+from device_support import FakeClock, HungMPD, wait_until
 
 
 class RecordingStore:
@@ -171,3 +173,150 @@ def test_missing_playlists_text_says_how_to_make_one(mpd_server):
     text = Player(mpd_server.socket_path).missing_playlists_text(["party", "jazz"])
     assert text == (f"MPD at {mpd_server.socket_path} has no stored playlist named party, jazz: create them in MPD "
                     "(e.g. `mpc save party`) or name existing ones")
+
+
+def test_after_current_switches_leave_only_the_kept_song_and_the_new_playlist(mpd_server, mpd_client, music_library):
+    """Defect 1: old songs before the kept one stayed, and with repeat on MPD wrapped into the old playlist."""
+    tracks = music_library[2]
+    player = Player(mpd_server.socket_path, store=RecordingStore(), shuffle=False)
+    player.switch_to("calm", "now", mood="sad")
+    mpd_client.next()  # the kept song is not the first in the queue: songs of the old playlist come before it
+    player.poll()
+    for playlist in ["upbeat", "everyday", "calming", "calm", "upbeat", "everyday"]:
+        kept = mpd_client.currentsong()["file"]
+        assert player.switch_to(playlist, "after_current", mood="x")
+        assert queue_files(mpd_client) == [kept] + tracks[playlist]
+        mpd_client.next()  # the kept song ends
+        player.poll()
+        assert queue_files(mpd_client) == tracks[playlist]
+        for _ in tracks[playlist]:  # play the new playlist to its end: repeat wraps to its own first song
+            mpd_client.next()
+            player.poll()
+        assert mpd_client.currentsong()["file"] == tracks[playlist][0]
+        assert queue_files(mpd_client) == tracks[playlist]
+
+
+def test_the_kept_song_is_credited_to_the_playlist_it_came_from(mpd_server, mpd_client):
+    """Defect 2: the song kept through an "after_current" switch belongs to the old playlist."""
+    store = RecordingStore()
+    player = Player(mpd_server.socket_path, store=store, shuffle=False)
+    player.switch_to("everyday", "now", mood="neutral")
+    assert player.poll().track_playlist == "everyday"
+    player.switch_to("upbeat", "after_current", mood="happy")
+    state = player.current()
+    assert state.track.startswith("everyday/") and (state.playlist, state.track_playlist) == ("upbeat", "everyday")
+    player.switch_to("calm", "after_current", mood="sad")  # a second switch while the same song plays
+    assert player.current().track_playlist == "everyday"
+    mpd_client.next()
+    state = player.poll()
+    assert state.track.startswith("calm/") and state.track_playlist == "calm"
+    assert [(p["track"].split("/")[0], p["playlist"]) for p in store.plays] == [("everyday", "everyday"),
+                                                                              ("calm", "calm")]
+
+
+class LosesOneAnswer:
+    """Between the player and a real MPD: passes every command and answer through, except that the answer to the
+    first command starting with ``prefix`` is never passed on (MPD did it; the player never hears so): what a
+    timeout on a loaded machine looks like. A misbehaving server, so a proxy of our own."""
+
+    def __init__(self, path, upstream: str, prefix: str):
+        self.path, self.upstream, self.prefix = str(path), upstream, prefix
+        self.armed = False
+        self.swallowed: list[str] = []
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(self.path)
+        self._listener.listen(8)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client):
+        with client, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as up, \
+                client.makefile("rb") as from_client:
+            up.connect(self.upstream)
+            with up.makefile("rb") as from_mpd:
+                client.sendall(from_mpd.readline())  # the greeting
+                for command in from_client:
+                    up.sendall(command)
+                    answer = []
+                    while not answer or not (answer[-1] == b"OK\n" or answer[-1].startswith(b"ACK")):
+                        answer.append(from_mpd.readline())
+                    if self.armed and command.decode().startswith(self.prefix):
+                        self.armed = False
+                        self.swallowed.append(command.decode().strip())
+                        from_client.read()  # silent until the player hangs up
+                        return
+                    client.sendall(b"".join(answer))
+
+    def close(self):
+        self._listener.close()
+
+
+def test_a_queue_edit_whose_answer_is_lost_is_not_replayed_and_the_queue_is_rebuilt(mpd_server, mpd_client,
+                                                                                    music_library, tmp_path):
+    """Defect 3: replaying `delete 0:N` after a timeout deleted the playlist just loaded; then `play` failed."""
+    proxy = LosesOneAnswer(tmp_path / "proxy.sock", mpd_server.socket_path, "delete")
+    player = Player(proxy.path, timeout_s=0.5, shuffle=False, min_backoff_s=0.05, max_backoff_s=0.1)
+    try:
+        assert player.switch_to("calm", "now", mood="sad")
+        proxy.armed = True
+        assert player.switch_to("upbeat", "now", mood="happy") is False  # the answer to the delete never came
+        assert proxy.swallowed == ["delete \"0:3\""]
+        assert wait_until(lambda: player.poll().connected)
+        assert queue_files(mpd_client) == music_library[2]["upbeat"]
+        assert mpd_client.status()["state"] == "play"
+        assert player.poll().track.startswith("upbeat/")
+    finally:
+        player.close()
+        proxy.close()
+
+
+def test_an_mpd_that_greets_and_hangs_costs_one_bounded_call_then_waits_for_the_backoff(tmp_path):
+    """Defect 4: every call on a hung MPD was retried (two timeouts a call) and reconnected at once each tick."""
+    hung = HungMPD(tmp_path / "hung.sock")
+    clock = FakeClock()
+    player = Player(hung.path, timeout_s=0.3, clock=clock, min_backoff_s=1.0, max_backoff_s=8.0)
+    try:
+        assert not player.poll().connected
+        assert (hung.connections, hung.commands) == (1, ["status"])
+        for _ in range(5):  # within the backoff: no new connection, no new wait
+            assert not player.poll().connected
+        assert hung.connections == 1
+        attempts = []
+        for _ in range(16):
+            clock.advance(1.0)
+            before = hung.connections
+            player.poll()
+            if hung.connections > before:
+                attempts.append(clock.now)
+        gaps = [b - a for a, b in zip(attempts, attempts[1:])]
+        assert gaps[:3] == [2.0, 4.0, 8.0]  # the delay grows: the greeting alone does not reset it
+        with pytest.raises(PlayerUnavailable, match="not answering"):
+            clock.advance(100)
+            player.check_playlists(["upbeat"])
+    finally:
+        player.close()
+        hung.close()
+
+
+def test_a_clean_mpd_restart_with_its_old_queue_gets_the_wanted_playlist(mpd_server, music_library):
+    """Defect 5: MPD stopped cleanly restores its saved queue and plays it; the mood changed meanwhile."""
+    player = Player(mpd_server.socket_path, min_backoff_s=0.05, max_backoff_s=0.2)
+    player.switch_to("calm", "now", mood="sad")
+    mpd_server.stop()  # SIGTERM: MPD saves its state file (queue and play state)
+    assert player.switch_to("upbeat", "after_current", mood="happy") is False
+    mpd_server.start()
+    client = mpd_server.client()
+    try:
+        assert wait_until(lambda: player.poll().connected)
+        assert sorted(queue_files(client)) == sorted(music_library[2]["upbeat"])
+        assert client.status()["state"] == "play"
+    finally:
+        client.disconnect()
+        player.close()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from moodbox.store import SCHEMA_VERSION, FeedbackStore, StoreError
+from moodbox.store import SCHEMA_VERSION, FeedbackStore, StoreError, open_store
 
 from device_support import run_as_nobody
 
@@ -253,3 +253,41 @@ def test_acknowledged_events_survive_kill_9_mid_burst(tmp_path):
     assert len(acknowledged["feedback"]) > 20 and len(acknowledged["plays"]) > 10
     with FeedbackStore(path) as store:
         assert set(store.playlist_scores()) == {f"list{i}" for i in range(5)}
+
+
+def test_a_corrupt_database_is_moved_aside_and_a_new_one_started(tmp_path, caplog):
+    """Defect 9: a corrupt feedback.db stopped the start; now it is kept aside, the log says where."""
+    path = tmp_path / "feedback.db"
+    garbage = b"this is not sqlite " * 500
+    path.write_bytes(garbage)
+    with open_store(path) as store:
+        assert like(store) == 1
+    aside = [p for p in tmp_path.iterdir() if p.name.startswith("feedback.db.corrupt-")]
+    assert len(aside) == 1 and aside[0].read_bytes() == garbage
+    assert f"moved it to {aside[0]} and started a new one" in caplog.text
+
+
+def test_open_store_does_not_move_a_sound_database_that_cannot_be_written(tmp_path):
+    (tmp_path / "state").write_text("a file where the directory should be")
+    with pytest.raises(StoreError, match="cannot create the state directory"):
+        open_store(tmp_path / "state" / "feedback.db")
+    assert [p.name for p in tmp_path.iterdir()] == ["state"]
+
+
+def test_a_full_disk_is_called_full_and_remembered_until_a_write_succeeds(tmp_path):
+    """Defect 10: SQLite says "disk I/O error" for ENOSPC in WAL mode; the owner must read "disk is full"."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("needs a tiny tmpfs as a full disk: mount is not permitted here (run as root)")
+    try:
+        store = FeedbackStore(mount / "feedback.db")
+        with pytest.raises(StoreError, match=r"cannot record feedback: the disk is full \(\d+ bytes free in "):
+            for _ in range(10_000):
+                store.record_feedback(action="like", expression="happy", mood="happy", playlist="upbeat",
+                                      track="x" * 2000)
+        assert "the disk is full" in store.last_error
+        store.close()
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
