@@ -55,7 +55,7 @@ def _record(box, event: str, playing) -> dict:
 def skip(box) -> dict:
     playing = box.player.current()
     box.player.skip()
-    return {**_about(box, "skip", playing), **_record(box, "skip", playing)}
+    return {**_about(box, "skip", playing), "next": box.player.current().track, **_record(box, "skip", playing)}
 
 
 def like(box) -> dict:

@@ -380,7 +380,8 @@ class Player:
 
     def _record_play(self, state: PlayerState) -> None:
         reason, self._reason_for_next = self._reason_for_next, "next"
-        log.info("now playing %s from %s (%s)", state.title, state.track_playlist, reason)
+        source = f"playlist {state.track_playlist}" if state.track_playlist else "MPD's own queue (not one of ours)"
+        log.info("now playing %s from %s (%s)", state.title, source, reason)
         if self._store is not None:
             try:
                 self._store.record_play(track=state.track, playlist=state.track_playlist, mood=self.mood,

@@ -87,3 +87,9 @@ def test_a_failed_record_does_not_undo_a_skip_or_hold_but_fails_a_like(box):
     assert ACTIONS["pause"].handler(box) == {"camera": "paused", "not_recorded": box.store_error}
     with pytest.raises(MoodboxError, match="the disk is full"):
         ACTIONS["like"].handler(box)
+
+
+def test_skip_says_which_song_comes_next(box):
+    """Issue 10, defect 25: `moodbox skip` printed the skipped song only."""
+    skipped = ACTIONS["skip"].handler(box)
+    assert (skipped["track"], skipped["next"]) == ("upbeat/upbeat-01.ogg", "upbeat/upbeat-02.ogg")

@@ -320,3 +320,12 @@ def test_a_clean_mpd_restart_with_its_old_queue_gets_the_wanted_playlist(mpd_ser
     finally:
         client.disconnect()
         player.close()
+
+
+def test_a_song_from_mpds_own_queue_is_logged_as_such(mpd_server, mpd_client, caplog):
+    """Issue 10, defect 25: the log said `now playing ... from None (next)`."""
+    mpd_client.load("calm")
+    mpd_client.play(0)
+    caplog.set_level(logging.INFO, logger="moodbox.player")
+    Player(mpd_server.socket_path).poll()
+    assert "from MPD's own queue (not one of ours) (next)" in caplog.text and "from None" not in caplog.text
