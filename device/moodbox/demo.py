@@ -2,16 +2,19 @@
 
 It starts a private MPD on a Unix socket in a temporary folder with a synthesised, tagged library and the mood
 playlists, uses as camera FER2013 test faces played in a scripted sequence of moods and pasted into a larger
-frame (or a webcam / video / image folder given with ``--source``), and runs the same :class:`Daemon` as
-``moodbox run`` with a short mood window, printing one line per tick. Nothing is written outside the temporary
-folder, which is removed at the end.
+frame (or a webcam / video / image folder given with ``--source``; without the FER2013 files, the machine's own
+webcam when it has one), and runs the same :class:`Daemon` as ``moodbox run`` with a short mood window, printing
+one line per tick. The music is silent (MPD's null output) unless ``--audio`` plays it through the machine's sound
+card. Nothing is written outside the temporary folder, which is removed at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import logging
+import os
 import sys
 import tempfile
 from dataclasses import replace
@@ -31,6 +34,7 @@ DEMO_SCRIPT = [("happy", 12.0), ("sad", 12.0), ("angry", 12.0), ("neutral", 12.0
 DEMO_MOOD = MoodConfig(window_s=5.0, min_confidence=0.3, hysteresis=0.05, min_dwell_s=6.0)
 DEMO_INTERVAL_S = 1.0
 DEMO_TRACK_S = 15.0
+SOUND_CARD_OUTPUT = 'audio_output {\n  type "alsa"\n  name "sound card"\n  mixer_type "software"\n}\n'
 
 
 def demo_config(mpd_socket: str, state_dir: Path, *, interval_s: float, source: str,
@@ -62,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=DEMO_INTERVAL_S, metavar="S",
                         help=f"seconds between looks (default {DEMO_INTERVAL_S:g})")
     parser.add_argument("--model", default=None, metavar="PATH", help="expression model (default: the shipped one)")
+    parser.add_argument("--audio", action="store_true",
+                        help="play the music through this machine's sound card (default: silent, MPD's null output)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     args = parser.parse_args(argv)
     if args.interval <= 0:
@@ -71,25 +77,32 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger().setLevel(logging.WARNING)  # the tick lines tell the story
 
     try:
-        source, expected = _face_source(args)
+        source, expected, spec = _face_source(args)
     except FrameError as err:
-        print(f"moodbox demo: no face source: {err}\nProvide either --dataset PATH (the folder holding "
-              "fer2013.npz and ferplus_votes.npz, or set $MOODBOX_DATA) or --source SPEC (a webcam: 0 or "
-              "/dev/video0; a video file; a folder of images; picamera on a Pi).", file=sys.stderr)
+        print(f"moodbox demo: no face source: {err}\nNo webcam found either. Give it faces in one of two ways:\n"
+              "  --source SPEC: a webcam (0 or /dev/video0), a video file, a folder of images, picamera on a Pi;\n"
+              "  --dataset PATH: the folder holding fer2013.npz and ferplus_votes.npz (or set $MOODBOX_DATA).",
+              file=sys.stderr)
         return EXIT_FAILURE
     with tempfile.TemporaryDirectory(prefix="moodbox-demo-") as tmp:
         tmp = Path(tmp)
         try:
-            mpd = PrivateMPD(tmp / "mpd", track_seconds=DEMO_TRACK_S).start()
+            mpd = PrivateMPD(tmp / "mpd", track_seconds=DEMO_TRACK_S,
+                             audio_output=SOUND_CARD_OUTPUT if args.audio else None).start()
         except MPDServerError as err:
             print(f"moodbox demo: {err}", file=sys.stderr)
             return EXIT_FAILURE
         try:
             config = demo_config(mpd.socket_path, tmp / "state", interval_s=args.interval,
-                                 source=args.source or "scripted", model_path=args.model)
+                                 source=spec, model_path=args.model)
             printer = _json_line if args.json else _text_line
-            daemon = Daemon(config, frame_source_factory=source,
-                            on_tick=lambda tick: printer(tick, expected()))
+            summary = _Summary()
+
+            def on_tick(tick: Tick) -> None:
+                printer(tick, expected())
+                summary.add(tick)
+
+            daemon = Daemon(config, frame_source_factory=source, on_tick=on_tick)
             try:
                 daemon.start()
             except StartupError as err:
@@ -97,19 +110,64 @@ def main(argv: list[str] | None = None) -> int:
                 return err.exit_code
             if not args.json:
                 print(f"moodbox demo: private MPD at {mpd.socket_path}, looking every {args.interval:g} s"
-                      + ("" if args.source else f", scripted moods {_script_text()}") + " (Ctrl-C stops)")
+                      + (f" through {spec}" if spec != "scripted" else f", scripted moods {_script_text()}")
+                      + ("" if args.audio else ", silent (--audio plays through the sound card)")
+                      + " (Ctrl-C stops)")
             daemon.run(args.duration)
+            print(summary.line(), file=sys.stderr if args.json else sys.stdout)
         finally:
             mpd.close()
     return 0
 
 
-def _face_source(args) -> tuple[Callable, Callable[[], str | None]]:
-    """(frame source factory for the Camera, the scripted expression now or None for a real camera)."""
+def _face_source(args) -> tuple[Callable, Callable[[], str | None], str]:
+    """(frame source factory for the Camera, the scripted expression now or None for a real camera, camera.source).
+
+    Without --source the scripted FER2013 faces; when their files are missing (a fresh clone), the machine's own
+    webcam if it has one, else the FrameError saying what is missing."""
     if args.source:
-        return (lambda: open_source(args.source)), (lambda: None)
-    scripted = ScriptedFaceSource(args.dataset or default_dataset_dir(), DEMO_SCRIPT)
-    return (lambda: scripted), scripted.expected_label
+        return (lambda: open_source(args.source)), (lambda: None), args.source
+    try:
+        scripted = ScriptedFaceSource(args.dataset or default_dataset_dir(), DEMO_SCRIPT)
+    except FrameError as err:
+        webcam = None if args.dataset else _webcam()
+        if webcam is None:
+            raise
+        print(f"moodbox demo: {err}\nUsing the webcam {webcam} instead: look at it.", file=sys.stderr)
+        return (lambda: open_source(webcam)), (lambda: None), webcam
+    return (lambda: scripted), scripted.expected_label, "scripted"
+
+
+def _webcam() -> str | None:
+    """The first V4L2 camera this user may open, or None."""
+    for device in sorted(glob.glob("/dev/video*")):
+        if os.access(device, os.R_OK | os.W_OK):
+            return device
+    return None
+
+
+class _Summary:
+    """Counts what the demo did, for one line when it stops."""
+
+    def __init__(self):
+        self.ticks = self.faces = self.switches = 0
+        self.playlists: list[str] = []
+        self.problems: set[str] = set()
+
+    def add(self, tick: Tick) -> None:
+        self.ticks += 1
+        self.faces += tick.face
+        if tick.switched:
+            self.switches += 1
+            self.playlists.append(tick.playlist)
+        self.problems.update(tick.problems)
+
+    def line(self) -> str:
+        played = " -> ".join(self.playlists) or "none"
+        text = (f"moodbox demo: {self.ticks} looks, a face in {self.faces}, {self.switches} playlist switches "
+                f"({played})")
+        return text + (f"; problems seen: {'; '.join(sorted(self.problems))}" if self.problems else "")
+
 
 
 def _script_text() -> str:

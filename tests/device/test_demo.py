@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import subprocess
 import sys
 
+import cv2
+import numpy as np
 import pytest
 
 from moodbox.demo import DEMO_SCRIPT
@@ -50,8 +53,32 @@ def test_demo_text_lines_show_face_mood_playlist_and_song(data_dir):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("moodbox demo: private MPD at ") and "happy 12 s" in lines[0]
-    ticks = lines[1:]
+    ticks, summary = lines[1:-1], lines[-1]
+    assert summary.startswith(f"moodbox demo: {len(ticks)} looks, a face in ")
     assert len(ticks) >= 4
     assert all(line.startswith("[happy]") and "mood: " in line and "playlist: " in line and "playing: " in line
                for line in ticks)
     assert any("face: " in line for line in ticks)
+
+
+def test_a_fresh_clone_without_fer2013_runs_with_a_source_and_says_it_is_silent(tmp_path):
+    """Defect 20: without ../shared/data the demo died; it runs with --source, says the music is silent unless
+    --audio, and sums up when it stops."""
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "noise.png"), np.random.default_rng(0).integers(0, 255, (240, 320), np.uint8))
+    result = run_demo("--duration", "3", "--source", str(folder), "--dataset", str(tmp_path / "nothing-here"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert f"through {folder}, silent (--audio plays through the sound card)" in lines[0]
+    assert lines[-1].startswith("moodbox demo: ") and " looks, a face in 0, 0 playlist switches (none)" in lines[-1]
+    assert "--audio" in run_demo("--help").stdout
+
+
+@pytest.mark.skipif(bool(glob.glob("/dev/video*")), reason="this machine has a webcam: the demo would use it")
+def test_without_faces_or_webcam_the_demo_explains_both_ways(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOODBOX_DATA", str(tmp_path / "nothing-here"))
+    result = run_demo("--duration", "1", timeout=60)
+    assert result.returncode == 1
+    assert "No webcam found either. Give it faces in one of two ways:" in result.stderr
+    assert "Kaggle" in result.stderr and "--source SPEC" in result.stderr and "--dataset PATH" in result.stderr
