@@ -349,6 +349,10 @@ install_model() {
     [[ -d "$PREFIX/models" ]] || run install -d -m 0755 "$PREFIX/models"
     install_file_atomic "$REPO/models/emotion.tflite" "$PREFIX/models/emotion.tflite" 0644
     install_file_atomic "$REPO/models/emotion.json" "$PREFIX/models/emotion.json" 0644
+    # The float build is the baseline `moodbox bench` compares against.
+    if [[ -f "$REPO/models/emotion_float.tflite" ]]; then
+        install_file_atomic "$REPO/models/emotion_float.tflite" "$PREFIX/models/emotion_float.tflite" 0644
+    fi
 }
 
 # The packaged reference config with this box's model path, camera and buttons filled in.

@@ -34,8 +34,7 @@ from moodbox.frames import FrameError, y_plane
 from moodbox.perception import Perception
 from moodbox.scripted import LABELS, ScriptedFaceSource, default_dataset_dir
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL = REPO / "models" / "emotion.tflite"
+DEFAULT_MODEL = Path(ModelConfig().path)  # the checkout's, or the one setup.sh installs beside the venv
 FRAME_SIZE = (640, 480)
 STAGES = ("grab_to_gray", "face_finder", "crop", "model", "total")
 WARMUP_FRAMES = 5
@@ -123,9 +122,14 @@ def _rss_mb(pid: int) -> float:
     raise RuntimeError(f"/proc/{pid}/status has no VmRSS")
 
 
-def measure_daemon(seconds: float, interval_s: float | None = None, ready_timeout_s: float = 60.0) -> dict:
+def measure_daemon(seconds: float, interval_s: float | None = None, ready_timeout_s: float = 60.0, *,
+                   model_path=None, dataset_dir=None) -> dict:
     """Run ``python -m moodbox demo --json`` and measure start-to-READY=1, CPU% of one core and RSS."""
     command = [sys.executable, "-m", "moodbox", "demo", "--duration", str(int(seconds + 10)), "--json"]
+    if model_path is not None:
+        command += ["--model", str(model_path)]
+    if dataset_dir is not None:
+        command += ["--dataset", str(dataset_dir)]
     if interval_s is not None:
         command += ["--interval", str(interval_s)]
     with tempfile.TemporaryDirectory(prefix="moodbox-bench-") as tmp, \
@@ -195,8 +199,35 @@ def run_bench(*, model_path=DEFAULT_MODEL, frames=300, seconds=60.0, interval_s=
         result = measure_stages(model_path, float_model_path, dataset_dir or default_dataset_dir(), frames, threads)
     finally:
         cv2.setNumThreads(opencv_threads)
-    result["daemon"] = measure_daemon(seconds, interval_s) if daemon else {"skipped": "--no-daemon"}
+    result["daemon"] = (measure_daemon(seconds, interval_s, model_path=model_path, dataset_dir=dataset_dir)
+                        if daemon else {"skipped": "--no-daemon"})
     return result
+
+
+def summary(result: dict) -> str:
+    """The figures for a person (``--json`` prints them all)."""
+    ours, lines = result["ours"], []
+    lines.append(f"moodbox bench: {result['frames']} frames of {result['frame_size'][0]}x{result['frame_size'][1]}, "
+                 f"{result['threads']} thread(s)")
+    lines.append(f"  ours:     {ours['total']['median_ms']:.2f} ms a look (median; p90 {ours['total']['p90_ms']:.2f}), "
+                 f"face found in {ours['faces_found']:.0%}   [{result['ours_is']}]")
+    baseline = result["baseline"]
+    if "missing" in baseline:
+        lines.append(f"  baseline: not measured: {baseline['missing']}")
+    else:
+        lines.append(f"  baseline: {baseline['total']['median_ms']:.2f} ms a look (median), face found in "
+                     f"{baseline['faces_found']:.0%}   [{result['baseline_is']}]")
+        lines.append(f"  speed-up: {result['speedup_total_median']:g}x")
+    daemon = result["daemon"]
+    if "error" in daemon:
+        lines.append(f"  daemon:   failed: {daemon['error']}")
+    elif "skipped" in daemon:
+        lines.append("  daemon:   not measured (--no-daemon)")
+    else:
+        lines.append(f"  daemon:   ready in {daemon['start_to_ready_s']:.1f} s, "
+                     f"{daemon['cpu_percent_of_one_core']:.1f}% of one core, {daemon['rss_mb_median']:.0f} MB "
+                     f"resident (median over {daemon['seconds']:g} s)")
+    return "\n".join(lines)
 
 
 def main(argv=None) -> int:
@@ -211,6 +242,7 @@ def main(argv=None) -> int:
     parser.add_argument("--interval", type=float, help="daemon tick interval (default: the demo's)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-daemon", action="store_true", help="only the per-stage latency")
+    parser.add_argument("--json", action="store_true", help="every figure as JSON instead of the summary")
     args = parser.parse_args(argv)
     if args.frames < 1 or args.seconds <= 0:
         parser.error("--frames and --seconds must be positive")
@@ -221,7 +253,7 @@ def main(argv=None) -> int:
     except (ModelError, FrameError) as exc:
         print(f"moodbox bench: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2) if args.json else summary(result))
     return 1 if "error" in result["daemon"] else 0
 
 

@@ -55,8 +55,10 @@ class ConfigNotFound(ConfigError):
 
 
 def _default_model_path() -> str:
-    """The model shipped in the repository this package was installed from (editable install)."""
-    return str(Path(__file__).resolve().parents[2] / "models" / "emotion.tflite")
+    """The model shipped in the repository this package was installed from (editable install), else the one
+    setup.sh installs beside the venv (``/opt/moodbox/venv`` -> ``/opt/moodbox/models``)."""
+    checkout = Path(__file__).resolve().parents[2] / "models" / "emotion.tflite"
+    return str(checkout if checkout.is_file() else Path(sys.prefix).parent / "models" / "emotion.tflite")
 
 
 def _default_state_dir() -> str:

@@ -1,8 +1,8 @@
 """Expression model: ``models/emotion.tflite`` plus the JSON contract beside it, checked at load.
 
 Anything wrong with the model (missing, unreadable, not a TFLite file, not the file whose sha256 the JSON records
-under ``tflite_sha256``, input/output not what the JSON says) raises :class:`ModelError` naming the file and the mismatch, so the daemon refuses to start instead of
-running with a model that cannot work::
+under ``tflite_sha256``, input/output not what the JSON says) raises :class:`ModelError` naming the file and the
+mismatch, so the daemon refuses to start instead of running with a model that cannot work::
 
     model = ExpressionModel("models/emotion.tflite")
     probabilities = model.predict(crop)     # float32, one per model.labels

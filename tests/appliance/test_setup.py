@@ -188,8 +188,11 @@ def test_generic_install_for_real(repo_root, install_paths, tmp_path):
     assert module_file.startswith(str(prefix / "venv"))
     assert model_path == str(prefix / "models" / "emotion.tflite")
     assert (source, buttons) == ("0", "False")
-    for name in ("emotion.tflite", "emotion.json"):
+    for name in ("emotion.tflite", "emotion.json", "emotion_float.tflite"):
         assert (prefix / "models" / name).read_bytes() == (repo_root / "models" / name).read_bytes()
+    defaults = subprocess.run([str(python), "-c", "import moodbox.bench as b, moodbox.config as c; "
+                               "print(c.ModelConfig().path); print(b.DEFAULT_MODEL)"], capture_output=True, text=True)
+    assert defaults.stdout.split() == [str(prefix / "models" / "emotion.tflite")] * 2  # defect 21, not the venv
     assert state.is_dir() and oct(state.stat().st_mode & 0o777) == "0o750"
     assert f"ExecStart={prefix}/venv/bin/moodbox run --config {etc}/moodbox.toml" in unit.read_text()
     link = install_paths["MOODBOX_BIN_DIR"] / "moodbox"

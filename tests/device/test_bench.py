@@ -47,9 +47,21 @@ def test_missing_baseline_model_is_reported_by_name(models, data_dir, tmp_path):
 
 def test_main_prints_json(models, data_dir, capsys):
     model_path, _ = models
-    assert main(["--model", str(model_path), "--dataset", str(data_dir), "--frames", "3", "--no-daemon"]) == 0
+    assert main(["--model", str(model_path), "--dataset", str(data_dir), "--frames", "3", "--no-daemon",
+                 "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["ours"]["total"]["median_ms"] > 0
+
+
+def test_main_prints_a_summary_for_people(models, data_dir, capsys):
+    """Issue 10, defect 21: bench printed only JSON."""
+    model_path, float_path = models
+    assert main(["--model", str(model_path), "--dataset", str(data_dir), "--frames", "3", "--no-daemon"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "moodbox bench: 3 frames of 640x480, 1 thread(s)"
+    assert out[1].startswith("  ours:     ") and " ms a look (median; p90 " in out[1]
+    assert out[-1] == "  daemon:   not measured (--no-daemon)"
+    assert any(line.startswith("  speed-up: ") for line in out) == float_path.is_file()
 
 
 def test_main_names_a_missing_model(tmp_path, capsys):
@@ -64,6 +76,7 @@ def test_daemon_figures_from_the_demo(models, data_dir, monkeypatch):
     result = run_bench(model_path=model_path, frames=3, seconds=3, dataset_dir=data_dir)
     daemon = result["daemon"]
     assert "error" not in daemon, daemon
+    assert f"--model {model_path} --dataset {data_dir}" in daemon["command"]  # defect 21: the demo gets both
     assert daemon["start_to_ready_s"] > 0
     assert daemon["cpu_percent_of_one_core"] >= 0  # three cheap ticks may cost less than one clock tick
     assert daemon["rss_mb_median"] > 0 and daemon["seconds"] >= 3
