@@ -39,7 +39,7 @@ def _main(argv: list[str] | None) -> int:
     commands.add_parser("demo", help="the whole box with a private MPD and scripted faces (see moodbox demo -h)")
     doctor = commands.add_parser("doctor", help="check config, model, camera, MPD, buttons, state directory")
     doctor.add_argument("--config", default=str(DEFAULT_PATH), help=f"config file (default {DEFAULT_PATH})")
-    commands.add_parser("bench", help="latency, speed-up, CPU and memory figures as JSON (see moodbox bench -h)")
+    commands.add_parser("bench", help="latency, speed-up, CPU and memory figures (see moodbox bench -h)")
     for action in ACTIONS.values():
         command = commands.add_parser(action.name, help=action.help)
         where = command.add_mutually_exclusive_group()

@@ -838,3 +838,37 @@ def test_status_says_whether_a_face_is_in_view_and_how_old_the_expression_is(mak
         assert any("camera lost" in p for p in status["problems"])
     finally:
         daemon.close()
+
+
+def test_a_300_second_after_current_session_keeps_the_queue_and_the_credit_right(make_config_file, mpd_server):
+    """Issue 10, done-when: 300 scripted seconds with switch = "after_current", songs ending and a like or skip
+    now and then: MPD's queue ends with only the current playlist's songs (plus the kept one at most), and every
+    like and skip row names the playlist its track came from (the synthetic library's folder is its playlist)."""
+    clock = FakeClock()
+    script = [("happy", 40), ("sad", 40), ("neutral", 40), ("angry", 40), ("happy", 40), ("sad", 40),
+              ("neutral", 1e9)]
+    daemon, _ = make_daemon(make_config_file(mood={"window_s": 3.0, "min_dwell_s": 0.0},
+                                             music={"switch": "after_current"}), clock=clock, script=script)
+    client = mpd_server.client()
+    daemon.start()
+    try:
+        for second in range(300):
+            daemon.tick()
+            if second % 7 == 6:  # a song ends now and then (the synthetic songs are 30 s long)
+                client.next()
+            if second % 11 == 10:
+                daemon.handle_action("like" if second % 2 else "skip")
+            clock.advance(1.0)
+        daemon.tick()
+        queue = [song["file"] for song in client.playlistinfo()]
+        current = daemon.player.playlist
+        playing = client.currentsong()["file"]
+        others = [track for track in queue if not track.startswith(f"{current}/")]
+        assert others in ([], [playing]), (current, queue)
+    finally:
+        client.disconnect()
+        daemon.close()
+    db = sqlite3.connect(Path(daemon.config.state.dir) / "feedback.db")
+    rows = db.execute("SELECT action, playlist, track FROM feedback WHERE action IN ('like', 'skip')").fetchall()
+    assert len(rows) >= 20
+    assert all(track.split("/")[0] == playlist for _, playlist, track in rows), rows
