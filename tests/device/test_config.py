@@ -153,7 +153,8 @@ def test_systemd_directories_set_state_defaults(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("content, message", [
-    ("[camera]\nsource = 'caméra'\n".encode("latin-1"), r"not UTF-8 text \(line 2, byte 22 is 0xe9\): save it as UTF-8"),
+    ("[camera]\nsource = 'caméra'\n".encode("latin-1"),
+     r"not UTF-8 text \(line 2, byte 22 is 0xe9\): save it as UTF-8"),
     (b"x = " + b"[" * 2000 + b"]" * 2000 + b"\n", "invalid TOML: nested too deeply"),
     (b"x = " + b"{a = " * 1500 + b"1" + b"}" * 1500 + b"\n", "invalid TOML: nested too deeply"),
     (b"# " + b"x" * (300 * 1024) + b"\n", "larger than 256 KiB"),
