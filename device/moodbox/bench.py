@@ -76,11 +76,11 @@ class _Pipeline:
 
 def measure_stages(model_path, float_model_path, dataset_dir, frames: int, threads: int = 1) -> dict:
     width, height = FRAME_SIZE
+    config = Config(model=ModelConfig(path=str(model_path), threads=threads))  # the daemon's defaults otherwise
+    ours = _Pipeline(lambda yuv: y_plane(yuv, width, height), Perception.from_config(config))  # a bad model first
     step = [0.0]
     source = ScriptedFaceSource(dataset_dir, [(label, 1.0) for label in LABELS], frame_size=FRAME_SIZE,
                                 clock=lambda: step[0])
-    config = Config(model=ModelConfig(path=str(model_path), threads=threads))  # the daemon's defaults otherwise
-    ours = _Pipeline(lambda yuv: y_plane(yuv, width, height), Perception.from_config(config))
     pipelines = {"ours": ours}
     result = {"frame_size": list(FRAME_SIZE), "threads": threads, "frames": frames,
               "ours_is": f"Y plane of YUV420 + {ours.perception.finder.detector_used} + crop + int8 "
