@@ -29,12 +29,16 @@ def test_killed_config_write_leaves_old_or_new_file(repo_root, tmp_path):
     new.write_bytes(b"n" * SIZE)
     dest = tmp_path / "etc" / "moodbox.toml"
     dest.parent.mkdir()
+    # Kill times spread over 1.5x an unkilled write on this machine now, so a loaded machine still sees both.
+    started = time.monotonic()
+    assert start_writer(repo_root, dest, new).wait() == 0
+    whole_write_s = time.monotonic() - started
     rng = random.Random(4)
     outcomes = set()
     for _ in range(KILLS):
         dest.write_bytes(old.read_bytes())
         writer = start_writer(repo_root, dest, new)
-        time.sleep(rng.uniform(0, 0.06))
+        time.sleep(rng.uniform(0, 1.5 * whole_write_s))
         writer.send_signal(signal.SIGKILL)
         writer.wait()
         content = dest.read_bytes()
