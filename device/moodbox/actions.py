@@ -7,12 +7,12 @@ A new action is one entry here (and a method on the part it drives).
 A handler runs under the daemon's lock (unless ``locked`` is false: status answers from the last known state,
 never waiting for a tick stuck on MPD) and gets the running box, which offers ``player``, ``policy``, ``camera``,
 ``clock()``, ``record(event, playing)`` (feedback into the store: the store's event names, credited to the
-playlist the track came from) and ``status()``. It returns the answer (a JSON-able dict, without ``ok``) or raises
-a MoodboxError, which is answered as the error. A skip or hold whose record fails still happened: the answer
+playlist the track came from), ``replace_rejected_playlist()`` and ``status()``. It returns the answer (a JSON-able
+dict, without ``ok``) or raises a MoodboxError, which is answered as the error. A skip or hold whose record fails still happened: the answer
 says ``not_recorded``; a like is nothing but its record, so it fails.
 
 >>> sorted(ACTIONS)
-['hold', 'like', 'pause', 'skip', 'status']
+['hold', 'insights', 'like', 'pause', 'skip', 'status']
 >>> ACTIONS["skip"].help
 'skip the current song (counts against its playlist)'
 """
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from moodbox.errors import MoodboxError
+from moodbox.music import EARLY_SKIP_S
 
 log = logging.getLogger("moodbox.actions")
 
@@ -53,9 +54,15 @@ def _record(box, event: str, playing) -> dict:
 
 
 def skip(box) -> dict:
+    """Recorded first, so that the policy learns from it at once. A skip in a song's first EARLY_SKIP_S seconds
+    also takes the song out of the queue, and when the policy then rejects the playlist for the mood another one
+    plays at once."""
     playing = box.player.current()
-    box.player.skip()
-    return {**_about(box, "skip", playing), "next": box.player.current().track, **_record(box, "skip", playing)}
+    early = playing.elapsed is not None and playing.elapsed < EARLY_SKIP_S
+    not_recorded = _record(box, "skip", playing)
+    if not (early and box.replace_rejected_playlist()):
+        box.player.skip(drop=early)
+    return {**_about(box, "skip", playing), "next": box.player.current().track, **not_recorded}
 
 
 def like(box) -> dict:
@@ -94,10 +101,16 @@ def status(box) -> dict:
     return box.status()
 
 
+def insights(box) -> dict:
+    return box.policy.insights()
+
+
 ACTIONS = {action.name: action for action in (
     Action("skip", "skip the current song (counts against its playlist)", skip),
     Action("like", "like the current song (its playlist comes back more often)", like),
     Action("hold", "keep the current music for music.hold_minutes whatever the mood (again: release)", hold),
     Action("pause", "privacy pause: camera off until `moodbox pause` again", pause),
     Action("status", "what the box sees and plays", status, locked=False),
+    Action("insights", "what the box learned: per mood, each playlist's estimated preference and the evidence "
+           "behind it; songs on hold-off", insights),
 )}

@@ -29,6 +29,9 @@ def _main(argv: list[str] | None) -> int:
     if argv and argv[0] == "bench":
         from moodbox import bench
         return bench.main(argv[1:])
+    if argv and argv[0] == "simulate":
+        from moodbox import simulate
+        return simulate.main(argv[1:])
 
     parser = argparse.ArgumentParser(prog="moodbox", description="Offline, emotion-aware smart speaker.")
     parser.add_argument("--version", action="version", version=f"moodbox {__version__}")
@@ -40,6 +43,7 @@ def _main(argv: list[str] | None) -> int:
     doctor = commands.add_parser("doctor", help="check config, model, camera, MPD, buttons, state directory")
     doctor.add_argument("--config", default=str(DEFAULT_PATH), help=f"config file (default {DEFAULT_PATH})")
     commands.add_parser("bench", help="latency, speed-up, CPU and memory figures (see moodbox bench -h)")
+    commands.add_parser("simulate", help="simulated listeners against the learning policy (see moodbox simulate -h)")
     for action in ACTIONS.values():
         command = commands.add_parser(action.name, help=action.help)
         where = command.add_mutually_exclusive_group()
@@ -79,6 +83,30 @@ def _send_action(args) -> int:
         print(json.dumps(answer))
     elif not answer.get("ok"):
         print(f"moodbox {args.command}: {answer.get('error', 'failed')}", file=sys.stderr)
+    elif args.command == "insights":
+        print(format_insights(answer))
     else:
         print("\n".join(f"{key}: {value}" for key, value in answer.items() if key != "ok"))
     return 0 if answer.get("ok") else 1
+
+
+def format_insights(answer: dict) -> str:
+    """``moodbox insights`` for people: per mood, playlists by estimated preference, then held-off songs."""
+    import time
+
+    lines = [f"what the box learned (evidence fades by half every {answer['half_life_days']:g} days; "
+             f"other moods' playlists tried in {answer['explore']:.0%} of choices)"]
+    for mood, rows in answer["moods"].items():
+        lines.append(f"{mood}:")
+        for row in rows:
+            lines.append(f"  {row['playlist']:16} {row['preference']:.2f} ± {row['uncertainty']:.2f}"
+                         f"{'  (mapped)' if row['mapped'] else '':10}  likes {row['likes']}, holds {row['holds']}, "
+                         f"full plays {row['full_plays']}, early skips {row['early_skips']}, "
+                         f"late skips {row['late_skips']}")
+    held = answer["held_off"]
+    shown = f" (the {len(held)} skipped last)" if len(held) < answer["held_off_count"] else ""
+    lines.append(f"songs on hold-off after an early skip: {answer['held_off_count'] or 'none'}{shown}")
+    for entry in held:
+        until = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry["until"]))
+        lines.append(f"  {entry['track']} (until {until})")
+    return "\n".join(lines)

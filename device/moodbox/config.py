@@ -118,6 +118,9 @@ class MusicConfig:
     switch: str = _key(default="after_current", choices=("after_current", "now"))
     shuffle: bool = True
     hold_minutes: float = _key(default=30.0, range=(0.0, 1440.0))
+    explore: float = _key(default=0.05, range=(0.0, 1.0))
+    half_life_days: float = _key(default=30.0, range=(0.1, 3650.0))
+    hold_off_days: float = _key(default=7.0, range=(0.0, 3650.0))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The local control socket: ``moodbox skip|like|hold|pause|status`` talk to the running daemon through it.
+"""The local control socket: ``moodbox skip|like|hold|pause|status|insights`` talk to the running daemon through it.
 
 A Unix stream socket only (never TCP: the box opens no network listener of its own), protected by file
 permissions: the socket gets ``mode`` (0o660: owner and group) and a missing parent directory is created 0o750.

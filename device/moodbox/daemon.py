@@ -135,13 +135,13 @@ class Daemon:
         except ModelError as err:
             raise StartupError(f"expression model refused: {err}", EXIT_MODEL) from err
         self.mood = MoodTracker.from_config(config, self.perception.labels)
-        self.policy = MusicPolicy.from_config(config, scores=self._playlist_scores)
+        self.policy = MusicPolicy.from_config(config, events=self._feedback_events, songs=self._playlist_songs)
         try:
             self.store = open_store(Path(config.state.dir) / "feedback.db")
         except StoreError as err:  # the music plays without it; status says why nothing is recorded
             self._store_problem = f"{err} (config key state.dir)"
             log.error("%s: playing without recording feedback", self._store_problem)
-        self.player = Player.from_config(config, store=self.store, clock=self.clock)
+        self.player = Player.from_config(config, store=self.store, clock=self.clock, arrange=self._arrange_songs)
         self._wait_for_mpd()
         try:
             if self.player.connected:
@@ -385,12 +385,31 @@ class Daemon:
                 return {"ok": False, "error": str(err)}
 
     def record(self, event: str, playing: PlayerState) -> None:
-        """Feedback for the store, with what the box saw and played at that moment. It counts for the playlist the
-        track came from: a song kept through an "after_current" switch still belongs to the old playlist."""
+        """Feedback for the store, with what the box saw and played at that moment, and how far into the song (an
+        early skip is a strong "no"). It counts for the playlist the track came from: a song kept through an
+        "after_current" switch still belongs to the old playlist."""
         if self.store is None:
             raise StoreError(self._store_problem)
         self.store.record_feedback(action=event, expression=self._last_expression, mood=self._current_mood(),
-                                   playlist=playing.track_playlist or self.player.playlist, track=playing.track)
+                                   playlist=playing.track_playlist or self.player.playlist, track=playing.track,
+                                   elapsed_s=playing.elapsed)
+
+    def replace_rejected_playlist(self) -> bool:
+        """After an early skip: when the policy rejects the playing playlist for the mood (two early skips in a
+        row, or no song left off hold-off), switch to its next choice at once; True when switched."""
+        state = self.mood.state
+        if state is None or state.mood is None or not self.policy.rejected():
+            return False
+        music_mood = self.policy.music_mood(state.mood, self.clock() - state.since)
+        replacement = self.policy.choose(music_mood, current=self.player.playlist)
+        if replacement is None or replacement == self.player.playlist:
+            return False
+        log.info("%s rejected for mood %s: switching to %s", self.player.playlist, state.mood, replacement)
+        try:
+            return self.player.switch_to(replacement, "now", mood=state.mood, reason="skip")
+        except PlaylistUnavailable as err:
+            self.policy.mark_unusable(err.playlist, str(err))
+            return False
 
     def _camera_active(self, on: bool) -> None:
         if self.buttons is not None:
@@ -399,14 +418,25 @@ class Daemon:
     def _current_mood(self) -> str | None:
         return self.mood.state.mood if self.mood.state else None
 
-    def _playlist_scores(self) -> dict[str, float]:
-        if self.store is None:
-            return {}
+    def _arrange_songs(self, songs: list[str]) -> tuple[set[int], list[int]]:
+        return self.policy.arrange(songs)  # the policy in use now (a reload may replace it)
+
+    def _playlist_songs(self, name: str) -> list[str] | None:
+        """A playlist's songs for the policy's hold-off check; None (not known) while MPD is down."""
         try:
-            return self.store.playlist_scores()
+            return self.player.playlist_songs(name)
+        except PlayerUnavailable:
+            return None
+
+    def _feedback_events(self, last_id: int) -> list:
+        """The feedback log for the policy; nothing new while the store is closed or failing."""
+        if self.store is None:
+            return []
+        try:
+            return self.store.events_after(last_id)
         except StoreError as err:
             log.error("%s", err)
-            return {}
+            return []
 
     def status(self) -> dict:
         """From the last tick and the parts' last known state, never waiting on MPD; status, problems and camera
@@ -464,9 +494,10 @@ class Daemon:
         if new.mood != old.mood or labels != self.perception.labels:
             parts["mood"] = MoodTracker.from_config(new, labels)
         if new.music != old.music:
-            parts["policy"] = MusicPolicy.from_config(new, scores=self._playlist_scores)
+            parts["policy"] = MusicPolicy.from_config(new, events=self._feedback_events, songs=self._playlist_songs)
         if new.mpd != old.mpd or new.music.shuffle != old.music.shuffle:
-            parts["player"] = Player.from_config(new, store=self.store, clock=self.clock, handover=self.player)
+            parts["player"] = Player.from_config(new, store=self.store, clock=self.clock, handover=self.player,
+                                                 arrange=self._arrange_songs)
         if new.camera != old.camera:  # the privacy pause outlives a new camera: only the listener lifts it
             parts["camera"] = self._make_camera(new, paused=self.camera.status == "paused")
         for name in ("player", "camera"):

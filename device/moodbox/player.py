@@ -4,7 +4,10 @@ Every MPD command goes through :class:`Player`, under one lock, so the main loop
 buttons never share a python-mpd2 client between threads. When MPD is down (stopped, restarting, or not started
 yet behind socket activation) the player reconnects with capped exponential backoff and then re-applies the
 playlist it was asked to play. Switching keeps the current song and replaces what follows it ("after_current"),
-or switches at once ("now"). Each song that starts is recorded in the store with the reason it was queued.
+or switches at once ("now"). Each song that starts is recorded in the store with the reason it was queued, and
+each song that played to its end (nobody skipped or cut it) as a "played" event, credited to the playlist and
+mood it was queued for. An ``arrange`` callback (the music policy's track memory) may leave songs out of what is
+queued and move others to the front; it sees the songs' ``file`` values only, so MPD and Mopidy are alike.
 """
 
 from __future__ import annotations
@@ -70,7 +73,8 @@ class Player:
 
     def __init__(self, host: str, port: int = 6600, *, timeout_s: float = 10.0, store: Any = None,
                  shuffle: bool = True, clock: Callable[[], float] = time.monotonic,
-                 min_backoff_s: float = 0.5, max_backoff_s: float = 30.0, handover: Player | None = None):
+                 min_backoff_s: float = 0.5, max_backoff_s: float = 30.0, handover: Player | None = None,
+                 arrange: Callable[[list[str]], tuple[set[int], list[int]]] | None = None):
         self.host, self.port, self.timeout_s = host, port, timeout_s
         self._store = store
         self.shuffle = shuffle
@@ -87,6 +91,10 @@ class Player:
         self.last_state = PlayerState(connected=False)  # what MPD did at the last look (never blocks to read)
         self._last_song_id: str | None = None
         self._paused_by_us = False
+        self._arrange = arrange
+        # the current song: (song id, file, playlist, mood) as queued, so feedback credits where it came from
+        self._playing: tuple[str, str | None, str | None, str | None] | None = None
+        self._cut = False  # the current song was skipped or cut by a switch: it did not play to its end
         self._paused_for_absence = False
         if handover is not None:  # a reload: carry on with what the old player was asked to do
             self.playlist, self.mood = handover.playlist, handover.mood
@@ -94,10 +102,12 @@ class Player:
 
     @classmethod
     def from_config(cls, config: Config, *, store: Any = None, clock: Callable[[], float] = time.monotonic,
-                    handover: Player | None = None) -> Player:
-        """The player of ``config.mpd`` (and ``music.shuffle``), recording plays into ``store``."""
+                    handover: Player | None = None,
+                    arrange: Callable[[list[str]], tuple[set[int], list[int]]] | None = None) -> Player:
+        """The player of ``config.mpd`` (and ``music.shuffle``), recording plays into ``store``; ``arrange`` is
+        the policy's track memory."""
         return cls(config.mpd.host, config.mpd.port, timeout_s=config.mpd.timeout_s, store=store,
-                   shuffle=config.music.shuffle, clock=clock, handover=handover)
+                   shuffle=config.music.shuffle, clock=clock, handover=handover, arrange=arrange)
 
     @property
     def address(self) -> str:
@@ -159,6 +169,7 @@ class Player:
         client, self._client = self._client, None
         self._last_song_id = None
         self._kept_song_id = self._kept_from = None
+        self._playing = None
         self.last_state = PlayerState(connected=False, playlist=self.playlist)
         self._backoff.failed()
         if client is not None:
@@ -200,10 +211,14 @@ class Player:
                 f"{'it' if len(missing) == 1 else 'them'} in MPD (e.g. `mpc save {missing[0]}`) or name existing ones")
 
     def playlist_length(self, name: str) -> int:
+        return len(self.playlist_songs(name))
+
+    def playlist_songs(self, name: str) -> list[str]:
+        """The ``file`` values of a stored playlist's songs (none when MPD has no such playlist)."""
         try:
-            return len(self._call("listplaylist", name))
+            return self._call("listplaylist", name)
         except mpd.CommandError:
-            return 0
+            return []
 
     def switch_to(self, playlist: str, mode: str = "after_current", *, mood: str | None = None,
                   reason: str = "mood") -> bool:
@@ -246,7 +261,9 @@ class Player:
                 self._call("delete", f"0:{old_length}")
             if self.shuffle:
                 self._call("shuffle")
+            self._arrange_queue(0)
             self._set_play_modes()
+            self._cut = True
             if not self._paused_by_us:
                 self._call("play", 0)
             self._kept_song_id = self._kept_from = None
@@ -266,6 +283,7 @@ class Player:
         new_length = int(self._call("status")["playlistlength"])
         if self.shuffle and new_length - 1 > 1:
             self._call("shuffle", f"1:{new_length}")
+        self._arrange_queue(1)
         self._set_play_modes()
         self._kept_song_id, self._kept_from = song_id, kept_from
         self._queue_unsure = False
@@ -278,16 +296,36 @@ class Player:
             raise PlaylistUnavailable(playlist, f"MPD at {self.address} cannot load playlist {playlist}: {err} "
                                                 "(deleted or renamed?): skipped") from err
 
+    def _arrange_queue(self, first: int) -> None:
+        """Let ``arrange`` leave out songs from position ``first`` on and move others to its front."""
+        if self._arrange is None:
+            return
+        songs = self._call("playlistinfo")[first:]
+        held, liked = self._arrange([song["file"] for song in songs])
+        for index in held:
+            self._call("deleteid", songs[index]["id"])
+        for offset, index in enumerate(liked):
+            self._call("moveid", songs[index]["id"], first + offset)
+
     def _set_play_modes(self) -> None:
         """Play the queue in order and keep it: a listener's `mpc random on` (or single, consume) would play a
         song of the old mood after an "after_current" switch, stop after one song, or eat the queue."""
         for command, value in (("repeat", 1), ("random", 0), ("single", 0), ("consume", 0)):
             self._call(command, value)
 
-    def skip(self) -> None:
+    def skip(self, *, drop: bool = False) -> None:
+        """Next song; with ``drop`` the skipped song also leaves the queue (repeat must not bring it back)."""
         with self._lock:
             self._reason_for_next = "skip"
+            self._cut = True
+            status = self._call("status")
+            song_id = status.get("songid")
             self._call("next")
+            if drop and song_id is not None and int(status.get("playlistlength", 0)) > 1:  # never an empty queue
+                try:
+                    self._call("deleteid", song_id)
+                except mpd.CommandError:
+                    pass  # already gone
             self.poll()  # record the song skipped to, even if the next skip comes before the next tick
 
     def follow_presence(self, present: bool, nobody_for_long: bool) -> None:
@@ -356,7 +394,9 @@ class Player:
             if self._kept_song_id is not None and song_id != self._kept_song_id:
                 self._forget_kept_song()
             if song_id is not None and song_id != self._last_song_id and state.state == "play":
+                self._record_played_to_end()
                 self._last_song_id = song_id
+                self._playing = (song_id, state.track, state.track_playlist, self.mood)
                 self._record_play(state)
             return state
 
@@ -377,6 +417,17 @@ class Player:
             log.info("kept song %s already left the queue", kept)
         except PlayerUnavailable:
             pass  # MPD went away; the queue is rebuilt on reconnect
+
+    def _record_played_to_end(self) -> None:
+        """The previous song ended by itself (no skip, no cut): a weak "yes" for its playlist in its mood."""
+        playing, cut, self._cut = self._playing, self._cut, False
+        if playing is None or cut or self._store is None:
+            return
+        try:
+            self._store.record_feedback(action="played", expression=None, mood=playing[3], playlist=playing[2],
+                                        track=playing[1])
+        except StoreError as err:  # the music goes on; the store keeps the error for the status
+            log.error("%s", err)
 
     def _record_play(self, state: PlayerState) -> None:
         reason, self._reason_for_next = self._reason_for_next, "next"

@@ -9,11 +9,15 @@ keeps playing music.
     >>> store = FeedbackStore(os.path.join(tempfile.mkdtemp(), "feedback.db"))
     >>> store.record_feedback(action="like", expression="happy", mood="happy", playlist="upbeat", track="a.ogg")
     1
-    >>> store.record_feedback(action="skip", expression="sad", mood="sad", playlist="calm", track="b.ogg")
+    >>> store.record_feedback(action="skip", expression="sad", mood="sad", playlist="calm", track="b.ogg",
+    ...                       elapsed_s=4.0)
     2
-    >>> store.playlist_scores()
-    {'calm': -1.0, 'upbeat': 1.0}
+    >>> [(event.action, event.mood, event.playlist, event.elapsed_s) for event in store.events_after(0)]
+    [('like', 'happy', 'upbeat', None), ('skip', 'sad', 'calm', 4.0)]
     >>> store.close()
+
+The feedback table is the event log the music policy learns from (:mod:`moodbox.music` derives everything it
+knows by replaying it), so deleting ``feedback.db`` resets what the box learned.
 """
 
 from __future__ import annotations
@@ -24,37 +28,48 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from moodbox.errors import MoodboxError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
-# hold / release: the music held and let go by the listener; pause / resume: the camera's privacy pause
-FEEDBACK_ACTIONS = ("skip", "like", "hold", "release", "pause", "resume")
+SCHEMA_VERSION = 3
+# hold / release: the music held and let go by the listener; pause / resume: the camera's privacy pause;
+# played: a song played to its end (nobody skipped it)
+FEEDBACK_ACTIONS = ("skip", "like", "hold", "release", "pause", "resume", "played")
 
-_FEEDBACK_TABLE = f"""
+# Version 3 has no CHECK on the action: which actions exist is the code's business (FEEDBACK_ACTIONS), and a
+# new one must not need a table rebuild. elapsed_s: how far into the song the action came (early or late skip).
+_FEEDBACK_TABLE = """
 CREATE TABLE feedback (
     id         INTEGER PRIMARY KEY,
     at         REAL NOT NULL,                    -- Unix time, seconds
-    action     TEXT NOT NULL CHECK (action IN {FEEDBACK_ACTIONS}),
+    action     TEXT NOT NULL,
     expression TEXT,                             -- what the model saw when the button was pressed
     mood       TEXT,                             -- the smoothed mood at that moment
-    playlist   TEXT,
-    track      TEXT
+    playlist   TEXT,                             -- the playlist the song came from
+    track      TEXT,
+    elapsed_s  REAL                              -- seconds into the song; NULL when not known (before version 3)
 );
 CREATE INDEX feedback_by_playlist ON feedback (playlist);
 """
 
-# Version 1 allowed only skip, like and hold; SQLite cannot change a CHECK in place, so the table is rebuilt.
-_UPGRADE_FROM_1 = f"""
-BEGIN IMMEDIATE;
-ALTER TABLE feedback RENAME TO feedback_v1;
+# SQLite cannot drop a CHECK in place, so the table is rebuilt; every event is copied over, ids included.
+_REBUILD_FEEDBACK = f"""
+ALTER TABLE feedback RENAME TO feedback_old;
 DROP INDEX feedback_by_playlist;
 {_FEEDBACK_TABLE}
-INSERT INTO feedback SELECT * FROM feedback_v1;
-DROP TABLE feedback_v1;
+INSERT INTO feedback (id, at, action, expression, mood, playlist, track)
+    SELECT id, at, action, expression, mood, playlist, track FROM feedback_old;
+DROP TABLE feedback_old;
+"""
+
+# Version 1 only allowed skip, like and hold; version 2 added release, pause and resume, still under a CHECK.
+_UPGRADE = f"""
+BEGIN IMMEDIATE;
+{_REBUILD_FEEDBACK}
 PRAGMA user_version = {SCHEMA_VERSION};
 COMMIT;
 """
@@ -108,6 +123,18 @@ def open_store(path) -> FeedbackStore:
     return FeedbackStore(path)
 
 
+@dataclass(frozen=True)
+class Event:
+    """One row of the feedback log."""
+    id: int
+    at: float
+    action: str
+    mood: str | None
+    playlist: str | None
+    track: str | None
+    elapsed_s: float | None = None
+
+
 class FeedbackStore:
     """What the listener liked and skipped, and what played when and why. Safe to share between threads."""
 
@@ -141,7 +168,7 @@ class FeedbackStore:
                              f"moodbox understands ({SCHEMA_VERSION}): upgrade moodbox or move the file aside")
         if version < SCHEMA_VERSION:
             try:
-                self._db.executescript(_UPGRADE_FROM_1 if version == 1 else _SCHEMA)
+                self._db.executescript(_SCHEMA if version == 0 else _UPGRADE)
             except sqlite3.Error:
                 if self._db.in_transaction:
                     self._db.rollback()
@@ -178,14 +205,16 @@ class FeedbackStore:
             return row_id
 
     def record_feedback(self, *, action: str, expression: str | None, mood: str | None, playlist: str | None,
-                        track: str | None, at: float | None = None) -> int:
-        """Store one button/CLI feedback event; returns its id once it is on disk."""
+                        track: str | None, at: float | None = None, elapsed_s: float | None = None) -> int:
+        """Store one feedback event (button, CLI, or a song played to its end); returns its id once it is on
+        disk."""
         if action not in FEEDBACK_ACTIONS:
             raise ValueError(f"feedback action must be one of {', '.join(FEEDBACK_ACTIONS)}, got {action!r}")
         return self._insert(
             "record feedback",
-            "INSERT INTO feedback (at, action, expression, mood, playlist, track) VALUES (?, ?, ?, ?, ?, ?)",
-            (time.time() if at is None else at, action, expression, mood, playlist, track))
+            "INSERT INTO feedback (at, action, expression, mood, playlist, track, elapsed_s)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (time.time() if at is None else at, action, expression, mood, playlist, track, elapsed_s))
 
     def record_play(self, *, track: str, playlist: str | None, mood: str | None, reason: str,
                     at: float | None = None) -> int:
@@ -195,15 +224,15 @@ class FeedbackStore:
             "INSERT INTO plays (at, track, playlist, mood, reason) VALUES (?, ?, ?, ?, ?)",
             (time.time() if at is None else at, track, playlist, mood, reason))
 
-    def playlist_scores(self) -> dict[str, float]:
-        """Likes minus skips per playlist (playlists without feedback are absent), for the music policy."""
-        with self._lock, self._sqlite_errors("read playlist scores"):
+    def events_after(self, last_id: int) -> list[Event]:
+        """The feedback events with an id above ``last_id``, oldest first (0: the whole log)."""
+        with self._lock, self._sqlite_errors("read feedback"):
             if self._db is None:
                 raise StoreError(f"feedback database {self.path} is closed")
             rows = self._db.execute(
-                "SELECT playlist, SUM(CASE action WHEN 'like' THEN 1 WHEN 'skip' THEN -1 ELSE 0 END)"
-                " FROM feedback WHERE playlist IS NOT NULL GROUP BY playlist ORDER BY playlist").fetchall()
-        return {playlist: float(score) for playlist, score in rows}
+                "SELECT id, at, action, mood, playlist, track, elapsed_s FROM feedback WHERE id > ? ORDER BY id",
+                (last_id,)).fetchall()
+        return [Event(*row) for row in rows]
 
     def close(self) -> None:
         with self._lock:

@@ -75,7 +75,7 @@ def make_config_file(tmp_path, mpd_server):
         document = {
             "camera": {"source": str(tmp_path / "no-camera"), "interval_s": 1.0, "grab_timeout_s": 1.0},
             "mood": {"window_s": 10.0, "min_confidence": 0.4, "hysteresis": 0.1, "min_dwell_s": 15.0},
-            "music": {"switch": "now"},
+            "music": {"switch": "now", "explore": 0.0},  # no random tries of other moods' music in these tests
             "mpd": {"host": mpd_server.socket_path, "timeout_s": 2.0},
             "buttons": {"enabled": False},
             "state": {"dir": str(tmp_path / "state"), "control_socket": str(tmp_path / "run" / "control.sock")},

@@ -31,6 +31,9 @@ class Box:
             raise StoreError(self.store_error)
         self.recorded.append((event, playing.track))
 
+    def replace_rejected_playlist(self) -> bool:
+        return False
+
     def status(self) -> dict:
         return {"camera": self.camera.status}
 

@@ -659,7 +659,9 @@ def test_feedback_on_a_kept_song_counts_for_the_playlist_it_came_from(make_confi
         daemon.close()
     db = sqlite3.connect(Path(daemon.config.state.dir) / "feedback.db")
     rows = db.execute("SELECT action, playlist, track FROM feedback ORDER BY id").fetchall()
-    assert rows == [("like", "upbeat", "upbeat/upbeat-01.ogg"), ("skip", "calm", "calm/calm-01.ogg")]
+    assert rows == [("like", "upbeat", "upbeat/upbeat-01.ogg"),
+                    ("played", "upbeat", "upbeat/upbeat-01.ogg"),  # the kept song ended: a full play, for upbeat
+                    ("skip", "calm", "calm/calm-01.ogg")]
 
 
 def test_an_mpd_that_greets_and_hangs_neither_stops_the_start_nor_the_watchdog(make_config_file, notify_socket,
@@ -872,3 +874,40 @@ def test_a_300_second_after_current_session_keeps_the_queue_and_the_credit_right
     rows = db.execute("SELECT action, playlist, track FROM feedback WHERE action IN ('like', 'skip')").fetchall()
     assert len(rows) >= 20
     assert all(track.split("/")[0] == playlist for _, playlist, track in rows), rows
+
+
+def test_early_skips_teach_the_policy_and_insights_show_it(make_config_file, mpd_server, capsys):
+    """Two early skips in a row of a mood's playlist: each song leaves the queue, then another playlist plays at
+    once; `moodbox insights` (over the control socket) shows the evidence and the songs on hold-off."""
+    clock = FakeClock()
+    config_path = make_config_file(mood={"window_s": 3.0, "min_dwell_s": 0.0}, music={"shuffle": False})
+    daemon, _ = make_daemon(config_path, clock=clock)
+    daemon.start()
+    try:
+        for _ in range(4):
+            daemon.tick()
+            clock.advance(1.0)
+        assert daemon.last_tick.playlist == "upbeat"
+        assert daemon.handle_action("skip")["track"] == "upbeat/upbeat-01.ogg"
+        client = mpd_server.client()
+        assert [song["file"] for song in client.playlistinfo()] == ["upbeat/upbeat-02.ogg", "upbeat/upbeat-03.ogg"]
+        assert daemon.handle_action("skip")["track"] == "upbeat/upbeat-02.ogg"
+        assert queue_playlist(mpd_server) not in ({"upbeat"}, set())  # switched at once, not after a song
+        client.disconnect()
+        tick = daemon.tick()
+        assert tick.playlist in ("calm", "calming", "everyday") and not tick.switched  # and it stays
+        assert cli_main(["insights", "--socket", daemon.config.state.control_socket]) == 0
+        answer = send_command(daemon.config.state.control_socket, "insights")
+    finally:
+        daemon.close()
+    happy = {row["playlist"]: row for row in answer["moods"]["happy"]}
+    assert happy["upbeat"]["early_skips"] == 2 and happy["upbeat"]["mapped"]
+    assert happy["upbeat"]["preference"] < 0.75  # below its prior
+    assert [entry["track"] for entry in answer["held_off"]] == ["upbeat/upbeat-02.ogg", "upbeat/upbeat-01.ogg"]
+    printed = capsys.readouterr().out
+    assert "happy:" in printed and "early skips 2" in printed and "upbeat/upbeat-02.ogg (until " in printed
+    db = sqlite3.connect(Path(daemon.config.state.dir) / "feedback.db")
+    skips = db.execute("SELECT mood, playlist, elapsed_s FROM feedback WHERE action = 'skip'").fetchall()
+    db.close()
+    assert [(mood, playlist) for mood, playlist, _ in skips] == [("happy", "upbeat")] * 2
+    assert all(0.0 <= elapsed < 30.0 for _, _, elapsed in skips)

@@ -1,4 +1,5 @@
-"""The player against a real MPD server: switching modes, skip, pause, reconnecting after MPD dies."""
+"""The player against a real MPD server: switching modes, skip, pause, songs played to their end, track memory,
+reconnecting after MPD dies."""
 
 from __future__ import annotations
 
@@ -14,14 +15,20 @@ from device_support import FakeClock, HungMPD, wait_until
 
 
 class RecordingStore:
-    """Stands in for FeedbackStore's record_play (our own code), keeping what the player recorded."""
+    """Stands in for FeedbackStore's record_play and record_feedback (our own code), keeping what the player
+    recorded."""
 
     def __init__(self):
         self.plays = []
+        self.feedback = []
 
     def record_play(self, *, track, playlist, mood, reason, at=None):
         self.plays.append({"track": track, "playlist": playlist, "mood": mood, "reason": reason})
         return len(self.plays)
+
+    def record_feedback(self, *, action, expression, mood, playlist, track, at=None, elapsed_s=None):
+        self.feedback.append({"action": action, "mood": mood, "playlist": playlist, "track": track})
+        return len(self.feedback)
 
 
 def queue_files(client) -> list[str]:
@@ -33,6 +40,7 @@ def test_check_playlists_names_the_missing_ones(mpd_server):
     assert player.check_playlists(["upbeat", "calm", "party", "calming", "jazz"]) == ["party", "jazz"]
     assert player.playlist_length("upbeat") == 3
     assert player.playlist_length("party") == 0
+    assert player.playlist_songs("calm") == ["calm/calm-01.ogg", "calm/calm-02.ogg", "calm/calm-03.ogg"]
 
 
 def test_switch_now_clears_and_plays_the_playlist(mpd_server, mpd_client, music_library):
@@ -107,6 +115,53 @@ def test_skip_pause_play(mpd_server, mpd_client):
     assert mpd_client.status()["state"] == "pause"
     player.play()
     assert mpd_client.status()["state"] == "play"
+
+
+def test_a_song_played_to_its_end_counts_for_the_playlist_and_mood_it_came_from(mpd_server, mpd_client):
+    store = RecordingStore()
+    player = Player(mpd_server.socket_path, store=store, shuffle=False)
+    player.switch_to("calm", "now", mood="sad")
+    assert player.poll().track == "calm/calm-01.ogg"
+    player.switch_to("upbeat", "after_current", mood="happy")
+    assert player.current().track_playlist == "calm"  # the song still playing came from calm
+    mpd_client.seekcur(29.5)  # the 30 s song ends by itself
+    assert wait_until(lambda: player.poll().track == "upbeat/upbeat-01.ogg")
+    assert player.current().track_playlist == "upbeat"
+    assert store.feedback == [{"action": "played", "mood": "sad", "playlist": "calm", "track": "calm/calm-01.ogg"}]
+    player.skip()  # skipped and switched-away songs did not play to their end
+    player.switch_to("everyday", "now", mood="neutral")
+    player.poll()
+    assert len(store.feedback) == 1
+
+
+def test_arrange_leaves_out_held_off_songs_and_puts_liked_ones_first(mpd_server, mpd_client):
+    """The policy's track memory sees only the songs' file values (opaque: MPD paths or Mopidy URIs)."""
+    seen = []
+
+    def arrange(files):
+        seen.append(files)
+        return ({i for i, name in enumerate(files) if name == "calm/calm-02.ogg"},
+                [i for i, name in enumerate(files) if name == "calm/calm-03.ogg"])
+
+    player = Player(mpd_server.socket_path, arrange=arrange)
+    player.switch_to("calm", "now", mood="sad")
+    assert queue_files(mpd_client)[0] == "calm/calm-03.ogg" and "calm/calm-02.ogg" not in queue_files(mpd_client)
+    assert mpd_client.currentsong()["file"] == "calm/calm-03.ogg"
+    player.switch_to("upbeat", "now", mood="happy")
+    player.switch_to("calm", "after_current", mood="sad")  # only what follows the kept song is arranged
+    queue = queue_files(mpd_client)
+    assert queue[0].startswith("upbeat/") and queue[1:] == ["calm/calm-03.ogg", "calm/calm-01.ogg"]
+    assert sorted(seen[-1]) == ["calm/calm-01.ogg", "calm/calm-02.ogg", "calm/calm-03.ogg"]
+
+
+def test_skip_with_drop_takes_the_song_out_of_the_queue(mpd_server, mpd_client):
+    player = Player(mpd_server.socket_path, shuffle=False)
+    player.switch_to("everyday", "now", mood="neutral")
+    player.skip(drop=True)
+    assert queue_files(mpd_client) == ["everyday/everyday-02.ogg", "everyday/everyday-03.ogg"]
+    assert mpd_client.currentsong()["file"] == "everyday/everyday-02.ogg"
+    player.skip()
+    assert len(queue_files(mpd_client)) == 2
 
 
 def test_reconnects_after_mpd_is_killed_and_plays_the_right_playlist_again(mpd_server, music_library):

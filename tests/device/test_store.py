@@ -1,4 +1,5 @@
-"""FeedbackStore on real SQLite files: schema, scores, bad files and disks, and kill -9 during a burst of writes."""
+"""FeedbackStore on real SQLite files: schema, migrations, the event log, bad files and disks, and kill -9 during a
+burst of writes."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from moodbox.store import SCHEMA_VERSION, FeedbackStore, StoreError, open_store
+from moodbox.store import SCHEMA_VERSION, Event, FeedbackStore, StoreError, open_store
+
+DATA = Path(__file__).parent / "data"
 
 from device_support import run_as_nobody
 
@@ -32,8 +35,9 @@ def test_events_are_stored_with_all_their_fields(tmp_path):
                                             track="calm/1.ogg", at=1700000000.5)
         play_id = store.record_play(track="calm/2.ogg", playlist="soft", mood="calm", reason="skip", at=1700000001.0)
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT id, at, action, expression, mood, playlist, track FROM feedback").fetchall() == [
-            (feedback_id, 1700000000.5, "skip", "sad", "calm", "soft", "calm/1.ogg")]
+        assert db.execute("SELECT id, at, action, expression, mood, playlist, track, elapsed_s FROM feedback"
+                          ).fetchall() == [(feedback_id, 1700000000.5, "skip", "sad", "calm", "soft", "calm/1.ogg",
+                                            None)]
         assert db.execute("SELECT id, at, track, playlist, mood, reason FROM plays").fetchall() == [
             (play_id, 1700000001.0, "calm/2.ogg", "soft", "calm", "skip")]
 
@@ -68,23 +72,76 @@ def test_reopening_keeps_history(tmp_path):
         like(store)
     with FeedbackStore(path) as store:
         like(store)
-        assert store.playlist_scores() == {"upbeat": 2.0}
+        assert [event.id for event in store.events_after(0)] == [1, 2]
 
 
-def test_playlist_scores_are_likes_minus_skips(tmp_path):
+def test_events_after_reads_the_log_incrementally(tmp_path):
     with FeedbackStore(tmp_path / "feedback.db") as store:
-        assert store.playlist_scores() == {}
-        for action, playlist in [("like", "upbeat"), ("like", "upbeat"), ("skip", "upbeat"), ("skip", "calm"),
-                                 ("skip", "calm"), ("hold", "mix"), ("like", None)]:
-            like(store, playlist=playlist, action=action)
-        store.record_play(track="x.ogg", playlist="calm", mood="sad", reason="mood changed")
-        assert store.playlist_scores() == {"calm": -2.0, "mix": 0.0, "upbeat": 1.0}
+        assert store.events_after(0) == []
+        store.record_feedback(action="skip", expression="sad", mood="sad", playlist="calm", track="a.ogg", at=10.0,
+                              elapsed_s=4.5)
+        store.record_play(track="b.ogg", playlist="calm", mood="sad", reason="skip")  # plays are not feedback
+        store.record_feedback(action="played", expression=None, mood="sad", playlist="calm", track="b.ogg",
+                              at=20.0)
+        assert store.events_after(0) == [Event(1, 10.0, "skip", "sad", "calm", "a.ogg", 4.5),
+                                         Event(2, 20.0, "played", "sad", "calm", "b.ogg", None)]
+        assert store.events_after(1) == [Event(2, 20.0, "played", "sad", "calm", "b.ogg", None)]
+        assert store.events_after(2) == []
 
 
 def test_unknown_action_is_refused(tmp_path):
     with FeedbackStore(tmp_path / "feedback.db") as store:
-        with pytest.raises(ValueError, match="skip, like, hold, release, pause, resume"):
+        with pytest.raises(ValueError, match="skip, like, hold, release, pause, resume, played"):
             like(store, action="love")
+
+
+def test_the_version_3_table_has_no_check_on_the_action(tmp_path):
+    """Which actions exist is the code's business: a newer moodbox's action must not need a table rebuild."""
+    path = tmp_path / "feedback.db"
+    FeedbackStore(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO feedback (at, action) VALUES (1.0, 'a future action')")
+        assert "CHECK" not in db.execute("SELECT sql FROM sqlite_master WHERE name = 'feedback'").fetchone()[0]
+
+
+def test_a_version_2_database_made_by_the_previous_code_keeps_every_event(tmp_path):
+    """data/feedback_v2.sql is a dump of a file written by the schema-2 store (every action it knew)."""
+    path = tmp_path / "feedback.db"
+    with sqlite3.connect(path) as db:
+        db.executescript((DATA / "feedback_v2.sql").read_text())
+        before = db.execute("SELECT id, at, action, expression, mood, playlist, track FROM feedback").fetchall()
+        plays_before = db.execute("SELECT * FROM plays").fetchall()
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2 and len(before) == 9
+    db.close()
+    with FeedbackStore(path) as store:
+        events = store.events_after(0)
+        like(store, action="played")  # an action version 2 refused
+    assert [(e.id, e.at, e.action, e.mood, e.playlist, e.track) for e in events] == \
+        [(row[0], row[1], row[2], row[4], row[5], row[6]) for row in before]
+    assert all(event.elapsed_s is None for event in events)  # unknown before version 3
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert db.execute("SELECT id, at, action, expression, mood, playlist, track FROM feedback WHERE id <= 9"
+                      ).fetchall() == before
+    assert db.execute("SELECT * FROM plays").fetchall() == plays_before
+    assert db.execute("SELECT action FROM feedback WHERE id = 10").fetchone() == ("played",)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert db.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall() == \
+        [("feedback_by_playlist",)]
+    db.close()
+
+
+def test_a_failed_migration_leaves_the_version_2_file_as_it_was(tmp_path):
+    path = tmp_path / "feedback.db"
+    with sqlite3.connect(path) as db:
+        db.executescript((DATA / "feedback_v2.sql").read_text())
+        db.execute("CREATE TABLE feedback_old (x)")  # the name the migration needs is taken: it must fail
+    db.close()
+    with pytest.raises(StoreError, match=rf"{path}: cannot open"):
+        FeedbackStore(path)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 9
 
 
 def test_a_version_1_database_is_upgraded_and_keeps_its_events(tmp_path):
@@ -104,7 +161,7 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_events(tmp_path):
     with FeedbackStore(path) as store:
         for action in ("pause", "resume", "release"):
             like(store, action=action)
-        assert store.playlist_scores() == {"upbeat": 1.0}
+        assert [event.action for event in store.events_after(0)] == ["like", "pause", "resume", "release"]
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert [row[0] for row in db.execute("SELECT action FROM feedback ORDER BY id")] == \
@@ -127,7 +184,7 @@ def test_writes_from_many_threads(tmp_path):
         for thread in threads:
             thread.join()
         assert len(set(ids)) == 100
-        assert store.playlist_scores() == {"upbeat": 100.0}
+        assert len(store.events_after(0)) == 100
 
 
 def test_corrupt_file_names_the_path(tmp_path):
@@ -252,7 +309,7 @@ def test_acknowledged_events_survive_kill_9_mid_burst(tmp_path):
                 assert ids <= stored, f"{len(ids - stored)} acknowledged {table} rows lost"
     assert len(acknowledged["feedback"]) > 20 and len(acknowledged["plays"]) > 10
     with FeedbackStore(path) as store:
-        assert set(store.playlist_scores()) == {f"list{i}" for i in range(5)}
+        assert {event.playlist for event in store.events_after(0)} == {f"list{i}" for i in range(5)}
 
 
 def test_a_corrupt_database_is_moved_aside_and_a_new_one_started(tmp_path, caplog):
