@@ -8,7 +8,7 @@ import pytest
 from moodbox.actions import ACTIONS
 from moodbox.cli import main as cli_main
 from moodbox.camera import Camera
-from moodbox.music import MusicPolicy
+from moodbox.music import EARLY_SKIP_S, MusicPolicy
 from moodbox.errors import MoodboxError
 from moodbox.player import Player
 from moodbox.store import StoreError
@@ -96,3 +96,11 @@ def test_skip_says_which_song_comes_next(box):
     """Issue 10, defect 25: `moodbox skip` printed the skipped song only."""
     skipped = ACTIONS["skip"].handler(box)
     assert (skipped["track"], skipped["next"]) == ("upbeat/upbeat-01.ogg", "upbeat/upbeat-02.ogg")
+
+
+def test_an_early_skip_takes_the_song_out_of_the_queue(box, mpd_client):
+    """Repeat is on: a song skipped in its first EARLY_SKIP_S seconds must not come back when the queue wraps."""
+    assert box.player.current().elapsed < EARLY_SKIP_S
+    ACTIONS["skip"].handler(box)
+    assert [song["file"] for song in mpd_client.playlistinfo()] == ["upbeat/upbeat-02.ogg", "upbeat/upbeat-03.ogg"]
+    assert box.player.current().track == "upbeat/upbeat-02.ogg"
