@@ -43,7 +43,9 @@ def demo_config(mpd_socket: str, state_dir: Path, *, interval_s: float, source: 
     config = Config(
         camera=CameraConfig(source=source, interval_s=interval_s),
         mood=DEMO_MOOD,
-        music=MusicConfig(switch="now"),  # short demo: the music follows at once instead of after the song
+        # short demo: the music follows at once instead of after the song; no random tries of other moods' music
+        # (a fresh box has learned nothing yet: `moodbox simulate` shows the learning)
+        music=MusicConfig(switch="now", explore=0.0),
         mpd=MPDConfig(host=mpd_socket, timeout_s=5.0),
         buttons=ButtonsConfig(enabled=False),
         state=StateConfig(dir=str(state_dir), control_socket=str(state_dir / "control.sock")),
