@@ -32,6 +32,9 @@ def _main(argv: list[str] | None) -> int:
     if argv and argv[0] == "simulate":
         from moodbox import simulate
         return simulate.main(argv[1:])
+    if argv and argv[0] == "library":
+        from moodbox import library_cli
+        return library_cli.main(argv[1:])
 
     parser = argparse.ArgumentParser(prog="moodbox", description="Offline, emotion-aware smart speaker.")
     parser.add_argument("--version", action="version", version=f"moodbox {__version__}")
@@ -44,6 +47,7 @@ def _main(argv: list[str] | None) -> int:
     doctor.add_argument("--config", default=str(DEFAULT_PATH), help=f"config file (default {DEFAULT_PATH})")
     commands.add_parser("bench", help="latency, speed-up, CPU and memory figures (see moodbox bench -h)")
     commands.add_parser("simulate", help="simulated listeners against the learning policy (see moodbox simulate -h)")
+    commands.add_parser("library", help="sort the music library by mood: tag, scan, explain (see moodbox library -h)")
     for action in ACTIONS.values():
         command = commands.add_parser(action.name, help=action.help)
         where = command.add_mutually_exclusive_group()

@@ -44,6 +44,13 @@ DEFAULT_PLAYLISTS = MappingProxyType({
 })
 DEFAULT_PRESS = MappingProxyType({17: "skip", 27: "like", 22: "pause"})
 DEFAULT_HOLD = MappingProxyType({27: "hold"})
+QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
+DEFAULT_LIBRARY_PLAYLISTS = MappingProxyType({
+    "upbeat": ("Q1",),
+    "calm": ("Q3", "Q4"),
+    "calming": ("Q4",),
+    "everyday": ("Q1", "Q4"),
+})
 
 
 class ConfigError(MoodboxError):
@@ -149,6 +156,22 @@ class StateConfig:
     control_socket: str = field(default_factory=_default_control_socket)
 
 
+def _default_music_model_dir() -> str:
+    return str(Path(__file__).resolve().parents[2] / "models" / "music")
+
+
+@dataclass(frozen=True)
+class LibraryConfig:
+    music_dir: str = field(default="", metadata={"allow_empty": True})
+    model_dir: str = field(default_factory=_default_music_model_dir)
+    playlists: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_LIBRARY_PLAYLISTS)
+    prefix: str = field(default="auto-", metadata={"allow_empty": True})
+    overwrite_owner_playlists: bool = False
+    max_tracks: int = _key(default=200, range=(1, 100000))
+    nice: int = _key(default=10, range=(0, 19))
+    threads: int = _key(default=1, range=(1, 16))
+
+
 @dataclass(frozen=True)
 class Config:
     camera: CameraConfig = field(default_factory=CameraConfig)
@@ -159,6 +182,7 @@ class Config:
     mpd: MPDConfig = field(default_factory=MPDConfig)
     buttons: ButtonsConfig = field(default_factory=ButtonsConfig)
     state: StateConfig = field(default_factory=StateConfig)
+    library: LibraryConfig = field(default_factory=LibraryConfig)
     source_path: str | None = field(default=None, compare=False)
 
     def all_playlists(self) -> list[str]:
@@ -236,7 +260,11 @@ def _resolve_paths(config: Config, path: Path) -> Config:
     model_path = Path(config.model.path).expanduser()
     if not model_path.is_absolute():  # relative paths are relative to the config file, not to the working dir
         model_path = (path.parent / model_path).resolve()
-    return dataclasses.replace(config, model=dataclasses.replace(config.model, path=str(model_path)))
+    library_models = Path(config.library.model_dir).expanduser()
+    if not library_models.is_absolute():
+        library_models = (path.parent / library_models).resolve()
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, path=str(model_path)),
+                               library=dataclasses.replace(config.library, model_dir=str(library_models)))
 
 
 def config_from_dict(document: Mapping[str, Any], *, source: str = "<config>") -> Config:
@@ -276,6 +304,8 @@ def _build_section(cls: type, table: Mapping[str, Any], source: str, section: st
             values[name] = _playlists(value, source, key)
         elif section == "buttons" and name in ("press", "hold"):
             values[name] = _pin_actions(value, source, key)
+        elif section == "library" and name == "playlists":
+            values[name] = _library_playlists(value, source, key)
         else:
             values[name] = _check_value(fields[name], value, source, key)
     return cls(**values)
@@ -295,7 +325,7 @@ def _check_value(spec: dataclasses.Field, value: Any, source: str, key: str) -> 
             raise ConfigError(f"{source}: {key} must be true or false, got {_describe(value)}")
         return value
     if kind == "str":
-        if not isinstance(value, str) or not value:
+        if not isinstance(value, str) or not (value or spec.metadata.get("allow_empty")):
             raise ConfigError(f"{source}: {key} must be a non-empty string, got {_describe(value)}")
         if len(value) > MAX_STRING_CHARS:
             raise ConfigError(f"{source}: {key} must be at most {MAX_STRING_CHARS} characters, got {len(value)}")
@@ -357,6 +387,25 @@ def _pin_actions(value: Any, source: str, key: str) -> Mapping[int, str]:
                               f"got {_describe(action)}")
         actions[int(pin)] = action
     return MappingProxyType(actions)
+
+
+def _library_playlists(value: Any, source: str, key: str) -> Mapping[str, tuple[str, ...]]:
+    """``library.playlists``: playlist name -> the quadrants whose tracks fill it; it replaces the default rule."""
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(f"{source}: {key} must be a table mapping playlist names to lists of quadrants "
+                          f"(Q1..Q4), got {_describe(value)}")
+    playlists = {}
+    for name, quadrants in value.items():
+        if len(name) > MAX_STRING_CHARS:
+            raise ConfigError(f"{source}: {key} names a playlist of {len(name)} characters: at most "
+                              f"{MAX_STRING_CHARS}")
+        if isinstance(quadrants, str):
+            quadrants = [quadrants]
+        if not (isinstance(quadrants, list) and quadrants and all(q in QUADRANTS for q in quadrants)):
+            raise ConfigError(f"{source}: {key}.{name} must be a quadrant or a list of quadrants "
+                              f"({', '.join(QUADRANTS)}), got {_describe(quadrants)}")
+        playlists[name] = tuple(dict.fromkeys(quadrants))
+    return MappingProxyType(playlists)
 
 
 def _range_text(spec: dataclasses.Field) -> str:

@@ -26,7 +26,7 @@ def test_packaged_reference_config_is_exactly_the_defaults():
 def test_reference_config_mentions_every_key():
     text = REFERENCE.read_text()
     config = Config()
-    for section in ("camera", "face", "model", "mood", "music", "mpd", "buttons", "state"):
+    for section in ("camera", "face", "model", "mood", "music", "mpd", "buttons", "state", "library"):
         assert f"[{section}]" in text
         for key in vars(getattr(config, section)):
             assert f"{key} =" in text or f"[{section}.{key}]" in text, f"moodbox.toml does not document {section}.{key}"
@@ -185,3 +185,28 @@ def test_a_huge_string_is_refused_with_a_short_message(tmp_path):
     with pytest.raises(ConfigError, match=r"music.playlists.happy must be .* at most 1024 characters") as err:
         load_config(path)
     assert len(str(err.value)) < 400
+
+
+def test_library_rule_replaces_the_default_and_paths_resolve_next_to_the_file(tmp_path):
+    config = load_config(write(tmp_path, """
+[library]
+prefix = ""
+model_dir = "music-model"
+[library.playlists]
+party = "Q1"
+quiet = ["Q3", "Q4", "Q3"]
+"""))
+    assert dict(config.library.playlists) == {"party": ("Q1",), "quiet": ("Q3", "Q4")}
+    assert config.library.prefix == "" and config.library.model_dir == str(tmp_path / "music-model")
+    assert load_config(write(tmp_path, "")).library.playlists["upbeat"] == ("Q1",)
+
+
+@pytest.mark.parametrize("text, key", [
+    ("[library.playlists]\nparty = [\"Q5\"]", "library.playlists.party"),
+    ("[library.playlists]\nparty = []", "library.playlists.party"),
+    ("[library]\nnice = 20", "library.nice"),
+    ("[library]\nmax_tracks = 0", "library.max_tracks"),
+])
+def test_library_mistakes_name_the_key(tmp_path, text, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(write(tmp_path, text))

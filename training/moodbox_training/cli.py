@@ -151,6 +151,10 @@ def _add_evaluate(parser) -> None:
 
 def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter would bury our log
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "music":  # the music-mood tagger has its own options
+        from .music.cli import main as music_main
+        return music_main(argv[1:])
     parser = argparse.ArgumentParser(prog="moodbox-train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -169,6 +173,7 @@ def main(argv=None) -> int:
         for add in adders:
             add(sub)
         sub.set_defaults(handler=handler)
+    commands.add_parser("music", help="build the music-mood tagger (see moodbox-train music -h)")
     args = parser.parse_args(argv)
     _setup_logging(args.run_dir, args.command)
     try:
