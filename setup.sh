@@ -237,6 +237,8 @@ service. Run: sudo $0 $*  (or ./setup.sh --dry-run to see the plan without root)
     [[ -f "$REPO/device/pyproject.toml" ]] || die "device package not found at $REPO/device (run setup.sh from a moodbox checkout)"
     [[ -f "$REPO/models/emotion.tflite" && -f "$REPO/models/emotion.json" ]] \
         || die "model not found: $REPO/models/emotion.tflite and emotion.json must both exist (see README: training)"
+    [[ -f "$REPO/models/music/musicnn_msd.tflite" && -f "$REPO/models/music/mood.json" ]] \
+        || die "music model not found: $REPO/models/music/musicnn_msd.tflite and mood.json must both exist (see README)"
     missing_apt_packages
     if [[ ${#MISSING_PACKAGES[@]} -gt 0 ]]; then
         local mirror="${MOODBOX_APT_MIRROR:-$(apt_mirror)}"
@@ -353,12 +355,17 @@ install_model() {
     if [[ -f "$REPO/models/emotion_float.tflite" ]]; then
         install_file_atomic "$REPO/models/emotion_float.tflite" "$PREFIX/models/emotion_float.tflite" 0644
     fi
+    # the music-mood tagger (moodbox library tag/scan); its decoder and resampler come with the device package
+    [[ -d "$PREFIX/models/music" ]] || run install -d -m 0755 "$PREFIX/models/music"
+    install_file_atomic "$REPO/models/music/musicnn_msd.tflite" "$PREFIX/models/music/musicnn_msd.tflite" 0644
+    install_file_atomic "$REPO/models/music/mood.json" "$PREFIX/models/music/mood.json" 0644
 }
 
 # The packaged reference config with this box's model path, camera and buttons filled in.
 render_config() {
     local packaged="$REPO/device/moodbox/moodbox.toml" model="$PREFIX/models/emotion.tflite"
     sed -e "s|^# path = \"/opt/moodbox/models/emotion.tflite\"|path = \"$model\"|" \
+        -e "s|^# model_dir = \"/opt/moodbox/models/music\"|model_dir = \"$PREFIX/models/music\"|" \
         -e "s|^source = \"picamera\"|source = \"$CAMERA_SOURCE\"|" \
         -e "s|^enabled = true|enabled = $BUTTONS_ENABLED|" "$packaged"
 }

@@ -156,14 +156,17 @@ class StateConfig:
     control_socket: str = field(default_factory=_default_control_socket)
 
 
-def _default_music_model_dir() -> str:
-    return str(Path(__file__).resolve().parents[2] / "models" / "music")
+def default_music_model_dir() -> str:
+    """The music tagger's model folder: the checkout's ``models/music`` (editable install), else the one setup.sh
+    installs beside the venv (``/opt/moodbox/models/music``)."""
+    checkout = Path(__file__).resolve().parents[2] / "models" / "music"
+    return str(checkout if (checkout / "mood.json").is_file() else Path(sys.prefix).parent / "models" / "music")
 
 
 @dataclass(frozen=True)
 class LibraryConfig:
     music_dir: str = field(default="", metadata={"allow_empty": True})
-    model_dir: str = field(default_factory=_default_music_model_dir)
+    model_dir: str = field(default_factory=default_music_model_dir)
     playlists: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_LIBRARY_PLAYLISTS)
     prefix: str = field(default="auto-", metadata={"allow_empty": True})
     overwrite_owner_playlists: bool = False

@@ -23,10 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from moodbox import audio
+from moodbox.config import default_music_model_dir
 
 QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
 QUADRANT_WORDS = {"Q1": "happy, energetic", "Q2": "angry, tense", "Q3": "sad, gloomy", "Q4": "calm, tender"}
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "music"
+DEFAULT_MODEL_DIR = Path(default_music_model_dir())
 EXIT_MODEL = 3
 TAG_COUNT, EMBEDDING_SIZE = 50, 200
 

@@ -79,7 +79,8 @@ def test_dry_run_plan(repo_root, install_paths, local_mirror, tmp_path,
     assert f"camera.source = {camera}" in out
     assert f"buttons.enabled = {buttons}" in out
     assert f'model.path = "{prefix}/models/emotion.tflite"' in out
-    for written in ("models/emotion.tflite", "models/emotion.json"):
+    for written in ("models/emotion.tflite", "models/emotion.json", "models/music/musicnn_msd.tflite",
+                    "models/music/mood.json"):
         assert any(a.startswith(f"write {prefix}/{written} ") for a in planned)
     assert any(a.startswith(f"write {install_paths['MOODBOX_ETC']}/moodbox.toml ") for a in planned)
     assert any(a.startswith(f"write {install_paths['MOODBOX_UNIT_DIR']}/moodbox.service ") for a in planned)
@@ -181,14 +182,17 @@ def test_generic_install_for_real(repo_root, install_paths, tmp_path):
     python = prefix / "venv" / "bin" / "python"
     probe = subprocess.run([str(python), "-c", (
         "import moodbox, moodbox.config as c, sys; cfg = c.load_config(sys.argv[1]); "
-        "print(moodbox.__file__); print(cfg.model.path); print(cfg.camera.source); print(cfg.buttons.enabled)"),
+        "print(moodbox.__file__); print(cfg.model.path); print(cfg.camera.source); print(cfg.buttons.enabled); "
+        "print(cfg.library.model_dir)"),
         str(etc / "moodbox.toml")], capture_output=True, text=True)
     assert probe.returncode == 0, probe.stderr
-    module_file, model_path, source, buttons = probe.stdout.split("\n")[:4]
+    module_file, model_path, source, buttons, music_models = probe.stdout.split("\n")[:5]
     assert module_file.startswith(str(prefix / "venv"))
     assert model_path == str(prefix / "models" / "emotion.tflite")
     assert (source, buttons) == ("0", "False")
-    for name in ("emotion.tflite", "emotion.json", "emotion_float.tflite"):
+    assert music_models == str(prefix / "models" / "music")
+    for name in ("emotion.tflite", "emotion.json", "emotion_float.tflite", "music/musicnn_msd.tflite",
+                 "music/mood.json"):
         assert (prefix / "models" / name).read_bytes() == (repo_root / "models" / name).read_bytes()
     defaults = subprocess.run([str(python), "-c", "import moodbox.bench as b, moodbox.config as c; "
                                "print(c.ModelConfig().path); print(b.DEFAULT_MODEL)"], capture_output=True, text=True)

@@ -70,8 +70,9 @@ Confusion of the shipped head (rows: 4Q label, columns: predicted):
 
 ![confusion matrices](confusion.png)
 
-Analysis time per 30 s clip, one thread, measured while building the features (decode + resample + mel +
-network, on a shared 2-core VM under load): median {seconds['median']:.3f} s, 90th percentile {seconds['p90']:.3f} s.
+Analysis time per 30 s clip, one thread (decode + resample + mel + network, {seconds['clips']} clips, measured
+by the same run on a shared 2-core VM): median {seconds['median_cpu_s']:.3f} s of CPU, {seconds['median_wall_s']:.3f} s
+wall-clock (90th percentile {seconds['p90_wall_s']:.3f} s; the wall-clock figure includes waiting for a busy CPU).
 A Raspberry Pi 4 core runs this kind of code about 9-10x slower.
 
 ## Limits
