@@ -2,9 +2,11 @@
 
     moodbox library tag FILE... [--json]     analyse files; one line (or one JSON object) per file
     moodbox library scan [--config PATH]     analyse new/changed tracks MPD lists, write the mood playlists
+    moodbox library watch [--config PATH]    scan, then scan again whenever MPD reports a database update
     moodbox library [--explain TRACK]        tracks per quadrant, or one track's valence/arousal and tag scores
 
 Exit codes: 0 done, 1 some files could not be analysed, 2 config, 3 model, 4 MPD or library database.
+The scan and the watch lower their own priority (library.nice) so that they never starve the camera loop.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 import mpd
@@ -43,6 +46,8 @@ def main(argv: list[str]) -> int:
     scan = commands.add_parser("scan", help="analyse MPD's new/changed tracks and write the mood playlists")
     scan.add_argument("--config", default=str(DEFAULT_PATH), help="config file")
     scan.add_argument("--no-progress", action="store_true", help="no progress bar")
+    watch = commands.add_parser("watch", help="scan now and after every MPD database update (runs until stopped)")
+    watch.add_argument("--config", default=str(DEFAULT_PATH), help="config file")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="moodbox library: %(message)s", stream=sys.stderr)
     try:
@@ -52,6 +57,8 @@ def main(argv: list[str]) -> int:
                                                      config.library.threads), as_json=args.json)
         if args.command == "scan":
             return scan_library(config, progress=not args.no_progress)
+        if args.command == "watch":
+            return watch_library(config)
         return show(config, args.explain, as_json=args.json)
     except ConfigError as err:
         print(f"moodbox library: {err}", file=sys.stderr)
@@ -127,7 +134,8 @@ def scan_library(config: Config, *, progress: bool = True) -> int:
     from tqdm import tqdm
 
 
-    os.nice(config.library.nice)
+    if os.getpriority(os.PRIO_PROCESS, 0) < config.library.nice:
+        os.setpriority(os.PRIO_PROCESS, 0, config.library.nice)
     tagger = MusicTagger(config.library.model_dir, config.library.threads)
     store = _store(config)
     result = ScanResult()
@@ -157,6 +165,25 @@ def scan_library(config: Config, *, progress: bool = True) -> int:
     for name in result.kept_owner:
         print(f"playlist {name}: the owner's own, left alone")
     return 0
+
+
+def watch_library(config: Config, retry_s: float = 30.0) -> int:
+    """Scan, then wait in MPD's ``idle database`` and scan after each library update; MPD going away is waited
+    out (retried every ``retry_s``), everything else ends the watch with its exit code."""
+    while True:
+        try:
+            scan_library(config, progress=False)
+            client = _connect(config)
+            client.timeout = None  # idle blocks until MPD has news
+            try:
+                client.idle("database")
+                while "updating_db" in client.status():  # the update is announced when it finishes
+                    client.idle("database", "update")
+            finally:
+                client.disconnect()
+        except (LibraryError, mpd.ConnectionError, ConnectionError) as err:
+            log.warning("%s; retrying in %g s", err, retry_s)
+            time.sleep(retry_s)
 
 
 def show(config: Config, explain: str | None, *, as_json: bool) -> int:

@@ -1,6 +1,7 @@
 """The library scan against a real MPD with a small sox-made library, and the store and rule it relies on."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -177,6 +178,40 @@ def test_owner_playlists_with_the_plain_names_are_left_alone_unless_allowed(tmp_
     assert "left alone" not in allowed.stdout
     assert all(len(tracks) <= 1 for tracks in playlists(client).values())
     client.disconnect()
+
+
+def test_watch_scans_at_start_and_after_each_database_update(tmp_path, mpd_small):
+    config = config_file(tmp_path, mpd_small)
+    log = open(tmp_path / "watch.out", "w+")
+    watch = subprocess.Popen([sys.executable, "-m", "moodbox", "library", "watch", "--config", config],
+                             stdout=log, stderr=subprocess.STDOUT, text=True)
+    try:
+        client = mpd_small.client()
+        assert wait_until(lambda: "analysed 8" in (tmp_path / "watch.out").read_text(), 240), log_text(tmp_path)
+        added = mpd_small.music_dir / "late.ogg"
+        subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", str(added), "synth", "4", "sine", "300"], check=True)
+        client.update()
+        assert wait_until(lambda: "analysed 1, unchanged 8" in (tmp_path / "watch.out").read_text(), 240), \
+            log_text(tmp_path)
+        assert os.getpriority(os.PRIO_PROCESS, watch.pid) >= 10
+        client.disconnect()
+    finally:
+        watch.terminate()
+        watch.wait(10)
+        log.close()
+
+
+def log_text(tmp_path):
+    return (tmp_path / "watch.out").read_text()
+
+
+def wait_until(predicate, timeout_s):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def test_scan_without_mpd_exits_4_naming_the_address(tmp_path):
