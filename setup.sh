@@ -451,7 +451,9 @@ EOF
 }
 
 unit_text() {
-    sed -e "s|/opt/moodbox|$PREFIX|g" -e "s|/etc/moodbox|$ETC_DIR|g" "$REPO/systemd/moodbox.service"
+    local unit="${1:-moodbox.service}"
+    sed -e "s|/opt/moodbox|$PREFIX|g" -e "s|/etc/moodbox|$ETC_DIR|g" "$REPO/systemd/$unit"
+    [[ $unit == moodbox.service ]] || return 0
     if [[ $PLATFORM == jetson ]]; then
         printf '%s\n' '' '# Jetson: the Argus camera stack (nvvidconv) opens /dev/nvmap and /dev/nvhost-* nodes whose set varies' \
             '# by module and L4T release, so the device allow-list is lifted there.' '[Service]' 'DeviceAllow=' 'DevicePolicy=auto'
@@ -465,15 +467,18 @@ install_units() {
     rendered="$(mktemp)"
     unit_text >"$rendered"
     install_file_atomic "$rendered" "$UNIT_DIR/moodbox.service" 0644
+    # the music library's mood tagger (moodbox library watch), at idle priority
+    unit_text moodbox-library.service >"$rendered"
+    install_file_atomic "$rendered" "$UNIT_DIR/moodbox-library.service" 0644
     rm -f "$rendered"
     if ! have_systemd; then
-        say "skipped: systemctl daemon-reload, enable --now mpd and moodbox (systemd is not PID 1 here)"
+        say "skipped: systemctl daemon-reload, enable --now mpd, moodbox and moodbox-library (systemd is not PID 1 here)"
         return
     fi
     run systemctl daemon-reload
     run systemctl enable --now mpd.service
-    run systemctl enable moodbox.service
-    run systemctl restart moodbox.service
+    run systemctl enable moodbox.service moodbox-library.service
+    run systemctl restart moodbox.service moodbox-library.service
 }
 
 # As the service user: what root can read and run (a venv in root's home, a root-only file) the service may not.
@@ -496,7 +501,8 @@ next_steps() {
     step "Next steps"
     [[ $DRY_RUN -eq 1 ]] && say "(dry run: nothing was changed)"
     [[ ${DOCTOR_OK:-1} -eq 0 ]] && say "- doctor found problems (listed above); fix them, then: sudo systemctl restart moodbox"
-    say "- Put music in /var/lib/mpd/music and make the mood playlists (calming, calm, upbeat, everyday), e.g.:"
+    say "- Put music in /var/lib/mpd/music and run: mpc update. moodbox-library.service sorts it by mood into the"
+    say "  playlists auto-upbeat, auto-calm, auto-calming, auto-everyday (see README); or make your own, e.g.:"
     say "    mpc update && mpc clear && mpc findadd genre Ambient && mpc save calming"
     say "- Settings: $ETC_DIR/moodbox.toml, then: sudo systemctl reload moodbox"
     say "- Live status: $REPO/scripts/moodbox-status   camera check: $REPO/scripts/camera-check"
@@ -523,12 +529,12 @@ install_moodbox() {
 uninstall_moodbox() {
     step "Uninstall"
     if have_systemd; then
-        run systemctl disable --now moodbox.service
+        run systemctl disable --now moodbox.service moodbox-library.service
     else
         say "skipped: systemctl disable --now moodbox (systemd is not PID 1 here)"
     fi
-    if [[ -e "$UNIT_DIR/moodbox.service" ]]; then
-        run rm -f "$UNIT_DIR/moodbox.service"
+    if [[ -e "$UNIT_DIR/moodbox.service" || -e "$UNIT_DIR/moodbox-library.service" ]]; then
+        run rm -f "$UNIT_DIR/moodbox.service" "$UNIT_DIR/moodbox-library.service"
         have_systemd && run systemctl daemon-reload
     fi
     if [[ -L "$BIN_DIR/moodbox" && "$(readlink "$BIN_DIR/moodbox")" == "$PREFIX/venv/bin/moodbox" ]]; then

@@ -135,7 +135,10 @@ def scan_library(config: Config, *, progress: bool = True) -> int:
 
 
     if os.getpriority(os.PRIO_PROCESS, 0) < config.library.nice:
-        os.setpriority(os.PRIO_PROCESS, 0, config.library.nice)
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, config.library.nice)
+        except OSError as err:  # e.g. a seccomp filter; the unit already sets Nice=
+            log.warning("cannot lower the scan's priority: %s", err)
     tagger = MusicTagger(config.library.model_dir, config.library.threads)
     store = _store(config)
     result = ScanResult()

@@ -83,7 +83,8 @@ def test_dry_run_plan(repo_root, install_paths, local_mirror, tmp_path,
                     "models/music/mood.json"):
         assert any(a.startswith(f"write {prefix}/{written} ") for a in planned)
     assert any(a.startswith(f"write {install_paths['MOODBOX_ETC']}/moodbox.toml ") for a in planned)
-    assert any(a.startswith(f"write {install_paths['MOODBOX_UNIT_DIR']}/moodbox.service ") for a in planned)
+    for unit in ("moodbox.service", "moodbox-library.service"):
+        assert any(a.startswith(f"write {install_paths['MOODBOX_UNIT_DIR']}/{unit} ") for a in planned)
     assert "skipped: systemctl" in out
     assert "Next steps" in out and "(dry run: nothing was changed)" in out
     # A dry run changes nothing at all.

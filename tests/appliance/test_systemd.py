@@ -127,3 +127,18 @@ def test_broken_config_exits_with_the_status_that_stops_restarts(repo_root, tmp_
     prevent = unit_settings((repo_root / "systemd" / "moodbox.service").read_text())["RestartPreventExitStatus"]
     assert str(result.returncode) in prevent[0].split()
     assert "mood.window_s" in result.stderr
+
+
+def test_library_unit_verifies_is_hardened_and_runs_the_watch_at_idle_priority(repo_root, tmp_path):
+    """systemd/moodbox-library.service (`moodbox library watch`): valid, low exposure, never in the camera's way."""
+    text = (repo_root / "systemd" / "moodbox-library.service").read_text()
+    result = verify_in_root(tmp_path, text)
+    assert result.returncode == 0 and result.stdout + result.stderr == "", result.stdout + result.stderr
+    renamed = tmp_path / "moodbox.service"  # exposure() reads the score line by this name
+    renamed.write_text(text)
+    assert exposure(renamed) <= EXPOSURE_THRESHOLD
+    settings = unit_settings(text)
+    assert settings["ExecStart"][0].endswith("moodbox library watch --config /etc/moodbox/moodbox.toml")
+    assert int(settings["Nice"][0]) >= 10 and settings["CPUSchedulingPolicy"] == ["idle"]
+    assert settings["User"] == ["moodbox"] and settings["StateDirectory"] == ["moodbox"]
+    assert settings["RestartPreventExitStatus"][0].split() == ["2", "3"]
