@@ -200,11 +200,12 @@ def write_playlists(client, store: LibraryStore, rules: dict[str, tuple[str, ...
             result.kept_owner.append(name)
             continue
         chosen = choose(tracks, quadrants, max_tracks)
-        client.command_list_ok_begin()  # one round trip, however many tracks
-        if name in existing:
-            client.rm(name)
-        for uri in chosen:
-            client.playlistadd(name, uri)
-        client.command_list_end()
+        if name in existing or chosen:
+            client.command_list_ok_begin()  # one round trip, however many tracks
+            if name in existing:
+                client.rm(name)
+            for uri in chosen:
+                client.playlistadd(name, uri)
+            client.command_list_end()
         store.mark_generated(name, written=bool(chosen))
         result.playlists[name] = len(chosen)

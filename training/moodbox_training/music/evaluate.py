@@ -16,6 +16,7 @@ from sklearn.preprocessing import StandardScaler
 from .data import QUADRANTS
 
 C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+DEFAULT_C = 0.03
 # signs of valence and arousal per quadrant (Q1..Q4)
 VALENCE = np.array([1, -1, -1, 1])
 AROUSAL = np.array([1, 1, -1, -1])
@@ -26,13 +27,18 @@ def _model(c: float):
 
 
 def _folds(y: np.ndarray, groups: np.ndarray, n_splits: int, seed: int):
-    n_splits = min(n_splits, len(np.unique(groups)))
+    """Artist-grouped, quadrant-stratified folds; fewer when a small (smoke-run) set cannot fill them."""
+    n_splits = min(n_splits, len(np.unique(groups)), np.bincount(y).min())
+    if n_splits < 2:
+        return []
     return list(StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(y, y, groups))
 
 
 def fit(x: np.ndarray, y: np.ndarray, groups: np.ndarray, inner_splits: int = 4, seed: int = 0):
     """Fit with the C that scores best in an inner grouped CV; returns (pipeline, C)."""
     folds = _folds(y, groups, inner_splits, seed + 1)
+    if not folds:  # too few clips to choose: the middle of the grid
+        return _model(DEFAULT_C).fit(x, y), DEFAULT_C
     scores = [np.mean([_model(c).fit(x[tr], y[tr]).score(x[te], y[te]) for tr, te in folds]) for c in C_GRID]
     c = C_GRID[int(np.argmax(scores))]
     return _model(c).fit(x, y), c
@@ -42,7 +48,10 @@ def cross_validate(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n_splits: i
     """Out-of-fold quadrant probabilities [n, 4] and the C chosen per fold."""
     proba = np.zeros((len(y), len(QUADRANTS)))
     chosen = []
-    for train, test in _folds(y, groups, n_splits, seed):
+    folds = _folds(y, groups, n_splits, seed)
+    if not folds:
+        raise ValueError(f"{len(y)} clips cannot be split into artist-grouped folds: use more clips")
+    for train, test in folds:
         model, c = fit(x[train], y[train], groups[train], seed=seed)
         proba[test] = _full_proba(model, x[test])
         chosen.append(c)

@@ -47,9 +47,9 @@ def features(samples: np.ndarray) -> np.ndarray:
     chroma = _chroma(samples)
     major = max(np.corrcoef(chroma, np.roll(_MAJOR, k))[0, 1] for k in range(12))
     minor = max(np.corrcoef(chroma, np.roll(_MINOR, k))[0, 1] for k in range(12))
-    return np.array([10 * np.log10(energy.mean() / audio.N_FFT + 1e-10), frame_db.std(), onset_rate, np.maximum(flux, 0).mean(),
-                     60 * _FRAME_RATE / best, ac[best], centroid.mean(), centroid.std(), major - minor,
-                     max(major, minor)])
+    loudness_db = 10 * np.log10(energy.mean() / audio.N_FFT + 1e-10)
+    return np.array([loudness_db, frame_db.std(), onset_rate, np.maximum(flux, 0).mean(), 60 * _FRAME_RATE / best,
+                     ac[best], centroid.mean(), centroid.std(), major - minor, max(major, minor)])
 
 
 def _chroma(samples: np.ndarray, n_fft: int = 4096) -> np.ndarray:
