@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from moodbox.errors import MoodboxError
+
 SAMPLE_RATE = 16000
 N_FFT = 512
 HOP = 256
@@ -32,7 +34,7 @@ SEGMENT_SAMPLES = N_FFT + (PATCH_FRAMES - 1) * HOP  # 48128 samples (3.008 s) gi
 DEFAULT_MAX_PATCHES = 8
 
 
-class AudioError(Exception):
+class AudioError(MoodboxError):
     """A file that cannot be decoded; the message names the file."""
 
 

@@ -25,6 +25,7 @@ from typing import Callable, Iterable
 from urllib.parse import unquote, urlparse
 
 from moodbox.audio import AudioError
+from moodbox.errors import MoodboxError
 from moodbox.tagger import QUADRANTS, TrackMood
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ CREATE TABLE IF NOT EXISTS generated_playlists (
 """
 
 
-class LibraryError(Exception):
+class LibraryError(MoodboxError):
     """The library database or MPD cannot be used; the message names what to fix."""
 
 

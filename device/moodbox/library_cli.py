@@ -21,10 +21,10 @@ from pathlib import Path
 
 import mpd
 
-from moodbox.config import DEFAULT_PATH, Config, ConfigError, load_config
+from moodbox.config import DEFAULT_PATH, Config, ConfigError, ConfigNotFound, load_config
 from moodbox.library import (DEFAULT_MUSIC_DIR, LibraryError, LibraryStore, ScanResult, analyse,
                              write_playlists)
-from moodbox.tagger import EXIT_MODEL, QUADRANT_WORDS, QUADRANTS, ModelError, MusicTagger
+from moodbox.tagger import EXIT_MODEL, QUADRANT_WORDS, QUADRANTS, MusicModelError, MusicTagger
 
 EXIT_CONFIG, EXIT_MPD = 2, 4
 log = logging.getLogger("moodbox.library")
@@ -63,7 +63,7 @@ def main(argv: list[str]) -> int:
     except ConfigError as err:
         print(f"moodbox library: {err}", file=sys.stderr)
         return EXIT_CONFIG
-    except ModelError as err:
+    except MusicModelError as err:
         print(f"moodbox library: {err}", file=sys.stderr)
         return EXIT_MODEL
     except LibraryError as err:
@@ -77,8 +77,8 @@ def main(argv: list[str]) -> int:
 def _config(path: str) -> Config:
     try:
         return load_config(path)
-    except ConfigError as err:
-        if path == str(DEFAULT_PATH) and "not found" in str(err):
+    except ConfigNotFound:
+        if path == str(DEFAULT_PATH):
             return Config()  # no config file on a desktop: all defaults
         raise
 

@@ -7,11 +7,10 @@ and tag probabilities). Valence is P(Q1) + P(Q4) - P(Q2) - P(Q3) and arousal P(Q
 quadrant is the most probable one.
 
 Quadrants of Russell's circumplex: Q1 positive/energetic (happy), Q2 negative/energetic (angry, tense),
-Q3 negative/calm (sad), Q4 positive/calm (relaxed, tender).
+Q3 negative/calm (sad), Q4 positive/calm (relaxed, tender). With the shipped model::
 
->>> tagger = MusicTagger()  # doctest: +SKIP
->>> tagger.tag("song.flac").quadrant  # doctest: +SKIP
-'Q1'
+    tagger = MusicTagger()
+    mood = tagger.tag("song.flac")   # TrackMood(valence=0.41, arousal=0.62, quadrant='Q1', ...)
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ import numpy as np
 
 from moodbox import audio
 from moodbox.config import default_music_model_dir
+from moodbox.errors import MoodboxError
 
 QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
 QUADRANT_WORDS = {"Q1": "happy, energetic", "Q2": "angry, tense", "Q3": "sad, gloomy", "Q4": "calm, tender"}
@@ -32,7 +32,7 @@ EXIT_MODEL = 3
 TAG_COUNT, EMBEDDING_SIZE = 50, 200
 
 
-class ModelError(Exception):
+class MusicModelError(MoodboxError):
     """The music model files are missing or do not match; the message names the file."""
 
 
@@ -58,7 +58,7 @@ def load_interpreter(path: Path, threads: int = 1):
     try:
         interpreter = Interpreter(model_path=str(path), num_threads=threads)
     except (ValueError, RuntimeError) as err:
-        raise ModelError(f"{path}: cannot load TFLite model: {err}") from None
+        raise MusicModelError(f"{path}: cannot load TFLite model: {err}") from None
     interpreter.allocate_tensors()
     return interpreter
 
@@ -68,16 +68,16 @@ class MusicnnEmbedder:
 
     def __init__(self, model_path: Path, threads: int = 1):
         if not Path(model_path).is_file():
-            raise ModelError(f"{model_path}: music model not found (build it with `moodbox-train music`)")
+            raise MusicModelError(f"{model_path}: music model not found (build it with `moodbox-train music`)")
         self.interpreter = load_interpreter(Path(model_path), threads)
         (self._input,) = self.interpreter.get_input_details()
         expected = [1, audio.PATCH_FRAMES, audio.N_MELS]
         if list(self._input["shape"]) != expected:
-            raise ModelError(f"{model_path}: input shape {list(self._input['shape'])}, expected {expected}")
+            raise MusicModelError(f"{model_path}: input shape {list(self._input['shape'])}, expected {expected}")
         # converted graphs carry no output names: tell the two outputs apart by their width
         outputs = {int(detail["shape"][-1]): detail["index"] for detail in self.interpreter.get_output_details()}
         if sorted(outputs) != [TAG_COUNT, EMBEDDING_SIZE]:
-            raise ModelError(f"{model_path}: output widths {sorted(outputs)}, expected "
+            raise MusicModelError(f"{model_path}: output widths {sorted(outputs)}, expected "
                              f"{TAG_COUNT} tags and a {EMBEDDING_SIZE}-d embedding")
         self._tags, self._embedding = outputs[TAG_COUNT], outputs[EMBEDDING_SIZE]
 
@@ -105,10 +105,10 @@ class MusicTagger:
         try:
             self.contract = json.loads(contract_path.read_text())
         except FileNotFoundError:
-            raise ModelError(f"{contract_path}: music model contract not found "
+            raise MusicModelError(f"{contract_path}: music model contract not found "
                              "(build it with `moodbox-train music`)") from None
         except (OSError, ValueError) as err:
-            raise ModelError(f"{contract_path}: cannot read: {err}") from None
+            raise MusicModelError(f"{contract_path}: cannot read: {err}") from None
         self._check_contract(contract_path)
         self.embedder = MusicnnEmbedder(model_dir / self.contract["model"], threads)
         head = self.contract["head"]
@@ -124,10 +124,11 @@ class MusicTagger:
                     "n_mels": audio.N_MELS, "patch_frames": audio.PATCH_FRAMES}
         wrong = {key: front.get(key) for key, value in expected.items() if front.get(key) != value}
         if wrong:
-            raise ModelError(f"{path}: front_end {wrong} does not match this moodbox's audio front end {expected}")
+            raise MusicModelError(f"{path}: front_end {wrong} does not match this moodbox's audio front end "
+                                  f"{expected}")
         head = self.contract.get("head", {})
         if head.get("classes") != list(QUADRANTS):
-            raise ModelError(f"{path}: head.classes must be {list(QUADRANTS)}, got {head.get('classes')}")
+            raise MusicModelError(f"{path}: head.classes must be {list(QUADRANTS)}, got {head.get('classes')}")
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         logits = ((features - self._mean) / self._scale) @ self._coef.T + self._intercept

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from moodbox import audio
-from moodbox.tagger import DEFAULT_MODEL_DIR, QUADRANTS, ModelError, MusicTagger
+from moodbox.tagger import DEFAULT_MODEL_DIR, QUADRANTS, MusicModelError, MusicTagger
 
 
 def sox(path, seconds, *synth):
@@ -65,13 +65,13 @@ def test_embedder_shapes(tagger):
 
 
 def test_a_missing_or_mismatched_model_is_a_model_error(tmp_path):
-    with pytest.raises(ModelError, match="mood.json"):
+    with pytest.raises(MusicModelError, match="mood.json"):
         MusicTagger(tmp_path)
     shutil.copytree(DEFAULT_MODEL_DIR, tmp_path / "music")
     contract = json.loads((tmp_path / "music" / "mood.json").read_text())
     contract["front_end"]["n_mels"] = 128
     (tmp_path / "music" / "mood.json").write_text(json.dumps(contract))
-    with pytest.raises(ModelError, match="n_mels"):
+    with pytest.raises(MusicModelError, match="n_mels"):
         MusicTagger(tmp_path / "music")
 
 
