@@ -40,14 +40,14 @@ def main(argv: list[str]) -> int:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     tag = commands.add_parser("tag", help="analyse audio files (mp3, flac, ogg, opus, wav; m4a with ffmpeg)")
     tag.add_argument("files", nargs="+", metavar="FILE")
-    tag.add_argument("--json", action="store_true", help="one JSON object per line")
+    tag.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object per line")
     tag.add_argument("--model-dir", help="musicnn_msd.tflite + mood.json (default: library.model_dir)")
-    tag.add_argument("--config", default=str(DEFAULT_PATH), help="config file")
+    tag.add_argument("--config", default=argparse.SUPPRESS, help="config file")
     scan = commands.add_parser("scan", help="analyse MPD's new/changed tracks and write the mood playlists")
-    scan.add_argument("--config", default=str(DEFAULT_PATH), help="config file")
+    scan.add_argument("--config", default=argparse.SUPPRESS, help="config file")
     scan.add_argument("--no-progress", action="store_true", help="no progress bar")
     watch = commands.add_parser("watch", help="scan now and after every MPD database update (runs until stopped)")
-    watch.add_argument("--config", default=str(DEFAULT_PATH), help="config file")
+    watch.add_argument("--config", default=argparse.SUPPRESS, help="config file")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="moodbox library: %(message)s", stream=sys.stderr)
     try:
@@ -72,6 +72,10 @@ def main(argv: list[str]) -> int:
     except (mpd.MPDError, OSError) as err:
         print(f"moodbox library: MPD ({config.mpd.host}) failed: {err}", file=sys.stderr)
         return EXIT_MPD
+    except KeyboardInterrupt:
+        print("moodbox library: stopped; what was analysed is kept and the next scan goes on from there",
+              file=sys.stderr)
+        return 130
 
 
 def _config(path: str) -> Config:
