@@ -3,7 +3,9 @@
 FER2013 faces are 48x48 crops registered by their authors. To crop a live face the way the training data
 was cropped, the device needs the crop's size and centre relative to its own detector's box. This pastes
 PrivateTest faces (upscaled x4) into a 640x480 frame, runs the device's FaceFinder (BlazeFace), and prints
-the scale and vertical shift recorded as ``face_crop`` in ``models/emotion.json``.
+the scale and vertical shift recorded as ``face_crop`` in ``models/emotion.json``. The faces are upright, so the
+eye alignment of that convention (``align_eyes``; its thresholds come from ``moodbox bench --sweep``, which
+scores crops with and without it) does not change what this measures.
 
 Run with the device venv (it uses the device package, not TensorFlow):
     .venv/bin/python training/measure_crop.py [--data ../shared/data] [--faces 1000]
