@@ -22,8 +22,10 @@ import cv2
 import numpy as np
 
 from moodbox.expression import ExpressionModel
-from moodbox.faces import Face, FaceFinder, crop_face, pick_listener, scan_tiles
-from moodbox.frames import FERPLUS_COLUMN_OF_LABEL, PRIVATE_TEST, FrameError, HOW_TO_GET_DATA
+from moodbox.faces import Face, FaceFinder, crop_face, scan_tiles
+from moodbox.frames import FrameError
+from moodbox.perception import Perception
+from moodbox.scripted import FERPLUS_COLUMN_OF_LABEL, HOW_TO_GET_DATA, PRIVATE_TEST
 
 SIZES = (16, 20, 24, 28, 32, 40, 48, 64, 96, 160)
 ROLL_DEG = 20
@@ -107,8 +109,10 @@ class _Scene:
         return np.clip(frame + noise, 0, 255).astype(np.uint8)
 
 
-def _listener(finder, scene, model, patch, label, conventions, max_ticks):
-    """One still listener: ticks until found (at most ``max_ticks``), then TRACKED_TICKS more."""
+def _listener(perception, scene, patch, label, conventions, max_ticks):
+    """One still listener: ticks until found (at most ``max_ticks``), then TRACKED_TICKS more; each tick is the
+    daemon's own look at the frame."""
+    finder, model = perception.finder, perception.model
     width, height = FRAME_SIZE
     side = patch.shape[0]
     x0, y0 = int(scene.rng.integers(1, width - side - 1)), int(scene.rng.integers(1, height - side - 1))
@@ -120,9 +124,7 @@ def _listener(finder, scene, model, patch, label, conventions, max_ticks):
         x, y = x0 + int(scene.rng.integers(-1, 2)), y0 + int(scene.rng.integers(-1, 2))
         frame = scene.frame(wall, patch, x, y)
         start, passes = time.thread_time(), finder.passes
-        faces = pick_listener(finder.find(frame))
-        if faces:
-            model.predict(crop_face(frame, faces[0], model.input_size, model.face_crop))
+        faces = perception.look(frame).faces
         result["costs"].append(time.thread_time() - start)
         result["passes"].append(finder.passes - passes)
         hit = bool(faces) and is_the_face(faces[0], (x + side / 2, y + side / 2), side)
@@ -154,6 +156,7 @@ def run_sweep(model_path, dataset_dir, *, faces=60, haar_faces=25, empty=1000, h
     chosen = rng.choice(len(pixels), size=min(faces, len(pixels)), replace=False)
     model = ExpressionModel(model_path, threads=threads)
     finder, haar = FaceFinder("blazeface", threads=threads), FaceFinder("haar")
+    perception = Perception(finder, model)
     conventions = {"aligned": {**ALIGNED, **model.face_crop, "align_eyes": True},
                    "unaligned": dict(model.face_crop, align_eyes=False)}
     max_ticks = -(-len(scan_tiles(*FRAME_SIZE)) // 2) + 1
@@ -167,7 +170,7 @@ def run_sweep(model_path, dataset_dir, *, faces=60, haar_faces=25, empty=1000, h
         for k, index in enumerate(chosen):
             for pose, roll in (("upright", 0), ("rolled", ROLL_DEG if k % 2 else -ROLL_DEG)):
                 patch = face_patch(pixels[index], side, roll)
-                listener = _listener(finder, scene, model, patch, labels[index], conventions, max_ticks)
+                listener = _listener(perception, scene, patch, labels[index], conventions, max_ticks)
                 cells[pose].append(listener)
                 frame, centre = listener.pop("first_frame")  # Haar looks at the same first frame
                 if k >= haar_count:
