@@ -305,6 +305,7 @@ def plot(result: dict, path: Path) -> Path:
                         (accuracy, "expression accuracy vs FER+ majority")):
         axes.set_xscale("log")
         axes.set_xticks(widths, [str(w) for w in widths])
+        axes.minorticks_off()
         axes.set_xlabel("face width in a 640x480 frame (px)")
         axes.set_ylabel("%")
         axes.set_ylim(0, 101)
@@ -314,6 +315,7 @@ def plot(result: dict, path: Path) -> Path:
         top = axes.secondary_xaxis("top", functions=(lambda w: 80 / np.maximum(w, 1e-3),
                                                      lambda d: 80 / np.maximum(d, 1e-3)))
         top.set_xticks([80 / w for w in widths], [f"{80 / w:.1f}" for w in widths], fontsize=7)
+        top.minorticks_off()
         top.set_xlabel("distance for a Camera Module 3 (m)")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
