@@ -253,6 +253,7 @@ def main(argv=None) -> int:
     sweep_options.add_argument("--haar-faces", type=int, default=25, help="of those, how many Haar looks at "
                                                                            "(default 25; it is slow)")
     sweep_options.add_argument("--empty", type=int, default=1000, help="empty frames (default 1000)")
+    sweep_options.add_argument("--seed", type=int, default=0, help="random seed of faces, places and walls")
     sweep_options.add_argument("--plot", type=Path, default=Path("face_sweep.png"),
                                help="PNG written by --sweep (default face_sweep.png)")
     args = parser.parse_args(argv)
@@ -280,7 +281,8 @@ def _sweep(args, parser) -> int:
     cv2.setNumThreads(args.threads)
     try:
         result = sweep.run_sweep(args.model, args.dataset or default_dataset_dir(), faces=args.faces,
-                                 haar_faces=args.haar_faces, empty=args.empty, threads=args.threads)
+                                 haar_faces=args.haar_faces, empty=args.empty, seed=args.seed,
+                                 threads=args.threads)
     except (ModelError, FrameError) as exc:
         print(f"moodbox bench: {exc}", file=sys.stderr)
         return 2
