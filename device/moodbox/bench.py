@@ -288,15 +288,12 @@ def _sweep(args, parser) -> int:
         return 2
     finally:
         cv2.setNumThreads(opencv_threads)
-    print(sweep.table(result))
-    print()
-    print(sweep.coverage_table(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2) if args.json
+          else f"{sweep.table(result)}\n\n{sweep.coverage_table(result)}")
     try:
-        print(f"plot: {sweep.plot(result, args.plot)}")
+        print(f"plot: {sweep.plot(result, args.plot)}", file=sys.stderr if args.json else sys.stdout)
     except ImportError:
-        print("moodbox bench: no plot written: matplotlib is missing (pip install -e 'device[sweep]')",
+        print("moodbox bench: no plot written: matplotlib is missing (pip install -e 'device[plot]')",
               file=sys.stderr)
         return 1
     return 0

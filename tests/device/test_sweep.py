@@ -55,12 +55,15 @@ def test_sweep_rows_table_plot_and_coverage(model, data_dir, tmp_path):
 
 
 def test_bench_sweep_command(model, data_dir, tmp_path, capsys):
-    png, figures = tmp_path / "s.png", tmp_path / "s.json"
-    assert main(["--sweep", "--model", str(model), "--dataset", str(data_dir), "--faces", "1", "--haar-faces", "0",
-                 "--empty", "5", "--plot", str(png), "--json", str(figures)]) == 0
+    png = tmp_path / "s.png"
+    arguments = ["--sweep", "--model", str(model), "--dataset", str(data_dir), "--faces", "1", "--haar-faces", "0",
+                 "--empty", "5", "--plot", str(png)]
+    assert main(arguments) == 0
     out = capsys.readouterr().out
-    assert "| width px |" in out and "| 160 | 0.5 |" in out and str(png) in out
-    assert png.is_file() and len(json.loads(figures.read_text())["rows"]) == 10
+    assert "| width px |" in out and "| 160 | 0.5 |" in out and "Camera Module 3 Wide" in out and str(png) in out
+    assert png.is_file()
+    assert main(arguments + ["--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["rows"]) == 10
 
 
 def test_bench_sweep_refuses_bad_counts(capsys):
