@@ -206,15 +206,16 @@ class _BlazeFace:
         return faces
 
     def _faces(self, gray: np.ndarray, region, min_score: float, candidate_score: float | None = None) -> list[Face]:
-        """Faces scoring ``min_score`` in ``region`` (merged as MediaPipe merges them); only when there is none,
-        the candidates (``candidate_score`` up to ``min_score``, merged among themselves)."""
+        """Faces scoring ``min_score`` in ``region`` (merged as MediaPipe merges them), then the candidates
+        (``candidate_score`` up to ``min_score``, merged among themselves) that are not one of those faces."""
         x, y, w, h = region
         boxes, points, scores = self._detect(gray[y:y + h, x:x + w], x, y, candidate_score or min_score)
         sure = scores >= min_score
         faces = _to_faces(weighted_nms(boxes[sure], points[sure], scores[sure]))
-        if candidate_score is None or faces:
+        if candidate_score is None:
             return faces
-        return _to_faces(weighted_nms(boxes[~sure], points[~sure], scores[~sure]))
+        candidates = _to_faces(weighted_nms(boxes[~sure], points[~sure], scores[~sure]))
+        return faces + [candidate for candidate in candidates if not any(same_face(candidate, face) for face in faces)]
 
     def _detect(self, gray: np.ndarray, left: int, top: int, min_score: float):
         """Boxes (N, 4), keypoints (N, 6, 2) in frame pixels and scores (N,) above min_score, before NMS."""
