@@ -140,7 +140,8 @@ def test_tilted_listener_is_found_with_its_eyes_tilted_alike(blazeface, ferplus_
             angles.append(np.degrees(np.arctan2(eyes[1], eyes[0])))
     # cv2 turns a face by +roll counter-clockwise on screen: its image-left (right) eye ends up lower
     assert found >= 5  # FER2013 face 3 is not found at any roll
-    assert np.median(angles) == pytest.approx(-roll, abs=12)  # keypoints are coarse on FER faces
+    low, high = sorted((-0.5 * roll, -2 * roll))  # keypoints are coarse on FER faces: turned the same way
+    assert low < np.median(angles) < high
 
 
 def test_no_face_is_an_empty_list(blazeface):
