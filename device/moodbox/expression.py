@@ -1,7 +1,8 @@
 """Expression model: ``models/emotion.tflite`` plus the JSON contract beside it, checked at load.
 
 Anything wrong with the model (missing, unreadable, not a TFLite file, not the file whose sha256 the JSON records
-under ``tflite_sha256``, input/output not what the JSON says) raises :class:`ModelError` naming the file and the
+under ``tflite_sha256``, labels not the ones ``labels_sha256`` binds to that file, input/output not what the JSON
+says) raises :class:`ModelError` naming the file and the
 mismatch, so the daemon refuses to start instead of running with a model that cannot work::
 
     model = ExpressionModel("models/emotion.tflite")
@@ -50,6 +51,11 @@ def _read_contract(path: Path) -> dict:
     if not (isinstance(digest, str) and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
         raise ModelError(f"{path}: key 'tflite_sha256' (the sha256 of the .tflite beside it, in lower-case hex) is "
                          f"missing or malformed: regenerate the JSON with the model (training evaluate)")
+    bound = contract.get("labels_sha256")
+    if not (isinstance(bound, str) and len(bound) == 64 and all(c in "0123456789abcdef" for c in bound)):
+        raise ModelError(f"{path}: key 'labels_sha256' (the sha256 of the .tflite's bytes followed by the labels "
+                         "joined by newlines, in lower-case hex) is missing or malformed, so the labels cannot be "
+                         "shown to belong to the model file: regenerate the JSON with the model (training evaluate)")
     labels = contract["labels"]
     if sorted(label for label in labels if isinstance(label, str)) != sorted(EXPRESSIONS):
         raise ModelError(f"{path}: 'labels' must name each of {', '.join(sorted(EXPRESSIONS))} once, got {labels}")
@@ -94,7 +100,7 @@ class ExpressionModel:
             raise ModelError(f"{self.path}: model file not found")
         contract = _read_contract(self.json_path)
         if not allow_float:  # the float build is the benchmark's, described by the int8 model's JSON
-            self._check_digest(contract["tflite_sha256"])
+            self._check_digest(contract["tflite_sha256"], contract["labels_sha256"], contract["labels"])
         self.labels: tuple[str, ...] = tuple(contract["labels"])
         self.input_size: tuple[int, int] = (contract["input"]["height"], contract["input"]["width"])
         self.face_crop: dict = contract["face_crop"]
@@ -113,16 +119,26 @@ class ExpressionModel:
         except ModelError as err:
             raise ModelError(f"{err} (config key model.path in {config.source_path or 'the config'})") from err
 
-    def _check_digest(self, expected: str) -> None:
-        """A damaged model file often still loads and predicts, wrongly: refuse any file the JSON does not name."""
+    def _check_digest(self, expected: str, labels_expected: str, labels: list[str]) -> None:
+        """A damaged model file often still loads and predicts, wrongly: refuse any file the JSON does not name.
+
+        Swapped labels in the JSON still name all seven words, so ``labels_sha256`` (over the model file's bytes,
+        then the labels joined by newlines) ties their order to the model file.
+        """
         try:
-            actual = hashlib.sha256(self.path.read_bytes()).hexdigest()
+            digest = hashlib.sha256(self.path.read_bytes())
         except OSError as exc:
             raise ModelError(f"{self.path}: cannot read the model file ({exc.strerror})") from exc
+        actual = digest.hexdigest()
         if actual != expected:
             raise ModelError(f"{self.path}: sha256 {actual} does not match 'tflite_sha256' {expected} in "
                              f"{self.json_path}: the model file is damaged or the two files are from different "
                              "builds (install both from the same one)")
+        digest.update("\n".join(labels).encode("utf-8"))
+        if digest.hexdigest() != labels_expected:
+            raise ModelError(f"{self.json_path}: the labels {labels} do not belong to the model file {self.path} "
+                             "('labels_sha256' does not match): the labels were edited or reordered; install the "
+                             "JSON that came with the model")
 
     def _check_input(self, declared_dtype: str, allow_float: bool) -> dict:
         inputs = self._interpreter.get_input_details()

