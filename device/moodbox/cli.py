@@ -35,6 +35,9 @@ def _main(argv: list[str] | None) -> int:
     if argv and argv[0] == "library":
         from moodbox import library_cli
         return library_cli.main(argv[1:])
+    if argv and argv[0] in ("history", "top", "web"):
+        from importlib import import_module
+        return import_module(f"moodbox.{argv[0]}").main(argv[1:])
 
     parser = argparse.ArgumentParser(prog="moodbox", description="Offline, emotion-aware smart speaker.")
     parser.add_argument("--version", action="version", version=f"moodbox {__version__}")
@@ -48,6 +51,9 @@ def _main(argv: list[str] | None) -> int:
     commands.add_parser("bench", help="latency, speed-up, CPU and memory figures (see moodbox bench -h)")
     commands.add_parser("simulate", help="simulated listeners against the learning policy (see moodbox simulate -h)")
     commands.add_parser("library", help="sort the music library by mood: tag, scan, explain (see moodbox library -h)")
+    commands.add_parser("history", help="moods, songs, likes and skips from the store, as a table or a chart")
+    commands.add_parser("top", help="live view of what the box sees and plays, with keys to steer it")
+    commands.add_parser("web", help="the opt-in phone page (see moodbox web -h; --url shows its link)")
     for action in ACTIONS.values():
         command = commands.add_parser(action.name, help=action.help)
         where = command.add_mutually_exclusive_group()
