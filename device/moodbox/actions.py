@@ -12,7 +12,7 @@ dict, without ``ok``) or raises a MoodboxError, which is answered as the error. 
 says ``not_recorded``; a like is nothing but its record, so it fails.
 
 >>> sorted(ACTIONS)
-['hold', 'insights', 'like', 'pause', 'skip', 'status']
+['hold', 'insights', 'like', 'louder', 'pause', 'quieter', 'skip', 'status']
 >>> ACTIONS["skip"].help
 'skip the current song (counts against its playlist)'
 """
@@ -97,6 +97,15 @@ def pause(box) -> dict:
             **_record(box, "pause" if camera.status == "paused" else "resume", box.player.current())}
 
 
+def louder(box) -> dict:
+    """MPD's volume up by 5 (not feedback about the music: nothing is recorded)."""
+    return {"volume": box.player.change_volume(+5)}
+
+
+def quieter(box) -> dict:
+    return {"volume": box.player.change_volume(-5)}
+
+
 def status(box) -> dict:
     return box.status()
 
@@ -110,6 +119,8 @@ ACTIONS = {action.name: action for action in (
     Action("like", "like the current song (its playlist comes back more often)", like),
     Action("hold", "keep the current music for music.hold_minutes whatever the mood (again: release)", hold),
     Action("pause", "privacy pause: camera off until `moodbox pause` again", pause),
+    Action("louder", "volume up by 5 (MPD's mixer)", louder),
+    Action("quieter", "volume down by 5 (MPD's mixer)", quieter),
     Action("status", "what the box sees and plays", status, locked=False),
     Action("insights", "what the box learned: per mood, each playlist's estimated preference and the evidence "
            "behind it; songs on hold-off", insights),

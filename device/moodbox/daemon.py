@@ -458,7 +458,23 @@ class Daemon:
             "now_playing": now_playing.title,
             "mpd": "connected" if now_playing.connected else "down",
             "held_for_s": round(self.policy.held_for_s(self.clock()), 1),
+            "store": str(self.store.path),  # where moodbox top finds the history
+            **self._live_details(),
         }
+
+    def _live_details(self) -> dict:
+        """For `moodbox top` and the phone page: the face, the mood's confidence, the top expressions, the song's
+        progress and the volume."""
+        tick, mood = self.last_tick, self.mood.state
+        top = [] if mood is None else sorted(zip(self.mood.labels, mood.smoothed.tolist()), key=lambda p: -p[1])[:3]
+        top = [(label, p) for label, p in top if p > 0]
+        try:
+            progress = self.player.progress()
+        except MoodboxError:  # MPD is down: the status already says so
+            progress = {"state": None, "elapsed_s": None, "duration_s": None, "volume": None}
+        return {"face": bool(tick and tick.face), "mood_confidence": round(mood.confidence, 3) if mood else None,
+                "expressions": {label: round(p, 3) for label, p in top}, "track": self.player.current().track,
+                **progress}
 
     # -- reload ---------------------------------------------------------------------------------------------
 

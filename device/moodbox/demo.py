@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, metavar="PATH", help="expression model (default: the shipped one)")
     parser.add_argument("--audio", action="store_true",
                         help="play the music through this machine's sound card (default: silent, MPD's null output)")
+    parser.add_argument("--state-dir", type=Path, default=None, metavar="DIR",
+                        help="keep the control socket and the feedback database in DIR, for moodbox top/history/web "
+                             "(default: a temporary folder, removed at the end)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     args = parser.parse_args(argv)
     if args.interval <= 0:
@@ -95,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"moodbox demo: {err}", file=sys.stderr)
             return EXIT_FAILURE
         try:
-            config = demo_config(mpd.socket_path, tmp / "state", interval_s=args.interval,
+            config = demo_config(mpd.socket_path, args.state_dir or tmp / "state", interval_s=args.interval,
                                  source=spec, model_path=args.model)
             printer = _json_line if args.json else _text_line
             summary = _Summary()
@@ -115,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                       + (f" through {spec}" if spec != "scripted" else f", scripted moods {_script_text()}")
                       + ("" if args.audio else ", silent (--audio plays through the sound card)")
                       + " (Ctrl-C stops)")
+                print(f"watch and steer it: moodbox top --socket {config.state.control_socket}", flush=True)
             daemon.run(args.duration)
             print(summary.line(), file=sys.stderr if args.json else sys.stdout)
         finally:

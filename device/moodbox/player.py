@@ -352,6 +352,24 @@ class Player:
             self._paused_by_us = False
             self._call("play")
 
+    def progress(self) -> dict:
+        """Play state, seconds into the song and its length, and the volume (0-100; None without a mixer)."""
+        status = self._call("status")
+        number = lambda key: round(float(status[key]), 1) if key in status else None  # noqa: E731
+        volume = int(status.get("volume", -1))
+        return {"state": status.get("state"), "elapsed_s": number("elapsed"), "duration_s": number("duration"),
+                "volume": volume if volume >= 0 else None}
+
+    def change_volume(self, step: int) -> int:
+        """Turn the volume up (step > 0) or down by ``step`` points, within 0-100; returns the new volume."""
+        with self._lock:
+            volume = self.progress()["volume"]
+            if volume is None:
+                raise PlayerUnavailable(f"MPD at {self.address} has no volume control (no mixer on its output)")
+            volume = max(0, min(100, volume + step))
+            self._call("setvol", volume)
+            return volume
+
     def current(self) -> PlayerState:
         """What MPD is doing now; ``connected=False`` when MPD is down."""
         return self._read_state()[0]

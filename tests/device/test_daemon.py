@@ -404,6 +404,29 @@ def test_control_socket_and_buttons_share_one_set_of_actions(make_config_file, m
                          ("upbeat/upbeat-03.ogg", "upbeat", "happy", "skip")]
 
 
+def test_status_details_and_volume_steps_for_the_live_views(make_config_file, mpd_client):
+    """What `moodbox top` and the phone page show and do: face, mood confidence, top expressions, the song's
+    progress and volume; louder/quieter change MPD's volume and are not recorded as feedback."""
+    daemon, _ = make_daemon(make_config_file(mood={"window_s": 0.5, "min_dwell_s": 0.0}, music={"shuffle": False}))
+    daemon.start()
+    try:
+        for _ in range(3):
+            daemon.tick()
+        status = daemon.handle_action("status")
+        assert status["face"] is True and status["mood"] == "happy" and status["mood_confidence"] == 0.7
+        assert list(status["expressions"])[0] == "happy" and len(status["expressions"]) == 3
+        assert status["track"] == "upbeat/upbeat-01.ogg" and status["state"] == "play"
+        assert status["duration_s"] == 30.0 and 0 <= status["elapsed_s"] <= 30
+        mpd_client.setvol(40)
+        assert daemon.handle_action("louder") == {"ok": True, "volume": 45}
+        assert daemon.handle_action("quieter") == {"ok": True, "volume": 40}
+        assert int(mpd_client.status()["volume"]) == 40 and daemon.handle_action("status")["volume"] == 40
+    finally:
+        daemon.close()
+    db = sqlite3.connect(Path(daemon.config.state.dir) / "feedback.db")
+    assert db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 0
+
+
 def test_hold_keeps_the_music_whatever_the_mood(make_config_file):
     clock = FakeClock()
     daemon, _ = make_daemon(make_config_file(mood={"window_s": 3.0, "min_dwell_s": 0.0},

@@ -53,7 +53,8 @@ def test_demo_text_lines_show_face_mood_playlist_and_song(data_dir):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("moodbox demo: private MPD at ") and "happy 12 s" in lines[0]
-    ticks, summary = lines[1:-1], lines[-1]
+    assert lines[1].startswith("watch and steer it: moodbox top --socket /") and lines[1].endswith("/control.sock")
+    ticks, summary = lines[2:-1], lines[-1]
     assert summary.startswith(f"moodbox demo: {len(ticks)} looks, a face in ")
     assert len(ticks) >= 4
     assert all(line.startswith("[happy]") and "mood: " in line and "playlist: " in line and "playing: " in line

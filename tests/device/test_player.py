@@ -164,6 +164,20 @@ def test_skip_with_drop_takes_the_song_out_of_the_queue(mpd_server, mpd_client):
     assert len(queue_files(mpd_client)) == 2
 
 
+def test_progress_and_volume_steps_within_0_to_100(mpd_server, mpd_client):
+    player = Player(mpd_server.socket_path, shuffle=False)
+    player.switch_to("everyday", "now", mood="neutral")
+    progress = player.progress()
+    assert progress["state"] == "play" and progress["duration_s"] == 30.0 and 0 <= progress["elapsed_s"] <= 30
+    mpd_client.setvol(50)
+    assert player.change_volume(+10) == 60 and int(mpd_client.status()["volume"]) == 60
+    assert player.change_volume(-5) == 55 and player.progress()["volume"] == 55
+    mpd_client.setvol(98)
+    assert player.change_volume(+10) == 100
+    mpd_client.setvol(3)
+    assert player.change_volume(-10) == 0
+
+
 def test_reconnects_after_mpd_is_killed_and_plays_the_right_playlist_again(mpd_server, music_library):
     player = Player(mpd_server.socket_path, store=RecordingStore(), min_backoff_s=0.05, max_backoff_s=0.2)
     player.switch_to("calming", "now", mood="angry")
