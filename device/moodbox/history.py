@@ -53,15 +53,19 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _UNIT_S[match.group(2)]
 
 
-def db_path_from_config(config_path) -> Path:
-    """The feedback database the daemon with this config writes (``state.dir``/feedback.db)."""
+def state_from_config(config_path) -> StateConfig:
+    """The ``[state]`` of this config (where the store and the control socket are); raises ConfigError."""
     try:
-        state = load_config(config_path).state
+        return load_config(config_path).state
     except ConfigError as err:
         if str(config_path) != str(DEFAULT_PATH) or "not found" not in str(err):
             raise
-        state = StateConfig()  # no config file: the daemon uses the default too
-    return Path(state.dir) / "feedback.db"
+        return StateConfig()  # no config file: the daemon uses the default too
+
+
+def db_path_from_config(config_path) -> Path:
+    """The feedback database the daemon with this config writes (``state.dir``/feedback.db)."""
+    return Path(state_from_config(config_path).dir) / "feedback.db"
 
 
 def load_events(db_path, since: float, until: float | None = None) -> list[Event]:

@@ -94,3 +94,40 @@ def restore_logging():
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture(scope="session")
+def demo_box(tmp_path_factory, request):
+    """A running `moodbox demo` (real model, private MPD, scripted faces) with its state in a temp folder, shared by
+    the live-view tests: (control socket, feedback database). Stopped with SIGTERM at the end of the session."""
+    import subprocess
+    import sys
+
+    from moodbox.control import ControlError, send_command
+    from device_support import wait_until
+
+    data_dir = request.getfixturevalue("data_dir")
+    state = tmp_path_factory.mktemp("demo-state")
+    log = (state.parent / "demo.log").open("w")
+    process = subprocess.Popen([sys.executable, "-m", "moodbox", "demo", "--duration", "900", "--dataset",
+                                str(data_dir), "--state-dir", str(state)], stdout=log, stderr=subprocess.STDOUT)
+    socket_path = str(state / "control.sock")
+
+    def playing() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"moodbox demo exited: {(state.parent / 'demo.log').read_text()}")
+        try:
+            return send_command(socket_path, "status").get("now_playing") is not None
+        except ControlError:
+            return False
+    try:
+        assert wait_until(playing, timeout_s=90), (state.parent / "demo.log").read_text()
+        yield socket_path, state / "feedback.db"
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
