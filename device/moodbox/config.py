@@ -176,6 +176,14 @@ class LibraryConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    enabled: bool = False  # the phone page is opt-in: `moodbox web` refuses to serve while this is false
+    address: str = "0.0.0.0"
+    port: int = _key(default=8470, range=(1024, 65535))  # no privileged ports: the web unit has no capabilities
+    token_file: str = "/etc/moodbox/web.token"
+
+
+@dataclass(frozen=True)
 class Config:
     camera: CameraConfig = field(default_factory=CameraConfig)
     face: FaceConfig = field(default_factory=FaceConfig)
@@ -186,6 +194,7 @@ class Config:
     buttons: ButtonsConfig = field(default_factory=ButtonsConfig)
     state: StateConfig = field(default_factory=StateConfig)
     library: LibraryConfig = field(default_factory=LibraryConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     source_path: str | None = field(default=None, compare=False)
 
     def all_playlists(self) -> list[str]:

@@ -115,20 +115,26 @@ def table(events: list[Event]) -> str:
     return "\n".join(lines)
 
 
-def plot(events: list[Event], path, since: float, until: float) -> Path:
-    """Mood bands over time, plays as ticks, likes/skips/holds/pauses as marks; PNG or SVG by the file name."""
+def plot(events: list[Event], path, since: float, until: float, *, fmt: str | None = None,
+         size: tuple[float, float] = (10, 3.2)):
+    """Mood bands over time, plays as ticks, likes/skips/holds/pauses as marks; PNG or SVG by the file name.
+
+    ``path`` may also be a binary file object, with ``fmt`` "png" or "svg" (the phone page draws into memory).
+    """
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
     from datetime import datetime
 
-    path = Path(path)
-    if path.suffix.lower() not in (".png", ".svg"):
-        raise ValueError(f"--plot needs a .png or .svg file name, got {path.name!r}")
+    if fmt is None:
+        path = Path(path)
+        fmt = path.suffix.lower().lstrip(".")
+    if fmt not in ("png", "svg"):
+        raise ValueError(f"--plot needs a .png or .svg file name, got {path!r}")
     when = lambda t: datetime.fromtimestamp(t)  # noqa: E731 - local time, as the table prints it
     plt.rcParams["svg.fonttype"] = "none"  # text stays text: smaller files, searchable labels
-    figure, axis = plt.subplots(figsize=(10, 3.2), dpi=100)
+    figure, axis = plt.subplots(figsize=size, dpi=100)
     rows = {mood: index for index, mood in enumerate(EXPRESSIONS)}
     for start, end, mood in mood_bands(events, until):
         axis.broken_barh([(mdates.date2num(when(start)), mdates.date2num(when(end)) - mdates.date2num(when(start)))],
@@ -154,7 +160,7 @@ def plot(events: list[Event], path, since: float, until: float) -> Path:
     if any(event.kind in marks for event in events):
         axis.legend(loc="upper left", fontsize=7, ncol=7, frameon=False, bbox_to_anchor=(0, -0.12))
     figure.tight_layout()
-    figure.savefig(path, metadata={"Date": None} if path.suffix.lower() == ".svg" else None)
+    figure.savefig(path, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
     plt.close(figure)
     return path
 
