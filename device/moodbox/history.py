@@ -75,19 +75,37 @@ def load_events(db_path, since: float, until: float | None = None) -> list[Event
         raise HistoryError(f"no feedback database at {path} (has moodbox run yet? see state.dir in the config)")
     until = time.time() if until is None else until
     try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        rows = _read(path, since, until, immutable=False)
+    except sqlite3.OperationalError as exc:
+        # A reader that may not write the folder (the phone page, a user in the moodbox group) cannot make the
+        # WAL index while the daemon is stopped; with no -wal file left everything is in the database file, which
+        # can then be read as it is.
+        if "readonly" not in str(exc) or path.with_name(path.name + "-wal").exists():
+            raise HistoryError(f"cannot read feedback database {path}: {exc}") from exc
+        try:
+            rows = _read(path, since, until, immutable=True)
+        except sqlite3.Error as again:
+            raise HistoryError(f"cannot read feedback database {path}: {again}") from again
+    return sorted((Event(*row) for row in rows), key=lambda event: event.at)
+
+
+def _read(path: Path, since: float, until: float, *, immutable: bool) -> list[tuple]:
+    uri = f"{path.resolve().as_uri()}?mode=ro" + ("&immutable=1" if immutable else "")
+    try:
+        db = sqlite3.connect(uri, uri=True, timeout=5)
     except sqlite3.Error as exc:
         raise HistoryError(f"cannot open feedback database {path} read-only: {exc}") from exc
     try:
-        plays = db.execute("SELECT at, 'play', mood, playlist, track, reason FROM plays"
-                           " WHERE at BETWEEN ? AND ?", (since, until)).fetchall()
-        feedback = db.execute("SELECT at, action, mood, playlist, track, NULL FROM feedback"
-                              " WHERE at BETWEEN ? AND ?", (since, until)).fetchall()
+        return (db.execute("SELECT at, 'play', mood, playlist, track, reason FROM plays WHERE at BETWEEN ? AND ?",
+                           (since, until)).fetchall()
+                + db.execute("SELECT at, action, mood, playlist, track, NULL FROM feedback WHERE at BETWEEN ? AND ?",
+                             (since, until)).fetchall())
+    except sqlite3.OperationalError:
+        raise
     except sqlite3.Error as exc:
         raise HistoryError(f"cannot read feedback database {path}: {exc}") from exc
     finally:
         db.close()
-    return sorted((Event(*row) for row in plays + feedback), key=lambda event: event.at)
 
 
 def mood_bands(events: list[Event], until: float) -> list[tuple[float, float, str]]:

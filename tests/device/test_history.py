@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
 from moodbox import history
 from moodbox.history import Event, load_events, mood_bands, parse_duration
 from moodbox.store import FeedbackStore
+
+from device_support import run_as_nobody
 
 
 @pytest.fixture
@@ -46,6 +52,27 @@ def test_events_within_the_window_oldest_first_and_the_store_is_not_written(db):
     assert [e.kind for e in events] == ["play", "like", "play", "play", "skip", "play"]
     assert [e.switch for e in events] == [True, False, False, True, False, False]
     assert digest(db) == before  # (opening a WAL database may create its -shm/-wal files, never change it)
+
+
+def test_a_reader_that_cannot_write_the_folder_reads_with_the_daemon_running_or_stopped():
+    """The phone page's case: group read on the files, no write on the folder (here: nobody, world read)."""
+    folder = Path(tempfile.mkdtemp(prefix="moodbox-history-"))  # pytest's tmp_path is closed to other users
+    try:
+        folder.chmod(0o755)
+        old = os.umask(0o022)
+        try:
+            store = FeedbackStore(folder / "feedback.db")  # the daemon: WAL files stay while it runs
+        finally:
+            os.umask(old)
+        store.record_play(track="a.ogg", playlist="upbeat", mood="happy", reason="mood happy")
+        read = lambda: [e.track for e in load_events(folder / "feedback.db", 0)]  # noqa: E731
+        assert run_as_nobody(read) == "['a.ogg']"
+        assert run_as_nobody(lambda: (folder / "x").touch()).startswith("PermissionError")  # really no write
+        store.close()  # the daemon stopped: the WAL is folded in and its files removed
+        assert not (folder / "feedback.db-wal").exists()
+        assert run_as_nobody(read) == "['a.ogg']"
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_mood_bands_change_only_when_the_recorded_mood_does():
