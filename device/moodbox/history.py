@@ -172,7 +172,7 @@ def plot(events: list[Event], path, since: float, until: float, *, fmt: str | No
                     list(rows) + ["songs", "feedback"])
     axis.set_xlim(when(since), when(until))
     axis.set_ylim(-0.7, len(EXPRESSIONS) + 1.5)
-    axis.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
+    axis.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M" if until - since > 3600 else "%H:%M:%S"))
     axis.set_title(f"moodbox: {len(events)} events, {len(switches)} mood switches "
                    f"({when(since):%Y-%m-%d %H:%M} - {when(until):%H:%M})", fontsize=10)
     if any(event.kind in marks for event in events):

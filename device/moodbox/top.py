@@ -141,6 +141,8 @@ class View:
             problems = status.get("problems") or []
             grid.add_row("Problems", Text("; ".join(problems), style="red") if problems else Text("none"))
         moods, marks = strip(self.events, time.time())
+        if status.get("mood"):
+            moods[-1] = status["mood"]  # this minute: the live mood (the store records it only with an event)
         cells = Text()
         for mood in moods:
             cells.append(mood[0] if mood else "·", style=f"black on {MOOD_COLOURS[mood]}" if mood else "dim")

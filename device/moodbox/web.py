@@ -172,6 +172,8 @@ def make_handler(box: Box, token: str, guard: Guard):
             elif url.path == "/api/history":
                 try:
                     since_s = parse_duration((query.get("since") or ["24h"])[0])
+                    if since_s > HISTORY_S:
+                        raise ValueError("the page shows at most the last 24h")
                 except ValueError as err:
                     self._send(HTTPStatus.BAD_REQUEST, {"ok": False, "error": f"since: {err}"})
                     return

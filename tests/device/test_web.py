@@ -140,6 +140,7 @@ def test_history_endpoint_matches_the_store(web, demo_box):
         "SELECT at, action, track FROM feedback WHERE at BETWEEN ? AND ?", (first, last, first, last)).fetchall()
     assert sorted(rows) == sorted((e["at"], e["kind"], e["track"]) for e in events)
     assert web.json("/api/history?since=soon")[0] == 400
+    assert web.json("/api/history?since=25h")[0] == 400  # the page never shows more than the last day
     code, svg, headers = web.request("/api/history.svg")
     assert code == 200 and headers["Content-Type"] == "image/svg+xml" and b"mood switches" in svg
 
