@@ -20,8 +20,12 @@ def moodbox(*args, timeout=60) -> subprocess.CompletedProcess:
 def test_help_lists_every_command():
     result = moodbox("--help")
     assert result.returncode == 0
-    for command in ("run", "demo", "doctor", "bench", "skip", "like", "hold", "pause", "status"):
+    for command in ("run", "demo", "doctor", "bench", "skip", "like", "hold", "pause", "status", "louder", "quieter",
+                    "history", "top", "web"):
         assert command in result.stdout
+    for command in ("history", "top", "web"):  # their own options, handed over untouched
+        shown = moodbox(command, "--help")
+        assert shown.returncode == 0 and shown.stdout.startswith(f"usage: moodbox {command} ")
 
 
 @pytest.fixture
