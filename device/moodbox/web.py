@@ -25,6 +25,7 @@ import io
 import json
 import logging
 import os
+import re
 import secrets
 import socket
 import sys
@@ -73,6 +74,8 @@ class Guard:
     def retry_after(self, address: str) -> float:
         with self._lock:
             failures = self._recent(address)
+            if not failures:
+                del self._failures[address]  # forget addresses that behaved for a whole window
             return failures[0] + self._window - self._clock() if len(failures) >= self._max else 0.0
 
     def failed(self, address: str) -> None:
@@ -135,9 +138,10 @@ def make_handler(box: Box, token: str, guard: Guard):
     class Handler(BaseHTTPRequestHandler):
         server_version = "moodbox-web"
         sys_version = ""
+        timeout = 30  # seconds a client may idle mid-request before its thread lets go
 
         def log_message(self, format, *args):  # noqa: A002 - the base class's name
-            log.info("%s %s", self.client_address[0], format % args)
+            log.info("%s %s", self.client_address[0], _TOKEN_IN_URL.sub("token=(hidden)", format % args))
 
         # -- auth ------------------------------------------------------------------------------------------------
 
@@ -229,6 +233,9 @@ def make_handler(box: Box, token: str, guard: Guard):
             self.wfile.write(body)
 
     return Handler
+
+
+_TOKEN_IN_URL = re.compile(r"token=[^&\s\"]*")  # the page's link carries the token: never into the journal
 
 
 def _script_json(value) -> str:

@@ -34,13 +34,15 @@ def web_config(tmp_path: Path, socket_path: str, db: Path, *, enabled: bool = Tr
 
 
 class WebProcess:
-    """`moodbox web --port 0` in a subprocess; ``url`` is where it listens."""
+    """`moodbox web --port 0` in a subprocess; ``url`` is where it listens, ``log`` its stderr (the journal)."""
 
     def __init__(self, config: Path):
-        self.process = subprocess.Popen([sys.executable, "-m", "moodbox", "web", "--config", str(config), "--port",
-                                         "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.log = config.with_suffix(".log")
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "moodbox", "web", "--config", str(config),
+                                             "--port", "0"], stdout=subprocess.PIPE, stderr=log, text=True)
         line = self.process.stdout.readline()
-        assert "serving the phone page on http://" in line, line + self.process.stderr.read()
+        assert "serving the phone page on http://" in line, line + self.log.read_text()
         self.url = line.split(" on ")[1].split()[0].rstrip("/")
 
     def request(self, path: str, *, method: str = "GET", token: str | None = TOKEN) -> tuple[int, bytes, dict]:
@@ -61,7 +63,6 @@ class WebProcess:
         self.process.terminate()
         self.process.wait(10)
         self.process.stdout.close()
-        self.process.stderr.close()
 
 
 @pytest.fixture(scope="module")
@@ -150,12 +151,15 @@ def test_wrong_tokens_are_rate_limited(demo_box, tmp_path):
     socket_path, db = demo_box
     server = WebProcess(web_config(tmp_path, socket_path, db))  # its own process: the lock-out stays there
     try:
+        assert server.request(f"/?token={TOKEN}", token=None)[0] == 200
         codes = [server.request("/api/status", token=f"guess-{n}")[0] for n in range(5)]
         assert codes == [401] * 5
         code, _, headers = server.request("/api/status")  # even the right token waits now
         assert code == 429 and 0 < int(headers["Retry-After"]) <= 60
     finally:
         server.close()
+    log = server.log.read_text()
+    assert "GET /?token=(hidden) " in log and "wrong token from 127.0.0.1" in log and TOKEN not in log
 
 
 def test_off_unless_enabled_and_the_url_carries_the_token(tmp_path):
