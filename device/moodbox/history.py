@@ -63,6 +63,11 @@ def state_from_config(config_path) -> StateConfig:
         return StateConfig()  # no config file: the daemon uses the default too
 
 
+def clock_text(seconds: float | None) -> str:
+    """125.3 -> "2:05" (a song's position or length)."""
+    return "-:--" if seconds is None else f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
+
+
 def db_path_from_config(config_path) -> Path:
     """The feedback database the daemon with this config writes (``state.dir``/feedback.db)."""
     return Path(state_from_config(config_path).dir) / "feedback.db"

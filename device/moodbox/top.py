@@ -22,16 +22,12 @@ from pathlib import Path
 
 from moodbox.config import DEFAULT_PATH, ConfigError
 from moodbox.control import ControlError, send_command
-from moodbox.history import MOOD_COLOURS, HistoryError, load_events, mood_bands, state_from_config
+from moodbox.history import MOOD_COLOURS, HistoryError, clock_text, load_events, mood_bands, state_from_config
 
 KEYS = {"s": "skip", "l": "like", "h": "hold", "p": "pause", "+": "louder", "=": "louder", "-": "quieter"}
 MARKS = {"skip": "S", "like": "L", "hold": "H", "release": "h", "pause": "P", "resume": "p"}  # strip marks
 STRIP_MINUTES = 60
 HISTORY_EVERY_S = 5.0  # re-read the store this often (it changes a few times a song)
-
-
-def clock_text(seconds: float | None) -> str:
-    return "-:--" if seconds is None else f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
 
 
 def status_line(status: dict) -> str:
@@ -41,10 +37,11 @@ def status_line(status: dict) -> str:
     mood = status.get("mood") or "-"
     if status.get("mood_confidence") is not None and status.get("mood"):
         mood += f" {status['mood_confidence']:.0%}"
+    volume = status.get("volume")
     line = (f"{time.strftime('%H:%M:%S')} {status.get('status', '?')} | mood {mood} | "
             f"face {'yes' if status.get('face') else 'no'} | {status.get('playlist') or '-'}: "
             f"{status.get('now_playing') or '-'} {clock_text(status.get('elapsed_s'))}/"
-            f"{clock_text(status.get('duration_s'))} | vol {status.get('volume') if status.get('volume') is not None else '-'}")
+            f"{clock_text(status.get('duration_s'))} | vol {'-' if volume is None else volume}")
     if status.get("problems"):
         line += " | " + "; ".join(status["problems"])
     return line

@@ -40,7 +40,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from moodbox.config import DEFAULT_PATH, ConfigError, WebConfig, load_config
 from moodbox.control import ControlError, send_command
-from moodbox.history import HistoryError, load_events, parse_duration, plot
+from moodbox.history import HistoryError, clock_text, load_events, parse_duration, plot
 
 log = logging.getLogger("moodbox.web")
 
@@ -96,10 +96,6 @@ def read_token(web: WebConfig) -> str:
         raise ConfigError(f"the web token in {path} is shorter than 16 characters: make a new one with "
                           "sudo ./setup.sh --web")
     return token
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(24)
 
 
 class Box:
@@ -242,10 +238,6 @@ def _script_json(value) -> str:
     return json.dumps(value).replace("<", "\\u003c")  # no "</script>" from a song title can end the script
 
 
-def _clock(seconds) -> str:
-    return "-:--" if seconds is None else f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
-
-
 def render_status(status: dict) -> str:
     """The status block as HTML (the page's first paint; the script redraws it with the same markup)."""
     if not status.get("ok"):
@@ -258,11 +250,11 @@ def render_status(status: dict) -> str:
             f'{confidence}</p>'
             f'<p id=face>{"face in view" if status.get("face") else "no face in view"} · sees {seen}</p>'
             f'<p id=song><b>{esc(status.get("playlist"))}</b>: {esc(status.get("now_playing"))}</p>'
-            f'<p id=progress>{_clock(status.get("elapsed_s"))} / {_clock(status.get("duration_s"))} · '
+            f'<p id=progress>{clock_text(status.get("elapsed_s"))} / {clock_text(status.get("duration_s"))} · '
             f'{esc(status.get("state"))} · volume {esc(status.get("volume"))}'
             f'{" · held" if status.get("held_for_s") else ""}</p>'
-            f'<p id=box>{esc(status.get("status"))} · camera {esc(status.get("camera"))} · MPD {esc(status.get("mpd"))}'
-            f' · problems: {esc(problems)}</p>')
+            f'<p id=box>{esc(status.get("status"))} · camera {esc(status.get("camera"))} · '
+            f'MPD {esc(status.get("mpd"))} · problems: {esc(problems)}</p>')
 
 
 PAGE = """<!doctype html>
@@ -290,37 +282,50 @@ button { font-size: 1.1rem; padding: .7rem 0; border-radius: .5rem; border: 1px 
 "use strict";
 const params = new URLSearchParams(location.search);
 const token = params.get("token") || sessionStorage.getItem("moodbox-token");
-if (params.get("token")) { sessionStorage.setItem("moodbox-token", token); history.replaceState(null, "", "/"); }
+if (params.get("token")) {  // keep it for this tab only, and out of the address bar
+  sessionStorage.setItem("moodbox-token", token);
+  history.replaceState(null, "", "/");
+}
 const headers = {"X-Moodbox-Token": token};
 const text = (value) => (value === null || value === undefined) ? "-" : String(value);
-const clock = (s) => s === null || s === undefined ? "-:--" : Math.floor(s / 60) + ":" + String(Math.floor(s % 60)).padStart(2, "0");
-function show(s) {
+const percent = (p) => Math.round(p * 100) + "%";
+const clock = (s) => (s === null || s === undefined) ? "-:--"
+  : Math.floor(s / 60) + ":" + String(Math.floor(s % 60)).padStart(2, "0");
+const line = (id, content, className) =>
+  Object.assign(document.createElement("p"), {id: id, textContent: content, className: className || ""});
+function show(s) {  // the same lines as the server's first paint
   const box = document.getElementById("status");
-  if (!s.ok) { box.replaceChildren(Object.assign(document.createElement("p"), {id: "mood", className: "problem", textContent: text(s.error)})); return; }
-  const line = (id, content, cls) => Object.assign(document.createElement("p"), {id: id, textContent: content, className: cls || ""});
-  const seen = Object.entries(s.expressions || {}).map(([k, p]) => k + " " + Math.round(p * 100) + "%").join(" · ") || "-";
+  if (!s.ok) { box.replaceChildren(line("mood", text(s.error), "problem")); return; }
+  const seen = Object.entries(s.expressions || {}).map(([k, p]) => k + " " + percent(p)).join(" · ") || "-";
+  const confidence = s.mood && s.mood_confidence ? " " + percent(s.mood_confidence) : "";
   box.replaceChildren(
-    line("mood", (s.mood || "not known yet") + (s.mood && s.mood_confidence ? " " + Math.round(s.mood_confidence * 100) + "%" : ""), "mood " + text(s.mood)),
+    line("mood", (s.mood || "not known yet") + confidence, "mood " + text(s.mood)),
     line("face", (s.face ? "face in view" : "no face in view") + " · sees " + seen),
     line("song", text(s.playlist) + ": " + text(s.now_playing)),
-    line("progress", clock(s.elapsed_s) + " / " + clock(s.duration_s) + " · " + text(s.state) + " · volume " + text(s.volume) + (s.held_for_s ? " · held" : "")),
-    line("box", text(s.status) + " · camera " + text(s.camera) + " · MPD " + text(s.mpd) + " · problems: " + ((s.problems || []).join("; ") || "none")));
+    line("progress", clock(s.elapsed_s) + " / " + clock(s.duration_s) + " · " + text(s.state)
+      + " · volume " + text(s.volume) + (s.held_for_s ? " · held" : "")),
+    line("box", text(s.status) + " · camera " + text(s.camera) + " · MPD " + text(s.mpd)
+      + " · problems: " + ((s.problems || []).join("; ") || "none")));
 }
 async function refresh() {
-  try { const r = await fetch("/api/status", {headers}); show(await r.json()); } catch (e) { /* next time */ }
+  try { show(await (await fetch("/api/status", {headers})).json()); } catch (e) { /* next time */ }
 }
 async function chart() {
-  try { const r = await fetch("/api/history.svg", {headers}); if (r.ok) document.getElementById("chart").innerHTML = await r.text(); } catch (e) { }
+  try {
+    const answer = await fetch("/api/history.svg", {headers});
+    if (answer.ok) document.getElementById("chart").innerHTML = await answer.text();
+  } catch (e) { /* next time */ }
 }
 for (const button of document.querySelectorAll("button[data-action]")) {
   button.addEventListener("click", async () => {
-    const r = await fetch("/api/" + button.dataset.action, {method: "POST", headers});
-    const answer = await r.json();
-    document.getElementById("message").textContent = button.dataset.action + ": " + (answer.ok ? "done" : answer.error);
+    const answer = await (await fetch("/api/" + button.dataset.action, {method: "POST", headers})).json();
+    document.getElementById("message").textContent =
+      button.dataset.action + ": " + (answer.ok ? "done" : answer.error);
     refresh();
   });
 }
 show({status_json});
+document.body.dataset.live = "yes";  // the script ran: the page refreshes itself from here on
 setInterval(refresh, 2000);
 setInterval(chart, 60000);
 </script></body></html>

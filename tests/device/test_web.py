@@ -8,7 +8,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -20,7 +19,7 @@ from moodbox.control import send_command
 from moodbox.web import Guard
 
 from conftest import write_toml
-from device_support import FakeClock, wait_until
+from device_support import FakeClock
 
 TOKEN = "test-token-0123456789abcdef"
 
@@ -192,6 +191,7 @@ def test_chromium_loads_the_page_with_the_mood_and_the_chart(web, tmp_path):
     flags = CHROMIUM_FLAGS + [f"--user-data-dir={tmp_path / 'profile'}"]
     dom = subprocess.run([CHROMIUM, *flags, "--virtual-time-budget=3000", "--dump-dom", url], capture_output=True,
                          text=True, timeout=90).stdout
+    assert '<body data-live="yes">' in dom  # the page's script ran under its Content-Security-Policy
     assert '<p id="mood" class="mood ' in dom
     mood = dom.split('<p id="mood"')[1].split(">", 1)[1].split("<", 1)[0]
     assert mood.split()[0] in EXPRESSIONS, mood  # "happy 83%": drawn from /api/status by the page's script
