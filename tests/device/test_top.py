@@ -72,6 +72,21 @@ def test_top_in_tmux_shows_mood_and_song_and_s_skips(demo_box, tmp_path):
         assert wait_until(lambda: skips() == before + 1, timeout_s=10)
         assert wait_until(lambda: "skip: playlist " in screen(), timeout_s=5), screen()
         (tmp_path / "top.txt").write_text(screen())  # kept as a test artefact
+
+        actions = lambda: [row[0] for row in sqlite3.connect(db).execute(  # noqa: E731
+            "SELECT action FROM feedback ORDER BY id")]
+        before = len(actions())
+        for key in "lhhpp":  # like, hold and release, privacy pause and resume
+            tmux("send-keys", "-t", "top", key)
+            assert wait_until(lambda: len(actions()) > before, timeout_s=10)
+            before += 1
+        assert actions()[-5:] == ["like", "hold", "release", "pause", "resume"]
+        volume = send_command(socket_path, "status")["volume"]
+        tmux("send-keys", "-t", "top", "-")
+        down = max(volume - 5, 0)
+        assert wait_until(lambda: send_command(socket_path, "status")["volume"] == down, timeout_s=10)
+        tmux("send-keys", "-t", "top", "+")
+        assert wait_until(lambda: send_command(socket_path, "status")["volume"] == down + 5, timeout_s=10)
         tmux("send-keys", "-t", "top", "q")  # q quits: the session ends with its only program
         assert wait_until(lambda: subprocess.run(["tmux", "-L", "moodbox-test", "has-session"],
                                                  capture_output=True).returncode != 0, timeout_s=5)
