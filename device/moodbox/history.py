@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from moodbox.config import DEFAULT_PATH, ConfigError, EXPRESSIONS, StateConfig, load_config
+from moodbox.config import DEFAULT_PATH, EXPRESSIONS, ConfigError, ConfigNotFound, StateConfig, load_config
 
 EXIT_STORE = 1  # the database is missing or unreadable
 EXIT_CONFIG = 2
@@ -57,8 +57,8 @@ def state_from_config(config_path) -> StateConfig:
     """The ``[state]`` of this config (where the store and the control socket are); raises ConfigError."""
     try:
         return load_config(config_path).state
-    except ConfigError as err:
-        if str(config_path) != str(DEFAULT_PATH) or "not found" not in str(err):
+    except ConfigNotFound:
+        if str(config_path) != str(DEFAULT_PATH):
             raise
         return StateConfig()  # no config file: the daemon uses the default too
 
