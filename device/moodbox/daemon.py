@@ -463,18 +463,15 @@ class Daemon:
         }
 
     def _live_details(self) -> dict:
-        """For `moodbox top` and the phone page: the face, the mood's confidence, the top expressions, the song's
-        progress and the volume."""
-        tick, mood = self.last_tick, self.mood.state
+        """For `moodbox top` and the phone page: the mood's confidence, the top expressions, and the song's progress
+        and volume at the last look (like the rest of the status, never waiting on MPD)."""
+        mood, playing = self.mood.state, self.player.last_state
         top = [] if mood is None else sorted(zip(self.mood.labels, mood.smoothed.tolist()), key=lambda p: -p[1])[:3]
-        top = [(label, p) for label, p in top if p > 0]
-        try:
-            progress = self.player.progress()
-        except MoodboxError:  # MPD is down: the status already says so
-            progress = {"state": None, "elapsed_s": None, "duration_s": None, "volume": None}
-        return {"face": bool(tick and tick.face), "mood_confidence": round(mood.confidence, 3) if mood else None,
-                "expressions": {label: round(p, 3) for label, p in top}, "track": self.player.current().track,
-                **progress}
+        rounded = lambda seconds: None if seconds is None else round(seconds, 1)  # noqa: E731
+        return {"mood_confidence": round(mood.confidence, 3) if mood else None,
+                "expressions": {label: round(p, 3) for label, p in top if p > 0}, "track": playing.track,
+                "state": playing.state, "elapsed_s": rounded(playing.elapsed),
+                "duration_s": rounded(playing.duration), "volume": playing.volume}
 
     # -- reload ---------------------------------------------------------------------------------------------
 

@@ -62,6 +62,8 @@ class PlayerState:
     error: str | None = None         # MPD's own error, e.g. an audio output it cannot open (a silent speaker)
     enabled_outputs: int | None = None  # audio outputs MPD has enabled (None: MPD cannot say)
     elapsed: float | None = None     # seconds into the current song
+    duration: float | None = None    # the current song's length in seconds
+    volume: int | None = None        # 0-100; None when MPD's output has no mixer
 
 
 class Player:
@@ -352,22 +354,15 @@ class Player:
             self._paused_by_us = False
             self._call("play")
 
-    def progress(self) -> dict:
-        """Play state, seconds into the song and its length, and the volume (0-100; None without a mixer)."""
-        status = self._call("status")
-        number = lambda key: round(float(status[key]), 1) if key in status else None  # noqa: E731
-        volume = int(status.get("volume", -1))
-        return {"state": status.get("state"), "elapsed_s": number("elapsed"), "duration_s": number("duration"),
-                "volume": volume if volume >= 0 else None}
-
     def change_volume(self, step: int) -> int:
         """Turn the volume up (step > 0) or down by ``step`` points, within 0-100; returns the new volume."""
         with self._lock:
-            volume = self.progress()["volume"]
+            volume = _volume(self._call("status"))
             if volume is None:
                 raise PlayerUnavailable(f"MPD at {self.address} has no volume control (no mixer on its output)")
             volume = max(0, min(100, volume + step))
             self._call("setvol", volume)
+            self._read_state()  # the status shows the new volume at once, not after the next tick
             return volume
 
     def current(self) -> PlayerState:
@@ -396,7 +391,9 @@ class Player:
             state = PlayerState(connected=True, state=status.get("state"), track=song.get("file"), title=title,
                                 playlist=self.playlist, track_playlist=track_playlist, error=status.get("error"),
                                 enabled_outputs=enabled_outputs,
-                                elapsed=float(status["elapsed"]) if "elapsed" in status else None)
+                                elapsed=float(status["elapsed"]) if "elapsed" in status else None,
+                                duration=float(status["duration"]) if "duration" in status else None,
+                                volume=_volume(status))
             self.last_state = state
             return state, song_id
 
@@ -478,3 +475,9 @@ class Player:
                 except (OSError, mpd.MPDError):
                     pass
                 self._client = None
+
+
+def _volume(status: dict) -> int | None:
+    """MPD's volume 0-100 from its status; None when its output has no mixer (MPD says -1 or nothing)."""
+    volume = int(status.get("volume", -1))
+    return volume if volume >= 0 else None

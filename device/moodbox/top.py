@@ -39,12 +39,16 @@ def status_line(status: dict) -> str:
         mood += f" {status['mood_confidence']:.0%}"
     volume = status.get("volume")
     line = (f"{time.strftime('%H:%M:%S')} {status.get('status', '?')} | mood {mood} | "
-            f"face {'yes' if status.get('face') else 'no'} | {status.get('playlist') or '-'}: "
+            f"face {_face_text(status.get('face_in_view'))} | {status.get('playlist') or '-'}: "
             f"{status.get('now_playing') or '-'} {clock_text(status.get('elapsed_s'))}/"
             f"{clock_text(status.get('duration_s'))} | vol {'-' if volume is None else volume}")
     if status.get("problems"):
         line += " | " + "; ".join(status["problems"])
     return line
+
+
+def _face_text(in_view: bool | None) -> str:
+    return {True: "in view", False: "not in view"}.get(in_view, "unknown (camera off)")
 
 
 def strip(events, now: float, minutes: int = STRIP_MINUTES) -> tuple[list[str | None], str]:
@@ -124,8 +128,8 @@ class View:
             mood_text = Text(mood or "not known yet", style=f"bold {MOOD_COLOURS.get(mood, 'white')}")
             if mood and status.get("mood_confidence") is not None:
                 mood_text.append(f" {status['mood_confidence']:.0%}")
-            mood_text.append("   face in view" if status.get("face") else "   no face in view",
-                             style="green" if status.get("face") else "yellow")
+            mood_text.append(f"   face {_face_text(status.get('face_in_view'))}",
+                             style="green" if status.get("face_in_view") else "yellow")
             grid.add_row("Mood", mood_text)
             seen = " · ".join(f"{label} {p:.0%}" for label, p in (status.get("expressions") or {}).items())
             grid.add_row("Sees", seen or "-")

@@ -49,11 +49,12 @@ EXIT_FAILURE = 1
 ACTIONS = ("skip", "like", "hold", "pause", "louder", "quieter")
 TOKEN_HEADER = "X-Moodbox-Token"
 # What the page may show of the daemon's status (the store's path and the like stay on the box).
-SHOWN = ("status", "problems", "camera", "mpd", "mood", "mood_confidence", "expressions", "face", "playlist",
+SHOWN = ("status", "problems", "camera", "mpd", "mood", "mood_confidence", "expressions", "face_in_view", "playlist",
          "now_playing", "state", "elapsed_s", "duration_s", "volume", "held_for_s")
 MAX_FAILURES = 5        # wrong tokens from one address within FAILURE_WINDOW_S, then 429 until the window passes
 FAILURE_WINDOW_S = 60.0
 HISTORY_S = 24 * 3600.0
+FACE_TEXT = {True: "in view", False: "not in view", None: "unknown (camera off)"}
 
 
 class Guard:
@@ -248,7 +249,7 @@ def render_status(status: dict) -> str:
     problems = "; ".join(status.get("problems") or []) or "none"
     return (f'<p id=mood class="mood {esc(status.get("mood"))}">{esc(status.get("mood") or "not known yet")}'
             f'{confidence}</p>'
-            f'<p id=face>{"face in view" if status.get("face") else "no face in view"} · sees {seen}</p>'
+            f'<p id=face>face {FACE_TEXT[status.get("face_in_view")]} · sees {seen}</p>'
             f'<p id=song><b>{esc(status.get("playlist"))}</b>: {esc(status.get("now_playing"))}</p>'
             f'<p id=progress>{clock_text(status.get("elapsed_s"))} / {clock_text(status.get("duration_s"))} · '
             f'{esc(status.get("state"))} · volume {esc(status.get("volume"))}'
@@ -300,7 +301,8 @@ function show(s) {  // the same lines as the server's first paint
   const confidence = s.mood && s.mood_confidence ? " " + percent(s.mood_confidence) : "";
   box.replaceChildren(
     line("mood", (s.mood || "not known yet") + confidence, "mood " + text(s.mood)),
-    line("face", (s.face ? "face in view" : "no face in view") + " · sees " + seen),
+    line("face", "face " + ({true: "in view", false: "not in view"}[s.face_in_view] ?? "unknown (camera off)")
+      + " · sees " + seen),
     line("song", text(s.playlist) + ": " + text(s.now_playing)),
     line("progress", clock(s.elapsed_s) + " / " + clock(s.duration_s) + " · " + text(s.state)
       + " · volume " + text(s.volume) + (s.held_for_s ? " · held" : "")),

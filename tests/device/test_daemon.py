@@ -413,7 +413,7 @@ def test_status_details_and_volume_steps_for_the_live_views(make_config_file, mp
         for _ in range(3):
             daemon.tick()
         status = daemon.handle_action("status")
-        assert status["face"] is True and status["mood"] == "happy" and status["mood_confidence"] == 0.7
+        assert status["face_in_view"] is True and status["mood"] == "happy" and status["mood_confidence"] == 0.7
         assert list(status["expressions"])[0] == "happy" and len(status["expressions"]) == 3
         assert status["track"] == "upbeat/upbeat-01.ogg" and status["state"] == "play"
         assert status["duration_s"] == 30.0 and 0 <= status["elapsed_s"] <= 30

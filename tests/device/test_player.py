@@ -164,14 +164,15 @@ def test_skip_with_drop_takes_the_song_out_of_the_queue(mpd_server, mpd_client):
     assert len(queue_files(mpd_client)) == 2
 
 
-def test_progress_and_volume_steps_within_0_to_100(mpd_server, mpd_client):
+def test_song_length_and_volume_at_each_look_and_volume_steps_within_0_to_100(mpd_server, mpd_client):
     player = Player(mpd_server.socket_path, shuffle=False)
     player.switch_to("everyday", "now", mood="neutral")
-    progress = player.progress()
-    assert progress["state"] == "play" and progress["duration_s"] == 30.0 and 0 <= progress["elapsed_s"] <= 30
     mpd_client.setvol(50)
+    state = player.poll()
+    assert state.state == "play" and state.duration == 30.0 and 0 <= state.elapsed <= 30 and state.volume == 50
+    assert player.last_state == state
     assert player.change_volume(+10) == 60 and int(mpd_client.status()["volume"]) == 60
-    assert player.change_volume(-5) == 55 and player.progress()["volume"] == 55
+    assert player.change_volume(-5) == 55 and player.poll().volume == 55
     mpd_client.setvol(98)
     assert player.change_volume(+10) == 100
     mpd_client.setvol(3)

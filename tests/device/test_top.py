@@ -6,6 +6,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -14,6 +15,8 @@ from moodbox.history import Event
 from moodbox.top import status_line, strip
 
 from device_support import wait_until
+
+FEEDBACK_GAP_S = 0.25  # the daemon takes at most 5 commands a second (more are refused): a listener's pace
 
 
 def test_strip_colours_each_minute_by_its_mood_and_marks_feedback():
@@ -77,14 +80,17 @@ def test_top_in_tmux_shows_mood_and_song_and_s_skips(demo_box, tmp_path):
             "SELECT action FROM feedback ORDER BY id")]
         before = len(actions())
         for key in "lhhpp":  # like, hold and release, privacy pause and resume
+            time.sleep(FEEDBACK_GAP_S)
             tmux("send-keys", "-t", "top", key)
             assert wait_until(lambda: len(actions()) > before, timeout_s=10)
             before += 1
         assert actions()[-5:] == ["like", "hold", "release", "pause", "resume"]
         volume = send_command(socket_path, "status")["volume"]
+        time.sleep(FEEDBACK_GAP_S)
         tmux("send-keys", "-t", "top", "-")
         down = max(volume - 5, 0)
         assert wait_until(lambda: send_command(socket_path, "status")["volume"] == down, timeout_s=10)
+        time.sleep(FEEDBACK_GAP_S)
         tmux("send-keys", "-t", "top", "+")
         assert wait_until(lambda: send_command(socket_path, "status")["volume"] == down + 5, timeout_s=10)
         tmux("send-keys", "-t", "top", "q")  # q quits: the session ends with its only program

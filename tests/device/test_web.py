@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -72,6 +73,12 @@ def web(demo_box, tmp_path_factory):
     server.close()
 
 
+def press(web: WebProcess, action: str) -> tuple[int, dict]:
+    """A button on the page, at a listener's pace: the daemon takes at most 5 commands a second."""
+    time.sleep(0.25)
+    return web.json(f"/api/{action}", method="POST")
+
+
 def feedback_count(db: Path) -> int:
     return sqlite3.connect(db).execute("SELECT COUNT(*) FROM feedback").fetchone()[0]
 
@@ -111,21 +118,21 @@ def test_with_the_token_the_buttons_change_the_daemons_state(web, demo_box):
         "SELECT action FROM feedback ORDER BY id")]
     before = len(actions())
     for action in ("skip", "like", "hold"):
-        code, answer = web.json(f"/api/{action}", method="POST")
+        code, answer = press(web, action)
         assert code == 200 and answer["ok"], answer
     assert send_command(socket_path, "status")["held_for_s"] > 0
-    assert web.json("/api/hold", method="POST")[1]["held"] is False
-    assert web.json("/api/pause", method="POST")[1] == {"ok": True, "camera": "paused"}
+    assert press(web, "hold")[1]["held"] is False
+    assert press(web, "pause")[1] == {"ok": True, "camera": "paused"}
     assert send_command(socket_path, "status")["camera"] == "paused"
-    assert web.json("/api/pause", method="POST")[1] == {"ok": True, "camera": "ok"}
+    assert press(web, "pause")[1] == {"ok": True, "camera": "ok"}
     assert actions()[before:] == ["skip", "like", "hold", "release", "pause", "resume"]
     volume = send_command(socket_path, "status")["volume"]
-    down = web.json("/api/quieter", method="POST")[1]["volume"]
+    down = press(web, "quieter")[1]["volume"]
     assert down == max(volume - 5, 0) and send_command(socket_path, "status")["volume"] == down
-    assert web.json("/api/louder", method="POST")[1]["volume"] == min(down + 5, 100)
+    assert press(web, "louder")[1]["volume"] == min(down + 5, 100)
     code, status = web.json("/api/status")
     assert code == 200 and status["mood"] in EXPRESSIONS and "store" not in status  # no paths leave the box
-    assert web.json("/api/dance", method="POST")[0] == 404
+    assert press(web, "dance")[0] == 404
 
 
 @pytest.mark.slow
