@@ -80,7 +80,8 @@ def press(web: WebProcess, action: str) -> tuple[int, dict]:
 
 
 def feedback_count(db: Path) -> int:
-    return sqlite3.connect(db).execute("SELECT COUNT(*) FROM feedback").fetchone()[0]
+    """Rows from pressed buttons (a song that plays to its end adds a "played" row by itself)."""
+    return sqlite3.connect(db).execute("SELECT COUNT(*) FROM feedback WHERE action != 'played'").fetchone()[0]
 
 
 def test_guard_locks_out_an_address_after_five_wrong_tokens_for_the_window():
@@ -115,7 +116,7 @@ def test_without_or_with_a_wrong_token_401_and_nothing_changes(web, demo_box):
 def test_with_the_token_the_buttons_change_the_daemons_state(web, demo_box):
     socket_path, db = demo_box
     actions = lambda: [row[0] for row in sqlite3.connect(db).execute(  # noqa: E731
-        "SELECT action FROM feedback ORDER BY id")]
+        "SELECT action FROM feedback WHERE action != 'played' ORDER BY id")]  # songs also end by themselves
     before = len(actions())
     for action in ("skip", "like", "hold"):
         code, answer = press(web, action)
