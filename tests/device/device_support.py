@@ -4,6 +4,7 @@ import os
 import socket
 import threading
 import time
+from pathlib import Path
 
 
 class FakeClock:
@@ -90,3 +91,29 @@ class HungMPD:
             except OSError:
                 pass
             sock.close()
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML for {value!r}")
+
+
+def write_toml(path: Path, document: dict) -> Path:
+    """Write a two-level document ({section: {key: value or {key: value}}}) as TOML."""
+    lines = []
+    for section, table in document.items():
+        nested = {k: v for k, v in table.items() if isinstance(v, dict)}
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {_toml_value(value)}" for key, value in table.items() if key not in nested]
+        for key, subtable in nested.items():
+            lines.append(f"[{section}.{key}]")
+            lines += [f"{k} = {_toml_value(v)}" for k, v in subtable.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path

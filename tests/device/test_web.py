@@ -19,7 +19,7 @@ from moodbox.config import EXPRESSIONS
 from moodbox.control import send_command
 from moodbox.web import Guard
 
-from conftest import write_toml
+from device_support import write_toml
 from device_support import FakeClock
 
 TOKEN = "test-token-0123456789abcdef"
