@@ -28,7 +28,7 @@ def test_demo_json_for_30_seconds_switches_playlists_following_the_scripted_mood
     assert result.returncode == 0, result.stderr
     ticks = [json.loads(line) for line in result.stdout.splitlines()]
     assert 0 < len(ticks) <= 31  # one line per 1 s tick; slow ticks are skipped, never caught up in a burst
-    assert all(t["status"] == "ok" for t in ticks)
+    assert [t for t in ticks if t["status"] != "ok"] == []
     assert sum(t["face"] for t in ticks) >= 0.8 * len(ticks)  # the face finder finds the pasted faces
     switches = [t for t in ticks if t["switched"]]
     following = [t for t in switches if t["playlist"] == PLAYLIST_OF[t["scripted"]]]
