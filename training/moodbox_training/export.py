@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import IMAGE_SIZE, LABELS, FerData, soft_targets
-from .torch_train import BEST, TorchTrainConfig, load_weights, macro_f1
+from .torch_train import BEST, TorchTrainConfig, load_weights, logits_of_both_views, macro_f1, softmax
 
 log = logging.getLogger(__name__)
 
@@ -69,24 +69,6 @@ def to_keras(model, config: TorchTrainConfig, logit_bias: np.ndarray):
     return keras_model
 
 
-def _logits(model, pixels: np.ndarray, batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
-    """Float logits of the faces and of their mirror images."""
-    import torch
-
-    plain, mirrored = [], []
-    with torch.no_grad():
-        for start in range(0, len(pixels), batch):
-            x = torch.from_numpy(pixels[start:start + batch].astype(np.float32)[:, None])
-            plain.append(model(x).numpy())
-            mirrored.append(model(torch.flip(x, dims=[3])).numpy())
-    return np.concatenate(plain), np.concatenate(mirrored)
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
 def training_prior(data: FerData, config: TorchTrainConfig) -> np.ndarray:
     """The class distribution the network was trained towards (mean of its soft targets)."""
     prior = soft_targets(data, data.split("train"), config.ferplus_weight).mean(axis=0)
@@ -99,11 +81,11 @@ def choose_logit_adjustment(model, data: FerData, prior: np.ndarray, max_accurac
     rows = data.split("public")
     truth = data.ferplus_majority[rows]
     kept = truth >= 0
-    plain, mirrored = _logits(model, data.pixels[rows])
+    plain, mirrored = logits_of_both_views(model, data.pixels[rows])
     candidates = []
     for tau in TAU_CANDIDATES:
         bias = -tau * np.log(prior)
-        predicted = ((_softmax(plain + bias) + _softmax(mirrored + bias)) / 2).argmax(axis=1)
+        predicted = ((softmax(plain + bias) + softmax(mirrored + bias)) / 2).argmax(axis=1)
         candidates.append({"tau": tau, "public_ferplus_macro_f1": macro_f1(predicted[kept], truth[kept]),
                            "public_ferplus_acc": float((predicted[kept] == truth[kept]).mean()),
                            "public_fer2013_acc": float((predicted == data.emotion[rows]).mean())})
@@ -127,7 +109,7 @@ def export(data: FerData, run_dir: Path, max_accuracy_drop: float = MAX_ACCURACY
     keras_model = to_keras(model, config, logit_bias)
 
     sample = data.pixels[data.split("public")[:256]]
-    expected = _softmax(_logits(model, sample)[0] + logit_bias)
+    expected = softmax(logits_of_both_views(model, sample)[0] + logit_bias)
     ported = keras_model.predict(sample.astype(np.float32)[..., None], batch_size=256, verbose=0)
     difference = float(np.abs(ported - expected).max())
     log.info("Keras port vs PyTorch: largest probability difference %.2e on %d faces", difference, len(sample))
