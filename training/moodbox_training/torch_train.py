@@ -298,7 +298,6 @@ def train(data: FerData, run_dir: Path, config: TorchTrainConfig) -> Path:
         log.info("epoch %d/%d: loss %.4f, %.0f img/s; PublicTest (EMA, mirrored) FER+ %.4f, macro-F1 %.4f, "
                  "FER2013 %.4f", epoch + 1, config.epochs, row["loss"], row["images_per_second"],
                  scores["public_ferplus_acc"], scores["public_ferplus_macro_f1"], scores["public_fer2013_acc"])
-        _append_history(run_dir / HISTORY, row)
         if scores["public_ferplus_acc"] > best:
             best = scores["public_ferplus_acc"]
             _save_atomically({"model": ema.model.state_dict(), "config": asdict(config), "epoch": epoch + 1},
@@ -307,6 +306,7 @@ def train(data: FerData, run_dir: Path, config: TorchTrainConfig) -> Path:
         _save_atomically({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                           "ema": ema.model.state_dict(), "torch_rng": torch.get_rng_state(), "numpy_rng": rng,
                           "epoch": epoch + 1, "best": best}, run_dir / LAST)
+        _append_history(run_dir / HISTORY, row)  # after the checkpoint: a history row means the epoch is saved
     return run_dir / BEST
 
 
