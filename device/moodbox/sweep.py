@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from moodbox.expression import ExpressionModel
-from moodbox.faces import Face, FaceFinder, crop_face, scan_tiles
+from moodbox.faces import Face, FaceFinder, crop_face
 from moodbox.frames import FrameError
 from moodbox.perception import Perception
 from moodbox.scripted import FERPLUS_COLUMN_OF_LABEL, HOW_TO_GET_DATA, PRIVATE_TEST
@@ -159,7 +159,7 @@ def run_sweep(model_path, dataset_dir, *, faces=60, haar_faces=25, empty=1000, h
     perception = Perception(finder, model)
     conventions = {"aligned": {**ALIGNED, **model.face_crop, "align_eyes": True},
                    "unaligned": dict(model.face_crop, align_eyes=False)}
-    max_ticks = -(-len(scan_tiles(*FRAME_SIZE)) // 2) + 1
+    max_ticks = finder.scan_cycle_ticks(*FRAME_SIZE)
     scene = _Scene(rng)
     native = np.mean([np.argmax(model.predict(pixels[i])) == labels[i] for i in chosen])
     rows, started = [], time.monotonic()

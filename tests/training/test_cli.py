@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -96,6 +97,35 @@ def test_evaluation_writes_the_model_contract(smoke_run, repo_root):
     assert report["training"]["commands"][0].startswith("moodbox-train pipeline")
     for figure in report["figures"].values():
         assert (model.parent / figure).stat().st_size > 1000
+
+
+@pytest.fixture(scope="module")
+def ensemble_run(smoke_run, tmp_path_factory, data_dir):
+    """The smoke run's network paired with itself: export, convert and evaluate an ensemble."""
+    run_dir, single_model, _ = smoke_run
+    ensemble_dir = tmp_path_factory.mktemp("ensemble") / "run"
+    shutil.copytree(run_dir, ensemble_dir)
+    model = ensemble_dir / "out" / "emotion.tflite"
+    for args in (["export", "--ensemble-with", str(run_dir / "best_ema.pt")],
+                 ["convert", "--model", str(model), "--min-agreement", "0"],
+                 ["evaluate", "--model", str(model), "--no-baseline"]):
+        result = _train_cli(args[0], "--run-dir", str(ensemble_dir), *args[1:], data_dir=data_dir)
+        assert result.returncode == 0, result.stderr[-3000:]
+    return ensemble_dir, model, single_model
+
+
+def test_an_ensemble_looks_at_the_mirror_image_itself_and_is_run_once(ensemble_run):
+    ensemble_dir, model, single_model = ensemble_run
+    record = json.loads((ensemble_dir / "export.json").read_text())
+    assert record["port_max_abs_difference"] <= 1e-4
+    assert [member["sees_mirror_image"] for member in record["members"]] == [False, True]
+    assert record["sees_mirror_image"]
+    report = json.loads(model.with_suffix(".json").read_text())
+    assert report["face_crop"]["mirror_average"] is False  # two networks in one pass: no second pass
+    assert report["metrics"]["mirror_average"]["model_sees_mirror_image"]
+    member = report["training"]["ensemble_members"][0]
+    assert member["commands"][0].startswith("moodbox-train pipeline")
+    assert model.stat().st_size > 1.5 * single_model.stat().st_size  # both networks are in the file
 
 
 def test_conversion_below_the_agreement_gate_writes_nothing(smoke_run, data_dir, tmp_path):

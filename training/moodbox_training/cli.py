@@ -64,7 +64,8 @@ def cmd_train(args) -> None:
 def cmd_export(args) -> None:
     from .export import export
 
-    log.info("wrote %s", export(_load(args), args.run_dir, max_accuracy_drop=args.max_accuracy_drop))
+    log.info("wrote %s", export(_load(args), args.run_dir, max_accuracy_drop=args.max_accuracy_drop,
+                                ensemble_with=args.ensemble_with))
 
 
 def cmd_convert(args) -> None:
@@ -136,6 +137,9 @@ def _add_export(parser) -> None:
     parser.add_argument("--max-accuracy-drop", type=float, default=MAX_ACCURACY_DROP,
                         help="the logit adjustment may cost at most this much PublicTest FER+ accuracy "
                              "(default: %(default)s)")
+    parser.add_argument("--ensemble-with", type=Path, metavar="WEIGHTS",
+                        help="a second network's weights (another run's best_ema.pt or training/weights/*.pt): "
+                             "the model averages the run's network on the face and this one on its mirror image")
 
 
 def _add_convert(parser) -> None:

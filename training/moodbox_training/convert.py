@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import FerData
+from .export import sees_mirror_image
 from .runtime import TfliteClassifier
 from .scoring import choose_mirror_average
 
@@ -93,7 +94,7 @@ def convert(keras_path: Path, out_path: Path, data: FerData, calibration_count: 
     candidate.write_bytes(flatbuffer)
     public = data.split("public")
     int8_model = TfliteClassifier(candidate)
-    mirror_average = choose_mirror_average(int8_model, data)["mirror_average"]
+    mirror_average = choose_mirror_average(int8_model, data, sees_mirror_image(keras_path.parent))["mirror_average"]
     int8_top1 = int8_model.predict(data.pixels[public], mirror_average).argmax(axis=1)
     float_top1 = float_predictions(keras_model, data.pixels[public], mirror_average).argmax(axis=1)
     agreement = float((int8_top1 == float_top1).mean())

@@ -149,7 +149,8 @@ def evaluate(data: FerData, model_path: Path, run_dir: Path, *, command: str, ba
     fer_labels, ferplus_labels = data.emotion[rows].astype(np.int64), data.ferplus_majority[rows]
 
     int8 = TfliteClassifier(model_path)
-    mirror = choose_mirror_average(int8, data)
+    training = _training_record(run_dir, model_path.with_suffix(".json"))
+    mirror = choose_mirror_average(int8, data, bool((training.get("export") or {}).get("sees_mirror_image")))
     mirror_average = mirror["mirror_average"]
     int8_scores = predict(int8, images, "int8", mirror_average)
     float_scores = predict(TfliteClassifier(float_model_path(model_path)), images, "float", mirror_average)
@@ -197,7 +198,7 @@ def evaluate(data: FerData, model_path: Path, run_dir: Path, *, command: str, ba
         "output": "softmax probabilities in labels order (int8; dequantise with the tensor's parameters)",
         "face_crop": {**FACE_CROP, "mirror_average": mirror_average},
         "metrics": metrics,
-        "training": _training_record(run_dir, model_path.with_suffix(".json")),
+        "training": training,
         "datasets": {"sha256": dict(data.sha256)},
         "tflite_sha256": sha256_of(model_path),
         "labels_sha256": labels_sha256(model_path, LABELS),
@@ -229,6 +230,10 @@ def _training_record(run_dir: Path, previous_json: Path) -> dict:
               "commands": _read_commands(run_dir)}
     if config and config.get("init_from"):  # a warm restart: record the run it started from as well
         record["started_from"] = _training_record(Path(config["init_from"]).parent, previous_json)
+    for member in (record["export"] or {}).get("members", [])[1:]:  # an ensemble: how its other network was made
+        member_run = Path(member["weights"]).parent
+        record.setdefault("ensemble_members", []).append(
+            _training_record(member_run, previous_json) if (member_run / "train_config.json").is_file() else member)
     return record
 
 

@@ -21,11 +21,16 @@ def predict(classifier: TfliteClassifier, images: np.ndarray, name: str, mirror_
     return scores
 
 
-def choose_mirror_average(classifier: TfliteClassifier, data: FerData) -> dict:
+def choose_mirror_average(classifier: TfliteClassifier, data: FerData, sees_mirror_image: bool = False) -> dict:
     """Mirror-averaging (the device then runs the model twice) is used only if it helps on PublicTest.
 
-    "Helps" is judged like checkpoint selection: the mean of FER2013 and FER+ majority accuracy.
+    "Helps" is judged like checkpoint selection: the mean of FER2013 and FER+ majority accuracy. A model that
+    already looks at the mirror image (an ensemble's second network, see ``export``) is run once: it spends the
+    device's two inferences per face in one pass.
     """
+    if sees_mirror_image:
+        log.info("the model looks at the mirror image itself -> mirror_average=False")
+        return {"mirror_average": False, "model_sees_mirror_image": True}
     rows = data.split("public")
     fer_labels, ferplus_labels = data.emotion[rows].astype(np.int64), data.ferplus_majority[rows]
     choice = {}

@@ -54,6 +54,10 @@ class TorchTrainConfig:
     ema_decay: float = _setting(0.999, "decay of the exponential moving average of the weights (what is kept)")
     dropout: float = _setting(0.3, "dropout before the final layer")
     max_rotation_deg: float = _setting(20.0, "largest random rotation of the augmentation")
+    low_resolution_share: float = _setting(0.0, "share of each batch shrunk to a random face width (see "
+                                                "low_resolution_min_px) and enlarged back, as the device "
+                                                "enlarges the crop of a distant face")
+    low_resolution_min_px: int = _setting(20, "smallest face width of that shrinking")
     seed: int = _setting(1234, "seed of every random choice")
     threads: int = _setting(1, "CPU threads (1 is fastest on a loaded 2-core machine)")
     bf16: bool = _setting(True, "bfloat16 autocast on CPUs with AVX512-BF16/AMX (ignored elsewhere)")
@@ -92,9 +96,9 @@ def build(width: int, convs_per_stage: int = 2, dropout: float = 0.3):
     return ExpressionNet()
 
 
-def augment(images, max_rotation_deg: float):
+def augment(images, max_rotation_deg: float, low_resolution_share: float = 0.0, low_resolution_min_px: int = 20):
     """One random affine per image (rotation, zoom 0.85-1.15, shift 8%, mirror), brightness/contrast
-    jitter and random erasing, on a batch (N, 1, H, W) of 0-255 floats."""
+    jitter, optional low-resolution copies and random erasing, on a batch (N, 1, H, W) of 0-255 floats."""
     import torch
     import torch.nn.functional as F
 
@@ -111,7 +115,26 @@ def augment(images, max_rotation_deg: float):
     mean = images.mean(dim=(1, 2, 3), keepdim=True)
     images = ((images - mean) * uniform(0.7, 1.3)[:, None, None, None] + mean
               + uniform(-30, 30)[:, None, None, None]).clamp(0, 255)
+    if low_resolution_share > 0:
+        images = _low_resolution(images, low_resolution_share, low_resolution_min_px)
     return _random_erase(images)
+
+
+def _low_resolution(images, share: float, min_px: int):
+    """Shrinks a random ``share`` of the batch to one random width in [min_px, H) (area average) and enlarges
+    it back (bilinear): what a face a few metres away looks like once the device has resized its crop."""
+    import torch
+    import torch.nn.functional as F
+
+    n, _, h, w = images.shape
+    chosen = torch.rand(n, device=images.device) < share
+    if not bool(chosen.any()):
+        return images
+    size = int(torch.randint(min_px, h, (1,)))
+    small = F.interpolate(images[chosen], size=(size, size), mode="area")
+    images = images.clone()
+    images[chosen] = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+    return images
 
 
 def _random_erase(images, probability: float = 0.5):
@@ -275,7 +298,8 @@ def train(data: FerData, run_dir: Path, config: TorchTrainConfig) -> Path:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(step)
             batch = order[step_in_epoch * config.batch_size:(step_in_epoch + 1) * config.batch_size]
-            x = augment(images[batch].to(device), config.max_rotation_deg)
+            x = augment(images[batch].to(device), config.max_rotation_deg, config.low_resolution_share,
+                        config.low_resolution_min_px)
             if device.type == "cpu":
                 x = x.contiguous(memory_format=torch.channels_last)
             y = targets[batch].to(device)

@@ -1,0 +1,39 @@
+"""The training network and its augmentation (PyTorch, on the CPU)."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from moodbox_training.torch_train import _low_resolution, augment, build  # noqa: E402
+
+pytestmark = pytest.mark.training
+
+
+def faces(n=16, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 1, 48, 48, generator=generator) * 255
+
+
+def test_low_resolution_copies_lose_detail_and_keep_the_rest():
+    torch.manual_seed(0)
+    images = faces(64)
+    blurred = _low_resolution(images, share=0.5, min_px=20)
+    changed = (blurred != images).flatten(1).any(dim=1)
+    assert 10 < int(changed.sum()) < 54  # about half the batch
+    # a shrunk and enlarged face is smoother: less difference between neighbouring pixels
+    roughness = lambda x: (x[..., 1:] - x[..., :-1]).abs().mean()  # noqa: E731
+    assert roughness(blurred[changed]) < 0.8 * roughness(images[changed])
+    assert torch.equal(blurred[~changed], images[~changed])
+    assert blurred.min() >= 0 and blurred.max() <= 255
+
+
+def test_augment_keeps_the_batch_shape_and_pixel_range():
+    torch.manual_seed(1)
+    out = augment(faces(), max_rotation_deg=20, low_resolution_share=0.35, low_resolution_min_px=20)
+    assert out.shape == (16, 1, 48, 48)
+    assert out.min() >= 0 and out.max() <= 255
+
+
+def test_network_gives_seven_logits_per_face():
+    model = build(width=4).eval()
+    assert model(faces(3)).shape == (3, 7)
