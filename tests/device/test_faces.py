@@ -13,7 +13,7 @@ from moodbox.faces import Face, FaceFinder, crop_face, pick_listener, scan_tiles
 from moodbox.scripted import ScriptedFaceSource
 from moodbox.sweep import face_patch, is_the_face, load_ferplus_faces, textured_background
 
-SCAN_CYCLE = 43  # ticks in which the default finder looks at every tile: 63 tiles, 3 per 2 ticks, plus one
+SCAN_CYCLE = 64  # ticks in which the default finder looks at every tile: 63 tiles, one per tick, plus one
 
 CONVENTION = {"square": True, "scale": 1.25, "interpolation": "area", "border": "replicate"}
 
@@ -156,13 +156,13 @@ def test_no_face_is_an_empty_list(blazeface):
         assert blazeface.find(walls[tick % 6]) == []
         passes.append(blazeface.passes - before)
         before = blazeface.passes
-    assert np.median(passes) == 2  # the whole frame every other tick, scan tiles for the rest
+    assert np.median(passes) == 2  # the whole frame and one scan tile
     assert sum(passes) <= 2 * SCAN_CYCLE * 2.5  # a rare candidate on a wall costs one more look
 
 
 def test_scan_cycle_covers_every_tile():
     assert FaceFinder("blazeface").scan_cycle_ticks(640, 480) == SCAN_CYCLE
-    assert FaceFinder("blazeface", idle_passes=3).scan_cycle_ticks(640, 480) == 27  # 5 tiles per 2 ticks
+    assert FaceFinder("blazeface", tiles_per_tick=2).scan_cycle_ticks(640, 480) == 33
     assert FaceFinder("blazeface", tiles=False).scan_cycle_ticks(640, 480) == 1
     assert FaceFinder("haar").scan_cycle_ticks(640, 480) == 1
 
@@ -204,8 +204,8 @@ def test_bad_detector_settings_are_refused():
         FaceFinder("yolo")
     with pytest.raises(ValueError, match="min_score"):
         FaceFinder(min_score=1.5)
-    with pytest.raises(ValueError, match="idle_passes"):
-        FaceFinder(idle_passes=0)
+    with pytest.raises(ValueError, match="tiles_per_tick"):
+        FaceFinder(tiles_per_tick=0)
 
 
 def test_pick_listener_takes_the_largest_or_everyone():
