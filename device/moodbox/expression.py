@@ -74,8 +74,10 @@ def _read_contract(path: Path) -> dict:
         raise ModelError(f"{path}: 'face_crop.scale' must be a positive number, got {crop.get('scale')!r}")
     if not isinstance(crop.get("center_shift_y", 0.0), (int, float)):
         raise ModelError(f"{path}: 'face_crop.center_shift_y' must be a number, got {crop['center_shift_y']!r}")
-    for key, choices in (("interpolation", INTERPOLATIONS), ("border", BORDERS)):
-        if crop.get(key) not in choices:
+    optional = {"enlarge_interpolation": crop.get("interpolation")}
+    for key, choices in (("interpolation", INTERPOLATIONS), ("enlarge_interpolation", INTERPOLATIONS),
+                         ("border", BORDERS)):
+        if crop.get(key, optional.get(key)) not in choices:
             raise ModelError(f"{path}: 'face_crop.{key}' is {crop.get(key)!r}, expected one of {sorted(choices)}")
     for key in ("square", "mirror_average", "align_eyes"):
         if not isinstance(crop.get(key, False), bool):

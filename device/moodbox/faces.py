@@ -378,7 +378,9 @@ def crop_face(gray: np.ndarray, face: Face, size: tuple[int, int], convention: d
 
     A box of ``scale`` times the face box (a square of side scale * max(w, h) when ``square``), centred on the
     face and moved down by ``center_shift_y`` * max(w, h) (negative: up; the detector's box sits lower on the face
-    than the training crops did), pixels outside the frame filled per ``border``, resized to ``size`` (height, width).
+    than the training crops did), pixels outside the frame filled per ``border``, resized to ``size`` (height, width)
+    with ``interpolation``, or ``enlarge_interpolation`` when the box is smaller than ``size`` (a distant face;
+    INTER_AREA is made for shrinking, and `moodbox bench --sweep` reads such faces better with INTER_CUBIC).
     With ``align_eyes`` and a face that has eye keypoints, the box is turned with the eyes (the shift follows the
     face's own vertical) and the crop comes out with the eyes level, as FER2013's faces are registered; only
     when the eye line is tilted by at least ``align_min_deg`` and the face box is at least ``align_min_px``
@@ -389,6 +391,8 @@ def crop_face(gray: np.ndarray, face: Face, size: tuple[int, int], convention: d
     crop_w, crop_h = max(1, round(scale * box_w)), max(1, round(scale * box_h))
     shift_y = float(convention.get("center_shift_y", 0.0)) * max(face.w, face.h)
     interpolation = INTERPOLATIONS[convention.get("interpolation", "area")]
+    if crop_w < size[1] and crop_h < size[0]:
+        interpolation = INTERPOLATIONS[convention.get("enlarge_interpolation", convention.get("interpolation", "area"))]
     border = BORDERS[convention.get("border", "replicate")]
     angle = 0.0
     if (convention.get("align_eyes", False) and face.left_eye and face.right_eye

@@ -177,6 +177,8 @@ def test_label_count_must_match_the_output(copy):
     ("input", lambda c: c["input"].update(channels=3), r"'input.channels' is 3"),
     ("input", lambda c: c["input"].update(dtype="int4"), r"'input.dtype' is 'int4'"),
     ("face_crop", lambda c: c["face_crop"].update(interpolation="lanczos"), r"'face_crop.interpolation'"),
+    ("face_crop", lambda c: c["face_crop"].update(enlarge_interpolation="sharp"),
+     r"'face_crop.enlarge_interpolation'"),
     ("face_crop", lambda c: c["face_crop"].update(scale=-1), r"'face_crop.scale' must be a positive number"),
     ("face_crop", lambda c: c["face_crop"].update(align_eyes="yes"), r"'face_crop.align_eyes' must be true or false"),
     ("face_crop", lambda c: c["face_crop"].update(align_min_deg=-5), r"'face_crop.align_min_deg' must be a number"),

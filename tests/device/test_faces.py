@@ -231,6 +231,20 @@ def test_crop_is_a_scaled_square_centred_on_the_face():
     assert crop_face(gray, face, (48, 48), CONVENTION).shape == (48, 48)
 
 
+def test_a_box_smaller_than_the_input_is_enlarged_with_the_enlarge_interpolation():
+    rng = np.random.default_rng(0)
+    gray = rng.integers(0, 256, (120, 160), dtype=np.uint8)
+    cubic_when_enlarging = {**CONVENTION, "enlarge_interpolation": "cubic"}
+    small = Face(60, 40, 24, 24, 0.9)  # a 30 px box enlarged to 48
+    assert np.array_equal(crop_face(gray, small, (48, 48), cubic_when_enlarging),
+                          crop_face(gray, small, (48, 48), {**CONVENTION, "interpolation": "cubic"}))
+    assert not np.array_equal(crop_face(gray, small, (48, 48), cubic_when_enlarging),
+                              crop_face(gray, small, (48, 48), CONVENTION))
+    big = Face(40, 20, 60, 60, 0.9)  # a 75 px box shrunk to 48: INTER_AREA as before
+    assert np.array_equal(crop_face(gray, big, (48, 48), cubic_when_enlarging),
+                          crop_face(gray, big, (48, 48), CONVENTION))
+
+
 def test_crop_centre_moves_by_the_conventions_vertical_shift():
     gray = coordinate_image().T.copy()  # pixel value = y coordinate
     face = Face(60, 100, 32, 40, 0.9)  # centre y 120, side 50; shifted up by 0.1 * 40 = 4 -> rows 91..140
