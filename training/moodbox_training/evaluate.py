@@ -46,10 +46,11 @@ FACE_CROP = {
     "description": "From the face detector's box (x, y, w, h): a square of side scale * max(w, h) centred at "
                    "(x + w/2, y + h/2 + center_shift_y * max(w, h)), edge pixels replicated outside the frame, "
                    "resized to the input size with INTER_AREA (INTER_CUBIC when enlarging). This reproduces how "
-                   "FER2013 faces sit in their 48x48 crops (training/measure_crop.py). With align_eyes, when the detector gives both eyes, "
-                   "the box is at least align_min_px wide and the eye line is tilted by align_min_deg or more, "
-                   "the square is turned about its centre by the eye line's angle (the shift follows the "
-                   "face's vertical) so the crop comes out with the eyes level, as FER2013 faces are registered.",
+                   "FER2013 faces sit in their 48x48 crops (training/measure_crop.py). With align_eyes, when the "
+                   "detector gives both eyes, the box is at least align_min_px wide and the eye line is tilted by "
+                   "align_min_deg or more, the square is turned about its centre by the eye line's angle (the shift "
+                   "follows the face's vertical) so the crop comes out with the eyes level, as FER2013 faces are "
+                   "registered.",
 }
 
 

@@ -164,7 +164,8 @@ def export(data: FerData, run_dir: Path, max_accuracy_drop: float = MAX_ACCURACY
     ``ensemble_with``: the weights (a ``best_ema.pt``) of a second network, which then looks at the mirror image.
     """
     model, config = load_weights(run_dir / BEST)
-    members, sources = [(model, config)], [{"weights": str(run_dir / BEST), "sees_mirror_image": False}]
+    members = [(model, config)]
+    sources = [{"weights": str(run_dir / BEST), "sha256": sha256_of(run_dir / BEST), "sees_mirror_image": False}]
     if ensemble_with is not None:
         other, other_config = load_weights(ensemble_with)
         members.append((mirrored(other), other_config))
