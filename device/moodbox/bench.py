@@ -254,6 +254,9 @@ def main(argv=None) -> int:
                                                                            "(default 25; it is slow)")
     sweep_options.add_argument("--empty", type=int, default=1000, help="empty frames (default 1000)")
     sweep_options.add_argument("--seed", type=int, default=0, help="random seed of faces, places and walls")
+    sweep_options.add_argument("--split", choices=("private", "public"), default="private",
+                               help="FER2013 faces to paste: PrivateTest (default, the reported figures) or "
+                                    "PublicTest (to choose device-side settings without looking at those)")
     sweep_options.add_argument("--plot", type=Path, default=Path("face_sweep.png"),
                                help="PNG written by --sweep (default face_sweep.png)")
     args = parser.parse_args(argv)
@@ -282,7 +285,7 @@ def _sweep(args, parser) -> int:
     try:
         result = sweep.run_sweep(args.model, args.dataset or default_dataset_dir(), faces=args.faces,
                                  haar_faces=args.haar_faces, empty=args.empty, seed=args.seed,
-                                 threads=args.threads)
+                                 threads=args.threads, split=args.split)
     except (ModelError, FrameError) as exc:
         print(f"moodbox bench: {exc}", file=sys.stderr)
         return 2

@@ -1,6 +1,7 @@
 """``moodbox bench --sweep``: how small (how far away) a face can be for the box to find it and read it.
 
-FER2013 PrivateTest faces with a FER+ majority label are pasted at widths 16-160 px into 640x480 frames on
+FER2013 PrivateTest faces (``split="public"``: PublicTest, for choosing device-side settings such as the crop
+convention without looking at the faces the figures are reported on) with a FER+ majority label are pasted at widths 16-160 px into 640x480 frames on
 textured walls, upright and rolled by +-20 deg, at a random position. Each pasted face is a listener sitting
 still in front of one wall (the face moves by at most a pixel between ticks, the sensor noise changes): our
 finder gets consecutive ticks until it finds the face (at most one scan cycle), then ``TRACKED_TICKS`` more
@@ -25,7 +26,10 @@ from moodbox.expression import ExpressionModel
 from moodbox.faces import Face, FaceFinder, crop_face
 from moodbox.frames import FrameError
 from moodbox.perception import Perception
-from moodbox.scripted import FERPLUS_COLUMN_OF_LABEL, HOW_TO_GET_DATA, PRIVATE_TEST
+from moodbox.scripted import FERPLUS_COLUMN_OF_LABEL, HOW_TO_GET_DATA
+
+SPLITS = {"public": 1, "private": 2}  # FER2013 'usage' codes, as training/moodbox_training/data.py numbers them
+SPLIT_NAMES = {"public": "PublicTest", "private": "PrivateTest"}
 
 SIZES = (16, 20, 24, 28, 32, 40, 48, 64, 96, 160)
 ROLL_DEG = 20
@@ -35,9 +39,10 @@ ALIGNED = {"align_min_deg": 10, "align_min_px": 40}  # eye alignment's defaults 
 CAMERAS = {"Camera Module 3 (66 deg)": 80.0, "Camera Module 3 Wide (102 deg)": 40.0}  # metres * px, 15 cm face
 
 
-def load_ferplus_faces(dataset_dir) -> tuple[np.ndarray, np.ndarray]:
-    """PrivateTest faces (N, 48, 48) and their FER+ majority label index, as training/moodbox_training/data.py
-    defines it: plurality of the seven emotions, ties and rows led by contempt/unknown/not-a-face left out."""
+def load_ferplus_faces(dataset_dir, split: str = "private") -> tuple[np.ndarray, np.ndarray]:
+    """PrivateTest (or PublicTest) faces (N, 48, 48) and their FER+ majority label index, as
+    training/moodbox_training/data.py defines it: plurality of the seven emotions, ties and rows led by
+    contempt/unknown/not-a-face left out."""
     arrays = {}
     for name, keys in (("fer2013.npz", ("pixels", "usage")), ("ferplus_votes.npz", ("votes",))):
         path = Path(dataset_dir) / name
@@ -48,7 +53,7 @@ def load_ferplus_faces(dataset_dir) -> tuple[np.ndarray, np.ndarray]:
     votes = arrays["votes"][:, FERPLUS_COLUMN_OF_LABEL].astype(np.int32)
     top = votes.max(axis=1)
     clear = (top > 0) & ((votes == top[:, None]).sum(axis=1) == 1) & (arrays["votes"][:, 7:].max(axis=1) <= top)
-    rows = np.flatnonzero(clear & (arrays["usage"] == PRIVATE_TEST))
+    rows = np.flatnonzero(clear & (arrays["usage"] == SPLITS[split]))
     return arrays["pixels"][rows], votes[rows].argmax(axis=1)
 
 
@@ -149,9 +154,9 @@ def _listener(perception, scene, patch, label, conventions, max_ticks):
 
 
 def run_sweep(model_path, dataset_dir, *, faces=60, haar_faces=25, empty=1000, haar_empty=50, seed=0,
-              threads=1, sizes=SIZES, progress=sys.stderr) -> dict:
+              threads=1, sizes=SIZES, split="private", progress=sys.stderr) -> dict:
     """The sweep's figures: one row per face width, plus empty frames and the native 48x48 accuracy."""
-    pixels, labels = load_ferplus_faces(dataset_dir)
+    pixels, labels = load_ferplus_faces(dataset_dir, split)
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(pixels), size=min(faces, len(pixels)), replace=False)
     model = ExpressionModel(model_path, threads=threads)
@@ -183,7 +188,7 @@ def run_sweep(model_path, dataset_dir, *, faces=60, haar_faces=25, empty=1000, h
         elapsed = time.monotonic() - started
         print(f"sweep: {side} px done ({number + 1}/{len(sizes)}), {elapsed:.0f} s, about "
               f"{elapsed / (number + 1) * (len(sizes) - number - 1):.0f} s left", file=progress, flush=True)
-    return {"frame_size": list(FRAME_SIZE), "threads": threads, "faces_per_width": len(chosen),
+    return {"frame_size": list(FRAME_SIZE), "threads": threads, "split": split, "faces_per_width": len(chosen),
             "haar_faces_per_width": haar_count,
             "tracked_ticks": TRACKED_TICKS, "max_ticks_to_find": max_ticks,
             "native_48px_accuracy": round(float(native), 3), "rows": rows,
@@ -277,7 +282,8 @@ def table(result: dict) -> str:
                  f"(Haar {empty['haar_false_positive_frames']} of {empty['haar_frames']}); cost with nobody in view "
                  f"CPU median {empty['cost_ms_median']} ms, p90 {empty['cost_ms_p90']} ms, {empty['passes_mean']} "
                  f"BlazeFace passes per frame. "
-                 f"{result['faces_per_width']} faces per width, each upright and rolled (Haar: the first "
+                 f"{result['faces_per_width']} {SPLIT_NAMES[result.get('split', 'private')]} faces per width, "
+                 f"each upright and rolled (Haar: the first "
                  f"{result['haar_faces_per_width']}); expression accuracy on the "
                  f"same faces as 48x48 originals: {_percent(result['native_48px_accuracy'])}%.")
     return "\n".join(lines)

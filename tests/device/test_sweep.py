@@ -25,6 +25,14 @@ def test_ferplus_faces_follow_the_training_sides_majority_rule(data_dir):
     assert set(np.unique(labels)) <= set(range(7))
 
 
+def test_publictest_faces_are_another_set(data_dir):
+    public, public_labels = load_ferplus_faces(data_dir, "public")
+    private, _ = load_ferplus_faces(data_dir)
+    assert len(public) == len(public_labels) > 3000
+    shared = {face.tobytes() for face in public[:200]} & {face.tobytes() for face in private}
+    assert len(shared) < 10  # FER2013 has a few duplicate images across its splits
+
+
 def test_rolled_patch_and_the_hit_rule():
     face = np.tile(np.arange(48, dtype=np.uint8) * 5, (48, 1))
     assert face_patch(face, 24, 0).shape == (24, 24) and face_patch(face, 96, 20).shape == (96, 96)
