@@ -31,6 +31,7 @@ NMS_IOU = 0.3  # MediaPipe's min_suppression_threshold for this model
 SURE_SCORE = 0.6  # what a zoomed second look must score (textured walls reach 0.5-0.64, true faces mostly 0.7+)
 CANDIDATE_SCORE = 0.3  # confirmed by a zoomed second look at SURE_SCORE (faces of ~24 px in the input score here)
 CONFIRM_FACE_PX = 48  # face size in the model's input for that second look
+CONFIRM_TURN_MIN_DEG = 10  # a candidate's eye line tilted this much: a second look turned level if the first fails
 TRACK_FACE_PX = 40  # face size in the model's input when following the listener
 WHOLE_FRAME_FACE_PX = 18  # a listener this big in a whole-frame pass: look there first, then around the last box
 SCAN_LEVELS = ((0.75, 0.5), (0.5, 0.25), (0.3, 0.125), (0.2, 0.0625))  # (tile side, overlap), shares of frame width
@@ -131,7 +132,8 @@ class _BlazeFace:
     A whole-frame or follow-up look keeps faces scoring ``min_score``, as MediaPipe does; when it has none,
     detections scoring ``CANDIDATE_SCORE`` or more are candidates, confirmed by a second look zoomed on them
     (see :meth:`_confirm`). Faces from scan tiles always need that second look, since a tile at full
-    resolution shows textured walls closely. Without ``tiles`` it is MediaPipe's plain whole-frame detector
+    resolution shows textured walls closely, and there every candidate gets it: a stretch of wall scoring
+    high must not hide a weaker face beside it. Without ``tiles`` it is MediaPipe's plain whole-frame detector
     at ``min_score``.
     """
 
@@ -194,7 +196,7 @@ class _BlazeFace:
         """
         faces = []
         sure = self._sure if confirm_all else self._min_score
-        for face in self._faces(gray, region, sure, self._candidate):
+        for face in self._faces(gray, region, sure, self._candidate, with_candidates=confirm_all):
             if max(face.w, face.h) > largest:
                 continue
             if confirm_all or face.score < sure:
@@ -206,22 +208,50 @@ class _BlazeFace:
 
     def _confirm(self, gray: np.ndarray, face: Face) -> Face | None:
         """The face as a second look zoomed on it (the face ~48 px in the model's input) sees it, if it scores
-        ``SURE_SCORE`` there."""
+        ``SURE_SCORE`` there. When that look fails and the candidate's eyes are tilted by
+        ``CONFIRM_TURN_MIN_DEG`` or more, one more zoomed look is turned so that they are level: the
+        short-range model scores a rolled face lower than the same face upright."""
         height, width = gray.shape
         zoomed = around(face, CONFIRM_FACE_PX, width, height)
         seen = [found for found in self._faces(gray, zoomed, self._sure) if same_face(found, face)]
+        tilt = eye_tilt_deg(face)
+        if not seen and tilt is not None and abs(tilt) >= CONFIRM_TURN_MIN_DEG:
+            seen = [found for found in self._turned_look(gray, face, tilt) if same_face(found, face)]
         return max(seen, key=lambda found: found.score) if seen else None
 
-    def _faces(self, gray: np.ndarray, region, min_score: float, candidate_score: float | None = None) -> list[Face]:
-        """Faces scoring ``min_score`` in ``region`` (merged as MediaPipe merges them); only when there is none,
-        the candidates (``candidate_score`` up to ``min_score``, merged among themselves)."""
+    def _turned_look(self, gray: np.ndarray, face: Face, angle_deg: float) -> list[Face]:
+        """Faces scoring ``SURE_SCORE`` in a square around ``face`` (the face ~48 px in the model's input)
+        turned by ``angle_deg`` about its centre, in frame coordinates."""
+        side = max(1, round(max(face.w, face.h) * BLAZEFACE_SIZE / CONFIRM_FACE_PX))
+        centre_x, centre_y = face.x + face.w / 2, face.y + face.h / 2
+        to_turned = cv2.getRotationMatrix2D((centre_x, centre_y), angle_deg, 1.0)
+        to_turned[:, 2] += (side / 2 - centre_x, side / 2 - centre_y)
+        turned = cv2.warpAffine(gray, to_turned, (side, side), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REPLICATE)
+        back = cv2.invertAffineTransform(to_turned)
+
+        def to_frame(xy) -> tuple[float, float]:
+            return tuple(float(v) for v in back[:, :2] @ np.asarray(xy) + back[:, 2])
+
+        faces = []
+        for found in self._faces(turned, (0, 0, side, side), self._sure):
+            x, y = to_frame((found.x + found.w / 2, found.y + found.h / 2))
+            faces.append(Face(x - found.w / 2, y - found.h / 2, found.w, found.h, found.score,
+                              left_eye=to_frame(found.left_eye), right_eye=to_frame(found.right_eye)))
+        return faces
+
+    def _faces(self, gray: np.ndarray, region, min_score: float, candidate_score: float | None = None,
+               with_candidates: bool = False) -> list[Face]:
+        """Faces scoring ``min_score`` in ``region`` (merged as MediaPipe merges them), then the candidates
+        (``candidate_score`` up to ``min_score``, merged among themselves): all of them ``with_candidates``,
+        else only when there is no face."""
         x, y, w, h = region
         boxes, points, scores = self._detect(gray[y:y + h, x:x + w], x, y, candidate_score or min_score)
         sure = scores >= min_score
         faces = _to_faces(weighted_nms(boxes[sure], points[sure], scores[sure]))
-        if candidate_score is None or faces:
+        if candidate_score is None or (faces and not with_candidates):
             return faces
-        return _to_faces(weighted_nms(boxes[~sure], points[~sure], scores[~sure]))
+        return faces + _to_faces(weighted_nms(boxes[~sure], points[~sure], scores[~sure]))
 
     def _detect(self, gray: np.ndarray, left: int, top: int, min_score: float):
         """Boxes (N, 4), keypoints (N, 6, 2) in frame pixels and scores (N,) above min_score, before NMS."""
@@ -253,6 +283,14 @@ def _to_faces(merged) -> list[Face]:
     return [Face(float(x1), float(y1), float(x2 - x1), float(y2 - y1), score,
                  left_eye=tuple(map(float, points[1])), right_eye=tuple(map(float, points[0])))
             for (x1, y1, x2, y2), points, score in merged]
+
+
+def eye_tilt_deg(face: Face) -> float | None:
+    """How far the eye line is turned from level, in degrees (positive: the person's left eye lower on the
+    image, i.e. the face turned clockwise on screen); None without eye keypoints."""
+    if not (face.left_eye and face.right_eye):
+        return None
+    return float(np.degrees(np.arctan2(face.left_eye[1] - face.right_eye[1], face.left_eye[0] - face.right_eye[0])))
 
 
 def around(face: Face, face_px: float, width: int, height: int) -> tuple[int, int, int, int]:
@@ -395,9 +433,9 @@ def crop_face(gray: np.ndarray, face: Face, size: tuple[int, int], convention: d
         interpolation = INTERPOLATIONS[convention.get("enlarge_interpolation", convention.get("interpolation", "area"))]
     border = BORDERS[convention.get("border", "replicate")]
     angle = 0.0
-    if (convention.get("align_eyes", False) and face.left_eye and face.right_eye
+    if (convention.get("align_eyes", False) and eye_tilt_deg(face) is not None
             and max(face.w, face.h) >= convention.get("align_min_px", 0)):
-        angle = np.arctan2(face.left_eye[1] - face.right_eye[1], face.left_eye[0] - face.right_eye[0])
+        angle = np.radians(eye_tilt_deg(face))
     if abs(np.degrees(angle)) >= max(convention.get("align_min_deg", 0), 1e-6):
         cos, sin = np.cos(angle), np.sin(angle)
         centre_x, centre_y = face.x + face.w / 2 - sin * shift_y, face.y + face.h / 2 + cos * shift_y

@@ -9,7 +9,9 @@ ticks show whether it keeps it. The Haar cascade looks once, at the first frame.
 ticks to find, per-tick cost (finder, crop and expression model: CPU time of the calling thread, which with
 one thread is the work done, less sensitive to a busy machine than wall time) and BlazeFace passes, and the
 expression model's accuracy against the FER+ majority on the crops the device takes, eye alignment on and off.
-Empty frames measure false positives and the cost with nobody in view. Distances are for a 15 cm face seen
+Empty frames measure false positives and the cost with nobody in view (a new room every ``ROOM_FRAMES``
+frames, a fresh pool of walls every ``POOL_FRAMES``: a wall the model takes for a face is found again and
+again, so false positives come in bursts and only many pools give a rate). Distances are for a 15 cm face seen
 by a Pi Camera Module 3 at 640x480 (80/width metres; a Camera Module 3 Wide sees about half as many pixels).
 """
 
@@ -34,6 +36,8 @@ SPLIT_NAMES = {"public": "PublicTest", "private": "PrivateTest"}
 SIZES = (16, 20, 24, 28, 32, 40, 48, 64, 96, 160)
 ROLL_DEG = 20
 TRACKED_TICKS = 3
+ROOM_FRAMES = 10
+POOL_FRAMES = 1000
 FRAME_SIZE = (640, 480)
 ALIGNED = {"align_min_deg": 10, "align_min_px": 40}  # eye alignment's defaults where the model's JSON names none
 CAMERAS = {"Camera Module 3 (66 deg)": 80.0, "Camera Module 3 Wide (102 deg)": 40.0}  # metres * px, 15 cm face
@@ -99,6 +103,10 @@ class _Scene:
         width, height = FRAME_SIZE
         self._pool = [textured_background(rng, width, height) for _ in range(pool)]
         self._noise = [rng.integers(-4, 5, (height, width)).astype(np.int16) for _ in range(4)]
+
+    def fresh(self) -> _Scene:
+        """A scene with a new pool of walls (as many), drawn from the same random stream."""
+        return _Scene(self.rng, len(self._pool))
 
     def wall(self) -> np.ndarray:
         wall = self._pool[self.rng.integers(len(self._pool))]
@@ -232,10 +240,11 @@ def _row(side, cells, haar_hits, haar_costs, count) -> dict:
 def _empty_frames(finder, haar, scene, frames, haar_frames) -> dict:
     finder.reset()
     costs, false_frames, passes = [], 0, finder.passes
-    wall = scene.wall()
     for index in range(frames):
-        if index % 10 == 0:
-            wall = scene.wall()  # a new room every 10 ticks
+        if index and index % POOL_FRAMES == 0:
+            scene = scene.fresh()
+        if index % ROOM_FRAMES == 0:
+            wall = scene.wall()
         frame = scene.frame(wall)
         start = time.thread_time()
         false_frames += bool(finder.find(frame))

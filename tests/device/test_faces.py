@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from moodbox import faces as faces_module
-from moodbox.faces import Face, FaceFinder, crop_face, pick_listener, scan_tiles, ssd_anchors, weighted_nms
+from moodbox.faces import (Face, FaceFinder, crop_face, eye_tilt_deg, pick_listener, scan_tiles, ssd_anchors,
+                           weighted_nms)
 from moodbox.scripted import ScriptedFaceSource
 from moodbox.sweep import face_patch, is_the_face, load_ferplus_faces, textured_background
 
@@ -142,6 +143,35 @@ def test_tilted_listener_is_found_with_its_eyes_tilted_alike(blazeface, ferplus_
     assert found >= 5  # FER2013 face 3 is not found at any roll
     low, high = sorted((-0.5 * roll, -2 * roll))  # keypoints are coarse on FER faces: turned the same way
     assert low < np.median(angles) < high
+
+
+def test_eye_tilt_is_signed_like_the_turn_that_levels_it():
+    assert eye_tilt_deg(Face(0, 0, 10, 10, 1.0)) is None  # Haar gives no eyes
+    assert eye_tilt_deg(Face(0, 0, 10, 10, 1.0, left_eye=(7, 5), right_eye=(3, 5))) == 0
+    # the person's left eye (image right) lower: turned clockwise on screen, levelled by a positive cv2 turn
+    assert eye_tilt_deg(Face(0, 0, 10, 10, 1.0, left_eye=(7, 7), right_eye=(3, 3))) == pytest.approx(45)
+
+
+@pytest.mark.parametrize("roll", [30, -30])
+def test_a_turned_second_look_reports_the_face_where_it_is_in_the_frame(blazeface, ferplus_faces, roll):
+    """The zoomed look turned level (for rolled candidates) maps its box and eyes back into the frame."""
+    side, (x, y) = 120, (400, 250)
+    centre = (x + side / 2, y + side / 2)
+
+    def look(face_roll, candidate_tilt):
+        frame = textured_background(np.random.default_rng(1), 640, 480)
+        frame[y:y + side, x:x + side] = face_patch(ferplus_faces[0], side, face_roll)
+        turn = np.radians(candidate_tilt)  # a candidate as a tile look gives it: the right place, eyes tilted
+        eye_offset = 0.2 * side * np.array([np.cos(turn), np.sin(turn)])
+        candidate = Face(x, y, side, side, 0.4, left_eye=tuple(np.add(centre, eye_offset)),
+                         right_eye=tuple(np.subtract(centre, eye_offset)))
+        seen = blazeface._detector._turned_look(frame, candidate, candidate_tilt)
+        assert len(seen) == 1 and is_the_face(seen[0], centre, side)
+        return eye_tilt_deg(seen[0])
+
+    upright = look(0, 0)  # this face's own eye line, as BlazeFace places the eyes
+    # cv2 turns the face by +roll counter-clockwise on screen: a tilt of -roll
+    assert look(roll, -roll) == pytest.approx(upright - roll, abs=8)
 
 
 def test_no_face_is_an_empty_list(blazeface):

@@ -62,6 +62,20 @@ def test_sweep_rows_table_plot_and_coverage(model, data_dir, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_empty_frames_see_a_fresh_pool_of_walls_every_pool_frames(monkeypatch):
+    from moodbox import sweep
+    from moodbox.faces import FaceFinder
+
+    pools = []
+    monkeypatch.setattr(sweep, "POOL_FRAMES", 5)
+    monkeypatch.setattr(sweep, "textured_background", lambda rng, width, height: pools.append(1) or
+                        np.full((height, width), 128, np.uint8))
+    scene = sweep._Scene(np.random.default_rng(0), pool=2)
+    result = sweep._empty_frames(FaceFinder("blazeface"), FaceFinder("haar"), scene, 12, 1)
+    assert result["frames"] == 12 and result["false_positive_frames"] == 0
+    assert len(pools) == 2 * 3  # the first pool, then one at frame 5 and one at frame 10
+
+
 def test_bench_sweep_command(model, data_dir, tmp_path, capsys):
     png = tmp_path / "s.png"
     arguments = ["--sweep", "--model", str(model), "--dataset", str(data_dir), "--faces", "1", "--haar-faces", "0",
