@@ -128,6 +128,34 @@ def test_an_ensemble_looks_at_the_mirror_image_itself_and_is_run_once(ensemble_r
     assert model.stat().st_size > 1.5 * single_model.stat().st_size  # both networks are in the file
 
 
+def test_a_distilled_student_records_its_teachers(smoke_run, tmp_path, data_dir):
+    """Distillation from the smoke run's network (by its run folder) and from a copy of it that stands for
+    committed weights (a folder of weights with the record beside them)."""
+    run_dir, _, _ = smoke_run
+    committed = tmp_path / "weights" / "teacher.pt"
+    committed.parent.mkdir()
+    shutil.copy(run_dir / "best_ema.pt", committed)
+    committed.with_suffix(".json").write_text(json.dumps({"commands": ["moodbox-train train --the-teacher"]}))
+    student = tmp_path / "student"
+    model = tmp_path / "out" / "emotion.tflite"
+    model.parent.mkdir()
+    result = _train_cli("pipeline", "--run-dir", str(student), "--limit", "256", "--batch-size", "64", "--width", "8",
+                        "--epochs", "1", "--teachers", f"{run_dir / 'best_ema.pt'},{committed}", "--model", str(model),
+                        "--min-agreement", "0", "--no-baseline", data_dir=data_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "distilling from 2 teacher(s)" in result.stderr
+    teachers = json.loads(model.with_suffix(".json").read_text())["training"]["teachers"]
+    assert teachers[0]["commands"][0].startswith("moodbox-train pipeline")  # from the teacher's run folder
+    assert teachers[1]["commands"] == ["moodbox-train train --the-teacher"]
+    assert teachers[1]["sha256"] == hashlib.sha256(committed.read_bytes()).hexdigest()
+
+
+def test_a_missing_teacher_is_one_clear_error(tmp_path, data_dir):
+    result = _train_cli("train", "--run-dir", str(tmp_path / "run"), "--limit", "64", "--epochs", "1",
+                        "--teachers", str(tmp_path / "absent.pt"), data_dir=data_dir)
+    assert result.returncode == 2 and "absent.pt is not a file" in result.stderr
+
+
 def test_conversion_below_the_agreement_gate_writes_nothing(smoke_run, data_dir, tmp_path):
     run_dir, _, _ = smoke_run
     model = tmp_path / "emotion.tflite"

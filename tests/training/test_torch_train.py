@@ -4,7 +4,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from moodbox_training.torch_train import _low_resolution, augment, build  # noqa: E402
+from moodbox_training.torch_train import _low_resolution, augment, build, distillation_loss  # noqa: E402
 
 pytestmark = pytest.mark.training
 
@@ -37,3 +37,16 @@ def test_augment_keeps_the_batch_shape_and_pixel_range():
 def test_network_gives_seven_logits_per_face():
     model = build(width=4).eval()
     assert model(faces(3)).shape == (3, 7)
+
+
+def test_distillation_pulls_the_student_towards_the_teachers_mean():
+    teachers = [torch.tensor([[2.0, 0, 0, 0, 0, 0, 0]]), torch.tensor([[0.0, 2, 0, 0, 0, 0, 0]])]
+    agreeing = torch.tensor([[1.0, 1, 0, 0, 0, 0, 0]])  # splits the difference between the two teachers
+    student = torch.zeros(1, 7, requires_grad=True)
+    loss = distillation_loss(student, teachers, temperature=2.0)
+    assert float(loss) > 0
+    loss.backward()
+    # the gradient raises the two classes the teachers favour and lowers the rest
+    assert (student.grad[0, :2] < 0).all() and (student.grad[0, 2:] > 0).all()
+    assert float(distillation_loss(teachers[0], teachers[:1], temperature=2.0)) == pytest.approx(0, abs=1e-6)
+    assert float(distillation_loss(agreeing, teachers, 2.0)) < float(distillation_loss(teachers[0], teachers, 2.0))

@@ -235,11 +235,23 @@ def _training_record(run_dir: Path, previous_json: Path) -> dict:
               "commands": _read_commands(run_dir)}
     if config and config.get("init_from"):  # a warm restart: record the run it started from as well
         record["started_from"] = _training_record(Path(config["init_from"]).parent, previous_json)
+    for teacher in filter(None, (part.strip() for part in (config or {}).get("teachers", "").split(","))):
+        record.setdefault("teachers", []).append(_weights_record(Path(teacher), previous_json))
     for member in (record["export"] or {}).get("members", [])[1:]:  # an ensemble: how its other network was made
         member_run = Path(member["weights"]).parent
         record.setdefault("ensemble_members", []).append(
             _training_record(member_run, previous_json) if (member_run / "train_config.json").is_file() else member)
     return record
+
+
+def _weights_record(weights: Path, previous_json: Path) -> dict:
+    """How a network given by its weights file was made: its run folder's record, or for committed weights
+    (``training/weights/<name>.pt``) the record committed beside them (``<name>.json``)."""
+    if (weights.parent / "train_config.json").is_file():
+        return _training_record(weights.parent, previous_json)
+    sidecar = weights.with_suffix(".json")
+    return {"weights": str(weights), "sha256": sha256_of(weights) if weights.is_file() else None,
+            **(json.loads(sidecar.read_text()) if sidecar.is_file() else {})}
 
 
 def _read_commands(run_dir: Path) -> list[str]:

@@ -64,6 +64,11 @@ class TorchTrainConfig:
     limit: int = _setting(0, "use only this many training faces (smoke runs); 0 = all")
     init_from: str = _setting("", "warm start from these weights (a best_ema.pt of an earlier run, e.g. the "
                                   "committed training/weights/*.pt)")
+    teachers: str = _setting("", "knowledge distillation: comma-separated weights (best_ema.pt or "
+                                 "training/weights/*.pt) whose averaged predictions on each augmented batch "
+                                 "are learnt besides the labels")
+    distill_weight: float = _setting(0.5, "share of the loss taken from the teachers (with --teachers)")
+    distill_temperature: float = _setting(2.0, "softmax temperature of teachers and student in that share")
 
 
 def build(width: int, convs_per_stage: int = 2, dropout: float = 0.3):
@@ -218,6 +223,34 @@ def public_scores(model, data: FerData, device) -> dict:
             "public_fer2013_acc": float((predicted == data.emotion[rows]).mean())}
 
 
+def load_teachers(paths: str, device) -> list:
+    """The frozen networks named in ``TorchTrainConfig.teachers``, ready for channels-last CPU inference."""
+    import torch
+
+    teachers = []
+    for path in filter(None, (p.strip() for p in paths.split(","))):
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"--teachers: {path} is not a file "
+                                    "(give best_ema.pt files or training/weights/*.pt)")
+        teacher, _ = load_weights(Path(path))
+        teacher = teacher.to(device)
+        if device.type == "cpu":
+            teacher = teacher.to(memory_format=torch.channels_last)
+        teachers.append(teacher)
+    return teachers
+
+
+def distillation_loss(student_logits, teacher_logits: list, temperature: float):
+    """Hinton's soft-target loss: KL divergence from the teachers' averaged tempered softmax to the student's,
+    scaled by T^2 so that its gradient keeps the size of the label loss's."""
+    import torch
+    import torch.nn.functional as F
+
+    teacher_probs = torch.stack([F.softmax(t.float() / temperature, dim=1) for t in teacher_logits]).mean(0)
+    student_log_probs = F.log_softmax(student_logits.float() / temperature, dim=1)
+    return F.kl_div(student_log_probs, teacher_probs, reduction="batchmean") * temperature ** 2
+
+
 def _device_and_precision(config: TorchTrainConfig):
     import torch
 
@@ -269,6 +302,10 @@ def train(data: FerData, run_dir: Path, config: TorchTrainConfig) -> Path:
     optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate, momentum=0.9, nesterov=True,
                                 weight_decay=config.weight_decay)
     ema = Ema(model, config.ema_decay)
+    teachers = load_teachers(config.teachers, device)
+    if teachers:
+        log.info("distilling from %d teacher(s): %s (weight %.2f, temperature %.1f)", len(teachers),
+                 config.teachers, config.distill_weight, config.distill_temperature)
     log.info("network: %d parameters, %d steps per epoch, %d epochs",
              sum(p.numel() for p in model.parameters()), steps_per_epoch, config.epochs)
 
@@ -305,7 +342,13 @@ def train(data: FerData, run_dir: Path, config: TorchTrainConfig) -> Path:
             y = targets[batch].to(device)
             with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
                 logits = model(x)
+                if teachers:
+                    with torch.no_grad():
+                        teacher_logits = [teacher(x) for teacher in teachers]
             loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
+            if teachers:
+                loss = ((1 - config.distill_weight) * loss + config.distill_weight
+                        * distillation_loss(logits, teacher_logits, config.distill_temperature))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
