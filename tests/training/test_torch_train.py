@@ -50,3 +50,17 @@ def test_distillation_pulls_the_student_towards_the_teachers_mean():
     assert (student.grad[0, :2] < 0).all() and (student.grad[0, 2:] > 0).all()
     assert float(distillation_loss(teachers[0], teachers[:1], temperature=2.0)) == pytest.approx(0, abs=1e-6)
     assert float(distillation_loss(agreeing, teachers, 2.0)) < float(distillation_loss(teachers[0], teachers, 2.0))
+
+
+def test_a_run_resumes_under_settings_added_since_it_started_but_not_under_changed_ones(tmp_path):
+    import json
+    from dataclasses import asdict, replace
+
+    from moodbox_training.torch_train import CONFIG, TorchTrainConfig, _check_config
+
+    config = TorchTrainConfig(width=24, epochs=150)
+    older = {key: value for key, value in asdict(config).items() if key not in ("teachers", "distill_weight")}
+    (tmp_path / CONFIG).write_text(json.dumps(older))  # written before those settings existed
+    _check_config(tmp_path, config)
+    with pytest.raises(SystemExit, match="different settings"):
+        _check_config(tmp_path, replace(config, epochs=100))

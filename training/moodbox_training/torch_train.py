@@ -263,8 +263,9 @@ def _device_and_precision(config: TorchTrainConfig):
 
 
 def _check_config(run_dir: Path, config: TorchTrainConfig) -> None:
+    """Refuses to resume a run with other settings; a setting added since the run started counts as its default."""
     config_file = run_dir / CONFIG
-    if config_file.exists() and json.loads(config_file.read_text()) != asdict(config):
+    if config_file.exists() and {**asdict(TorchTrainConfig()), **json.loads(config_file.read_text())} != asdict(config):
         raise SystemExit(f"{run_dir} holds a run with different settings ({config_file}); "
                          "use another --run-dir or the same settings to resume")
     config_file.write_text(json.dumps(asdict(config), indent=2))
