@@ -372,8 +372,11 @@ class Player:
     def _read_state(self) -> tuple[PlayerState, str | None]:
         with self._lock:
             try:
-                status = self._call("status")
-                song = self._call("currentsong") if "songid" in status else {}
+                for _ in range(3):  # a song that ends between the two reads: read both again
+                    status = self._call("status")
+                    song = self._call("currentsong") if "songid" in status else {}
+                    if song.get("id") == status.get("songid"):
+                        break
                 try:
                     enabled_outputs = sum(output.get("outputenabled") == "1" for output in self._call("outputs"))
                 except mpd.CommandError:

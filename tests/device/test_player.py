@@ -134,6 +134,25 @@ def test_a_song_played_to_its_end_counts_for_the_playlist_and_mood_it_came_from(
     assert len(store.feedback) == 1
 
 
+def test_a_song_that_ends_between_reading_the_status_and_the_song_is_read_again(mpd_server, mpd_client):
+    """MPD answers "status" and "currentsong" one after the other: the song may change in between. The player
+    must not take the new song's file with the old song's id (it would record the new song a tick late)."""
+    store = RecordingStore()
+    player = Player(mpd_server.socket_path, store=store, shuffle=False)
+    player.switch_to("calm", "now", mood="sad")
+    player.poll()
+    real_call, changed = player._call, []
+
+    def song_ends_after_the_status(command, *args):
+        if command == "currentsong" and not changed:
+            changed.append(mpd_client.next())  # the song ends right after the status was read
+        return real_call(command, *args)
+
+    player._call = song_ends_after_the_status
+    assert player.poll().track == "calm/calm-02.ogg" and changed
+    assert [play["track"] for play in store.plays] == ["calm/calm-01.ogg", "calm/calm-02.ogg"]
+
+
 def test_arrange_leaves_out_held_off_songs_and_puts_liked_ones_first(mpd_server, mpd_client):
     """The policy's track memory sees only the songs' file values (opaque: MPD paths or Mopidy URIs)."""
     seen = []
