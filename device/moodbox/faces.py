@@ -441,10 +441,10 @@ def crop_face(gray: np.ndarray, face: Face, size: tuple[int, int], convention: d
     if crop_w < size[1] and crop_h < size[0]:
         interpolation = INTERPOLATIONS[convention.get("enlarge_interpolation", convention.get("interpolation", "area"))]
     border = BORDERS[convention.get("border", "replicate")]
-    angle = 0.0
-    if (convention.get("align_eyes", False) and eye_tilt_deg(face) is not None
+    angle, tilt = 0.0, eye_tilt_deg(face)
+    if (convention.get("align_eyes", False) and tilt is not None
             and max(face.w, face.h) >= convention.get("align_min_px", 0)):
-        angle = np.radians(eye_tilt_deg(face))
+        angle = np.radians(tilt)
     if abs(np.degrees(angle)) >= max(convention.get("align_min_deg", 0), 1e-6):
         cos, sin = np.cos(angle), np.sin(angle)
         centre_x, centre_y = face.x + face.w / 2 - sin * shift_y, face.y + face.h / 2 + cos * shift_y

@@ -1,18 +1,19 @@
 """``moodbox bench --sweep``: how small (how far away) a face can be for the box to find it and read it.
 
 FER2013 PrivateTest faces (``split="public"``: PublicTest, for choosing device-side settings such as the crop
-convention without looking at the faces the figures are reported on) with a FER+ majority label are pasted at widths 16-160 px into 640x480 frames on
-textured walls, upright and rolled by +-20 deg, at a random position. Each pasted face is a listener sitting
-still in front of one wall (the face moves by at most a pixel between ticks, the sensor noise changes): our
-finder gets consecutive ticks until it finds the face (at most one scan cycle), then ``TRACKED_TICKS`` more
-ticks show whether it keeps it. The Haar cascade looks once, at the first frame. Per width: detection rates,
-ticks to find, per-tick cost (finder, crop and expression model: CPU time of the calling thread, which with
-one thread is the work done, less sensitive to a busy machine than wall time) and BlazeFace passes, and the
-expression model's accuracy against the FER+ majority on the crops the device takes, eye alignment on and off.
-Empty frames measure false positives and the cost with nobody in view (a new room every ``ROOM_FRAMES``
-frames, a fresh pool of walls every ``POOL_FRAMES``: a wall the model takes for a face is found again and
-again, so false positives come in bursts and only many pools give a rate). Distances are for a 15 cm face seen
-by a Pi Camera Module 3 at 640x480 (80/width metres; a Camera Module 3 Wide sees about half as many pixels).
+convention without looking at the faces the figures are reported on) with a FER+ majority label are pasted at
+widths 16-160 px into 640x480 frames on textured walls, upright and rolled by +-20 deg, at a random position.
+Each pasted face is a listener sitting still in front of one wall (the face moves by at most a pixel between
+ticks, the sensor noise changes): our finder gets consecutive ticks until it finds the face (at most one scan
+cycle), then ``TRACKED_TICKS`` more ticks show whether it keeps it. The Haar cascade looks once, at the first
+frame. Per width: detection rates, ticks to find, per-tick cost (finder, crop and expression model: CPU time of
+the calling thread, which with one thread is the work done, less sensitive to a busy machine than wall time) and
+BlazeFace passes, and the expression model's accuracy against the FER+ majority on the crops the device takes,
+eye alignment on and off. Empty frames measure false positives and the cost with nobody in view (a new room
+every ``ROOM_FRAMES`` frames, a fresh pool of walls every ``POOL_FRAMES``: a wall the model takes for a face is
+found again and again, so false positives come in bursts and only many pools give a rate). Distances are for a
+15 cm face seen by a Pi Camera Module 3 at 640x480 (80/width metres; a Camera Module 3 Wide sees about half as
+many pixels).
 """
 
 from __future__ import annotations
