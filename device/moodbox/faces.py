@@ -473,8 +473,9 @@ def crop_face(gray: np.ndarray, face: Face, size: tuple[int, int], convention: d
     A box of ``scale`` times the face box (a square of side scale * max(w, h) when ``square``), centred on the
     face and moved down by ``center_shift_y`` * max(w, h) (negative: up; the detector's box sits lower on the face
     than the training crops did), pixels outside the frame filled per ``border``, resized to ``size`` (height, width)
-    with ``interpolation``, or ``enlarge_interpolation`` when the box is smaller than ``size`` (a distant face;
-    INTER_AREA is made for shrinking, and `moodbox bench --sweep` reads such faces better with INTER_CUBIC).
+    with ``interpolation``. A box smaller than ``size`` (a distant face) is enlarged with ``enlarge_interpolation``
+    (INTER_AREA is made for shrinking) in one warp straight from the frame, turned as below: resampling a face of
+    a few dozen pixels twice (turned, then enlarged) blurs it (`moodbox bench --sweep` reads such faces better).
     With ``align_eyes`` and a face that has eye keypoints, the box is turned with the eyes (the shift follows the
     face's own vertical) and the crop comes out with the eyes level, as FER2013's faces are registered; only
     when the eye line is tilted by at least ``align_min_deg`` and the face box is at least ``align_min_px``
@@ -484,23 +485,31 @@ def crop_face(gray: np.ndarray, face: Face, size: tuple[int, int], convention: d
     box_w, box_h = (max(face.w, face.h),) * 2 if convention.get("square", True) else (face.w, face.h)
     crop_w, crop_h = max(1, round(scale * box_w)), max(1, round(scale * box_h))
     shift_y = float(convention.get("center_shift_y", 0.0)) * max(face.w, face.h)
-    interpolation = INTERPOLATIONS[convention.get("interpolation", "area")]
-    if crop_w < size[1] and crop_h < size[0]:
-        interpolation = INTERPOLATIONS[convention.get("enlarge_interpolation", convention.get("interpolation", "area"))]
     border = BORDERS[convention.get("border", "replicate")]
     angle, tilt = 0.0, eye_tilt_deg(face)
     if (convention.get("align_eyes", False) and tilt is not None
-            and max(face.w, face.h) >= convention.get("align_min_px", 0)):
+            and max(face.w, face.h) >= convention.get("align_min_px", 0)
+            and abs(tilt) >= max(convention.get("align_min_deg", 0), 1e-6)):
         angle = np.radians(tilt)
-    if abs(np.degrees(angle)) >= max(convention.get("align_min_deg", 0), 1e-6):
-        cos, sin = np.cos(angle), np.sin(angle)
-        centre_x, centre_y = face.x + face.w / 2 - sin * shift_y, face.y + face.h / 2 + cos * shift_y
+    cos, sin = np.cos(angle), np.sin(angle)
+    centre_x, centre_y = face.x + face.w / 2 - sin * shift_y, face.y + face.h / 2 + cos * shift_y
+    if scale * box_w < size[1] and scale * box_h < size[0]:
+        interpolation = INTERPOLATIONS[convention.get("enlarge_interpolation", convention.get("interpolation", "area"))]
+        # from the output's pixel centres to the frame's (pixel i covers [i, i + 1) in box coordinates)
+        step_x, step_y = scale * box_w / size[1], scale * box_h / size[0]
+        to_frame = np.array([[cos * step_x, -sin * step_y, 0.0], [sin * step_x, cos * step_y, 0.0]])
+        to_frame[:, 2] = (np.array([centre_x, centre_y]) - 0.5
+                          - to_frame[:, :2] @ np.array([size[1] / 2 - 0.5, size[0] / 2 - 0.5]))
+        return cv2.warpAffine(gray, to_frame, (size[1], size[0]), flags=interpolation | cv2.WARP_INVERSE_MAP,
+                              borderMode=border)
+    interpolation = INTERPOLATIONS[convention.get("interpolation", "area")]
+    if angle:
         to_crop = np.array([[cos, sin, crop_w / 2 - (cos * centre_x + sin * centre_y)],
                             [-sin, cos, crop_h / 2 - (-sin * centre_x + cos * centre_y)]])
         patch = cv2.warpAffine(gray, to_crop, (crop_w, crop_h), flags=cv2.INTER_LINEAR, borderMode=border)
         return cv2.resize(patch, (size[1], size[0]), interpolation=interpolation)
-    x0 = round(face.x + face.w / 2 - crop_w / 2)
-    y0 = round(face.y + face.h / 2 + shift_y - crop_h / 2)
+    x0 = round(centre_x - crop_w / 2)
+    y0 = round(centre_y - crop_h / 2)
     height, width = gray.shape
     inside_x0, inside_y0 = min(max(x0, 0), width - 1), min(max(y0, 0), height - 1)
     inside_x1, inside_y1 = max(min(x0 + crop_w, width), inside_x0 + 1), max(min(y0 + crop_h, height), inside_y0 + 1)

@@ -40,7 +40,7 @@ TRACKED_TICKS = 3
 ROOM_FRAMES = 10
 POOL_FRAMES = 1000
 FRAME_SIZE = (640, 480)
-ALIGNED = {"align_min_deg": 10, "align_min_px": 40}  # eye alignment's defaults where the model's JSON names none
+ALIGNED = {"align_min_deg": 10, "align_min_px": 0}  # eye alignment's defaults where the model's JSON names none
 CAMERAS = {"Camera Module 3 (66 deg)": 80.0, "Camera Module 3 Wide (102 deg)": 40.0}  # metres * px, 15 cm face
 
 

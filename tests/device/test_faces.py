@@ -327,6 +327,16 @@ def test_a_box_smaller_than_the_input_is_enlarged_with_the_enlarge_interpolation
                           crop_face(gray, big, (48, 48), CONVENTION))
 
 
+def test_an_enlarged_crop_is_the_box_cut_out_and_resized():
+    """A small box is enlarged in one warp from the frame: the same pixels as cutting it out and resizing it."""
+    rng = np.random.default_rng(1)
+    gray = cv2.GaussianBlur(rng.integers(0, 256, (120, 160), dtype=np.uint8), (0, 0), 2)
+    convention = {**CONVENTION, "enlarge_interpolation": "cubic"}
+    crop = crop_face(gray, Face(60, 40, 24, 24, 0.9), (48, 48), convention)  # a 30 px box at (57, 37)
+    cut = cv2.resize(gray[37:67, 57:87], (48, 48), interpolation=cv2.INTER_CUBIC)
+    assert np.abs(crop.astype(int) - cut).max() <= 2
+
+
 def test_crop_centre_moves_by_the_conventions_vertical_shift():
     gray = coordinate_image().T.copy()  # pixel value = y coordinate
     face = Face(60, 100, 32, 40, 0.9)  # centre y 120, side 50; shifted up by 0.1 * 40 = 4 -> rows 91..140
@@ -366,3 +376,18 @@ def test_crop_aligned_by_the_eyes_comes_out_level():
             == plain).all()  # no eye keypoints (Haar): the plain crop
     for too_little in ({"align_min_deg": 25}, {"align_min_px": 81}):
         assert (crop_face(tilted, face, (48, 48), dict(CONVENTION, align_eyes=True, **too_little)) == plain).all()
+
+
+def test_a_small_face_aligned_by_the_eyes_comes_out_level_too():
+    """A face smaller than the model's input is turned and enlarged in one warp."""
+    gray = np.zeros((200, 300), np.uint8)
+    gray[99:102, 135:165] = 255  # a level bar through the eyes' height of a 30 px face
+    turn = cv2.getRotationMatrix2D((150, 100), -20, 1.0)
+    tilted = cv2.warpAffine(gray, turn, (300, 200), flags=cv2.INTER_CUBIC)
+    eyes = cv2.transform(np.array([[[141.0, 100.5], [159.0, 100.5]]]), turn)[0]
+    face = Face(135, 85, 30, 30, 0.9, left_eye=tuple(eyes[1]), right_eye=tuple(eyes[0]))
+    convention = dict(CONVENTION, enlarge_interpolation="cubic", align_eyes=True)
+    aligned, plain = crop_face(tilted, face, (48, 48), convention), crop_face(tilted, face, (48, 48), CONVENTION)
+    rows = np.flatnonzero(aligned[:, 12:36].min(axis=1) > 150)
+    assert rows.size and rows.max() - rows.min() <= 4 and abs(rows.mean() - 23.5) <= 1.5  # level, in the middle
+    assert (plain[:, 12:36].min(axis=1) > 150).sum() == 0
