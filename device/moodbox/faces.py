@@ -403,7 +403,7 @@ class _Haar:
     def scan_cycle_ticks(self, width: int, height: int) -> int:
         return 1  # looks at the whole frame every time
 
-    passes = 0  # no BlazeFace passes
+    passes = 0  # no model passes counted
 
 
 class FaceFinder:

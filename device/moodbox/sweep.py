@@ -8,12 +8,12 @@ ticks, the sensor noise changes): our finder gets consecutive ticks until it fin
 cycle), then ``TRACKED_TICKS`` more ticks show whether it keeps it. The Haar cascade looks once, at the first
 frame. Per width: detection rates, ticks to find, per-tick cost (finder, crop and expression model: CPU time of
 the calling thread, which with one thread is the work done, less sensitive to a busy machine than wall time) and
-BlazeFace passes, and the expression model's accuracy against the FER+ majority on the crops the device takes,
-eye alignment on and off. Empty frames measure false positives and the cost with nobody in view (a new room
-every ``ROOM_FRAMES`` frames, a fresh pool of walls every ``POOL_FRAMES``: a wall the model takes for a face is
-found again and again, so false positives come in bursts and only many pools give a rate). Distances are for a
-15 cm face seen by a Pi Camera Module 3 at 640x480 (80/width metres; a Camera Module 3 Wide sees about half as
-many pixels).
+model passes (BlazeFace's and the face mesh's), and the expression model's accuracy against the FER+ majority on
+the crops the device takes, eye alignment on and off. Empty frames measure false positives and the cost with
+nobody in view (a new room every ``ROOM_FRAMES`` frames, a fresh pool of walls every ``POOL_FRAMES``: a wall the
+model takes for a face is found again and again, so false positives come in bursts and only many pools give a
+rate). Distances are for a 15 cm face seen by a Pi Camera Module 3 at 640x480 (80/width metres; a Camera Module 3
+Wide sees about half as many pixels).
 """
 
 from __future__ import annotations
@@ -291,7 +291,7 @@ def table(result: dict) -> str:
     lines.append(f"\nEmpty frames: {empty['false_positive_frames']} of {empty['frames']} with a face found "
                  f"(Haar {empty['haar_false_positive_frames']} of {empty['haar_frames']}); cost with nobody in view "
                  f"CPU median {empty['cost_ms_median']} ms, p90 {empty['cost_ms_p90']} ms, {empty['passes_mean']} "
-                 f"BlazeFace passes per frame. "
+                 f"model passes per frame. "
                  f"{result['faces_per_width']} {SPLIT_NAMES[result.get('split', 'private')]} faces per width, "
                  f"each upright and rolled (Haar: the first "
                  f"{result['haar_faces_per_width']}); expression accuracy on the "

@@ -87,7 +87,7 @@ def ferplus_faces(data_dir):
 
 def still_listener(finder, face48, side, roll=0, seed=0, ticks=SCAN_CYCLE):
     """Ticks of one listener sitting still on a textured wall: (tick it was first found or None, the frame's
-    faces at each tick, whether each tick found it, BlazeFace passes per tick)."""
+    faces at each tick, whether each tick found it, model passes per tick)."""
     rng = np.random.default_rng(seed)
     wall = textured_background(rng, 640, 480)
     x, y = int(rng.integers(0, 640 - side)), int(rng.integers(0, 480 - side))
