@@ -262,12 +262,19 @@ def _device_and_precision(config: TorchTrainConfig):
     return torch.device("cpu"), torch.bfloat16 if config.bf16 and has_bf16 else None
 
 
+SPEED_ONLY = ("threads",)  # settings that change how fast a run goes, not what it learns
+
+
 def _check_config(run_dir: Path, config: TorchTrainConfig) -> None:
-    """Refuses to resume a run with other settings; a setting added since the run started counts as its default."""
+    """Refuses to resume a run with other settings; a setting added since the run started counts as its default,
+    and the thread count may change (e.g. two threads while the machine has nothing else to do)."""
     config_file = run_dir / CONFIG
-    if config_file.exists() and {**asdict(TorchTrainConfig()), **json.loads(config_file.read_text())} != asdict(config):
-        raise SystemExit(f"{run_dir} holds a run with different settings ({config_file}); "
-                         "use another --run-dir or the same settings to resume")
+    if config_file.exists():
+        started = {**asdict(TorchTrainConfig()), **json.loads(config_file.read_text())}
+        changed = [key for key, value in asdict(config).items() if started[key] != value and key not in SPEED_ONLY]
+        if changed:
+            raise SystemExit(f"{run_dir} holds a run with different settings ({config_file}: {', '.join(changed)}); "
+                             "use another --run-dir or the same settings to resume")
     config_file.write_text(json.dumps(asdict(config), indent=2))
 
 
