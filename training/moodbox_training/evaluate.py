@@ -31,8 +31,8 @@ FACE_CROP = {
     #   .venv/bin/python training/measure_crop.py  ->  scale 1.211, center_shift_y -0.106
     # Eye alignment: `moodbox bench --sweep` scores the crops with and without it; on +-20 deg faces of 64 px
     # and more it adds about 5 points (upright 2-4). Since a small face is turned and enlarged in one warp it
-    # pays at every size (PublicTest +-20 deg faces found by the device's finder, 770 per size: 32 px 78.1% ->
-    # 80.3%, 24 px 71.5% -> 72.4% against aligning only from 40 px), so align_min_px is 0.
+    # pays at every size, so align_min_px is 0 (PublicTest +-20 deg faces found by the device's finder, 770 per
+    # size: 32 px 78.1% -> 80.3%, 24 px 71.5% -> 72.4%, against the former two-step crop aligned from 40 px).
     "square": True,
     "scale": 1.211,
     "center_shift_y": -0.106,
