@@ -59,7 +59,7 @@ def _keras_setup(width: int, batch: int, threads: int, bf16: bool, steps: int) -
     tf.config.threading.set_inter_op_parallelism_threads(1)
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if bf16 else "float32")
     try:
-        model = to_keras(build(width).eval(), TorchTrainConfig(width=width), np.zeros(7))
+        model = to_keras([(build(width).eval(), TorchTrainConfig(width=width))], np.zeros(7))
         model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True),
                       loss="categorical_crossentropy")
         images = np.random.default_rng(0).uniform(0, 255, (batch * (WARMUP_STEPS + steps), 48, 48, 1))
