@@ -262,9 +262,14 @@ class Daemon:
 
     def install_signal_handlers(self) -> None:
         """SIGTERM and SIGINT stop, SIGHUP reloads. ``moodbox run`` installs them before start(), so a SIGTERM
-        while the model loads or MPD is awaited ends the daemon cleanly instead of killing it."""
-        signal.signal(signal.SIGTERM, lambda *_: self.stop())
-        signal.signal(signal.SIGINT, lambda *_: self.stop())
+        while the model loads or MPD is awaited ends the daemon cleanly instead of killing it. The stop runs in a
+        short-lived thread: a handler runs in the main thread between two of its steps, and setting the stop
+        event there deadlocks when the main thread is inside that event's wait() holding its lock."""
+        def stop_in_a_thread(*_):
+            threading.Thread(target=self.stop, name="stop", daemon=True).start()
+
+        signal.signal(signal.SIGTERM, stop_in_a_thread)
+        signal.signal(signal.SIGINT, stop_in_a_thread)
         signal.signal(signal.SIGHUP, lambda *_: self.request_reload())
 
     def stop(self) -> None:
