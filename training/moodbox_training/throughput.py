@@ -55,8 +55,11 @@ def _keras_setup(width: int, batch: int, threads: int, bf16: bool, steps: int) -
     from .export import to_keras
     from .torch_train import TorchTrainConfig
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow already ran in this process (a test session): its thread pools are set
+        log.warning("TensorFlow was already initialised in this process: Keras timed with its existing threads")
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if bf16 else "float32")
     try:
         model = to_keras([(build(width).eval(), TorchTrainConfig(width=width))], np.zeros(7))
