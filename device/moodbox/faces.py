@@ -296,7 +296,7 @@ class _BlazeFace:
         self._interpreter.set_tensor(self._input["index"], self._canvas)
         self._interpreter.invoke()
         logits = self._interpreter.get_tensor(self._scores_index)[0, :, 0]
-        scores = 1 / (1 + np.exp(-np.clip(logits, -80, 80)))  # MediaPipe clips at 100; float32 exp needs < 88
+        scores = _sigmoid(logits)
         keep = np.flatnonzero(scores >= min_score)
         raw = self._interpreter.get_tensor(self._boxes_index)[0, keep] / BLAZEFACE_SIZE
         anchors = self._anchors[keep]
@@ -305,6 +305,10 @@ class _BlazeFace:
         points = raw[:, 4:16].reshape(-1, 6, 2) + anchors[:, None, :]
         to_frame = (lambda xy: (xy * BLAZEFACE_SIZE - [pad_x, pad_y]) / scale + [left, top])
         return to_frame(corners).reshape(-1, 4), to_frame(points), scores[keep]
+
+
+def _sigmoid(logits):
+    return 1 / (1 + np.exp(-np.clip(logits, -80, 80)))  # MediaPipe clips at 100; float32 exp needs < 88
 
 
 def _to_faces(merged) -> list[Face]:
@@ -381,8 +385,7 @@ class FacePresence:
         rgb = np.repeat((square.astype(np.float32) / 255)[None, :, :, None], 3, axis=3)
         self._interpreter.set_tensor(self._input, rgb)
         self._interpreter.invoke()
-        logit = float(self._interpreter.get_tensor(self._presence).ravel()[-1])
-        return float(1 / (1 + np.exp(-np.clip(logit, -80, 80))))
+        return float(_sigmoid(self._interpreter.get_tensor(self._presence).ravel()[-1]))
 
 
 class _Haar:
