@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("moodbox.player")
 
 SWITCH_MODES = ("after_current", "now")
+# MPD (0.23) answers an edit that replaces the song it has queued next only when the current song ends, once its
+# decoder has started on that next song (the last seconds of a song; up to 8 s measured). A "now" switch stops MPD
+# first, which it answers at once; an "after_current" switch waits up to the song's end for its edits, beyond
+# ``timeout_s``, and at most this much longer.
+SONG_END_WAIT_MAX_S = 10.0
 
 
 _CONNECTION_ERRORS = (OSError, mpd.ConnectionError, mpd.ProtocolError)
@@ -180,16 +185,20 @@ class Player:
             except (OSError, mpd.MPDError):
                 pass
 
-    def _call(self, command: str, *args: Any) -> Any:
-        """Run one MPD command, bounded by ``timeout_s``. When the connection turns out dropped (MPD's idle
+    def _call(self, command: str, *args: Any, song_end: float | None = None) -> Any:
+        """Run one MPD command, bounded by ``timeout_s`` (counted from ``song_end`` instead, a ``time.monotonic()``
+        time, when MPD may hold the answer until the current song ends). When the connection turns out dropped (MPD's idle
         timeout, a restart) a read-only command reconnects at once and is retried once; a timeout (a hung MPD) or
         a queue edit is not retried: PlayerUnavailable, and the backoff decides when to try again."""
         with self._lock:
             for retry in (False, True):
                 if not self.connect():
                     raise PlayerUnavailable(f"MPD at {self.address} is not reachable")
+                client = self._client
+                if song_end is not None:
+                    client.timeout = self.timeout_s + min(max(song_end - time.monotonic(), 0.0), SONG_END_WAIT_MAX_S)
                 try:
-                    answer = getattr(self._client, command)(*args)
+                    answer = getattr(client, command)(*args)
                 except _CONNECTION_ERRORS as err:
                     if command not in _READ_ONLY:
                         self._queue_unsure = True
@@ -201,6 +210,8 @@ class Player:
                 else:
                     self._backoff.succeeded()
                     return answer
+                finally:
+                    client.timeout = self.timeout_s
 
     def check_playlists(self, names: list[str]) -> list[str]:
         """The names among ``names`` that MPD has no stored playlist for."""
@@ -258,7 +269,14 @@ class Player:
         self._queue_unsure = True
         if mode == "now" or not playing:
             old_length = int(status.get("playlistlength", 0))
-            self._load(playlist)  # before removing the old queue: a refused playlist leaves the music playing
+            if playing:  # stopped, MPD answers the edits below at once (see SONG_END_WAIT_MAX_S)
+                self._call("stop")
+            try:
+                self._load(playlist)  # before removing the old queue: a refused playlist leaves the music playing
+            except PlaylistUnavailable:
+                if status.get("state") == "play":
+                    self._call("play")  # the song that played starts again
+                raise
             if old_length:
                 self._call("delete", f"0:{old_length}")
             if self.shuffle:
@@ -275,39 +293,41 @@ class Player:
         position, length = int(status["song"]), int(status["playlistlength"])
         song_id = status.get("songid")
         kept_from = self._kept_from if song_id == self._kept_song_id else previous
-        self._load(playlist)
-        # Only the kept song and the new playlist stay: with repeat on, any old song left before or after the kept
-        # one would come back after the new playlist's last song. Mopidy refuses "delete N:" when nothing follows.
-        if position + 1 < length:
-            self._call("delete", f"{position + 1}:{length}")
-        if position > 0:
-            self._call("delete", f"0:{position}")
+        song_end = time.monotonic() + max(float(status.get("duration", 0)) - float(status.get("elapsed", 0)), 0.0)
+        self._load(playlist, song_end=song_end)
+        # The new playlist is arranged where it was appended, then only the kept song and the new playlist stay:
+        # with repeat on, any old song left before or after the kept one would come back after the new playlist's
+        # last song. The song MPD has queued next is replaced last, by one edit (see SONG_END_WAIT_MAX_S).
         new_length = int(self._call("status")["playlistlength"])
-        if self.shuffle and new_length - 1 > 1:
-            self._call("shuffle", f"1:{new_length}")
-        self._arrange_queue(1)
+        if self.shuffle and new_length - length > 1:
+            self._call("shuffle", f"{length}:{new_length}", song_end=song_end)
+        self._arrange_queue(length, song_end=song_end)
+        if position > 0:
+            self._call("delete", f"0:{position}", song_end=song_end)
+        if position + 1 < length:  # Mopidy refuses "delete N:" when nothing follows
+            self._call("delete", f"1:{length - position}", song_end=song_end)
         self._set_play_modes()
         self._kept_song_id, self._kept_from = song_id, kept_from
         self._queue_unsure = False
 
-    def _load(self, playlist: str) -> None:
+    def _load(self, playlist: str, *, song_end: float | None = None) -> None:
         """Append the stored playlist to the queue, or raise PlaylistUnavailable (the queue is unchanged)."""
         try:
-            self._call("load", playlist)
+            self._call("load", playlist, song_end=song_end)
         except mpd.CommandError as err:
             raise PlaylistUnavailable(playlist, f"MPD at {self.address} cannot load playlist {playlist}: {err} "
                                                 "(deleted or renamed?): skipped") from err
 
-    def _arrange_queue(self, first: int) -> None:
+    def _arrange_queue(self, first: int, *, song_end: float | None = None) -> None:
         """Let ``arrange`` leave out songs from position ``first`` on and move others to its front."""
         if self._arrange is None:
             return
         songs = self._call("playlistinfo")[first:]
         held, liked = self._arrange([song["file"] for song in songs])
         for index in held:
-            self._call("deleteid", songs[index]["id"])
+            self._call("deleteid", songs[index]["id"], song_end=song_end)
         for offset, index in enumerate(liked):
-            self._call("moveid", songs[index]["id"], first + offset)
+            self._call("moveid", songs[index]["id"], first + offset, song_end=song_end)
 
     def _set_play_modes(self) -> None:
         """Play the queue in order and keep it: a listener's `mpc random on` (or single, consume) would play a

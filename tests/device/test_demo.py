@@ -28,15 +28,9 @@ def test_demo_json_for_30_seconds_switches_playlists_following_the_scripted_mood
     assert result.returncode == 0, result.stderr
     ticks = [json.loads(line) for line in result.stdout.splitlines()]
     assert 0 < len(ticks) <= 31  # one line per 1 s tick; slow ticks are skipped, never caught up in a burst
-    # Every tick is ok, except at most one that lost the private MPD for that tick and was ok again at the next
-    # (seen twice in about ten CI runs on a loaded 2-core machine, not reproduced alone; the daemon's log is
-    # printed to find out why). A second bad tick, another problem or no recovery fails.
-    bad = [index for index, t in enumerate(ticks) if t["status"] != "ok"]
-    log_lines = "\n".join(line for line in result.stderr.splitlines() if "MPD" in line)
-    assert len(bad) <= 1, ([ticks[i] for i in bad], log_lines)
-    for index in bad:
-        assert all(problem.startswith("MPD down at ") for problem in ticks[index]["problems"]), ticks[index]
-        assert index + 1 < len(ticks) and ticks[index + 1]["status"] == "ok", (ticks[index:], log_lines)
+    # Every tick is ok. (A switch near a song's end once lost MPD for a tick: MPD held the edit to the song's end.)
+    bad = [t for t in ticks if t["status"] != "ok"]
+    assert bad == [], (bad, "\n".join(line for line in result.stderr.splitlines() if "MPD" in line))
     assert sum(t["face"] for t in ticks) >= 0.8 * len(ticks)  # the face finder finds the pasted faces
     switches = [t for t in ticks if t["switched"]]
     following = [t for t in switches if t["playlist"] == PLAYLIST_OF[t["scripted"]]]

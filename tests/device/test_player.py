@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 
 import pytest
 
+from moodbox.mpdserver import PrivateMPD
 from moodbox.player import Player, PlayerUnavailable, PlaylistUnavailable
 
 from device_support import FakeClock, HungMPD, wait_until
@@ -418,3 +420,43 @@ def test_a_song_from_mpds_own_queue_is_logged_as_such(mpd_server, mpd_client, ca
     caplog.set_level(logging.INFO, logger="moodbox.player")
     Player(mpd_server.socket_path).poll()
     assert "from MPD's own queue (not one of ours) (next)" in caplog.text and "from None" not in caplog.text
+
+
+def test_an_after_current_switch_near_a_songs_end_waits_for_mpd_instead_of_giving_up(tmp_path):
+    """MPD 0.23 holds the answer to an edit that replaces the song queued next until the current song ends, once
+    its decoder has started on that song (seen in CI as "MPD down" on a demo tick). The switch waits for the end
+    of the song beyond ``timeout_s``. Whether MPD holds the edit varies, so the test tries until it has."""
+    mpd = PrivateMPD(tmp_path / "mpd", track_seconds=3.0).start()
+    try:
+        tracks = {name: mpd.client().listplaylist(name) for name in ("calm", "upbeat")}
+        player = Player(mpd.socket_path, timeout_s=0.5, shuffle=False)
+        client = mpd.client()
+        held = 0
+        for _ in range(12):
+            player.switch_to("calm", "now", mood="sad")
+            time.sleep(2.0)  # 1 s of the first song left: the decoder is on the next one
+            kept = client.currentsong()["file"]
+            started = time.monotonic()
+            assert player.switch_to("upbeat", "after_current", mood="happy")
+            held += time.monotonic() - started > 0.5
+            assert queue_files(client) == [kept] + tracks["upbeat"]
+            assert player.poll().connected
+            if held:
+                break
+        assert held, "MPD never held an edit in 12 tries: the case this test is about did not occur"
+        assert client.currentsong()["file"] == tracks["upbeat"][0]  # the kept song ended; the new playlist plays
+    finally:
+        mpd.close()
+
+
+def test_a_now_switch_near_a_songs_end_is_answered_at_once(tmp_path):
+    """Stopping first: deleting the playing and the queued song may otherwise be held to the song's end too."""
+    mpd = PrivateMPD(tmp_path / "mpd", track_seconds=3.0).start()
+    try:
+        player = Player(mpd.socket_path, timeout_s=0.5, shuffle=False)
+        for playlist in ("calm", "upbeat", "calm", "upbeat", "calm", "upbeat"):
+            assert player.switch_to(playlist, "now", mood="x")
+            assert player.poll().state == "play"
+            time.sleep(2.0)  # 1 s of the first song left
+    finally:
+        mpd.close()
