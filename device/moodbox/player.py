@@ -187,9 +187,9 @@ class Player:
 
     def _call(self, command: str, *args: Any, song_end: float | None = None) -> Any:
         """Run one MPD command, bounded by ``timeout_s`` (counted from ``song_end`` instead, a ``time.monotonic()``
-        time, when MPD may hold the answer until the current song ends). When the connection turns out dropped (MPD's idle
-        timeout, a restart) a read-only command reconnects at once and is retried once; a timeout (a hung MPD) or
-        a queue edit is not retried: PlayerUnavailable, and the backoff decides when to try again."""
+        time, when MPD may hold the answer until the current song ends). When the connection turns out dropped
+        (MPD's idle timeout, a restart) a read-only command reconnects at once and is retried once; a timeout (a hung
+        MPD) or a queue edit is not retried: PlayerUnavailable, and the backoff decides when to try again."""
         with self._lock:
             for retry in (False, True):
                 if not self.connect():
