@@ -32,7 +32,7 @@ log = logging.getLogger("moodbox.player")
 
 SWITCH_MODES = ("after_current", "now")
 # MPD (0.23) answers an edit that replaces the song it has queued next only when the current song ends, once its
-# decoder has started on that next song (the last seconds of a song; up to 8 s measured). A "now" switch stops MPD
+# decoder has started on that next song (in the last seconds of a song). A "now" switch stops MPD
 # first, which it answers at once; an "after_current" switch waits up to the song's end for its edits, beyond
 # ``timeout_s``, and at most this much longer.
 SONG_END_WAIT_MAX_S = 10.0
