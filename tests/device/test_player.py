@@ -422,41 +422,41 @@ def test_a_song_from_mpds_own_queue_is_logged_as_such(mpd_server, mpd_client, ca
     assert "from MPD's own queue (not one of ours) (next)" in caplog.text and "from None" not in caplog.text
 
 
-def test_an_after_current_switch_near_a_songs_end_waits_for_mpd_instead_of_giving_up(tmp_path):
+@pytest.fixture
+def short_songs_mpd(tmp_path):
+    """A real MPD whose songs last 3 s, so that a test reaches a song's last second quickly."""
+    server = PrivateMPD(tmp_path / "mpd", track_seconds=3.0).start()
+    yield server
+    server.close()
+
+
+def test_an_after_current_switch_near_a_songs_end_waits_for_mpd_instead_of_giving_up(short_songs_mpd):
     """MPD 0.23 holds the answer to an edit that replaces the song queued next until the current song ends, once
     its decoder has started on that song (seen in CI as "MPD down" on a demo tick). The switch waits for the end
     of the song beyond ``timeout_s``. Whether MPD holds the edit varies, so the test tries until it has."""
-    mpd = PrivateMPD(tmp_path / "mpd", track_seconds=3.0).start()
-    try:
-        tracks = {name: mpd.client().listplaylist(name) for name in ("calm", "upbeat")}
-        player = Player(mpd.socket_path, timeout_s=0.5, shuffle=False)
-        client = mpd.client()
-        held = 0
-        for _ in range(12):
-            player.switch_to("calm", "now", mood="sad")
-            time.sleep(2.0)  # 1 s of the first song left: the decoder is on the next one
-            kept = client.currentsong()["file"]
-            started = time.monotonic()
-            assert player.switch_to("upbeat", "after_current", mood="happy")
-            held += time.monotonic() - started > 0.5
-            assert queue_files(client) == [kept] + tracks["upbeat"]
-            assert player.poll().connected
-            if held:
-                break
-        assert held, "MPD never held an edit in 12 tries: the case this test is about did not occur"
-        assert client.currentsong()["file"] == tracks["upbeat"][0]  # the kept song ended; the new playlist plays
-    finally:
-        mpd.close()
+    client = short_songs_mpd.client()
+    tracks = {name: client.listplaylist(name) for name in ("calm", "upbeat")}
+    player = Player(short_songs_mpd.socket_path, timeout_s=0.5, shuffle=False)
+    held = 0
+    for _ in range(12):
+        player.switch_to("calm", "now", mood="sad")
+        time.sleep(2.0)  # 1 s of the first song left: the decoder is on the next one
+        kept = client.currentsong()["file"]
+        started = time.monotonic()
+        assert player.switch_to("upbeat", "after_current", mood="happy")
+        held += time.monotonic() - started > 0.5
+        assert queue_files(client) == [kept] + tracks["upbeat"]
+        assert player.poll().connected
+        if held:
+            break
+    assert held, "MPD never held an edit in 12 tries: the case this test is about did not occur"
+    assert client.currentsong()["file"] == tracks["upbeat"][0]  # the kept song ended; the new playlist plays
 
 
-def test_a_now_switch_near_a_songs_end_is_answered_at_once(tmp_path):
+def test_a_now_switch_near_a_songs_end_is_answered_at_once(short_songs_mpd):
     """Stopping first: deleting the playing and the queued song may otherwise be held to the song's end too."""
-    mpd = PrivateMPD(tmp_path / "mpd", track_seconds=3.0).start()
-    try:
-        player = Player(mpd.socket_path, timeout_s=0.5, shuffle=False)
-        for playlist in ("calm", "upbeat", "calm", "upbeat", "calm", "upbeat"):
-            assert player.switch_to(playlist, "now", mood="x")
-            assert player.poll().state == "play"
-            time.sleep(2.0)  # 1 s of the first song left
-    finally:
-        mpd.close()
+    player = Player(short_songs_mpd.socket_path, timeout_s=0.5, shuffle=False)
+    for playlist in ("calm", "upbeat", "calm", "upbeat", "calm", "upbeat"):
+        assert player.switch_to(playlist, "now", mood="x")
+        assert player.poll().state == "play"
+        time.sleep(2.0)  # 1 s of the first song left
