@@ -81,13 +81,17 @@ def textured_background(rng: np.random.Generator, width: int, height: int) -> np
 
 
 def face_patch(face48: np.ndarray, side: int, roll_deg: float) -> np.ndarray:
-    """The 48x48 face resized to ``side`` px and turned by ``roll_deg`` (edges replicated into the corners)."""
-    interpolation = cv2.INTER_AREA if side < face48.shape[0] else cv2.INTER_CUBIC
-    patch = cv2.resize(face48, (side, side), interpolation=interpolation)
+    """The 48x48 face turned by ``roll_deg`` (edges replicated into the corners) and sized to ``side`` px.
+
+    The face is turned at its own resolution and then sized once, as an upright one: a camera samples a tilted
+    face once, and turning the small patch instead resamples it twice at its final size, which halves its fine
+    detail (at 24-32 px)."""
     if roll_deg:
-        turn = cv2.getRotationMatrix2D(((side - 1) / 2, (side - 1) / 2), roll_deg, 1.0)
-        patch = cv2.warpAffine(patch, turn, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return patch
+        turn = cv2.getRotationMatrix2D(((face48.shape[1] - 1) / 2, (face48.shape[0] - 1) / 2), roll_deg, 1.0)
+        face48 = cv2.warpAffine(face48, turn, face48.shape[::-1], flags=cv2.INTER_CUBIC,
+                                borderMode=cv2.BORDER_REPLICATE)
+    interpolation = cv2.INTER_AREA if side < face48.shape[0] else cv2.INTER_CUBIC
+    return cv2.resize(face48, (side, side), interpolation=interpolation)
 
 
 def is_the_face(face: Face, centre: tuple[float, float], side: int) -> bool:
