@@ -345,9 +345,11 @@ def plot(result: dict, path: Path) -> Path:
 
 def coverage_table(result: dict, found_min=0.95, accuracy_drop=0.05) -> str:
     """Per Pi camera, how far away the listener is still found (>= ``found_min`` upright and rolled) and their
-    expression still read (accuracy, upright, within ``accuracy_drop`` of that at 48 px), from the sweep's rows."""
+    expression still read (accuracy upright and rolled, eyes aligned, each within ``accuracy_drop`` of its own at
+    48 px), from the sweep's rows."""
     rows = sorted(result["rows"], key=lambda row: -row["width_px"])
-    reference = next((row["accuracy_upright"] for row in rows if row["width_px"] == 48), None)
+    poses = ("accuracy_upright", "accuracy_rolled_aligned")
+    reference = next((row for row in rows if row["width_px"] == 48), None)
 
     def down_to(good) -> int | None:
         """The smallest width reached from the largest one with every width in between good."""
@@ -358,12 +360,19 @@ def coverage_table(result: dict, found_min=0.95, accuracy_drop=0.05) -> str:
             smallest = row["width_px"]
         return smallest
 
-    found = down_to(lambda row: min(row["found_upright"] or 0, row["found_rolled"] or 0) >= found_min)
-    read = down_to(lambda row: min(row["found_upright"] or 0, row["found_rolled"] or 0) >= found_min
-                   and reference is not None and row["accuracy_upright"] is not None
-                   and row["accuracy_upright"] >= reference - accuracy_drop)
-    lines = [f"| camera at 640x480 | listener found (>= {100 * found_min:.0f}%) up to | expression read (within "
-             f"{100 * accuracy_drop:.0f} points of 48 px) up to |", "|---|---|---|"]
+    def found_well(row) -> bool:
+        return min(row["found_upright"] or 0, row["found_rolled"] or 0) >= found_min
+
+    def read_well(row) -> bool:
+        return reference is not None and all(
+            row[pose] is not None and reference[pose] is not None and row[pose] >= reference[pose] - accuracy_drop
+            for pose in poses)
+
+    found = down_to(found_well)
+    read = down_to(lambda row: found_well(row) and read_well(row))
+    lines = [f"| camera at 640x480 | listener found (>= {100 * found_min:.0f}%, upright and +-{ROLL_DEG} deg) up to "
+             f"| expression read (upright and +-{ROLL_DEG} deg, within {100 * accuracy_drop:.0f} points of 48 px) up to |",
+             "|---|---|---|"]
     for camera, metres_px in CAMERAS.items():
         cells = [f"{metres_px / width:.1f} m ({width} px face)" if width else "-" for width in (found, read)]
         lines.append(f"| {camera} | {cells[0]} | {cells[1]} |")

@@ -75,6 +75,18 @@ def test_sweep_rows_table_plot_and_coverage(model, data_dir, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_coverage_reads_the_expression_only_as_far_as_both_poses_are_read_well():
+    def row(width, upright, rolled):
+        return {"width_px": width, "found_upright": 0.99, "found_rolled": 0.99,
+                "accuracy_upright": upright, "accuracy_rolled_aligned": rolled}
+
+    result = {"rows": [row(160, 0.86, 0.86), row(48, 0.85, 0.84), row(40, 0.84, 0.80), row(32, 0.83, 0.78)]}
+    lines = coverage_table(result).splitlines()
+    assert lines[2] == "| Camera Module 3 (66 deg) | 2.5 m (32 px face) | 2.0 m (40 px face) |"
+    result["rows"][3]["found_rolled"] = 0.90
+    assert coverage_table(result).splitlines()[2] == "| Camera Module 3 (66 deg) | 2.0 m (40 px face) | 2.0 m (40 px face) |"
+
+
 def test_empty_frames_see_a_fresh_pool_of_walls_every_pool_frames(monkeypatch):
     from moodbox import sweep
     from moodbox.faces import FaceFinder
