@@ -33,6 +33,7 @@ NMS_IOU = 0.3  # MediaPipe's min_suppression_threshold for this model
 SURE_SCORE = 0.6  # what a zoomed second look must score (walls reach 0.5-0.68, true faces mostly 0.7+)
 SURE_SCORE_LARGE = 0.7  # the same for a face LARGE_FACE_PX or wider: walls that fool the model look 44 px and more
 LARGE_FACE_PX = 40
+SECOND_OPINION_SCORE = 0.5  # a large face scoring this up to SURE_SCORE_LARGE is kept if the face mesh sees a face
 FACE_PRESENCE = 0.5  # the face mesh's presence score that counts as "a face" (MediaPipe's own threshold)
 FACE_MESH_SIZE, FACE_MESH_SCALE = 192, 1.5  # its input, and its square's side per face box side (MediaPipe's ROI)
 UNCONFIRMED_SCORE = 0.7  # a whole-frame look finding a new listener keeps faces scoring this without a second look
@@ -42,8 +43,6 @@ CONFIRM_TURN_MIN_DEG = 10  # a candidate's eye line tilted this much: a second l
 TRACK_FACE_PX = 40  # face size in the model's input when following the listener
 WHOLE_FRAME_FACE_PX = 18  # a listener this big in a whole-frame pass: look there first, then around the last box
 SCAN_LEVELS = ((0.75, 0.5), (0.5, 0.25), (0.3, 0.125), (0.2, 0.0625))  # (tile side, overlap), shares of frame width
-SCAN_TURN_DEG = 20  # the two coarse levels' tiles are also looked at turned by this much either way
-SCAN_TURNED_LEVELS = 2
 SAME_FACE_RATIO = 2.0  # box widths of two looks at one face (a face ~24 px in the input: a third off either way)
 HAAR_FILE = "haarcascade_frontalface_default.xml"
 INTERPOLATIONS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
@@ -135,7 +134,7 @@ class _BlazeFace:
     ~60 passes, so each tick with no listener known looks at the whole frame (a listener near the box is found
     at once) plus ``tiles_per_tick`` tiles of a cyclic scan (coarse to fine, see :func:`scan_tiles`).
     A listener found is then followed: the next tick looks first at a square around the last box, scaled so
-    the face is ~40 px in the model's input (turned level by the eye line when it is tilted). A sofa listener (who sits still) is found within one scan cycle
+    the face is ~40 px in the model's input. A sofa listener (who sits still) is found within one scan cycle
     (:meth:`scan_cycle_ticks`) and then costs one pass per tick.
 
     A follow-up look keeps faces scoring ``min_score``, as MediaPipe does; a whole-frame look for a new
@@ -144,8 +143,8 @@ class _BlazeFace:
     ``CANDIDATE_SCORE`` or more are candidates for that second look. Faces from scan tiles always need it,
     since a tile at full resolution shows textured walls closely, and there every candidate gets it: a stretch
     of wall scoring high must not hide a weaker face beside it. With ``presence`` (the face mesh), a large
-    face that the second look scores below its sure score, but as a candidate, is kept if the face mesh sees
-    a face there. Without ``tiles`` it is MediaPipe's plain whole-frame detector at ``min_score``.
+    face that the second look scores only ``SECOND_OPINION_SCORE`` or more is kept if the face mesh sees a
+    face there. Without ``tiles`` it is MediaPipe's plain whole-frame detector at ``min_score``.
     """
 
     def __init__(self, path: Path, threads: int, min_score: float, tiles: bool, tiles_per_tick: int,
@@ -160,11 +159,12 @@ class _BlazeFace:
         self._sure_large = max(min_score, SURE_SCORE_LARGE) if tiles else min_score
         self._unconfirmed = max(min_score, UNCONFIRMED_SCORE) if tiles else min_score
         self._presence = presence
+        self._second_opinion = max(min_score, SECOND_OPINION_SCORE)
         self._candidate = min(min_score, CANDIDATE_SCORE) if tiles else None
         self._tiles = tiles
         self._tiles_per_tick = tiles_per_tick
         self._canvas = np.empty((1, BLAZEFACE_SIZE, BLAZEFACE_SIZE, 3), np.float32)
-        self._scan: list[tuple[tuple[int, int, int, int], float, float]] = []
+        self._scan: list[tuple[tuple[int, int, int, int], float]] = []
         self._scan_shape: tuple[int, int] | None = None
         self._scan_next = 0
         self._track: Face | None = None
@@ -180,44 +180,40 @@ class _BlazeFace:
     def find(self, gray: np.ndarray) -> list[Face]:
         height, width = gray.shape
         whole = (0, 0, width, height)
-        looks = [(whole, 0.0)]
+        looks = [whole]
         if self._tiles and self._track is not None:
             region = around(self._track, TRACK_FACE_PX, width, height)
-            tilt = eye_tilt_deg(self._track)
-            turn = tilt if tilt is not None and abs(tilt) >= CONFIRM_TURN_MIN_DEG else 0.0
             big = max(self._track.w, self._track.h) * BLAZEFACE_SIZE / max(width, height) >= WHOLE_FRAME_FACE_PX
-            looks = [(whole, 0.0), (region, turn)] if big else [(region, turn), (whole, 0.0)]
+            looks = [whole, region] if big else [region, whole]
         faces = []
-        for region, turn in dict.fromkeys(looks):  # the region may be the whole frame
-            following = (region, turn) == looks[0] and self._track is not None
-            faces = self._look(gray, region, confirm_below=self._min_score if following else self._unconfirmed,
-                               turn_deg=turn)
+        for region in dict.fromkeys(looks):  # the region may be the whole frame
+            following = region == looks[0] and self._track is not None
+            faces = self._look(gray, region, confirm_below=self._min_score if following else self._unconfirmed)
             if faces:
                 break
         if not faces and self._tiles:
             if self._scan_shape != gray.shape:
                 self._scan, self._scan_shape, self._scan_next = scan_tiles(width, height), gray.shape, 0
             for _ in range(self._tiles_per_tick):
-                tile, largest, turn_deg = self._scan[self._scan_next]
+                tile, largest = self._scan[self._scan_next]
                 self._scan_next = (self._scan_next + 1) % len(self._scan)
-                faces = self._look(gray, tile, largest, confirm_all=True, turn_deg=turn_deg)
+                faces = self._look(gray, tile, largest, confirm_all=True)
                 if faces:
                     break
         self._track = max(faces, key=lambda face: face.w * face.h) if faces else None
         return faces
 
     def _look(self, gray: np.ndarray, region, largest: float = float("inf"), confirm_all=False,
-              confirm_below: float = 0.0, turn_deg: float = 0.0) -> list[Face]:
-        """Faces in ``region`` (x, y, w, h) of the frame, turned by ``turn_deg``; candidates and faces scoring
-        below ``confirm_below`` (with ``confirm_all``, every face) must be confirmed by a second pass zoomed on
-        them.
+              confirm_below: float = 0.0) -> list[Face]:
+        """Faces in ``region`` (x, y, w, h) of the frame; candidates and faces scoring below ``confirm_below``
+        (with ``confirm_all``, every face) must be confirmed by a second pass zoomed on them.
 
         Faces wider than ``largest`` are left to coarser looks: a scan tile filled by one "face" is mostly a
         textured background (striped fabric, shelves) that the short-range model takes for a close-up.
         """
         faces = []
         sure = self._sure if confirm_all else self._min_score
-        for face in self._faces(gray, region, sure, self._candidate, with_candidates=confirm_all, turn_deg=turn_deg):
+        for face in self._faces(gray, region, sure, self._candidate, with_candidates=confirm_all):
             if max(face.w, face.h) > largest:
                 continue
             if confirm_all or face.score < max(sure, confirm_below):
@@ -232,20 +228,18 @@ class _BlazeFace:
         ``SURE_SCORE`` there (``SURE_SCORE_LARGE`` from ``LARGE_FACE_PX`` wide). When that look fails and the
         candidate's eyes are tilted by ``CONFIRM_TURN_MIN_DEG`` or more, one more zoomed look is turned so that
         they are level: the short-range model scores a rolled face lower than the same face upright. A large
-        face that scores below its sure score there, but still as a candidate, is kept when the face mesh finds
-        a face there (profiles, bowed heads and hands over the face score low with BlazeFace; the walls that
-        reach those scores do not look like a face to the mesh)."""
+        face scoring ``SECOND_OPINION_SCORE`` up to its sure score is kept when the face mesh finds a face
+        there (profiles, bowed heads and hands over the face score low with BlazeFace; the walls that reach
+        those scores do not look like a face to the mesh)."""
         height, width = gray.shape
         large = max(face.w, face.h) >= LARGE_FACE_PX
         sure = self._sure_large if large else self._sure
-        floor = self._candidate if large and self._presence else sure
+        floor = self._second_opinion if large and self._presence else sure
         zoomed = around(face, CONFIRM_FACE_PX, width, height)
         seen = [found for found in self._faces(gray, zoomed, floor) if same_face(found, face)]
         tilt = eye_tilt_deg(face)
         if not any(found.score >= sure for found in seen) and tilt is not None and abs(tilt) >= CONFIRM_TURN_MIN_DEG:
-            side = max(1, round(max(face.w, face.h) * BLAZEFACE_SIZE / CONFIRM_FACE_PX))
-            square = (face.x + (face.w - side) / 2, face.y + (face.h - side) / 2, side, side)
-            seen += [found for found in self._faces(gray, square, floor, turn_deg=tilt) if same_face(found, face)]
+            seen += [found for found in self._turned_look(gray, face, tilt, floor) if same_face(found, face)]
         if not seen:
             return None
         best = max(seen, key=lambda found: found.score)
@@ -254,37 +248,39 @@ class _BlazeFace:
         self.passes += 1  # the face mesh's look (only when floor < sure, i.e. with the face mesh)
         return best if self._presence.score(gray, best) >= FACE_PRESENCE else None
 
+    def _turned_look(self, gray: np.ndarray, face: Face, angle_deg: float, min_score: float) -> list[Face]:
+        """Faces scoring ``min_score`` in a square around ``face`` (the face ~48 px in the model's input)
+        turned by ``angle_deg`` about its centre, in frame coordinates."""
+        side = max(1, round(max(face.w, face.h) * BLAZEFACE_SIZE / CONFIRM_FACE_PX))
+        centre_x, centre_y = face.x + face.w / 2, face.y + face.h / 2
+        to_turned = cv2.getRotationMatrix2D((centre_x, centre_y), angle_deg, 1.0)
+        to_turned[:, 2] += (side / 2 - centre_x, side / 2 - centre_y)
+        turned = cv2.warpAffine(gray, to_turned, (side, side), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REPLICATE)
+        back = cv2.invertAffineTransform(to_turned)
+
+        def to_frame(xy) -> tuple[float, float]:
+            return tuple(float(v) for v in back[:, :2] @ np.asarray(xy) + back[:, 2])
+
+        faces = []
+        for found in self._faces(turned, (0, 0, side, side), min_score):
+            x, y = to_frame((found.x + found.w / 2, found.y + found.h / 2))
+            faces.append(Face(x - found.w / 2, y - found.h / 2, found.w, found.h, found.score,
+                              left_eye=to_frame(found.left_eye), right_eye=to_frame(found.right_eye)))
+        return faces
+
     def _faces(self, gray: np.ndarray, region, min_score: float, candidate_score: float | None = None,
-               with_candidates: bool = False, turn_deg: float = 0.0) -> list[Face]:
+               with_candidates: bool = False) -> list[Face]:
         """Faces scoring ``min_score`` in ``region`` (merged as MediaPipe merges them), then the candidates
         (``candidate_score`` up to ``min_score``, merged among themselves): all of them ``with_candidates``,
-        else only when there is no face. With ``turn_deg``, the region is looked at turned by that much about
-        its centre (it may then reach beyond the frame, whose edges are replicated)."""
+        else only when there is no face."""
         x, y, w, h = region
-        if turn_deg:
-            boxes, points, scores = self._detect_turned(gray, region, turn_deg, candidate_score or min_score)
-        else:
-            boxes, points, scores = self._detect(gray[y:y + h, x:x + w], x, y, candidate_score or min_score)
+        boxes, points, scores = self._detect(gray[y:y + h, x:x + w], x, y, candidate_score or min_score)
         sure = scores >= min_score
         faces = _to_faces(weighted_nms(boxes[sure], points[sure], scores[sure]))
         if candidate_score is None or (faces and not with_candidates):
             return faces
         return faces + _to_faces(weighted_nms(boxes[~sure], points[~sure], scores[~sure]))
-
-    def _detect_turned(self, gray: np.ndarray, region, angle_deg: float, min_score: float):
-        """:meth:`_detect` on ``region`` turned by ``angle_deg`` about its centre; boxes (upright, as the model
-        gives them) and keypoints in frame pixels."""
-        x, y, w, h = region
-        centre_x, centre_y = x + w / 2, y + h / 2
-        to_turned = cv2.getRotationMatrix2D((centre_x, centre_y), angle_deg, 1.0)
-        to_turned[:, 2] += (w / 2 - centre_x, h / 2 - centre_y)
-        turned = cv2.warpAffine(gray, to_turned, (round(w), round(h)), flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_REPLICATE)
-        boxes, points, scores = self._detect(turned, 0, 0, min_score)
-        back = cv2.invertAffineTransform(to_turned)
-        centres = ((boxes[:, :2] + boxes[:, 2:]) / 2) @ back[:, :2].T + back[:, 2]
-        half_sizes = (boxes[:, 2:] - boxes[:, :2]) / 2
-        return np.hstack([centres - half_sizes, centres + half_sizes]), points @ back[:, :2].T + back[:, 2], scores
 
     def _detect(self, gray: np.ndarray, left: int, top: int, min_score: float):
         """Boxes (N, 4), keypoints (N, 6, 2) in frame pixels and scores (N,) above min_score, before NMS."""
@@ -347,29 +343,25 @@ def same_face(a: Face, b: Face) -> bool:
             and max(a.w, b.w) < SAME_FACE_RATIO * min(a.w, b.w))
 
 
-def scan_tiles(width: int, height: int) -> list[tuple[tuple[int, int, int, int], float, float]]:
+def scan_tiles(width: int, height: int) -> list[tuple[tuple[int, int, int, int], float]]:
     """The cyclic scan for faces too small for one whole-frame pass, coarse first: square tiles
-    ((x, y, side, side), largest face width taken there, turn in degrees).
+    ((x, y, side, side), largest face width taken there).
 
     Each level's tile side is a share of the frame's width (640 px: 480, 320, 192, 128 px); a tile takes faces
     down to ~24 px in the model's input, and neighbouring tiles overlap by the largest face its level is for, so
     every face lies whole inside some tile; larger faces are left to the coarser looks. The overlaps are as
     large as each level's tile count allows: BlazeFace's box of a face varies in width by a third or more.
     The 480 px level gives faces of 120-320 px a look at ~40-100 px in the model's input (the whole frame
-    shows them at only 24-64 px). The ``SCAN_TURNED_LEVELS`` coarsest levels' tiles (faces of about 60 px and
-    more at 640x480, a listener within about 1.3 m) come again turned by +-``SCAN_TURN_DEG``: the short-range model
-    misses more faces rolled that much than upright ones. 79 tiles at 640x480.
+    shows them at only 24-64 px). 63 tiles at 640x480.
     """
     tiles = []
-    for level, (side_share, overlap_share) in enumerate(SCAN_LEVELS):
+    for side_share, overlap_share in SCAN_LEVELS:
         side, overlap = min(round(width * side_share), height), round(width * overlap_share)
         columns = -(-(width - side) // (side - overlap)) + 1
         rows = -(-(height - side) // (side - overlap)) + 1
-        turns = (0.0, SCAN_TURN_DEG, -SCAN_TURN_DEG) if level < SCAN_TURNED_LEVELS else (0.0,)
-        for turn in turns:
-            for y in np.linspace(0, height - side, rows).round().astype(int):
-                for x in np.linspace(0, width - side, columns).round().astype(int):
-                    tiles.append(((int(x), int(y), side, side), float(overlap), float(turn)))
+        for y in np.linspace(0, height - side, rows).round().astype(int):
+            for x in np.linspace(0, width - side, columns).round().astype(int):
+                tiles.append(((int(x), int(y), side, side), float(overlap)))
     return tiles
 
 

@@ -14,7 +14,7 @@ from moodbox.faces import (FACE_MESH_FILE, Face, FaceFinder, FacePresence, crop_
 from moodbox.scripted import ScriptedFaceSource
 from moodbox.sweep import face_patch, is_the_face, load_ferplus_faces, textured_background
 
-SCAN_CYCLE = 80  # ticks in which the default finder looks at every tile: 79 tiles, one per tick, plus one
+SCAN_CYCLE = 64  # ticks in which the default finder looks at every tile: 63 tiles, one per tick, plus one
 
 CONVENTION = {"square": True, "scale": 1.25, "interpolation": "area", "border": "replicate"}
 
@@ -135,13 +135,12 @@ def test_tilted_listener_is_found_with_its_eyes_tilted_alike(blazeface, ferplus_
         if found_at is None:
             continue
         found += 1
-        assert found_at < SCAN_CYCLE and np.mean(hits[found_at:]) >= 0.9  # face 3 is lost on a few ticks
+        assert found_at < SCAN_CYCLE and all(hits[found_at:])
         for faces in results[found_at:]:
-            if faces:
-                eyes = np.subtract(faces[0].left_eye, faces[0].right_eye)
-                angles.append(np.degrees(np.arctan2(eyes[1], eyes[0])))
+            eyes = np.subtract(faces[0].left_eye, faces[0].right_eye)
+            angles.append(np.degrees(np.arctan2(eyes[1], eyes[0])))
     # cv2 turns a face by +roll counter-clockwise on screen: its image-left (right) eye ends up lower
-    assert found == 6
+    assert found >= 5  # FER2013 face 3 is not found at any roll
     low, high = sorted((-0.5 * roll, -2 * roll))  # keypoints are coarse on FER faces: turned the same way
     assert low < np.median(angles) < high
 
@@ -166,8 +165,7 @@ def test_a_turned_second_look_reports_the_face_where_it_is_in_the_frame(blazefac
         eye_offset = 0.2 * side * np.array([np.cos(turn), np.sin(turn)])
         candidate = Face(x, y, side, side, 0.4, left_eye=tuple(np.add(centre, eye_offset)),
                          right_eye=tuple(np.subtract(centre, eye_offset)))
-        square = (x - side // 2, y - side // 2, 2 * side, 2 * side)  # the candidate and its surroundings
-        seen = blazeface._detector._faces(frame, square, 0.6, turn_deg=candidate_tilt)
+        seen = blazeface._detector._turned_look(frame, candidate, candidate_tilt, 0.6)
         assert len(seen) == 1 and is_the_face(seen[0], centre, side)
         return eye_tilt_deg(seen[0])
 
@@ -246,23 +244,18 @@ def test_no_face_is_an_empty_list(blazeface):
 
 def test_scan_cycle_covers_every_tile():
     assert FaceFinder("blazeface").scan_cycle_ticks(640, 480) == SCAN_CYCLE
-    assert FaceFinder("blazeface", tiles_per_tick=2).scan_cycle_ticks(640, 480) == 41
+    assert FaceFinder("blazeface", tiles_per_tick=2).scan_cycle_ticks(640, 480) == 33
     assert FaceFinder("blazeface", tiles=False).scan_cycle_ticks(640, 480) == 1
     assert FaceFinder("haar").scan_cycle_ticks(640, 480) == 1
 
 
 def test_scan_tiles_hold_every_face_their_level_is_for():
     tiles = scan_tiles(640, 480)
-    assert len(tiles) == 79
-    for (x, y, w, h), largest, turn in tiles:
+    assert len(tiles) == 63
+    for (x, y, w, h), largest in tiles:
         assert 0 <= x and x + w <= 640 and 0 <= y and y + h <= 480
-    upright = [(tile, largest) for tile, largest, turn in tiles if turn == 0]
-    turned = [(tile, largest, turn) for tile, largest, turn in tiles if turn != 0]
-    assert len(upright) == 63
-    assert sorted(turned) == sorted((tile, largest, turn) for tile, largest in upright if largest >= 160
-                                    for turn in (20.0, -20.0))  # the two coarse levels, both ways
-    for largest in {largest for _, largest in upright}:
-        level = [tile for tile, size in upright if size == largest]
+    for largest in {largest for _, largest in tiles}:
+        level = [tile for tile, size in tiles if size == largest]
         for fx in range(0, 640 - round(largest) + 1, 7):
             for fy in range(0, 480 - round(largest) + 1, 7):
                 assert any(x <= fx and fx + largest <= x + w and y <= fy and fy + largest <= y + h
