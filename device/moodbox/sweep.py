@@ -370,9 +370,9 @@ def coverage_table(result: dict, found_min=0.95, accuracy_drop=0.05) -> str:
 
     found = down_to(found_well)
     read = down_to(lambda row: found_well(row) and read_well(row))
-    lines = [f"| camera at 640x480 | listener found (>= {100 * found_min:.0f}%, upright and +-{ROLL_DEG} deg) up to "
-             f"| expression read (upright and +-{ROLL_DEG} deg, within {100 * accuracy_drop:.0f} points of 48 px) up to |",
-             "|---|---|---|"]
+    poses_named = f"upright and +-{ROLL_DEG} deg"
+    lines = [f"| camera at 640x480 | listener found (>= {100 * found_min:.0f}%, {poses_named}) up to | expression "
+             f"read ({poses_named}, within {100 * accuracy_drop:.0f} points of 48 px) up to |", "|---|---|---|"]
     for camera, metres_px in CAMERAS.items():
         cells = [f"{metres_px / width:.1f} m ({width} px face)" if width else "-" for width in (found, read)]
         lines.append(f"| {camera} | {cells[0]} | {cells[1]} |")

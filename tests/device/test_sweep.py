@@ -84,7 +84,8 @@ def test_coverage_reads_the_expression_only_as_far_as_both_poses_are_read_well()
     lines = coverage_table(result).splitlines()
     assert lines[2] == "| Camera Module 3 (66 deg) | 2.5 m (32 px face) | 2.0 m (40 px face) |"
     result["rows"][3]["found_rolled"] = 0.90
-    assert coverage_table(result).splitlines()[2] == "| Camera Module 3 (66 deg) | 2.0 m (40 px face) | 2.0 m (40 px face) |"
+    lines = coverage_table(result).splitlines()
+    assert lines[2] == "| Camera Module 3 (66 deg) | 2.0 m (40 px face) | 2.0 m (40 px face) |"
 
 
 def test_empty_frames_see_a_fresh_pool_of_walls_every_pool_frames(monkeypatch):
