@@ -33,7 +33,6 @@ NMS_IOU = 0.3  # MediaPipe's min_suppression_threshold for this model
 SURE_SCORE = 0.6  # what a zoomed second look must score (walls reach 0.5-0.68, true faces mostly 0.7+)
 SURE_SCORE_LARGE = 0.7  # the same for a face LARGE_FACE_PX or wider: walls that fool the model look 44 px and more
 LARGE_FACE_PX = 40
-SECOND_OPINION_SCORE = 0.5  # a large face scoring this up to SURE_SCORE_LARGE is kept if the face mesh sees a face
 FACE_PRESENCE = 0.5  # the face mesh's presence score that counts as "a face" (MediaPipe's own threshold)
 FACE_MESH_SIZE, FACE_MESH_SCALE = 192, 1.5  # its input, and its square's side per face box side (MediaPipe's ROI)
 UNCONFIRMED_SCORE = 0.7  # a whole-frame look finding a new listener keeps faces scoring this without a second look
@@ -143,8 +142,8 @@ class _BlazeFace:
     ``CANDIDATE_SCORE`` or more are candidates for that second look. Faces from scan tiles always need it,
     since a tile at full resolution shows textured walls closely, and there every candidate gets it: a stretch
     of wall scoring high must not hide a weaker face beside it. With ``presence`` (the face mesh), a large
-    face that the second look scores only ``SECOND_OPINION_SCORE`` or more is kept if the face mesh sees a
-    face there. Without ``tiles`` it is MediaPipe's plain whole-frame detector at ``min_score``.
+    face that the second look scores below its sure score, but as a candidate, is kept if the face mesh sees
+    a face there. Without ``tiles`` it is MediaPipe's plain whole-frame detector at ``min_score``.
     """
 
     def __init__(self, path: Path, threads: int, min_score: float, tiles: bool, tiles_per_tick: int,
@@ -159,7 +158,6 @@ class _BlazeFace:
         self._sure_large = max(min_score, SURE_SCORE_LARGE) if tiles else min_score
         self._unconfirmed = max(min_score, UNCONFIRMED_SCORE) if tiles else min_score
         self._presence = presence
-        self._second_opinion = max(min_score, SECOND_OPINION_SCORE)
         self._candidate = min(min_score, CANDIDATE_SCORE) if tiles else None
         self._tiles = tiles
         self._tiles_per_tick = tiles_per_tick
@@ -228,13 +226,13 @@ class _BlazeFace:
         ``SURE_SCORE`` there (``SURE_SCORE_LARGE`` from ``LARGE_FACE_PX`` wide). When that look fails and the
         candidate's eyes are tilted by ``CONFIRM_TURN_MIN_DEG`` or more, one more zoomed look is turned so that
         they are level: the short-range model scores a rolled face lower than the same face upright. A large
-        face scoring ``SECOND_OPINION_SCORE`` up to its sure score is kept when the face mesh finds a face
-        there (profiles, bowed heads and hands over the face score low with BlazeFace; the walls that reach
-        those scores do not look like a face to the mesh)."""
+        face that scores below its sure score there, but still as a candidate, is kept when the face mesh finds
+        a face there (profiles, bowed heads and hands over the face score low with BlazeFace; the walls that
+        reach those scores do not look like a face to the mesh)."""
         height, width = gray.shape
         large = max(face.w, face.h) >= LARGE_FACE_PX
         sure = self._sure_large if large else self._sure
-        floor = self._second_opinion if large and self._presence else sure
+        floor = self._candidate if large and self._presence else sure
         zoomed = around(face, CONFIRM_FACE_PX, width, height)
         seen = [found for found in self._faces(gray, zoomed, floor) if same_face(found, face)]
         tilt = eye_tilt_deg(face)

@@ -226,6 +226,24 @@ def test_a_large_face_blazeface_is_unsure_of_is_kept_on_the_face_meshs_word(ferp
         assert is_the_face(confirmed, (x + side / 2, y + side / 2), side)
 
 
+@pytest.mark.parametrize("presence, kept", [(0.9, True), (0.1, False)])
+def test_a_face_half_hidden_by_a_hand_is_kept_or_dropped_on_the_face_meshs_word(ferplus_faces, presence, kept):
+    """BlazeFace's zoomed look scores it only as a candidate (0.3-0.5); the face mesh decides."""
+    side, (x, y) = 120, (300, 200)
+    frame = textured_background(np.random.default_rng(2), 640, 480)
+    patch = face_patch(ferplus_faces[2], side, 0)
+    patch[side - 72:, :] = 128  # a grey hand over the lower 60% of the face
+    frame[y:y + side, x:x + side] = patch
+    finder = FaceFinder("blazeface")
+    detector, mesh = finder._detector, _FixedPresence(presence)
+    detector._presence = mesh
+    confirmed = detector._confirm(frame, Face(x, y, side, side, 0.4))
+    assert mesh.asked == 1
+    assert (confirmed is not None) == kept
+    if kept:
+        assert 0.3 <= confirmed.score < 0.5 and is_the_face(confirmed, (x + side / 2, y + side / 2), side)
+
+
 def test_no_face_is_an_empty_list(blazeface):
     rng = np.random.default_rng(0)
     blazeface.reset()
