@@ -43,6 +43,7 @@ TRACK_FACE_PX = 40  # face size in the model's input when following the listener
 WHOLE_FRAME_FACE_PX = 18  # a listener this big in a whole-frame pass: look there first, then around the last box
 SCAN_LEVELS = ((0.75, 0.5), (0.5, 0.25), (0.3, 0.125), (0.2, 0.0625))  # (tile side, overlap), shares of frame width
 SAME_FACE_RATIO = 2.0  # box widths of two looks at one face (a face ~24 px in the input: a third off either way)
+BOX_SLACK = 1.5  # a scan tile keeps boxes up to this times its level's largest face: a box may be half again as wide
 HAAR_FILE = "haarcascade_frontalface_default.xml"
 INTERPOLATIONS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
 BORDERS = {"replicate": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT}
@@ -207,12 +208,15 @@ class _BlazeFace:
         (with ``confirm_all``, every face) must be confirmed by a second pass zoomed on them.
 
         Faces wider than ``largest`` are left to coarser looks: a scan tile filled by one "face" is mostly a
-        textured background (striped fabric, shelves) that the short-range model takes for a close-up.
+        textured background (striped fabric, shelves) that the short-range model takes for a close-up. Boxes up
+        to ``BOX_SLACK`` times ``largest`` are kept: BlazeFace draws the box of a face up to half again as wide
+        as the face, and the coarser look sees that face at only ~25 px in the model's input, where it often
+        scores too low to be a candidate.
         """
         faces = []
         sure = self._sure if confirm_all else self._min_score
         for face in self._faces(gray, region, sure, self._candidate, with_candidates=confirm_all):
-            if max(face.w, face.h) > largest:
+            if max(face.w, face.h) > BOX_SLACK * largest:
                 continue
             if confirm_all or face.score < max(sure, confirm_below):
                 face = self._confirm(gray, face)
@@ -228,11 +232,14 @@ class _BlazeFace:
         they are level: the short-range model scores a rolled face lower than the same face upright. A large
         face that scores below its sure score there, but still as a candidate, is kept when the face mesh finds
         a face there (profiles, bowed heads and hands over the face score low with BlazeFace; the walls that
-        reach those scores do not look like a face to the mesh)."""
+        reach those scores do not look like a face to the mesh). Not for a box that a whole-frame look already
+        shows at ``CONFIRM_FACE_PX`` or more (240 px in a 640 px frame): BlazeFace sees it at its best there, and
+        the walls it is unsure of at that size are what the mesh most often takes for a face."""
         height, width = gray.shape
         large = max(face.w, face.h) >= LARGE_FACE_PX
         sure = self._sure_large if large else self._sure
-        floor = self._candidate if large and self._presence else sure
+        at_best = max(face.w, face.h) * BLAZEFACE_SIZE / max(width, height) >= CONFIRM_FACE_PX
+        floor = self._candidate if large and self._presence and not at_best else sure
         zoomed = around(face, CONFIRM_FACE_PX, width, height)
         seen = [found for found in self._faces(gray, zoomed, floor) if same_face(found, face)]
         tilt = eye_tilt_deg(face)
@@ -343,7 +350,7 @@ def same_face(a: Face, b: Face) -> bool:
 
 def scan_tiles(width: int, height: int) -> list[tuple[tuple[int, int, int, int], float]]:
     """The cyclic scan for faces too small for one whole-frame pass, coarse first: square tiles
-    ((x, y, side, side), largest face width taken there).
+    ((x, y, side, side), largest face width the level is for; ``_BlazeFace._look`` allows its box some slack).
 
     Each level's tile side is a share of the frame's width (640 px: 480, 320, 192, 128 px); a tile takes faces
     down to ~24 px in the model's input, and neighbouring tiles overlap by the largest face its level is for, so

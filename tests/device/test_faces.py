@@ -128,19 +128,21 @@ def test_whole_frame_only_misses_those_listeners(ferplus_faces):
 
 @pytest.mark.parametrize("roll", [20, -20])
 def test_tilted_listener_is_found_with_its_eyes_tilted_alike(blazeface, ferplus_faces, roll):
-    angles, found = [], 0
+    angles, found, held = [], 0, 0
     for seed in range(6):
         found_at, results, hits, _ = still_listener(blazeface, ferplus_faces[seed], 96, roll=roll, seed=seed,
                                                     ticks=SCAN_CYCLE + 2)
         if found_at is None:
             continue
         found += 1
-        assert found_at < SCAN_CYCLE and all(hits[found_at:])
-        for faces in results[found_at:]:
-            eyes = np.subtract(faces[0].left_eye, faces[0].right_eye)
-            angles.append(np.degrees(np.arctan2(eyes[1], eyes[0])))
+        assert found_at < SCAN_CYCLE
+        held += all(hits[found_at:])
+        for faces, hit in zip(results[found_at:], hits[found_at:]):
+            if hit:
+                eyes = np.subtract(faces[0].left_eye, faces[0].right_eye)
+                angles.append(np.degrees(np.arctan2(eyes[1], eyes[0])))
     # cv2 turns a face by +roll counter-clockwise on screen: its image-left (right) eye ends up lower
-    assert found >= 5  # FER2013 face 3 is not found at any roll
+    assert found >= 5 and held >= 5  # FER2013 face 3 is found at most by a weak look, and then not held
     low, high = sorted((-0.5 * roll, -2 * roll))  # keypoints are coarse on FER faces: turned the same way
     assert low < np.median(angles) < high
 
@@ -244,6 +246,21 @@ def test_a_face_half_hidden_by_a_hand_is_kept_or_dropped_on_the_face_meshs_word(
         assert 0.3 <= confirmed.score < 0.5 and is_the_face(confirmed, (x + side / 2, y + side / 2), side)
 
 
+def test_the_face_mesh_has_no_word_on_a_box_a_whole_frame_look_shows_at_its_best(ferplus_faces):
+    """A 260 px box is 52 px in a whole-frame look's input: the second look is no closer, and the walls BlazeFace
+    is unsure of at that size are what the face mesh most often takes for a face."""
+    side, (x, y) = 260, (200, 120)
+    frame = textured_background(np.random.default_rng(2), 640, 480)
+    frame[y:y + side, x:x + side] = face_patch(ferplus_faces[1], side, 0)
+    finder = FaceFinder("blazeface")
+    detector, mesh = finder._detector, _FixedPresence(0.9)
+    detector._presence = mesh
+    candidate = Face(x, y, side, side, 0.4)
+    assert detector._confirm(frame, candidate) is not None  # BlazeFace is sure of this face
+    detector._sure_large = 0.999  # now it is below what a sure face needs
+    assert detector._confirm(frame, candidate) is None and mesh.asked == 0
+
+
 def test_no_face_is_an_empty_list(blazeface):
     rng = np.random.default_rng(0)
     blazeface.reset()
@@ -278,6 +295,25 @@ def test_scan_tiles_hold_every_face_their_level_is_for():
             for fy in range(0, 480 - round(largest) + 1, 7):
                 assert any(x <= fx and fx + largest <= x + w and y <= fy and fy + largest <= y + h
                            for x, y, w, h in level), (largest, fx, fy)
+
+
+@pytest.mark.parametrize("side, kept", [(52, 10), (110, 0)])
+def test_a_scan_tile_keeps_a_face_whose_box_is_drawn_wider_than_its_level_is_for(ferplus_faces, side, kept):
+    """A finest-level tile (128 px, for faces up to 40 px) keeps a 52 px face, which BlazeFace often boxes wider
+    than 40 px (the coarser tiles see it at only ~20 px in the model's input); a face filling most of the tile
+    is still left to the coarser looks."""
+    detector = FaceFinder("blazeface")._detector
+    tiles = scan_tiles(640, 480)
+    finest = min(largest for _, largest in tiles)
+    (tile_x, tile_y, tile_side, _), largest = [tile for tile in tiles if tile[1] == finest][7]
+    x, y = tile_x + (tile_side - side) // 2, tile_y + (tile_side - side) // 2
+    found = 0
+    for seed in range(12):
+        frame = textured_background(np.random.default_rng(seed), 640, 480)
+        frame[y:y + side, x:x + side] = face_patch(ferplus_faces[seed], side, 0)
+        faces = detector._look(frame, (tile_x, tile_y, tile_side, tile_side), largest, confirm_all=True)
+        found += any(is_the_face(face, (x + side / 2, y + side / 2), side) for face in faces)
+    assert found >= kept if kept else found == 0  # the finder before this slack kept 3 of the 12 at 52 px
 
 
 def test_find_needs_a_gray_uint8_frame(blazeface):
