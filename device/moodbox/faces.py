@@ -210,8 +210,8 @@ class _BlazeFace:
         Faces wider than ``largest`` are left to coarser looks: a scan tile filled by one "face" is mostly a
         textured background (striped fabric, shelves) that the short-range model takes for a close-up. Boxes up
         to ``BOX_SLACK`` times ``largest`` are kept: BlazeFace draws the box of a face up to half again as wide
-        as the face, and the coarser look sees that face at only ~25 px in the model's input, where it often
-        scores too low to be a candidate.
+        as the face, and the next coarser level shows that face a half to two thirds as large in the model's
+        input, where BlazeFace often scores it too low to be a candidate.
         """
         faces = []
         sure = self._sure if confirm_all else self._min_score

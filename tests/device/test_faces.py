@@ -300,8 +300,7 @@ def test_scan_tiles_hold_every_face_their_level_is_for():
 @pytest.mark.parametrize("side, kept", [(52, 10), (110, 0)])
 def test_a_scan_tile_keeps_a_face_whose_box_is_drawn_wider_than_its_level_is_for(ferplus_faces, side, kept):
     """A finest-level tile (128 px, for faces up to 40 px) keeps a 52 px face, which BlazeFace often boxes wider
-    than 40 px (the coarser tiles see it at only ~20 px in the model's input); a face filling most of the tile
-    is still left to the coarser looks."""
+    than 40 px; a face filling most of the tile is still left to the coarser looks."""
     detector = FaceFinder("blazeface")._detector
     tiles = scan_tiles(640, 480)
     finest = min(largest for _, largest in tiles)
