@@ -236,9 +236,10 @@ class _BlazeFace:
         shows at ``CONFIRM_FACE_PX`` or more (240 px in a 640 px frame): BlazeFace sees it at its best there, and
         the walls it is unsure of at that size are what the mesh most often takes for a face."""
         height, width = gray.shape
-        large = max(face.w, face.h) >= LARGE_FACE_PX
+        size = max(face.w, face.h)
+        large = size >= LARGE_FACE_PX
         sure = self._sure_large if large else self._sure
-        at_best = max(face.w, face.h) * BLAZEFACE_SIZE / max(width, height) >= CONFIRM_FACE_PX
+        at_best = size * BLAZEFACE_SIZE / max(width, height) >= CONFIRM_FACE_PX
         floor = self._candidate if large and self._presence and not at_best else sure
         zoomed = around(face, CONFIRM_FACE_PX, width, height)
         seen = [found for found in self._faces(gray, zoomed, floor) if same_face(found, face)]

@@ -209,14 +209,24 @@ class _FixedPresence:
         return self.score_given
 
 
+def with_fixed_face_mesh(presence):
+    """A BlazeFace finder, its detector, and the face mesh it asks: one that answers ``presence`` and counts."""
+    finder, mesh = FaceFinder("blazeface"), _FixedPresence(presence)
+    finder._detector._presence = mesh
+    return finder, finder._detector, mesh
+
+
+def wall_with(patch, x, y):
+    frame = textured_background(np.random.default_rng(2), 640, 480)
+    frame[y:y + patch.shape[0], x:x + patch.shape[1]] = patch
+    return frame
+
+
 @pytest.mark.parametrize("presence, kept", [(0.9, True), (0.1, False)])
 def test_a_large_face_blazeface_is_unsure_of_is_kept_on_the_face_meshs_word(ferplus_faces, presence, kept):
     side, (x, y) = 120, (300, 200)
-    frame = textured_background(np.random.default_rng(2), 640, 480)
-    frame[y:y + side, x:x + side] = face_patch(ferplus_faces[1], side, 0)
-    finder = FaceFinder("blazeface")
-    detector, mesh = finder._detector, _FixedPresence(presence)
-    detector._presence = mesh
+    frame = wall_with(face_patch(ferplus_faces[1], side, 0), x, y)
+    finder, detector, mesh = with_fixed_face_mesh(presence)
     candidate = Face(x, y, side, side, 0.4)  # as a scan tile reports it
     assert detector._confirm(frame, candidate) is not None and mesh.asked == 0  # a sure face needs no word
     detector._sure_large = 0.999  # now BlazeFace's score of this face is below what a sure face needs
@@ -232,13 +242,10 @@ def test_a_large_face_blazeface_is_unsure_of_is_kept_on_the_face_meshs_word(ferp
 def test_a_face_half_hidden_by_a_hand_is_kept_or_dropped_on_the_face_meshs_word(ferplus_faces, presence, kept):
     """BlazeFace's zoomed look scores it only as a candidate (0.3-0.5); the face mesh decides."""
     side, (x, y) = 120, (300, 200)
-    frame = textured_background(np.random.default_rng(2), 640, 480)
     patch = face_patch(ferplus_faces[2], side, 0)
     patch[side - 72:, :] = 128  # a grey hand over the lower 60% of the face
-    frame[y:y + side, x:x + side] = patch
-    finder = FaceFinder("blazeface")
-    detector, mesh = finder._detector, _FixedPresence(presence)
-    detector._presence = mesh
+    frame = wall_with(patch, x, y)
+    _, detector, mesh = with_fixed_face_mesh(presence)
     confirmed = detector._confirm(frame, Face(x, y, side, side, 0.4))
     assert mesh.asked == 1
     assert (confirmed is not None) == kept
@@ -250,11 +257,8 @@ def test_the_face_mesh_has_no_word_on_a_box_a_whole_frame_look_shows_at_its_best
     """A 260 px box is 52 px in a whole-frame look's input: the second look is no closer, and the walls BlazeFace
     is unsure of at that size are what the face mesh most often takes for a face."""
     side, (x, y) = 260, (200, 120)
-    frame = textured_background(np.random.default_rng(2), 640, 480)
-    frame[y:y + side, x:x + side] = face_patch(ferplus_faces[1], side, 0)
-    finder = FaceFinder("blazeface")
-    detector, mesh = finder._detector, _FixedPresence(0.9)
-    detector._presence = mesh
+    frame = wall_with(face_patch(ferplus_faces[1], side, 0), x, y)
+    _, detector, mesh = with_fixed_face_mesh(0.9)
     candidate = Face(x, y, side, side, 0.4)
     assert detector._confirm(frame, candidate) is not None  # BlazeFace is sure of this face
     detector._sure_large = 0.999  # now it is below what a sure face needs
