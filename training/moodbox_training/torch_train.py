@@ -69,6 +69,17 @@ class TorchTrainConfig:
                                  "are learnt besides the labels")
     distill_weight: float = _setting(0.5, "share of the loss taken from the teachers (with --teachers)")
     distill_temperature: float = _setting(2.0, "softmax temperature of teachers and student in that share")
+    posed_share: float = _setting(0.0, "share of each batch drawn from the posed actors' set (taiwan_actors), "
+                                       "class-balanced; 0 = FER2013 only")
+    posed_holdout: str = _setting("", "comma-separated actor ids left out of training (an actor-grouped "
+                                      "validation fold, scored every epoch)")
+    posed_label_weight: float = _setting(0.7, "share of a posed face's target taken from its performed "
+                                              "expression; the rest is its observers' ratings")
+    degrade_share: float = _setting(0.0, "share of each batch given the device's degradations (gain/gamma, "
+                                         "blur, shrink to 20-48 px, sensor noise, enlarged back)")
+    epoch_images: int = _setting(0, "FER2013 training faces per epoch (short fine-tunes); 0 = all")
+    select: str = _setting("public", "which EMA weights are kept: 'public' (best PublicTest FER+ accuracy) or "
+                                     "'last' (the final epoch; fine-tunes, so that no held-out face chooses)")
 
 
 def build(width: int, convs_per_stage: int = 2, dropout: float = 0.3):
@@ -101,9 +112,11 @@ def build(width: int, convs_per_stage: int = 2, dropout: float = 0.3):
     return ExpressionNet()
 
 
-def augment(images, max_rotation_deg: float, low_resolution_share: float = 0.0, low_resolution_min_px: int = 20):
+def augment(images, max_rotation_deg: float, low_resolution_share: float = 0.0, low_resolution_min_px: int = 20,
+            degrade_share: float = 0.0):
     """One random affine per image (rotation, zoom 0.85-1.15, shift 8%, mirror), brightness/contrast
-    jitter, optional low-resolution copies and random erasing, on a batch (N, 1, H, W) of 0-255 floats."""
+    jitter, optional low-resolution copies, optional device degradations and random erasing, on a batch
+    (N, 1, H, W) of 0-255 floats."""
     import torch
     import torch.nn.functional as F
 
@@ -122,7 +135,43 @@ def augment(images, max_rotation_deg: float, low_resolution_share: float = 0.0, 
               + uniform(-30, 30)[:, None, None, None]).clamp(0, 255)
     if low_resolution_share > 0:
         images = _low_resolution(images, low_resolution_share, low_resolution_min_px)
+    if degrade_share > 0:
+        images = degrade(images, degrade_share)
     return _random_erase(images)
+
+
+def degrade(images, share: float, min_px: int = 20):
+    """What the box's camera does to a face, on a random ``share`` of the batch: gain 0.45-1.15 and gamma
+    0.7-1.5 (dim rooms, auto-exposure), Gaussian blur of sigma 0-1.2 px (focus, motion), then the face shrunk to
+    one random width in [min_px, 48] (area average), sensor noise of sigma 0-10 at that size, and enlarged back
+    (bicubic, as the device enlarges a small crop)."""
+    import torch
+    import torch.nn.functional as F
+
+    n, _, h, w = images.shape
+    device = images.device
+    chosen = torch.rand(n, device=device) < share
+    count = int(chosen.sum())
+    if count == 0:
+        return images
+    x = images[chosen]
+    uniform = lambda low, high: torch.empty(count, 1, 1, 1, device=device).uniform_(low, high)  # noqa: E731
+    x = 255.0 * (x / 255.0).clamp(0, 1) ** uniform(0.7, 1.5) * uniform(0.45, 1.15)
+    sigma = uniform(0.0, 1.2).clamp(min=1e-3).view(count, 1, 1)
+    offsets = torch.arange(-2, 3, device=device, dtype=x.dtype)
+    line = torch.exp(-offsets[None, None, :] ** 2 / (2 * sigma ** 2))
+    line = line / line.sum(dim=2, keepdim=True)
+    kernels = (line.transpose(1, 2) @ line)[:, None]  # (count, 1, 5, 5), one separable Gaussian per face
+    x = F.conv2d(F.pad(x.reshape(1, count, h, w), (2, 2, 2, 2), mode="replicate"), kernels, groups=count)
+    x = x.reshape(count, 1, h, w)
+    size = int(torch.randint(min_px, h + 1, (1,)))
+    small = F.interpolate(x, size=(size, size), mode="area") if size < h else x
+    small = small + torch.randn_like(small) * uniform(0.0, 10.0)
+    if size < h:
+        small = F.interpolate(small, size=(h, w), mode="bicubic", align_corners=False)
+    images = images.clone()
+    images[chosen] = small.clamp(0, 255)
+    return images
 
 
 def _low_resolution(images, share: float, min_px: int):
@@ -278,8 +327,28 @@ def _check_config(run_dir: Path, config: TorchTrainConfig) -> None:
     config_file.write_text(json.dumps(asdict(config), indent=2))
 
 
-def train(data: FerData, run_dir: Path, config: TorchTrainConfig) -> Path:
-    """Train into ``run_dir``, resuming from its ``last.pt``; returns the path of the selected EMA weights."""
+def holdout_actors(config: TorchTrainConfig) -> list[str]:
+    return [actor.strip() for actor in config.posed_holdout.split(",") if actor.strip()]
+
+
+def posed_scores(model, posed, actors: list[str], device) -> dict:
+    """Balanced accuracy and per-class recall on the held-out actors (performed labels, mirror-averaged)."""
+    from .posed import balanced_report
+
+    rows = posed.rows_of(actors)
+    plain, mirrored = logits_of_both_views(model, posed.pixels[rows], device)
+    report = balanced_report((softmax(plain) + softmax(mirrored)).argmax(1), posed.emotion[rows].astype(np.int64))
+    return {"posed_balanced_acc": report["balanced_accuracy"],
+            **{f"posed_recall_{label}": value for label, value in report["recall"].items()}}
+
+
+def train(data: FerData, run_dir: Path, config: TorchTrainConfig, posed=None) -> Path:
+    """Train into ``run_dir``, resuming from its ``last.pt``; returns the path of the selected EMA weights.
+
+    ``posed``: the actors' set (:class:`moodbox_training.posed.PosedData`), needed when ``posed_share`` > 0.
+    """
+    from .posed import balanced_weights, posed_targets
+
     import torch
     import torch.nn.functional as F
     from tqdm import tqdm
@@ -297,7 +366,26 @@ def train(data: FerData, run_dir: Path, config: TorchTrainConfig) -> Path:
         train_rows = rng.choice(train_rows, config.limit, replace=False)
     images = torch.from_numpy(data.pixels[train_rows].astype(np.float32)[:, None])
     targets = torch.from_numpy(soft_targets(data, train_rows, config.ferplus_weight))
-    steps_per_epoch = len(train_rows) // config.batch_size
+    if config.select not in ("public", "last"):
+        raise SystemExit(f"--select {config.select!r}: use 'public' or 'last'")
+    held_out = holdout_actors(config)
+    posed_per_batch = round(config.batch_size * config.posed_share)
+    if (posed_per_batch or held_out) and posed is None:
+        raise SystemExit("--posed-share/--posed-holdout need the posed set (taiwan_actors.npz under --data)")
+    if posed is not None and held_out:
+        unknown = sorted(set(held_out) - set(posed.actors))
+        if unknown:
+            raise SystemExit(f"--posed-holdout: no actor {', '.join(unknown)} in the posed set ({posed.actors})")
+    if posed_per_batch:
+        posed_rows = posed.rows_without(held_out)
+        posed_images = torch.from_numpy(posed.pixels[posed_rows].astype(np.float32)[:, None])
+        posed_target = torch.from_numpy(posed_targets(posed, posed_rows, config.posed_label_weight))
+        posed_probability = balanced_weights(posed.emotion[posed_rows])
+        log.info("posed set: %d faces of %d actors in training (%d per batch, class-balanced); held out: %s",
+                 len(posed_rows), len(set(posed.subject[posed_rows])), posed_per_batch, ",".join(held_out) or "none")
+    fer_per_batch = config.batch_size - posed_per_batch
+    epoch_images = min(config.epoch_images or len(train_rows), len(train_rows))
+    steps_per_epoch = epoch_images // fer_per_batch
     total_steps = steps_per_epoch * config.epochs
     warmup = min(2 * steps_per_epoch, total_steps // 10)
 
@@ -342,12 +430,16 @@ def train(data: FerData, run_dir: Path, config: TorchTrainConfig) -> Path:
             step = epoch * steps_per_epoch + step_in_epoch
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(step)
-            batch = order[step_in_epoch * config.batch_size:(step_in_epoch + 1) * config.batch_size]
-            x = augment(images[batch].to(device), config.max_rotation_deg, config.low_resolution_share,
-                        config.low_resolution_min_px)
+            batch = order[step_in_epoch * fer_per_batch:(step_in_epoch + 1) * fer_per_batch]
+            x, y = images[batch], targets[batch]
+            if posed_per_batch:
+                picked = torch.from_numpy(rng.choice(len(posed_probability), posed_per_batch, p=posed_probability))
+                x, y = torch.cat([x, posed_images[picked]]), torch.cat([y, posed_target[picked]])
+            x = augment(x.to(device), config.max_rotation_deg, config.low_resolution_share,
+                        config.low_resolution_min_px, config.degrade_share)
             if device.type == "cpu":
                 x = x.contiguous(memory_format=torch.channels_last)
-            y = targets[batch].to(device)
+            y = y.to(device)
             with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
                 logits = model(x)
                 if teachers:
@@ -366,6 +458,8 @@ def train(data: FerData, run_dir: Path, config: TorchTrainConfig) -> Path:
             bar.set_postfix(loss=f"{loss_sum / (step_in_epoch + 1):.3f}")
         seconds = time.perf_counter() - started
         scores = public_scores(ema.model, data, device)
+        if held_out:
+            scores.update(posed_scores(ema.model, posed, held_out, device))
         row = {"epoch": epoch, "loss": loss_sum / steps_per_epoch,
                "train_acc": correct / (steps_per_epoch * config.batch_size), **scores,
                "seconds": seconds, "images_per_second": steps_per_epoch * config.batch_size / seconds,
@@ -373,8 +467,11 @@ def train(data: FerData, run_dir: Path, config: TorchTrainConfig) -> Path:
         log.info("epoch %d/%d: loss %.4f, %.0f img/s; PublicTest (EMA, mirrored) FER+ %.4f, macro-F1 %.4f, "
                  "FER2013 %.4f", epoch + 1, config.epochs, row["loss"], row["images_per_second"],
                  scores["public_ferplus_acc"], scores["public_ferplus_macro_f1"], scores["public_fer2013_acc"])
-        if scores["public_ferplus_acc"] > best:
-            best = scores["public_ferplus_acc"]
+        if held_out:
+            log.info("held-out actors (EMA, mirrored): balanced accuracy %.4f; recall %s", scores["posed_balanced_acc"],
+                     ", ".join(f"{k[13:]} {v:.2f}" for k, v in scores.items() if k.startswith("posed_recall_")))
+        if scores["public_ferplus_acc"] > best or config.select == "last":
+            best = max(best, scores["public_ferplus_acc"])
             _save_atomically({"model": ema.model.state_dict(), "config": asdict(config), "epoch": epoch + 1},
                              run_dir / BEST)
             (run_dir / BEST_SCORE).write_text(json.dumps({"epoch": epoch + 1, **scores}, indent=2))
