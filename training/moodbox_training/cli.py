@@ -73,7 +73,15 @@ def cmd_export(args) -> None:
     from .export import export
 
     log.info("wrote %s", export(_load(args), args.run_dir, max_accuracy_drop=args.max_accuracy_drop,
-                                ensemble_with=args.ensemble_with))
+                                ensemble_with=args.ensemble_with, wise_from=args.wise_from,
+                                wise_alpha=args.wise_alpha))
+
+
+def cmd_wise(args) -> None:
+    from .wise import choose_alpha
+
+    choose_alpha(_load(args), _load_posed(args), args.run_dir, args.folds, args.base, args.alphas,
+                 args.max_public_drop)
 
 
 def cmd_convert(args) -> None:
@@ -135,6 +143,18 @@ def _add_train(parser) -> None:
                                 help=help_text)
 
 
+def _add_wise(parser) -> None:
+    from .wise import ALPHAS, MAX_PUBLIC_DROP
+
+    parser.add_argument("--base", type=Path, required=True, help="the weights every run was fine-tuned from")
+    parser.add_argument("--folds", type=Path, nargs="+", required=True, metavar="RUN",
+                        help="run folders of the actor-grouped fine-tunes (each with --posed-holdout)")
+    parser.add_argument("--alphas", type=float, nargs="+", default=ALPHAS, help="candidates (default: %(default)s)")
+    parser.add_argument("--max-public-drop", type=float, default=MAX_PUBLIC_DROP,
+                        help="largest loss of PublicTest FER+ accuracy against --base that a candidate may cost "
+                             "(default: %(default)s)")
+
+
 def _add_model(parser) -> None:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
                         help="int8 .tflite to write/evaluate; the JSON is written beside it (default: %(default)s)")
@@ -149,6 +169,10 @@ def _add_export(parser) -> None:
     parser.add_argument("--ensemble-with", type=Path, metavar="WEIGHTS",
                         help="a second network's weights (another run's best_ema.pt or training/weights/*.pt): "
                              "the model averages the run's network on the face and this one on its mirror image")
+    parser.add_argument("--wise-from", type=Path, metavar="WEIGHTS",
+                        help="the weights the run was fine-tuned from: export (1 - alpha) x these + alpha x the "
+                             "run's (WiSE-FT weight interpolation; alpha chosen by `moodbox-train wise`)")
+    parser.add_argument("--wise-alpha", type=float, default=1.0, help="alpha of --wise-from (default: %(default)s)")
 
 
 def _add_convert(parser) -> None:
@@ -180,6 +204,8 @@ def main(argv=None) -> int:
         ("convert", cmd_convert, [_add_data, _add_model, _add_convert], "convert the exported model to int8 .tflite"),
         ("evaluate", cmd_evaluate, [_add_data, _add_model, _add_evaluate],
          "score the int8 model on PrivateTest, write the JSON and figures"),
+        ("wise", cmd_wise, [_add_data, _add_wise],
+         "choose the interpolation between a fine-tune and its start (PublicTest + actor-grouped folds)"),
         ("throughput", cmd_throughput, [_add_data, _add_throughput],
          "images/second of each training setup (framework, layout, precision, batch, threads)"),
         ("pipeline", cmd_pipeline, [_add_data, _add_train, _add_export, _add_model, _add_convert, _add_evaluate],

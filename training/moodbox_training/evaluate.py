@@ -180,6 +180,7 @@ def fold_scores(posed: PosedData, fold_runs: list[Path], mirror_average: bool, b
         truth.append(posed.emotion[rows].astype(np.int64))
         rows_seen.append(rows)
         folds.append({"run": str(run), "actors": actors, "model_sha256": sha256_of(run / "emotion.tflite"),
+                      "commands": _read_commands(run),
                       **balanced_report(predicted[-1], truth[-1])})
     rows = np.concatenate(rows_seen)
     if len(set(rows.tolist())) != len(rows):

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from .data import IMAGE_SIZE, LABELS, FerData, sha256_of, soft_targets
-from .torch_train import BEST, TorchTrainConfig, load_weights, logits_of_both_views, macro_f1, softmax
+from .torch_train import (BEST, TorchTrainConfig, interpolate, load_weights, logits_of_both_views, macro_f1,
+                          softmax)
 
 log = logging.getLogger(__name__)
 
@@ -158,14 +159,21 @@ def sees_mirror_image(run_dir: Path) -> bool:
 
 
 def export(data: FerData, run_dir: Path, max_accuracy_drop: float = MAX_ACCURACY_DROP,
-           ensemble_with: Path | None = None) -> Path:
+           ensemble_with: Path | None = None, wise_from: Path | None = None, wise_alpha: float = 1.0) -> Path:
     """Write ``run_dir/best.keras`` (logit-adjusted) and ``run_dir/export.json``; returns the Keras path.
 
     ``ensemble_with``: the weights (a ``best_ema.pt``) of a second network, which then looks at the mirror image.
+    ``wise_from``: the weights the run was fine-tuned from; the exported network is then
+    ``(1 - wise_alpha) * those + wise_alpha * the run's`` (:func:`torch_train.interpolate`).
     """
     model, config = load_weights(run_dir / BEST)
+    source = {"weights": str(run_dir / BEST), "sha256": sha256_of(run_dir / BEST), "sees_mirror_image": False}
+    if wise_from is not None:
+        model = interpolate(load_weights(wise_from)[0], model, wise_alpha)
+        source["interpolated"] = {"from": str(wise_from), "from_sha256": sha256_of(wise_from), "alpha": wise_alpha}
+        log.info("exporting (1 - %.2f) x %s + %.2f x %s", wise_alpha, wise_from, wise_alpha, run_dir / BEST)
     members = [(model, config)]
-    sources = [{"weights": str(run_dir / BEST), "sha256": sha256_of(run_dir / BEST), "sees_mirror_image": False}]
+    sources = [source]
     if ensemble_with is not None:
         other, other_config = load_weights(ensemble_with)
         members.append((mirrored(other), other_config))

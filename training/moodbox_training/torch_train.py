@@ -499,6 +499,20 @@ def _append_history(path: Path, row: dict) -> None:
         writer.writerow(row)
 
 
+def interpolate(base, tuned, alpha: float):
+    """WiSE-FT (Wortsman et al., CVPR 2022): a network whose every float weight and BN statistic is
+    ``(1 - alpha) * base + alpha * tuned``, for a fine-tune ``tuned`` of ``base``. Between the two it keeps most
+    of the base's accuracy on its own data and most of the fine-tune's gain on the new data."""
+    import copy
+
+    tuned_state = tuned.state_dict()
+    mixed = {key: (1 - alpha) * value + alpha * tuned_state[key] if value.dtype.is_floating_point
+             else tuned_state[key] for key, value in base.state_dict().items()}
+    model = copy.deepcopy(tuned)
+    model.load_state_dict(mixed)
+    return model.eval()
+
+
 def load_weights(path: Path):
     """The network and config saved in a ``best_ema.pt``, in eval mode on the CPU."""
     import torch
