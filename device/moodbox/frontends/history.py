@@ -15,10 +15,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from moodbox.config import DEFAULT_PATH, EXPRESSIONS, ConfigError, ConfigNotFound, StateConfig, load_config
-
-EXIT_STORE = 1  # the database is missing or unreadable
-EXIT_CONFIG = 2
+from moodbox.config import DEFAULT_PATH, ConfigError, ConfigNotFound, StateConfig, load_config
+from moodbox.errors import EXIT_CONFIG, EXIT_FAILURE
+from moodbox.names import EXPRESSIONS
 
 MOOD_COLOURS = {"angry": "#d62728", "disgust": "#8c564b", "fear": "#9467bd", "happy": "#f2b701",
                 "sad": "#1f77b4", "surprise": "#e377c2", "neutral": "#7f7f7f"}
@@ -212,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         events = load_events(db_path, until - since_s, until)
     except HistoryError as err:
         print(f"moodbox history: {err}", file=sys.stderr)
-        return EXIT_STORE
+        return EXIT_FAILURE  # the database is missing or unreadable
     print(table(events))
     if args.plot:
         print(f"chart: {plot(events, args.plot, until - since_s, until)}")

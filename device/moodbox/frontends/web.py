@@ -39,14 +39,14 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from moodbox.config import DEFAULT_PATH, ConfigError, WebConfig, load_config
+from moodbox.errors import EXIT_CONFIG, EXIT_FAILURE
+from moodbox.names import ACTION_INFO
 from moodbox.frontends.control import ControlError, send_command
 from moodbox.frontends.history import HistoryError, clock_text, load_events, parse_duration, plot
 
 log = logging.getLogger("moodbox.frontends.web")
 
-EXIT_CONFIG = 2
-EXIT_FAILURE = 1
-ACTIONS = ("skip", "like", "hold", "pause", "louder", "quieter")
+ACTIONS = tuple(info.name for info in ACTION_INFO.values() if info.button)  # what the page offers
 TOKEN_HEADER = "X-Moodbox-Token"
 # What the page may show of the daemon's status (the store's path and the like stay on the box).
 SHOWN = ("status", "problems", "camera", "mpd", "mood", "mood_confidence", "expressions", "face_in_view", "playlist",
@@ -274,9 +274,7 @@ button { font-size: 1.1rem; padding: .7rem 0; border-radius: .5rem; border: 1px 
 <body><h1>moodbox</h1>
 <div id=status>{status}</div>
 <div id=buttons>
-<button data-action=skip>Skip</button><button data-action=like>Like</button><button data-action=hold>Hold</button>
-<button data-action=pause>Pause camera</button><button data-action=quieter>Vol −</button>
-<button data-action=louder>Vol +</button></div>
+{buttons}</div>
 <p id=message></p>
 <h1>Last 24 hours</h1><div id=chart>{chart}</div>
 <script nonce="{nonce}">
@@ -332,6 +330,8 @@ setInterval(refresh, 2000);
 setInterval(chart, 60000);
 </script></body></html>
 """
+PAGE = PAGE.replace("{buttons}", "".join(f"<button data-action={info.name}>{html.escape(info.button)}</button>"
+                                         for info in ACTION_INFO.values() if info.button))
 
 
 def lan_address() -> str:

