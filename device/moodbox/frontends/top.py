@@ -24,7 +24,8 @@ from moodbox.config import DEFAULT_PATH, ConfigError
 from moodbox.errors import EXIT_CONFIG
 from moodbox.frontends.control import ControlError, send_command
 from moodbox.names import ACTION_INFO
-from moodbox.frontends.history import MOOD_COLOURS, HistoryError, clock_text, load_events, mood_bands, state_from_config
+from moodbox.frontends.history import MOOD_COLOURS, clock_text, mood_bands, state_from_config
+from moodbox.music.store import HistoryError, read_timeline
 
 KEYS = {key: info.name for info in ACTION_INFO.values() for key in info.keys}  # key -> action
 MARKS = {"skip": "S", "like": "L", "hold": "H", "release": "h", "pause": "P", "resume": "p"}  # strip marks
@@ -94,7 +95,7 @@ class View:
         if db_path and now - self._history_at >= HISTORY_EVERY_S:
             self._history_at = now
             try:
-                self.events = load_events(db_path, now - STRIP_MINUTES * 60, now)
+                self.events = read_timeline(db_path, now - STRIP_MINUTES * 60, now)
                 self.store_state = "ok"
             except HistoryError as err:
                 self.store_state = str(err)

@@ -42,7 +42,8 @@ from moodbox.config import DEFAULT_PATH, ConfigError, WebConfig, load_config
 from moodbox.errors import EXIT_CONFIG, EXIT_FAILURE
 from moodbox.names import ACTION_INFO
 from moodbox.frontends.control import ControlError, send_command
-from moodbox.frontends.history import HistoryError, clock_text, load_events, parse_duration, plot
+from moodbox.frontends.history import clock_text, parse_duration, plot
+from moodbox.music.store import HistoryError, read_timeline
 
 log = logging.getLogger("moodbox.frontends.web")
 
@@ -120,11 +121,11 @@ class Box:
 
     def events(self, since_s: float) -> list[dict]:
         now = time.time()
-        return [asdict(event) for event in load_events(self.db_path, now - since_s, now)]
+        return [asdict(event) for event in read_timeline(self.db_path, now - since_s, now)]
 
     def chart_svg(self, since_s: float = HISTORY_S) -> str:
         now = time.time()
-        events = load_events(self.db_path, now - since_s, now)
+        events = read_timeline(self.db_path, now - since_s, now)
         buffer = io.BytesIO()
         plot(events, buffer, now - since_s, now, fmt="svg", size=(6.4, 3.6))  # a phone's width
         svg = buffer.getvalue().decode()

@@ -13,7 +13,8 @@ import pytest
 
 from moodbox.errors import EXIT_CONFIG, EXIT_FAILURE
 from moodbox.frontends import history
-from moodbox.frontends.history import Event, load_events, mood_bands, parse_duration
+from moodbox.frontends.history import mood_bands, parse_duration
+from moodbox.music.store import TimelineEvent as Event, read_timeline as load_events
 from moodbox.music.store import FeedbackStore
 
 from device_support import run_as_nobody
