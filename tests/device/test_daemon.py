@@ -28,7 +28,7 @@ from moodbox.config import load_config
 from moodbox.frontends.control import send_command
 from moodbox.daemon import Daemon
 from moodbox.errors import EXIT_CONFIG, EXIT_MODEL, EXIT_MPD
-from moodbox.perception.faces import Face
+from moodbox.perception.boxes import Face
 
 from device_support import FakeClock, HungMPD, wait_until
 

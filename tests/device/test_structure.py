@@ -13,7 +13,7 @@ SUBPACKAGES = ("perception", "music", "frontends", "devkit")
 MAX_DAEMON_LINES = 300
 MAX_MODULE_LINES = 350
 # Over MAX_MODULE_LINES still, each to be split by job (issue 22); the test fails once one fits, to shorten the list.
-TOO_LONG_YET = {"perception.faces", "music.player", "music.policy", "config", "frontends.web", "devkit.sweep"}
+TOO_LONG_YET = {"music.player", "config", "devkit.sweep"}
 MAX_TOP_LEVEL_MODULES = 15
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Protocol
 
 from moodbox.errors import MoodboxError
-from moodbox.music.policy import EARLY_SKIP_S
+from moodbox.music.preferences import EARLY_SKIP_S
 from moodbox.names import ACTION_INFO
 
 if TYPE_CHECKING:

@@ -10,7 +10,8 @@ import pytest
 from moodbox.frontends.actions import ACTIONS
 from moodbox.cli import main as cli_main
 from moodbox.perception.camera import Camera
-from moodbox.music.policy import EARLY_SKIP_S, MusicPolicy
+from moodbox.music.policy import MusicPolicy
+from moodbox.music.preferences import EARLY_SKIP_S
 from moodbox.errors import MoodboxError
 from moodbox.music.player import Player
 from moodbox.music.store import StoreError
@@ -109,13 +110,13 @@ def test_an_early_skip_takes_the_song_out_of_the_queue(box, mpd_client):
 
 
 def test_every_entry_of_the_vocabulary_has_its_handler_and_the_front_ends_derive_their_subsets():
-    from moodbox.frontends import top, web
+    from moodbox.frontends import page, top, web
     from moodbox.names import ACTION_INFO
 
     assert list(ACTIONS) == list(ACTION_INFO)
     assert all(action.handler.__name__ == name and action.help == ACTION_INFO[name].help
                for name, action in ACTIONS.items())
     assert set(web.ACTIONS) == {name for name, info in ACTION_INFO.items() if info.button}
-    assert all(f"<button data-action={name}>" in web.PAGE for name in web.ACTIONS)
+    assert all(f"<button data-action={name}>" in page.PAGE for name in web.ACTIONS)
     assert set(top.KEYS.values()) == {name for name, info in ACTION_INFO.items() if info.keys}
     assert not ACTIONS["status"].locked and not ACTION_INFO["status"].rate_limited
