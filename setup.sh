@@ -162,7 +162,8 @@ need Bookworm or Trixie (64-bit). Flash a current image and run setup.sh again."
 
 # Per platform: apt packages, the service user's groups, the camera source and whether buttons are wired.
 plan_platform() {
-    APT_PACKAGES=(mpd mpc python3 python3-venv ca-certificates)
+    # procps: /bin/kill, which the unit's ExecReload= (systemctl reload moodbox) runs; a minimal Debian lacks it.
+    APT_PACKAGES=(mpd mpc python3 python3-venv ca-certificates procps)
     # Modules compiled against the OS's numpy 1.x (picamera2's helpers, JetPack's OpenCV) break under numpy 2.
     NUMPY_PIN=""
     case "$PLATFORM" in
@@ -608,13 +609,18 @@ uninstall_moodbox() {
         fi
         run rm -f "$UNIT_DIR/moodbox-web.service"
     fi
-    if have_systemd; then
-        run systemctl disable --now moodbox.service moodbox-library.service
-    else
-        say "skipped: systemctl disable --now moodbox (systemd is not PID 1 here)"
-    fi
-    if [[ -e "$UNIT_DIR/moodbox.service" || -e "$UNIT_DIR/moodbox-library.service" ]]; then
-        run rm -f "$UNIT_DIR/moodbox.service" "$UNIT_DIR/moodbox-library.service"
+    # Only the units still installed: after an earlier --uninstall, `--uninstall --purge` must not fail here.
+    local units=() unit
+    for unit in moodbox.service moodbox-library.service; do
+        [[ -e "$UNIT_DIR/$unit" ]] && units+=("$unit")
+    done
+    if [[ ${#units[@]} -gt 0 ]]; then
+        if have_systemd; then
+            run systemctl disable --now "${units[@]}"
+        else
+            say "skipped: systemctl disable --now ${units[*]} (systemd is not PID 1 here)"
+        fi
+        run rm -f "${units[@]/#/$UNIT_DIR/}"
         have_systemd && run systemctl daemon-reload
     fi
     if [[ -L "$BIN_DIR/moodbox" && "$(readlink "$BIN_DIR/moodbox")" == "$PREFIX/venv/bin/moodbox" ]]; then
@@ -641,6 +647,11 @@ uninstall_moodbox() {
     if [[ "$SERVICE_USER" == moodbox ]] && id -u moodbox >/dev/null 2>&1; then
         run userdel moodbox
         removed_user=1
+    fi
+    # userdel keeps a group that still has members (people added to read the status socket); a later install's
+    # `useradd --user-group moodbox` would then fail on it.
+    if [[ "$SERVICE_USER" == moodbox ]] && getent group moodbox >/dev/null && ! id -u moodbox >/dev/null 2>&1; then
+        run groupdel moodbox
     fi
     if [[ $DRY_RUN -eq 1 ]]; then
         [[ $removed_user -eq 1 ]] && say "would remove user moodbox"

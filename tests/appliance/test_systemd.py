@@ -105,7 +105,7 @@ def test_service_contract(unit_path):
     assert settings["User"] == ["moodbox"]
     assert settings["StateDirectory"] == ["moodbox"]
     assert settings["RuntimeDirectory"] == ["moodbox"]
-    assert settings["ConfigurationDirectory"] == ["moodbox"]
+    assert "ConfigurationDirectory" not in settings  # it would make /etc/moodbox writable (tests/system found it)
     assert "mpd.service" in settings["After"][0] and "mpd.service" in settings["Wants"][0]
     assert "Requires" not in settings and "BindsTo" not in settings  # a late or restarted MPD must not stop us
     # Power-cut safety: the file system is read-only to the daemon except its state (SQLite WAL) and runtime dirs.

@@ -133,6 +133,9 @@ def machine(system_root, repo_root):
 def install(machine) -> Install:
     """`sudo ./setup.sh --web` as an owner runs it in the clone, then the owner points the camera at the folder
     (the config edit the README describes, applied with a reload), then setup.sh once more."""
+    # Two accounts of the household, made before the snapshot: one joins the moodbox group later, one never does.
+    for user in ("listener", "stranger"):
+        machine.run("useradd", "--no-create-home", user, check=True)
     before = file_list(machine)
     started = time.monotonic()
     first = machine.run("bash", "-c", f"cd {CHECKOUT} && ./setup.sh --web", timeout=900)

@@ -75,6 +75,7 @@ def cached_root(repo_root: Path) -> tuple[Path, float]:
     with open(CACHE / f"{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (folder / "root" / "usr" / "lib" / "systemd" / "systemd").exists():
+            (folder / "recipe.json").touch()  # last used
             return folder / "root", 0.0
         started = time.monotonic()
         building = Path(tempfile.mkdtemp(prefix=f"{key}.building.", dir=CACHE))
@@ -91,7 +92,16 @@ def cached_root(repo_root: Path) -> tuple[Path, float]:
         finally:
             if building.exists():
                 shutil.rmtree(building)
+        forget_old_roots()
         return folder / "root", time.monotonic() - started
+
+
+def forget_old_roots(keep: int = 2) -> None:
+    """Only the roots used last stay (another branch's recipe may still want one): each takes about 500 MB."""
+    roots = sorted(CACHE.glob("*/recipe.json"), key=lambda recipe: recipe.stat().st_mtime, reverse=True)
+    for recipe_file in roots[keep:]:
+        shutil.rmtree(recipe_file.parent, ignore_errors=True)
+        (CACHE / f"{recipe_file.parent.name}.lock").unlink(missing_ok=True)
 
 
 @dataclass

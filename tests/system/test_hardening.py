@@ -55,7 +55,8 @@ def test_daemon_writes_only_its_own_directories(install):
     def touch(path: str):
         return machine.run("nsenter", f"--target={pid}", "--mount", "--", "touch", path)
 
-    for path in ("/etc/moodbox/probe", "/opt/moodbox/probe", "/usr/local/probe", "/var/lib/mpd/probe", "/srv/probe"):
+    for path in ("/etc/moodbox/probe", "/opt/moodbox/probe", "/usr/local/probe", "/var/lib/mpd/probe", "/srv/probe",
+                 "/home/probe"):
         result = touch(path)
         assert result.returncode != 0 and "Read-only file system" in result.stderr, (path, result.output)
     for path in ("/var/lib/moodbox/probe", "/run/moodbox/probe", "/tmp/probe"):
@@ -63,6 +64,7 @@ def test_daemon_writes_only_its_own_directories(install):
         machine.run("nsenter", f"--target={pid}", "--mount", "--", "rm", path, check=True)
     home = machine.run("nsenter", f"--target={pid}", "--mount", "--", "ls", "/home/owner")
     assert home.returncode != 0, "ProtectHome=yes: /home is hidden from the daemon"
+    machine.run("rm", "-f", *(f"/{where}/probe" for where in ("etc/moodbox", "opt/moodbox", "usr/local", "srv")))
 
 
 def test_store_is_written_and_group_readable(install):

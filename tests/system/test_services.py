@@ -46,8 +46,7 @@ def test_the_camera_folder_is_read_and_mpd_reached(install):
 
 def test_control_socket_answers_the_group_only(install):
     machine = install.machine
-    machine.run("useradd", "--no-create-home", "--groups", "moodbox", "listener", check=True)
-    machine.run("useradd", "--no-create-home", "stranger", check=True)
+    machine.run("usermod", "-a", "-G", "moodbox", "listener", check=True)
     assert status(machine, user="listener")["mpd"] == "connected"
     refused = machine.run("moodbox", "status", user="stranger")
     assert refused.returncode != 0 and "ermission denied" in refused.stderr, refused.output

@@ -24,6 +24,10 @@ def fresh(machine):
     return shown["MainPID"], int(shown["NRestarts"])
 
 
+def signal(machine, name: str) -> None:
+    machine.run("systemctl", "kill", "--kill-who=main", f"--signal={name}", "moodbox.service", check=True)
+
+
 def restarted(machine, old_pid: str):
     shown = machine.show("moodbox.service", "MainPID", "ActiveState", "SubState")
     return shown if shown["ActiveState"] == "active" and shown["MainPID"] not in ("0", old_pid) else None
@@ -34,7 +38,7 @@ def test_frozen_daemon_is_killed_by_the_watchdog_and_restarted(install):
     pid, restarts = fresh(machine)
     since = machine.clock()
     started = time.monotonic()
-    machine.run("kill", "-STOP", pid, check=True)
+    signal(machine, "SIGSTOP")
     machine.wait_for(lambda: restarted(machine, pid), timeout=WATCHDOG_S + ABORT_S + RESTART_S + START_MARGIN_S,
                      interval=1, what="a new daemon after the watchdog fired")
     print(f"SIGSTOP -> active again with a new process after {time.monotonic() - started:.1f} s")
@@ -48,7 +52,7 @@ def test_crashed_daemon_is_restarted(install):
     machine = install.machine
     pid, restarts = fresh(machine)
     started = time.monotonic()
-    machine.run("kill", "-KILL", pid, check=True)
+    signal(machine, "SIGKILL")
     machine.wait_for(lambda: restarted(machine, pid), timeout=RESTART_S + START_MARGIN_S, interval=0.5,
                      what="a new daemon after SIGKILL")
     print(f"SIGKILL -> active again after {time.monotonic() - started:.1f} s")
