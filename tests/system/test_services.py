@@ -81,3 +81,18 @@ def test_reload_refuses_a_bad_config_and_keeps_running(install):
     finally:
         machine.run("sed", "-i", "s/^window_s = -5$/window_s = 20.0/", CONFIG, check=True)
         machine.run("systemctl", "reload", "moodbox.service")
+
+
+def test_library_unit_sorts_the_music_into_auto_playlists(install):
+    """moodbox-library.service (idle priority, hardened) tags the tracks MPD lists and writes the auto-* playlists."""
+    machine = install.machine
+
+    def written():
+        listed = machine.run("mpc", "lsplaylists").stdout.split()
+        return [name for name in listed if name.startswith("auto-")]
+
+    playlists = machine.wait_for(written, timeout=120, interval=2, what="auto-* playlists from the tagger")
+    print(f"moodbox-library.service wrote {sorted(playlists)}")
+    assert machine.show("moodbox-library.service", "ActiveState", "NRestarts") == {"ActiveState": "active",
+                                                                                  "NRestarts": "0"}
+    assert "Traceback" not in machine.journal("moodbox-library.service")
