@@ -10,7 +10,7 @@ MUSIC = "/var/lib/mpd/music"      # MPD's music directory in the mpd.conf setup.
 PLAYLISTS = "/var/lib/mpd/playlists"
 CONFIG = "/etc/moodbox/moodbox.toml"
 STORE = "/var/lib/moodbox/feedback.db"
-# The playlists the shipped config names: without them the service refuses to start today (issue 25, item 1).
+# The playlists the shipped config names (see conftest.make_playlists).
 MOOD_PLAYLISTS = ("upbeat", "calm", "calming", "everyday")
 TRACKS = (("Ada", "Morning", "Pop", 440), ("Ben", "Rain", "Ambient", 330), ("Cleo", "Run", "Rock", 550),
           ("Dan", "Dusk", "Jazz", 262))

@@ -8,12 +8,14 @@ environment (what `sudo` gives an owner).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -102,6 +104,38 @@ def forget_old_roots(keep: int = 2) -> None:
     for recipe_file in roots[keep:]:
         shutil.rmtree(recipe_file.parent, ignore_errors=True)
         (CACHE / f"{recipe_file.parent.name}.lock").unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def machine_slot(timeout: float = 1200):
+    """One booted test machine per host at a time: it shares the host's network, so two would both want MPD's port
+    6600 and the page's 8470. Waits for another session's machine to go."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / "machine.lock", "w") as lock:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"another test session's machine held {CACHE / 'machine.lock'} for {timeout} s")
+                time.sleep(2)
+        yield
+
+
+def ports_in_use(ports: tuple[int, ...]) -> list[int]:
+    """Which of these TCP ports something on this host already listens on (the machine shares its network)."""
+    taken = []
+    for port in ports:
+        probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            taken.append(port)
+        finally:
+            probe.close()
+    return taken
 
 
 @dataclass
@@ -207,13 +241,19 @@ class Container:
 
     def destroy(self) -> None:
         """Stops the machine (hard, when a clean stop does not come) and removes the overlay."""
-        if self.nspawn is not None and self.nspawn.poll() is None:
+        nspawn = self.nspawn
+        if nspawn is not None and nspawn.poll() is None:
+            leader = self.leader()
             try:
                 self.shutdown(timeout=60)
             except (subprocess.TimeoutExpired, AssertionError):
-                self.nspawn and os.killpg(self.nspawn.pid, signal.SIGKILL)
+                if leader is not None:
+                    os.kill(leader, signal.SIGKILL)  # every process of the machine with it
+                nspawn.kill()
+                nspawn.wait(timeout=60)
         if os.path.ismount(self.root):
-            subprocess.run(["umount", str(self.root)], check=False)
+            if subprocess.run(["umount", str(self.root)], check=False).returncode != 0:
+                subprocess.run(["umount", "--lazy", str(self.root)], check=False)
 
     # -- inside ----------------------------------------------------------------------------------------------------
 
