@@ -45,7 +45,12 @@ def test_the_camera_folder_is_read_and_mpd_reached(install):
 
 
 def test_control_socket_answers_the_group_only(install):
+    """RuntimeDirectory= and StateDirectory= as systemd makes them, the socket as the daemon makes it."""
     machine = install.machine
+    modes = machine.run("stat", "-c", "%n %a %U:%G", "/run/moodbox", "/run/moodbox/control.sock", "/var/lib/moodbox",
+                        check=True).stdout.splitlines()
+    assert modes == ["/run/moodbox 750 moodbox:moodbox", "/run/moodbox/control.sock 660 moodbox:moodbox",
+                     "/var/lib/moodbox 750 moodbox:moodbox"], modes
     machine.run("usermod", "-a", "-G", "moodbox", "listener", check=True)
     assert status(machine, user="listener")["mpd"] == "connected"
     refused = machine.run("moodbox", "status", user="stranger")
