@@ -43,6 +43,10 @@ def unavailable() -> str | None:
                           ("nsenter", "util-linux")):
         if shutil.which(tool) is None:
             return f"needs {tool} (apt-get install {package})"
+    if "overlay" not in Path("/proc/filesystems").read_text():
+        subprocess.run(["modprobe", "overlay"], capture_output=True)
+        if "overlay" not in Path("/proc/filesystems").read_text():
+            return "needs the kernel's overlay file system (each session boots the cached root through an overlay)"
     return None
 
 
