@@ -65,6 +65,36 @@ REJECT_AFTER_EARLY_SKIPS = 2
 MAX_HELD_OFF_SHOWN = 50  # insights list the songs skipped most recently (one control-socket answer stays small)
 _MAX_EXPONENT = 256.0  # decayed sums are kept relative to an origin, moved forward before they overflow
 
+# What the box knew when it happened weighs the evidence (see evidence_weight):
+MIN_FACE_SHARE = 0.5         # a full play teaches only when a face was in view for at least half of the song
+FULL_CONFIDENCE = 0.7        # feedback in a mood believed this surely counts fully, in a less sure one in proportion
+REFERENCE_BUTTON_RATE = 0.2  # a listener who presses a button on this share of songs: a full play counts fully
+BUTTON_RATE_PRIOR = (0.2, 10.0)  # (presses per song, songs' worth) assumed before the listener has shown theirs
+LIKE_RATE_PRIOR = (0.05, 10.0)   # (likes per song, songs' worth)
+RATE_MEMORY_SONGS = 100.0    # the listener's button habits are estimated over about the last 100 songs heard
+# A part of the day's belief starts from the mood's whole-day belief, worth at most this many pieces of evidence,
+# so it helps at once and its own evidence soon outweighs the rest of the day's
+CONTEXT_PRIOR_STRENGTH = 4.0
+# An other mood's playlist heard this many times in a mood without a like or hold, where the listener's like rate
+# would have given this many likes had it been wanted, is tolerated, not wanted: it is tried there no more
+RETIRE_AFTER_EXPECTED_LIKES = 2.0
+PARTS_OF_DAY = ("morning", "day", "evening", "night")
+
+
+def part_of_day(hour: float) -> str:
+    """morning 6-12 h, day 12-18 h, evening 18-22 h, night 22-6 h."""
+    if 6 <= hour < 12:
+        return "morning"
+    if 12 <= hour < 18:
+        return "day"
+    return "evening" if 18 <= hour < 22 else "night"
+
+
+def local_hour(at: float) -> float:
+    """The hour of the day (with its fraction) at Unix time ``at`` on this box's clock."""
+    moment = time.localtime(at)
+    return moment.tm_hour + moment.tm_min / 60.0
+
 
 def evidence_kind(event: Event) -> str | None:
     """What an event says about its playlist: a key of :data:`REWARDS`, or None (pause, release, ...).
@@ -76,17 +106,57 @@ def evidence_kind(event: Event) -> str | None:
     return event.action if event.action in REWARDS else None
 
 
-class Preferences:
-    """The learning state: decayed evidence per (mood, playlist) and per-track memory, built from events."""
+def seen(event: Event) -> bool:
+    """Whether the listener was there for it: a button was pressed, or a face was in view for most of the song
+    (not known, before schema version 4: yes)."""
+    return event.action != "played" or event.face_share is None or event.face_share >= MIN_FACE_SHARE
 
-    def __init__(self, half_life_days: float = 30.0):
+
+def evidence_weight(event: Event, button_rate: float) -> float:
+    """How much an event of a :data:`REWARDS` kind teaches about its playlist in its mood, 0-1:
+
+    - nothing while the music was held (the listener chose it, not the box), except the hold itself;
+    - a full play nothing unless a face was in view for most of it, and less the rarer the listener's buttons
+      (``button_rate``, presses per song): a song a listener who seldom presses did not skip says little;
+    - in proportion to the believed mood's confidence up to :data:`FULL_CONFIDENCE`.
+    """
+    if event.held and event.action != "hold":
+        return 0.0
+    weight = 1.0
+    if event.action == "played":
+        if not seen(event):
+            return 0.0
+        weight = min(1.0, button_rate / REFERENCE_BUTTON_RATE)
+    if event.confidence is not None:
+        weight *= min(1.0, max(0.0, event.confidence) / FULL_CONFIDENCE)
+    return weight
+
+
+class Preferences:
+    """The learning state, built from events: decayed evidence per (mood, part of day, playlist) (part None: the
+    whole day), the listener's button habits, and per-track memory."""
+
+    def __init__(self, half_life_days: float = 30.0, hour_of: Callable[[float], float] = local_hour):
         self.half_life_s = half_life_days * 86400.0
         self.last_id = 0
+        self._hour_of = hour_of
         self._origin: float | None = None
-        self._sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
-        self.counts: dict[tuple[str, str], Counter] = defaultdict(Counter)
+        self._sums: dict[tuple[str, str | None, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+        self.counts: dict[tuple[str, str | None, str], Counter] = defaultdict(Counter)  # events that taught
+        self._songs, self._presses, self._likes = 0.0, 0.0, 0.0  # decayed over RATE_MEMORY_SONGS songs heard
         self._early_skips: dict[str, float] = {}  # track -> when it was last skipped early
-        self._likes: dict[str, float] = {}        # track -> when it was last liked
+        self._liked: dict[str, float] = {}        # track -> when it was last liked
+
+    @property
+    def button_rate(self) -> float:
+        """Button presses (skip, like, hold) per song heard, recently."""
+        rate, songs = BUTTON_RATE_PRIOR
+        return (self._presses + rate * songs) / (self._songs + songs)
+
+    @property
+    def like_rate(self) -> float:
+        rate, songs = LIKE_RATE_PRIOR
+        return (self._likes + rate * songs) / (self._songs + songs)
 
     def add(self, events: Iterable[Event]) -> None:
         for event in events:
@@ -95,8 +165,10 @@ class Preferences:
             if kind is None:
                 continue
             if event.track is not None and kind in ("early_skip", "like"):
-                (self._early_skips if kind == "early_skip" else self._likes)[event.track] = event.at
-            if event.mood is None or event.playlist is None:
+                (self._early_skips if kind == "early_skip" else self._liked)[event.track] = event.at
+            weight = evidence_weight(event, self.button_rate)
+            self._count_habits(event, kind)
+            if event.mood is None or event.playlist is None or weight == 0.0:
                 continue
             if self._origin is None:
                 self._origin = event.at
@@ -104,12 +176,23 @@ class Preferences:
             if exponent > _MAX_EXPONENT:
                 self._rebase(event.at)
                 exponent = 0.0
-            weight = 2.0 ** exponent
+            weight *= 2.0 ** exponent
             success, failure = REWARDS[kind]
-            sums = self._sums[(event.mood, event.playlist)]
-            sums[0] += success * weight
-            sums[1] += failure * weight
-            self.counts[(event.mood, event.playlist)][kind] += 1
+            for part in (None, part_of_day(self._hour_of(event.at))):
+                sums = self._sums[(event.mood, part, event.playlist)]
+                sums[0] += success * weight
+                sums[1] += failure * weight
+                self.counts[(event.mood, part, event.playlist)][kind] += 1
+
+    def _count_habits(self, event: Event, kind: str) -> None:
+        if kind in ("like", "hold"):
+            self._presses += 1.0
+            self._likes += kind == "like"
+        elif seen(event):  # a song heard: skipped, or played to its end with the listener in view
+            keep = 1.0 - 1.0 / RATE_MEMORY_SONGS
+            self._songs, self._presses, self._likes = self._songs * keep + 1.0, self._presses * keep, \
+                self._likes * keep
+            self._presses += kind != "played"
 
     def _rebase(self, origin: float) -> None:
         scale = 2.0 ** (-(origin - self._origin) / self.half_life_s)
@@ -118,23 +201,33 @@ class Preferences:
             sums[1] *= scale
         self._origin = origin
 
-    def evidence(self, mood: str, playlist: str, now: float) -> tuple[float, float]:
-        """(success, failure) pseudo-counts for ``playlist`` in ``mood``, faded to ``now``."""
-        if self._origin is None or (mood, playlist) not in self._sums:
+    def evidence(self, mood: str, playlist: str, now: float, part: str | None = None) -> tuple[float, float]:
+        """(success, failure) pseudo-counts for ``playlist`` in ``mood`` (in part of the day ``part``, None: all
+        day), faded to ``now``."""
+        sums = self._sums.get((mood, part, playlist))
+        if self._origin is None or sums is None:
             return 0.0, 0.0
         scale = 2.0 ** (-(now - self._origin) / self.half_life_s)
-        success, failure = self._sums[(mood, playlist)]
-        return success * scale, failure * scale
+        return sums[0] * scale, sums[1] * scale
+
+    def tolerated_only(self, mood: str, playlist: str) -> bool:
+        """Heard in ``mood`` so often without a like or hold that a listener with these button habits would have
+        liked it by now, were it wanted there."""
+        counts = self.counts.get((mood, None, playlist))
+        if not counts or counts["like"] or counts["hold"]:
+            return False
+        heard = counts["played"] + counts["early_skip"] + counts["late_skip"]
+        return heard * self.like_rate >= RETIRE_AFTER_EXPECTED_LIKES
 
     def held_off(self, track: str, now: float, hold_off_s: float) -> float | None:
         """When the hold-off of an early-skipped ``track`` ends, or None when it is not held off."""
         skipped = self._early_skips.get(track)
-        if skipped is None or now >= skipped + hold_off_s or self._likes.get(track, -math.inf) > skipped:
+        if skipped is None or now >= skipped + hold_off_s or self._liked.get(track, -math.inf) > skipped:
             return None
         return skipped + hold_off_s
 
     def liked(self, track: str) -> bool:
-        return self._likes.get(track, -math.inf) > self._early_skips.get(track, -math.inf)
+        return self._liked.get(track, -math.inf) > self._early_skips.get(track, -math.inf)
 
     def held_off_tracks(self, now: float, hold_off_s: float) -> dict[str, float]:
         return {track: until for track in self._early_skips
@@ -163,7 +256,7 @@ class MusicPolicy:
                  half_life_days: float = 30.0, hold_off_days: float = 7.0,
                  events: Callable[[int], list[Event]] | None = None,
                  songs: Callable[[str], list[str] | None] | None = None, rng: random.Random | None = None,
-                 wall_clock: Callable[[], float] = time.time):
+                 wall_clock: Callable[[], float] = time.time, hour_of: Callable[[float], float] = local_hour):
         if policy not in ("match", "lift"):
             raise ValueError(f"music policy must be 'match' or 'lift', got {policy!r}")
         self.playlists = dict(playlists)
@@ -171,7 +264,8 @@ class MusicPolicy:
         self.hold_minutes = hold_minutes
         self.explore = explore
         self.hold_off_s = hold_off_days * 86400.0
-        self.preferences = Preferences(half_life_days)
+        self._hour_of = hour_of  # Unix time -> hour of the day, for the part of the day
+        self.preferences = Preferences(half_life_days, hour_of)
         self._events = events
         self._songs = songs  # playlist -> its songs' file values (None: not known now)
         self._rng = rng or random.Random()
@@ -237,30 +331,50 @@ class MusicPolicy:
                     episode.early_skips_in_a_row = 0
         self.preferences.add(events)
 
-    def posterior(self, mood: str, playlist: str, now: float | None = None) -> tuple[float, float]:
-        """The Beta(a, b) belief that the listener wants ``playlist`` in ``mood``."""
+    def part_of_day(self, now: float | None = None) -> str:
+        return part_of_day(self._hour_of(self._wall_clock() if now is None else now))
+
+    def posterior(self, mood: str, playlist: str, now: float | None = None, part: str | None = None
+                  ) -> tuple[float, float]:
+        """The Beta(a, b) belief that the listener wants ``playlist`` in ``mood``: over the whole day, or in the
+        part of the day ``part``. That one starts from what the rest of the day says (the prior and the evidence
+        from other parts of the day, scaled down to at most :data:`CONTEXT_PRIOR_STRENGTH`: same mean, less
+        weight) and adds the evidence from that part of the day; with no evidence from elsewhere it is the whole
+        day's belief."""
         now = self._wall_clock() if now is None else now
         prior = MAPPED_PRIOR if playlist in self.playlists.get(mood, ()) else OTHER_PRIOR
         success, failure = self.preferences.evidence(mood, playlist, now)
-        return prior[0] + success, prior[1] + failure
+        if part is None:
+            return prior[0] + success, prior[1] + failure
+        here_success, here_failure = self.preferences.evidence(mood, playlist, now, part)
+        a, b = prior[0] + max(0.0, success - here_success), prior[1] + max(0.0, failure - here_failure)
+        scale = min(1.0, max(CONTEXT_PRIOR_STRENGTH, sum(prior)) / (a + b))
+        return a * scale + here_success, b * scale + here_failure
 
-    def _earned(self, mood: str, now: float) -> list[str]:
-        """Other moods' playlists the listener has shown to want in ``mood`` (more yes than no)."""
+    def _earned(self, mood: str, now: float, part: str | None = None) -> list[str]:
+        """Other moods' playlists the listener has shown to want in ``mood`` (more yes than no over the day or in
+        ``part`` of it), unless only ever tolerated there (never liked)."""
         own = set(self.playlists.get(mood, ()))
+        preferences = self.preferences
         return [name for name in self.all_playlists() if name not in own
-                and (evidence := self.preferences.evidence(mood, name, now))[0] > evidence[1]]
+                and any(yes > no for yes, no in (preferences.evidence(mood, name, now),
+                                                 preferences.evidence(mood, name, now, part)))
+                and not preferences.tolerated_only(mood, name)]
 
-    def choose(self, mood: str, current: str | None = None) -> str | None:
+    def choose(self, mood: str, current: str | None = None, *, present: bool = True) -> str | None:
         """A playlist for ``mood``: ``current`` when it was chosen for this mood and not rejected since, else a
-        Thompson draw; None if no playlist is usable."""
+        Thompson draw from the beliefs for this part of the day; None if no playlist is usable. With nobody in
+        view (``present`` false) nothing is tried: the best belief wins and no other mood's playlist is
+        explored."""
         if mood not in self.playlists:
             return None
         self.refresh()
         now = self._wall_clock()
+        part = self.part_of_day(now)
         episode = self._episode
         if episode is None or episode.mood != mood:
             episode = self._episode = _Episode(mood)
-            if current is not None and current not in self._skipped and self._suits(mood, current, now):
+            if current is not None and current not in self._skipped and self._suits(mood, current, now, part):
                 episode.playlist = current
         if episode.playlist is not None and episode.playlist == current and current not in episode.rejected \
                 and current not in self._skipped:
@@ -275,10 +389,11 @@ class MusicPolicy:
         own = allowed(self.candidates(mood))
         if lifting:
             pool = own
-        elif self._rng.random() < self.explore:
-            pool = allowed(usable)
+        elif present and self._rng.random() < self.explore:
+            pool = allowed([name for name in usable if not self.preferences.tolerated_only(mood, name)
+                            or name in self.playlists[mood]])
         else:
-            pool = own + allowed(self._earned(mood, now))
+            pool = own + allowed(self._earned(mood, now, part))
         if not pool and not lifting and not episode.rejected - set(self.candidates(mood)):
             # the mood's own playlists were rejected: try one from another mood; if that is rejected too, the
             # mood's own come back (a few unlucky skips must not send the music through every playlist)
@@ -290,7 +405,11 @@ class MusicPolicy:
             pool = self.candidates(mood) or ([] if lifting else usable)
         if not pool:
             return None
-        draws = {name: self._rng.betavariate(*self.posterior(mood, name, now)) for name in pool}
+        beliefs = {name: self.posterior(mood, name, now, part) for name in pool}
+        if present:
+            draws = {name: self._rng.betavariate(a, b) for name, (a, b) in beliefs.items()}
+        else:
+            draws = {name: a / (a + b) for name, (a, b) in beliefs.items()}
         episode.playlist = max(draws, key=draws.get)
         episode.early_skips_in_a_row = 0
         return episode.playlist
@@ -301,12 +420,12 @@ class MusicPolicy:
         return songs is None or any(self.preferences.held_off(song, now, self.hold_off_s) is None
                                     for song in songs)
 
-    def _suits(self, mood: str, playlist: str, now: float) -> bool:
+    def _suits(self, mood: str, playlist: str, now: float, part: str) -> bool:
         """Keep what already plays at the start of a mood when it is the mood's own or earned there, and the
-        listener has not turned against it (posterior mean at least even)."""
-        if playlist not in self.candidates(mood) and playlist not in self._earned(mood, now):
+        listener has not turned against it at this time of day (posterior mean at least even)."""
+        if playlist not in self.candidates(mood) and playlist not in self._earned(mood, now, part):
             return False
-        a, b = self.posterior(mood, playlist, now)
+        a, b = self.posterior(mood, playlist, now, part)
         return a / (a + b) >= 0.5
 
     def rejected(self) -> bool:
@@ -336,16 +455,19 @@ class MusicPolicy:
 
     def insights(self, now: float | None = None) -> dict:
         """What was learned: per mood, each playlist with its estimated preference (posterior mean and standard
-        deviation), whether the config maps it there, and the evidence counts; and the songs on hold-off (how
-        many, and the :data:`MAX_HELD_OFF_SHOWN` skipped last, latest first)."""
+        deviation), whether the config maps it there, and the evidence counts; per mood and part of the day, the
+        preference there of each playlist with evidence from that part of the day; the listener's button presses
+        per song (how much a full play counts); and the songs on hold-off (how many, and the
+        :data:`MAX_HELD_OFF_SHOWN` skipped last, latest first)."""
         self.refresh()
         now = self._wall_clock() if now is None else now
-        moods = {}
-        learned_moods = {mood for mood, _ in self.preferences.counts}
+        counts_of = self.preferences.counts
+        moods, parts = {}, {}
+        learned_moods = {mood for mood, _, _ in counts_of}
         for mood in list(self.playlists) + sorted(learned_moods - set(self.playlists)):
             rows = []
             for name in self.all_playlists():
-                counts = self.preferences.counts.get((mood, name), Counter())
+                counts = counts_of.get((mood, None, name), Counter())
                 mapped = name in self.playlists.get(mood, ())
                 if not mapped and not counts:
                     continue
@@ -353,11 +475,22 @@ class MusicPolicy:
                 rows.append({"playlist": name, "mapped": mapped, "preference": round(a / (a + b), 3),
                              "uncertainty": round(math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1))), 3),
                              "likes": counts["like"], "holds": counts["hold"], "full_plays": counts["played"],
-                             "early_skips": counts["early_skip"], "late_skips": counts["late_skip"]})
+                             "early_skips": counts["early_skip"], "late_skips": counts["late_skip"],
+                             "tolerated_only": self.preferences.tolerated_only(mood, name)})
             moods[mood] = sorted(rows, key=lambda row: -row["preference"])
+            for part in PARTS_OF_DAY:
+                rows = []
+                for name in self.all_playlists():
+                    events = sum(counts_of.get((mood, part, name), Counter()).values())
+                    if events:
+                        a, b = self.posterior(mood, name, now, part)
+                        rows.append({"playlist": name, "preference": round(a / (a + b), 3), "events": events})
+                if rows:
+                    parts.setdefault(mood, {})[part] = sorted(rows, key=lambda row: -row["preference"])
         held = self.preferences.held_off_tracks(now, self.hold_off_s)
         latest = sorted(held.items(), key=lambda item: (-item[1], item[0]))[:MAX_HELD_OFF_SHOWN]
-        return {"moods": moods, "held_off_count": len(held),
+        return {"moods": moods, "parts_of_day": parts, "button_rate": round(self.preferences.button_rate, 3),
+                "held_off_count": len(held),
                 "held_off": [{"track": track, "until": round(until, 1)} for track, until in latest],
                 "half_life_days": self.preferences.half_life_s / 86400.0, "explore": self.explore}
 

@@ -233,7 +233,7 @@ def test_insights_show_preferences_evidence_and_held_off_tracks():
     assert set(sad) == {"calm", "upbeat"}
     assert sad["upbeat"] == {"playlist": "upbeat", "mapped": False, "preference": pytest.approx(3.75 / 4.75, abs=1e-3),
                              "uncertainty": sad["upbeat"]["uncertainty"], "likes": 2, "holds": 0, "full_plays": 3,
-                             "early_skips": 0, "late_skips": 0}
+                             "early_skips": 0, "late_skips": 0, "tolerated_only": False}
     assert sad["calm"]["mapped"] and sad["calm"]["early_skips"] == 1 and sad["calm"]["late_skips"] == 1
     assert 0 < sad["calm"]["uncertainty"] < 0.5
     assert [row["playlist"] for row in insights["moods"]["happy"]] == ["upbeat"]

@@ -120,7 +120,7 @@ def test_a_version_2_database_made_by_the_previous_code_keeps_every_event(tmp_pa
         [(row[0], row[1], row[2], row[4], row[5], row[6]) for row in before]
     assert all(event.elapsed_s is None for event in events)  # unknown before version 3
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     assert db.execute("SELECT id, at, action, expression, mood, playlist, track FROM feedback WHERE id <= 9"
                       ).fetchall() == before
     assert db.execute("SELECT * FROM plays").fetchall() == plays_before
