@@ -105,8 +105,8 @@ def format_insights(answer: dict) -> str:
     import time
 
     lines = [f"what the box learned (evidence fades by half every {answer['half_life_days']:g} days; "
-             f"other moods' playlists tried in {answer['explore']:.0%} of choices; you press a button on "
-             f"{answer.get('button_rate', 0):.0%} of songs)"]
+             f"other moods' playlists tried in {answer['explore']:.0%} of choices; you skip "
+             f"{answer.get('skip_rate', 0):.0%} of songs)"]
     for mood, rows in answer["moods"].items():
         lines.append(f"{mood}:")
         for row in rows:

@@ -57,21 +57,20 @@ REWARDS = {
     "late_skip": (0.0, 0.5),
     "like": (1.0, 0.0),
     "hold": (0.5, 0.0),
-    "played": (0.25, 0.0),
+    "played": (1.0, 0.0),  # times the listener's skip odds (evidence_weight): at most as strong as a like
 }
 MAPPED_PRIOR = (3.0, 1.0)  # Beta(3, 1): a playlist the config maps to the mood, mean 0.75
 OTHER_PRIOR = (1.0, 1.0)   # Beta(1, 1): any other playlist, mean 0.5
-REJECT_AFTER_EARLY_SKIPS = 2
+REJECT_AFTER_EARLY_SKIPS = 2  # ... in a row reject a playlist for the mood, unless it is still believed the best
 MAX_HELD_OFF_SHOWN = 50  # insights list the songs skipped most recently (one control-socket answer stays small)
 _MAX_EXPONENT = 256.0  # decayed sums are kept relative to an origin, moved forward before they overflow
 
 # What the box knew when it happened weighs the evidence (see evidence_weight):
 MIN_FACE_SHARE = 0.5         # a full play teaches only when a face was in view for at least half of the song
 FULL_CONFIDENCE = 0.7        # feedback in a mood believed this surely counts fully, in a less sure one in proportion
-REFERENCE_BUTTON_RATE = 0.2  # a listener who presses a button on this share of songs: a full play counts fully
-BUTTON_RATE_PRIOR = (0.2, 10.0)  # (presses per song, songs' worth) assumed before the listener has shown theirs
+SKIP_RATE_PRIOR = (0.2, 20.0)   # (skips per song, songs' worth) assumed before the listener has shown theirs
 LIKE_RATE_PRIOR = (0.05, 10.0)   # (likes per song, songs' worth)
-RATE_MEMORY_SONGS = 100.0    # the listener's button habits are estimated over about the last 100 songs heard
+RATE_MEMORY_SONGS = 100.0    # the listener's habits are estimated over about the last 100 songs heard
 # A part of the day's belief starts from the mood's whole-day belief, worth at most this many pieces of evidence,
 # so it helps at once and its own evidence soon outweighs the rest of the day's
 CONTEXT_PRIOR_STRENGTH = 4.0
@@ -112,12 +111,13 @@ def seen(event: Event) -> bool:
     return event.action != "played" or event.face_share is None or event.face_share >= MIN_FACE_SHARE
 
 
-def evidence_weight(event: Event, button_rate: float) -> float:
+def evidence_weight(event: Event, skip_rate: float) -> float:
     """How much an event of a :data:`REWARDS` kind teaches about its playlist in its mood, 0-1:
 
     - nothing while the music was held (the listener chose it, not the box), except the hold itself;
-    - a full play nothing unless a face was in view for most of it, and less the rarer the listener's buttons
-      (``button_rate``, presses per song): a song a listener who seldom presses did not skip says little;
+    - a full play nothing unless a face was in view for most of it, and then the listener's odds of skipping a
+      song (``skip_rate`` / (1 - ``skip_rate``), at most 1): a song not skipped by a listener who seldom skips
+      says little, and a playlist skipped as often as the listener's average song ends up even (mean 0.5);
     - in proportion to the believed mood's confidence up to :data:`FULL_CONFIDENCE`.
     """
     if event.held and event.action != "hold":
@@ -126,7 +126,7 @@ def evidence_weight(event: Event, button_rate: float) -> float:
     if event.action == "played":
         if not seen(event):
             return 0.0
-        weight = min(1.0, button_rate / REFERENCE_BUTTON_RATE)
+        weight = min(1.0, skip_rate / (1.0 - skip_rate))
     if event.confidence is not None:
         weight *= min(1.0, max(0.0, event.confidence) / FULL_CONFIDENCE)
     return weight
@@ -143,15 +143,15 @@ class Preferences:
         self._origin: float | None = None
         self._sums: dict[tuple[str, str | None, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
         self.counts: dict[tuple[str, str | None, str], Counter] = defaultdict(Counter)  # events that taught
-        self._songs, self._presses, self._likes = 0.0, 0.0, 0.0  # decayed over RATE_MEMORY_SONGS songs heard
+        self._songs, self._skips, self._likes = 0.0, 0.0, 0.0  # decayed over RATE_MEMORY_SONGS songs heard
         self._early_skips: dict[str, float] = {}  # track -> when it was last skipped early
         self._liked: dict[str, float] = {}        # track -> when it was last liked
 
     @property
-    def button_rate(self) -> float:
-        """Button presses (skip, like, hold) per song heard, recently."""
-        rate, songs = BUTTON_RATE_PRIOR
-        return (self._presses + rate * songs) / (self._songs + songs)
+    def skip_rate(self) -> float:
+        """Skips per song heard, recently."""
+        rate, songs = SKIP_RATE_PRIOR
+        return (self._skips + rate * songs) / (self._songs + songs)
 
     @property
     def like_rate(self) -> float:
@@ -166,7 +166,7 @@ class Preferences:
                 continue
             if event.track is not None and kind in ("early_skip", "like"):
                 (self._early_skips if kind == "early_skip" else self._liked)[event.track] = event.at
-            weight = evidence_weight(event, self.button_rate)
+            weight = evidence_weight(event, self.skip_rate)
             self._count_habits(event, kind)
             if event.mood is None or event.playlist is None or weight == 0.0:
                 continue
@@ -185,14 +185,12 @@ class Preferences:
                 self.counts[(event.mood, part, event.playlist)][kind] += 1
 
     def _count_habits(self, event: Event, kind: str) -> None:
-        if kind in ("like", "hold"):
-            self._presses += 1.0
-            self._likes += kind == "like"
-        elif seen(event):  # a song heard: skipped, or played to its end with the listener in view
+        if kind == "like":
+            self._likes += 1.0
+        elif kind != "hold" and seen(event):  # a song heard: skipped, or played to its end with the listener in view
             keep = 1.0 - 1.0 / RATE_MEMORY_SONGS
-            self._songs, self._presses, self._likes = self._songs * keep + 1.0, self._presses * keep, \
-                self._likes * keep
-            self._presses += kind != "played"
+            self._songs, self._skips, self._likes = self._songs * keep + 1.0, self._skips * keep, self._likes * keep
+            self._skips += kind != "played"
 
     def _rebase(self, origin: float) -> None:
         scale = 2.0 ** (-(origin - self._origin) / self.half_life_s)
@@ -316,20 +314,33 @@ class MusicPolicy:
         """Read the feedback logged since the last call into the learning state."""
         if self._events is None:
             return
-        events = self._events(self.preferences.last_id)
         episode = self._episode
-        for event in events:
-            if episode is not None and episode.playlist is not None and event.playlist == episode.playlist:
-                kind = evidence_kind(event)
-                if kind == "early_skip":
-                    episode.early_skips_in_a_row += 1
-                    if episode.early_skips_in_a_row >= REJECT_AFTER_EARLY_SKIPS:
-                        log.info("%s skipped early %d times in a row: another playlist for mood %s",
-                                 episode.playlist, episode.early_skips_in_a_row, episode.mood)
-                        episode.rejected.add(episode.playlist)
-                elif kind is not None:
-                    episode.early_skips_in_a_row = 0
-        self.preferences.add(events)
+        for event in self._events(self.preferences.last_id):
+            self.preferences.add((event,))
+            if episode is None or episode.playlist is None or event.playlist != episode.playlist:
+                continue
+            kind = evidence_kind(event)
+            if kind == "early_skip":
+                episode.early_skips_in_a_row += 1
+                if episode.early_skips_in_a_row >= REJECT_AFTER_EARLY_SKIPS and not self._still_best(episode, event.at):
+                    log.info("%s skipped early %d times in a row: another playlist for mood %s",
+                             episode.playlist, episode.early_skips_in_a_row, episode.mood)
+                    episode.rejected.add(episode.playlist)
+            elif kind is not None:
+                episode.early_skips_in_a_row = 0
+
+    def _still_best(self, episode: _Episode, now: float) -> bool:
+        """Whether the episode's playlist is still believed better than every other playlist in its mood at this
+        time of day (a few songs skipped from a playlist the listener wants must not send the music elsewhere)."""
+        part = self.part_of_day(now)
+
+        def mean(name: str) -> float:
+            a, b = self.posterior(episode.mood, name, now, part)
+            return a / (a + b)
+
+        others = [mean(name) for name in self.all_playlists() if name != episode.playlist
+                  and name not in episode.rejected and not self.preferences.tolerated_only(episode.mood, name)]
+        return bool(others) and mean(episode.playlist) > max(others)
 
     def part_of_day(self, now: float | None = None) -> str:
         return part_of_day(self._hour_of(self._wall_clock() if now is None else now))
@@ -352,14 +363,18 @@ class MusicPolicy:
         return a * scale + here_success, b * scale + here_failure
 
     def _earned(self, mood: str, now: float, part: str | None = None) -> list[str]:
-        """Other moods' playlists the listener has shown to want in ``mood`` (more yes than no over the day or in
-        ``part`` of it), unless only ever tolerated there (never liked)."""
+        """Other moods' playlists the listener has shown to want in ``mood``: liked or held there at least once,
+        and believed better than even (at this time of day, ``part``)."""
         own = set(self.playlists.get(mood, ()))
-        preferences = self.preferences
-        return [name for name in self.all_playlists() if name not in own
-                and any(yes > no for yes, no in (preferences.evidence(mood, name, now),
-                                                 preferences.evidence(mood, name, now, part)))
-                and not preferences.tolerated_only(mood, name)]
+        earned = []
+        for name in self.all_playlists():
+            counts = self.preferences.counts.get((mood, None, name))
+            if name in own or not counts or not (counts["like"] or counts["hold"]):
+                continue
+            a, b = self.posterior(mood, name, now, part)
+            if a > b:
+                earned.append(name)
+        return earned
 
     def choose(self, mood: str, current: str | None = None, *, present: bool = True) -> str | None:
         """A playlist for ``mood``: ``current`` when it was chosen for this mood and not rejected since, else a
@@ -382,6 +397,8 @@ class MusicPolicy:
         lifting = self.policy == "lift"  # the owner chose whose music plays: no cross-mood choices
         usable = self.all_playlists()
         playable = {name for name in usable if self._playable(name, now)}
+        if not playable & set(self.candidates(mood)):  # skips in misread moods must not take a mood's music away
+            playable |= set(self.candidates(mood))
 
         def allowed(names: list[str]) -> list[str]:
             return [name for name in names if name not in episode.rejected and name in playable]
@@ -429,13 +446,16 @@ class MusicPolicy:
         return a / (a + b) >= 0.5
 
     def rejected(self) -> bool:
-        """Whether the playlist chosen for the current mood was just rejected: two early skips in a row, or its
-        last song not on hold-off was skipped early."""
+        """Whether the playlist chosen for the current mood was just rejected: two early skips in a row (unless
+        still believed the best), or its last song not on hold-off was skipped early while another of the mood's own
+        playlists has songs left."""
         self.refresh()
         episode = self._episode
         if episode is None or episode.playlist is None:
             return False
-        if episode.playlist not in episode.rejected and not self._playable(episode.playlist, self._wall_clock()):
+        now = self._wall_clock()
+        if episode.playlist not in episode.rejected and not self._playable(episode.playlist, now) \
+                and any(self._playable(name, now) for name in self.candidates(episode.mood)):
             log.info("every song of %s is on hold-off: another playlist for mood %s", episode.playlist, episode.mood)
             episode.rejected.add(episode.playlist)
         return episode.playlist in episode.rejected
@@ -489,7 +509,7 @@ class MusicPolicy:
                     parts.setdefault(mood, {})[part] = sorted(rows, key=lambda row: -row["preference"])
         held = self.preferences.held_off_tracks(now, self.hold_off_s)
         latest = sorted(held.items(), key=lambda item: (-item[1], item[0]))[:MAX_HELD_OFF_SHOWN]
-        return {"moods": moods, "parts_of_day": parts, "button_rate": round(self.preferences.button_rate, 3),
+        return {"moods": moods, "parts_of_day": parts, "skip_rate": round(self.preferences.skip_rate, 3),
                 "held_off_count": len(held),
                 "held_off": [{"track": track, "until": round(until, 1)} for track, until in latest],
                 "half_life_days": self.preferences.half_life_s / 86400.0, "explore": self.explore}
