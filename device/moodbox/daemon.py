@@ -141,7 +141,8 @@ class Daemon:
         except StoreError as err:  # the music plays without it; status says why nothing is recorded
             self._store_problem = f"{err} (config key state.dir)"
             log.error("%s: playing without recording feedback", self._store_problem)
-        self.player = Player.from_config(config, store=self.store, clock=self.clock, arrange=self._arrange_songs)
+        self.player = Player.from_config(config, store=self.store, clock=self.clock, arrange=self._arrange_songs,
+                                         witness=self._witnessed)
         self._wait_for_mpd()
         try:
             if self.player.connected:
@@ -299,6 +300,9 @@ class Daemon:
             switched = self._follow_mood(now, mood)
             if switched:
                 player_state = self.player.poll()
+            self.policy.witness.observe(now, player_state.track, player_state.state == "play",
+                                        face=reading is not None and reading.face,
+                                        confidence=mood.confidence if mood else None)
             problems = self._problems(player_state)
             tick = Tick(at=now, status=self._status(problems), problems=problems,
                         face=reading is not None and reading.face,
@@ -319,7 +323,7 @@ class Daemon:
         if state.mood is None or self.policy.held(now):
             return False
         music_mood = self.policy.music_mood(state.mood, now - state.since)
-        playlist = self.policy.choose(music_mood, current=self.player.playlist)
+        playlist = self.policy.choose(music_mood, current=self.player.playlist, present=state.present)
         if playlist is None or playlist == self.player.playlist:
             return False
         log.info("mood %s (%.2f): switching to %s%s", state.mood, state.confidence, playlist,
@@ -391,13 +395,16 @@ class Daemon:
 
     def record(self, event: str, playing: PlayerState) -> None:
         """Feedback for the store, with what the box saw and played at that moment, and how far into the song (an
-        early skip is a strong "no"). It counts for the playlist the track came from: a song kept through an
-        "after_current" switch still belongs to the old playlist."""
+        early skip is a strong "no"), the mood's confidence and whether the music was held (evidence weighs by
+        them). It counts for the playlist the track came from: a song kept through an "after_current" switch still
+        belongs to the old playlist."""
         if self.store is None:
             raise StoreError(self._store_problem)
+        state = self.mood.state
         self.store.record_feedback(action=event, expression=self._last_expression, mood=self._current_mood(),
                                    playlist=playing.track_playlist or self.player.playlist, track=playing.track,
-                                   elapsed_s=playing.elapsed)
+                                   elapsed_s=playing.elapsed, confidence=state.confidence if state else None,
+                                   held=self.policy.held(self.clock()))
 
     def replace_rejected_playlist(self) -> bool:
         """After an early skip: when the policy rejects the playing playlist for the mood (two early skips in a
@@ -422,6 +429,9 @@ class Daemon:
 
     def _current_mood(self) -> str | None:
         return self.mood.state.mood if self.mood.state else None
+
+    def _witnessed(self, track: str | None) -> dict:
+        return self.policy.witness.of(track)  # the policy in use now (a reload may replace it)
 
     def _arrange_songs(self, songs: list[str]) -> tuple[set[int], list[int]]:
         return self.policy.arrange(songs)  # the policy in use now (a reload may replace it)
@@ -515,7 +525,7 @@ class Daemon:
             parts["policy"] = MusicPolicy.from_config(new, events=self._feedback_events, songs=self._playlist_songs)
         if new.mpd != old.mpd or new.music.shuffle != old.music.shuffle:
             parts["player"] = Player.from_config(new, store=self.store, clock=self.clock, handover=self.player,
-                                                 arrange=self._arrange_songs)
+                                                 arrange=self._arrange_songs, witness=self._witnessed)
         if new.camera != old.camera:  # the privacy pause outlives a new camera: only the listener lifts it
             parts["camera"] = self._make_camera(new, paused=self.camera.status == "paused")
         for name in ("player", "camera"):

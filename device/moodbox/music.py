@@ -61,7 +61,7 @@ REWARDS = {
 }
 MAPPED_PRIOR = (3.0, 1.0)  # Beta(3, 1): a playlist the config maps to the mood, mean 0.75
 OTHER_PRIOR = (1.0, 1.0)   # Beta(1, 1): any other playlist, mean 0.5
-REJECT_AFTER_EARLY_SKIPS = 2  # ... in a row reject a playlist for the mood, unless it is still believed the best
+REJECT_AFTER_EARLY_SKIPS = 2  # ... in a row reject a playlist for the mood, unless it is still believed wanted
 MAX_HELD_OFF_SHOWN = 50  # insights list the songs skipped most recently (one control-socket answer stays small)
 _MAX_EXPONENT = 256.0  # decayed sums are kept relative to an origin, moved forward before they overflow
 
@@ -130,6 +130,15 @@ def evidence_weight(event: Event, skip_rate: float) -> float:
     if event.confidence is not None:
         weight *= min(1.0, max(0.0, event.confidence) / FULL_CONFIDENCE)
     return weight
+
+
+def _surely_better(belief: tuple[float, float], than: tuple[float, float], z: float = 1.28) -> bool:
+    """Whether Beta ``belief`` beats Beta ``than`` with about 90% certainty (normal approximation)."""
+    def moments(a: float, b: float) -> tuple[float, float]:
+        return a / (a + b), a * b / ((a + b) ** 2 * (a + b + 1))
+
+    (mean, var), (other_mean, other_var) = moments(*belief), moments(*than)
+    return mean - other_mean > z * math.sqrt(var + other_var)
 
 
 class Preferences:
@@ -232,6 +241,37 @@ class Preferences:
                 if (until := self.held_off(track, now, hold_off_s)) is not None}
 
 
+class Witness:
+    """What the box knew while a song played, for the evidence of its "played" record: the share of the song's
+    playing time a face was in view, and the mood's mean confidence meanwhile. The daemon feeds it every tick
+    (:meth:`observe`); time the music is paused counts for neither."""
+
+    def __init__(self):
+        self._track: str | None = None
+        self._last: float | None = None
+        self._playing_s = self._seen_s = self._confidence_s = 0.0
+
+    def observe(self, now: float, track: str | None, playing: bool, face: bool, confidence: float | None) -> None:
+        if track != self._track:
+            self._track, self._playing_s, self._seen_s, self._confidence_s = track, 0.0, 0.0, 0.0
+        elif playing and self._last is not None:
+            step = max(0.0, now - self._last)
+            self._playing_s += step
+            if face:
+                self._seen_s += step
+                self._confidence_s += step * (confidence or 0.0)
+        self._last = now if playing else None
+
+    def of(self, track: str | None) -> dict:
+        """``face_share`` and ``confidence`` for the record of ``track`` (empty when another song was watched or
+        it did not play long enough to tell)."""
+        if track is None or track != self._track or self._playing_s <= 0.0:
+            return {}
+        confidence = self._confidence_s / self._seen_s if self._seen_s > 0 else None
+        return {"face_share": round(self._seen_s / self._playing_s, 3),
+                "confidence": None if confidence is None else round(confidence, 3)}
+
+
 @dataclass
 class _Episode:
     """One stretch of a mood: the playlist chosen for it and the playlists rejected in it."""
@@ -271,6 +311,7 @@ class MusicPolicy:
         self._skipped: set[str] = set()
         self._held_until = float("-inf")
         self._episode: _Episode | None = None
+        self.witness = Witness()
 
     @classmethod
     def from_config(cls, config: Config, *, events: Callable[[int], list[Event]] | None = None,
@@ -322,25 +363,25 @@ class MusicPolicy:
             kind = evidence_kind(event)
             if kind == "early_skip":
                 episode.early_skips_in_a_row += 1
-                if episode.early_skips_in_a_row >= REJECT_AFTER_EARLY_SKIPS and not self._still_best(episode, event.at):
+                if episode.early_skips_in_a_row >= REJECT_AFTER_EARLY_SKIPS \
+                        and not self._still_wanted(episode, event.at):
                     log.info("%s skipped early %d times in a row: another playlist for mood %s",
                              episode.playlist, episode.early_skips_in_a_row, episode.mood)
                     episode.rejected.add(episode.playlist)
             elif kind is not None:
                 episode.early_skips_in_a_row = 0
 
-    def _still_best(self, episode: _Episode, now: float) -> bool:
-        """Whether the episode's playlist is still believed better than every other playlist in its mood at this
-        time of day (a few songs skipped from a playlist the listener wants must not send the music elsewhere)."""
+    def _still_wanted(self, episode: _Episode, now: float) -> bool:
+        """Whether the episode's playlist is still believed better than an average playlist (mean above 0.5) in
+        its mood at this time of day, and no other is surely better: a few songs skipped from a playlist the
+        listener wants must not send the music elsewhere."""
         part = self.part_of_day(now)
-
-        def mean(name: str) -> float:
-            a, b = self.posterior(episode.mood, name, now, part)
-            return a / (a + b)
-
-        others = [mean(name) for name in self.all_playlists() if name != episode.playlist
-                  and name not in episode.rejected and not self.preferences.tolerated_only(episode.mood, name)]
-        return bool(others) and mean(episode.playlist) > max(others)
+        belief = self.posterior(episode.mood, episode.playlist, now, part)
+        if belief[0] <= belief[1]:
+            return False
+        return not any(_surely_better(self.posterior(episode.mood, name, now, part), belief)
+                       for name in self.all_playlists() if name != episode.playlist and name not in episode.rejected
+                       and not self.preferences.tolerated_only(episode.mood, name))
 
     def part_of_day(self, now: float | None = None) -> str:
         return part_of_day(self._hour_of(self._wall_clock() if now is None else now))
@@ -364,15 +405,17 @@ class MusicPolicy:
 
     def _earned(self, mood: str, now: float, part: str | None = None) -> list[str]:
         """Other moods' playlists the listener has shown to want in ``mood``: liked or held there at least once,
-        and believed better than even (at this time of day, ``part``)."""
-        own = set(self.playlists.get(mood, ()))
+        and believed better than the mood's own best at this time of day (``part``) with about 90% certainty."""
+        own = self.candidates(mood)
+        best = max((self.posterior(mood, name, now, part) for name in own), key=lambda ab: ab[0] / sum(ab),
+                   default=None)
         earned = []
         for name in self.all_playlists():
             counts = self.preferences.counts.get((mood, None, name))
             if name in own or not counts or not (counts["like"] or counts["hold"]):
                 continue
-            a, b = self.posterior(mood, name, now, part)
-            if a > b:
+            belief = self.posterior(mood, name, now, part)
+            if best is None or _surely_better(belief, best):
                 earned.append(name)
         return earned
 
