@@ -61,7 +61,9 @@ REWARDS = {
 }
 MAPPED_PRIOR = (3.0, 1.0)  # Beta(3, 1): a playlist the config maps to the mood, mean 0.75
 OTHER_PRIOR = (1.0, 1.0)   # Beta(1, 1): any other playlist, mean 0.5
-REJECT_AFTER_EARLY_SKIPS = 2  # ... in a row reject a playlist for the mood, unless it is still believed wanted
+# Early skips in a row that reject a mood's own playlist (or one earned there) for the mood, unless it is still
+# believed wanted; another mood's playlist on trial there goes at its first early skip
+REJECT_AFTER_EARLY_SKIPS = 2
 MAX_HELD_OFF_SHOWN = 50  # insights list the songs skipped most recently (one control-socket answer stays small)
 _MAX_EXPONENT = 256.0  # decayed sums are kept relative to an origin, moved forward before they overflow
 
@@ -363,7 +365,9 @@ class MusicPolicy:
             kind = evidence_kind(event)
             if kind == "early_skip":
                 episode.early_skips_in_a_row += 1
-                if episode.early_skips_in_a_row >= REJECT_AFTER_EARLY_SKIPS \
+                on_trial = episode.playlist not in self.playlists.get(episode.mood, ()) \
+                    and episode.playlist not in self._earned(episode.mood, event.at, self.part_of_day(event.at))
+                if on_trial or episode.early_skips_in_a_row >= REJECT_AFTER_EARLY_SKIPS \
                         and not self._still_wanted(episode, event.at):
                     log.info("%s skipped early %d times in a row: another playlist for mood %s",
                              episode.playlist, episode.early_skips_in_a_row, episode.mood)
@@ -372,9 +376,12 @@ class MusicPolicy:
                 episode.early_skips_in_a_row = 0
 
     def _still_wanted(self, episode: _Episode, now: float) -> bool:
-        """Whether the episode's playlist is still believed better than an average playlist (mean above 0.5) in
-        its mood at this time of day, and no other is surely better: a few songs skipped from a playlist the
-        listener wants must not send the music elsewhere."""
+        """Whether the listener has shown to want the episode's playlist in its mood (its evidence there says
+        more yes than no), still believes it better than even at this time of day, and no other is surely better:
+        a few songs skipped from a playlist the listener wants must not send the music elsewhere."""
+        yes, no = self.preferences.evidence(episode.mood, episode.playlist, now)
+        if yes <= no:
+            return False
         part = self.part_of_day(now)
         belief = self.posterior(episode.mood, episode.playlist, now, part)
         if belief[0] <= belief[1]:
@@ -404,15 +411,14 @@ class MusicPolicy:
         return a * scale + here_success, b * scale + here_failure
 
     def _earned(self, mood: str, now: float, part: str | None = None) -> list[str]:
-        """Other moods' playlists the listener has shown to want in ``mood``: liked or held there at least once,
-        and believed better than the mood's own best at this time of day (``part``) with about 90% certainty."""
+        """Other moods' playlists the listener has shown to want in ``mood``: believed better than the mood's own
+        best at this time of day (``part``) with about 90% certainty, and not only ever tolerated there."""
         own = self.candidates(mood)
         best = max((self.posterior(mood, name, now, part) for name in own), key=lambda ab: ab[0] / sum(ab),
                    default=None)
         earned = []
         for name in self.all_playlists():
-            counts = self.preferences.counts.get((mood, None, name))
-            if name in own or not counts or not (counts["like"] or counts["hold"]):
+            if name in own or self.preferences.tolerated_only(mood, name):
                 continue
             belief = self.posterior(mood, name, now, part)
             if best is None or _surely_better(belief, best):
