@@ -165,6 +165,12 @@ class Preferences:
         return (self._skips + rate * songs) / (self._songs + songs)
 
     @property
+    def prior_scale(self) -> float:
+        """The priors count as a few songs' worth of this listener's evidence: a song teaches about twice the skip
+        rate (a skip, or a full play at the skip odds), so a listener who seldom skips has weaker priors."""
+        return min(1.0, max(0.1, 2.0 * self.skip_rate / (2.0 * SKIP_RATE_PRIOR[0])))
+
+    @property
     def like_rate(self) -> float:
         rate, songs = LIKE_RATE_PRIOR
         return (self._likes + rate * songs) / (self._songs + songs)
@@ -402,6 +408,8 @@ class MusicPolicy:
         day's belief."""
         now = self._wall_clock() if now is None else now
         prior = MAPPED_PRIOR if playlist in self.playlists.get(mood, ()) else OTHER_PRIOR
+        scale = self.preferences.prior_scale
+        prior = (prior[0] * scale, prior[1] * scale)
         success, failure = self.preferences.evidence(mood, playlist, now)
         if part is None:
             return prior[0] + success, prior[1] + failure
