@@ -121,7 +121,7 @@ def make_persona(name: str) -> Persona:
         return Persona(name, lambda day, mood, part: {"upbeat"} if day >= TASTE_CHANGE_DAY and mood in CHANGED_MOODS
                        else _mapped(day, mood))
     if name == "angry-wants-calm":  # calm, not calming, when angry; seldom presses a button
-        return Persona(name, _but({"angry": "calm"}), buttons=0.2)
+        return Persona(name, _but({"angry": "calm"}), buttons=0.06)
     if name == "one-for-all":  # the same playlist in every mood; skips late
         return Persona(name, lambda day, mood, part: {"everyday"}, buttons=0.7, late_share=0.7)
     if name == "no-upbeat-evenings":  # the mapping, but nothing upbeat in the evening
@@ -130,7 +130,7 @@ def make_persona(name: str) -> Persona:
         other = _but({"sad": "upbeat", "neutral": "upbeat", "happy": "everyday"})
         return Persona(name, lambda day, mood, part: (other if (day - 1) // 3 % 2 else _mapped)(day, mood, part))
     if name == "sparse-buttons":  # a button on about 5% of songs
-        return Persona(name, _but({"sad": "upbeat", "angry": "calm", "neutral": "calm"}), buttons=0.15)
+        return Persona(name, _but({"sad": "upbeat", "angry": "calm", "neutral": "calm"}), buttons=0.075)
     if name == "misread":  # the model misreads 35% of this listener's moods
         return Persona(name, _but({"sad": "upbeat"}), misread=MISREAD_SHARE)
     raise ValueError(f"unknown persona {name!r}; expected one of {', '.join(PERSONAS)}")
