@@ -194,7 +194,8 @@ def _sessions(rng: random.Random, day: int) -> list[tuple[float, float]]:
 @lru_cache(maxsize=64)
 def make_room(seed: int, days: int, misread: float | None = None) -> Room:
     labels, matrix = confusion()
-    rng = random.Random(f"room/{seed}/{misread}")
+    rng = random.Random(f"room/{seed}")  # the same days and moods for every persona
+    reads = random.Random(f"reads/{seed}/{misread}")
     tracker = MoodTracker(labels)  # the daemon's default mood settings
     room = Room()
     changes: list[tuple[float, int, int, float, bool]] = []  # (at, true, read as, clarity, face)
@@ -220,10 +221,10 @@ def make_room(seed: int, days: int, misread: float | None = None) -> Room:
                     row = list(matrix[t])
                     if misread is not None:
                         off = [count if j != t else 0.0 for j, count in enumerate(row)]
-                        read = rng.choices(range(len(row)), off)[0] if rng.random() < misread else t
+                        read = reads.choices(range(len(row)), off)[0] if reads.random() < misread else t
                     else:
-                        read = rng.choices(range(len(row)), row)[0]
-                    clarity = rng.uniform(0.45, 0.85)
+                        read = reads.choices(range(len(row)), row)[0]
+                    clarity = reads.uniform(0.45, 0.85)
                     chunk_end = min(episode_end, at + rng.uniform(5, 15) * 60.0)
                     marks = sorted({at, chunk_end, *(x for span in (unseen, away) if span for x in span
                                                      if at < x < chunk_end)})
