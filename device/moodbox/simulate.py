@@ -64,7 +64,8 @@ MISREAD_SHARE = 0.35  # the misread persona: a face the model reads worse than i
 DAY_S = 86400.0
 START = 1_700_006_400.0  # a midnight, UTC: the simulated box's clock runs on UTC
 TICK_S = 5.0          # camera interval while the tracker settles after a change
-SETTLE_S = 45.0       # ... for this long; the input stays the same until the next change, and so does the mood
+SETTLE_S = 25.0       # ... for this long (past the window): the input stays the same until the next change, and
+                      # so does the mood
 Z95 = 1.96
 
 
@@ -185,9 +186,9 @@ def _sessions(rng: random.Random, day: int) -> list[tuple[float, float]]:
     afternoon and an evening into the night."""
     midnight = START + (day - 1) * DAY_S
     if day % 7 in (6, 0):
-        hours = [(rng.uniform(9.5, 11.0), 2.5), (rng.uniform(19.0, 20.0), rng.uniform(3.0, 4.0))]
+        hours = [(rng.uniform(9.5, 11.0), 2.5), (rng.uniform(19.0, 20.0), rng.uniform(2.5, 3.5))]
     else:
-        hours = [(rng.uniform(6.5, 7.5), 1.0), (rng.uniform(18.0, 19.0), rng.uniform(3.0, 4.0))]
+        hours = [(rng.uniform(6.5, 7.5), 1.0), (rng.uniform(18.0, 19.0), rng.uniform(2.5, 3.5))]
     return [(midnight + start * 3600.0, midnight + (start + length) * 3600.0) for start, length in hours]
 
 
@@ -240,7 +241,7 @@ def make_room(seed: int, days: int, misread: float | None = None) -> Room:
             probabilities[true] += (1 - clarity) / 2
         until = changes[index + 1][0] if index + 1 < len(changes) else at + SETTLE_S
         tick = at
-        while tick < min(until, at + SETTLE_S):
+        while tick < min(until, at + (SETTLE_S if face else TICK_S)):  # no face: the mood stays as it was
             state = tracker.update(tick, probabilities)
             view = (state.mood, round(state.confidence, 2), state.present)
             if not room.seen or room.seen[-1] != view:
