@@ -134,8 +134,8 @@ def evidence_weight(event: Event, skip_rate: float) -> float:
     return weight
 
 
-def _surely_better(belief: tuple[float, float], than: tuple[float, float], z: float = 1.28) -> bool:
-    """Whether Beta ``belief`` beats Beta ``than`` with about 90% certainty (normal approximation)."""
+def _surely_better(belief: tuple[float, float], than: tuple[float, float], z: float = 0.84) -> bool:
+    """Whether Beta ``belief`` beats Beta ``than`` with about 80% certainty (normal approximation)."""
     def moments(a: float, b: float) -> tuple[float, float]:
         return a / (a + b), a * b / ((a + b) ** 2 * (a + b + 1))
 
@@ -420,7 +420,7 @@ class MusicPolicy:
 
     def _earned(self, mood: str, now: float, part: str | None = None) -> list[str]:
         """Other moods' playlists the listener has shown to want in ``mood``: believed better than the mood's own
-        best at this time of day (``part``) with about 90% certainty, and not only ever tolerated there."""
+        best at this time of day (``part``) with about 80% certainty, and not only ever tolerated there."""
         own = self.candidates(mood)
         best = max((self.posterior(mood, name, now, part) for name in own), key=lambda ab: ab[0] / sum(ab),
                    default=None)
