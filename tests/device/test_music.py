@@ -416,3 +416,41 @@ def test_nothing_is_explored_with_nobody_in_view():
     assert picks == {"calm": 40}
     picks = Counter(policy_with(Log(), playlists, seed=seed, explore=1.0)[0].choose("sad") for seed in range(40))
     assert len(picks) == 3
+
+
+def test_a_quiet_listener_has_weaker_priors():
+    quiet, busy = Preferences(), Preferences()
+    quiet.add(Log().after(0))
+    log = Log()
+    log.add("played", "happy", "upbeat", face_share=1.0, times=100)
+    quiet.add(log.after(0))
+    log = Log()
+    for i in range(100):
+        log.add("skip" if i % 3 == 0 else "played", "happy", "upbeat", elapsed_s=5.0 if i % 3 == 0 else None)
+    busy.add(log.after(0))
+    assert busy.prior_scale == 1.0 and quiet.prior_scale < 0.3
+
+
+def test_two_early_skips_do_not_reject_a_playlist_the_listener_has_shown_to_want():
+    playlists = {"happy": ("upbeat",), "sad": ("calm",)}
+    log = Log()
+    log.add("like", "happy", "upbeat", times=10)
+    policy, _ = policy_with(log, playlists, explore=0.0)
+    assert policy.choose("happy") == "upbeat"
+    log.add("skip", "happy", "upbeat", elapsed_s=4.0, times=2)
+    assert not policy.rejected()
+    fresh_log = Log()
+    fresh, _ = policy_with(fresh_log, playlists, explore=0.0)
+    assert fresh.choose("happy") == "upbeat"
+    fresh_log.add("skip", "happy", "upbeat", elapsed_s=4.0, times=2)  # nothing shown yet: two skips reject it
+    assert fresh.rejected() and fresh.choose("happy", "upbeat") == "calm"
+
+
+def test_another_moods_playlist_on_trial_goes_at_its_first_early_skip():
+    log = Log()
+    policy, _ = policy_with(log, {"sad": ("upbeat",), "neutral": ("calm",)}, explore=0.0)
+    assert policy.choose("sad") == "upbeat"
+    log.add("skip", "sad", "upbeat", elapsed_s=4.0, times=2)
+    assert policy.rejected() and policy.choose("sad", "upbeat") == "calm"  # on trial in sad
+    log.add("skip", "sad", "calm", elapsed_s=4.0)
+    assert policy.rejected() and policy.choose("sad", "calm") == "upbeat"  # the mood's own comes back
