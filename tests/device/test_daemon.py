@@ -98,8 +98,8 @@ def make_daemon(config_path, *, clock=time.monotonic, script=(("happy", 1e9),), 
                 face_finder=None, **kwargs):
     frames = frames or Frames()
     daemon = Daemon(load_config(config_path), frame_source_factory=lambda: frames, clock=clock,
-                    face_finder=face_finder or OneFace(), expression_model=ScriptedExpressions(clock, list(script), noise=noise),
-                    **kwargs)
+                    face_finder=face_finder or OneFace(),
+                    expression_model=ScriptedExpressions(clock, list(script), noise=noise), **kwargs)
     return daemon, frames
 
 

@@ -60,7 +60,8 @@ def test_the_room_perceives_moods_through_the_models_confusion_and_has_empty_and
 def test_a_run_is_reproducible_and_the_policies_see_the_same_room():
     run = simulate("upbeat-when-sad", seed=1, days=7)
     again = simulate("upbeat-when-sad", seed=1, days=7)
-    assert [(song.playlist, song.skipped) for song in again.songs] == [(song.playlist, song.skipped) for song in run.songs]
+    assert [(song.playlist, song.skipped) for song in again.songs] == \
+        [(song.playlist, song.skipped) for song in run.songs]
     fixed = simulate("upbeat-when-sad", seed=1, days=7, policy="fixed")
     assert all(song.playlist == DEFAULT_PLAYLISTS[song.seen_mood][0] for song in fixed.songs)
     assert {song.day for song in run.songs} == set(range(1, 8))
