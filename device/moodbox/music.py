@@ -3,23 +3,28 @@
 The policy learns, per mood, how much the listener wants each playlist (Thompson sampling over Beta posteriors):
 
 - prior: the playlists the config maps to a mood (``music.playlists``) start ahead (:data:`MAPPED_PRIOR`); the
-  other moods' playlists start even (:data:`OTHER_PRIOR`);
-- evidence: what the listener did while a song played, in the mood it happened in, credited to the playlist the
-  song came from (:data:`REWARDS`): a skip in the first :data:`EARLY_SKIP_S` seconds is a strong "no", a later
-  skip a weak one, a like a strong "yes", a hold a "yes", a song played to its end a weak "yes";
+  other moods' playlists start even (:data:`OTHER_PRIOR`); both count for less with a listener who seldom skips;
+- evidence: what the listener did while a song played, in the mood the box believed then, credited to the playlist
+  the song came from (:data:`REWARDS`), weighed by what the box knew (:func:`evidence_weight`): a full play only
+  with a face in view for most of it and at the listener's skip odds, everything in proportion to the mood's
+  confidence, nothing while the music was held;
+- parts of the day: each mood's belief per part of the day (:func:`part_of_day`) starts from the rest of the day's,
+  scaled down to :data:`CONTEXT_PRIOR_STRENGTH`, and adds that part of the day's evidence;
 - fading: evidence counts half after ``music.half_life_days``, so a changed taste wins over old habits;
-- choice: at the start of a mood, draw one sample from each candidate's posterior and play the highest. The
-  candidates are the mood's own playlists and other moods' playlists that have earned a place in this mood; with
-  probability ``music.explore`` every playlist takes part, so cross-mood preferences can be found. Two early skips
-  in a row reject the playing playlist for the rest of the mood, and the next choice may then come from any mood.
+- choice: at the start of a mood, draw one sample from each candidate's belief for this part of the day and play
+  the highest. The candidates are the mood's own playlists and other moods' playlists that have earned a place in
+  this mood; with probability ``music.explore`` every playlist takes part (except those only ever tolerated
+  there), so cross-mood preferences can be found; with nobody in view nothing is tried (the best mean plays). Two
+  early skips in a row reject the playing playlist for the rest of the mood unless the listener has shown to want
+  it; another mood's playlist on trial goes at its first early skip.
 
 Everything learned is derived from the feedback log (:meth:`moodbox.store.FeedbackStore.events_after`), read
 incrementally: the log is the one source of truth and deleting it resets the learning.
 
 Track memory: a song skipped early is held off for ``music.hold_off_days`` (:meth:`MusicPolicy.arrange` drops it
-from a queue, and a playlist whose every song is held off is not chosen), songs liked since their last early skip
-come first. Only when every candidate playlist is wholly held off do held-off songs play again (rather than
-silence). Songs are named by their ``file`` value as the server gave it (MPD paths, Mopidy URIs: opaque), never by
+from a queue, and another playlist is chosen over one whose every song is held off), songs liked since their last
+early skip come first. When every song of a mood's own playlists is held off they play all the same (skips in a
+misread mood must not take a mood's music away). Songs are named by their ``file`` value as the server gave it (MPD paths, Mopidy URIs: opaque), never by
 server-side stickers.
 
 A hold (long press on like) keeps the current music for ``music.hold_minutes`` whatever the mood does. Empty
