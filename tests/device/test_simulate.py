@@ -96,7 +96,7 @@ def test_json_has_the_figures_per_persona_mood_and_part_of_day_and_the_png_is_wr
             assert 0 <= summary[policy]["share"]["mean"] <= 1 and summary[policy]["share"]["n"] == 2
             assert {"neutral", "happy", "sad"} <= set(summary[policy]["by_mood"])
             assert {"morning", "evening"} <= set(summary[policy]["by_part_of_day"])
-        assert 0 <= summary["skip_rate_day1"] <= 1
+            assert 0 <= summary[policy]["skip_rate"]["day1"] <= 1
     assert "no-upbeat-evenings: evening share >= 0.95" in figures["targets"]
     assert figures["cpu_s"] > 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
