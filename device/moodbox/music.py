@@ -172,8 +172,9 @@ class Preferences:
     @property
     def prior_scale(self) -> float:
         """The priors count as a few songs' worth of this listener's evidence: a song teaches about twice the skip
-        rate (a skip, or a full play at the skip odds), so a listener who seldom skips has weaker priors."""
-        return min(1.0, max(0.1, 2.0 * self.skip_rate / (2.0 * SKIP_RATE_PRIOR[0])))
+        rate (a skip, or a full play at the skip odds), so the priors are scaled down for a listener who skips
+        less than :data:`SKIP_RATE_PRIOR` assumes."""
+        return min(1.0, max(0.1, self.skip_rate / SKIP_RATE_PRIOR[0]))
 
     @property
     def like_rate(self) -> float:
