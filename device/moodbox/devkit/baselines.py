@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import random
 
-from moodbox.music.policy import EARLY_SKIP_S, REJECT_AFTER_EARLY_SKIPS
+from moodbox.music.policy import REJECT_AFTER_EARLY_SKIPS
+from moodbox.music.preferences import EARLY_SKIP_S
 from moodbox.music.store import Event
 
 EPSILON = 0.1

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from moodbox.devkit.room import MOOD_WEIGHTS
-from moodbox.music.policy import PARTS_OF_DAY
+from moodbox.music.preferences import PARTS_OF_DAY
 
 if TYPE_CHECKING:
     from moodbox.devkit.simulate import Run, Song

@@ -28,7 +28,8 @@ from moodbox.devkit.baselines import EpsilonGreedy, MappingOnly, MemoryLog
 from moodbox.devkit.figures import LATER_DAYS, per_day, plot, summarise, targets
 from moodbox.devkit.listeners import PERSONAS, make_persona
 from moodbox.devkit.room import DAY_S, START, make_room, utc_hour
-from moodbox.music.policy import EARLY_SKIP_S, MusicPolicy, part_of_day
+from moodbox.music.policy import MusicPolicy
+from moodbox.music.preferences import EARLY_SKIP_S, part_of_day
 from moodbox.music.store import FeedbackStore
 
 POLICIES = ("moodbox", "fixed", "epsilon")

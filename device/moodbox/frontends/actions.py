@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from moodbox.errors import MoodboxError
-from moodbox.music.policy import EARLY_SKIP_S
+from moodbox.music.preferences import EARLY_SKIP_S
 
 log = logging.getLogger("moodbox.frontends.actions")
 

@@ -8,7 +8,8 @@ import pytest
 from moodbox.frontends.actions import ACTIONS
 from moodbox.cli import main as cli_main
 from moodbox.perception.camera import Camera
-from moodbox.music.policy import EARLY_SKIP_S, MusicPolicy
+from moodbox.music.policy import MusicPolicy
+from moodbox.music.preferences import EARLY_SKIP_S
 from moodbox.errors import MoodboxError
 from moodbox.music.player import Player
 from moodbox.music.store import StoreError

@@ -9,9 +9,10 @@ from collections import Counter
 import pytest
 
 from moodbox.config import DEFAULT_PLAYLISTS
-from moodbox.music.policy import (CONTEXT_PRIOR_STRENGTH, FULL_CONFIDENCE, MAPPED_PRIOR, MAX_HELD_OFF_SHOWN,
-                                  OTHER_PRIOR, REWARDS, MusicPolicy, Preferences, Witness, evidence_kind,
-                                  evidence_weight, part_of_day)
+from moodbox.music.insights import MAX_HELD_OFF_SHOWN
+from moodbox.music.policy import CONTEXT_PRIOR_STRENGTH, MAPPED_PRIOR, OTHER_PRIOR, MusicPolicy
+from moodbox.music.preferences import (FULL_CONFIDENCE, REWARDS, Preferences, evidence_kind, evidence_weight,
+                                       part_of_day)
 from moodbox.music.store import Event
 
 DAY = 86400.0
@@ -337,18 +338,6 @@ def test_held_music_teaches_nothing_but_the_hold_itself():
     policy, _ = policy_with(log)
     policy.refresh()
     assert policy.posterior("sad", "upbeat") == (OTHER_PRIOR[0] + REWARDS["hold"][0], OTHER_PRIOR[1])
-
-
-def test_witness_counts_the_share_of_playing_time_a_face_was_in_view():
-    witness = Witness()
-    for second in range(0, 101, 10):
-        witness.observe(float(second), "a.ogg", playing=True, face=second <= 30, confidence=0.8)
-    witness.observe(110.0, "a.ogg", playing=False, face=False, confidence=None)  # paused: not counted
-    witness.observe(500.0, "a.ogg", playing=False, face=False, confidence=None)
-    assert witness.of("a.ogg") == {"face_share": 0.3, "confidence": 0.8}
-    assert witness.of("b.ogg") == {}
-    witness.observe(510.0, "b.ogg", playing=True, face=True, confidence=0.5)
-    assert witness.of("a.ogg") == {} and witness.of("b.ogg") == {}  # b has not played long enough to tell
 
 
 # -- the part of the day -----------------------------------------------------------------------------------------
