@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from moodbox.devkit.room import MOOD_WEIGHTS
+from moodbox.devkit.runs import Run, Song
 from moodbox.music.preferences import PARTS_OF_DAY
-
-if TYPE_CHECKING:
-    from moodbox.devkit.simulate import Run, Song
 
 LATER_DAYS = (8, 14)  # the days the share of wanted music is measured over
 Z95 = 1.96

@@ -20,7 +20,6 @@ import random
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from moodbox.config import DEFAULT_PLAYLISTS
@@ -28,6 +27,7 @@ from moodbox.devkit.baselines import EpsilonGreedy, MappingOnly, MemoryLog
 from moodbox.devkit.figures import LATER_DAYS, per_day, plot, summarise, targets
 from moodbox.devkit.listeners import PERSONAS, make_persona
 from moodbox.devkit.room import DAY_S, START, make_room, utc_hour
+from moodbox.devkit.runs import Run, Song
 from moodbox.music.policy import MusicPolicy
 from moodbox.music.preferences import EARLY_SKIP_S, part_of_day
 from moodbox.music.store import FeedbackStore
@@ -36,27 +36,6 @@ POLICIES = ("moodbox", "fixed", "epsilon")
 SONGS_PER_PLAYLIST = 50
 DISLIKED_SHARE = 0.15
 DISLIKED_SKIP = 0.9  # a song this listener cannot stand: skipped (early) this often at the usual button rate
-
-
-@dataclass
-class Song:
-    day: int
-    part: str
-    mood: str               # the listener's true mood
-    seen_mood: str          # the box's mood when the song started
-    playlist: str
-    wanted: bool
-    heard: bool             # the listener was in the room when it started
-    skipped: bool
-    pressed: bool           # any button (skip, like)
-
-
-@dataclass
-class Run:
-    persona: str
-    policy: str
-    seed: int
-    songs: list[Song] = field(default_factory=list)
 
 
 def simulate(persona_name: str, seed: int, *, days: int = 14, policy: str = "moodbox",

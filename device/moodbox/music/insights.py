@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import TYPE_CHECKING
 
 from moodbox.music.preferences import PARTS_OF_DAY
-
-if TYPE_CHECKING:
-    from moodbox.music.policy import MusicPolicy
 
 MAX_HELD_OFF_SHOWN = 50  # the songs skipped most recently (one control-socket answer stays small)
 
 
-def insights(policy: MusicPolicy, now: float) -> dict:
-    """What ``policy`` learned, at ``now``: per mood, each playlist with its estimated preference (posterior mean
-    and standard deviation), whether the config maps it there, and the evidence counts; per mood and part of the
-    day, the preference there of each playlist with evidence from that part of the day; the listener's skip rate
-    (how much a full play counts); and the songs on hold-off (how many, and the
-    :data:`MAX_HELD_OFF_SHOWN` skipped last, latest first)."""
+def insights(policy, now: float) -> dict:
+    """What ``policy`` (a :class:`~moodbox.music.policy.MusicPolicy`) learned, at ``now``: per mood, each playlist
+    with its estimated preference (posterior mean and standard deviation), whether the config maps it there, and
+    the evidence counts; per mood and part of the day, the preference there of each playlist with evidence from
+    that part of the day; the listener's skip rate (how much a full play counts); and the songs on hold-off (how
+    many, and the :data:`MAX_HELD_OFF_SHOWN` skipped last, latest first)."""
     counts_of = policy.preferences.counts
     moods, parts = {}, {}
     learned_moods = {mood for mood, _, _ in counts_of}

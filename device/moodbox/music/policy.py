@@ -5,7 +5,7 @@ The policy learns, per mood, how much the listener wants each playlist (Thompson
 - prior: the playlists the config maps to a mood (``music.playlists``) start ahead (:data:`MAPPED_PRIOR`); the
   other moods' playlists start even (:data:`OTHER_PRIOR`); both count for less with a listener who seldom skips;
 - evidence: what the listener did while a song played, in the mood the box believed then, credited to the playlist
-  the song came from (:data:`REWARDS`), weighed by what the box knew (:func:`evidence_weight`): a full play only
+  the song came from (:data:`~moodbox.music.preferences.REWARDS`), weighed by what the box knew: a full play only
   with a face in view for most of it and at the listener's skip odds, everything in proportion to the mood's
   confidence, nothing while the music was held;
 - parts of the day: each mood's belief per part of the day (:func:`part_of_day`) starts from the rest of the day's,
