@@ -1,5 +1,14 @@
 """The simulated listeners of ``moodbox simulate``: which playlists each wants in which mood, on which day, at which
-time of day, and how often it presses a button (about 2% to 50% of songs), skips late, or is misread."""
+time of day, and how often it presses a button (about 2% to 50% of songs), skips late, or is misread.
+
+``default-mapping`` wants the config's mapping; ``upbeat-when-sad`` upbeat when sad; ``one-favourite`` upbeat in
+every mood; ``random-skipper`` skips a third of all songs whatever plays (and "wants" the mapping); ``taste-change``
+wants upbeat when sad or neutral from day 8; ``angry-wants-calm`` calm (not calming) when angry, and presses a
+button on about 2% of songs; ``one-for-all`` everyday in every mood, and skips late; ``no-upbeat-evenings`` the
+mapping, but anything except upbeat in the evening; ``taste-swaps`` the mapping and another taste by turns, three
+days each; ``sparse-buttons`` three moods unlike the mapping, and a button on about 5% of songs; ``misread`` upbeat
+when sad, with 35% of its moods misread by the model.
+"""
 
 from __future__ import annotations
 
