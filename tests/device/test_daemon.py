@@ -978,8 +978,11 @@ def test_early_skips_teach_the_policy_and_insights_show_it(make_config_file, mpd
     assert happy["upbeat"]["early_skips"] == 2 and happy["upbeat"]["mapped"]
     assert happy["upbeat"]["preference"] < 0.75  # below its prior
     assert [entry["track"] for entry in answer["held_off"]] == ["upbeat/upbeat-02.ogg", "upbeat/upbeat-01.ogg"]
+    (part, rows), = answer["parts_of_day"]["happy"].items()  # the part of the day the skips came in
+    assert [(row["playlist"], row["events"]) for row in rows] == [("upbeat", 2)]
     printed = capsys.readouterr().out
     assert "happy:" in printed and "early skips 2" in printed and "upbeat/upbeat-02.ogg (until " in printed
+    assert f"  in the {part}: upbeat " in printed and "you skip " in printed
     db = sqlite3.connect(Path(daemon.config.state.dir) / "feedback.db")
     skips = db.execute("SELECT mood, playlist, elapsed_s FROM feedback WHERE action = 'skip'").fetchall()
     db.close()
