@@ -8,11 +8,13 @@ A handler runs under the daemon's lock (unless ``locked`` is false: status answe
 never waiting for a tick stuck on MPD) and gets the running box, which offers ``player``, ``policy``, ``camera``,
 ``clock()``, ``record(event, playing)`` (feedback into the store: the store's event names, credited to the
 playlist the track came from), ``replace_rejected_playlist()`` and ``status()``. It returns the answer (a JSON-able
-dict, without ``ok``) or raises a MoodboxError, which is answered as the error. A skip or hold whose record fails still happened: the answer
-says ``not_recorded``; a like is nothing but its record, so it fails.
+dict, without ``ok``) or raises a MoodboxError, which is answered as the error (a :class:`Refused` one, an ordinary
+refusal such as nothing to skip, is marked ``refused``). An action with ``params`` gets them as keyword arguments
+(strings) from the request. A skip or hold whose record fails still happened: the answer says ``not_recorded``; a
+like is nothing but its record, so it fails.
 
 >>> sorted(ACTIONS)
-['hold', 'insights', 'like', 'louder', 'pause', 'quieter', 'skip', 'status']
+['choose', 'hold', 'insights', 'like', 'louder', 'pause', 'quieter', 'skip', 'status', 'upcoming']
 >>> ACTIONS["skip"].help
 'skip the current song (counts against its playlist)'
 """
@@ -26,6 +28,8 @@ from typing import Any, Callable
 from moodbox.errors import MoodboxError
 from moodbox.music import EARLY_SKIP_S
 
+UPCOMING_SHOWN = 5
+
 log = logging.getLogger("moodbox.actions")
 
 
@@ -33,8 +37,13 @@ log = logging.getLogger("moodbox.actions")
 class Action:
     name: str
     help: str
-    handler: Callable[[Any], dict]
+    handler: Callable[..., dict]
     locked: bool = True
+    params: tuple[str, ...] = ()
+
+
+class Refused(MoodboxError):
+    """An ordinary refusal (nothing to skip): the answer is this message, and nothing is logged as an error."""
 
 
 def _about(box, action: str, playing, event: str | None = None) -> dict:
@@ -58,6 +67,10 @@ def skip(box) -> dict:
     also takes the song out of the queue, and when the policy then rejects the playlist for the mood another one
     plays at once."""
     playing = box.player.current()
+    if not playing.connected:
+        raise Refused("the music player is not reachable: nothing to skip")
+    if playing.state not in ("play", "pause") or playing.track is None:
+        raise Refused("nothing is playing: nothing to skip")
     early = playing.elapsed is not None and playing.elapsed < EARLY_SKIP_S
     not_recorded = _record(box, "skip", playing)
     if not (early and box.replace_rejected_playlist()):
@@ -114,6 +127,20 @@ def insights(box) -> dict:
     return box.policy.insights()
 
 
+def upcoming(box) -> dict:
+    return {"upcoming": box.player.upcoming(UPCOMING_SHOWN)}
+
+
+def choose(box, mood: str, playlist: str, choice: str) -> dict:
+    """The owner's word on a playlist for a mood: ``pin`` (only pinned ones play), ``exclude`` (never), ``auto``."""
+    try:
+        box.policy.set_choice(mood, playlist, None if choice == "auto" else choice)
+    except ValueError as err:
+        raise Refused(str(err)) from err
+    log.info("owner's choice: %s for mood %s: %s", playlist, mood, choice)
+    return {"mood": mood, "playlist": playlist, "choice": choice}
+
+
 ACTIONS = {action.name: action for action in (
     Action("skip", "skip the current song (counts against its playlist)", skip),
     Action("like", "like the current song (its playlist comes back more often)", like),
@@ -124,4 +151,7 @@ ACTIONS = {action.name: action for action in (
     Action("status", "what the box sees and plays", status, locked=False),
     Action("insights", "what the box learned: per mood, each playlist's estimated preference and the evidence "
            "behind it; songs on hold-off", insights),
+    Action("upcoming", f"the next {UPCOMING_SHOWN} songs in the queue", upcoming),
+    Action("choose", "pin a playlist for a mood (only pinned ones play), exclude it, or auto (the box learns)", choose,
+           params=("mood", "playlist", "choice")),
 )}

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from moodbox.actions import ACTIONS
+from moodbox.actions import ACTIONS, Refused
 from moodbox.camera import Camera
 from moodbox.config import Config, ConfigError, load_config
 from moodbox.control import ControlError, ControlServer
@@ -373,18 +373,26 @@ class Daemon:
     # -- feedback: buttons and the control socket --------------------------------------------------------------
 
     def _handle_request(self, request: dict) -> dict:
-        return self.handle_action(request["command"])
+        return self.handle_action(request["command"], request)
 
-    def handle_action(self, name: str) -> dict:
-        """Run an action of :data:`moodbox.actions.ACTIONS` (a button or ``moodbox <action>``); a JSON-able answer."""
+    def handle_action(self, name: str, request: dict | None = None) -> dict:
+        """Run an action of :data:`moodbox.actions.ACTIONS` (a button or ``moodbox <action>``); a JSON-able answer.
+        An action with parameters takes them from ``request`` (the control socket's JSON object)."""
         action = ACTIONS.get(name)
         if action is None:
             return {"ok": False, "error": f"unknown action {name!r}; expected one of {', '.join(ACTIONS)}"}
+        params = {key: (request or {}).get(key) for key in action.params}
+        missing = [key for key, value in params.items() if not isinstance(value, str)]
+        if missing:
+            return {"ok": False, "error": f"{name} needs {', '.join(missing)} (text)", "refused": True}
         if not action.locked:  # status: from the last known state, never waiting for a tick stuck on MPD
-            return {"ok": True, **action.handler(self)}
+            return {"ok": True, **action.handler(self, **params)}
         with self._lock:
             try:
-                return {"ok": True, **action.handler(self)}
+                return {"ok": True, **action.handler(self, **params)}
+            except Refused as err:
+                log.info("%s refused: %s", name, err)
+                return {"ok": False, "error": str(err), "refused": True}
             except MoodboxError as err:
                 log.error("%s failed: %s", name, err)
                 return {"ok": False, "error": str(err)}

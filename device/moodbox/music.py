@@ -32,12 +32,15 @@ still orders them).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
 import random
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 from moodbox.store import Event
@@ -62,6 +65,7 @@ REWARDS = {
 MAPPED_PRIOR = (3.0, 1.0)  # Beta(3, 1): a playlist the config maps to the mood, mean 0.75
 OTHER_PRIOR = (1.0, 1.0)   # Beta(1, 1): any other playlist, mean 0.5
 REJECT_AFTER_EARLY_SKIPS = 2
+CHOICES_FILE = "choices.json"  # in state.dir: the owner's pinned and excluded playlists per mood
 MAX_HELD_OFF_SHOWN = 50  # insights list the songs skipped most recently (one control-socket answer stays small)
 _MAX_EXPONENT = 256.0  # decayed sums are kept relative to an origin, moved forward before they overflow
 
@@ -150,6 +154,18 @@ class _Episode:
     rejected: set[str] = field(default_factory=set)
 
 
+def _read_choices(path: Path | None) -> dict[tuple[str, str], str]:
+    """The owner's choices file (none yet: no choices); an unreadable one is logged and ignored."""
+    if path is None or not path.exists():
+        return {}
+    try:
+        return {(row["mood"], row["playlist"]): row["choice"] for row in json.loads(path.read_text())
+                if row["choice"] in ("pin", "exclude")}
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        log.error("%s is unreadable (%s): no pinned or excluded playlists", path, err)
+        return {}
+
+
 class MusicPolicy:
     """Maps moods to playlists, learning from the listener's feedback.
 
@@ -163,7 +179,7 @@ class MusicPolicy:
                  half_life_days: float = 30.0, hold_off_days: float = 7.0,
                  events: Callable[[int], list[Event]] | None = None,
                  songs: Callable[[str], list[str] | None] | None = None, rng: random.Random | None = None,
-                 wall_clock: Callable[[], float] = time.time):
+                 wall_clock: Callable[[], float] = time.time, choices_path: Path | None = None):
         if policy not in ("match", "lift"):
             raise ValueError(f"music policy must be 'match' or 'lift', got {policy!r}")
         self.playlists = dict(playlists)
@@ -179,6 +195,8 @@ class MusicPolicy:
         self._skipped: set[str] = set()
         self._held_until = float("-inf")
         self._episode: _Episode | None = None
+        self._choices_path = choices_path
+        self.choices: dict[tuple[str, str], str] = _read_choices(choices_path)  # (mood, playlist) -> pin/exclude
 
     @classmethod
     def from_config(cls, config: Config, *, events: Callable[[int], list[Event]] | None = None,
@@ -188,7 +206,8 @@ class MusicPolicy:
         music = config.music
         return cls(music.playlists, hold_minutes=music.hold_minutes, policy=music.policy,
                    lift_step_min=music.lift_step_min, explore=music.explore, half_life_days=music.half_life_days,
-                   hold_off_days=music.hold_off_days, events=events, songs=songs)
+                   hold_off_days=music.hold_off_days, events=events, songs=songs,
+                   choices_path=Path(config.state.dir) / CHOICES_FILE)
 
     def mark_empty(self, names: list[str]) -> None:
         """Playlists that hold no songs; they are never chosen (warned about once here). Replaces what an
@@ -270,10 +289,14 @@ class MusicPolicy:
         playable = {name for name in usable if self._playable(name, now)}
 
         def allowed(names: list[str]) -> list[str]:
-            return [name for name in names if name not in episode.rejected and name in playable]
+            return [name for name in names if name not in episode.rejected and name in playable
+                    and self.choices.get((mood, name)) != "exclude"]
 
         own = allowed(self.candidates(mood))
-        if lifting:
+        pinned = allowed([name for name in usable if self.choices.get((mood, name)) == "pin"])
+        if pinned:  # the owner's word: only the pinned ones
+            pool = pinned
+        elif lifting:
             pool = own
         elif self._rng.random() < self.explore:
             pool = allowed(usable)
@@ -305,6 +328,9 @@ class MusicPolicy:
         """Keep what already plays at the start of a mood when it is the mood's own or earned there, and the
         listener has not turned against it (posterior mean at least even)."""
         if playlist not in self.candidates(mood) and playlist not in self._earned(mood, now):
+            return False
+        choice = self.choices.get((mood, playlist))
+        if choice == "exclude" or (choice is None and "pin" in {c for (m, _), c in self.choices.items() if m == mood}):
             return False
         a, b = self.posterior(mood, playlist, now)
         return a / (a + b) >= 0.5
@@ -347,10 +373,11 @@ class MusicPolicy:
             for name in self.all_playlists():
                 counts = self.preferences.counts.get((mood, name), Counter())
                 mapped = name in self.playlists.get(mood, ())
-                if not mapped and not counts:
+                choice = self.choices.get((mood, name))
+                if not mapped and not counts and choice is None:
                     continue
                 a, b = self.posterior(mood, name, now)
-                rows.append({"playlist": name, "mapped": mapped, "preference": round(a / (a + b), 3),
+                rows.append({"playlist": name, "mapped": mapped, "choice": choice, "preference": round(a / (a + b), 3),
                              "uncertainty": round(math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1))), 3),
                              "likes": counts["like"], "holds": counts["hold"], "full_plays": counts["played"],
                              "early_skips": counts["early_skip"], "late_skips": counts["late_skip"]})
@@ -360,6 +387,27 @@ class MusicPolicy:
         return {"moods": moods, "held_off_count": len(held),
                 "held_off": [{"track": track, "until": round(until, 1)} for track, until in latest],
                 "half_life_days": self.preferences.half_life_s / 86400.0, "explore": self.explore}
+
+    def set_choice(self, mood: str, playlist: str, choice: str | None) -> None:
+        """The owner's word on ``playlist`` for ``mood``: "pin" (only pinned playlists play for the mood), "exclude"
+        (never for the mood) or None (the box chooses); kept in the choices file. ValueError for an unknown one."""
+        if mood not in self.playlists:
+            raise ValueError(f"no mood {mood!r}: one of {', '.join(self.playlists)}")
+        if playlist not in self.all_playlists():
+            raise ValueError(f"no playlist {playlist!r} in the config")
+        if choice not in ("pin", "exclude", None):
+            raise ValueError(f"choice must be pin, exclude or auto, not {choice!r}")
+        if choice is None:
+            self.choices.pop((mood, playlist), None)
+        else:
+            self.choices[(mood, playlist)] = choice
+        if self._episode is not None and self._episode.mood == mood:
+            self._episode.playlist = None  # choose again at the next tick
+        if self._choices_path is not None:
+            rows = [{"mood": m, "playlist": p, "choice": c} for (m, p), c in sorted(self.choices.items())]
+            temporary = self._choices_path.with_name(self._choices_path.name + ".new")
+            temporary.write_text(json.dumps(rows, indent=1) + "\n")
+            os.replace(temporary, self._choices_path)
 
     def hold(self, now: float) -> None:
         """Keep the current music for ``hold_minutes`` from ``now``."""
