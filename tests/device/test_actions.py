@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from moodbox.actions import ACTIONS
+from moodbox.actions import ACTIONS, Refused
 from moodbox.cli import main as cli_main
 from moodbox.camera import Camera
 from moodbox.music import EARLY_SKIP_S, MusicPolicy
@@ -90,6 +90,23 @@ def test_a_failed_record_does_not_undo_a_skip_or_hold_but_fails_a_like(box):
     assert ACTIONS["pause"].handler(box) == {"camera": "paused", "not_recorded": box.store_error}
     with pytest.raises(MoodboxError, match="the disk is full"):
         ACTIONS["like"].handler(box)
+
+
+def test_skip_with_nothing_playing_is_a_plain_refusal_not_mpds_words(box, mpd_client):
+    """Issue 27: the page showed MPD's "[55@0] {next} Not playing" with an HTTP 502."""
+    mpd_client.stop()
+    with pytest.raises(Refused, match="^nothing is playing: nothing to skip$"):
+        ACTIONS["skip"].handler(box)
+    assert box.recorded == []
+
+
+def test_upcoming_lists_the_next_songs_and_choose_refuses_an_unknown_playlist(box):
+    assert ACTIONS["upcoming"].handler(box) == {"upcoming": ["moodbox upbeat - Upbeat 2", "moodbox upbeat - Upbeat 3"]}
+    assert ACTIONS["choose"].handler(box, mood="happy", playlist="upbeat", choice="exclude") == \
+        {"mood": "happy", "playlist": "upbeat", "choice": "exclude"}
+    assert box.policy.choices == {("happy", "upbeat"): "exclude"}
+    with pytest.raises(Refused, match="no playlist 'jazz'"):
+        ACTIONS["choose"].handler(box, mood="happy", playlist="jazz", choice="pin")
 
 
 def test_skip_says_which_song_comes_next(box):
