@@ -60,6 +60,8 @@ def _main(argv: list[str] | None) -> int:
         where.add_argument("--socket", help="control socket (default: state.control_socket of --config)")
         where.add_argument("--config", default=str(DEFAULT_PATH), help=f"config file (default {DEFAULT_PATH})")
         command.add_argument("--json", action="store_true", help="print the daemon's answer as JSON")
+        for param in action.params:
+            command.add_argument(param)
     args = parser.parse_args(argv)
 
     if args.command == "run":
@@ -85,7 +87,8 @@ def _send_action(args) -> int:
             return 2
         socket_path = config.state.control_socket  # no config file: the daemon uses the default too
     try:
-        answer = send_command(socket_path, args.command)
+        answer = send_command(socket_path, args.command,
+                              params={param: getattr(args, param) for param in ACTIONS[args.command].params})
     except ControlError as err:
         print(f"moodbox {args.command}: {err}", file=sys.stderr)
         return 1
@@ -112,7 +115,8 @@ def format_insights(answer: dict) -> str:
             lines.append(f"  {row['playlist']:16} {row['preference']:.2f} ± {row['uncertainty']:.2f}"
                          f"{'  (mapped)' if row['mapped'] else '':10}  likes {row['likes']}, holds {row['holds']}, "
                          f"full plays {row['full_plays']}, early skips {row['early_skips']}, "
-                         f"late skips {row['late_skips']}")
+                         f"late skips {row['late_skips']}"
+                         f"{ {'pin': ', pinned by you', 'exclude': ', excluded by you'}.get(row.get('choice'), '')}")
     held = answer["held_off"]
     shown = f" (the {len(held)} skipped last)" if len(held) < answer["held_off_count"] else ""
     lines.append(f"songs on hold-off after an early skip: {answer['held_off_count'] or 'none'}{shown}")

@@ -83,18 +83,16 @@ async function music() {
   if (!answer.ok) { box.replaceChildren(element("p", answer.error, {class: "problem"})); return; }
   const sections = [];
   for (const [mood, rows] of Object.entries(answer.moods || {})) {
-    sections.push(element("h2", mood));
-    const table = element("table");
-    const head = element("tr");
-    for (const title of ["playlist", "liked?", "evidence", "choice"]) head.append(element("th", title));
-    table.append(head);
+    const section = element("section", undefined, {"data-mood": mood});
+    section.append(element("h2", mood));
     for (const row of rows) {
-      const line = element("tr");
-      line.append(element("td", row.playlist + (row.mapped ? "" : " (learned)"), {dir: "auto"}),
-                  element("td", Math.round(row.preference * 100) + "% ± " + Math.round(row.uncertainty * 100)),
-                  element("td", `${row.likes} likes, ${row.holds} holds, ${row.full_plays} played, `
-                                + `${row.early_skips + row.late_skips} skips`));
-      const choices = element("td", undefined, {class: "choice"});
+      const card = element("div", undefined, {class: "playlist"});
+      const name = element("p", undefined, {dir: "auto"});
+      name.append(element("b", row.playlist), (row.mapped ? "" : " (learned)") + " · liked "
+                  + Math.round(row.preference * 100) + "% ± " + Math.round(row.uncertainty * 100));
+      card.append(name, element("p", `${row.likes} likes, ${row.holds} holds, ${row.full_plays} played to the `
+                                     + `end, ${row.early_skips + row.late_skips} skips`, {class: "evidence"}));
+      const choices = element("div", undefined, {class: "choice"});
       for (const choice of ["pin", "exclude", "auto"]) {
         const pressed = (row.choice || "auto") === choice;
         const button = element("button", choice[0].toUpperCase() + choice.slice(1),
@@ -106,10 +104,10 @@ async function music() {
         });
         choices.append(button);
       }
-      line.append(choices);
-      table.append(line);
+      card.append(choices);
+      section.append(card);
     }
-    sections.push(table);
+    sections.push(section);
   }
   box.replaceChildren(...sections);
 }
