@@ -608,8 +608,8 @@ def _admin_call(config, token: str, method: str, path: str, body: dict | None = 
     except urllib.error.HTTPError as err:
         return json.loads(err.read() or b"{}") | {"ok": False}
     except OSError as err:
-        raise ConfigError(f"the phone page does not answer on {local_url(config.web)} ({err}): is it running? "
-                          "(sudo systemctl status moodbox-web)") from err
+        return {"ok": False, "error": f"the phone page does not answer on {local_url(config.web)} ({err}): is it "
+                                     "running? (sudo systemctl status moodbox-web)"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -676,15 +676,20 @@ def _manage(config, token: str, args) -> int:
         return 0
     if args.sessions:
         answer = _admin_call(config, token, "GET", "/admin/sessions")
-        rows = answer.get("sessions", [])
+        if not answer.get("ok"):
+            print(f"moodbox web: {answer.get('error', 'no answer')}", file=sys.stderr)
+            return EXIT_FAILURE
+        rows = answer["sessions"]
         when = lambda t: time.strftime("%Y-%m-%d %H:%M", time.localtime(t))  # noqa: E731
         print("\n".join(f"{s['id']}  paired {when(s['created'])}  last seen {when(s['last_seen'])}  {s['label']}"
                         for s in rows) or "no paired phones (moodbox web --pair pairs one)")
-        return 0 if answer.get("ok") else EXIT_FAILURE
+        return 0
     answer = _admin_call(config, token, "POST", "/admin/revoke", {"id": args.revoke})
     if not answer.get("ok"):
-        print(f"moodbox web: no paired phone with id {args.revoke!r} (moodbox web --sessions lists them)",
-              file=sys.stderr)
+        problem = answer.get("error", "no answer")
+        if problem == "no such session":
+            problem = f"no paired phone with id {args.revoke!r} (moodbox web --sessions lists them)"
+        print(f"moodbox web: {problem}", file=sys.stderr)
         return EXIT_FAILURE
     print(f"unpaired {answer['revoked']} phone{'s' if answer['revoked'] != 1 else ''}")
     return 0

@@ -203,6 +203,14 @@ def test_off_unless_enabled_and_the_token_file_must_be_private(tmp_path):
     result = subprocess.run([sys.executable, "-m", "moodbox", "web", "--config", str(config), "--pair"],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "shorter than 16" in result.stderr and "web.token" in result.stderr
+    (tmp_path / "web.token").write_text(TOKEN)
+    with socket.socket() as unused:  # a port where no page listens
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    result = subprocess.run([sys.executable, "-m", "moodbox", "web", "--config", str(config), "--port", str(port),
+                             "--pair"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1 and "the phone page does not answer" in result.stderr and "is it running" in \
+        result.stderr
 
 
 # -- the page over HTTP -------------------------------------------------------------------------------------------
