@@ -205,13 +205,24 @@ class Box:
         def draw():
             now = time.time()
             events = load_events(self.db_path, now - parse_duration(since), now)
-            start = now - parse_duration(since)
-            if events:  # a new box: the axis starts shortly before its first event, not a day before it
-                start = max(start, events[0].at - max(60.0, 0.05 * (now - events[0].at)))
+            start = chart_start(events[0].at if events else None, now, parse_duration(since))
             buffer = io.BytesIO()
             plot(events, buffer, start, now, fmt="svg", size=(6.4, 3.6))  # a phone's width
             return buffer.getvalue()
         return self._cached(f"chart-{since}", CHART_TTL_S, draw)
+
+
+def chart_start(first_at: float | None, now: float, since_s: float) -> float:
+    """Where the chart's time axis starts: ``since_s`` ago, or shortly before the first event when the data is
+    younger than that (a new box's few minutes fill the chart, not its last pixels).
+
+    >>> chart_start(None, 100_000.0, 86400.0), chart_start(99_400.0, 100_000.0, 86400.0)
+    (13600.0, 99340.0)
+    """
+    start = now - since_s
+    if first_at is None:
+        return start
+    return max(start, first_at - max(60.0, 0.1 * (now - first_at)))
 
 
 def view(status: dict) -> dict:

@@ -21,7 +21,7 @@ import pytest
 
 from moodbox.config import EXPRESSIONS
 from moodbox.control import send_command
-from moodbox.web import Guard, RateLimits, SECURITY_HEADERS, action_answer, view, without_paths
+from moodbox.web import Guard, RateLimits, SECURITY_HEADERS, action_answer, chart_start, view, without_paths
 
 from browser import CHROMIUM, Browser
 from device_support import FakeClock, wait_until, write_toml
@@ -181,6 +181,13 @@ def test_answers_to_buttons_are_one_human_line_and_a_refusal_is_no_5xx():
     code, answer = action_answer("like", {"ok": False, "error": "too many commands: at most 5 a second",
                                           "refused": True})
     assert code == 429 and answer["error"] == "Too many taps at once: wait a moment."
+
+
+def test_the_chart_axis_fits_a_new_boxs_data_and_never_reaches_past_the_range():
+    now = 1_000_000.0
+    assert chart_start(now - 600, now, 86400) == pytest.approx(now - 660)  # 10 minutes of data fill the chart
+    assert chart_start(now - 3 * 86400, now, 86400) == now - 86400  # older data: the last day, as the tab says
+    assert chart_start(None, now, 3600) == now - 3600
 
 
 def test_messages_for_the_page_carry_no_file_paths():

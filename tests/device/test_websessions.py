@@ -60,6 +60,15 @@ def test_a_secret_file_others_could_read_or_change_is_refused(tmp_path, mode):
             check_secret_file(path)
 
 
+def test_a_sessions_file_others_can_read_is_refused(tmp_path):
+    path = tmp_path / "sessions.json"
+    sessions = Sessions(path)
+    sessions.redeem(sessions.pair(), "phone")
+    os.chmod(path, 0o644)
+    with pytest.raises(ConfigError, match="sessions.json has mode 0644"):
+        Sessions(path)
+
+
 def test_a_sessions_file_that_is_not_one_is_named(tmp_path):
     path = tmp_path / "sessions.json"
     path.write_text(json.dumps({"phones": []}))
