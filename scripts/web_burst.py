@@ -19,14 +19,14 @@ import threading
 import time
 from pathlib import Path
 
-from moodbox.control import ControlError, send_command
-from moodbox.web import LISTEN_BACKLOG
+from moodbox.frontends.control import ControlError, send_command
+from moodbox.frontends.web import LISTEN_BACKLOG
 
 OLD_BACKLOG = 5  # http.server's default, what the page listened with before issue 27
 
 
 def start_web(config: Path, backlog: int) -> tuple[subprocess.Popen, int]:
-    code = ("import sys; import moodbox.web as web; web.Server.request_queue_size = int(sys.argv[1]); "
+    code = ("import sys; import moodbox.frontends.web as web; web.Server.request_queue_size = int(sys.argv[1]); "
             "sys.exit(web.main(sys.argv[2:]))")
     process = subprocess.Popen([sys.executable, "-c", code, str(backlog), "--config", str(config), "--port", "0"],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

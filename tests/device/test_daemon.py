@@ -25,9 +25,9 @@ from gpiozero.pins.mock import MockFactory
 from moodbox.cli import main as cli_main
 from moodbox.config import EXPRESSIONS as LABELS
 from moodbox.config import load_config
-from moodbox.control import send_command
+from moodbox.frontends.control import send_command
 from moodbox.daemon import EXIT_CONFIG, EXIT_MODEL, EXIT_PLAYLISTS, Daemon
-from moodbox.faces import Face
+from moodbox.perception.faces import Face
 
 from device_support import FakeClock, HungMPD, wait_until
 
@@ -791,7 +791,7 @@ def test_a_store_failing_mid_run_fails_no_tick_and_no_skip(make_config_file, mpd
 
 def test_a_silent_speaker_makes_the_status_degraded(make_config_file, music_library, tmp_path):
     """Defect 8: MPD paused by an output it cannot open (an `error` in its status) was reported `ok`."""
-    from moodbox.mpdserver import PrivateMPD
+    from moodbox.devkit.mpdserver import PrivateMPD
 
     music_dir, playlists_dir, _ = music_library
     broken_alsa = 'audio_output {\n  type "alsa"\n  name "broken"\n  device "hw:99"\n}\n'
