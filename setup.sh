@@ -520,12 +520,13 @@ web_port() {
          END { print (port ~ /^[0-9]+$/ ? port : 8470) }'
 }
 
-# Avahi's service file: the phone page as "moodbox on HOST", an HTTP service at NAME.local.
+# Avahi's service file: the phone page as "moodbox on HOST", an HTTP service at NAME.local. (Its XML comment may
+# hold no double hyphen: avahi would drop a file it cannot parse.)
 avahi_service_text() {
     cat <<EOF
 <?xml version="1.0" standalone='no'?>
 <!DOCTYPE service-group SYSTEM "avahi-service.dtd">
-<!-- Written by moodbox setup.sh --web: the phone page (moodbox-web.service) -->
+<!-- Written by moodbox setup.sh: the phone page, moodbox-web.service -->
 <service-group>
   <name replace-wildcards="yes">moodbox on %h</name>
   <service>
