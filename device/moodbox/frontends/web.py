@@ -169,11 +169,15 @@ class Box:
     def __init__(self, socket_path: str, db_path: Path, clock: Callable[[], float] = time.monotonic):
         self.socket_path, self.db_path, self._clock = socket_path, db_path, clock
         self._cache: dict[str, tuple[float, object]] = {}
+        self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def _cached(self, key: str, ttl_s: float, make: Callable[[], object]):
-        """``make()``, shared by requests within ``ttl_s``: a burst of page loads asks the daemon once."""
+        """``make()``, shared by requests within ``ttl_s``: a burst of page loads asks the daemon once. One lock per
+        key: a chart being drawn never holds up the status."""
         with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
             at, value = self._cache.get(key, (float("-inf"), None))
             if self._clock() - at >= ttl_s:
                 value = make()
