@@ -431,6 +431,7 @@ def test_chromium_pairs_reloads_opens_a_bookmark_and_keeps_no_secret_that_opens_
         bookmark = browser.tab(f"http://127.0.0.1:{server.port}/")  # a bookmark, in a new tab
         assert page_shown(bookmark) and bookmark.text("#song").count(":") >= 1
         assert tab.manifest()["errors"] == [] and tab.manifest()["url"].endswith("/manifest.webmanifest")
+        assert tab.send("Page.getInstallabilityErrors") == {"installabilityErrors": []}  # "Add to home screen"
         assert tab.errors() == [] and bookmark.errors() == []
         cookie_rows = browser.send("Storage.getCookies")["cookies"]
         cookie = next(c for c in cookie_rows if c["name"] == "moodbox_session")
