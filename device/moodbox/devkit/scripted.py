@@ -14,7 +14,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from moodbox.config import EXPRESSIONS
+from moodbox.names import EXPRESSIONS
+from moodbox.paths import SHARED_DATA
 from moodbox.perception.frames import FrameError
 
 LABELS = EXPRESSIONS
@@ -29,7 +30,7 @@ HOW_TO_GET_DATA = (
 
 def default_dataset_dir() -> Path:
     """``$MOODBOX_DATA``, else ``<repo>/../shared/data``."""
-    return Path(os.environ.get("MOODBOX_DATA", Path(__file__).resolve().parents[4] / "shared" / "data"))
+    return Path(os.environ.get("MOODBOX_DATA", SHARED_DATA))
 
 
 def load_script_faces(dataset_dir) -> dict[str, np.ndarray]:

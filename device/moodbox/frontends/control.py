@@ -10,12 +10,13 @@ The protocol is one JSON object per line each way::
     <- {"ok": false, "error": "unknown command 'dance'"}
 
 The server checks the framing (a JSON object with a string ``command``); what a command means is the handler's
-business (the daemon's, with the table of :mod:`moodbox.frontends.actions`). A bad request is answered with an error and
-never stops the server. Local clients are still bounded:
-at most ``max_clients`` connections at once (at the cap the one that has waited longest without a request is
-dropped), a request line must be complete within ``request_timeout_s`` however slowly it trickles in, and
-commands other than the read-only ones (:data:`UNLIMITED`) are limited to ``feedback_per_s`` a second per client
-user (a flood would fill the database; one user's looping script must not lock out the phone page's process).
+business (the daemon's, with the handlers of :mod:`moodbox.frontends.actions`). A bad request is answered with an
+error and never stops the server. Local clients are still bounded: at most ``max_clients`` connections at once (at
+the cap the one that has waited longest without a request is dropped), a request line must be complete within
+``request_timeout_s`` however slowly it trickles in, and commands marked ``rate_limited`` in
+:data:`moodbox.names.ACTION_INFO` (all but the read-only status and upcoming) are limited to ``feedback_per_s`` a
+second per client user (a flood would fill the database; one user's looping script must not lock out the phone
+page's process).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Callable
 
 from moodbox.errors import MoodboxError
+from moodbox.names import ACTION_INFO
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,6 @@ LISTEN_BACKLOG = 64
 MAX_CLIENTS = 16
 REQUEST_TIMEOUT_S = 10.0
 FEEDBACK_PER_S = 5
-UNLIMITED = ("status", "upcoming")  # read-only and cheap: not counted against a client's rate
 
 
 class ControlError(MoodboxError):
@@ -213,7 +214,8 @@ class ControlServer:
             return {"ok": False, "error": f"not valid JSON: {exc}"}
         if not isinstance(request, dict) or not isinstance(request.get("command"), str):
             return {"ok": False, "error": 'expected a JSON object like {"command": "status"}'}
-        if request["command"] not in UNLIMITED and not self._bucket(uid).allow():
+        info = ACTION_INFO.get(request["command"])  # an unknown command counts too: it is answered with an error
+        if (info is None or info.rate_limited) and not self._bucket(uid).allow():
             return {"ok": False, "error": f"too many commands: at most {self._feedback_per_s:g} a second",
                     "refused": True}
         try:

@@ -23,9 +23,10 @@ import mpd
 
 from moodbox.config import DEFAULT_PATH, Config, ConfigError, ConfigNotFound, load_config
 from moodbox.music.library import (DEFAULT_MUSIC_DIR, LibraryError, LibraryStore, ScanResult, analyse, write_playlists)
-from moodbox.music.tagger import EXIT_MODEL, QUADRANT_WORDS, QUADRANTS, MusicModelError, MusicTagger
+from moodbox.errors import EXIT_CONFIG, EXIT_MODEL, EXIT_MPD
+from moodbox.music.tagger import MusicModelError, MusicTagger
+from moodbox.names import QUADRANT_WORDS, QUADRANTS
 
-EXIT_CONFIG, EXIT_MPD = 2, 4
 log = logging.getLogger("moodbox.music.library")
 
 

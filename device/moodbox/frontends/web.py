@@ -6,10 +6,12 @@ skip, like, hold, pause and volume. It reaches the daemon only through the contr
 read-only; it never sees a camera frame. Off unless ``web.enabled = true``.
 
 Who may open it: a phone paired with a one-time code (``moodbox web --pair`` shows the link as a QR code), which
-then holds a session cookie (:mod:`moodbox.frontends.websessions`). Whatever changes state is a POST with the session and
-this page's own ``Origin``, so no link or other web site can press a button. ``--pair``, ``--sessions`` and
-``--revoke`` talk to the running process with the box's token (``web.token_file``; under systemd the credential
-``token``), from this machine only.
+then holds a session cookie (:mod:`~moodbox.frontends.websessions`). Whatever changes state is a POST with the
+session and this page's own ``Origin``, so no link or other web site can press a button. ``--pair``,
+``--sessions`` and ``--revoke`` (:mod:`~moodbox.frontends.webpair`) talk to the running process with the box's
+token (``web.token_file``; under systemd the credential ``token``), from this machine only. The page's content is
+:mod:`~moodbox.frontends.page`, what it asks of the box :mod:`~moodbox.frontends.webbox`, how it answers
+:mod:`~moodbox.frontends.webhttp`.
 
     GET  /                       the page (needs a session; else a page that says how to pair)
     GET  /pair?code=C            spends a pairing code: sets the session cookie and redirects to /
@@ -27,294 +29,43 @@ from __future__ import annotations
 
 import argparse
 import hmac
-import io
 import ipaddress
 import json
 import logging
 import os
 import re
-import socket
 import sys
-import threading
-import time
-from collections import deque
-from dataclasses import asdict, replace
-from functools import lru_cache
+from dataclasses import replace
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from moodbox.config import DEFAULT_PATH, ConfigError, WebConfig, load_config
-from moodbox.frontends.control import ControlError, DaemonNotRunning, send_command
-from moodbox.frontends.history import HistoryError, clock_text, load_events, parse_duration, plot
-from moodbox.frontends.websessions import COOKIE, SESSION_S, Sessions, check_secret_file
+from moodbox.errors import EXIT_CONFIG, EXIT_FAILURE
+from moodbox.frontends.history import parse_duration
+from moodbox.frontends.page import BUTTONS, ICON_SIZES, PAGE_DIR, icon_png, manifest, view
+from moodbox.frontends.webbox import Box, action_answer
+from moodbox.frontends.webhttp import PageHandler
+from moodbox.frontends.webpair import TOKEN_HEADER, manage
+from moodbox.frontends.websessions import COOKIE, SESSION_S, Guard, RateLimits, Sessions, read_token
+from moodbox.music.store import HistoryError
 
 log = logging.getLogger("moodbox.frontends.web")
 
-EXIT_CONFIG = 2
-EXIT_FAILURE = 1
-ACTIONS = ("skip", "like", "hold", "pause", "louder", "quieter")
-TOKEN_HEADER = "X-Moodbox-Token"
-# What the page may show of the daemon's status (the store's path and the like stay on the box).
-SHOWN = ("status", "problems", "camera", "mpd", "mood", "mood_confidence", "expressions", "face_in_view", "playlist",
-         "now_playing", "state", "elapsed_s", "duration_s", "volume", "held_for_s")
+ACTIONS = BUTTONS  # what the page may press
 RANGES = {"1h": "last hour", "24h": "last day", "7d": "last week"}
 HISTORY_S = 7 * 86400.0          # the page shows at most the last week
-MAX_FAILURES = 5                 # wrong codes or tokens from one address within FAILURE_WINDOW_S, then 429
-FAILURE_WINDOW_S = 60.0
 LISTEN_BACKLOG = 128             # a household's phones opening the page at once wait in the queue, not time out
-STATUS_TTL_S = 0.5               # many page loads at once share one status from the daemon
-CHART_TTL_S = 30.0
 REQUESTS_PER_S, REQUEST_BURST = 20.0, 100   # per client address: every request
 TAPS_PER_S, TAP_BURST = 2.0, 4              # per client address: buttons (the daemon takes 5 a second in all)
-MAX_BODY = 4096
-PAGE_DIR = Path(__file__).with_name("webpage")
-ICON_SIZES = (192, 512)
 CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-                               "connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; "
-                               "frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
-    "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Resource-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()", "Cache-Control": "no-store"}
-FACE_TEXT = {True: "in view", False: "not in view", None: "unknown (camera off)"}
-
-
-class Guard:
-    """Counts failures (wrong codes, wrong tokens) per client address; ``retry_after(address)`` > 0 while that
-    address is locked out."""
-
-    def __init__(self, max_failures: int = MAX_FAILURES, window_s: float = FAILURE_WINDOW_S,
-                 clock=time.monotonic):
-        self._max, self._window, self._clock = max_failures, window_s, clock
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, address: str) -> deque[float]:
-        failures = self._failures.setdefault(address, deque())
-        while failures and failures[0] <= self._clock() - self._window:
-            failures.popleft()
-        return failures
-
-    def retry_after(self, address: str) -> float:
-        with self._lock:
-            failures = self._recent(address)
-            if not failures:
-                del self._failures[address]  # forget addresses that behaved for a whole window
-            return failures[0] + self._window - self._clock() if len(failures) >= self._max else 0.0
-
-    def failed(self, address: str) -> None:
-        with self._lock:
-            self._recent(address).append(self._clock())
-
-
-class RateLimits:
-    """A token bucket per client address: ``per_s`` a second on average, ``burst`` at once."""
-
-    def __init__(self, per_s: float, burst: int, clock=time.monotonic, max_clients: int = 256):
-        self._per_s, self._burst, self._clock, self._max = per_s, burst, clock, max_clients
-        self._buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, at)
-        self._lock = threading.Lock()
-
-    def allow(self, address: str) -> bool:
-        with self._lock:
-            now = self._clock()
-            tokens, at = self._buckets.pop(address, (float(self._burst), now))
-            tokens = min(self._burst, tokens + (now - at) * self._per_s)
-            if len(self._buckets) >= self._max:
-                del self._buckets[next(iter(self._buckets))]  # the longest quiet
-            allowed = tokens >= 1.0
-            self._buckets[address] = (tokens - 1.0 if allowed else tokens, now)
-            return allowed
-
-
-def read_token(web: WebConfig) -> str:
-    """The box's token: systemd's credential ``token`` when started by the unit, else ``web.token_file`` (refused
-    unless mode 0600/0640 and owned by root or this user)."""
-    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
-    path = Path(credentials) / "token" if credentials else Path(web.token_file)
-    try:
-        check_secret_file(path)
-        token = path.read_text().strip()
-    except OSError as exc:
-        raise ConfigError(f"cannot read the web token {path}: {exc.strerror} (config key web.token_file; "
-                          "sudo ./setup.sh --web makes it)") from exc
-    if len(token) < 16:
-        raise ConfigError(f"the web token in {path} is shorter than 16 characters: make a new one with "
-                          "sudo ./setup.sh --web")
-    return token
 
 
 def state_dir(web: WebConfig) -> Path:
     """Where the sessions are kept: systemd's StateDirectory when started by the unit, else ``web.state_dir``."""
     return Path(os.environ.get("STATE_DIRECTORY") or web.state_dir)
-
-
-_PATH = re.compile(r"(?<![\w.])/(?:[\w.+-]+/)+([\w.+-]+)")
-
-
-def without_paths(text: str) -> str:
-    """A message for the page: file paths on the box become their last part ("/var/lib/x/feedback.db" ->
-    "feedback.db"); the page never shows where things are."""
-    return _PATH.sub(r"\1", text)
-
-
-class Box:
-    """What the page needs from the box: the daemon (control socket) and the store (read-only)."""
-
-    def __init__(self, socket_path: str, db_path: Path, clock: Callable[[], float] = time.monotonic):
-        self.socket_path, self.db_path, self._clock = socket_path, db_path, clock
-        self._cache: dict[str, tuple[float, object]] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._lock = threading.Lock()
-
-    def _cached(self, key: str, ttl_s: float, make: Callable[[], object]):
-        """``make()``, shared by requests within ``ttl_s``: a burst of page loads asks the daemon once. One lock per
-        key: a chart being drawn never holds up the status."""
-        with self._lock:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            at, value = self._cache.get(key, (float("-inf"), None))
-            if self._clock() - at >= ttl_s:
-                value = make()
-                self._cache[key] = (self._clock(), value)
-            return value
-
-    def ask(self, command: str, params: dict | None = None) -> dict:
-        try:
-            return send_command(self.socket_path, command, timeout_s=3.0, params=params)
-        except DaemonNotRunning:
-            return {"ok": False, "error": "moodbox is not running (on the box: sudo systemctl status moodbox)"}
-        except ControlError:
-            return {"ok": False, "error": "moodbox does not answer (on the box: sudo systemctl status moodbox)"}
-
-    def status(self) -> dict:
-        def fetch():
-            answer = self.ask("status")
-            shown = {key: answer[key] for key in SHOWN if key in answer}
-            shown["problems"] = [without_paths(str(problem)) for problem in shown.get("problems", [])]
-            return {"ok": bool(answer.get("ok")), **shown, **({} if answer.get("ok") else {"error": answer["error"]})}
-        return self._cached("status", STATUS_TTL_S, fetch)
-
-    def events(self, since_s: float) -> list[dict]:
-        now = time.time()
-        return [{key: value for key, value in asdict(event).items() if key != "track"}  # a file path in the library
-                for event in load_events(self.db_path, now - since_s, now)]
-
-    def chart_svg(self, since: str) -> bytes:
-        def draw():
-            now = time.time()
-            events = load_events(self.db_path, now - parse_duration(since), now)
-            start = chart_start(events[0].at if events else None, now, parse_duration(since))
-            buffer = io.BytesIO()
-            plot(events, buffer, start, now, fmt="svg", size=(6.4, 3.6))  # a phone's width
-            return buffer.getvalue()
-        return self._cached(f"chart-{since}", CHART_TTL_S, draw)
-
-
-def chart_start(first_at: float | None, now: float, since_s: float) -> float:
-    """Where the chart's time axis starts: ``since_s`` ago, or shortly before the first event when the data is
-    younger than that (a new box's few minutes fill the chart, not its last pixels).
-
-    >>> chart_start(None, 100_000.0, 86400.0), chart_start(99_400.0, 100_000.0, 86400.0)
-    (13600.0, 99340.0)
-    """
-    start = now - since_s
-    if first_at is None:
-        return start
-    return max(start, first_at - max(60.0, 0.1 * (now - first_at)))
-
-
-def view(status: dict) -> dict:
-    """How the page shows ``status``: its lines and each button's label and state. The server's first paint and
-    the page's script (every refresh) both show exactly this, so the wording lives here only."""
-    if not status.get("ok"):
-        return {"problem": True, "mood": status.get("error") or "no answer from the box", "mood_class": "problem",
-                "face": "", "song": "", "progress": "", "box": "", "buttons": {}}
-    text = lambda value: "-" if value is None else str(value)  # noqa: E731
-    paused = status.get("camera") == "paused"
-    held_s = status.get("held_for_s") or 0
-    seen = " · ".join(f"{label} {p:.0%}" for label, p in (status.get("expressions") or {}).items()) or "-"
-    if paused:
-        mood, mood_class, face = "camera paused", "mood paused", "face: camera paused (privacy)"
-    else:
-        confidence = f" {status['mood_confidence']:.0%}" if status.get("mood") and status.get("mood_confidence") else ""
-        mood = (status.get("mood") or "not known yet") + confidence
-        mood_class = f"mood {status.get('mood') or 'unknown'}"
-        face = f"face {FACE_TEXT[status.get('face_in_view')]} · sees {seen}"
-    playing = status.get("state") in ("play", "pause") and status.get("now_playing") is not None
-    return {
-        "problem": False, "mood": mood, "mood_class": mood_class, "face": face,
-        "song": f"{text(status.get('playlist'))}: {text(status.get('now_playing'))}",
-        "progress": f"{clock_text(status.get('elapsed_s'))} / {clock_text(status.get('duration_s'))} · "
-                    f"{text(status.get('state'))} · volume {text(status.get('volume'))}",
-        "box": f"{text(status.get('status'))} · camera {text(status.get('camera'))} · MPD {text(status.get('mpd'))}"
-               f" · problems: {'; '.join(status.get('problems') or []) or 'none'}",
-        "buttons": {
-            "skip": {"label": "Skip", "disabled": not playing, "pressed": False},
-            "like": {"label": "Like", "disabled": not playing, "pressed": False},
-            "hold": {"label": f"Release ({_minutes(held_s)} left)" if held_s else "Hold", "disabled": False,
-                     "pressed": bool(held_s)},
-            "pause": {"label": "Resume camera" if paused else "Pause camera", "disabled": False, "pressed": paused},
-            "quieter": {"label": "Vol −", "disabled": status.get("volume") is None, "pressed": False},
-            "louder": {"label": "Vol +", "disabled": status.get("volume") is None, "pressed": False}}}
-
-
-def _minutes(seconds: float) -> str:
-    return f"{int(seconds // 60)} min" if seconds >= 60 else f"{int(seconds)} s"
-
-
-def action_answer(action: str, answer: dict) -> tuple[HTTPStatus, dict]:
-    """The HTTP answer to a button: one line for people. A refusal (nothing to skip, too many taps) is a 4xx, never
-    a 5xx; a failure shows no player's raw wording (that is in the box's log)."""
-    if answer.get("ok"):
-        return HTTPStatus.OK, answer
-    error = str(answer.get("error", ""))
-    if error.startswith("too many commands"):
-        return HTTPStatus.TOO_MANY_REQUESTS, {"ok": False, "error": "Too many taps at once: wait a moment."}
-    if answer.get("refused"):
-        line = without_paths(error)
-        return HTTPStatus.CONFLICT, {"ok": False, "error": line[:1].upper() + line[1:] + "."}
-    if error.startswith("moodbox "):  # from Box.ask: not running, not answering
-        return HTTPStatus.SERVICE_UNAVAILABLE, {"ok": False, "error": error}
-    return HTTPStatus.BAD_GATEWAY, {"ok": False, "error": f"The box could not {action} now (its log says why: "
-                                                          "journalctl -u moodbox)."}
-
-
-@lru_cache(maxsize=None)
-def icon_png(size: int) -> bytes:
-    """The home-screen icon, drawn here: a round face in the page's colours on a dark square."""
-    from PIL import Image, ImageDraw
-
-    image = Image.new("RGB", (size, size), "#1f2a44")
-    draw = ImageDraw.Draw(image)
-    unit = size / 16
-    draw.ellipse([3 * unit, 3 * unit, 13 * unit, 13 * unit], fill="#f2c230")
-    for x in (6.2, 9.8):
-        draw.ellipse([(x - 0.7) * unit, 6.3 * unit, (x + 0.7) * unit, 7.7 * unit], fill="#1f2a44")
-    draw.arc([5.5 * unit, 6.5 * unit, 10.5 * unit, 11 * unit], 20, 160, fill="#1f2a44", width=max(1, int(unit)))
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def manifest() -> dict:
-    return {"name": "moodbox", "short_name": "moodbox", "description": "What the box sees and plays; steer it",
-            "start_url": "/", "scope": "/", "display": "standalone", "background_color": "#fafafa",
-            "theme_color": "#1f2a44",
-            "icons": [{"src": f"/icon-{size}.png", "sizes": f"{size}x{size}", "type": "image/png",
-                       "purpose": "any"} for size in ICON_SIZES]}
-
-
-@lru_cache(maxsize=None)
-def templates():
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
-    return Environment(loader=FileSystemLoader(PAGE_DIR), autoescape=True, undefined=StrictUndefined)
 
 
 def _is_loopback(address: str) -> bool:
@@ -324,33 +75,11 @@ def _is_loopback(address: str) -> bool:
         return False
 
 
-_QUERY = re.compile(r"\?[^\s'\"]*")
-
-
 def make_handler(box: Box, token: str, sessions: Sessions, guard: Guard):
     requests, taps = RateLimits(REQUESTS_PER_S, REQUEST_BURST), RateLimits(TAPS_PER_S, TAP_BURST)
 
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "moodbox-web"
-        sys_version = ""
-        protocol_version = "HTTP/1.1"
-        timeout = 30  # seconds a client may idle mid-request before its thread lets go
-
-        # -- the journal: never a query (pairing codes), however it is spelled --------------------------------
-
-        def log_request(self, code="-", size="-"):
-            path = urlsplit(getattr(self, "path", "") or "-").path
-            log.info("%s %s %s %s", self.client_address[0], self.command, path.encode("unicode_escape").decode(),
-                     int(code) if isinstance(code, (int, HTTPStatus)) else code)
-
-        def log_message(self, format, *args):  # noqa: A002 - the base class's name
-            log.info("%s %s", self.client_address[0], _QUERY.sub("?(hidden)", format % args))
-
+    class Handler(PageHandler):
         # -- who asks -----------------------------------------------------------------------------------------
-
-        @property
-        def address(self) -> str:
-            return self.client_address[0]
 
         def _session(self) -> dict | None:
             try:
@@ -415,7 +144,7 @@ def make_handler(box: Box, token: str, sessions: Sessions, guard: Guard):
                 return
             if url.path == "/":
                 status = box.status()
-                self._html(HTTPStatus.OK, "page.html", status=status, view=view(status), ranges=RANGES)
+                self._html(HTTPStatus.OK, "page.html", view=view(status), buttons=BUTTONS, ranges=RANGES)
             elif url.path == "/api/status":
                 status = box.status()
                 self._send(HTTPStatus.OK, {**status, "view": view(status)})
@@ -459,25 +188,6 @@ def make_handler(box: Box, token: str, sessions: Sessions, guard: Guard):
             if action == "choose":
                 params = {key: str(body.get(key, "")) for key in ("mood", "playlist", "choice")}
             self._send(*action_answer(action, box.ask(action, params)))
-
-        def _body(self) -> dict | None:
-            """The request's JSON object ({} without one); None when an error was answered."""
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                length = -1
-            if not 0 <= length <= MAX_BODY:
-                self._send(HTTPStatus.BAD_REQUEST, {"ok": False, "error": f"a body of 0..{MAX_BODY} bytes, please"})
-                return None
-            raw = self.rfile.read(length) if length else b""
-            try:
-                body = json.loads(raw) if raw.strip() else {}
-            except ValueError:
-                body = None
-            if not isinstance(body, dict):
-                self._send(HTTPStatus.BAD_REQUEST, {"ok": False, "error": "the body must be a JSON object"})
-                return None
-            return body
 
         def _admin_post(self, path: str, body: dict):
             if path == "/admin/pair":
@@ -535,69 +245,12 @@ def make_handler(box: Box, token: str, sessions: Sessions, guard: Guard):
         def _manifest(self):
             self._send_bytes(HTTPStatus.OK, json.dumps(manifest()).encode(), "application/manifest+json")
 
-        def _html(self, code: HTTPStatus, template: str, **context):
-            page = templates().get_template(template).render(**context)
-            self._send_bytes(code, page.encode(), "text/html; charset=utf-8")
-
-        def _send(self, code: HTTPStatus, answer: dict, headers: dict | None = None):
-            self._send_bytes(code, json.dumps(answer).encode(), "application/json", headers)
-
-        def _send_bytes(self, code: HTTPStatus, body: bytes, content_type: str, headers: dict | None = None):
-            self.send_response(code)
-            for key, value in {"Content-Type": content_type, "Content-Length": str(len(body)),
-                               **(headers or {})}.items():
-                self.send_header(key, value)
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-
-        def end_headers(self):
-            """Every answer carries the security headers: pages, JSON, errors, 404 and 501 alike."""
-            for key, value in SECURITY_HEADERS.items():
-                self.send_header(key, value)
-            super().end_headers()
-
-        def send_error(self, code, message=None, explain=None):
-            """http.server's own errors (a bad request line, 501 for an unknown method) as one JSON line."""
-            self.close_connection = True
-            try:
-                phrase = HTTPStatus(code).phrase
-            except ValueError:
-                phrase = "error"
-            if getattr(self, "command", None) is None:
-                self.command = "-"
-            self._send(code, {"ok": False, "error": phrase.lower()}, headers={"Connection": "close"})
-            log.info("%s answered %s: %s", self.address, int(code), _QUERY.sub("?(hidden)", str(message or "")))
-
     return Handler
 
 
 class Server(ThreadingHTTPServer):
     request_queue_size = LISTEN_BACKLOG
     daemon_threads = True
-
-
-def lan_address() -> str:
-    """This machine's address on its default route (a UDP connect picks the route; no packet is sent)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: never routed anywhere, never sent to
-            return probe.getsockname()[0]
-        except OSError:
-            return "127.0.0.1"
-
-
-def local_url(web: WebConfig) -> str:
-    """Where ``moodbox web`` on this machine reaches the running page."""
-    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}.get(web.address, web.address)
-    return f"http://{host if ':' not in host or host.startswith('[') else f'[{host}]'}:{web.port}"
-
-
-def pair_urls(web: WebConfig, code: str, host: str | None = None) -> list[str]:
-    """The pairing links: by the mDNS name (``NAME.local``, Avahi) first, then by the LAN address."""
-    hosts = [host] if host else [f"{socket.gethostname()}.local",
-                                 lan_address() if web.address in ("0.0.0.0", "::", "") else web.address]
-    return [f"http://{name}:{web.port}/pair?code={quote(code)}" for name in hosts]
 
 
 def serve(config, *, token: str) -> Server:
@@ -608,23 +261,6 @@ def serve(config, *, token: str) -> Server:
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     sessions = Sessions(directory / "sessions.json")
     return Server((config.web.address, config.web.port), make_handler(box, token, sessions, Guard()))
-
-
-def _admin_call(config, token: str, method: str, path: str, body: dict | None = None) -> dict:
-    import urllib.error
-    import urllib.request
-
-    request = urllib.request.Request(local_url(config.web) + path, method=method,
-                                     headers={TOKEN_HEADER: token, "Content-Type": "application/json"},
-                                     data=json.dumps(body or {}).encode() if method == "POST" else None)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return json.loads(answer.read())
-    except urllib.error.HTTPError as err:
-        return json.loads(err.read() or b"{}") | {"ok": False}
-    except OSError as err:
-        return {"ok": False, "error": f"the phone page does not answer on {local_url(config.web)} ({err}): is it "
-                                     "running? (sudo systemctl status moodbox-web)"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -650,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
                               "true, or run sudo ./setup.sh --web)")
         token = read_token(config.web)
         if args.pair or args.sessions or args.revoke:
-            return _manage(config, token, args)
+            return manage(config, token, args)
     except ConfigError as err:
         print(f"moodbox web: {err}", file=sys.stderr)
         return EXIT_CONFIG
@@ -675,36 +311,3 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _manage(config, token: str, args) -> int:
-    """--pair, --sessions, --revoke: through the running web process, which owns the codes and sessions."""
-    if args.pair:
-        answer = _admin_call(config, token, "POST", "/admin/pair")
-        if not answer.get("ok"):
-            print(f"moodbox web: {answer.get('error', 'no code')}", file=sys.stderr)
-            return EXIT_FAILURE
-        import segno
-        first, *others = pair_urls(config.web, answer["code"], args.host)
-        print(f"Open this on the phone within 10 minutes (it works once):\n{first}")
-        for other in others:
-            print(f"or, where the phone does not find .local names:\n{other}")
-        segno.make(first, error="m").terminal(compact=True)
-        return 0
-    if args.sessions:
-        answer = _admin_call(config, token, "GET", "/admin/sessions")
-        if not answer.get("ok"):
-            print(f"moodbox web: {answer.get('error', 'no answer')}", file=sys.stderr)
-            return EXIT_FAILURE
-        rows = answer["sessions"]
-        when = lambda t: time.strftime("%Y-%m-%d %H:%M", time.localtime(t))  # noqa: E731
-        print("\n".join(f"{s['id']}  paired {when(s['created'])}  last seen {when(s['last_seen'])}  {s['label']}"
-                        for s in rows) or "no paired phones (moodbox web --pair pairs one)")
-        return 0
-    answer = _admin_call(config, token, "POST", "/admin/revoke", {"id": args.revoke})
-    if not answer.get("ok"):
-        problem = answer.get("error", "no answer")
-        if problem == "no such session":
-            problem = f"no paired phone with id {args.revoke!r} (moodbox web --sessions lists them)"
-        print(f"moodbox web: {problem}", file=sys.stderr)
-        return EXIT_FAILURE
-    print(f"unpaired {answer['revoked']} phone{'s' if answer['revoked'] != 1 else ''}")
-    return 0

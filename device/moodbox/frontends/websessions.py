@@ -1,4 +1,5 @@
-"""Who may open the phone page: one-time pairing codes, then the paired phones' sessions.
+"""Who may open the phone page: one-time pairing codes, then the paired phones' sessions; the box's token (for
+``moodbox web --pair`` and friends); lock-outs after wrong codes and per-client rate limits.
 
 ``moodbox web --pair`` asks the running web process for a pairing code (a link and QR code). The code opens the
 page once, within :data:`PAIRING_S`; opening it gives the phone a long-lived session cookie (HttpOnly,
@@ -25,16 +26,19 @@ import secrets
 import stat
 import threading
 import time
+from collections import deque
 from pathlib import Path
 from typing import Callable
 
-from moodbox.config import ConfigError
+from moodbox.config import ConfigError, WebConfig
 
 PAIRING_S = 600.0                  # a pairing code opens the page once, within 10 minutes
 SESSION_S = 400 * 86400.0          # a paired phone stays paired for 400 days (the longest a browser keeps a cookie)
 SEEN_EVERY_S = 3600.0              # how often a session's "last seen" is written back to the file
 MAX_PENDING_CODES = 8              # codes not yet used; older ones are dropped
 COOKIE = "moodbox_session"
+MAX_FAILURES = 5                 # wrong codes or tokens from one address within FAILURE_WINDOW_S, then 429
+FAILURE_WINDOW_S = 60.0
 
 
 def _digest(secret: str) -> str:
@@ -163,3 +167,68 @@ class Sessions:
         os.replace(temporary, self.path)
         info = os.stat(self.path)
         self._stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
+
+
+class Guard:
+    """Counts failures (wrong codes, wrong tokens) per client address; ``retry_after(address)`` > 0 while that
+    address is locked out."""
+
+    def __init__(self, max_failures: int = MAX_FAILURES, window_s: float = FAILURE_WINDOW_S,
+                 clock=time.monotonic):
+        self._max, self._window, self._clock = max_failures, window_s, clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, address: str) -> deque[float]:
+        failures = self._failures.setdefault(address, deque())
+        while failures and failures[0] <= self._clock() - self._window:
+            failures.popleft()
+        return failures
+
+    def retry_after(self, address: str) -> float:
+        with self._lock:
+            failures = self._recent(address)
+            if not failures:
+                del self._failures[address]  # forget addresses that behaved for a whole window
+            return failures[0] + self._window - self._clock() if len(failures) >= self._max else 0.0
+
+    def failed(self, address: str) -> None:
+        with self._lock:
+            self._recent(address).append(self._clock())
+
+
+class RateLimits:
+    """A token bucket per client address: ``per_s`` a second on average, ``burst`` at once."""
+
+    def __init__(self, per_s: float, burst: int, clock=time.monotonic, max_clients: int = 256):
+        self._per_s, self._burst, self._clock, self._max = per_s, burst, clock, max_clients
+        self._buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, at)
+        self._lock = threading.Lock()
+
+    def allow(self, address: str) -> bool:
+        with self._lock:
+            now = self._clock()
+            tokens, at = self._buckets.pop(address, (float(self._burst), now))
+            tokens = min(self._burst, tokens + (now - at) * self._per_s)
+            if len(self._buckets) >= self._max:
+                del self._buckets[next(iter(self._buckets))]  # the longest quiet
+            allowed = tokens >= 1.0
+            self._buckets[address] = (tokens - 1.0 if allowed else tokens, now)
+            return allowed
+
+
+def read_token(web: WebConfig) -> str:
+    """The box's token: systemd's credential ``token`` when started by the unit, else ``web.token_file`` (refused
+    unless mode 0600/0640 and owned by root or this user)."""
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+    path = Path(credentials) / "token" if credentials else Path(web.token_file)
+    try:
+        check_secret_file(path)
+        token = path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the web token {path}: {exc.strerror} (config key web.token_file; "
+                          "sudo ./setup.sh --web makes it)") from exc
+    if len(token) < 16:
+        raise ConfigError(f"the web token in {path} is shorter than 16 characters: make a new one with "
+                          "sudo ./setup.sh --web")
+    return token

@@ -4,9 +4,9 @@ The policy learns, per mood, how much the listener wants each playlist (Thompson
 
 - prior: the playlists the config maps to a mood (``music.playlists``) start ahead (:data:`MAPPED_PRIOR`); the
   other moods' playlists start even (:data:`OTHER_PRIOR`);
-- evidence: what the listener did while a song played, in the mood it happened in, credited to the playlist the
-  song came from (:data:`REWARDS`): a skip in the first :data:`EARLY_SKIP_S` seconds is a strong "no", a later
-  skip a weak one, a like a strong "yes", a hold a "yes", a song played to its end a weak "yes";
+- evidence: what the listener did while a song played, in the mood it happened in, credited to the playlist the song
+  came from (:data:`~moodbox.music.preferences.REWARDS`): a skip in the first ``EARLY_SKIP_S`` seconds is a strong
+  "no", a later skip a weak one, a like a strong "yes", a hold a "yes", a song played to its end a weak "yes";
 - fading: evidence counts half after ``music.half_life_days``, so a changed taste wins over old habits;
 - choice: at the start of a mood, draw one sample from each candidate's posterior and play the highest. The
   candidates are the mood's own playlists and other moods' playlists that have earned a place in this mood; with
@@ -38,11 +38,12 @@ import math
 import os
 import random
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
+from moodbox.music.preferences import Preferences, evidence_kind
 from moodbox.music.store import Event
 
 if TYPE_CHECKING:
@@ -53,96 +54,11 @@ log = logging.getLogger("moodbox.music.policy")
 LOW_MOODS = frozenset({"angry", "disgust", "fear", "sad"})
 LIFT_STEPS = ("neutral", "happy")  # whose music a low mood is lifted through, in order
 
-EARLY_SKIP_S = 30.0
-# evidence kind -> (success, failure) pseudo-counts it adds to the playlist's Beta posterior in that mood
-REWARDS = {
-    "early_skip": (0.0, 1.0),
-    "late_skip": (0.0, 0.5),
-    "like": (1.0, 0.0),
-    "hold": (0.5, 0.0),
-    "played": (0.25, 0.0),
-}
 MAPPED_PRIOR = (3.0, 1.0)  # Beta(3, 1): a playlist the config maps to the mood, mean 0.75
 OTHER_PRIOR = (1.0, 1.0)   # Beta(1, 1): any other playlist, mean 0.5
 REJECT_AFTER_EARLY_SKIPS = 2
 CHOICES_FILE = "choices.json"  # in state.dir: the owner's pinned and excluded playlists per mood
 MAX_HELD_OFF_SHOWN = 50  # insights list the songs skipped most recently (one control-socket answer stays small)
-_MAX_EXPONENT = 256.0  # decayed sums are kept relative to an origin, moved forward before they overflow
-
-
-def evidence_kind(event: Event) -> str | None:
-    """What an event says about its playlist: a key of :data:`REWARDS`, or None (pause, release, ...).
-
-    A skip with no known position (recorded before schema version 3) counts as a late, weak one."""
-    if event.action == "skip":
-        early = event.elapsed_s is not None and event.elapsed_s < EARLY_SKIP_S
-        return "early_skip" if early else "late_skip"
-    return event.action if event.action in REWARDS else None
-
-
-class Preferences:
-    """The learning state: decayed evidence per (mood, playlist) and per-track memory, built from events."""
-
-    def __init__(self, half_life_days: float = 30.0):
-        self.half_life_s = half_life_days * 86400.0
-        self.last_id = 0
-        self._origin: float | None = None
-        self._sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
-        self.counts: dict[tuple[str, str], Counter] = defaultdict(Counter)
-        self._early_skips: dict[str, float] = {}  # track -> when it was last skipped early
-        self._likes: dict[str, float] = {}        # track -> when it was last liked
-
-    def add(self, events: Iterable[Event]) -> None:
-        for event in events:
-            self.last_id = max(self.last_id, event.id)
-            kind = evidence_kind(event)
-            if kind is None:
-                continue
-            if event.track is not None and kind in ("early_skip", "like"):
-                (self._early_skips if kind == "early_skip" else self._likes)[event.track] = event.at
-            if event.mood is None or event.playlist is None:
-                continue
-            if self._origin is None:
-                self._origin = event.at
-            exponent = (event.at - self._origin) / self.half_life_s
-            if exponent > _MAX_EXPONENT:
-                self._rebase(event.at)
-                exponent = 0.0
-            weight = 2.0 ** exponent
-            success, failure = REWARDS[kind]
-            sums = self._sums[(event.mood, event.playlist)]
-            sums[0] += success * weight
-            sums[1] += failure * weight
-            self.counts[(event.mood, event.playlist)][kind] += 1
-
-    def _rebase(self, origin: float) -> None:
-        scale = 2.0 ** (-(origin - self._origin) / self.half_life_s)
-        for sums in self._sums.values():
-            sums[0] *= scale
-            sums[1] *= scale
-        self._origin = origin
-
-    def evidence(self, mood: str, playlist: str, now: float) -> tuple[float, float]:
-        """(success, failure) pseudo-counts for ``playlist`` in ``mood``, faded to ``now``."""
-        if self._origin is None or (mood, playlist) not in self._sums:
-            return 0.0, 0.0
-        scale = 2.0 ** (-(now - self._origin) / self.half_life_s)
-        success, failure = self._sums[(mood, playlist)]
-        return success * scale, failure * scale
-
-    def held_off(self, track: str, now: float, hold_off_s: float) -> float | None:
-        """When the hold-off of an early-skipped ``track`` ends, or None when it is not held off."""
-        skipped = self._early_skips.get(track)
-        if skipped is None or now >= skipped + hold_off_s or self._likes.get(track, -math.inf) > skipped:
-            return None
-        return skipped + hold_off_s
-
-    def liked(self, track: str) -> bool:
-        return self._likes.get(track, -math.inf) > self._early_skips.get(track, -math.inf)
-
-    def held_off_tracks(self, now: float, hold_off_s: float) -> dict[str, float]:
-        return {track: until for track in self._early_skips
-                if (until := self.held_off(track, now, hold_off_s)) is not None}
 
 
 @dataclass

@@ -245,3 +245,65 @@ class FeedbackStore:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+# -- the read-only timeline (moodbox history, top and the phone page) ------------------------------------------
+
+class HistoryError(Exception):
+    """The store cannot be read for its timeline; the message names the file."""
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One entry of the timeline: a play or a feedback event."""
+    at: float                 # Unix time
+    kind: str                 # "play" or a feedback action: skip, like, hold, release, pause, resume
+    mood: str | None
+    playlist: str | None
+    track: str | None
+    reason: str | None = None  # plays only: why it started ("mood sad", "skip", "next")
+
+    @property
+    def switch(self) -> bool:
+        """A play that started because the mood changed the playlist."""
+        return self.kind == "play" and (self.reason or "").startswith("mood")
+
+
+def read_timeline(db_path, since: float, until: float | None = None) -> list[TimelineEvent]:
+    """Plays and feedback with ``since <= at <= until`` (Unix times), oldest first, read without writing."""
+    path = Path(db_path)
+    if not path.is_file():
+        raise HistoryError(f"no feedback database at {path} (has moodbox run yet? see state.dir in the config)")
+    until = time.time() if until is None else until
+    try:
+        rows = _read(path, since, until, immutable=False)
+    except sqlite3.OperationalError as exc:
+        # A reader that may not write the folder (the phone page, a user in the moodbox group) cannot make the
+        # WAL index while the daemon is stopped; with no -wal file left everything is in the database file, which
+        # can then be read as it is.
+        if "readonly" not in str(exc) or path.with_name(path.name + "-wal").exists():
+            raise HistoryError(f"cannot read feedback database {path}: {exc}") from exc
+        try:
+            rows = _read(path, since, until, immutable=True)
+        except sqlite3.Error as again:
+            raise HistoryError(f"cannot read feedback database {path}: {again}") from again
+    return sorted((TimelineEvent(*row) for row in rows), key=lambda event: event.at)
+
+
+def _read(path: Path, since: float, until: float, *, immutable: bool) -> list[tuple]:
+    uri = f"{path.resolve().as_uri()}?mode=ro" + ("&immutable=1" if immutable else "")
+    try:
+        db = sqlite3.connect(uri, uri=True, timeout=5)
+    except sqlite3.Error as exc:
+        raise HistoryError(f"cannot open feedback database {path} read-only: {exc}") from exc
+    try:
+        return (db.execute("SELECT at, 'play', mood, playlist, track, reason FROM plays WHERE at BETWEEN ? AND ?",
+                           (since, until)).fetchall()
+                + db.execute("SELECT at, action, mood, playlist, track, NULL FROM feedback WHERE at BETWEEN ? AND ?",
+                             (since, until)).fetchall())
+    except sqlite3.OperationalError:
+        raise
+    except sqlite3.Error as exc:
+        raise HistoryError(f"cannot read feedback database {path}: {exc}") from exc
+    finally:
+        db.close()

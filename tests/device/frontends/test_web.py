@@ -21,8 +21,10 @@ import pytest
 
 from moodbox.config import EXPRESSIONS
 from moodbox.frontends.control import send_command
-from moodbox.frontends.web import Guard, RateLimits, SECURITY_HEADERS, action_answer, chart_start, view, \
-    without_paths
+from moodbox.frontends.page import view
+from moodbox.frontends.webbox import action_answer, chart_start, without_paths
+from moodbox.frontends.webhttp import SECURITY_HEADERS
+from moodbox.frontends.websessions import Guard, RateLimits
 
 from browser import CHROMIUM, Browser
 from device_support import FakeClock, wait_until, write_toml

@@ -9,8 +9,8 @@ from collections import Counter
 import pytest
 
 from moodbox.config import DEFAULT_PLAYLISTS
-from moodbox.music.policy import (MAPPED_PRIOR, MAX_HELD_OFF_SHOWN, OTHER_PRIOR, REWARDS, MusicPolicy, Preferences,
-                                  evidence_kind)
+from moodbox.music.policy import MAPPED_PRIOR, MAX_HELD_OFF_SHOWN, OTHER_PRIOR, MusicPolicy
+from moodbox.music.preferences import REWARDS, Preferences, evidence_kind
 from moodbox.music.store import Event
 
 DAY = 86400.0
