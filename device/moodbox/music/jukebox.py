@@ -192,15 +192,12 @@ class Jukebox:
         self.player.interrupt()
 
     def close(self) -> None:
-        """Close the player, then the store (each once; a failure is logged and the other still closes)."""
-        for part in ("player", "store"):
-            thing = getattr(self, part)
-            if thing is not None:
-                try:
-                    thing.close()
-                except Exception:
-                    log.exception("closing the %s failed", part)
-                setattr(self, part, None)
+        """Close the player, then the store, even when the player's close fails (the daemon logs that)."""
+        try:
+            self.player.close()
+        finally:
+            if self.store is not None:
+                self.store.close()
 
     def _arrange_songs(self, songs: list[str]) -> tuple[set[int], list[int]]:
         return self.policy.arrange(songs)  # the policy in use now (a reload may replace it)
