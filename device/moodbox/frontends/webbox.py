@@ -17,10 +17,11 @@ from typing import Callable
 from moodbox.frontends.control import ControlError, DaemonNotRunning, send_command
 from moodbox.frontends.history import parse_duration, plot
 from moodbox.music.store import read_timeline
+from moodbox.status import STATUS_FIELDS
 
-# What the page may show of the daemon's status (the store's path and the like stay on the box).
-SHOWN = ("status", "problems", "camera", "mpd", "mood", "mood_confidence", "expressions", "face_in_view", "playlist",
-         "now_playing", "state", "elapsed_s", "duration_s", "volume", "held_for_s")
+# What the page shows of the box's status: every field but the store's path and the song's file (and the last
+# frame's expression, which the smoothed mood and its top expressions say better).
+SHOWN = tuple(field for field in STATUS_FIELDS if field not in ("store", "track", "expression", "expression_age_s"))
 STATUS_TTL_S = 0.5               # many page loads at once share one status from the daemon
 CHART_TTL_S = 30.0
 
