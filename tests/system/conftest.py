@@ -56,6 +56,15 @@ def copy_checkout(repo_root: Path, dest: Path) -> None:
     subprocess.run(["tar", "-xf", "-", "-C", str(dest)], input=packed, check=True)
 
 
+def leave_an_old_build(clone: Path) -> None:
+    """What pip left in the clone under setup.sh before it built from a copy: device/build, here holding a module
+    the checkout no longer has and an old config.py, newer than the sources (an owner updating the clone)."""
+    old = clone / "device" / "build" / "lib" / "moodbox"
+    old.mkdir(parents=True)
+    for name in ("gone.py", "config.py"):
+        (old / name).write_text('raise ImportError("from an older checkout")\n')
+
+
 def make_music(folder: Path) -> None:
     """A few short tagged tracks (sox) in MPD's music directory."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -126,6 +135,7 @@ def machine(system_root, repo_root):
         try:
             box.mount()
             copy_checkout(repo_root, box.path(CHECKOUT))
+            leave_an_old_build(box.path(CHECKOUT))
             make_music(box.path(MUSIC))
             make_playlists(box.path(PLAYLISTS))
             make_camera_folder(box.path(CAMERA))
