@@ -105,7 +105,8 @@ def format_insights(answer: dict) -> str:
     import time
 
     lines = [f"what the box learned (evidence fades by half every {answer['half_life_days']:g} days; "
-             f"other moods' playlists tried in {answer['explore']:.0%} of choices)"]
+             f"other moods' playlists tried in {answer['explore']:.0%} of choices; you skip "
+             f"{answer.get('skip_rate', 0):.0%} of songs)"]
     for mood, rows in answer["moods"].items():
         lines.append(f"{mood}:")
         for row in rows:
@@ -113,6 +114,9 @@ def format_insights(answer: dict) -> str:
                          f"{'  (mapped)' if row['mapped'] else '':10}  likes {row['likes']}, holds {row['holds']}, "
                          f"full plays {row['full_plays']}, early skips {row['early_skips']}, "
                          f"late skips {row['late_skips']}")
+        for part, rows in answer.get("parts_of_day", {}).get(mood, {}).items():
+            lines.append(f"  in the {part}: " + ", ".join(f"{row['playlist']} {row['preference']:.2f} "
+                                                           f"({row['events']} events)" for row in rows))
     held = answer["held_off"]
     shown = f" (the {len(held)} skipped last)" if len(held) < answer["held_off_count"] else ""
     lines.append(f"songs on hold-off after an early skip: {answer['held_off_count'] or 'none'}{shown}")

@@ -219,7 +219,7 @@ class Daemon:
                 self._last_expression, self._last_expression_at = reading.expression, now
             player_state = self.jukebox.poll()
             mood = self.mood.state
-            switched = self.jukebox.follow(mood, now)
+            switched = self.jukebox.follow(mood, now, face=reading is not None and reading.face)
             if switched:
                 player_state = self.jukebox.player.poll()
             problems = self._problems(player_state)
@@ -275,8 +275,7 @@ class Daemon:
 
     def record(self, event: str, playing: PlayerState) -> None:
         """Feedback into the store, with what the box saw at that moment (see :meth:`Jukebox.record`)."""
-        mood = self.mood.state.mood if self.mood.state else None
-        self.jukebox.record(event, playing, expression=self._last_expression, mood=mood)
+        self.jukebox.record(event, playing, expression=self._last_expression, mood=self.mood.state)
 
     def replace_rejected_playlist(self) -> bool:
         """After an early skip: another playlist at once when the policy rejects this one for the mood."""

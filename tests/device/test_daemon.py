@@ -95,11 +95,12 @@ class ScriptedExpressions:
         return probabilities
 
 
-def make_daemon(config_path, *, clock=time.monotonic, script=(("happy", 1e9),), noise=0.0, frames=None, **kwargs):
+def make_daemon(config_path, *, clock=time.monotonic, script=(("happy", 1e9),), noise=0.0, frames=None,
+                face_finder=None, **kwargs):
     frames = frames or Frames()
     daemon = Daemon(load_config(config_path), frame_source_factory=lambda: frames, clock=clock,
-                    face_finder=OneFace(), expression_model=ScriptedExpressions(clock, list(script), noise=noise),
-                    **kwargs)
+                    face_finder=face_finder or OneFace(),
+                    expression_model=ScriptedExpressions(clock, list(script), noise=noise), **kwargs)
     return daemon, frames
 
 
@@ -688,6 +689,55 @@ def test_feedback_on_a_kept_song_counts_for_the_playlist_it_came_from(make_confi
                     ("skip", "calm", "calm/calm-01.ogg")]
 
 
+class FaceSometimes:
+    """Stands in for FaceFinder: the listener is in view while ``present`` is true."""
+
+    def __init__(self):
+        self.present = True
+
+    def find(self, gray):
+        return [Face(40.0, 20.0, 60.0, 60.0, 0.9)] if self.present else []
+
+
+def test_feedback_records_what_the_box_knew(make_config_file, mpd_server):
+    """A like carries the mood's confidence, feedback while held says so, and a song that played to its end
+    carries the share of its playing time a face was in view (here 10 of its 40 seconds): the policy weighs the
+    evidence by them."""
+    clock = FakeClock()
+    finder = FaceSometimes()
+    daemon, _ = make_daemon(make_config_file(mood={"window_s": 3.0, "min_dwell_s": 0.0}, music={"shuffle": False}),
+                            clock=clock, face_finder=finder)
+    daemon.start()
+    try:
+        for _ in range(4):
+            daemon.tick()
+            clock.advance(1.0)
+        assert daemon.jukebox.player.playlist == "upbeat"
+        daemon.handle_action("like")
+        daemon.handle_action("hold")
+        daemon.handle_action("skip")  # upbeat-02 starts
+        daemon.handle_action("hold")  # released
+        daemon.tick()
+        for second in range(40):
+            finder.present = second < 10
+            clock.advance(1.0)
+            daemon.tick()
+        client = mpd_server.client()
+        client.next()  # upbeat-02 ends as if played to its end
+        client.disconnect()
+        daemon.tick()
+    finally:
+        daemon.close()
+    db = sqlite3.connect(Path(daemon.config.state.dir) / "feedback.db")
+    rows = db.execute("SELECT action, track, confidence, face_share, held FROM feedback ORDER BY id").fetchall()
+    assert [row[:2] for row in rows] == [("like", "upbeat/upbeat-01.ogg"), ("hold", "upbeat/upbeat-01.ogg"),
+                                         ("skip", "upbeat/upbeat-01.ogg"), ("release", "upbeat/upbeat-02.ogg"),
+                                         ("played", "upbeat/upbeat-02.ogg")]
+    assert rows[0][2] == pytest.approx(0.7, abs=0.01) and rows[0][3] is None and rows[0][4] == 0
+    assert rows[2][4] == 1  # the skip came while the music was held
+    assert rows[4][3] == pytest.approx(0.25, abs=0.03) and rows[4][2] == pytest.approx(0.7, abs=0.01)
+
+
 def test_an_mpd_that_greets_and_hangs_neither_stops_the_start_nor_the_watchdog(make_config_file, notify_socket,
                                                                              tmp_path):
     """Defect 4: the start died of an uncaught PlayerUnavailable; mid-run no tick ended (and no WATCHDOG=1)."""
@@ -928,8 +978,11 @@ def test_early_skips_teach_the_policy_and_insights_show_it(make_config_file, mpd
     assert happy["upbeat"]["early_skips"] == 2 and happy["upbeat"]["mapped"]
     assert happy["upbeat"]["preference"] < 0.75  # below its prior
     assert [entry["track"] for entry in answer["held_off"]] == ["upbeat/upbeat-02.ogg", "upbeat/upbeat-01.ogg"]
+    (part, rows), = answer["parts_of_day"]["happy"].items()  # the part of the day the skips came in
+    assert [(row["playlist"], row["events"]) for row in rows] == [("upbeat", 2)]
     printed = capsys.readouterr().out
     assert "happy:" in printed and "early skips 2" in printed and "upbeat/upbeat-02.ogg (until " in printed
+    assert f"  in the {part}: upbeat " in printed and "you skip " in printed
     db = sqlite3.connect(Path(daemon.config.state.dir) / "feedback.db")
     skips = db.execute("SELECT mood, playlist, elapsed_s FROM feedback WHERE action = 'skip'").fetchall()
     db.close()

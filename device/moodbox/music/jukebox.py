@@ -34,7 +34,7 @@ class Jukebox:
     """Chooses and plays the music for a mood, and learns from the feedback::
 
         jukebox = Jukebox(config)
-        jukebox.follow(mood_state, now)  # True: switched to the mood's playlist
+        jukebox.follow(mood_state, now, face=True)  # True: switched to the mood's playlist
     """
 
     def __init__(self, config: Config, *, clock: Callable[[], float] = time.monotonic):
@@ -48,7 +48,8 @@ class Jukebox:
         except StoreError as err:  # the music plays without it; status says why nothing is recorded
             self.store_problem = f"{err} (config key state.dir)"
             log.error("%s: playing without recording feedback", self.store_problem)
-        self.player = Player.from_config(config, store=self.store, clock=clock, arrange=self._arrange_songs)
+        self.player = Player.from_config(config, store=self.store, clock=clock, arrange=self._arrange_songs,
+                                         witness=self._witnessed)
         self._playlists_checked = False
 
     def start(self, wait_s: float, stop: threading.Event) -> None:
@@ -91,16 +92,20 @@ class Jukebox:
                 player_state = self.player.last_state
         return player_state
 
-    def follow(self, state: MoodState | None, now: float) -> bool:
+    def follow(self, state: MoodState | None, now: float, *, face: bool) -> bool:
         """Pause for an empty room, resume when someone is back, switch to the mood's playlist unless held;
-        True when switched."""
+        True when switched. ``face``: whether a face was in view in this look (the policy's witness counts how much
+        of a song was seen, and nothing is explored with nobody in view)."""
+        playing = self.player.last_state
+        self.policy.witness.observe(now, playing.track, playing.state == "play", face=face,
+                                    confidence=state.confidence if state else None)
         if state is None:
             return False
         self.player.follow_presence(state.present, state.pause_music)
         if state.mood is None or self.policy.held(now):
             return False
         music_mood = self.policy.music_mood(state.mood, now - state.since)
-        playlist = self._choose(music_mood)
+        playlist = self._choose(music_mood, present=face)
         if playlist is None:
             return False
         log.info("mood %s (%.2f): switching to %s%s", state.mood, state.confidence, playlist,
@@ -112,15 +117,15 @@ class Jukebox:
         row, or no song left off hold-off), switch to its next choice at once; True when switched."""
         if state is None or state.mood is None or not self.policy.rejected():
             return False
-        replacement = self._choose(self.policy.music_mood(state.mood, now - state.since))
+        replacement = self._choose(self.policy.music_mood(state.mood, now - state.since), present=True)
         if replacement is None:
             return False
         log.info("%s rejected for mood %s: switching to %s", self.player.playlist, state.mood, replacement)
         return self._switch(replacement, "now", mood=state.mood, reason="skip")
 
-    def _choose(self, music_mood: str) -> str | None:
+    def _choose(self, music_mood: str, *, present: bool) -> str | None:
         """The policy's playlist for the mood, None when that is what plays already."""
-        playlist = self.policy.choose(music_mood, current=self.player.playlist)
+        playlist = self.policy.choose(music_mood, current=self.player.playlist, present=present)
         return None if playlist == self.player.playlist else playlist
 
     def _switch(self, playlist: str, mode: str, *, mood: str, reason: str) -> bool:
@@ -130,15 +135,20 @@ class Jukebox:
             self.policy.mark_unusable(err.playlist, str(err))
             return False
 
-    def record(self, event: str, playing: PlayerState, *, expression: str | None, mood: str | None) -> None:
-        """Feedback for the store, with what the box saw and played at that moment, and how far into the song (an
-        early skip is a strong "no"). It counts for the playlist the track came from: a song kept through an
-        "after_current" switch still belongs to the old playlist."""
+    def record(self, event: str, playing: PlayerState, *, expression: str | None, mood: MoodState | None) -> None:
+        """Feedback for the store, with what the box saw and played at that moment, how far into the song (an
+        early skip is a strong "no"), the mood's confidence and whether the music was held (the policy weighs the
+        evidence by them). It counts for the playlist the track came from: a song kept through an "after_current"
+        switch still belongs to the old playlist."""
         if self.store is None:
             raise StoreError(self.store_problem)
-        self.store.record_feedback(action=event, expression=expression, mood=mood,
+        self.store.record_feedback(action=event, expression=expression, mood=mood.mood if mood else None,
                                    playlist=playing.track_playlist or self.player.playlist, track=playing.track,
-                                   elapsed_s=playing.elapsed)
+                                   elapsed_s=playing.elapsed, confidence=mood.confidence if mood else None,
+                                   held=self.policy.held(self.clock()))
+
+    def _witnessed(self, track: str | None) -> dict:
+        return self.policy.witness.of(track)  # the policy in use now (a reload may replace it)
 
     def problems(self, player_state: PlayerState) -> list[str]:
         """What keeps the music side from working as it should, for the status."""
@@ -174,7 +184,7 @@ class Jukebox:
             policy = MusicPolicy.from_config(new, events=self._feedback_events, songs=self._playlist_songs)
         if new.mpd != old.mpd or new.music.shuffle != old.music.shuffle:
             player = Player.from_config(new, store=self.store, clock=self.clock, handover=self.player,
-                                        arrange=self._arrange_songs)
+                                        arrange=self._arrange_songs, witness=self._witnessed)
 
         def swap() -> None:
             if player is not None:

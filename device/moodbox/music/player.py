@@ -81,8 +81,10 @@ class Player:
     def __init__(self, host: str, port: int = 6600, *, timeout_s: float = 10.0, store: Any = None,
                  shuffle: bool = True, clock: Callable[[], float] = time.monotonic,
                  min_backoff_s: float = 0.5, max_backoff_s: float = 30.0, handover: Player | None = None,
-                 arrange: Callable[[list[str]], tuple[set[int], list[int]]] | None = None):
+                 arrange: Callable[[list[str]], tuple[set[int], list[int]]] | None = None,
+                 witness: Callable[[str | None], dict] | None = None):
         self.host, self.port, self.timeout_s = host, port, timeout_s
+        self._witness = witness  # what the box knew while a song played (fields for its "played" record)
         self._store = store
         self.shuffle = shuffle
         self._backoff = Backoff(min_backoff_s, max_backoff_s, clock)
@@ -110,11 +112,12 @@ class Player:
     @classmethod
     def from_config(cls, config: Config, *, store: Any = None, clock: Callable[[], float] = time.monotonic,
                     handover: Player | None = None,
-                    arrange: Callable[[list[str]], tuple[set[int], list[int]]] | None = None) -> Player:
+                    arrange: Callable[[list[str]], tuple[set[int], list[int]]] | None = None,
+                    witness: Callable[[str | None], dict] | None = None) -> Player:
         """The player of ``config.mpd`` (and ``music.shuffle``), recording plays into ``store``; ``arrange`` is
-        the policy's track memory."""
+        the policy's track memory, ``witness`` what the box saw while a song played."""
         return cls(config.mpd.host, config.mpd.port, timeout_s=config.mpd.timeout_s, store=store,
-                   shuffle=config.music.shuffle, clock=clock, handover=handover, arrange=arrange)
+                   shuffle=config.music.shuffle, clock=clock, handover=handover, arrange=arrange, witness=witness)
 
     @property
     def address(self) -> str:
@@ -463,7 +466,7 @@ class Player:
             return
         try:
             self._store.record_feedback(action="played", expression=None, mood=playing[3], playlist=playing[2],
-                                        track=playing[1])
+                                        track=playing[1], **(self._witness(playing[1]) if self._witness else {}))
         except StoreError as err:  # the music goes on; the store keeps the error for the status
             log.error("%s", err)
 

@@ -14,6 +14,11 @@ keeps playing music.
     2
     >>> [(event.action, event.mood, event.playlist, event.elapsed_s) for event in store.events_after(0)]
     [('like', 'happy', 'upbeat', None), ('skip', 'sad', 'calm', 4.0)]
+    >>> store.record_feedback(action="played", expression=None, mood="sad", playlist="calm", track="c.ogg",
+    ...                       confidence=0.6, face_share=0.25)
+    3
+    >>> event = store.events_after(2)[0]; (event.confidence, event.face_share, event.held)
+    (0.6, 0.25, False)
     >>> store.close()
 
 The feedback table is the event log the music policy learns from (:mod:`moodbox.music.policy` derives everything it
@@ -35,13 +40,15 @@ from moodbox.errors import MoodboxError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # hold / release: the music held and let go by the listener; pause / resume: the camera's privacy pause;
 # played: a song played to its end (nobody skipped it)
 FEEDBACK_ACTIONS = ("skip", "like", "hold", "release", "pause", "resume", "played")
 
 # Version 3 has no CHECK on the action: which actions exist is the code's business (FEEDBACK_ACTIONS), and a
 # new one must not need a table rebuild. elapsed_s: how far into the song the action came (early or late skip).
+# Version 4 adds what the box knew when it happened (the policy weighs the evidence by it): the mood's confidence,
+# the share of the song a face was in view (for "played"), and whether the music was held.
 _FEEDBACK_TABLE = """
 CREATE TABLE feedback (
     id         INTEGER PRIMARY KEY,
@@ -51,7 +58,10 @@ CREATE TABLE feedback (
     mood       TEXT,                             -- the smoothed mood at that moment
     playlist   TEXT,                             -- the playlist the song came from
     track      TEXT,
-    elapsed_s  REAL                              -- seconds into the song; NULL when not known (before version 3)
+    elapsed_s  REAL,                             -- seconds into the song; NULL when not known (before version 3)
+    confidence REAL,                             -- the mood's smoothed score, 0-1; NULL: not known (before 4)
+    face_share REAL,                             -- share of the song a face was in view; NULL: not known
+    held       INTEGER NOT NULL DEFAULT 0        -- 1: the listener held the music at that moment
 );
 CREATE INDEX feedback_by_playlist ON feedback (playlist);
 """
@@ -66,13 +76,20 @@ INSERT INTO feedback (id, at, action, expression, mood, playlist, track)
 DROP TABLE feedback_old;
 """
 
-# Version 1 only allowed skip, like and hold; version 2 added release, pause and resume, still under a CHECK.
-_UPGRADE = f"""
-BEGIN IMMEDIATE;
-{_REBUILD_FEEDBACK}
-PRAGMA user_version = {SCHEMA_VERSION};
-COMMIT;
+# Version 3 to 4: new columns only; every event keeps its row, the new columns read NULL / 0 ("not known").
+_ADD_VERSION_4_COLUMNS = """
+ALTER TABLE feedback ADD COLUMN confidence REAL;
+ALTER TABLE feedback ADD COLUMN face_share REAL;
+ALTER TABLE feedback ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
 """
+
+
+def _upgrade(version: int) -> str:
+    """The script that brings a file of schema ``version`` (1-3) to :data:`SCHEMA_VERSION` in one transaction.
+    Version 1 only allowed skip, like and hold; version 2 added release, pause and resume, still under a CHECK."""
+    steps = _ADD_VERSION_4_COLUMNS if version == 3 else _REBUILD_FEEDBACK
+    return f"BEGIN IMMEDIATE;\n{steps}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;\n"
+
 
 _SCHEMA = f"""
 BEGIN IMMEDIATE;
@@ -133,6 +150,9 @@ class Event:
     playlist: str | None
     track: str | None
     elapsed_s: float | None = None
+    confidence: float | None = None   # the believed mood's confidence (None: not known, before version 4)
+    face_share: float | None = None   # share of the song a face was in view ("played"; None: not known)
+    held: bool = False                # the music was held by the listener
 
 
 class FeedbackStore:
@@ -168,7 +188,7 @@ class FeedbackStore:
                              f"moodbox understands ({SCHEMA_VERSION}): upgrade moodbox or move the file aside")
         if version < SCHEMA_VERSION:
             try:
-                self._db.executescript(_SCHEMA if version == 0 else _UPGRADE)
+                self._db.executescript(_SCHEMA if version == 0 else _upgrade(version))
             except sqlite3.Error:
                 if self._db.in_transaction:
                     self._db.rollback()
@@ -205,16 +225,18 @@ class FeedbackStore:
             return row_id
 
     def record_feedback(self, *, action: str, expression: str | None, mood: str | None, playlist: str | None,
-                        track: str | None, at: float | None = None, elapsed_s: float | None = None) -> int:
+                        track: str | None, at: float | None = None, elapsed_s: float | None = None,
+                        confidence: float | None = None, face_share: float | None = None, held: bool = False) -> int:
         """Store one feedback event (button, CLI, or a song played to its end); returns its id once it is on
-        disk."""
+        disk. ``confidence``, ``face_share`` and ``held``: what the box knew then (see :class:`Event`)."""
         if action not in FEEDBACK_ACTIONS:
             raise ValueError(f"feedback action must be one of {', '.join(FEEDBACK_ACTIONS)}, got {action!r}")
         return self._insert(
             "record feedback",
-            "INSERT INTO feedback (at, action, expression, mood, playlist, track, elapsed_s)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (time.time() if at is None else at, action, expression, mood, playlist, track, elapsed_s))
+            "INSERT INTO feedback (at, action, expression, mood, playlist, track, elapsed_s, confidence, face_share,"
+            " held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (time.time() if at is None else at, action, expression, mood, playlist, track, elapsed_s, confidence,
+             face_share, int(held)))
 
     def record_play(self, *, track: str, playlist: str | None, mood: str | None, reason: str,
                     at: float | None = None) -> int:
@@ -230,9 +252,9 @@ class FeedbackStore:
             if self._db is None:
                 raise StoreError(f"feedback database {self.path} is closed")
             rows = self._db.execute(
-                "SELECT id, at, action, mood, playlist, track, elapsed_s FROM feedback WHERE id > ? ORDER BY id",
-                (last_id,)).fetchall()
-        return [Event(*row) for row in rows]
+                "SELECT id, at, action, mood, playlist, track, elapsed_s, confidence, face_share, held FROM feedback"
+                " WHERE id > ? ORDER BY id", (last_id,)).fetchall()
+        return [Event(*row[:9], bool(row[9])) for row in rows]
 
     def close(self) -> None:
         with self._lock:
