@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from install_support import CAMERA, CHECKOUT, CONFIG, MOOD_PLAYLISTS, MUSIC, PLAYLISTS, TRACKS, file_list
-from system_support import CACHE, Container, Result, cached_root, machine_slot, ports_in_use, unavailable
+from system_support import Container, Result, cached_root, machine_slot, ports_in_use, unavailable
 
 SESSION_TIMEOUT_S = 1500
 PORTS = (6600, 8470)  # MPD and the phone page, as setup.sh and the shipped config set them
@@ -129,9 +129,7 @@ def machine(system_root, repo_root):
         assert not taken, (f"TCP port(s) {taken} already in use on this host (an MPD or moodbox running here?): the "
                            "test machine shares the host's network and needs them")
         workdir = Path(tempfile.mkdtemp(prefix="moodbox-system-", dir="/var/tmp"))
-        pip_cache = CACHE / "pip"  # wheels setup.sh's pip downloads, kept for the next session
-        pip_cache.mkdir(parents=True, exist_ok=True)
-        box = Container(system_root, workdir, binds=[(pip_cache, "/root/.cache/pip")])
+        box = Container(system_root, workdir)
         try:
             box.mount()
             copy_checkout(repo_root, box.path(CHECKOUT))
