@@ -331,10 +331,12 @@ install_venv() {
     local pin_args=()
     [[ -n "$NUMPY_PIN" ]] && pin_args=("$NUMPY_PIN")
     # pip builds a local folder in place, and setuptools would leave root-owned build/ and *.egg-info in the
-    # owner's clone: it builds a copy instead.
+    # owner's clone: it builds a copy instead, without what an older setup.sh left there (setuptools keeps a module
+    # in build/lib unless its source is newer, and installs modules the checkout no longer has).
     local build_copy
     build_copy="$(mktemp -d)"
     run cp -R "$REPO/device" "$build_copy/device"
+    run rm -rf "$build_copy/device/build" "$build_copy/device/moodbox.egg-info"
     run "$venv/bin/pip" install --disable-pip-version-check --no-warn-script-location "$build_copy/device" \
         "${pin_args[@]}"
     rm -rf "$build_copy"
