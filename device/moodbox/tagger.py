@@ -2,8 +2,8 @@
 
 Two model files in ``models/music/``: ``musicnn_msd.tflite`` (MusiCNN with its Million Song Dataset weights, one
 3 s log-mel patch in, 50 tag probabilities and a 200-d embedding out) and ``mood.json`` (the contract: front-end
-parameters, output names, and the mood head, a multinomial logistic regression over the patch-averaged embedding
-and tag probabilities, pooled over the patches as ``mood.json`` says: mean, or mean and standard deviation).
+parameters, output names, and the mood head: the embedding and tag probabilities pooled over the patches (mean, or
+mean and standard deviation), standardised, and one or more classifiers whose probabilities are averaged).
 Valence is P(Q1) + P(Q4) - P(Q2) - P(Q3) and arousal P(Q1) + P(Q2) - P(Q3) - P(Q4); the quadrant is the most
 probable one. Audio that is not music (too short, silent, noise, NaN samples) never gets here: the front end
 (:func:`moodbox.audio.read_segments`) names it with a :class:`moodbox.audio.NotAnalysable` outcome.
@@ -150,8 +150,8 @@ class MusicTagger:
         head = self.contract["head"]
         self.pooling = tuple(head.get("pooling", ["mean"]))
         self._mean, self._scale = np.asarray(head["mean"]), np.asarray(head["scale"])
-        self._layers = [(np.asarray(layer["weight"]), np.asarray(layer["bias"])) for layer in head["layers"]]
-        self._temperature = float(head.get("temperature", 1.0))
+        self._members = [([(np.asarray(layer["weight"]), np.asarray(layer["bias"])) for layer in member["layers"]],
+                          float(member["temperature"])) for member in head["members"]]
         self.floors = _floors(self.contract)
         self.tag_names = list(self.contract["tags"])
         self.max_patches = int(self.contract["front_end"]["max_patches"])
@@ -168,21 +168,24 @@ class MusicTagger:
         head = self.contract.get("head", {})
         if head.get("classes") != list(QUADRANTS):
             raise MusicModelError(f"{path}: head.classes must be {list(QUADRANTS)}, got {head.get('classes')}")
-        if not head.get("layers") or set(head.get("pooling", ["mean"])) - set(POOLINGS):
-            raise MusicModelError(f"{path}: head needs layers and a pooling from {sorted(POOLINGS)} "
+        if not head.get("members") or set(head.get("pooling", ["mean"])) - set(POOLINGS):
+            raise MusicModelError(f"{path}: head needs members and a pooling from {sorted(POOLINGS)} "
                                   "(rebuild it with `moodbox-train music`)")
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
-        """The head: standardise, dense layers with ReLU between them, softmax at the temperature it was
-        calibrated at."""
-        x = (features - self._mean) / self._scale
-        for number, (weight, bias) in enumerate(self._layers):
-            x = x @ weight + bias
-            if number < len(self._layers) - 1:
-                x = np.maximum(x, 0.0)
-        logits = x / self._temperature
-        exp = np.exp(logits - logits.max())
-        return exp / exp.sum()
+        """The head: standardise; per member dense layers with ReLU between them and a softmax at the temperature
+        it was calibrated at; the members' probabilities averaged."""
+        standard = (features - self._mean) / self._scale
+        probabilities = []
+        for layers, temperature in self._members:
+            x = standard
+            for number, (weight, bias) in enumerate(layers):
+                x = x @ weight + bias
+                if number < len(layers) - 1:
+                    x = np.maximum(x, 0.0)
+            exp = np.exp((x - x.max()) / temperature)
+            probabilities.append(exp / exp.sum())
+        return np.mean(probabilities, axis=0)
 
     def tag(self, path: str | Path) -> TrackMood:
         """Analyse one file; raises :class:`moodbox.audio.AudioError` naming a file it cannot use (a
