@@ -72,7 +72,7 @@ are undecodable, silent or NaN are skipped; a track needs {checks['min_excerpts'
 | `confusion.png` | confusion matrices of the shipped head and of the hand-made baseline, cross-validated | |
 | `floors.png` | precision and coverage against the confidence floor for each default playlist, cross-validated | |
 
-Front end (one implementation, `device/moodbox/audio.py`, imported by the training code): decode with libsndfile
+Front end (one implementation, `device/moodbox/music/audio.py`, imported by the training code): decode with libsndfile
 (`soundfile`; ffmpeg for m4a), mono, resample to 16 kHz with `soxr`, {front['max_patches']} excerpts of 3.008 s
 spread evenly over the track, |STFT|^2 (n_fft 512, periodic Hann, hop 256, no padding), 96 Slaney mel bands,
 `log10(10000 * mel + 1)` in float32, 187 frames per patch. The network's outputs are pooled over the patches

@@ -135,7 +135,7 @@ def candidates(counts: list[int], baseline: int = 6) -> list:
 
 def build(args, command: str) -> dict:
     from . import card, data, evaluate, extract, handmade, heads, musicnn
-    from moodbox import audio
+    from moodbox.music import audio
 
     clips = data.load(args.data, args.limit)
     log.info("%d clips, %d artists", len(clips), len({c.artist for c in clips}))
@@ -195,7 +195,7 @@ def build(args, command: str) -> dict:
                       "checks": {"min_seconds": audio.MIN_SECONDS, "min_excerpts": audio.MIN_EXCERPTS,
                                  "silent_dbfs": audio.SILENT_DBFS, "max_clipped": audio.MAX_CLIPPED,
                                  "max_flatness": audio.MAX_FLATNESS},
-                      "implementation": "moodbox.audio (device package)"},
+                      "implementation": "moodbox.music.audio (device package)"},
         "outputs": {"tags": [1, len(musicnn.MSD_TAGS)], "embedding": [1, 200]},
         "tags": list(musicnn.MSD_TAGS),
         "head": {"features": "per pooling: the pooled embedding (200) then the pooled tag probabilities (50)",

@@ -19,7 +19,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from moodbox.tagger import POOLINGS
+from moodbox.music.tagger import POOLINGS
 
 from .evaluate import folds_for
 
@@ -38,7 +38,7 @@ class Candidate:
     classifier: str = "logistic"
 
     def features(self, data: dict) -> np.ndarray:
-        """The head's input in the device's order (:func:`moodbox.tagger.head_features`), hand-made last."""
+        """The head's input in the device's order (:func:`moodbox.music.tagger.head_features`), hand-made last."""
         tags, embeddings = data["patches"][self.patches]
         outputs = {"embedding": embeddings, "tags": tags}
         parts = [np.stack([POOLINGS[name](clip) for clip in outputs[part]]) for name in self.pooling
