@@ -16,8 +16,8 @@ def _rows(contract: dict) -> str:
         m, c = row["raw"], row["calibrated"]
         q = c["per_quadrant"]
         mark = " **(shipped)**" if row["name"] == contract["metrics"]["chosen"] else ""
-        lines.append(f"| {row['name']}{mark} | {row['patches']} | {_pct(m['quadrant_accuracy'])} | "
-                     f"{_pct(m['valence_accuracy'])} | {_pct(m['arousal_accuracy'])} | {q['Q3']['precision']:.3f} | "
+        lines.append(f"| {row['name']}{mark} | {row['patches']} | {_pct(c['quadrant_accuracy'])} | "
+                     f"{_pct(c['valence_accuracy'])} | {_pct(c['arousal_accuracy'])} | {q['Q3']['precision']:.3f} | "
                      f"{q['Q4']['precision']:.3f} | {m['log_loss']:.3f} / {c['log_loss']:.3f} | "
                      f"{m['ece']:.3f} / {c['ece']:.3f} |")
     return "\n".join(lines)
@@ -89,7 +89,8 @@ same folds flatters it slightly.
 |---|---|---|---|---|---|---|---|---|
 {_rows(contract)}
 
-The shipped head per quadrant (calibrated; calibration does not move the most probable quadrant):
+The figures are of the calibrated probabilities, as the device computes them (averaging the members of a
+logistic + MLP head at their own temperatures can move a near tie). The shipped head per quadrant:
 
 | quadrant | precision | recall |
 |---|---|---|
@@ -104,9 +105,10 @@ Confusion of the shipped head (rows: 4Q label, columns: predicted):
 ![confusion matrices](confusion.png)
 
 ## Playlist confidence floors
-{contract['floors']['rule']}. The floor of each set of quadrants is the lowest at which the out-of-fold predictions
-reach {_pct(contract['floors']['target_precision'])} precision (the share of kept tracks whose 4Q label is in the
-set), so it keeps as many tracks as that precision allows. Cross-validated: in each outer fold the floor is chosen
+A track joins a playlist of quadrants S when its most probable quadrant is in S and P(S), the summed probability
+of S, reaches the floor of S. The floor of each set of quadrants is the lowest from which on the out-of-fold
+predictions reach {_pct(contract['floors']['target_precision'])} precision (the share of kept tracks whose 4Q label
+is in the set) at every higher floor too, so it keeps as many tracks as that precision allows. Cross-validated: in each outer fold the floor is chosen
 on the other folds' clips and applied to the fold's own; precision and coverage (the share of the set's clips
 kept) are pooled over the folds.
 

@@ -12,7 +12,8 @@
 6. write ``<out>/mood.json`` (the contract the device reads), ``<out>/confusion.png``, ``<out>/floors.png`` and the
    model card ``<out>/README.md``.
 
-``--timing-only`` runs step 5 alone (on the clips, with the shipped model and contract).
+``--timing-only`` runs step 5 alone (on the clips, with the shipped model and contract); ``--card-only`` writes the
+card again from ``mood.json``.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="precision each playlist's floor aims at (default: %(default)s)")
     parser.add_argument("--timing-clips", type=int, default=20, help="clips timed (default: %(default)s)")
     parser.add_argument("--timing-only", action="store_true", help="only time the analysis, before and now")
+    parser.add_argument("--card-only", action="store_true",
+                        help="only write the card <out>/README.md again from <out>/mood.json")
     parser.add_argument("--seed", type=int, default=0, help="fold shuffling (default: %(default)s)")
     return parser
 
@@ -77,7 +80,11 @@ def main(argv=None) -> int:
 
     try:
         with threadpool_limits(limits=1):  # a second BLAS thread on a busy 2-core machine only spins
-            if args.timing_only:
+            if args.card_only:
+                from . import card
+
+                (args.out / "README.md").write_text(card.render(json.loads((args.out / "mood.json").read_text())))
+            elif args.timing_only:
                 timing(args)
             else:
                 build(args, command)
