@@ -81,7 +81,8 @@ def test_music_command_end_to_end_on_a_few_clips(tmp_path, music_data):
             assert np.array(row[kind]["confusion"]).sum() == 24
     calming = contract["floors"]["default_playlists"]["calming"]
     assert calming["quadrants"] == ["Q4"] and 0 <= calming["floor"] <= 1
-    assert contract["floors"]["by_quadrants"]["Q4"] == calming["floor"] and len(contract["floors"]["by_quadrants"]) == 14
+    floors = contract["floors"]["by_quadrants"]
+    assert floors["Q4"] == calming["floor"] and len(floors) == 14
     timing = contract["analysis_seconds_per_clip"]
     assert timing["before"]["patches"] == 6 and timing["now"]["patches"] == 2 and timing["ratio"] > 0
     for figure in ("confusion.png", "floors.png"):

@@ -2,9 +2,10 @@
 
 A candidate is a patch count, a pooling of the per-patch network outputs (mean; mean and standard deviation), the
 inputs (the 200-d penultimate embedding, the 50 tag probabilities, the hand-made features) and a classifier
-(logistic regression; a one-hidden-layer MLP; both, their calibrated probabilities averaged). Every candidate runs on the same outer folds; its regularisation is
-chosen inside each outer training fold by an inner grouped CV, and so is the softmax temperature that calibrates
-its probabilities (fitted on the inner out-of-fold predictions), so no outer test clip informs its own prediction.
+(logistic regression; a one-hidden-layer MLP; both, their calibrated probabilities averaged). Every candidate runs
+on the same outer folds; its regularisation is chosen inside each outer training fold by an inner grouped CV, and so
+is the softmax temperature that calibrates its probabilities (fitted on the inner out-of-fold predictions), so no
+outer test clip informs its own prediction.
 """
 
 from __future__ import annotations
