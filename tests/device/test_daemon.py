@@ -23,11 +23,11 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from moodbox.cli import main as cli_main
-from moodbox.config import EXPRESSIONS as LABELS
 from moodbox.config import load_config
 from moodbox.frontends.control import send_command
 from moodbox.daemon import Daemon
 from moodbox.errors import EXIT_CONFIG, EXIT_MODEL, EXIT_MPD
+from moodbox.names import EXPRESSIONS as LABELS
 from moodbox.perception.boxes import Face
 
 from device_support import FakeClock, HungMPD, wait_until

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from moodbox.config import EXPRESSIONS
 from moodbox.frontends.control import send_command
 from moodbox.frontends.web import Guard
+from moodbox.names import EXPRESSIONS
 
 from device_support import write_toml
 from device_support import FakeClock
