@@ -30,6 +30,9 @@ class PlaylistUnavailable(MoodboxError):
 
 
 class QueueEditor:
+    """Edits MPD's queue over the player's ``connection``; tells ``recorder`` why the next song was queued and
+    when the queue restarted (the song that played was cut)."""
+
     def __init__(self, connection: MpdConnection, recorder: PlayRecorder, *, shuffle: bool = True,
                  arrange: Callable[[list[str]], tuple[set[int], list[int]]] | None = None):
         self._mpd, self._recorder = connection, recorder
