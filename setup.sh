@@ -10,6 +10,7 @@ PREFIX="${MOODBOX_PREFIX:-/opt/moodbox}"
 ETC_DIR="${MOODBOX_ETC:-/etc/moodbox}"
 STATE_DIR="${MOODBOX_STATE_DIR:-/var/lib/moodbox}"
 UNIT_DIR="${MOODBOX_UNIT_DIR:-/etc/systemd/system}"
+AVAHI_SERVICES_DIR="${MOODBOX_AVAHI_SERVICES:-/etc/avahi/services}"
 MPD_CONF="${MOODBOX_MPD_CONF:-/etc/mpd.conf}"
 SERVICE_USER="${MOODBOX_USER:-moodbox}"
 DT_MODEL_FILE="${MOODBOX_DT_MODEL:-/proc/device-tree/model}"
@@ -45,7 +46,8 @@ Options:
   --dry-run     print every action without changing anything (no root needed)
   --web         also turn on the opt-in phone page: a token in $ETC_DIR/web.token (mode 0640), [web] enabled =
                 true in the config, and the hardened unit moodbox-web.service (enabled and started); then
-                'moodbox web --url' shows the page's link and QR code
+                'moodbox web --pair' shows a one-time pairing link and QR code for a phone; avahi-daemon
+                (installed with it) makes the box NAME.local on the LAN
   --uninstall   stop and remove the service, $PREFIX and $BIN_DIR/moodbox; keeps $ETC_DIR, $STATE_DIR
                 (likes, skips, history) and the '$SERVICE_USER' user
   --purge       with --uninstall: also remove the config, the state directory and the user, and restore the
@@ -188,6 +190,9 @@ plan_platform() {
             ;;
     esac
     SERVICE_GROUPS="${MOODBOX_GROUPS-$DEFAULT_GROUPS}"
+    # the phone page's stable name: avahi-daemon answers NAME.local on the LAN (only with --web)
+    [[ $WEB -eq 1 ]] && APT_PACKAGES+=(avahi-daemon)
+    return 0
 }
 
 missing_apt_packages() {
@@ -326,10 +331,12 @@ install_venv() {
     local pin_args=()
     [[ -n "$NUMPY_PIN" ]] && pin_args=("$NUMPY_PIN")
     # pip builds a local folder in place, and setuptools would leave root-owned build/ and *.egg-info in the
-    # owner's clone: it builds a copy instead.
+    # owner's clone: it builds a copy instead, without what an older setup.sh left there (setuptools keeps a module
+    # in build/lib unless its source is newer, and installs modules the checkout no longer has).
     local build_copy
     build_copy="$(mktemp -d)"
     run cp -R "$REPO/device" "$build_copy/device"
+    run rm -rf "$build_copy/device/build" "$build_copy/device/moodbox.egg-info"
     run "$venv/bin/pip" install --disable-pip-version-check --no-warn-script-location "$build_copy/device" \
         "${pin_args[@]}"
     rm -rf "$build_copy"
@@ -516,6 +523,31 @@ web_unit_text() {
         -e "s|^SupplementaryGroups=moodbox$|SupplementaryGroups=$group|" "$REPO/systemd/moodbox-web.service"
 }
 
+# The [web] port of the config on stdin (8470 when it sets none).
+web_port() {
+    awk '/^\[/ { in_web = ($0 ~ /^\[web\][ \t]*$/) }
+         in_web && /^port[ \t]*=/ { sub(/^port[ \t]*=[ \t]*/, ""); sub(/[ \t]*(#.*)?$/, ""); port = $0 }
+         END { print (port ~ /^[0-9]+$/ ? port : 8470) }'
+}
+
+# Avahi's service file: the phone page as "moodbox on HOST", an HTTP service at NAME.local. (Its XML comment may
+# hold no double hyphen: avahi would drop a file it cannot parse.)
+avahi_service_text() {
+    cat <<EOF
+<?xml version="1.0" standalone='no'?>
+<!DOCTYPE service-group SYSTEM "avahi-service.dtd">
+<!-- Written by moodbox setup.sh: the phone page, moodbox-web.service -->
+<service-group>
+  <name replace-wildcards="yes">moodbox on %h</name>
+  <service>
+    <type>_http._tcp</type>
+    <port>$1</port>
+    <txt-record>path=/</txt-record>
+  </service>
+</service-group>
+EOF
+}
+
 # setup.sh --web: the phone page. A token only the page, root and the moodbox group can read; the store made
 # group-readable (older installs wrote it 0600); the unit, which serves only while [web] enabled = true.
 install_web() {
@@ -546,6 +578,10 @@ install_web() {
     rendered="$(mktemp)"
     web_unit_text "$group" >"$rendered"
     install_file_atomic "$rendered" "$UNIT_DIR/moodbox-web.service" 0644
+    if [[ -d "$AVAHI_SERVICES_DIR" || $DRY_RUN -eq 1 ]]; then  # lists the page for apps that browse _http._tcp
+        avahi_service_text "$(web_port 2>/dev/null <"$config" || echo 8470)" >"$rendered"
+        install_file_atomic "$rendered" "$AVAHI_SERVICES_DIR/moodbox.service" 0644
+    fi
     rm -f "$rendered"
     if ! have_systemd; then
         say "skipped: systemctl enable --now moodbox-web (systemd is not PID 1 here)"
@@ -583,7 +619,8 @@ next_steps() {
     say "- Live status: $REPO/scripts/moodbox-status   camera check: $REPO/scripts/camera-check"
     say "- Watch and steer it: $PREFIX/venv/bin/moodbox top    the day: $PREFIX/venv/bin/moodbox history --plot day.png"
     if [[ $WEB -eq 1 ]]; then
-        say "- Phone page link and QR code: sudo $PREFIX/venv/bin/moodbox web --url --config $ETC_DIR/moodbox.toml"
+        say "- Pair a phone (link and QR code, valid 10 minutes): sudo $PREFIX/venv/bin/moodbox web --pair --config" \
+            "$ETC_DIR/moodbox.toml; paired phones: moodbox web --sessions, --revoke ID"
     fi
     say "- Logs: journalctl -u moodbox -f      support bundle: sudo $REPO/scripts/support-bundle"
     [[ $PLATFORM == pi ]] && say "- Wiring and config.txt: $REPO/firmware_config/ (reboot after changing config.txt)"
@@ -614,7 +651,7 @@ uninstall_moodbox() {
         else
             say "skipped: systemctl disable --now moodbox-web (systemd is not PID 1 here)"
         fi
-        run rm -f "$UNIT_DIR/moodbox-web.service"
+        run rm -f "$UNIT_DIR/moodbox-web.service" "$AVAHI_SERVICES_DIR/moodbox.service"
     fi
     # Only the units still installed: after an earlier --uninstall, `--uninstall --purge` must not fail here.
     local units=() unit

@@ -54,13 +54,15 @@ def _main(argv: list[str] | None) -> int:
     commands.add_parser("library", help="sort the music library by mood: tag, scan, explain (see moodbox library -h)")
     commands.add_parser("history", help="moods, songs, likes and skips from the store, as a table or a chart")
     commands.add_parser("top", help="live view of what the box sees and plays, with keys to steer it")
-    commands.add_parser("web", help="the opt-in phone page (see moodbox web -h; --url shows its link)")
+    commands.add_parser("web", help="the opt-in phone page (see moodbox web -h; --pair pairs a phone)")
     for action in ACTION_INFO.values():
         command = commands.add_parser(action.name, help=action.help)
         where = command.add_mutually_exclusive_group()
         where.add_argument("--socket", help="control socket (default: state.control_socket of --config)")
         where.add_argument("--config", default=str(DEFAULT_PATH), help=f"config file (default {DEFAULT_PATH})")
         command.add_argument("--json", action="store_true", help="print the daemon's answer as JSON")
+        for param in action.params:
+            command.add_argument(param)
     args = parser.parse_args(argv)
 
     if args.command == "run":
@@ -85,7 +87,8 @@ def _send_action(args) -> int:
             return fatal[0].exit_code
         socket_path = config.state.control_socket  # no config file: the daemon uses the default too
     try:
-        answer = send_command(socket_path, args.command)
+        answer = send_command(socket_path, args.command,
+                              params={param: getattr(args, param) for param in ACTION_INFO[args.command].params})
     except ControlError as err:
         print(f"moodbox {args.command}: {err}", file=sys.stderr)
         return EXIT_FAILURE
@@ -113,7 +116,8 @@ def format_insights(answer: dict) -> str:
             lines.append(f"  {row['playlist']:16} {row['preference']:.2f} ± {row['uncertainty']:.2f}"
                          f"{'  (mapped)' if row['mapped'] else '':10}  likes {row['likes']}, holds {row['holds']}, "
                          f"full plays {row['full_plays']}, early skips {row['early_skips']}, "
-                         f"late skips {row['late_skips']}")
+                         f"late skips {row['late_skips']}"
+                         f"{ {'pin': ', pinned by you', 'exclude': ', excluded by you'}.get(row.get('choice'), '')}")
         for part, rows in answer.get("parts_of_day", {}).get(mood, {}).items():
             lines.append(f"  in the {part}: " + ", ".join(f"{row['playlist']} {row['preference']:.2f} "
                                                            f"({row['events']} events)" for row in rows))

@@ -169,6 +169,7 @@ class WebConfig:
     address: str = "0.0.0.0"
     port: int = _key(default=8470, range=(1024, 65535))  # no privileged ports: the web unit has no capabilities
     token_file: str = "/etc/moodbox/web.token"
+    state_dir: str = "/var/lib/moodbox-web"  # the paired phones' sessions (the unit's StateDirectory)
 
 
 @dataclass(frozen=True)

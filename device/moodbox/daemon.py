@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from moodbox.config import Config, load_config
 from moodbox.errors import EXIT_FAILURE, EXIT_MODEL, EXIT_MPD, MoodboxError
-from moodbox.frontends.actions import ACTIONS
+from moodbox.frontends.actions import ACTIONS, Refused
 from moodbox.frontends.control import ControlError, ControlServer
 from moodbox.music.jukebox import Jukebox, PlaylistsMissing
 from moodbox.music.player import PlayerState
@@ -108,7 +108,7 @@ class Daemon:
         except PlaylistsMissing as err:
             raise StartupError(str(err), EXIT_MPD) from err
         self.control = ControlServer(config.state.control_socket,
-                                     lambda request: self.handle_action(request["command"]))
+                                     lambda request: self.handle_action(request["command"], request))
         try:
             self.control.start()
         except ControlError as err:
@@ -258,20 +258,20 @@ class Daemon:
 
     # -- feedback: buttons and the control socket --------------------------------------------------------------
 
-    def handle_action(self, name: str) -> dict:
-        """Run an action of :data:`moodbox.frontends.actions.ACTIONS` (a button or ``moodbox <action>``); a JSON-able
-        answer."""
+    def handle_action(self, name: str, request: dict | None = None) -> dict:
+        """Run an action of :data:`~moodbox.frontends.actions.ACTIONS` (its parameters from ``request``)."""
         action = ACTIONS.get(name)
         if action is None:
             return {"ok": False, "error": f"unknown action {name!r}; expected one of {', '.join(ACTIONS)}"}
         if not action.locked:  # status: from the last known state, never waiting for a tick stuck on MPD
-            return {"ok": True, **action.handler(self)}
+            return {"ok": True, **action.run(self, request)}
         with self._lock:
             try:
-                return {"ok": True, **action.handler(self)}
-            except MoodboxError as err:
-                log.error("%s failed: %s", name, err)
-                return {"ok": False, "error": str(err)}
+                return {"ok": True, **action.run(self, request)}
+            except MoodboxError as err:  # a Refused one is an ordinary refusal (nothing to skip), not a failure
+                refused = isinstance(err, Refused)
+                log.log(logging.INFO if refused else logging.ERROR, "%s: %s", name, err)
+                return {"ok": False, "error": str(err), **({"refused": True} if refused else {})}
 
     def record(self, event: str, playing: PlayerState) -> None:
         """Feedback into the store, with what the box saw at that moment (see :meth:`Jukebox.record`)."""

@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+from xml.etree import ElementTree
 from pathlib import Path
 
 import pytest
@@ -327,7 +328,12 @@ def test_dry_run_with_web_plans_the_token_the_config_key_and_the_unit(repo_root,
     assert any(a.startswith("chown root:") and a.endswith(f"{etc}/web.token") for a in planned)
     assert f"write {etc}/moodbox.toml ([web] enabled = true)" in planned
     assert any(a.startswith(f"write {units}/moodbox-web.service ") for a in planned)
-    assert "moodbox web --url" in result.stdout
+    assert any(a.startswith(f"write {install_paths['MOODBOX_AVAHI_SERVICES']}/moodbox.service ") for a in planned)
+    install = next(a for a in planned if "apt-get install" in a)
+    assert "avahi-daemon" in install and "moodbox web --pair" in result.stdout  # the name NAME.local
+    assert "avahi-daemon" not in next((a for a in actions(run_setup(
+        repo_root, "--dry-run", profile=PROFILES["generic-bookworm"], paths=install_paths,
+        extra_env={"MOODBOX_APT_MIRROR": local_mirror}).stdout) if "apt-get install" in a), "")  # only with --web
     assert list(tmp_path.iterdir()) == []  # nothing written
     plain = run_setup(repo_root, "--dry-run", profile=PROFILES["generic-bookworm"], paths=install_paths,
                       extra_env={"MOODBOX_APT_MIRROR": local_mirror})
@@ -352,6 +358,7 @@ def test_install_web_makes_a_private_token_enables_the_page_once_and_keeps_the_t
     etc.mkdir(parents=True)
     state.mkdir(parents=True)
     units.mkdir(parents=True)
+    install_paths["MOODBOX_AVAHI_SERVICES"].mkdir(parents=True)  # avahi-daemon is installed
     packaged = (repo_root / "device" / "moodbox" / "moodbox.toml").read_text()
     (etc / "moodbox.toml").write_text(packaged if config_text == "packaged" else config_text)
     (state / "feedback.db").write_text("likes")
@@ -368,6 +375,10 @@ def test_install_web_makes_a_private_token_enables_the_page_once_and_keeps_the_t
         assert config.mood.window_s == 10.0 and config.web.token_file == f"{etc}/web.token"
     unit = (units / "moodbox-web.service").read_text()
     assert f"LoadCredential=token:{etc}/web.token" in unit and "SupplementaryGroups=root" in unit
+    avahi = (install_paths["MOODBOX_AVAHI_SERVICES"] / "moodbox.service").read_text()
+    service = ElementTree.fromstring(avahi.split("\n", 2)[2]).find("service")  # valid XML (avahi drops a file it
+    # cannot parse), read past the XML declaration and the DOCTYPE
+    assert service.findtext("type") == "_http._tcp" and service.findtext("port") == "8470"
     second = run_install_web(repo_root, install_paths)
     assert second.returncode == 0 and actions(second.stdout) == [], second.stdout
     assert (etc / "web.token").read_text().strip() == token

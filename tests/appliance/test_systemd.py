@@ -168,7 +168,7 @@ def test_web_unit_has_no_camera_and_reaches_the_daemon_only_through_its_group(we
     # No device nodes at all: a private /dev (null, zero, random, ...) and no DeviceAllow; not in the video group.
     assert web["PrivateDevices"] == ["yes"] and web["DevicePolicy"] == ["closed"] and "DeviceAllow" not in web
     assert web["SupplementaryGroups"] == ["moodbox"] and web["DynamicUser"] == ["yes"]
-    assert "User" not in web and "StateDirectory" not in web  # never owns (or chowns) the daemon's state
+    assert "User" not in web and web["StateDirectory"] == ["moodbox-web"]  # its own state, never the daemon's
     assert web["ProtectSystem"] == ["strict"] and "ReadWritePaths" not in web  # the store is read-only to it
     assert web["LoadCredential"] == ["token:/etc/moodbox/web.token"]
     assert web["ExecStart"][0].endswith("moodbox web --config /etc/moodbox/moodbox.toml")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from install_support import CAMERA, CHECKOUT, CONFIG, MOOD_PLAYLISTS, MUSIC, PLAYLISTS, TRACKS, file_list
-from system_support import CACHE, Container, Result, cached_root, machine_slot, ports_in_use, unavailable
+from system_support import Container, Result, cached_root, machine_slot, ports_in_use, unavailable
 
 SESSION_TIMEOUT_S = 1500
 PORTS = (6600, 8470)  # MPD and the phone page, as setup.sh and the shipped config set them
@@ -54,6 +54,15 @@ def copy_checkout(repo_root: Path, dest: Path) -> None:
     packed = subprocess.run(["tar", "--null", "-T", "-", "-cf", "-"], cwd=repo_root, input=files,
                             capture_output=True, check=True).stdout
     subprocess.run(["tar", "-xf", "-", "-C", str(dest)], input=packed, check=True)
+
+
+def leave_an_old_build(clone: Path) -> None:
+    """What pip left in the clone under setup.sh before it built from a copy: device/build, here holding a module
+    the checkout no longer has and an old config.py, newer than the sources (an owner updating the clone)."""
+    old = clone / "device" / "build" / "lib" / "moodbox"
+    old.mkdir(parents=True)
+    for name in ("gone.py", "config.py"):
+        (old / name).write_text('raise ImportError("from an older checkout")\n')
 
 
 def make_music(folder: Path) -> None:
@@ -120,12 +129,11 @@ def machine(system_root, repo_root):
         assert not taken, (f"TCP port(s) {taken} already in use on this host (an MPD or moodbox running here?): the "
                            "test machine shares the host's network and needs them")
         workdir = Path(tempfile.mkdtemp(prefix="moodbox-system-", dir="/var/tmp"))
-        pip_cache = CACHE / "pip"  # wheels setup.sh's pip downloads, kept for the next session
-        pip_cache.mkdir(parents=True, exist_ok=True)
-        box = Container(system_root, workdir, binds=[(pip_cache, "/root/.cache/pip")])
+        box = Container(system_root, workdir)
         try:
             box.mount()
             copy_checkout(repo_root, box.path(CHECKOUT))
+            leave_an_old_build(box.path(CHECKOUT))
             make_music(box.path(MUSIC))
             make_playlists(box.path(PLAYLISTS))
             make_camera_folder(box.path(CAMERA))

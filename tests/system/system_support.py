@@ -157,9 +157,8 @@ class Container:
     """One booted machine: the cached root below an overlay whose upper layer lives as long as this object, so a
     reboot or a hard stop keeps what was written, as a disk does."""
 
-    def __init__(self, lower: Path, workdir: Path, name: str = "moodbox-test",
-                 binds: list[tuple[Path, str]] = ()):
-        self.lower, self.name, self.binds = lower, name, list(binds)
+    def __init__(self, lower: Path, workdir: Path, name: str = "moodbox-test"):
+        self.lower, self.name = lower, name
         self.upper, self.work, self.root = workdir / "upper", workdir / "work", workdir / "root"
         for folder in (self.upper, self.work, self.root):
             folder.mkdir(parents=True, exist_ok=True)
@@ -188,8 +187,7 @@ class Container:
                  "--register=no", "--keep-unit", "--console=pipe", "--quiet",
                  # nspawn's seccomp filter refuses bpf(), and systemd then runs units without their IP firewall
                  # (IPAddressDeny=) and says nothing at its default log level: let it in, as on a real machine.
-                 "--system-call-filter=bpf",
-                 *(f"--bind={host}:{inside}" for host, inside in self.binds)],
+                 "--system-call-filter=bpf"],
                 stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = started + timeout
         while time.monotonic() < deadline:

@@ -34,3 +34,11 @@ def test_setup_again_changes_nothing(install):
 def test_doctor_passes_on_the_installed_box(install):
     """The last word of setup.sh: doctor as the service user, with MPD, the model and the camera folder."""
     assert "doctor found problems" not in install.second.stdout, install.second.stdout[-3000:]
+
+
+def test_setup_installs_the_sources_not_an_old_build_in_the_clone(install):
+    """device/build from an earlier install (pip's in-place build) must not reach the venv."""
+    machine = install.machine
+    installed = machine.sh("ls /opt/moodbox/venv/lib/python3*/site-packages/moodbox/", check=True).stdout.split()
+    assert "config.py" in installed and "gone.py" not in installed
+    assert machine.run("/opt/moodbox/venv/bin/python", "-c", "import moodbox.config").returncode == 0

@@ -24,10 +24,11 @@ def insights(policy, now: float) -> dict:
         for name in policy.all_playlists():
             counts = counts_of.get((mood, None, name), Counter())
             mapped = name in policy.playlists.get(mood, ())
-            if not mapped and not counts:
+            choice = policy.choices.get(mood, name)
+            if not mapped and not counts and choice is None:
                 continue
             a, b = policy.posterior(mood, name, now)
-            rows.append({"playlist": name, "mapped": mapped, "preference": round(a / (a + b), 3),
+            rows.append({"playlist": name, "mapped": mapped, "choice": choice, "preference": round(a / (a + b), 3),
                          "uncertainty": round(math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1))), 3),
                          "likes": counts["like"], "holds": counts["hold"], "full_plays": counts["played"],
                          "early_skips": counts["early_skip"], "late_skips": counts["late_skip"],

@@ -220,6 +220,18 @@ class Player:
             self._read_state()  # the status shows the new volume at once, not after the next tick
             return volume
 
+    def upcoming(self, count: int) -> list[str]:
+        """The titles of the next ``count`` songs in the queue after the current one (in play order; repeat wraps)."""
+        with self._lock:
+            status = self.connection.call("status")
+            length = int(status.get("playlistlength", 0))
+            if length < 2 or "song" not in status:
+                return []
+            after = int(status["song"]) + 1
+            positions = [(after + n) % length for n in range(min(count, length - 1))]
+            songs = {int(song["pos"]): song for song in self.connection.call("playlistinfo")}
+        return [_title(songs[p]) for p in positions if p in songs]
+
     def current(self) -> PlayerState:
         """What MPD is doing now; ``connected=False`` when MPD is down."""
         return self._read_state()[0]
@@ -242,7 +254,7 @@ class Player:
                 return self.last_state, None
             title = None
             if song:
-                title = " - ".join(part for part in (song.get("artist"), song.get("title")) if part) or song["file"]
+                title = _title(song)
             song_id = status.get("songid")
             track_playlist = None
             if song:
@@ -284,6 +296,11 @@ class Player:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def _title(song: dict) -> str:
+    """"Artist - Title" for people (the file when the song has no tags)."""
+    return " - ".join(part for part in (song.get("artist"), song.get("title")) if part) or song["file"]
 
 
 def _volume(status: dict) -> int | None:

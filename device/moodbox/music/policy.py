@@ -42,10 +42,12 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping
 
+from moodbox.music.choices import CHOICES_FILE, OwnerChoices
 from moodbox.music.insights import insights
-from moodbox.music.preferences import Preferences, evidence_kind, local_hour, part_of_day
+from moodbox.music.preferences import Preferences, evidence_kind, local_hour, part_of_day, surely_better
 from moodbox.music.store import Event
 from moodbox.music.witness import Witness
 
@@ -59,22 +61,10 @@ LIFT_STEPS = ("neutral", "happy")  # whose music a low mood is lifted through, i
 
 MAPPED_PRIOR = (3.0, 1.0)  # Beta(3, 1): a playlist the config maps to the mood, mean 0.75
 OTHER_PRIOR = (1.0, 1.0)   # Beta(1, 1): any other playlist, mean 0.5
-# Early skips in a row that reject a mood's own playlist (or one earned there) for the mood, unless it is still
-# believed wanted; another mood's playlist on trial there goes at its first early skip
-REJECT_AFTER_EARLY_SKIPS = 2
+REJECT_AFTER_EARLY_SKIPS = 2  # early skips in a row that reject a playlist for the mood unless still wanted
 
-# A part of the day's belief starts from the mood's whole-day belief, worth at most this many pieces of evidence,
-# so it helps at once and its own evidence soon outweighs the rest of the day's
+# A part of the day's belief starts from the whole day's, worth at most this much evidence (helps at once, fades)
 CONTEXT_PRIOR_STRENGTH = 4.0
-
-
-def _surely_better(belief: tuple[float, float], than: tuple[float, float], z: float = 0.84) -> bool:
-    """Whether Beta ``belief`` beats Beta ``than`` with about 80% certainty (normal approximation)."""
-    def moments(a: float, b: float) -> tuple[float, float]:
-        return a / (a + b), a * b / ((a + b) ** 2 * (a + b + 1))
-
-    (mean, var), (other_mean, other_var) = moments(*belief), moments(*than)
-    return mean - other_mean > z * math.sqrt(var + other_var)
 
 
 @dataclass
@@ -99,7 +89,8 @@ class MusicPolicy:
                  half_life_days: float = 30.0, hold_off_days: float = 7.0,
                  events: Callable[[int], list[Event]] | None = None,
                  songs: Callable[[str], list[str] | None] | None = None, rng: random.Random | None = None,
-                 wall_clock: Callable[[], float] = time.time, hour_of: Callable[[float], float] = local_hour):
+                 wall_clock: Callable[[], float] = time.time, hour_of: Callable[[float], float] = local_hour,
+                 choices_path: Path | None = None):
         if policy not in ("match", "lift"):
             raise ValueError(f"music policy must be 'match' or 'lift', got {policy!r}")
         self.playlists = dict(playlists)
@@ -117,6 +108,7 @@ class MusicPolicy:
         self._held_until = float("-inf")
         self._episode: _Episode | None = None
         self.witness = Witness()
+        self.choices = OwnerChoices(choices_path)
 
     @classmethod
     def from_config(cls, config: Config, *, events: Callable[[int], list[Event]] | None = None,
@@ -126,11 +118,11 @@ class MusicPolicy:
         music = config.music
         return cls(music.playlists, hold_minutes=music.hold_minutes, policy=music.policy,
                    lift_step_min=music.lift_step_min, explore=music.explore, half_life_days=music.half_life_days,
-                   hold_off_days=music.hold_off_days, events=events, songs=songs)
+                   hold_off_days=music.hold_off_days, events=events, songs=songs,
+                   choices_path=Path(config.state.dir) / CHOICES_FILE)
 
     def mark_empty(self, names: list[str]) -> None:
-        """Playlists that hold no songs; they are never chosen (warned about once here). Replaces what an
-        earlier check marked, so a playlist filled or recreated since comes back."""
+        """Playlists that hold no songs: never chosen until a later check finds them filled (warned here)."""
         for name in names:
             log.warning("playlist %s is empty: skipped", name)
         self._skipped = set(names)
@@ -179,9 +171,8 @@ class MusicPolicy:
                 episode.early_skips_in_a_row = 0
 
     def _still_wanted(self, episode: _Episode, now: float) -> bool:
-        """Whether the listener has shown to want the episode's playlist in its mood (its evidence there says
-        more yes than no), still believes it better than even at this time of day, and no other is surely better:
-        a few songs skipped from a playlist the listener wants must not send the music elsewhere."""
+        """Whether the listener has shown to want the episode's playlist in its mood (more yes than no), it is still
+        better than even now and none is surely better: a few skips must not send wanted music elsewhere."""
         yes, no = self.preferences.evidence(episode.mood, episode.playlist, now)
         if yes <= no:
             return False
@@ -189,7 +180,7 @@ class MusicPolicy:
         belief = self.posterior(episode.mood, episode.playlist, now, part)
         if belief[0] <= belief[1]:
             return False
-        return not any(_surely_better(self.posterior(episode.mood, name, now, part), belief)
+        return not any(surely_better(self.posterior(episode.mood, name, now, part), belief)
                        for name in self.all_playlists() if name != episode.playlist and name not in episode.rejected
                        and not self.preferences.tolerated_only(episode.mood, name))
 
@@ -226,7 +217,7 @@ class MusicPolicy:
             if name in own or self.preferences.tolerated_only(mood, name):
                 continue
             belief = self.posterior(mood, name, now, part)
-            if best is None or _surely_better(belief, best):
+            if best is None or surely_better(belief, best):
                 earned.append(name)
         return earned
 
@@ -255,10 +246,14 @@ class MusicPolicy:
             playable |= set(self.candidates(mood))
 
         def allowed(names: list[str]) -> list[str]:
-            return [name for name in names if name not in episode.rejected and name in playable]
+            return [name for name in names if name not in episode.rejected and name in playable
+                    and self.choices.get(mood, name) != "exclude"]
 
         own = allowed(self.candidates(mood))
-        if lifting:
+        pinned = allowed(self.choices.pinned(mood))
+        if pinned:  # the owner's word: only the pinned ones
+            pool = pinned
+        elif lifting:
             pool = own
         elif present and self._rng.random() < self.explore:
             pool = allowed([name for name in usable if not self.preferences.tolerated_only(mood, name)
@@ -294,7 +289,8 @@ class MusicPolicy:
     def _suits(self, mood: str, playlist: str, now: float, part: str) -> bool:
         """Keep what already plays at the start of a mood when it is the mood's own or earned there, and the
         listener has not turned against it at this time of day (posterior mean at least even)."""
-        if playlist not in self.candidates(mood) and playlist not in self._earned(mood, now, part):
+        if playlist not in self.candidates(mood) and playlist not in self._earned(mood, now, part) \
+                or not self.choices.allows(mood, playlist):
             return False
         a, b = self.posterior(mood, playlist, now, part)
         return a / (a + b) >= 0.5
@@ -331,6 +327,13 @@ class MusicPolicy:
         """What was learned (:func:`moodbox.music.insights.insights`)."""
         self.refresh()
         return insights(self, self._wall_clock() if now is None else now)
+
+    def set_choice(self, mood: str, playlist: str, choice: str | None) -> None:
+        """The owner's word on ``playlist`` for ``mood`` (:mod:`moodbox.music.choices`; None: the box chooses);
+        ValueError for an unknown mood, playlist or choice."""
+        self.choices.set(mood, playlist, choice, moods=list(self.playlists), playlists=self.all_playlists())
+        if self._episode is not None and self._episode.mood == mood:
+            self._episode.playlist = None  # choose again at the next tick
 
     def hold(self, now: float) -> None:
         """Keep the current music for ``hold_minutes`` from ``now``."""

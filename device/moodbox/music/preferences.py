@@ -193,3 +193,12 @@ class Preferences:
     def held_off_tracks(self, now: float, hold_off_s: float) -> dict[str, float]:
         return {track: until for track in self._early_skips
                 if (until := self.held_off(track, now, hold_off_s)) is not None}
+
+
+def surely_better(belief: tuple[float, float], than: tuple[float, float], z: float = 0.84) -> bool:
+    """Whether Beta ``belief`` beats Beta ``than`` with about 80% certainty (normal approximation)."""
+    def moments(a: float, b: float) -> tuple[float, float]:
+        return a / (a + b), a * b / ((a + b) ** 2 * (a + b + 1))
+
+    (mean, var), (other_mean, other_var) = moments(*belief), moments(*than)
+    return mean - other_mean > z * math.sqrt(var + other_var)

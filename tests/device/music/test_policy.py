@@ -235,7 +235,7 @@ def test_insights_show_preferences_evidence_and_held_off_tracks():
     assert set(sad) == {"calm", "upbeat"}
     assert sad["upbeat"] == {"playlist": "upbeat", "mapped": False, "preference": pytest.approx(3.75 / 4.75, abs=3e-3),
                              "uncertainty": sad["upbeat"]["uncertainty"], "likes": 2, "holds": 0, "full_plays": 3,
-                             "early_skips": 0, "late_skips": 0, "tolerated_only": False}
+                             "early_skips": 0, "late_skips": 0, "tolerated_only": False, "choice": None}
     assert sad["calm"]["mapped"] and sad["calm"]["early_skips"] == 1 and sad["calm"]["late_skips"] == 1
     assert 0 < sad["calm"]["uncertainty"] < 0.5
     assert [row["playlist"] for row in insights["moods"]["happy"]] == ["upbeat"]
@@ -268,6 +268,27 @@ def test_a_playlist_mpd_refused_is_never_chosen_again(caplog):
     assert all(policy.choose("happy") == "upbeat" for _ in range(20))
     policy.mark_empty([])  # a later playlist check (after a reload) gives it another chance
     assert "party" in policy.candidates("happy")
+
+
+def test_the_owner_pins_or_excludes_a_playlist_for_a_mood_and_it_is_kept(tmp_path):
+    path = tmp_path / "choices.json"
+    playlists = {"sad": ("calm", "blue"), "happy": ("upbeat",)}
+    policy = MusicPolicy(playlists, explore=0.0, rng=random.Random(3), choices_path=path)
+    assert {policy.choose("sad") for _ in range(40)} == {"calm", "blue"}
+    policy.set_choice("sad", "upbeat", "pin")  # another mood's playlist, pinned here: only it plays
+    assert {policy.choose("sad", current="calm") for _ in range(20)} == {"upbeat"}
+    assert policy.choose("happy") == "upbeat"
+    policy.set_choice("sad", "upbeat", None)
+    policy.set_choice("sad", "calm", "exclude")
+    again = MusicPolicy(playlists, explore=1.0, rng=random.Random(4), choices_path=path)  # a restart keeps it
+    assert {again.choose("sad") for _ in range(40)} == {"blue", "upbeat"}  # even exploring never plays calm
+    sad = {row["playlist"]: row["choice"] for row in again.insights()["moods"]["sad"]}
+    assert sad == {"calm": "exclude", "blue": None}
+    for mood, playlist, choice, problem in [("bored", "calm", "pin", "no mood 'bored'"),
+                                            ("sad", "jazz", "pin", "no playlist 'jazz'"),
+                                            ("sad", "calm", "love", "pin, exclude or auto")]:
+        with pytest.raises(ValueError, match=problem):
+            again.set_choice(mood, playlist, choice)
 
 
 def test_hold_lasts_hold_minutes():
