@@ -8,8 +8,8 @@ import os
 import sys
 
 from moodbox import __version__
-from moodbox.config import DEFAULT_PATH, load_config_leniently
-from moodbox.errors import EXIT_CONFIG, EXIT_FAILURE
+from moodbox.config import DEFAULT_PATH, ConfigNotFound, ConfigValueError, load_config_leniently
+from moodbox.errors import EXIT_FAILURE
 from moodbox.names import ACTION_INFO
 
 
@@ -79,12 +79,12 @@ def _send_action(args) -> int:
     socket_path = args.socket
     if socket_path is None:  # only the socket path is needed: a typo elsewhere in the config must not matter
         config, errors = load_config_leniently(args.config)
-        missing_default = errors and "config file not found" in errors[0] and args.config == str(DEFAULT_PATH)
-        fatal = [error for error in errors if "config file not found" in error or "state." in error
-                 or "[state]" in error or "invalid TOML" in error or "not UTF-8" in error or "larger than" in error]
+        missing_default = errors and isinstance(errors[0], ConfigNotFound) and args.config == str(DEFAULT_PATH)
+        fatal = [error for error in errors  # the file cannot be read, or its [state] is wrong
+                 if not isinstance(error, ConfigValueError) or error.key.split(".")[0] == "state"]
         if fatal and not missing_default:  # where the socket is cannot be known: say what to fix
             print(f"moodbox {args.command}: {fatal[0]}", file=sys.stderr)
-            return EXIT_CONFIG
+            return fatal[0].exit_code
         socket_path = config.state.control_socket  # no config file: the daemon uses the default too
     try:
         answer = send_command(socket_path, args.command,
@@ -149,7 +149,7 @@ def run_daemon(config_path: str, *, verbose: bool = False) -> int:
         config = load_config(config_path)
     except ConfigError as err:
         log.error("%s", err)
-        return EXIT_CONFIG
+        return err.exit_code
     daemon = Daemon(config)
     daemon.install_signal_handlers()
     try:

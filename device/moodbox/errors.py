@@ -1,5 +1,5 @@
 """The one exception base of moodbox: callers catch :class:`MoodboxError` (or a subclass) instead of matching
-message text. Each stage defines its own subclass beside its code (``ConfigError`` in config, ``ModelError`` in
+message text. Each stage defines its own subclass beside its code (``ConfigError`` in config_checks, ``ModelError`` in
 expression, ``FrameError`` in frames, ...); the few that callers must tell apart have a subclass of their own.
 
 >>> from moodbox.config import ConfigNotFound, ConfigError

@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 
 import moodbox
-from moodbox.config import DEFAULT_PLAYLISTS, EXPRESSIONS, Config, ConfigError, load_config
+from moodbox.config import DEFAULT_PLAYLISTS, Config, ConfigError, load_config
+from moodbox.config_checks import ConfigNotFound, ConfigSyntaxError, ConfigUnreadable, ConfigValueError
+from moodbox.errors import EXIT_CONFIG
+from moodbox.names import EXPRESSIONS
 
 REFERENCE = Path(moodbox.__file__).parent / "moodbox.toml"
 
@@ -104,6 +107,7 @@ def test_bad_values_name_file_key_and_expectation(tmp_path, text, message):
         load_config(path)
     assert str(err.value).startswith(f"{path}: ")
     assert message in str(err.value)
+    assert isinstance(err.value, ConfigValueError) and err.value.path == str(path) and err.value.key in message
 
 
 def test_values_at_the_accepted_ends_build_the_parts(tmp_path):
@@ -135,13 +139,15 @@ def test_model_path_with_a_tilde_is_expanded(tmp_path, monkeypatch):
 
 def test_toml_syntax_error_names_the_line(tmp_path):
     path = write(tmp_path, "[mood]\nwindow_s = 5\nhysteresis = = 0.1\n")
-    with pytest.raises(ConfigError, match=r"invalid TOML: .*line 3"):
+    with pytest.raises(ConfigSyntaxError, match=r"invalid TOML: .*line 3") as err:
         load_config(path)
+    assert (err.value.path, err.value.line, err.value.exit_code) == (str(path), 3, EXIT_CONFIG)
 
 
 def test_missing_file_is_named(tmp_path):
-    with pytest.raises(ConfigError, match="nothere.toml: config file not found"):
+    with pytest.raises(ConfigNotFound, match="nothere.toml: config file not found") as err:
         load_config(tmp_path / "nothere.toml")
+    assert err.value.path == str(tmp_path / "nothere.toml") and err.value.exit_code == EXIT_CONFIG
 
 
 def test_systemd_directories_set_state_defaults(tmp_path, monkeypatch):
@@ -152,19 +158,21 @@ def test_systemd_directories_set_state_defaults(tmp_path, monkeypatch):
     assert config.state.control_socket == "/run/moodbox-test/control.sock"
 
 
-@pytest.mark.parametrize("content, message", [
+@pytest.mark.parametrize("content, message, kind, line", [
     ("[camera]\nsource = 'caméra'\n".encode("latin-1"),
-     r"not UTF-8 text \(line 2, byte 22 is 0xe9\): save it as UTF-8"),
-    (b"x = " + b"[" * 2000 + b"]" * 2000 + b"\n", "invalid TOML: nested too deeply"),
-    (b"x = " + b"{a = " * 1500 + b"1" + b"}" * 1500 + b"\n", "invalid TOML: nested too deeply"),
-    (b"# " + b"x" * (300 * 1024) + b"\n", "larger than 256 KiB"),
+     r"not UTF-8 text \(line 2, byte 22 is 0xe9\): save it as UTF-8", ConfigUnreadable, 2),
+    (b"x = " + b"[" * 2000 + b"]" * 2000 + b"\n", "invalid TOML: nested too deeply", ConfigSyntaxError, None),
+    (b"x = " + b"{a = " * 1500 + b"1" + b"}" * 1500 + b"\n", "invalid TOML: nested too deeply", ConfigSyntaxError,
+     None),
+    (b"# " + b"x" * (300 * 1024) + b"\n", "larger than 256 KiB", ConfigUnreadable, None),
 ])
-def test_unreadable_files_are_config_errors_naming_the_file(tmp_path, content, message):
+def test_unreadable_files_are_config_errors_naming_the_file(tmp_path, content, message, kind, line):
     """Defect 15: a non-UTF-8 or deeply nested file was a traceback and exit 1, not exit 2 naming the file."""
     path = tmp_path / "moodbox.toml"
     path.write_bytes(content)
-    with pytest.raises(ConfigError, match=rf"{path}: {message}"):
+    with pytest.raises(kind, match=rf"{path}: {message}") as err:
         load_config(path)
+    assert (err.value.path, err.value.line) == (str(path), line)
     from moodbox.cli import main as cli_main
     assert cli_main(["run", "--config", str(path)]) == 2
 
@@ -208,5 +216,6 @@ quiet = ["Q3", "Q4", "Q3"]
     ("[library]\nmax_tracks = 0", "library.max_tracks"),
 ])
 def test_library_mistakes_name_the_key(tmp_path, text, key):
-    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+    with pytest.raises(ConfigValueError, match=key.replace(".", r"\.")) as err:
         load_config(write(tmp_path, text))
+    assert err.value.key == key

@@ -23,11 +23,11 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from moodbox.cli import main as cli_main
-from moodbox.config import EXPRESSIONS as LABELS
 from moodbox.config import load_config
 from moodbox.frontends.control import send_command
 from moodbox.daemon import Daemon
 from moodbox.errors import EXIT_CONFIG, EXIT_MODEL, EXIT_MPD
+from moodbox.names import EXPRESSIONS as LABELS
 from moodbox.perception.boxes import Face
 
 from device_support import FakeClock, HungMPD, wait_until
@@ -767,7 +767,8 @@ def test_while_mpd_hangs_status_answers_at_once_and_a_stop_is_not_held_up(make_c
     daemon, _ = make_daemon(make_config_file(mpd={"host": hung.path, "timeout_s": 0.2}), clock=clock,
                             mpd_wait_s=0.5)
     daemon.start()
-    daemon.jukebox.player.timeout_s = 10.0  # from now on every MPD call waits as long as the longest mpd.timeout_s
+    # from now on every MPD call waits as long as the longest mpd.timeout_s
+    daemon.jukebox.player.connection.timeout_s = 10.0
     clock.advance(100.0)  # the backoff allows the next attempt
     commands = len(hung.commands)
     runner = threading.Thread(target=daemon.run)

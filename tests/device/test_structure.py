@@ -13,7 +13,7 @@ SUBPACKAGES = ("perception", "music", "frontends", "devkit")
 MAX_DAEMON_LINES = 300
 MAX_MODULE_LINES = 350
 # Over MAX_MODULE_LINES still, each to be split by job (issue 22); the test fails once one fits, to shorten the list.
-TOO_LONG_YET = {"music.player", "config", "devkit.sweep"}
+TOO_LONG_YET = {"devkit.sweep"}
 MAX_TOP_LEVEL_MODULES = 15
 
 
@@ -71,7 +71,7 @@ def test_the_import_graph_has_no_cycles():
     graph = import_graph()
     assert {"daemon", "perception.pipeline", "frontends.actions", "perception.camera", "perception.frames",
             "devkit.demo"} <= set(graph)
-    assert "perception.pipeline" in graph["daemon"] and "errors" in graph["config"]  # the check sees real edges
+    assert "perception.pipeline" in graph["daemon"] and "errors" in graph["config_checks"]  # the check sees real edges
     assert "perception.camera" in graph["frontends.actions"]  # ... type-only ones included
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 

@@ -19,12 +19,12 @@ from pathlib import Path
 import mpd
 import pytest
 
-from moodbox.config import EXPRESSIONS
 from moodbox.frontends.control import send_command
 from moodbox.frontends.page import view
 from moodbox.frontends.webbox import action_answer, chart_start, without_paths
 from moodbox.frontends.webhttp import SECURITY_HEADERS
 from moodbox.frontends.websessions import Guard, RateLimits
+from moodbox.names import EXPRESSIONS
 
 from browser import CHROMIUM, Browser
 from device_support import FakeClock, wait_until, write_toml

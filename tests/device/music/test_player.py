@@ -143,14 +143,14 @@ def test_a_song_that_ends_between_reading_the_status_and_the_song_is_read_again(
     player = Player(mpd_server.socket_path, store=store, shuffle=False)
     player.switch_to("calm", "now", mood="sad")
     player.poll()
-    real_call, changed = player._call, []
+    real_call, changed = player.connection.call, []
 
     def song_ends_after_the_status(command, *args):
         if command == "currentsong" and not changed:
             changed.append(mpd_client.next())  # the song ends right after the status was read
         return real_call(command, *args)
 
-    player._call = song_ends_after_the_status
+    player.connection.call = song_ends_after_the_status
     assert player.poll().track == "calm/calm-02.ogg" and changed
     assert [play["track"] for play in store.plays] == ["calm/calm-01.ogg", "calm/calm-02.ogg"]
 
@@ -229,7 +229,7 @@ def test_waits_for_an_mpd_that_is_not_up_yet(mpd_server):
 def test_backoff_grows_and_is_capped(tmp_path, caplog):
     now = [0.0]
     player = Player(str(tmp_path / "no-mpd.sock"), clock=lambda: now[0], min_backoff_s=1.0, max_backoff_s=4.0)
-    caplog.set_level(logging.WARNING, logger="moodbox.music.player")
+    caplog.set_level(logging.WARNING, logger="moodbox.music.mpd_connection")
     attempts = []
     for _ in range(40):
         caplog.clear()
@@ -417,7 +417,7 @@ def test_a_song_from_mpds_own_queue_is_logged_as_such(mpd_server, mpd_client, ca
     """Issue 10, defect 25: the log said `now playing ... from None (next)`."""
     mpd_client.load("calm")
     mpd_client.play(0)
-    caplog.set_level(logging.INFO, logger="moodbox.music.player")
+    caplog.set_level(logging.INFO, logger="moodbox.music.play_recorder")
     Player(mpd_server.socket_path).poll()
     assert "from MPD's own queue (not one of ours) (next)" in caplog.text and "from None" not in caplog.text
 
