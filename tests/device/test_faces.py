@@ -12,7 +12,7 @@ from moodbox import faces as faces_module
 from moodbox.faces import (FACE_MESH_FILE, Face, FaceFinder, FacePresence, crop_face, eye_tilt_deg, pick_listener,
                            scan_tiles, ssd_anchors, weighted_nms)
 from moodbox.scripted import ScriptedFaceSource
-from moodbox.sweep import face_patch, is_the_face, load_ferplus_faces, textured_background
+from moodbox.sweep import HEADS, LookAlikes, face_patch, is_the_face, load_ferplus_faces, textured_background
 
 FIND_TICKS = 60  # a minute at one look a second: a still far listener (32-48 px) is found within it
 
@@ -118,6 +118,61 @@ def test_a_far_listener_is_found_within_a_minute_and_then_followed(blazeface, fe
         assert all(hits[after]), (seed, hits)
         assert max(passes[after]) <= 3  # followed: a zoomed pass (a closer one and the mesh if unsure), no search
     assert found >= 5
+
+
+@pytest.mark.parametrize("side, ticks, needed", [(48, 2, 5), (96, 1, 6)])
+def test_a_still_listener_is_found_within_a_tick_or_two(blazeface, ferplus_faces, side, ticks, needed):
+    """The wide look sees a 96 px face at once, and ranks a 48 px one (1.7 m away) among the few places it
+    looks at closely (the finder before it found 2 of 15 at 48 px on the first tick)."""
+    found = [still_listener(blazeface, ferplus_faces[seed], side, seed=seed, ticks=ticks)[0] is not None
+             for seed in range(6)]
+    assert sum(found) >= needed, found
+
+
+def listener_comes_and_goes(finder, face48, side, seed, away, shown_instead=None):
+    """A listener found and followed on a wall, then away for ``away`` ticks (the wall alone, or what
+    ``shown_instead`` pastes in their place: (image, mask)); the faces of each tick away, and the tick
+    (1 = the first) they are found again at their seat after it."""
+    rng = np.random.default_rng(seed)
+    wall = textured_background(rng, 640, 480)
+    x, y = int(rng.integers(0, 640 - side)), int(rng.integers(0, 480 - side))
+    with_face = wall.copy()
+    with_face[y:y + side, x:x + side] = face_patch(face48, side, 0)
+    instead = wall.copy()
+    if shown_instead is not None:
+        image, mask = shown_instead
+        place = (slice(y, y + side), slice(x, x + side))
+        instead[place] = (mask * image + (1 - mask) * wall[place]).round()
+    finder.reset()
+    hits = [any(is_the_face(face, (x + side / 2, y + side / 2), side) for face in finder.find(with_face))
+            for _ in range(8)]
+    assert any(hits[-2:]), f"seed {seed}: the listener is not followed before leaving"
+    while_away = [finder.find(instead) for _ in range(away)]
+    for tick in range(1, 6):
+        if any(is_the_face(face, (x + side / 2, y + side / 2), side) for face in finder.find(with_face)):
+            return while_away, tick
+    return while_away, None
+
+
+def test_a_listener_back_at_their_seat_is_found_on_the_first_tick(blazeface, ferplus_faces):
+    """After 3 s away (3 ticks) and after 20 s, the first look goes to where they were (the finder before it
+    searched its whole scan again, 10-30 s for a face this small)."""
+    for away in (3, 20):
+        back = [listener_comes_and_goes(blazeface, ferplus_faces[seed], 40, seed, away)[1] for seed in range(4)]
+        assert back.count(1) >= 3, (away, back)
+
+
+@pytest.mark.parametrize("kind", HEADS)
+def test_a_head_turned_away_is_not_read(blazeface, ferplus_faces, kind):
+    """The listener turns away in their seat: no face (hence no expression) on any tick; the finder before it
+    read 5 of 6 turn-aways in a living room."""
+    lookalikes = LookAlikes(ferplus_faces[:200], np.random.default_rng(1))
+    read = 0
+    for seed in range(4):
+        while_away, _ = listener_comes_and_goes(blazeface, ferplus_faces[seed], 96, seed, 4,
+                                                lookalikes.patch(kind, ferplus_faces[seed], 96))
+        read += sum(bool(faces) for faces in while_away)
+    assert read <= 1
 
 
 def test_whole_frame_only_misses_those_listeners(ferplus_faces):
