@@ -33,9 +33,9 @@ NMS_IOU = 0.3  # MediaPipe's min_suppression_threshold for this model
 SURE_SCORE = 0.6  # what a zoomed second look must score (walls reach 0.5-0.68, true faces mostly 0.7+)
 SURE_SCORE_LARGE = 0.7  # the same for a face LARGE_FACE_PX or wider: walls that fool the model look 44 px and more
 LARGE_FACE_PX = 40
-FACE_PRESENCE = 0.5  # the face mesh's presence score that counts as "a face" (MediaPipe's own threshold)
+FACE_PRESENCE = 0.9  # the face mesh's presence score that counts as "a face" (MediaPipe: 0.5; PublicTest faces of
+# 32-160 px score 0.999 and more, turned-away heads and skin-toned ovals up to 0.8)
 FACE_MESH_SIZE, FACE_MESH_SCALE = 192, 1.5  # its input, and its square's side per face box side (MediaPipe's ROI)
-UNCONFIRMED_SCORE = 0.7  # a whole-frame look finding a new listener keeps faces scoring this without a second look
 CANDIDATE_SCORE = 0.3  # confirmed by a zoomed second look (faces of ~24 px in the input score here)
 CONFIRM_FACE_PX = 48  # face size in the model's input for that second look
 CONFIRM_TURN_MIN_DEG = 10  # a candidate's eye line tilted this much: a second look turned level if the first fails
@@ -175,13 +175,13 @@ class _BlazeFace:
 
     A listener found is followed: the next tick looks at a square around the last box, scaled so the face is
     ~40 px in the model's input (one pass). A followed box that is not sure (below ``FOLLOW_SURE_SCORE``, or
-    its eye line or size jumped) is confirmed by a second look, so that a head turned away is not read.
+    its eye line or size jumped) needs the face mesh's word, so that a head turned away is not read.
 
-    A whole-frame look for a new listener keeps faces scoring ``UNCONFIRMED_SCORE`` and has the others
-    confirmed; faces from the wide look and from scan tiles always need the second look, since a closer look
-    shows textured walls closely. With ``presence`` (the face mesh), a large face that the second look scores
-    below its sure score, but as a candidate, is kept if the face mesh sees a face there. Without ``tiles`` it
-    is MediaPipe's plain whole-frame detector at ``min_score``.
+    A look at the last box or a seat keeps faces scoring ``FOLLOW_SURE_SCORE`` and has the others confirmed;
+    faces from the wide look and from scan tiles always need the second look, since a closer look shows
+    textured walls closely. With ``presence`` (the face mesh), a face that the second look scores below
+    ``FOLLOW_SURE_SCORE`` (a large one: down to a candidate's score) is kept only if the face mesh sees a face
+    there. Without ``tiles`` it is MediaPipe's plain whole-frame detector at ``min_score``.
     """
 
     def __init__(self, path: Path, threads: int, min_score: float, tiles: bool, search_passes: float,
@@ -196,7 +196,6 @@ class _BlazeFace:
         self._min_score = min_score
         self._sure = max(min_score, SURE_SCORE) if tiles else min_score
         self._sure_large = max(min_score, SURE_SCORE_LARGE) if tiles else min_score
-        self._unconfirmed = max(min_score, UNCONFIRMED_SCORE) if tiles else min_score
         self._presence = presence
         self._candidate = min(min_score, CANDIDATE_SCORE) if tiles else None
         self._tiles = tiles
@@ -271,7 +270,7 @@ class _BlazeFace:
         start = self.passes
         if self._lost is not None and self._searches - self._lost_at <= RECALL_TICKS:
             faces = self._look(gray, around(self._lost, GROWN_FACE_PX, width, height),
-                               confirm_below=self._unconfirmed)
+                               confirm_below=FOLLOW_SURE_SCORE)
             if faces:
                 return faces
         proposals = [face for face in self._wide_look(gray)[:PROPOSALS]
@@ -296,7 +295,7 @@ class _BlazeFace:
 
         def seat_look():
             seat = seats[self._searches % len(seats)]
-            return self._look(gray, around(seat, TRACK_FACE_PX, width, height), confirm_below=self._unconfirmed)
+            return self._look(gray, around(seat, TRACK_FACE_PX, width, height), confirm_below=FOLLOW_SURE_SCORE)
 
         def proposal_look(proposal):
             face = self._confirm(gray, proposal)
