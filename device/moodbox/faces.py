@@ -53,8 +53,6 @@ RECALL_TICKS = 30  # searching ticks after a loss that start with that look (the
 SEARCH_PASSES = 6.0  # a searching tick's budget in 128x128 passes (the wide look alone is 4.7 at 640x480)
 SEARCH_PASSES_MIN, SEARCH_PASSES_MAX = 1.0, 64.0  # a tick makes the wide look and one closer look in any case
 FOLLOW_SURE_SCORE = 0.75  # a followed box scoring less is confirmed by a second look before it is read
-FOLLOW_TILT_JUMP_DEG = 30  # ... as is one whose eye line turned this much since the last tick
-FOLLOW_SIZE_JUMP = 1.4  # ... or whose width changed by this factor
 SAME_FACE_RATIO = 2.0  # box widths of two looks at one face (a face ~24 px in the input: a third off either way)
 BOX_SLACK = 1.5  # a scan tile keeps boxes up to this times its level's largest face: a box may be half again as wide
 HAAR_FILE = "haarcascade_frontalface_default.xml"
@@ -174,8 +172,8 @@ class _BlazeFace:
        faces too small for the wide look (24-40 px).
 
     A listener found is followed: the next tick looks at a square around the last box, scaled so the face is
-    ~40 px in the model's input (one pass). A followed box that is not sure (below ``FOLLOW_SURE_SCORE``, or
-    its eye line or size jumped) needs the face mesh's word, so that a head turned away is not read.
+    ~40 px in the model's input (one pass). A followed box that is not sure (below ``FOLLOW_SURE_SCORE``) needs
+    the face mesh's word, so that a head turned away is not read.
 
     A look at the last box or a seat keeps faces scoring ``FOLLOW_SURE_SCORE`` and has the others confirmed;
     faces from the wide look and from scan tiles always need the second look, since a closer look shows
@@ -236,9 +234,10 @@ class _BlazeFace:
         return faces
 
     def _follow(self, gray: np.ndarray, track: Face) -> list[Face]:
-        """The listener near their last box; a box that is not sure, or whose eye line or size jumped, only
-        when the face mesh (else a second look) agrees: a head turned away scores 0.5-0.7 and draws its "eyes"
-        anywhere. When that look finds nobody, a second look zoomed on the last box (as a new face's) decides."""
+        """The listener near their last box; a box scoring below ``FOLLOW_SURE_SCORE`` only when the face mesh
+        (else a second look) agrees: a head turned away scores 0.5-0.75. (Asking it also when the eye line or the
+        box's size jumps asked it on half the bench's frames, whose faces change place and size every frame.)
+        When that look finds nobody, a second look zoomed on the last box (as a new face's) decides."""
         height, width = gray.shape
         region = around(track, TRACK_FACE_PX, width, height)
         big = max(track.w, track.h) * BLAZEFACE_SIZE / max(width, height) >= WHOLE_FRAME_FACE_PX
@@ -246,21 +245,13 @@ class _BlazeFace:
         for look in dict.fromkeys(looks):
             faces = []
             for face in self._faces(gray, look, self._min_score):
-                if self._sure_follow(face, track) or (
+                if face.score >= FOLLOW_SURE_SCORE or (
                         self._mesh_agrees(gray, face) if self._presence else self._confirm(gray, face)):
                     faces.append(face)
             if faces:
                 return faces
         found = self._confirm(gray, track)  # a closer look where it was: some faces score low at 40 px
         return [found] if found is not None else []
-
-    @staticmethod
-    def _sure_follow(face: Face, track: Face) -> bool:
-        tilt, last_tilt = eye_tilt_deg(face), eye_tilt_deg(track)
-        turned = tilt is not None and last_tilt is not None and abs((tilt - last_tilt + 180) % 360 - 180) >= \
-            FOLLOW_TILT_JUMP_DEG
-        resized = max(face.w / track.w, track.w / face.w) >= FOLLOW_SIZE_JUMP
-        return face.score >= FOLLOW_SURE_SCORE and not turned and not resized
 
     def _search(self, gray: np.ndarray) -> list[Face]:
         """One searching tick (see the class): the last box, the wide look, then closer looks in turn."""

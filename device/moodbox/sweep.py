@@ -4,9 +4,12 @@ FER2013 PrivateTest faces (``split="public"``: PublicTest, for choosing device-s
 convention without looking at the faces the figures are reported on) with a FER+ majority label are pasted at
 widths 16-160 px into 640x480 frames on textured walls, upright and rolled by +-20 deg, at a random position.
 Each pasted face is a listener sitting still in front of one wall (the face moves by at most a pixel between
-ticks, the sensor noise changes): our finder gets consecutive ticks until it finds the face (at most one scan
-cycle), then ``TRACKED_TICKS`` more ticks show whether it keeps it. The Haar cascade looks once, at the first
-frame. Per width: detection rates, ticks to find, per-tick cost (finder, crop and expression model: CPU time of
+ticks, the sensor noise changes): our finder gets consecutive ticks until it finds the face (at most
+``FIND_TICKS``), then ``TRACKED_TICKS`` more ticks show whether it keeps it. Then the listener's view
+(:func:`listeners_view`): away for 2, 3, 5 and 20 ticks and back at the same seat, away and back at another
+seat, then turned away in the seat and, in a new room, a look-alike object in the face's place
+(:class:`LookAlikes`): ticks until found (again) and ticks that yield a reading. The Haar cascade looks once,
+at the first frame. Per width: detection rates, ticks to find, per-tick cost (finder, crop and expression model: CPU time of
 the calling thread, which with one thread is the work done, less sensitive to a busy machine than wall time) and
 model passes (BlazeFace's and the face mesh's), and the expression model's accuracy against the FER+ majority on
 the crops the device takes, eye alignment on and off. Empty frames measure false positives and the cost with
