@@ -524,7 +524,8 @@ def targets(result: dict) -> str:
 
 
 def plot(result: dict, path: Path) -> Path:
-    """Detection rate and expression accuracy against face width, with the Camera Module 3 distance on top."""
+    """Detection rate, the listener's view (found within 1/2/5 ticks, back after 3 s within 2) and expression
+    accuracy against face width, with the Camera Module 3 distance on top."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -532,7 +533,7 @@ def plot(result: dict, path: Path) -> Path:
     rows = result["rows"]
     widths = [row["width_px"] for row in rows]
     series = lambda key: [np.nan if row[key] is None else 100 * row[key] for row in rows]  # noqa: E731
-    figure, (found, accuracy) = plt.subplots(1, 2, figsize=(12, 4.5))
+    figure, (found, view, accuracy) = plt.subplots(1, 3, figsize=(17, 4.5))
     for key, label, style in (("found_upright", "ours, upright", "o-"), ("found_rolled", "ours, +-20 deg", "s-"),
                               ("haar_upright", "Haar, upright", "o--"), ("haar_rolled", "Haar, +-20 deg", "s--")):
         found.plot(widths, series(key), style, label=label)
@@ -541,7 +542,15 @@ def plot(result: dict, path: Path) -> Path:
                               ("accuracy_rolled_unaligned", "+-20 deg, not aligned", "s--")):
         accuracy.plot(widths, series(key), style, label=label)
     accuracy.axhline(100 * result["native_48px_accuracy"], color="gray", lw=1, label="48x48 originals")
-    for axes, title in ((found, "listener found (within one scan cycle)"),
+    share = lambda cell, key: [np.nan if cell(row)[key] is None else 100 * cell(row)[key]  # noqa: E731
+                               for row in rows]
+    for ticks, style in ((1, "o-"), (2, "s-"), (5, "^-")):
+        view.plot(widths, share(lambda row: row["view"]["still"], f"within_{ticks}"), style,
+                  label=f"still: found within {ticks} tick{'s' if ticks > 1 else ''}")
+    view.plot(widths, share(lambda row: row["view"]["again"]["3"], "within_2"), "d--",
+              label="back after 3 s: within 2 ticks")
+    for axes, title in ((found, f"listener found (within {result['max_ticks_to_find']} ticks)"),
+                        (view, "the listener's view (one look a second)"),
                         (accuracy, "expression accuracy vs FER+ majority")):
         axes.set_xscale("log")
         axes.set_xticks(widths, [str(w) for w in widths])
