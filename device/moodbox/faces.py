@@ -495,15 +495,15 @@ def same_face(a: Face, b: Face) -> bool:
 
 
 def scan_tiles(width: int, height: int) -> list[tuple[tuple[int, int, int, int], float]]:
-    """The cyclic scan for faces too small for one whole-frame pass, coarse first: square tiles
-    ((x, y, side, side), largest face width the level is for; ``_BlazeFace._look`` allows its box some slack).
+    """The cyclic scan for faces too small for the wide look, coarse first: square tiles ((x, y, side, side),
+    largest face width the level is for; ``_BlazeFace._look`` allows its box some slack).
 
-    Each level's tile side is a share of the frame's width (640 px: 480, 320, 192, 128 px); a tile takes faces
-    down to ~24 px in the model's input, and neighbouring tiles overlap by the largest face its level is for, so
-    every face lies whole inside some tile; larger faces are left to the coarser looks. The overlaps are as
-    large as each level's tile count allows: BlazeFace's box of a face varies in width by a third or more.
-    The 480 px level gives faces of 120-320 px a look at ~40-100 px in the model's input (the whole frame
-    shows them at only 24-64 px). 63 tiles at 640x480.
+    Each level's tile side is a share of the frame's width (640 px: 192, 128 px); a tile takes faces down to
+    ~24 px in the model's input, and neighbouring tiles overlap by the largest face its level is for, so every
+    face lies whole inside some tile; larger faces are left to the coarser looks. The overlaps are as large as
+    each level's tile count allows: BlazeFace's box of a face varies in width by a third or more. Faces of
+    80 px and more are the wide look's (the whole frame at half size shows them at 40 px and more). 55 tiles at
+    640x480.
     """
     tiles = []
     for side_share, overlap_share in SCAN_LEVELS:
