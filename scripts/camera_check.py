@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from moodbox.buttons import ButtonsError, CameraLED
-from moodbox.camera import Camera
+from moodbox.frontends.buttons import ButtonsError, CameraLED
+from moodbox.perception.camera import Camera
 from moodbox.config import DEFAULT_PATH, Config, ConfigError, load_config
 from moodbox.errors import MoodboxError
-from moodbox.perception import Perception
+from moodbox.perception.pipeline import Perception
 
 
 def describe(probabilities: np.ndarray, labels: tuple[str, ...]) -> str:

@@ -8,8 +8,9 @@ import os
 import sys
 
 from moodbox import __version__
-from moodbox.actions import ACTIONS
 from moodbox.config import DEFAULT_PATH, load_config_leniently
+from moodbox.errors import EXIT_CONFIG, EXIT_FAILURE
+from moodbox.names import ACTION_INFO
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,20 +25,20 @@ def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     # demo and bench have their own options: hand their arguments over untouched
     if argv and argv[0] == "demo":
-        from moodbox import demo
+        from moodbox.devkit import demo
         return demo.main(argv[1:])
     if argv and argv[0] == "bench":
-        from moodbox import bench
+        from moodbox.devkit import bench
         return bench.main(argv[1:])
     if argv and argv[0] == "simulate":
-        from moodbox import simulate
+        from moodbox.devkit import simulate
         return simulate.main(argv[1:])
     if argv and argv[0] == "library":
-        from moodbox import library_cli
+        from moodbox.frontends import library_cli
         return library_cli.main(argv[1:])
     if argv and argv[0] in ("history", "top", "web"):
         from importlib import import_module
-        return import_module(f"moodbox.{argv[0]}").main(argv[1:])
+        return import_module(f"moodbox.frontends.{argv[0]}").main(argv[1:])
 
     parser = argparse.ArgumentParser(prog="moodbox", description="Offline, emotion-aware smart speaker.")
     parser.add_argument("--version", action="version", version=f"moodbox {__version__}")
@@ -54,7 +55,7 @@ def _main(argv: list[str] | None) -> int:
     commands.add_parser("history", help="moods, songs, likes and skips from the store, as a table or a chart")
     commands.add_parser("top", help="live view of what the box sees and plays, with keys to steer it")
     commands.add_parser("web", help="the opt-in phone page (see moodbox web -h; --url shows its link)")
-    for action in ACTIONS.values():
+    for action in ACTION_INFO.values():
         command = commands.add_parser(action.name, help=action.help)
         where = command.add_mutually_exclusive_group()
         where.add_argument("--socket", help="control socket (default: state.control_socket of --config)")
@@ -63,16 +64,15 @@ def _main(argv: list[str] | None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "run":
-        from moodbox.daemon import run_daemon
         return run_daemon(args.config, verbose=args.verbose)
     if args.command == "doctor":
-        from moodbox.doctor import main as doctor_main
+        from moodbox.frontends.doctor import main as doctor_main
         return doctor_main(args.config)
     return _send_action(args)
 
 
 def _send_action(args) -> int:
-    from moodbox.control import ControlError, send_command
+    from moodbox.frontends.control import ControlError, send_command
 
     socket_path = args.socket
     if socket_path is None:  # only the socket path is needed: a typo elsewhere in the config must not matter
@@ -82,13 +82,13 @@ def _send_action(args) -> int:
                  or "[state]" in error or "invalid TOML" in error or "not UTF-8" in error or "larger than" in error]
         if fatal and not missing_default:  # where the socket is cannot be known: say what to fix
             print(f"moodbox {args.command}: {fatal[0]}", file=sys.stderr)
-            return 2
+            return EXIT_CONFIG
         socket_path = config.state.control_socket  # no config file: the daemon uses the default too
     try:
         answer = send_command(socket_path, args.command)
     except ControlError as err:
         print(f"moodbox {args.command}: {err}", file=sys.stderr)
-        return 1
+        return EXIT_FAILURE
     if args.json:
         print(json.dumps(answer))
     elif not answer.get("ok"):
@@ -97,7 +97,7 @@ def _send_action(args) -> int:
         print(format_insights(answer))
     else:
         print("\n".join(f"{key}: {value}" for key, value in answer.items() if key != "ok"))
-    return 0 if answer.get("ok") else 1
+    return 0 if answer.get("ok") else EXIT_FAILURE
 
 
 def format_insights(answer: dict) -> str:
@@ -120,3 +120,35 @@ def format_insights(answer: dict) -> str:
         until = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry["until"]))
         lines.append(f"  {entry['track']} (until {until})")
     return "\n".join(lines)
+
+
+def forbid_core_dumps() -> None:
+    """A native crash (LiteRT, OpenCV, libcamera) must not write process memory, camera frames included, to disk."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def run_daemon(config_path: str, *, verbose: bool = False) -> int:
+    """``moodbox run``: load the config, start, loop until SIGTERM; returns the process exit code."""
+    from moodbox.config import ConfigError, load_config
+    from moodbox.daemon import Daemon, StartupError, log
+    from moodbox.notify import setup_logging
+
+    setup_logging(verbose)
+    forbid_core_dumps()
+    try:
+        config = load_config(config_path)
+    except ConfigError as err:
+        log.error("%s", err)
+        return EXIT_CONFIG
+    daemon = Daemon(config)
+    daemon.install_signal_handlers()
+    try:
+        daemon.start()
+    except StartupError as err:
+        log.error("not starting: %s", err)
+        return err.exit_code
+    daemon.run()
+    log.info("moodbox stopped")
+    return 0

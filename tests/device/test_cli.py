@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from moodbox.cli import main
-from moodbox.control import ControlServer
+from moodbox.frontends.control import ControlServer
 
 
 def moodbox(*args, timeout=60) -> subprocess.CompletedProcess:

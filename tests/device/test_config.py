@@ -110,9 +110,9 @@ def test_values_at_the_accepted_ends_build_the_parts(tmp_path):
     """The other side of the range checks: what the config accepts, the parts accept."""
     from gpiozero.pins.mock import MockFactory
 
-    from moodbox.buttons import Buttons
-    from moodbox.faces import FaceFinder
-    from moodbox.mood import MoodTracker
+    from moodbox.frontends.buttons import Buttons
+    from moodbox.perception.faces import FaceFinder
+    from moodbox.perception.mood import MoodTracker
 
     config = load_config(write(tmp_path, "[face]\nmin_score = 0.999\n[mood]\nmin_confidence = 0.999\n"
                                          "hysteresis = 0.999\n[buttons]\nhold_time_s = 0.2\ndebounce_s = 0.19\n"))

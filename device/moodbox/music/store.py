@@ -1,0 +1,309 @@
+"""Feedback and play history in SQLite, in the state directory (e.g. /var/lib/moodbox/feedback.db).
+
+WAL journal with ``synchronous=FULL``: every write is its own transaction, fsynced before the call returns, so an
+event the caller was told about survives a crash or a pulled plug. Any SQLite or file-system failure (read-only
+card, full disk, a corrupt file) comes out as ``StoreError`` naming the database path; the daemon logs it and
+keeps playing music.
+
+    >>> import tempfile, os
+    >>> store = FeedbackStore(os.path.join(tempfile.mkdtemp(), "feedback.db"))
+    >>> store.record_feedback(action="like", expression="happy", mood="happy", playlist="upbeat", track="a.ogg")
+    1
+    >>> store.record_feedback(action="skip", expression="sad", mood="sad", playlist="calm", track="b.ogg",
+    ...                       elapsed_s=4.0)
+    2
+    >>> [(event.action, event.mood, event.playlist, event.elapsed_s) for event in store.events_after(0)]
+    [('like', 'happy', 'upbeat', None), ('skip', 'sad', 'calm', 4.0)]
+    >>> store.close()
+
+The feedback table is the event log the music policy learns from (:mod:`moodbox.music.policy` derives everything it
+knows by replaying it), so deleting ``feedback.db`` resets what the box learned.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from moodbox.errors import MoodboxError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 3
+# hold / release: the music held and let go by the listener; pause / resume: the camera's privacy pause;
+# played: a song played to its end (nobody skipped it)
+FEEDBACK_ACTIONS = ("skip", "like", "hold", "release", "pause", "resume", "played")
+
+# Version 3 has no CHECK on the action: which actions exist is the code's business (FEEDBACK_ACTIONS), and a
+# new one must not need a table rebuild. elapsed_s: how far into the song the action came (early or late skip).
+_FEEDBACK_TABLE = """
+CREATE TABLE feedback (
+    id         INTEGER PRIMARY KEY,
+    at         REAL NOT NULL,                    -- Unix time, seconds
+    action     TEXT NOT NULL,
+    expression TEXT,                             -- what the model saw when the button was pressed
+    mood       TEXT,                             -- the smoothed mood at that moment
+    playlist   TEXT,                             -- the playlist the song came from
+    track      TEXT,
+    elapsed_s  REAL                              -- seconds into the song; NULL when not known (before version 3)
+);
+CREATE INDEX feedback_by_playlist ON feedback (playlist);
+"""
+
+# SQLite cannot drop a CHECK in place, so the table is rebuilt; every event is copied over, ids included.
+_REBUILD_FEEDBACK = f"""
+ALTER TABLE feedback RENAME TO feedback_old;
+DROP INDEX feedback_by_playlist;
+{_FEEDBACK_TABLE}
+INSERT INTO feedback (id, at, action, expression, mood, playlist, track)
+    SELECT id, at, action, expression, mood, playlist, track FROM feedback_old;
+DROP TABLE feedback_old;
+"""
+
+# Version 1 only allowed skip, like and hold; version 2 added release, pause and resume, still under a CHECK.
+_UPGRADE = f"""
+BEGIN IMMEDIATE;
+{_REBUILD_FEEDBACK}
+PRAGMA user_version = {SCHEMA_VERSION};
+COMMIT;
+"""
+
+_SCHEMA = f"""
+BEGIN IMMEDIATE;
+{_FEEDBACK_TABLE}
+CREATE TABLE plays (
+    id       INTEGER PRIMARY KEY,
+    at       REAL NOT NULL,
+    track    TEXT NOT NULL,
+    playlist TEXT,
+    mood     TEXT,
+    reason   TEXT NOT NULL                       -- why it started, e.g. "mood changed to sad", "skip"
+);
+PRAGMA user_version = {SCHEMA_VERSION};
+COMMIT;
+"""
+
+
+class StoreError(MoodboxError):
+    """The feedback database cannot be opened or written; the message names the file. ``corrupt``: the file is
+    not a (sound) SQLite database, so moving it aside helps."""
+
+    def __init__(self, message: str, *, corrupt: bool = False):
+        super().__init__(message)
+        self.corrupt = corrupt
+
+
+def open_store(path) -> FeedbackStore:
+    """Open the feedback database; a corrupt one is moved aside (the log says where) and a new one begun.
+
+    Raises StoreError when no database can be opened there at all (a read-only or full disk).
+    """
+    try:
+        return FeedbackStore(path)
+    except StoreError as err:
+        if not err.corrupt:
+            raise
+        reason = err
+    path = Path(path)
+    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+    try:
+        for suffix in ("", "-wal", "-shm"):
+            old = path.with_name(path.name + suffix)
+            if old.exists():
+                old.rename(aside.with_name(aside.name + suffix))
+    except OSError as exc:
+        raise StoreError(f"{reason}; moving it aside to {aside} failed: {exc.strerror}") from exc
+    log.error("%s: moved it to %s and started a new one", reason, aside)
+    return FeedbackStore(path)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One row of the feedback log."""
+    id: int
+    at: float
+    action: str
+    mood: str | None
+    playlist: str | None
+    track: str | None
+    elapsed_s: float | None = None
+
+
+class FeedbackStore:
+    """What the listener liked and skipped, and what played when and why. Safe to share between threads."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the state directory {self.path.parent} for {self.path}: "
+                             f"{exc.strerror}") from exc
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self.last_error: str | None = None  # why the last write failed; None once one succeeds
+        with self._sqlite_errors("open"):
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+            try:
+                self._configure()
+            except BaseException:
+                self._db.close()
+                self._db = None
+                raise
+
+    def _configure(self) -> None:
+        journal = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if journal != "wal":
+            raise StoreError(f"feedback database {self.path}: cannot switch to WAL journal (got {journal!r})")
+        self._db.execute("PRAGMA synchronous = FULL")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"feedback database {self.path} has schema version {version}, newer than this "
+                             f"moodbox understands ({SCHEMA_VERSION}): upgrade moodbox or move the file aside")
+        if version < SCHEMA_VERSION:
+            try:
+                self._db.executescript(_SCHEMA if version == 0 else _UPGRADE)
+            except sqlite3.Error:
+                if self._db.in_transaction:
+                    self._db.rollback()
+                raise
+
+    @contextmanager
+    def _sqlite_errors(self, doing: str):
+        try:
+            yield
+        except StoreError as exc:
+            self.last_error = str(exc)
+            raise
+        except sqlite3.DatabaseError as exc:
+            corrupt = "not a database" in str(exc) or "malformed" in str(exc)
+            hint = " (move the corrupt file aside)" if corrupt else ""
+            cause = str(exc)
+            if isinstance(exc, sqlite3.OperationalError) and ("disk I/O" in cause or "full" in cause):
+                try:
+                    free = shutil.disk_usage(self.path.parent).free
+                except OSError:
+                    free = None
+                if free is not None and free < 1024 * 1024:  # SQLite says "disk I/O error" for ENOSPC in WAL mode
+                    cause = f"the disk is full ({free} bytes free in {self.path.parent})"
+            error = StoreError(f"feedback database {self.path}: cannot {doing}: {cause}{hint}", corrupt=corrupt)
+            self.last_error = str(error)
+            raise error from exc
+
+    def _insert(self, doing: str, sql: str, values: tuple) -> int:
+        with self._lock, self._sqlite_errors(doing):
+            if self._db is None:
+                raise StoreError(f"feedback database {self.path} is closed")
+            row_id = self._db.execute(sql, values).lastrowid
+            self.last_error = None
+            return row_id
+
+    def record_feedback(self, *, action: str, expression: str | None, mood: str | None, playlist: str | None,
+                        track: str | None, at: float | None = None, elapsed_s: float | None = None) -> int:
+        """Store one feedback event (button, CLI, or a song played to its end); returns its id once it is on
+        disk."""
+        if action not in FEEDBACK_ACTIONS:
+            raise ValueError(f"feedback action must be one of {', '.join(FEEDBACK_ACTIONS)}, got {action!r}")
+        return self._insert(
+            "record feedback",
+            "INSERT INTO feedback (at, action, expression, mood, playlist, track, elapsed_s)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (time.time() if at is None else at, action, expression, mood, playlist, track, elapsed_s))
+
+    def record_play(self, *, track: str, playlist: str | None, mood: str | None, reason: str,
+                    at: float | None = None) -> int:
+        """Store that ``track`` started playing and why; returns its id once it is on disk."""
+        return self._insert(
+            "record a play",
+            "INSERT INTO plays (at, track, playlist, mood, reason) VALUES (?, ?, ?, ?, ?)",
+            (time.time() if at is None else at, track, playlist, mood, reason))
+
+    def events_after(self, last_id: int) -> list[Event]:
+        """The feedback events with an id above ``last_id``, oldest first (0: the whole log)."""
+        with self._lock, self._sqlite_errors("read feedback"):
+            if self._db is None:
+                raise StoreError(f"feedback database {self.path} is closed")
+            rows = self._db.execute(
+                "SELECT id, at, action, mood, playlist, track, elapsed_s FROM feedback WHERE id > ? ORDER BY id",
+                (last_id,)).fetchall()
+        return [Event(*row) for row in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def __enter__(self) -> FeedbackStore:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+# -- the read-only timeline (moodbox history, top and the phone page) ------------------------------------------
+
+class HistoryError(Exception):
+    """The store cannot be read for its timeline; the message names the file."""
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One entry of the timeline: a play or a feedback event."""
+    at: float                 # Unix time
+    kind: str                 # "play" or a feedback action: skip, like, hold, release, pause, resume
+    mood: str | None
+    playlist: str | None
+    track: str | None
+    reason: str | None = None  # plays only: why it started ("mood sad", "skip", "next")
+
+    @property
+    def switch(self) -> bool:
+        """A play that started because the mood changed the playlist."""
+        return self.kind == "play" and (self.reason or "").startswith("mood")
+
+
+def read_timeline(db_path, since: float, until: float | None = None) -> list[TimelineEvent]:
+    """Plays and feedback with ``since <= at <= until`` (Unix times), oldest first, read without writing."""
+    path = Path(db_path)
+    if not path.is_file():
+        raise HistoryError(f"no feedback database at {path} (has moodbox run yet? see state.dir in the config)")
+    until = time.time() if until is None else until
+    try:
+        rows = _read(path, since, until, immutable=False)
+    except sqlite3.OperationalError as exc:
+        # A reader that may not write the folder (the phone page, a user in the moodbox group) cannot make the
+        # WAL index while the daemon is stopped; with no -wal file left everything is in the database file, which
+        # can then be read as it is.
+        if "readonly" not in str(exc) or path.with_name(path.name + "-wal").exists():
+            raise HistoryError(f"cannot read feedback database {path}: {exc}") from exc
+        try:
+            rows = _read(path, since, until, immutable=True)
+        except sqlite3.Error as again:
+            raise HistoryError(f"cannot read feedback database {path}: {again}") from again
+    return sorted((TimelineEvent(*row) for row in rows), key=lambda event: event.at)
+
+
+def _read(path: Path, since: float, until: float, *, immutable: bool) -> list[tuple]:
+    uri = f"{path.resolve().as_uri()}?mode=ro" + ("&immutable=1" if immutable else "")
+    try:
+        db = sqlite3.connect(uri, uri=True, timeout=5)
+    except sqlite3.Error as exc:
+        raise HistoryError(f"cannot open feedback database {path} read-only: {exc}") from exc
+    try:
+        return (db.execute("SELECT at, 'play', mood, playlist, track, reason FROM plays WHERE at BETWEEN ? AND ?",
+                           (since, until)).fetchall()
+                + db.execute("SELECT at, action, mood, playlist, track, NULL FROM feedback WHERE at BETWEEN ? AND ?",
+                             (since, until)).fetchall())
+    except sqlite3.OperationalError:
+        raise
+    except sqlite3.Error as exc:
+        raise HistoryError(f"cannot read feedback database {path}: {exc}") from exc
+    finally:
+        db.close()
