@@ -253,6 +253,8 @@ def main(argv=None) -> int:
     sweep_options.add_argument("--haar-faces", type=int, default=25, help="of those, how many Haar looks at "
                                                                            "(default 25; it is slow)")
     sweep_options.add_argument("--empty", type=int, default=1000, help="empty frames (default 1000)")
+    sweep_options.add_argument("--sizes", default=None,
+                               help="face widths in px, comma-separated (default 24,28,32,40,48,64,96,160)")
     sweep_options.add_argument("--seed", type=int, default=0, help="random seed of faces, places and walls")
     sweep_options.add_argument("--split", choices=("private", "public"), default="private",
                                help="FER2013 faces to paste: PrivateTest (default, the reported figures) or "
@@ -280,19 +282,26 @@ def _sweep(args, parser) -> int:
 
     if args.faces < 1 or args.empty < 1 or args.haar_faces < 0:
         parser.error("--faces and --empty must be positive, --haar-faces at least 0")
+    try:
+        sizes = {"sizes": tuple(int(size) for size in args.sizes.split(","))} if args.sizes else {}
+    except ValueError:
+        parser.error(f"--sizes {args.sizes!r}: expected widths in px separated by commas, e.g. 24,48,96")
+    if any(size < 8 or size > min(sweep.FRAME_SIZE) - 4 for size in sizes.get("sizes", ())):
+        parser.error(f"--sizes: each width must be 8-{min(sweep.FRAME_SIZE) - 4} px")
     opencv_threads = cv2.getNumThreads()
     cv2.setNumThreads(args.threads)
     try:
         result = sweep.run_sweep(args.model, args.dataset or default_dataset_dir(), faces=args.faces,
                                  haar_faces=args.haar_faces, empty=args.empty, seed=args.seed,
-                                 threads=args.threads, split=args.split)
+                                 threads=args.threads, split=args.split, **sizes)
     except (ModelError, FrameError) as exc:
         print(f"moodbox bench: {exc}", file=sys.stderr)
         return 2
     finally:
         cv2.setNumThreads(opencv_threads)
     print(json.dumps(result, indent=2) if args.json
-          else f"{sweep.table(result)}\n\n{sweep.coverage_table(result)}")
+          else f"{sweep.table(result)}\n\n{sweep.coverage_table(result)}\n\nThe listener's view:\n"
+               f"{sweep.view_table(result)}\n\n{sweep.targets(result)}")
     try:
         print(f"plot: {sweep.plot(result, args.plot)}", file=sys.stderr if args.json else sys.stdout)
     except ImportError:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from moodbox.devkit.bench import main
-from moodbox.devkit.sweep import coverage_table, face_patch, is_the_face, load_ferplus_faces, run_sweep, table
+from moodbox.devkit.sweep import (ABSENCES, HEADS, OBJECTS, LookAlikes, coverage_table, face_patch, is_the_face,
+                                  load_ferplus_faces, run_sweep, table, targets, view_table)
 from moodbox.perception.boxes import Face
 
 
@@ -71,6 +72,15 @@ def test_sweep_rows_table_plot_and_coverage(model, data_dir, tmp_path):
     printed = table(result)
     assert printed.count("\n| 32 | 2.5 |") == 1 and "Empty frames:" in printed
     assert "Camera Module 3 Wide" in coverage_table(result)
+    near = result["rows"][1]["view"]
+    assert near["still"]["count"] == 6 and near["still"]["within_5"] > 0  # 3 faces, upright and turned
+    assert set(near["again"]) == {str(away) for away in ABSENCES}
+    assert near["turned_ticks"] > 0 and 0 <= near["turned_read"] <= 1 and 0 <= near["object_read"] <= 1
+    assert result["following_cost_ms_median"] > 0
+    view = view_table(result)
+    assert view.count("\n| 96 | ") == 1 and "turned-away head" in view
+    goals = targets(result)
+    assert "found on the first tick" in goals and "Pi 4 estimate" in goals and "n=6" in goals
     png = plot(result, tmp_path / "sweep.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -105,16 +115,41 @@ def test_empty_frames_see_a_fresh_pool_of_walls_every_pool_frames(monkeypatch):
 def test_bench_sweep_command(model, data_dir, tmp_path, capsys):
     png = tmp_path / "s.png"
     arguments = ["--sweep", "--model", str(model), "--dataset", str(data_dir), "--faces", "1", "--haar-faces", "0",
-                 "--empty", "5", "--plot", str(png)]
+                 "--empty", "5", "--sizes", "40,160", "--plot", str(png)]
     assert main(arguments) == 0
     out = capsys.readouterr().out
     assert "| width px |" in out and "| 160 | 0.5 |" in out and "Camera Module 3 Wide" in out and str(png) in out
+    assert "The listener's view:" in out and "| must reach |" in out
     assert png.is_file()
     assert main(arguments + ["--json"]) == 0
-    assert len(json.loads(capsys.readouterr().out)["rows"]) == 10
+    assert [row["width_px"] for row in json.loads(capsys.readouterr().out)["rows"]] == [40, 160]
 
 
 def test_bench_sweep_refuses_bad_counts(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--sweep", "--faces", "0"])
     assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize("sizes", ["24,big", "4", "24,600"])
+def test_bench_sweep_refuses_bad_sizes(capsys, sizes):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--sweep", "--sizes", sizes])
+    assert exit_info.value.code == 2 and "--sizes" in capsys.readouterr().err
+
+
+def test_look_alikes_are_pasted_by_their_mask_at_the_face_size(data_dir):
+    faces, _ = load_ferplus_faces(data_dir, "public")
+    lookalikes = LookAlikes(faces[:200], np.random.default_rng(0))
+    assert 20 < lookalikes.hair_level < 120 and lookalikes.hair_contrast > 1  # dark, textured
+    for kind in HEADS + OBJECTS:
+        image, mask = lookalikes.patch(kind, faces[0], 40)
+        assert image.shape == mask.shape == (40, 40) and 0 <= image.min() and image.max() <= 255
+        assert 0 <= mask.min() and mask.max() == pytest.approx(1)
+    _, oval = lookalikes.patch("back of head", faces[0], 40)
+    assert oval[0, 0] == 0 and oval[20, 20] == 1  # an oval: the wall shows in the corners
+    blurred, _ = lookalikes.patch("face blurred", faces[0], 48)
+    assert cv2.Laplacian(blurred, cv2.CV_32F)[16:32, 16:32].var() < \
+        cv2.Laplacian(faces[0].astype(np.float32), cv2.CV_32F)[16:32, 16:32].var() / 4  # no features left
+    with pytest.raises(ValueError, match="look-alike"):
+        lookalikes.make("teapot", faces[0])
