@@ -278,7 +278,7 @@ def main(argv=None) -> int:
 
 
 def _sweep(args, parser) -> int:
-    from moodbox.devkit import sweep
+    from moodbox.devkit import scenes, sweep, sweep_report
 
     if args.faces < 1 or args.empty < 1 or args.haar_faces < 0:
         parser.error("--faces and --empty must be positive, --haar-faces at least 0")
@@ -286,8 +286,8 @@ def _sweep(args, parser) -> int:
         sizes = {"sizes": tuple(int(size) for size in args.sizes.split(","))} if args.sizes else {}
     except ValueError:
         parser.error(f"--sizes {args.sizes!r}: expected widths in px separated by commas, e.g. 24,48,96")
-    if any(size < 8 or size > min(sweep.FRAME_SIZE) - 4 for size in sizes.get("sizes", ())):
-        parser.error(f"--sizes: each width must be 8-{min(sweep.FRAME_SIZE) - 4} px")
+    if any(size < 8 or size > min(scenes.FRAME_SIZE) - 4 for size in sizes.get("sizes", ())):
+        parser.error(f"--sizes: each width must be 8-{min(scenes.FRAME_SIZE) - 4} px")
     opencv_threads = cv2.getNumThreads()
     cv2.setNumThreads(args.threads)
     try:
@@ -300,10 +300,10 @@ def _sweep(args, parser) -> int:
     finally:
         cv2.setNumThreads(opencv_threads)
     print(json.dumps(result, indent=2) if args.json
-          else f"{sweep.table(result)}\n\n{sweep.coverage_table(result)}\n\nThe listener's view:\n"
-               f"{sweep.view_table(result)}\n\n{sweep.targets(result)}")
+          else f"{sweep_report.table(result)}\n\n{sweep_report.coverage_table(result)}\n\nThe listener's view:\n"
+               f"{sweep_report.view_table(result)}\n\n{sweep_report.targets(result)}")
     try:
-        print(f"plot: {sweep.plot(result, args.plot)}", file=sys.stderr if args.json else sys.stdout)
+        print(f"plot: {sweep_report.plot(result, args.plot)}", file=sys.stderr if args.json else sys.stdout)
     except ImportError:
         print("moodbox bench: no plot written: matplotlib is missing (pip install -e 'device[plot]')",
               file=sys.stderr)

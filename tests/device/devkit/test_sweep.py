@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from moodbox.devkit.bench import main
-from moodbox.devkit.sweep import (ABSENCES, HEADS, OBJECTS, LookAlikes, coverage_table, face_patch, is_the_face,
-                                  load_ferplus_faces, run_sweep, table, targets, view_table)
+from moodbox.devkit.scenes import LookAlikes, face_patch, is_the_face, load_ferplus_faces
+from moodbox.devkit.sweep import ABSENCES, HEADS, OBJECTS, run_sweep
+from moodbox.devkit.sweep_report import coverage_table, table, targets, view_table
 from moodbox.perception.boxes import Face
 
 
@@ -57,7 +58,7 @@ def test_a_turned_face_is_as_sharp_as_an_upright_one_of_its_size(data_dir):
 
 
 def test_sweep_rows_table_plot_and_coverage(model, data_dir, tmp_path):
-    from moodbox.devkit.sweep import plot
+    from moodbox.devkit.sweep_report import plot
 
     result = run_sweep(model, data_dir, faces=3, haar_faces=1, empty=20, haar_empty=2, sizes=(32, 96))
     assert [row["width_px"] for row in result["rows"]] == [32, 96]
@@ -99,14 +100,14 @@ def test_coverage_reads_the_expression_only_as_far_as_both_poses_are_read_well()
 
 
 def test_empty_frames_see_a_fresh_pool_of_walls_every_pool_frames(monkeypatch):
-    from moodbox.devkit import sweep
+    from moodbox.devkit import scenes, sweep
     from moodbox.perception.faces import FaceFinder
 
     pools = []
     monkeypatch.setattr(sweep, "POOL_FRAMES", 5)
-    monkeypatch.setattr(sweep, "textured_background", lambda rng, width, height: pools.append(1) or
+    monkeypatch.setattr(scenes, "textured_background", lambda rng, width, height: pools.append(1) or
                         np.full((height, width), 128, np.uint8))
-    scene = sweep._Scene(np.random.default_rng(0), pool=2)
+    scene = scenes.Scene(np.random.default_rng(0), pool=2)
     result = sweep._empty_frames(FaceFinder("blazeface"), FaceFinder("haar"), scene, 12, 1)
     assert result["frames"] == 12 and result["false_positive_frames"] == 0
     assert len(pools) == 2 * 3  # the first pool, then one at frame 5 and one at frame 10

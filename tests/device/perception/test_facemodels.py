@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from moodbox.devkit.sweep import face_patch, is_the_face, load_ferplus_faces, textured_background
+from moodbox.devkit.scenes import face_patch, is_the_face, load_ferplus_faces, textured_background
 from moodbox.perception.boxes import grid_anchors, ssd_anchors, to_faces, weighted_nms
 from moodbox.perception.facemodels import BlazeFacePasses, blazeface_path, wide_input
 

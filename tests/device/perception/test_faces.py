@@ -14,7 +14,8 @@ from moodbox.perception.crop import crop_face
 from moodbox.perception.faces import FACE_MESH_FILE, FaceFinder, FacePresence
 from moodbox.perception.listener import pick_listener
 from moodbox.devkit.scripted import ScriptedFaceSource
-from moodbox.devkit.sweep import HEADS, LookAlikes, face_patch, is_the_face, load_ferplus_faces, textured_background
+from moodbox.devkit.scenes import LookAlikes, face_patch, is_the_face, load_ferplus_faces, textured_background
+from moodbox.devkit.sweep import HEADS
 
 FIND_TICKS = 60  # a minute at one look a second: a still far listener (32-48 px) is found within it
 
