@@ -2,10 +2,11 @@
 
     frame -> faces -> listener -> crop -> expression -> mood -> playlist -> MPD
 
-:meth:`Daemon.tick` is that flow, top to bottom. Around it: start-up checks that refuse to run half-way (bad model,
-missing playlists), sd_notify (READY, STATUS, WATCHDOG), the control socket and buttons (both through
+:meth:`Daemon.tick` is that flow, top to bottom. Around it: start-up checks that refuse to run half-way (bad config,
+bad model), sd_notify (READY, STATUS, WATCHDOG), the control socket and buttons (both through
 :meth:`Daemon.handle_action` and the table in :mod:`moodbox.actions`), SIGTERM to stop and SIGHUP to reload the
-config. A lost camera or a restarting MPD makes the status "degraded" and the loop keeps going until they are back;
+config. Missing playlists are skipped (the policy falls back, the status says so), never a refusal. A lost camera
+or a restarting MPD makes the status "degraded" and the loop keeps going until they are back;
 a camera call that has been stuck for CAMERA_STUCK_RESTART_S stops the watchdog pings, so that systemd restarts
 the service.
 
@@ -34,18 +35,17 @@ from moodbox.errors import MoodboxError
 from moodbox.expression import ModelError
 from moodbox.frames import FrameSource
 from moodbox.mood import MoodState, MoodTracker
-from moodbox.music import MusicPolicy
+from moodbox.music import RESTING_MOOD, MusicPolicy
 from moodbox.notify import notify, watchdog_period_s
 from moodbox.perception import Perception
 from moodbox.player import Player, PlayerState, PlayerUnavailable, PlaylistUnavailable
-from moodbox.store import FeedbackStore, StoreError, open_store
+from moodbox.store import ReopeningStore, StoreError
 
 log = logging.getLogger("moodbox.daemon")
 
 EXIT_FAILURE = 1      # could not start: control socket, buttons
 EXIT_CONFIG = 2       # the config file is invalid
 EXIT_MODEL = 3        # the expression model is missing, corrupt or does not match its JSON
-EXIT_PLAYLISTS = 4    # MPD lacks playlists the config names
 
 # A camera call stuck this long (a hung driver) blocks every reopen; only a new process gets rid of it, so the
 # daemon stops feeding the systemd watchdog and systemd restarts the service (WatchdogSec later).
@@ -96,7 +96,7 @@ class Daemon:
         self._mpd_wait_s = config.mpd.timeout_s if mpd_wait_s is None else mpd_wait_s
         self._face_finder, self._expression_model = face_finder, expression_model
         self.perception: Perception | None = None
-        self.store: FeedbackStore | None = None
+        self.store: ReopeningStore | None = None
         self.player: Player | None = None
         self.camera: Camera | None = None
         self.buttons = None
@@ -110,7 +110,6 @@ class Daemon:
         self._playlists_checked = False
         self._last_expression: str | None = None
         self._last_expression_at: float | None = None
-        self._store_problem: str | None = None  # why there is no feedback store (it could not be opened)
         self._watchdog_starved = False  # pings withheld because a camera call is stuck
         self._last_status_line: str | None = None
         self.last_tick: Tick | None = None
@@ -136,16 +135,13 @@ class Daemon:
             raise StartupError(f"expression model refused: {err}", EXIT_MODEL) from err
         self.mood = MoodTracker.from_config(config, self.perception.labels)
         self.policy = MusicPolicy.from_config(config, events=self._feedback_events, songs=self._playlist_songs)
-        try:
-            self.store = open_store(Path(config.state.dir) / "feedback.db")
-        except StoreError as err:  # the music plays without it; status says why nothing is recorded
-            self._store_problem = f"{err} (config key state.dir)"
-            log.error("%s: playing without recording feedback", self._store_problem)
+        # the music plays without it (the status says why nothing is recorded); it is retried with backoff
+        self.store = ReopeningStore(Path(config.state.dir) / "feedback.db", clock=self.clock)
         self.player = Player.from_config(config, store=self.store, clock=self.clock, arrange=self._arrange_songs)
         self._wait_for_mpd()
         try:
             if self.player.connected:
-                self._check_playlists(refuse=True)
+                self._check_playlists()
         except PlayerUnavailable as err:  # greeted, then did not answer: a hung MPD
             log.warning("%s", err)
         if not self.player.connected:
@@ -176,19 +172,13 @@ class Daemon:
         while not self.player.connect() and time.monotonic() < deadline and not self._stop.wait(0.1):
             pass
 
-    def _check_playlists(self, *, refuse: bool) -> None:
-        """Missing playlists refuse the start; found later (MPD was down at start) they are logged and avoided."""
-        wanted = self.config.all_playlists()
+    def _check_playlists(self) -> None:
+        """Missing and empty playlists are skipped with a warning: the policy falls back to others."""
+        wanted = self.policy.wanted_playlists()
         missing = self.player.check_playlists(wanted)
         self._playlists_checked = True
-        if missing:
-            message = (f"{self.player.missing_playlists_text(missing)} (config key music.playlists in "
-                       f"{self.config.source_path or 'the config'})")
-            if refuse:
-                raise StartupError(message, EXIT_PLAYLISTS)
-            log.error("%s", message)
-        self.policy.mark_empty(missing + [name for name in wanted
-                                          if name not in missing and self.player.playlist_length(name) == 0])
+        self.policy.mark_unavailable(missing, [name for name in wanted
+                                               if name not in missing and self.player.playlist_length(name) == 0])
 
     def close(self) -> None:
         """Stop every part that was started (safe to call twice): camera and LED off, sockets closed."""
@@ -280,6 +270,7 @@ class Daemon:
     def tick(self) -> Tick:
         """One look at the listener, and what the music does about it."""
         now = self.clock()
+        self.store.retry()
         frame = self.camera.grab()
         reading = None
         if frame is not None:  # no frame (camera paused or lost) is no news: the mood stays as it was
@@ -291,7 +282,7 @@ class Daemon:
             player_state = self.player.poll()
             if player_state.connected and not self._playlists_checked:
                 try:
-                    self._check_playlists(refuse=False)
+                    self._check_playlists()
                 except PlayerUnavailable as err:
                     log.warning("%s", err)
                     player_state = self.player.last_state
@@ -312,21 +303,26 @@ class Daemon:
         return tick
 
     def _follow_mood(self, now: float, state: MoodState | None) -> bool:
-        """Pause for an empty room, resume when someone is back, switch to the mood's playlist unless held."""
-        if state is None:
+        """Pause for an empty room, resume when someone is back, switch to the mood's playlist unless held. Before
+        the first mood is known (the camera off or lost from the start too) the resting mood's music plays."""
+        if state is not None:
+            self.player.follow_presence(state.present, state.pause_music)
+        if self.policy.held(now):
             return False
-        self.player.follow_presence(state.present, state.pause_music)
-        if state.mood is None or self.policy.held(now):
-            return False
-        music_mood = self.policy.music_mood(state.mood, now - state.since)
+        known = state is not None and state.mood is not None
+        mood = state.mood if known else RESTING_MOOD
+        music_mood = self.policy.music_mood(mood, now - state.since if known else 0.0)
         playlist = self.policy.choose(music_mood, current=self.player.playlist)
         if playlist is None or playlist == self.player.playlist:
             return False
-        log.info("mood %s (%.2f): switching to %s%s", state.mood, state.confidence, playlist,
-                 "" if music_mood == state.mood else f" (lifting towards {music_mood})")
+        if known:
+            log.info("mood %s (%.2f): switching to %s%s", mood, state.confidence, playlist,
+                     "" if music_mood == mood else f" (lifting towards {music_mood})")
+        else:
+            log.info("no mood known yet: playing %s, the %s music", playlist, RESTING_MOOD)
         try:
-            return self.player.switch_to(playlist, self.config.music.switch, mood=state.mood,
-                                         reason=f"mood {state.mood}")
+            return self.player.switch_to(playlist, self.config.music.switch, mood=state.mood if known else None,
+                                         reason=f"mood {mood}" if known else "no mood yet")
         except PlaylistUnavailable as err:  # deleted or renamed in MPD since the start: choose another next tick
             self.policy.mark_unusable(err.playlist, str(err))
             return False
@@ -342,9 +338,9 @@ class Daemon:
             problems.append(f"MPD reports an error: {player_state.error}")
         if player_state.enabled_outputs == 0:
             problems.append(f"MPD at {self.player.address} has no enabled audio output (mpc enable 1)")
-        store_error = self._store_problem if self.store is None else self.store.last_error
-        if store_error:
-            problems.append(f"feedback not recorded: {store_error}")
+        if self.store.last_error:
+            where = "" if self.store.is_open else " (config key state.dir)"
+            problems.append(f"feedback not recorded: {self.store.last_error}{where}")
         return tuple(problems)
 
     def _status(self, problems: tuple[str, ...]) -> str:
@@ -393,8 +389,6 @@ class Daemon:
         """Feedback for the store, with what the box saw and played at that moment, and how far into the song (an
         early skip is a strong "no"). It counts for the playlist the track came from: a song kept through an
         "after_current" switch still belongs to the old playlist."""
-        if self.store is None:
-            raise StoreError(self._store_problem)
         self.store.record_feedback(action=event, expression=self._last_expression, mood=self._current_mood(),
                                    playlist=playing.track_playlist or self.player.playlist, track=playing.track,
                                    elapsed_s=playing.elapsed)
@@ -435,8 +429,6 @@ class Daemon:
 
     def _feedback_events(self, last_id: int) -> list:
         """The feedback log for the policy; nothing new while the store is closed or failing."""
-        if self.store is None:
-            return []
         try:
             return self.store.events_after(last_id)
         except StoreError as err:
@@ -463,7 +455,8 @@ class Daemon:
             "now_playing": now_playing.title,
             "mpd": "connected" if now_playing.connected else "down",
             "held_for_s": round(self.policy.held_for_s(self.clock()), 1),
-            "store": str(self.store.path),  # where moodbox top finds the history
+            "store": str(Path(self.config.state.dir) / "feedback.db"),  # where moodbox top finds the history
+            "warnings": self.policy.warnings(),  # skipped playlists, fallbacks: the box plays, but not as asked
             **self._live_details(),
         }
 

@@ -148,22 +148,39 @@ def _check_mpd(config: Config) -> list[Check]:
             return [Check("mpd", "FAIL", f"MPD at {player.address} is not reachable -> start it (systemctl start "
                                          "mpd) or fix mpd.host / mpd.port")]
         checks = [Check("mpd", "OK", f"MPD at {player.address} answers"), _check_audio(player)]
-        missing = set(player.check_playlists(config.all_playlists()))
-        for name in config.all_playlists():
-            moods = ", ".join(mood for mood, names in config.music.playlists.items() if name in names)
-            if name in missing:
-                checks.append(Check("playlist", "FAIL", f"{name} (for {moods}): "
-                                                        f"{player.missing_playlists_text([name])} in "
-                                                        "music.playlists"))
-            elif (length := player.playlist_length(name)) == 0:
-                checks.append(Check("playlist", "WARN", f"{name} (for {moods}) is empty and will be skipped"))
-            else:
-                checks.append(Check("playlist", "OK", f"{name} (for {moods}): {length} songs"))
+        checks += _check_playlists(config, player)
         return checks
     except PlayerUnavailable as err:
         return [Check("mpd", "FAIL", f"{err} -> check that MPD keeps running (journalctl -u mpd)")]
     finally:
         player.close()
+
+
+def _check_playlists(config: Config, player) -> list[Check]:
+    """Missing or empty playlists are warnings (the daemon skips them and falls back to the tagger's auto-
+    playlists, then the whole library); only a library with nothing to play fails."""
+    from moodbox.music import WHOLE_LIBRARY, MusicPolicy
+
+    policy = MusicPolicy.from_config(config)
+    wanted = policy.wanted_playlists()
+    missing = player.check_playlists(wanted)
+    lengths = {name: player.playlist_length(name) for name in wanted if name not in missing}
+    policy.mark_unavailable(missing, [name for name, length in lengths.items() if length == 0])
+    checks = []
+    for name in config.all_playlists():
+        moods = ", ".join(mood for mood, names in config.music.playlists.items() if name in names)
+        if name in missing:
+            checks.append(Check("playlist", "WARN", f"{name} (for {moods}): {player.missing_playlists_text([name])}"
+                                                    " in music.playlists; skipped until then"))
+        elif lengths[name] == 0:
+            checks.append(Check("playlist", "WARN", f"{name} (for {moods}) is empty and will be skipped"))
+        else:
+            checks.append(Check("playlist", "OK", f"{name} (for {moods}): {lengths[name]} songs"))
+    checks += [Check("playlist", "WARN", note) for note in policy.warnings() if note.startswith("mood ")]
+    if lengths.get(WHOLE_LIBRARY) == 0:
+        checks.append(Check("music", "FAIL", "MPD's library is empty: nothing to play -> put music in MPD's "
+                                             "music directory (/var/lib/mpd/music) and run mpc update"))
+    return checks
 
 
 def _check_audio(player) -> Check:

@@ -22,8 +22,12 @@ come first. Only when every candidate playlist is wholly held off do held-off so
 silence). Songs are named by their ``file`` value as the server gave it (MPD paths, Mopidy URIs: opaque), never by
 server-side stickers.
 
-A hold (long press on like) keeps the current music for ``music.hold_minutes`` whatever the mood does. Empty
-playlists, and playlists MPD stops being able to load, are skipped with a warning.
+A hold (long press on like) keeps the current music for ``music.hold_minutes`` whatever the mood does. Missing
+and empty playlists, and playlists MPD stops being able to load, are skipped with a warning (:meth:`warnings`).
+A mood none of whose own playlists can play falls back to the music tagger's playlists of the same names
+(``auto-upbeat`` for ``upbeat``: ``library.prefix``), and then to the whole library (:data:`WHOLE_LIBRARY`), so a
+fresh box with music but without playlists plays. Until the first mood is known the resting mood's music plays
+(:data:`RESTING_MOOD`, the everyday choice).
 
 Policy "lift" (an owner's choice) starts a low mood with what suits it and then, every ``lift_step_min`` minutes the
 mood lasts, moves one step up :data:`LIFT_STEPS`; under "lift" only a mood's own playlists are candidates (learning
@@ -62,6 +66,8 @@ REWARDS = {
 MAPPED_PRIOR = (3.0, 1.0)  # Beta(3, 1): a playlist the config maps to the mood, mean 0.75
 OTHER_PRIOR = (1.0, 1.0)   # Beta(1, 1): any other playlist, mean 0.5
 REJECT_AFTER_EARLY_SKIPS = 2
+RESTING_MOOD = "neutral"  # whose music plays before the first mood is known
+WHOLE_LIBRARY = "(whole library)"  # the last fallback: every song MPD has (the player knows this name)
 MAX_HELD_OFF_SHOWN = 50  # insights list the songs skipped most recently (one control-socket answer stays small)
 _MAX_EXPONENT = 256.0  # decayed sums are kept relative to an origin, moved forward before they overflow
 
@@ -163,7 +169,7 @@ class MusicPolicy:
                  half_life_days: float = 30.0, hold_off_days: float = 7.0,
                  events: Callable[[int], list[Event]] | None = None,
                  songs: Callable[[str], list[str] | None] | None = None, rng: random.Random | None = None,
-                 wall_clock: Callable[[], float] = time.time):
+                 wall_clock: Callable[[], float] = time.time, fallback_prefix: str | None = None):
         if policy not in ("match", "lift"):
             raise ValueError(f"music policy must be 'match' or 'lift', got {policy!r}")
         self.playlists = dict(playlists)
@@ -176,7 +182,9 @@ class MusicPolicy:
         self._songs = songs  # playlist -> its songs' file values (None: not known now)
         self._rng = rng or random.Random()
         self._wall_clock = wall_clock
+        self._fallback_prefix = fallback_prefix  # None: no fallbacks (the mapped playlists or nothing)
         self._skipped: set[str] = set()
+        self._missing: list[str] = []
         self._held_until = float("-inf")
         self._episode: _Episode | None = None
 
@@ -188,14 +196,47 @@ class MusicPolicy:
         music = config.music
         return cls(music.playlists, hold_minutes=music.hold_minutes, policy=music.policy,
                    lift_step_min=music.lift_step_min, explore=music.explore, half_life_days=music.half_life_days,
-                   hold_off_days=music.hold_off_days, events=events, songs=songs)
+                   hold_off_days=music.hold_off_days, events=events, songs=songs,
+                   fallback_prefix=config.library.prefix or None)
 
-    def mark_empty(self, names: list[str]) -> None:
-        """Playlists that hold no songs; they are never chosen (warned about once here). Replaces what an
-        earlier check marked, so a playlist filled or recreated since comes back."""
-        for name in names:
-            log.warning("playlist %s is empty: skipped", name)
-        self._skipped = set(names)
+    def wanted_playlists(self) -> list[str]:
+        """Every playlist the policy may play, fallbacks included: what the player checks in MPD."""
+        return list(dict.fromkeys(name for mood in self.playlists for level in self._choices(mood)
+                                  for name in level))
+
+    def mark_unavailable(self, missing: list[str], empty: list[str]) -> None:
+        """Playlists MPD lacks or that hold no songs: never chosen (the mapped ones are warned about once here).
+        Replaces what an earlier check marked, so a playlist created or filled since comes back."""
+        mapped = {name for names in self.playlists.values() for name in names}
+        self._missing = [name for name in missing if name in mapped]
+        for name in self._missing:
+            log.warning("playlist %s does not exist in MPD: skipped", name)
+        for name in empty:
+            if name in mapped:
+                log.warning("playlist %s is empty: skipped", name)
+        self._skipped = set(missing) | set(empty)
+        for mood in self.playlists:
+            if not any(name in self.playlists[mood] for name in self.candidates(mood)):
+                log.warning("mood %s plays %s: %s", mood, ", ".join(self.candidates(mood)) or "nothing",
+                            "none of its playlists can play")
+
+    def warnings(self) -> list[str]:
+        """What the owner should know: mapped playlists that are skipped, and which moods play a fallback."""
+        notes = []
+        for name in self.playlists_skipped():
+            moods = ", ".join(mood for mood, names in self.playlists.items() if name in names)
+            why = "does not exist in MPD" if name in self._missing else "is empty or cannot be played"
+            notes.append(f"playlist {name} (for {moods}) {why}: skipped")
+        for mood, names in self.playlists.items():
+            playing = self.candidates(mood)
+            if not any(name in names for name in playing):
+                notes.append(f"mood {mood} plays {', '.join(playing) or 'nothing'} instead of {', '.join(names)}")
+        return notes
+
+    def playlists_skipped(self) -> list[str]:
+        """The mapped playlists that are skipped now, in config order."""
+        mapped = dict.fromkeys(name for names in self.playlists.values() for name in names)
+        return [name for name in mapped if name in self._skipped]
 
     def mark_unusable(self, name: str, why: str) -> None:
         """A playlist MPD refused to play; it is never chosen again (until the next playlist check)."""
@@ -211,12 +252,27 @@ class MusicPolicy:
         return (mood, *LIFT_STEPS)[min(steps, len(LIFT_STEPS))]
 
     def all_playlists(self) -> list[str]:
-        return list(dict.fromkeys(name for names in self.playlists.values() for name in names
-                                  if name not in self._skipped))
+        return list(dict.fromkeys(name for mood in self.playlists for name in self.candidates(mood)))
+
+    def _choices(self, mood: str) -> list[list[str]]:
+        """The mood's playlists, then the tagger's of the same names, then the whole library: each level is
+        used only when every playlist of the levels before it is skipped."""
+        own = list(self.playlists.get(mood, ()))
+        if self._fallback_prefix is None:
+            return [own]
+        tagged = [self._fallback_prefix + name for name in own if not name.startswith(self._fallback_prefix)]
+        return [own, tagged, [WHOLE_LIBRARY]]
 
     def candidates(self, mood: str) -> list[str]:
-        """The mood's own usable playlists."""
-        return [name for name in self.playlists.get(mood, ()) if name not in self._skipped]
+        """The mood's own usable playlists (or its fallbacks' when none of its own is usable)."""
+        for level in self._choices(mood):
+            usable = [name for name in level if name not in self._skipped]
+            if usable:
+                return usable
+        return []
+
+    def _mapped(self, mood: str, playlist: str) -> bool:
+        return playlist in self.playlists.get(mood, ()) or playlist in self.candidates(mood)
 
     def refresh(self) -> None:
         """Read the feedback logged since the last call into the learning state."""
@@ -240,13 +296,13 @@ class MusicPolicy:
     def posterior(self, mood: str, playlist: str, now: float | None = None) -> tuple[float, float]:
         """The Beta(a, b) belief that the listener wants ``playlist`` in ``mood``."""
         now = self._wall_clock() if now is None else now
-        prior = MAPPED_PRIOR if playlist in self.playlists.get(mood, ()) else OTHER_PRIOR
+        prior = MAPPED_PRIOR if self._mapped(mood, playlist) else OTHER_PRIOR
         success, failure = self.preferences.evidence(mood, playlist, now)
         return prior[0] + success, prior[1] + failure
 
     def _earned(self, mood: str, now: float) -> list[str]:
         """Other moods' playlists the listener has shown to want in ``mood`` (more yes than no)."""
-        own = set(self.playlists.get(mood, ()))
+        own = set(self.candidates(mood))
         return [name for name in self.all_playlists() if name not in own
                 and (evidence := self.preferences.evidence(mood, name, now))[0] > evidence[1]]
 
@@ -346,7 +402,7 @@ class MusicPolicy:
             rows = []
             for name in self.all_playlists():
                 counts = self.preferences.counts.get((mood, name), Counter())
-                mapped = name in self.playlists.get(mood, ())
+                mapped = self._mapped(mood, name)
                 if not mapped and not counts:
                     continue
                 a, b = self.posterior(mood, name, now)

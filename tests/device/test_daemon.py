@@ -26,8 +26,9 @@ from moodbox.cli import main as cli_main
 from moodbox.config import EXPRESSIONS as LABELS
 from moodbox.config import load_config
 from moodbox.control import send_command
-from moodbox.daemon import EXIT_CONFIG, EXIT_MODEL, EXIT_PLAYLISTS, Daemon
+from moodbox.daemon import EXIT_CONFIG, EXIT_MODEL, Daemon
 from moodbox.faces import Face
+from moodbox.music import WHOLE_LIBRARY
 
 from device_support import FakeClock, HungMPD, wait_until
 
@@ -301,7 +302,6 @@ def test_a_long_interval_keeps_the_systemd_watchdog_fed(make_config_file, notify
     ("hold within the debounce", EXIT_CONFIG, "buttons.hold_time_s (0.1) must be longer than buttons.debounce_s"),
     ("missing model", EXIT_MODEL, "no-such-model"),
     ("corrupt model", EXIT_MODEL, "corrupt.tflite: sha256"),  # a damaged file: exit 3 naming both files
-    ("missing playlists", EXIT_PLAYLISTS, "no stored playlist named party, jazz"),
 ])
 def test_start_refusals_exit_with_a_code_and_start_nothing(make_config_file, mpd_server, tmp_path, capsys,
                                                            notify_socket, model_path, problem, code, message):
@@ -321,15 +321,12 @@ def test_start_refusals_exit_with_a_code_and_start_nothing(make_config_file, mpd
         corrupt.write_bytes(model_path.read_bytes()[:1000])
         (tmp_path / "corrupt.json").write_bytes(model_path.with_suffix(".json").read_bytes())
         sections["model"] = {"path": str(corrupt)}
-    else:
-        sections["music"] = {"playlists": {"happy": ["upbeat", "party"], "neutral": "jazz"}}
     config_path = make_config_file(**sections)
 
     assert cli_main(["run", "--config", str(config_path)]) == code
     assert message in capsys.readouterr().err
     assert not (tmp_path / "run" / "control.sock").exists()
-    # the store is opened before the player that records into it: only a refusal by MPD comes after it
-    assert (tmp_path / "state" / "feedback.db").exists() == (code == EXIT_PLAYLISTS)
+    assert not (tmp_path / "state" / "feedback.db").exists()
     client = mpd_server.client()
     assert client.status()["playlistlength"] == "0"  # MPD untouched
     client.disconnect()
@@ -934,3 +931,85 @@ def test_early_skips_teach_the_policy_and_insights_show_it(make_config_file, mpd
     db.close()
     assert [(mood, playlist) for mood, playlist, _ in skips] == [("happy", "upbeat")] * 2
     assert all(0.0 <= elapsed < 30.0 for _, _, elapsed in skips)
+
+
+def test_a_fresh_box_without_the_named_playlists_plays_the_tagger_playlists_then_the_whole_library(
+        make_config_file, mpd_server, capsys):
+    """Issue 25 item 1: missing playlists refused the start (exit 4) and a fresh box stayed silent. Now they are
+    skipped with a warning: a mood plays the tagger's auto- playlist of the same name, else the whole library, and
+    the everyday music plays before the first mood is known."""
+    client = mpd_server.client()
+    for name in ("upbeat", "everyday"):
+        client.rm(name)
+    for track in ("calming/calming-01.ogg", "calming/calming-02.ogg"):
+        client.playlistadd("auto-upbeat", track)  # what `moodbox library scan` wrote
+    client.disconnect()
+    clock = FakeClock()
+    config_path = make_config_file(mood={"window_s": 3.0})
+    daemon, _ = make_daemon(config_path, clock=clock, script=[("happy", 1e9)])
+    daemon.start()  # no StartupError
+    try:
+        tick = daemon.tick()
+        assert tick.mood is None and tick.playlist == WHOLE_LIBRARY
+        assert queue_playlist(mpd_server) == {"upbeat", "calm", "calming", "everyday"}
+        for _ in range(6):
+            clock.advance(1.0)
+            tick = daemon.tick()
+        assert tick.mood == "happy" and tick.playlist == "auto-upbeat"
+        assert queue_playlist(mpd_server) == {"calming"} and tick.status == "ok"
+        warnings = daemon.handle_action("status")["warnings"]
+        assert "playlist upbeat (for happy, surprise) does not exist in MPD: skipped" in warnings
+        assert "mood neutral plays (whole library) instead of everyday" in warnings
+    finally:
+        daemon.close()
+    assert cli_main(["doctor", "--config", str(config_path)]) == 1  # the camera cannot be opened here
+    report = capsys.readouterr().out
+    assert "WARN  playlist   upbeat (for happy, surprise): MPD" in report and "plays auto-upbeat" in report
+    assert "FAIL  playlist" not in report
+
+
+def test_music_plays_before_the_first_mood_and_while_the_camera_is_lost(make_config_file, mpd_server):
+    """Issue 25 item 1: nothing played until a mood was known, so a box whose camera is off or lost stayed silent."""
+    clock = FakeClock()
+    frames = Frames()
+    frames.mode = "raise"
+    daemon, _ = make_daemon(make_config_file(), clock=clock, frames=frames)
+    daemon.start()
+    try:
+        for _ in range(3):
+            tick = daemon.tick()
+            clock.advance(1.0)
+        assert tick.mood is None and "camera lost" in tick.problems[0]
+        assert tick.playlist == "everyday" and queue_playlist(mpd_server) == {"everyday"}
+        assert wait_until(lambda: mpd_server.client().status()["state"] == "play")
+    finally:
+        daemon.close()
+
+
+def test_status_works_while_the_store_cannot_be_opened_and_likes_work_once_it_opens(make_config_file, mpd_server,
+                                                                                      tmp_path):
+    """Issue 25 item 8: an unopenable store made every status fail ('NoneType' object has no attribute 'path') and
+    was never retried; now status answers, and the store is opened again (with backoff) once the disk is fixed."""
+    state = tmp_path / "state"
+    state.write_text("a file where the state directory should be")
+    clock = FakeClock()
+    daemon, _ = make_daemon(make_config_file(mood={"window_s": 3.0}), clock=clock)
+    daemon.start()
+    try:
+        for _ in range(5):
+            daemon.tick()
+            clock.advance(1.0)
+        status = daemon.handle_action("status")
+        assert status["ok"] and status["status"] == "degraded" and status["store"] == str(state / "feedback.db")
+        assert daemon.handle_action("like")["ok"] is False
+        state.unlink()  # the owner fixes the disk
+        for _ in range(600):
+            clock.advance(1.0)
+            tick = daemon.tick()
+            if tick.status == "ok":
+                break
+        assert tick.status == "ok" and (state / "feedback.db").exists()
+        assert daemon.handle_action("like")["ok"] is True
+        assert [event.action for event in daemon.store.events_after(0)] == ["like"]
+    finally:
+        daemon.close()

@@ -253,7 +253,7 @@ def test_insights_list_the_songs_skipped_last_and_count_them_all():
 
 def test_empty_playlists_are_skipped_with_a_warning(caplog):
     policy = MusicPolicy({"happy": ("upbeat", "party"), "sad": ("calm",)}, explore=0.0)
-    policy.mark_empty(["party", "calm"])
+    policy.mark_unavailable([], ["party", "calm"])
     assert "playlist party is empty" in caplog.text
     assert all(policy.choose("happy") == "upbeat" for _ in range(20))
     assert policy.choose("sad") == "upbeat"  # no own playlist left: another mood's
@@ -264,7 +264,7 @@ def test_a_playlist_mpd_refused_is_never_chosen_again(caplog):
     policy.mark_unusable("party", "deleted")
     assert "playlist party cannot be played (deleted): skipped" in caplog.text
     assert all(policy.choose("happy") == "upbeat" for _ in range(20))
-    policy.mark_empty([])  # a later playlist check (after a reload) gives it another chance
+    policy.mark_unavailable([], [])  # a later playlist check (after a reload) gives it another chance
     assert "party" in policy.candidates("happy")
 
 
