@@ -234,7 +234,8 @@ def summary(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="moodbox bench", description=__doc__.split("\n")[0])
+    from moodbox.cli import plain_text
+    parser = argparse.ArgumentParser(prog="moodbox bench", description=plain_text(__doc__.split("\n")[0]))
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="int8 model (JSON beside it)")
     parser.add_argument("--float-model", type=Path, help="baseline float model (default: emotion_float.tflite "
                                                          "beside --model)")

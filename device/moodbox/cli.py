@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 
 from moodbox import __version__
@@ -95,9 +96,66 @@ def _send_action(args) -> int:
         print(f"moodbox {args.command}: {answer.get('error', 'failed')}", file=sys.stderr)
     elif args.command == "insights":
         print(format_insights(answer))
+    elif args.command == "status":
+        print(format_status(answer))
     else:
-        print("\n".join(f"{key}: {value}" for key, value in answer.items() if key != "ok"))
+        print("\n".join(f"{key.replace('_', ' ')}: {_plain(value)}" for key, value in answer.items() if key != "ok"))
     return 0 if answer.get("ok") else 1
+
+
+def plain_text(doc: str) -> str:
+    """A docstring as help text for people: without reST markup (``code``, :class:`X`)."""
+    return re.sub(r":\w+:`~?([^`]+)`", r"\1", doc).replace("``", "")
+
+
+def _plain(value) -> str:
+    """A value of the daemon's answer for people: no Python reprs (None, True, [...], {...})."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return "; ".join(map(_plain, value)) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {_plain(item)}" for key, item in value.items()) or "none"
+    return str(value)
+
+
+def _minutes(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
+
+
+def format_status(answer: dict) -> str:
+    """``moodbox status`` for people (``--json`` gives the daemon's answer as it is)."""
+    get = answer.get
+    problems = get("problems") or []
+    lines = [f"status      {get('status')}" + (f": {'; '.join(problems)}" if problems else "")]
+    if get("mood"):
+        confidence = get("mood_confidence")
+        lines.append(f"mood        {get('mood')}" + (f" ({confidence:.0%} sure)" if confidence is not None else ""))
+    else:
+        lines.append("mood        not known yet (the everyday music plays)")
+    face = {True: "in view", False: "not in view", None: "the camera cannot tell"}[get("face_in_view")]
+    lines.append(f"camera      {get('camera')}, face {face}")
+    if get("expression"):
+        seen = ", ".join(f"{label} {p:.0%}" for label, p in (get("expressions") or {}).items())
+        lines.append(f"expression  {get('expression')} {_plain(get('expression_age_s'))} s ago"
+                     + (f" (mood scores: {seen})" if seen else ""))
+    if get("now_playing"):
+        progress = f"{_minutes(get('elapsed_s'))} of {_minutes(get('duration_s'))}"
+        state = "" if get("state") == "play" else f", {get('state') == 'pause' and 'paused' or get('state')}"
+        lines.append(f"playing     {get('now_playing')} ({progress}{state})")
+    else:
+        lines.append("playing     nothing")
+    lines.append(f"playlist    {get('playlist') or 'none'}; MPD {get('mpd')}"
+                 + (f"; volume {get('volume')}%" if get("volume") is not None else ""))
+    if get("held_for_s"):
+        lines.append(f"held        {_minutes(get('held_for_s'))} more (moodbox hold lets go)")
+    for note in get("warnings") or []:
+        lines.append(f"warning     {note}")
+    return "\n".join(lines)
 
 
 def format_insights(answer: dict) -> str:

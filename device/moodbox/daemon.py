@@ -29,13 +29,13 @@ from typing import Any, Callable
 
 from moodbox.actions import ACTIONS
 from moodbox.camera import Camera
-from moodbox.config import Config, ConfigError, load_config
+from moodbox.config import DAEMON_SECTIONS, Config, ConfigError, load_config
 from moodbox.control import ControlError, ControlServer
 from moodbox.errors import MoodboxError
 from moodbox.expression import ModelError
 from moodbox.frames import FrameSource
 from moodbox.mood import MoodState, MoodTracker
-from moodbox.music import RESTING_MOOD, MusicPolicy
+from moodbox.music import RESTING_MOOD, MusicPolicy, compact_feedback
 from moodbox.notify import notify, watchdog_period_s
 from moodbox.perception import Perception
 from moodbox.player import Player, PlayerState, PlayerUnavailable, PlaylistUnavailable
@@ -50,6 +50,7 @@ EXIT_MODEL = 3        # the expression model is missing, corrupt or does not mat
 # A camera call stuck this long (a hung driver) blocks every reopen; only a new process gets rid of it, so the
 # daemon stops feeding the systemd watchdog and systemd restarts the service (WatchdogSec later).
 CAMERA_STUCK_RESTART_S = 60.0
+COMPACT_EVERY_S = 86400.0  # old feedback is folded into the learning summary at start and once a day
 
 
 class StartupError(MoodboxError):
@@ -111,6 +112,7 @@ class Daemon:
         self._last_expression: str | None = None
         self._last_expression_at: float | None = None
         self._watchdog_starved = False  # pings withheld because a camera call is stuck
+        self._next_compaction = float("-inf")
         self._last_status_line: str | None = None
         self.last_tick: Tick | None = None
 
@@ -134,9 +136,11 @@ class Daemon:
         except ModelError as err:
             raise StartupError(f"expression model refused: {err}", EXIT_MODEL) from err
         self.mood = MoodTracker.from_config(config, self.perception.labels)
-        self.policy = MusicPolicy.from_config(config, events=self._feedback_events, songs=self._playlist_songs)
+        self.policy = MusicPolicy.from_config(config, events=self._feedback_events, songs=self._playlist_songs,
+                                              summary=self._feedback_summary)
         # the music plays without it (the status says why nothing is recorded); it is retried with backoff
         self.store = ReopeningStore(Path(config.state.dir) / "feedback.db", clock=self.clock)
+        self._compact_if_due()
         self.player = Player.from_config(config, store=self.store, clock=self.clock, arrange=self._arrange_songs)
         self._wait_for_mpd()
         try:
@@ -271,6 +275,7 @@ class Daemon:
         """One look at the listener, and what the music does about it."""
         now = self.clock()
         self.store.retry()
+        self._compact_if_due()
         frame = self.camera.grab()
         reading = None
         if frame is not None:  # no frame (camera paused or lost) is no news: the mood stays as it was
@@ -339,7 +344,7 @@ class Daemon:
         if player_state.enabled_outputs == 0:
             problems.append(f"MPD at {self.player.address} has no enabled audio output (mpc enable 1)")
         if self.store.last_error:
-            where = "" if self.store.is_open else " (config key state.dir)"
+            where = " (config key state.dir)" if self.store.unopenable else ""
             problems.append(f"feedback not recorded: {self.store.last_error}{where}")
         return tuple(problems)
 
@@ -435,6 +440,22 @@ class Daemon:
             log.error("%s", err)
             return []
 
+    def _feedback_summary(self) -> tuple[int, str] | None:
+        return self.store.summary()  # a StoreError tells the policy to wait
+
+    def _compact_if_due(self) -> None:
+        """Fold old feedback into the learning summary (at start, then daily; after a failure, an hour later)."""
+        now = self.clock()
+        if now < self._next_compaction:
+            return
+        try:
+            compact_feedback(self.store, half_life_days=self.config.music.half_life_days,
+                             history_days=self.config.state.history_days)
+            self._next_compaction = now + COMPACT_EVERY_S
+        except StoreError as err:
+            log.warning("old feedback not compacted: %s", err)
+            self._next_compaction = now + COMPACT_EVERY_S / 24
+
     def status(self) -> dict:
         """From the last tick and the parts' last known state, never waiting on MPD; status, problems and camera
         are read at the same moment, so they cannot disagree."""
@@ -482,7 +503,7 @@ class Daemon:
         running config and parts stay (never a mix of old and new)."""
         self._reload_requested = False
         try:
-            new = load_config(self.config.source_path)
+            new = load_config(self.config.source_path, own=DAEMON_SECTIONS)
             if new == self.config:
                 log.info("config reloaded: no changes")
                 return True
@@ -505,7 +526,8 @@ class Daemon:
         if new.mood != old.mood or labels != self.perception.labels:
             parts["mood"] = MoodTracker.from_config(new, labels)
         if new.music != old.music:
-            parts["policy"] = MusicPolicy.from_config(new, events=self._feedback_events, songs=self._playlist_songs)
+            parts["policy"] = MusicPolicy.from_config(new, events=self._feedback_events, songs=self._playlist_songs,
+                                                      summary=self._feedback_summary)
         if new.mpd != old.mpd or new.music.shuffle != old.music.shuffle:
             parts["player"] = Player.from_config(new, store=self.store, clock=self.clock, handover=self.player,
                                                  arrange=self._arrange_songs)
@@ -560,7 +582,7 @@ def run_daemon(config_path: str | Path, *, verbose: bool = False) -> int:
     setup_logging(verbose)
     forbid_core_dumps()
     try:
-        config = load_config(config_path)
+        config = load_config(config_path, own=DAEMON_SECTIONS)
     except ConfigError as err:
         log.error("%s", err)
         return EXIT_CONFIG

@@ -55,7 +55,8 @@ def demo_config(mpd_socket: str, state_dir: Path, *, interval_s: float, source: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="moodbox demo", description=__doc__.split("\n")[0])
+    from moodbox.cli import plain_text
+    parser = argparse.ArgumentParser(prog="moodbox demo", description=plain_text(__doc__.split("\n")[0]))
     parser.add_argument("--duration", type=float, default=None, metavar="S",
                         help="stop after S seconds (default: run until Ctrl-C)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per tick instead of text")

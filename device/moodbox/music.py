@@ -36,6 +36,7 @@ still orders them).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
@@ -44,7 +45,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
-from moodbox.store import Event
+from moodbox.store import Event, StoreError
 
 if TYPE_CHECKING:
     from moodbox.config import Config
@@ -124,6 +125,25 @@ class Preferences:
             sums[1] *= scale
         self._origin = origin
 
+    def export(self) -> str:
+        """The learning state as JSON (the store keeps it as the summary of compacted events)."""
+        return json.dumps({
+            "half_life_days": self.half_life_s / 86400.0, "origin": self._origin,
+            "sums": [[mood, playlist, *sums] for (mood, playlist), sums in self._sums.items()],
+            "counts": [[mood, playlist, dict(counts)] for (mood, playlist), counts in self.counts.items()],
+            "early_skips": self._early_skips, "likes": self._likes})
+
+    def load(self, last_id: int, data: str) -> None:
+        """Start from a summary written by :meth:`export` (of events up to ``last_id``). Its sums were faded with
+        the half-life of their time; a changed ``music.half_life_days`` applies from then on."""
+        state = json.loads(data)
+        self.last_id, self._origin = last_id, state["origin"]
+        for mood, playlist, success, failure in state["sums"]:
+            self._sums[(mood, playlist)] = [success, failure]
+        for mood, playlist, counts in state["counts"]:
+            self.counts[(mood, playlist)] = Counter(counts)
+        self._early_skips, self._likes = dict(state["early_skips"]), dict(state["likes"])
+
     def evidence(self, mood: str, playlist: str, now: float) -> tuple[float, float]:
         """(success, failure) pseudo-counts for ``playlist`` in ``mood``, faded to ``now``."""
         if self._origin is None or (mood, playlist) not in self._sums:
@@ -145,6 +165,27 @@ class Preferences:
     def held_off_tracks(self, now: float, hold_off_s: float) -> dict[str, float]:
         return {track: until for track in self._early_skips
                 if (until := self.held_off(track, now, hold_off_s)) is not None}
+
+
+COMPACT_BATCH = 10000  # events folded per transaction (a first compaction of years of events stays small)
+
+
+def compact_feedback(store, *, half_life_days: float, history_days: float, now: float | None = None) -> int:
+    """Fold the feedback events older than ``history_days`` into the store's summary of what was learned and
+    delete them (and the plays as old); returns how many events were deleted. The policy then starts from the
+    summary and replays only the recent events, so its memory and start-up time do not grow with the box's age."""
+    before = (time.time() if now is None else now) - history_days * 86400.0
+    preferences = Preferences(half_life_days)
+    summary = store.summary()
+    if summary is not None:
+        preferences.load(*summary)
+    deleted = 0
+    while events := store.events_before(preferences.last_id, before, limit=COMPACT_BATCH):
+        preferences.add(events)
+        deleted += store.compact(preferences.last_id, preferences.export(), before)
+    if deleted:
+        log.info("compacted %d feedback events older than %g days into the learning summary", deleted, history_days)
+    return deleted
 
 
 @dataclass
@@ -169,7 +210,8 @@ class MusicPolicy:
                  half_life_days: float = 30.0, hold_off_days: float = 7.0,
                  events: Callable[[int], list[Event]] | None = None,
                  songs: Callable[[str], list[str] | None] | None = None, rng: random.Random | None = None,
-                 wall_clock: Callable[[], float] = time.time, fallback_prefix: str | None = None):
+                 wall_clock: Callable[[], float] = time.time, fallback_prefix: str | None = None,
+                 summary: Callable[[], tuple[int, str] | None] | None = None):
         if policy not in ("match", "lift"):
             raise ValueError(f"music policy must be 'match' or 'lift', got {policy!r}")
         self.playlists = dict(playlists)
@@ -179,6 +221,7 @@ class MusicPolicy:
         self.hold_off_s = hold_off_days * 86400.0
         self.preferences = Preferences(half_life_days)
         self._events = events
+        self._summary = summary  # the compacted old evidence (None: none), read before the first events
         self._songs = songs  # playlist -> its songs' file values (None: not known now)
         self._rng = rng or random.Random()
         self._wall_clock = wall_clock
@@ -190,14 +233,15 @@ class MusicPolicy:
 
     @classmethod
     def from_config(cls, config: Config, *, events: Callable[[int], list[Event]] | None = None,
-                    songs: Callable[[str], list[str] | None] | None = None) -> MusicPolicy:
+                    songs: Callable[[str], list[str] | None] | None = None,
+                    summary: Callable[[], tuple[int, str] | None] | None = None) -> MusicPolicy:
         """The policy of ``config.music``, learning from ``events`` (the store's log) and checking hold-offs
         against ``songs`` (a playlist's songs, from MPD)."""
         music = config.music
         return cls(music.playlists, hold_minutes=music.hold_minutes, policy=music.policy,
                    lift_step_min=music.lift_step_min, explore=music.explore, half_life_days=music.half_life_days,
                    hold_off_days=music.hold_off_days, events=events, songs=songs,
-                   fallback_prefix=config.library.prefix or None)
+                   fallback_prefix=config.library.prefix or None, summary=summary)
 
     def wanted_playlists(self) -> list[str]:
         """Every playlist the policy may play, fallbacks included: what the player checks in MPD."""
@@ -278,6 +322,14 @@ class MusicPolicy:
         """Read the feedback logged since the last call into the learning state."""
         if self._events is None:
             return
+        if self._summary is not None:
+            try:
+                found = self._summary()
+            except StoreError:  # the store cannot be read now: learn when it can
+                return
+            self._summary = None
+            if found is not None:
+                self.preferences.load(*found)
         events = self._events(self.preferences.last_id)
         episode = self._episode
         for event in events:

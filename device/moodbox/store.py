@@ -17,7 +17,10 @@ keeps playing music.
     >>> store.close()
 
 The feedback table is the event log the music policy learns from (:mod:`moodbox.music` derives everything it
-knows by replaying it), so deleting ``feedback.db`` resets what the box learned.
+knows by replaying it), so deleting ``feedback.db`` resets what the box learned. Events older than
+``state.history_days`` are compacted (:func:`moodbox.music.compact_feedback`): what the policy learned from them is
+kept as one summary row (table ``feedback_summary``), and the events and plays themselves are deleted, so the
+database, the memory and the start-up replay stay the same size however old the box is.
 """
 
 from __future__ import annotations
@@ -88,6 +91,16 @@ CREATE TABLE plays (
 );
 PRAGMA user_version = {SCHEMA_VERSION};
 COMMIT;
+"""
+
+
+# Not versioned: added beside any schema version, so that it does not collide with schema upgrades.
+_SUMMARY_TABLE = """
+CREATE TABLE IF NOT EXISTS feedback_summary (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),   -- one row
+    last_id INTEGER NOT NULL,                     -- the newest feedback event folded into it
+    data    TEXT NOT NULL                         -- JSON: the music policy's learning state (its own format)
+);
 """
 
 
@@ -174,6 +187,7 @@ class FeedbackStore:
                 if self._db.in_transaction:
                     self._db.rollback()
                 raise
+        self._db.executescript(_SUMMARY_TABLE)
 
     @contextmanager
     def _sqlite_errors(self, doing: str):
@@ -235,6 +249,45 @@ class FeedbackStore:
                 (last_id,)).fetchall()
         return [Event(*row) for row in rows]
 
+    def summary(self) -> tuple[int, str] | None:
+        """``(last_id, data)`` of the compacted old evidence, or None when nothing was compacted yet."""
+        with self._lock, self._sqlite_errors("read the feedback summary"):
+            if self._db is None:
+                raise StoreError(f"feedback database {self.path} is closed")
+            return self._db.execute("SELECT last_id, data FROM feedback_summary").fetchone()
+
+    def events_before(self, after_id: int, before: float, *, limit: int = -1) -> list[Event]:
+        """The feedback events after ``after_id`` up to the first one at or after ``before`` (Unix time), at most
+        ``limit``: a run of ids with no gap, so that a summary up to the last of them misses none."""
+        with self._lock, self._sqlite_errors("read feedback"):
+            if self._db is None:
+                raise StoreError(f"feedback database {self.path} is closed")
+            rows = self._db.execute(
+                "SELECT id, at, action, mood, playlist, track, elapsed_s FROM feedback WHERE id > ?1 AND id < "
+                "COALESCE((SELECT MIN(id) FROM feedback WHERE id > ?1 AND at >= ?2), 9223372036854775807) "
+                "ORDER BY id LIMIT ?3", (after_id, before, limit)).fetchall()
+        return [Event(*row) for row in rows]
+
+    def compact(self, last_id: int, data: str, before: float) -> int:
+        """In one transaction: store the summary of the events up to ``last_id``, and delete those events and
+        the plays older than ``before``. The newest event is always kept, so that ids are never reused. Returns
+        how many events were deleted."""
+        with self._lock, self._sqlite_errors("compact old feedback"):
+            if self._db is None:
+                raise StoreError(f"feedback database {self.path} is closed")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("INSERT OR REPLACE INTO feedback_summary VALUES (1, ?, ?)", (last_id, data))
+                deleted = self._db.execute(
+                    "DELETE FROM feedback WHERE id <= ? AND at < ? AND id < (SELECT MAX(id) FROM feedback)",
+                    (last_id, before)).rowcount
+                self._db.execute("DELETE FROM plays WHERE at < ?", (before,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.rollback()
+                raise
+            return deleted
+
     def close(self) -> None:
         with self._lock:
             if self._db is not None:
@@ -264,8 +317,9 @@ class ReopeningStore:
         self.retry()
 
     @property
-    def is_open(self) -> bool:
-        return self._store is not None
+    def unopenable(self) -> bool:
+        """Whether the database could not be opened (rather than being open, or closed by :meth:`close`)."""
+        return self._store is None and not self._closed
 
     @property
     def last_error(self) -> str | None:
@@ -308,9 +362,19 @@ class ReopeningStore:
     def events_after(self, last_id: int) -> list[Event]:
         return self._opened().events_after(last_id)
 
+    def summary(self) -> tuple[int, str] | None:
+        return self._opened().summary()
+
+    def events_before(self, after_id: int, before: float, *, limit: int = -1) -> list[Event]:
+        return self._opened().events_before(after_id, before, limit=limit)
+
+    def compact(self, last_id: int, data: str, before: float) -> int:
+        return self._opened().compact(last_id, data, before)
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
+            self._open_error = f"feedback database {self.path} is closed"
             if self._store is not None:
                 self._store.close()
                 self._store = None

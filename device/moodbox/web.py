@@ -358,7 +358,8 @@ def serve(config, *, token: str) -> ThreadingHTTPServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="moodbox web", description=__doc__.split("\n")[0])
+    from moodbox.cli import plain_text
+    parser = argparse.ArgumentParser(prog="moodbox web", description=plain_text(__doc__.split("\n")[0]))
     parser.add_argument("--config", default=str(DEFAULT_PATH), help=f"config file (default {DEFAULT_PATH})")
     parser.add_argument("--url", action="store_true",
                         help="print the page's link with the token, and a QR code of it for the phone; serve nothing")
@@ -368,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, own=("web", "state"))
         if args.port is not None:
             from dataclasses import replace
             config = replace(config, web=replace(config.web, port=args.port))

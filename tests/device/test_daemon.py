@@ -7,6 +7,7 @@ socket and camera wrapper are the real ones.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -177,9 +178,11 @@ def test_scripted_moods_with_30_percent_random_frames_switch_once_per_mood_chang
             clock.advance(1.0)
     finally:
         daemon.close()
-    assert [playlist for _, playlist in switches] == [PLAYLIST_OF[label] for label, _ in script]
+    # the everyday music plays from the first tick, before the first mood is known
+    assert switches[0] == (0.0, "everyday")
+    assert [playlist for _, playlist in switches[1:]] == [PLAYLIST_OF[label] for label, _ in script]
     changes_at = np.cumsum([0] + [seconds for _, seconds in script[:-1]])
-    for (switched_at, _), changed_at in zip(switches, changes_at):
+    for (switched_at, _), changed_at in zip(switches[1:], changes_at):
         assert changed_at <= switched_at <= changed_at + 10.0 + 1.0
 
 
@@ -396,7 +399,8 @@ def test_control_socket_and_buttons_share_one_set_of_actions(make_config_file, m
                     ("pause", "happy", "happy", "upbeat", "upbeat/upbeat-03.ogg"),
                     ("resume", "happy", "happy", "upbeat", "upbeat/upbeat-03.ogg")]
     plays = db.execute("SELECT track, playlist, mood, reason FROM plays ORDER BY id").fetchall()
-    assert plays[:3] == [("upbeat/upbeat-01.ogg", "upbeat", "happy", "mood happy"),
+    assert plays[0] == ("everyday/everyday-01.ogg", "everyday", None, "no mood yet")  # before the first mood
+    assert plays[1:4] == [("upbeat/upbeat-01.ogg", "upbeat", "happy", "mood happy"),
                          ("upbeat/upbeat-02.ogg", "upbeat", "happy", "skip"),
                          ("upbeat/upbeat-03.ogg", "upbeat", "happy", "skip")]
 
@@ -649,7 +653,7 @@ def test_lift_policy_moves_a_long_sad_mood_to_brighter_music(make_config_file):
             if tick.switched:
                 playlists.append(tick.playlist)
         assert tick.mood == "sad"
-        assert playlists == ["calm", "everyday", "upbeat"]
+        assert playlists == ["everyday", "calm", "everyday", "upbeat"]  # everyday first: before the first mood
     finally:
         daemon.close()
 
@@ -662,6 +666,12 @@ def test_feedback_on_a_kept_song_counts_for_the_playlist_it_came_from(make_confi
                             clock=clock, script=[("happy", 10), ("sad", 1e9)])
     daemon.start()
     try:
+        while daemon.player.playlist != "upbeat":
+            daemon.tick()
+            clock.advance(1.0)
+        client = mpd_server.client()
+        client.next()  # the everyday song, played before the first mood was known, ends
+        client.disconnect()
         for _ in range(40):
             daemon.tick()
             clock.advance(1.0)
@@ -678,7 +688,7 @@ def test_feedback_on_a_kept_song_counts_for_the_playlist_it_came_from(make_confi
     finally:
         daemon.close()
     db = sqlite3.connect(Path(daemon.config.state.dir) / "feedback.db")
-    rows = db.execute("SELECT action, playlist, track FROM feedback ORDER BY id").fetchall()
+    rows = db.execute("SELECT action, playlist, track FROM feedback WHERE playlist != 'everyday' ORDER BY id").fetchall()
     assert rows == [("like", "upbeat", "upbeat/upbeat-01.ogg"),
                     ("played", "upbeat", "upbeat/upbeat-01.ogg"),  # the kept song ended: a full play, for upbeat
                     ("skip", "calm", "calm/calm-01.ogg")]
@@ -1013,3 +1023,42 @@ def test_status_works_while_the_store_cannot_be_opened_and_likes_work_once_it_op
         assert [event.action for event in daemon.store.events_after(0)] == ["like"]
     finally:
         daemon.close()
+
+
+def test_a_bad_key_in_another_programs_section_neither_stops_the_start_nor_a_reload(make_config_file, caplog):
+    """Issue 25 item 9: a bad [web] or [library] key stopped the speaker with exit 2 and refused a reload."""
+    from moodbox.config import DAEMON_SECTIONS
+
+    config_path = make_config_file(web={"port": 80})
+    daemon = Daemon(load_config(config_path, own=DAEMON_SECTIONS), frame_source_factory=Frames,
+                    face_finder=OneFace(), expression_model=ScriptedExpressions(time.monotonic, [("happy", 1e9)]))
+    daemon.start()
+    try:
+        make_config_file(web={"port": 80}, library={"max_tracks": 0}, mood={"window_s": 4.0})
+        assert daemon.reload() is True and daemon.config.mood.window_s == 4.0
+        assert "library.max_tracks must be in 1..100000, got 0 (a key of [library]" in caplog.text
+    finally:
+        daemon.close()
+
+
+def test_status_for_people_has_no_python_reprs(make_config_file, mpd_server, capsys):
+    """Issue 25 item 6: `moodbox status` printed Python reprs (None, [], {'happy': 0.7}); --json stays as it is."""
+    clock = FakeClock()
+    daemon, _ = make_daemon(make_config_file(mood={"window_s": 3.0}), clock=clock)
+    daemon.start()
+    try:
+        for _ in range(5):
+            daemon.tick()
+            clock.advance(1.0)
+        sock = str(daemon.config.state.control_socket)
+        assert cli_main(["status", "--socket", sock]) == 0
+        text = capsys.readouterr().out
+        assert cli_main(["status", "--socket", sock, "--json"]) == 0
+        answer = json.loads(capsys.readouterr().out)
+    finally:
+        daemon.close()
+    assert answer["mood"] == "happy" and answer["problems"] == []
+    assert text.startswith("status      ok\nmood        happy (")
+    assert "playing     moodbox upbeat - Upbeat" in text and "playlist    upbeat; MPD connected" in text
+    for repr_text in ("None", "True", "False", "[", "{", "_s:"):
+        assert repr_text not in text, text
