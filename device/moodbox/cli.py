@@ -8,7 +8,7 @@ import os
 import re
 import sys
 
-from moodbox import __version__
+from moodbox import __version__, installed_commit
 from moodbox.actions import ACTIONS
 from moodbox.config import DEFAULT_PATH, load_config_leniently
 
@@ -36,12 +36,19 @@ def _main(argv: list[str] | None) -> int:
     if argv and argv[0] == "library":
         from moodbox import library_cli
         return library_cli.main(argv[1:])
+    if argv and argv[0] == "bundle":
+        from moodbox import bundle
+        return bundle.main(argv[1:])
+    if argv and argv[0] == "camera-check":
+        from moodbox import camera_check
+        return camera_check.main(argv[1:])
     if argv and argv[0] in ("history", "top", "web"):
         from importlib import import_module
         return import_module(f"moodbox.{argv[0]}").main(argv[1:])
 
     parser = argparse.ArgumentParser(prog="moodbox", description="Offline, emotion-aware smart speaker.")
-    parser.add_argument("--version", action="version", version=f"moodbox {__version__}")
+    parser.add_argument("--version", action="version",
+                        version=f"moodbox {__version__} (commit {installed_commit() or 'unknown'})")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="run the daemon (what the systemd service starts)")
     run.add_argument("--config", default=str(DEFAULT_PATH), help=f"config file (default {DEFAULT_PATH})")
@@ -55,6 +62,10 @@ def _main(argv: list[str] | None) -> int:
     commands.add_parser("history", help="moods, songs, likes and skips from the store, as a table or a chart")
     commands.add_parser("top", help="live view of what the box sees and plays, with keys to steer it")
     commands.add_parser("web", help="the opt-in phone page (see moodbox web -h; --url shows its link)")
+    commands.add_parser("bundle", help="a support archive to attach to an issue, without moods or songs "
+                                       "(see moodbox bundle -h)")
+    commands.add_parser("camera-check", help="one look through the camera: face and expression (see moodbox "
+                                             "camera-check -h)")
     for action in ACTIONS.values():
         command = commands.add_parser(action.name, help=action.help)
         where = command.add_mutually_exclusive_group()

@@ -185,7 +185,8 @@ def _check_playlists(config: Config, player) -> list[Check]:
 
 def _check_audio(player) -> Check:
     """A silent speaker is no speaker: an enabled output, no output error, and a playing song that advances."""
-    fix = "-> check audio_output in /etc/mpd.conf (aplay -l lists the sound cards), then mpc play"
+    fix = ("-> choose the sound output: sudo ./setup.sh --audio (in the clone; it lists the sound cards and "
+           "writes your choice into /etc/mpd.conf), then mpc play")
     state = player.current()
     if state.enabled_outputs == 0:
         return Check("audio", "FAIL", f"MPD at {player.address} has no enabled audio output -> mpc outputs, "

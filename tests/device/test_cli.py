@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -109,7 +110,7 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
     server = ControlServer(tmp_path / "control.sock", handler)
     server.start()
     try:
-        process = subprocess.Popen([sys.executable, "-m", "moodbox", "status", "--socket", str(server.socket_path)],
+        process = subprocess.Popen([sys.executable, "-m", "moodbox", "hold", "--socket", str(server.socket_path)],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         process.stdout.close()
         reader_gone.set()
@@ -137,3 +138,20 @@ def test_native_notes_of_litert_and_opencv_stay_out_of_stderr(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "could not open camera '/dev/video97'" in result.stdout
     assert "XNNPACK" not in result.stderr and "WARN" not in result.stderr and "cap_v4l" not in result.stderr
+
+
+def test_the_diagnostics_are_installed_with_the_program_and_version_names_the_commit(tmp_path, monkeypatch):
+    """Issue 25 item 3: "next steps" pointed into the clone (scripts/camera-check, support-bundle); they are
+    `moodbox camera-check` and `moodbox bundle` now, and `moodbox --version` names the commit installed."""
+    import moodbox as package
+
+    shown = moodbox("--help").stdout
+    assert "camera-check" in shown and "bundle" in shown
+    assert moodbox("camera-check", "--help").stdout.startswith("usage: moodbox camera-check")
+    assert moodbox("bundle", "--help").stdout.startswith("usage: moodbox bundle")
+    head = subprocess.run(["git", "-C", str(Path(package.__file__).parents[2]), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+    assert f"(commit {head}" in moodbox("--version").stdout
+    (tmp_path / package.COMMIT_FILE).write_text("abc1234\n")  # what setup.sh writes into the venv
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    assert package.installed_commit() == "abc1234"

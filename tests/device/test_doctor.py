@@ -129,6 +129,7 @@ def test_a_silent_speaker_is_a_failure(make_config_file, music_library, camera_f
         config = make_config_file(camera={"source": str(camera_folder)}, mpd={"host": broken.socket_path})
         audio = by_name(run_checks(config))["audio"][0]
         assert audio.level == "FAIL" and 'Failed to open ALSA device "hw:99"' in audio.detail
+        assert "sudo ./setup.sh --audio" in audio.detail  # issue 25 item 2: how to choose another output
         client.clearerror()
         client.disableoutput(0)
         audio = by_name(run_checks(config))["audio"][0]
