@@ -75,7 +75,7 @@ def test_a_fresh_clone_without_fer2013_runs_with_a_source_and_says_it_is_silent(
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert f"through {folder}, silent (--audio plays through the sound card)" in lines[0]
-    assert lines[-1].startswith("moodbox demo: ") and " looks, a face in 0, 0 playlist switches (none)" in lines[-1]
+    assert lines[-1].startswith("moodbox demo: ") and " looks, a face in 0, 1 playlist switches (everyday)" in lines[-1]
     assert "--audio" in run_demo("--help").stdout
 
 
@@ -90,9 +90,9 @@ def test_without_faces_or_webcam_the_music_follows_scripted_moods_and_every_line
     lines = result.stdout.splitlines()
     assert "scripted moods happy 12 s" in lines[0] and "fed past the camera and the model" in lines[0]
     ticks = lines[2:-1]
-    assert ticks and all(line.startswith("(scripted mood: no camera, no model) [happy]") for line in ticks)
+    assert ticks and all(line.startswith("(scripted mood: no camera, no model) [") for line in ticks)
     assert any("playlist: upbeat" in line for line in ticks)  # the music follows the scripted mood
-    assert "(everyday -> upbeat)" in lines[-1]
+    assert "playlist switches (everyday -> upbeat" in lines[-1]
 
 
 def test_the_demo_takes_kaggles_fer2013_csv_with_or_without_the_ferplus_votes(data_dir, tmp_path):
@@ -100,21 +100,21 @@ def test_the_demo_takes_kaggles_fer2013_csv_with_or_without_the_ferplus_votes(da
     fer2013new.csv beside it) give the same faces."""
     from moodbox.scripted import FERPLUS_CSV_COLUMNS, load_script_faces
 
-    data = np.load(data_dir / "fer2013.npz")
+    with np.load(data_dir / "fer2013.npz") as data:
+        emotion, pixels, usage = data["emotion"], data["pixels"], data["usage"]
     votes = np.load(data_dir / "ferplus_votes.npz")["votes"]
     usage_names = {0: "Training", 1: "PublicTest", 2: "PrivateTest"}
-    rows = [i for i in range(len(data["emotion"])) if data["usage"][i] == 2 or i < 50]  # PrivateTest and a few more
+    rows = np.flatnonzero((usage == 2) | (np.arange(len(usage)) < 50))  # PrivateTest and a few more
     with (tmp_path / "fer2013.csv").open("w") as f:
         f.write("emotion,pixels,Usage\n")
         for i in rows:
-            f.write(f"{data['emotion'][i]},{' '.join(map(str, data['pixels'][i].ravel()))},"
-                    f"{usage_names[int(data['usage'][i])]}\n")
+            f.write(f"{emotion[i]},{' '.join(map(str, pixels[i].ravel()))},{usage_names[int(usage[i])]}\n")
     without_votes = load_script_faces(tmp_path / "fer2013.csv")
-    assert sum(map(len, without_votes.values())) == int((data["usage"] == 2).sum())
+    assert sum(map(len, without_votes.values())) == int((usage == 2).sum())
     with (tmp_path / "fer2013new.csv").open("w") as f:
         f.write("Usage,Image name," + ",".join(FERPLUS_CSV_COLUMNS) + "\n")
         for i in rows:
-            f.write(f"{usage_names[int(data['usage'][i])]},fer{i:07d}.png," + ",".join(map(str, votes[i])) + "\n")
+            f.write(f"{usage_names[int(usage[i])]},fer{i:07d}.png," + ",".join(map(str, votes[i])) + "\n")
     from_csv = load_script_faces(tmp_path)
     from_npz = load_script_faces(data_dir)
     for label in from_npz:
