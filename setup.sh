@@ -325,7 +325,8 @@ install_venv() {
         run "$SYSTEM_PYTHON" -m venv --system-site-packages "$venv"
     fi
     # `moodbox --version` names the commit installed (a clone updated without rerunning setup.sh shows apart)
-    git -c safe.directory="$REPO" -C "$REPO" describe --always --dirty 2>/dev/null | write_atomic "$venv/.moodbox-commit" 0644 || true
+    git -c safe.directory="$REPO" -C "$REPO" describe --always --dirty 2>/dev/null |
+        write_atomic "$venv/.moodbox-commit" 0644 || true
     fingerprint="$(source_fingerprint | sha256sum | cut -d ' ' -f 1)"
     if [[ -f "$stamp" && "$(cat "$stamp")" == "$fingerprint" ]]; then
         say "ok: device package is up to date"
@@ -433,7 +434,7 @@ configure_mpd() {
         say "      bind_to_address \"localhost\" (local only), port \"6600\" (or set [mpd] host in $ETC_DIR/moodbox.toml),"
         say "      a playlist_directory holding the mood playlists (calming, calm, upbeat, everyday by default),"
         say "      and a sticker_file if you want likes remembered per song."
-        [[ -n "$AUDIO_DEVICE" ]] && say "      For the sound output you chose: device \"$AUDIO_DEVICE\" in its alsa audio_output."
+        [[ -n "$AUDIO_DEVICE" ]] && say "      The sound output you chose: device \"$AUDIO_DEVICE\" in its audio_output."
         return
     fi
     if [[ -f "$MPD_CONF" ]]; then
@@ -495,7 +496,7 @@ choose_audio() {
         return 0
     fi
     local cards=() line number=1 choice
-    command -v aplay >/dev/null || die "--audio: aplay is missing (apt-get install alsa-utils) to list the sound cards"
+    command -v aplay >/dev/null || die "--audio: aplay is missing to list the sound cards (apt-get install alsa-utils)"
     while IFS= read -r line; do cards+=("$line"); done < <(sound_cards)
     ((${#cards[@]})) || die "--audio: aplay -l lists no sound card here; plug one in, or give --audio hw:N,M"
     say "Sound outputs (aplay -l):"
@@ -505,7 +506,9 @@ choose_audio() {
     done
     [[ -t 0 ]] || die "--audio: no terminal to ask on; name one: --audio ${cards[0]%%$'\t'*}"
     read -r -p "Play the music through [1-${#cards[@]}]: " choice
-    [[ "$choice" =~ ^[0-9]+$ ]] && ((choice >= 1 && choice <= ${#cards[@]})) || die "--audio: no such choice '$choice'"
+    if ! [[ "$choice" =~ ^[0-9]+$ ]] || ((choice < 1 || choice > ${#cards[@]})); then
+        die "--audio: no such choice '$choice'"
+    fi
     AUDIO_DEVICE="plughw:CARD=${cards[$((choice - 1))]%%$'\t'*}"
 }
 

@@ -4,9 +4,10 @@ It starts a private MPD on a Unix socket in a temporary folder with a synthesise
 playlists, uses as camera FER2013 test faces played in a scripted sequence of moods and pasted into a larger
 frame (or a webcam / video / image folder given with ``--source``; FER2013 as Kaggle's fer2013.csv or as .npz
 files with ``--dataset``). Without any of them, the machine's own webcam when it has one, else the scripted moods
-fed straight to the mood tracker, past the camera and the model (every line says so). It runs the same :class:`Daemon` as ``moodbox run`` with a short mood window, printing
-one line per tick. The music is silent (MPD's null output) unless ``--audio`` plays it through the machine's sound
-card. Nothing is written outside the temporary folder, which is removed at the end.
+fed straight to the mood tracker, past the camera and the model (every line says so). It runs the same
+:class:`Daemon` as ``moodbox run`` with a short mood window, printing one line per tick. The music is silent
+(MPD's null output) unless ``--audio`` plays it through the machine's sound card. Nothing is written outside the
+temporary folder, which is removed at the end.
 """
 
 from __future__ import annotations

@@ -688,7 +688,8 @@ def test_feedback_on_a_kept_song_counts_for_the_playlist_it_came_from(make_confi
     finally:
         daemon.close()
     db = sqlite3.connect(Path(daemon.config.state.dir) / "feedback.db")
-    rows = db.execute("SELECT action, playlist, track FROM feedback WHERE playlist != 'everyday' ORDER BY id").fetchall()
+    rows = db.execute("SELECT action, playlist, track FROM feedback WHERE playlist != 'everyday' ORDER BY id"
+                      ).fetchall()
     assert rows == [("like", "upbeat", "upbeat/upbeat-01.ogg"),
                     ("played", "upbeat", "upbeat/upbeat-01.ogg"),  # the kept song ended: a full play, for upbeat
                     ("skip", "calm", "calm/calm-01.ogg")]
