@@ -29,7 +29,6 @@ from moodbox.config import load_config
 from moodbox.control import send_command
 from moodbox.daemon import EXIT_CONFIG, EXIT_MODEL, Daemon
 from moodbox.faces import Face
-from moodbox.music import WHOLE_LIBRARY
 
 from device_support import FakeClock, HungMPD, wait_until
 
@@ -949,6 +948,8 @@ def test_a_fresh_box_without_the_named_playlists_plays_the_tagger_playlists_then
     """Issue 25 item 1: missing playlists refused the start (exit 4) and a fresh box stayed silent. Now they are
     skipped with a warning: a mood plays the tagger's auto- playlist of the same name, else the whole library, and
     the everyday music plays before the first mood is known."""
+    from moodbox.music import WHOLE_LIBRARY
+
     client = mpd_server.client()
     for name in ("upbeat", "everyday"):
         client.rm(name)
