@@ -211,7 +211,7 @@ class MusicPolicy:
                  events: Callable[[int], list[Event]] | None = None,
                  songs: Callable[[str], list[str] | None] | None = None, rng: random.Random | None = None,
                  wall_clock: Callable[[], float] = time.time, fallback_prefix: str | None = None,
-                 summary: Callable[[], tuple[int, str] | None] | None = None):
+                 whole_library: bool = False, summary: Callable[[], tuple[int, str] | None] | None = None):
         if policy not in ("match", "lift"):
             raise ValueError(f"music policy must be 'match' or 'lift', got {policy!r}")
         self.playlists = dict(playlists)
@@ -225,7 +225,8 @@ class MusicPolicy:
         self._songs = songs  # playlist -> its songs' file values (None: not known now)
         self._rng = rng or random.Random()
         self._wall_clock = wall_clock
-        self._fallback_prefix = fallback_prefix  # None: no fallbacks (the mapped playlists or nothing)
+        self._fallback_prefix = fallback_prefix  # the tagger's playlists: prefix + a mapped name (None: none)
+        self._whole_library = whole_library      # and then every song MPD has
         self._skipped: set[str] = set()
         self._missing: list[str] = []
         self._held_until = float("-inf")
@@ -241,7 +242,7 @@ class MusicPolicy:
         return cls(music.playlists, hold_minutes=music.hold_minutes, policy=music.policy,
                    lift_step_min=music.lift_step_min, explore=music.explore, half_life_days=music.half_life_days,
                    hold_off_days=music.hold_off_days, events=events, songs=songs,
-                   fallback_prefix=config.library.prefix or None, summary=summary)
+                   fallback_prefix=config.library.prefix or None, whole_library=True, summary=summary)
 
     def wanted_playlists(self) -> list[str]:
         """Every playlist the policy may play, fallbacks included: what the player checks in MPD."""
@@ -302,10 +303,9 @@ class MusicPolicy:
         """The mood's playlists, then the tagger's of the same names, then the whole library: each level is
         used only when every playlist of the levels before it is skipped."""
         own = list(self.playlists.get(mood, ()))
-        if self._fallback_prefix is None:
-            return [own]
-        tagged = [self._fallback_prefix + name for name in own if not name.startswith(self._fallback_prefix)]
-        return [own, tagged, [WHOLE_LIBRARY]]
+        prefix = self._fallback_prefix
+        tagged = [prefix + name for name in own if not name.startswith(prefix)] if prefix else []
+        return [own, tagged] + ([[WHOLE_LIBRARY]] if self._whole_library else [])
 
     def candidates(self, mood: str) -> list[str]:
         """The mood's own usable playlists (or its fallbacks' when none of its own is usable)."""
