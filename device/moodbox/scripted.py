@@ -29,14 +29,20 @@ FERPLUS_CSV_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "
                        "unknown", "NF")  # fer2013new.csv's vote columns, in the order of ferplus_votes.npz
 
 
-def default_dataset_dir() -> Path:
-    """``$MOODBOX_DATA``, else ``<repo>/../shared/data``."""
-    return Path(os.environ.get("MOODBOX_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+def default_dataset_dir() -> Path | None:
+    """``$MOODBOX_DATA``, else ``<checkout>/../shared/data`` when running from a checkout; None for an installed
+    moodbox given neither (there is no data beside the venv)."""
+    if "MOODBOX_DATA" in os.environ:
+        return Path(os.environ["MOODBOX_DATA"])
+    checkout = Path(__file__).resolve().parents[2]
+    return checkout.parent / "shared" / "data" if (checkout / "device").is_dir() else None
 
 
 def load_script_faces(dataset_dir) -> dict[str, np.ndarray]:
     """FER2013 PrivateTest faces whose FER2013 label agrees with the FER+ majority label, by label (all its
     PrivateTest faces by their FER2013 label when Kaggle's CSV comes without the FER+ votes)."""
+    if dataset_dir is None:
+        raise FrameError(f"no FER2013 faces given. {HOW_TO_GET_DATA}")
     dataset_dir = Path(dataset_dir)
     csv_file = dataset_dir if dataset_dir.suffix == ".csv" else dataset_dir / "fer2013.csv"
     if csv_file.is_file() and not (dataset_dir / "fer2013.npz").is_file():
