@@ -40,7 +40,7 @@ def select(dataset_dir: str, count: str, out: str) -> None:
 
 
 def classify(model_path: str, faces_path: str, out: str) -> None:
-    from moodbox.expression import ExpressionModel
+    from moodbox.perception.expression import ExpressionModel
 
     started = time.monotonic()
     model = ExpressionModel(model_path)
@@ -90,7 +90,7 @@ def _agreement(emulated: np.ndarray, other: np.ndarray, step: float) -> dict:
 
 
 def compare(folder: str, model_path: str, min_agreement: str) -> None:
-    from moodbox.faces import load_interpreter
+    from moodbox.perception.faces import load_interpreter
 
     work = Path(folder)
     emulated, host, venv = (np.load(work / f"{name}.npz") for name in ("emulated", "host", "host-venv"))

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from moodbox.control import ControlError, send_command
+from moodbox.frontends.control import ControlError, send_command
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"

@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from moodbox.faces import FaceFinder
+from moodbox.perception.faces import FaceFinder
 
 UPSCALE = 4
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 
 from moodbox import __version__, installed_commit
-from moodbox.actions import ACTIONS
+from moodbox.frontends.actions import ACTIONS
 from moodbox.config import DEFAULT_PATH, load_config_leniently
 
 
@@ -25,26 +24,26 @@ def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     # demo and bench have their own options: hand their arguments over untouched
     if argv and argv[0] == "demo":
-        from moodbox import demo
+        from moodbox.devkit import demo
         return demo.main(argv[1:])
     if argv and argv[0] == "bench":
-        from moodbox import bench
+        from moodbox.devkit import bench
         return bench.main(argv[1:])
     if argv and argv[0] == "simulate":
-        from moodbox import simulate
+        from moodbox.devkit import simulate
         return simulate.main(argv[1:])
     if argv and argv[0] == "library":
-        from moodbox import library_cli
+        from moodbox.frontends import library_cli
         return library_cli.main(argv[1:])
     if argv and argv[0] == "bundle":
-        from moodbox import bundle
+        from moodbox.frontends import bundle
         return bundle.main(argv[1:])
     if argv and argv[0] == "camera-check":
-        from moodbox import camera_check
+        from moodbox.frontends import camera_check
         return camera_check.main(argv[1:])
     if argv and argv[0] in ("history", "top", "web"):
         from importlib import import_module
-        return import_module(f"moodbox.{argv[0]}").main(argv[1:])
+        return import_module(f"moodbox.frontends.{argv[0]}").main(argv[1:])
 
     parser = argparse.ArgumentParser(prog="moodbox", description="Offline, emotion-aware smart speaker.")
     parser.add_argument("--version", action="version",
@@ -78,13 +77,13 @@ def _main(argv: list[str] | None) -> int:
         from moodbox.daemon import run_daemon
         return run_daemon(args.config, verbose=args.verbose)
     if args.command == "doctor":
-        from moodbox.doctor import main as doctor_main
+        from moodbox.frontends.doctor import main as doctor_main
         return doctor_main(args.config)
     return _send_action(args)
 
 
 def _send_action(args) -> int:
-    from moodbox.control import ControlError, send_command
+    from moodbox.frontends.control import ControlError, send_command
 
     socket_path = args.socket
     if socket_path is None:  # only the socket path is needed: a typo elsewhere in the config must not matter
@@ -112,11 +111,6 @@ def _send_action(args) -> int:
     else:
         print("\n".join(f"{key.replace('_', ' ')}: {_plain(value)}" for key, value in answer.items() if key != "ok"))
     return 0 if answer.get("ok") else 1
-
-
-def plain_text(doc: str) -> str:
-    """A docstring as help text for people: without reST markup (``code``, :class:`X`)."""
-    return re.sub(r":\w+:`~?([^`]+)`", r"\1", doc).replace("``", "")
 
 
 def _plain(value) -> str:

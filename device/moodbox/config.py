@@ -22,7 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from moodbox.actions import ACTIONS
+from moodbox.frontends.actions import ACTIONS
 from moodbox.errors import MoodboxError
 
 if sys.version_info >= (3, 11):

@@ -4,11 +4,10 @@
 
 :meth:`Daemon.tick` is that flow, top to bottom. Around it: start-up checks that refuse to run half-way (bad config,
 bad model), sd_notify (READY, STATUS, WATCHDOG), the control socket and buttons (both through
-:meth:`Daemon.handle_action` and the table in :mod:`moodbox.actions`), SIGTERM to stop and SIGHUP to reload the
-config. Missing playlists are skipped (the policy falls back, the status says so), never a refusal. A lost camera
-or a restarting MPD makes the status "degraded" and the loop keeps going until they are back;
-a camera call that has been stuck for CAMERA_STUCK_RESTART_S stops the watchdog pings, so that systemd restarts
-the service.
+:meth:`Daemon.handle_action` and the table in :mod:`moodbox.frontends.actions`), SIGTERM to stop and SIGHUP to
+reload the config. Missing playlists are skipped (the policy falls back, the status says so), never a refusal. A lost
+camera or a restarting MPD makes the status "degraded" and the loop keeps going until they are back; a camera call
+that has been stuck for CAMERA_STUCK_RESTART_S stops the watchdog pings, so that systemd restarts the service.
 
 The daemon wires the parts and keeps none of their state: each part is built by its own ``from_config``.
 """
@@ -27,19 +26,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from moodbox.actions import ACTIONS
-from moodbox.camera import Camera
+from moodbox.frontends.actions import ACTIONS
+from moodbox.perception.camera import Camera
 from moodbox.config import DAEMON_SECTIONS, Config, ConfigError, load_config
-from moodbox.control import ControlError, ControlServer
+from moodbox.frontends.control import ControlError, ControlServer
 from moodbox.errors import MoodboxError
-from moodbox.expression import ModelError
-from moodbox.frames import FrameSource
-from moodbox.mood import MoodState, MoodTracker
-from moodbox.music import RESTING_MOOD, MusicPolicy, compact_feedback
+from moodbox.perception.expression import ModelError
+from moodbox.perception.frames import FrameSource
+from moodbox.perception.mood import MoodState, MoodTracker
+from moodbox.music.policy import RESTING_MOOD, MusicPolicy, compact_feedback
 from moodbox.notify import notify, watchdog_period_s
-from moodbox.perception import Perception
-from moodbox.player import Player, PlayerState, PlayerUnavailable, PlaylistUnavailable
-from moodbox.store import ReopeningStore, StoreError
+from moodbox.perception.pipeline import Perception
+from moodbox.music.player import Player, PlayerState, PlayerUnavailable, PlaylistUnavailable
+from moodbox.music.store import ReopeningStore, StoreError
 
 log = logging.getLogger("moodbox.daemon")
 
@@ -156,7 +155,7 @@ class Daemon:
         except ControlError as err:
             raise StartupError(f"{err} (config key state.control_socket)", EXIT_FAILURE) from err
         if config.buttons.enabled:
-            from moodbox.buttons import Buttons, ButtonsError  # gpiozero only when buttons are used
+            from moodbox.frontends.buttons import Buttons, ButtonsError  # gpiozero only when buttons are used
 
             try:
                 self.buttons = Buttons.from_config(config, on_action=self.handle_action,
@@ -377,7 +376,8 @@ class Daemon:
         return self.handle_action(request["command"])
 
     def handle_action(self, name: str) -> dict:
-        """Run an action of :data:`moodbox.actions.ACTIONS` (a button or ``moodbox <action>``); a JSON-able answer."""
+        """Run an action of :data:`moodbox.frontends.actions.ACTIONS` (a button or ``moodbox <action>``); a JSON-able
+        answer."""
         action = ACTIONS.get(name)
         if action is None:
             return {"ok": False, "error": f"unknown action {name!r}; expected one of {', '.join(ACTIONS)}"}

@@ -195,7 +195,7 @@ def test_generic_install_for_real(repo_root, install_paths, tmp_path):
     for name in ("emotion.tflite", "emotion.json", "emotion_float.tflite", "music/musicnn_msd.tflite",
                  "music/mood.json"):
         assert (prefix / "models" / name).read_bytes() == (repo_root / "models" / name).read_bytes()
-    defaults = subprocess.run([str(python), "-c", "import moodbox.bench as b, moodbox.config as c; "
+    defaults = subprocess.run([str(python), "-c", "import moodbox.devkit.bench as b, moodbox.config as c; "
                                "print(c.ModelConfig().path); print(b.DEFAULT_MODEL)"], capture_output=True, text=True)
     assert defaults.stdout.split() == [str(prefix / "models" / "emotion.tflite")] * 2  # defect 21, not the venv
     assert state.is_dir() and oct(state.stat().st_mode & 0o777) == "0o750"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from device_support import write_toml
-from moodbox.mpdserver import PrivateMPD, build_library
+from moodbox.devkit.mpdserver import PrivateMPD, build_library
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +78,7 @@ def demo_box(tmp_path_factory, request):
     import subprocess
     import sys
 
-    from moodbox.control import ControlError, send_command
+    from moodbox.frontends.control import ControlError, send_command
     from device_support import wait_until
 
     data_dir = request.getfixturevalue("data_dir")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from moodbox.cli import main
-from moodbox.control import ControlServer
+from moodbox.frontends.control import ControlServer
 
 
 def moodbox(*args, timeout=60) -> subprocess.CompletedProcess:
@@ -131,8 +131,8 @@ def test_help_texts_have_no_rest_markup(command):
 def test_native_notes_of_litert_and_opencv_stay_out_of_stderr(tmp_path):
     """Issue 25 item 6: every model load printed LiteRT's XNNPACK line, and a camera that cannot be opened printed
     OpenCV's V4L2 warnings, into the journal and the doctor's output."""
-    script = ("from moodbox.config import Config\nfrom moodbox.expression import ExpressionModel\n"
-              "from moodbox.frames import FrameError, OpenCVSource\nExpressionModel.from_config(Config())\n"
+    script = ("from moodbox.config import Config\nfrom moodbox.perception.expression import ExpressionModel\n"
+              "from moodbox.perception.frames import FrameError, OpenCVSource\nExpressionModel.from_config(Config())\n"
               "try:\n    OpenCVSource('/dev/video97')\nexcept FrameError as err:\n    print(err)\n")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

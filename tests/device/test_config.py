@@ -110,9 +110,9 @@ def test_values_at_the_accepted_ends_build_the_parts(tmp_path):
     """The other side of the range checks: what the config accepts, the parts accept."""
     from gpiozero.pins.mock import MockFactory
 
-    from moodbox.buttons import Buttons
-    from moodbox.faces import FaceFinder
-    from moodbox.mood import MoodTracker
+    from moodbox.frontends.buttons import Buttons
+    from moodbox.perception.faces import FaceFinder
+    from moodbox.perception.mood import MoodTracker
 
     config = load_config(write(tmp_path, "[face]\nmin_score = 0.999\n[mood]\nmin_confidence = 0.999\n"
                                          "hysteresis = 0.999\n[buttons]\nhold_time_s = 0.2\ndebounce_s = 0.19\n"))
@@ -241,7 +241,7 @@ def test_each_program_checks_its_own_sections_strictly_and_only_warns_about_the_
     """Issue 25 item 9: a bad key in [web] or [library] stopped the speaker (exit 2); a bad key in [mood] must
     still stop it, and the library scan must still refuse a bad [library] key."""
     from moodbox.config import DAEMON_SECTIONS
-    from moodbox.library_cli import LIBRARY_SECTIONS
+    from moodbox.frontends.library_cli import LIBRARY_SECTIONS
 
     path = write(tmp_path, "[web]\nport = 80\n[library]\nmax_tracks = 0\n[mood]\nwindow_s = 5\n")
     config = load_config(path, own=DAEMON_SECTIONS)

@@ -26,9 +26,9 @@ from gpiozero.pins.mock import MockFactory
 from moodbox.cli import main as cli_main
 from moodbox.config import EXPRESSIONS as LABELS
 from moodbox.config import load_config
-from moodbox.control import send_command
+from moodbox.frontends.control import send_command
 from moodbox.daemon import EXIT_CONFIG, EXIT_MODEL, Daemon
-from moodbox.faces import Face
+from moodbox.perception.faces import Face
 
 from device_support import FakeClock, HungMPD, wait_until
 
@@ -798,7 +798,7 @@ def test_a_store_failing_mid_run_fails_no_tick_and_no_skip(make_config_file, mpd
 
 def test_a_silent_speaker_makes_the_status_degraded(make_config_file, music_library, tmp_path):
     """Defect 8: MPD paused by an output it cannot open (an `error` in its status) was reported `ok`."""
-    from moodbox.mpdserver import PrivateMPD
+    from moodbox.devkit.mpdserver import PrivateMPD
 
     music_dir, playlists_dir, _ = music_library
     broken_alsa = 'audio_output {\n  type "alsa"\n  name "broken"\n  device "hw:99"\n}\n'
@@ -948,7 +948,7 @@ def test_a_fresh_box_without_the_named_playlists_plays_the_tagger_playlists_then
     """Issue 25 item 1: missing playlists refused the start (exit 4) and a fresh box stayed silent. Now they are
     skipped with a warning: a mood plays the tagger's auto- playlist of the same name, else the whole library, and
     the everyday music plays before the first mood is known."""
-    from moodbox.music import WHOLE_LIBRARY
+    from moodbox.music.policy import WHOLE_LIBRARY
 
     client = mpd_server.client()
     for name in ("upbeat", "everyday"):

@@ -80,7 +80,7 @@ def test_music_command_end_to_end_on_a_few_clips(tmp_path, music_data):
     assert "Panda" in card and "ISC" in card and contract["command"] in card
     assert len(list((tmp_path / "run" / "features").glob("*.npz"))) == 24
 
-    from moodbox.tagger import MusicTagger
+    from moodbox.music.tagger import MusicTagger
 
     mood = MusicTagger(out).tag(next((music_data / "clips").glob("*.ogg")))
     assert mood.patches == 2 and -1 <= mood.valence <= 1

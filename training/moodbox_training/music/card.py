@@ -42,7 +42,7 @@ Q3 {QUADRANT_WORDS['Q3']}, Q4 {QUADRANT_WORDS['Q4']}.
 | `mood.json` | the contract: front-end parameters, output shapes, tag names, the mood head (standardiser + 4-class logistic regression over the patch-mean embedding and tags, C = {contract['head']['C']}), metrics, command | small |
 | `confusion.png` | confusion matrices of both heads, cross-validated | |
 
-Front end (one implementation, `device/moodbox/audio.py`, imported by the training code): decode with libsndfile
+Front end (one implementation, `device/moodbox/music/audio.py`, imported by the training code): decode with libsndfile
 (`soundfile`; ffmpeg for m4a), mono, resample to 16 kHz with `soxr`, up to {contract['front_end']['max_patches']}
 excerpts of 3.008 s spread evenly over the track, |STFT|^2 (n_fft 512, periodic Hann, hop 256, no padding), 96
 Slaney mel bands, `log10(10000 * mel + 1)` in float32, 187 frames per patch. The network's outputs are averaged

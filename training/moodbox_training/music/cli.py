@@ -66,7 +66,7 @@ def main(argv=None) -> int:
 
 def build(args, command: str) -> dict:
     from . import card, data, evaluate, extract, handmade, musicnn
-    from moodbox import audio
+    from moodbox.music import audio
 
     clips = data.load(args.data, args.limit)
     log.info("%d clips, %d artists", len(clips), len({c.artist for c in clips}))
@@ -99,7 +99,7 @@ def build(args, command: str) -> dict:
                       "window": "periodic Hann, no centre padding", "mel": "Slaney scale and norm, 0-8000 Hz",
                       "log": "log10(10000 * mel_power + 1), float32",
                       "excerpts": "up to max_patches 3 s excerpts spread evenly over the track",
-                      "implementation": "moodbox.audio (device package)"},
+                      "implementation": "moodbox.music.audio (device package)"},
         "outputs": {"tags": [1, len(musicnn.MSD_TAGS)], "embedding": [1, 200]},
         "tags": list(musicnn.MSD_TAGS),
         "head": {"features": "patch-mean embedding (200) then patch-mean tag probabilities (50)",

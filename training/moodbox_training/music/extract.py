@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from moodbox import audio
-from moodbox.tagger import MusicnnEmbedder
+from moodbox.music import audio
+from moodbox.music.tagger import MusicnnEmbedder
 
 from . import handmade
 from .data import Clip

@@ -3,14 +3,14 @@
 The classic descriptors of music-emotion work (e.g. Panda et al. 2018 list them among their baseline features):
 loudness and its spread, onset rate and strength, tempo and pulse clarity from the onset envelope's
 autocorrelation, spectral centroid, and the mode (major minus minor Krumhansl key-profile correlation of the
-chroma). Computed from the same 16 kHz samples and STFT as the device's front end (``moodbox.audio``).
+chroma). Computed from the same 16 kHz samples and STFT as the device's front end (``moodbox.music.audio``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from moodbox import audio
+from moodbox.music import audio
 
 NAMES = ("loudness_db", "loudness_spread_db", "onset_rate", "onset_strength", "tempo_bpm", "pulse_clarity",
          "centroid_hz", "centroid_spread_hz", "mode", "key_clarity")

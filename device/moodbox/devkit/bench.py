@@ -1,0 +1,308 @@
+"""``moodbox bench``: per-stage latency of our pipeline against the approach we descend from, and daemon cost.
+
+Both pipelines see the same 640x480 frames (FER2013 test faces pasted into a larger frame) with one thread, and
+both run the daemon's own perception call (:meth:`moodbox.perception.pipeline.Perception.look`), with different parts:
+
+- ours: the Y plane of a YUV420 buffer as PiCameraSource takes it, then the parts the daemon builds from the
+  default config (BlazeFace on LiteRT, the contract crop, the int8 model);
+- baseline (webcam scripts and Flask pages): BGR -> gray with OpenCV, Haar cascade on the full frame, the
+  float32 build of the same network (``emotion_float.tflite``).
+
+Then ``python -m moodbox demo`` runs as a subprocess for ``seconds``: time from spawn to READY=1 on our own
+NOTIFY_SOCKET, CPU% of one core from /proc/<pid>/stat and RSS from /proc/<pid>/status.
+
+``--sweep`` runs the face-size sweep instead (:mod:`moodbox.devkit.sweep`): detection, cost and expression accuracy
+per face width, as a table and a PNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from moodbox.config import Config, ModelConfig
+from moodbox.perception.expression import ExpressionModel, ModelError
+from moodbox.perception.faces import FaceFinder
+from moodbox.perception.frames import FrameError, y_plane
+from moodbox.perception.pipeline import Perception
+from moodbox.devkit.scripted import LABELS, ScriptedFaceSource, default_dataset_dir
+
+DEFAULT_MODEL = Path(ModelConfig().path)  # the checkout's, or the one setup.sh installs beside the venv
+FRAME_SIZE = (640, 480)
+STAGES = ("grab_to_gray", "face_finder", "crop", "model", "total")
+WARMUP_FRAMES = 5
+
+
+class _Pipeline:
+    """One way of turning a camera buffer into expression probabilities, timed stage by stage."""
+
+    def __init__(self, to_gray, perception: Perception):
+        self.to_gray, self.perception = to_gray, perception
+        self.times = {stage: [] for stage in STAGES}
+        self.found = self.matches = self.frames = 0
+
+    def run(self, buffer: np.ndarray, expected: str, record=True) -> None:
+        start = time.perf_counter()
+        gray = self.to_gray(buffer)
+        gray_done = time.perf_counter()
+        reading = self.perception.look(gray)
+        done = time.perf_counter()
+        if not record:
+            return
+        self.frames += 1
+        self.times["grab_to_gray"].append(gray_done - start)
+        self.times["total"].append(done - start)
+        for stage, seconds in reading.seconds.items():
+            self.times[stage].append(seconds)
+        if reading.face:
+            self.found += 1
+            self.matches += reading.expression == expected
+
+    def report(self) -> dict:
+        report = {stage: {"median_ms": round(float(np.median(times)) * 1000, 3),
+                          "p90_ms": round(float(np.percentile(times, 90)) * 1000, 3)}
+                  for stage, times in self.times.items() if times}
+        report["faces_found"] = round(self.found / self.frames, 3)
+        report["top1_matches_script"] = round(self.matches / max(self.found, 1), 3)
+        return report
+
+
+def measure_stages(model_path, float_model_path, dataset_dir, frames: int, threads: int = 1) -> dict:
+    width, height = FRAME_SIZE
+    config = Config(model=ModelConfig(path=str(model_path), threads=threads))  # the daemon's defaults otherwise
+    ours = _Pipeline(lambda yuv: y_plane(yuv, width, height), Perception.from_config(config))  # a bad model first
+    step = [0.0]
+    source = ScriptedFaceSource(dataset_dir, [(label, 1.0) for label in LABELS], frame_size=FRAME_SIZE,
+                                clock=lambda: step[0])
+    pipelines = {"ours": ours}
+    result = {"frame_size": list(FRAME_SIZE), "threads": threads, "frames": frames,
+              "ours_is": f"Y plane of YUV420 + {ours.perception.finder.detector_used} + crop + int8 "
+                         f"{Path(model_path).name}",
+              "baseline_is": "BGR->gray + Haar cascade on the full frame (scaleFactor 1.1, minNeighbors 5, "
+                             f"min face 1/10 of the frame) + float {Path(float_model_path).name}"}
+    if Path(float_model_path).is_file():
+        float_model = ExpressionModel(float_model_path, Path(model_path).with_suffix(".json"), threads=threads,
+                                      allow_float=True)
+        pipelines["baseline"] = _Pipeline(lambda bgr: cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY),
+                                          Perception(FaceFinder("haar"), float_model))
+    else:
+        result["baseline"] = {"missing": f"{float_model_path} not found: the training's convert step writes it "
+                                         "beside emotion.tflite"}
+    chroma = np.full((height // 2, width), 128, np.uint8)
+    for index in range(WARMUP_FRAMES + frames):
+        step[0] = float(index)
+        gray = source.grab()
+        buffers = {"ours": np.vstack([gray, chroma]), "baseline": cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)}
+        for name, pipeline in pipelines.items():
+            pipeline.run(buffers[name], source.expected_label(), record=index >= WARMUP_FRAMES)
+    for name, pipeline in pipelines.items():
+        result[name] = pipeline.report()
+    if "baseline" in pipelines:
+        result["speedup_total_median"] = round(
+            result["baseline"]["total"]["median_ms"] / result["ours"]["total"]["median_ms"], 1)
+    return result
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"/proc/{pid}/status has no VmRSS")
+
+
+def measure_daemon(seconds: float, interval_s: float | None = None, ready_timeout_s: float = 60.0, *,
+                   model_path=None, dataset_dir=None) -> dict:
+    """Run ``python -m moodbox demo --json`` and measure start-to-READY=1, CPU% of one core and RSS."""
+    command = [sys.executable, "-m", "moodbox", "demo", "--duration", str(int(seconds + 10)), "--json"]
+    if model_path is not None:
+        command += ["--model", str(model_path)]
+    if dataset_dir is not None:
+        command += ["--dataset", str(dataset_dir)]
+    if interval_s is not None:
+        command += ["--interval", str(interval_s)]
+    with tempfile.TemporaryDirectory(prefix="moodbox-bench-") as tmp, \
+            socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify_socket, \
+            open(Path(tmp) / "stderr", "w+b") as stderr:
+        notify_socket.bind(str(Path(tmp) / "notify"))
+        spawned = time.monotonic()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr,
+                                   env=dict(os.environ, NOTIFY_SOCKET=str(Path(tmp) / "notify")))
+
+        def failure(what: str) -> dict:
+            stderr.seek(0)
+            return {"error": f"{what}; command: {' '.join(command)}",
+                    "stderr_tail": stderr.read().decode(errors="replace")[-2000:]}
+
+        try:
+            while b"READY=1" not in b"\n".join(_receive(notify_socket, time.monotonic() + 0.2)).split(b"\n"):
+                if process.poll() is not None:
+                    return failure(f"demo exited with code {process.returncode} before READY=1")
+                if time.monotonic() - spawned > ready_timeout_s:
+                    return failure(f"no READY=1 within {ready_timeout_s:g} s")
+            ready_s = time.monotonic() - spawned
+            cpu_start, window_start, rss, notifications = _cpu_seconds(process.pid), time.monotonic(), [], 0
+            while time.monotonic() - window_start < seconds:
+                notifications += len(_receive(notify_socket, time.monotonic() + min(1.0, seconds)))
+                if process.poll() is not None:
+                    return failure(f"demo exited with code {process.returncode} during the measurement")
+                rss.append(_rss_mb(process.pid))
+            cpu_s, wall_s = _cpu_seconds(process.pid) - cpu_start, time.monotonic() - window_start
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    return {"start_to_ready_s": round(ready_s, 3), "cpu_percent_of_one_core": round(100 * cpu_s / wall_s, 2),
+            "rss_mb_median": round(float(np.median(rss)), 1), "rss_mb_max": round(max(rss), 1),
+            "notifications": notifications, "seconds": round(wall_s, 1),
+            "interval_s": interval_s if interval_s is not None else "demo default",
+            "command": " ".join(command)}
+
+
+def _receive(notify_socket: socket.socket, until: float) -> list[bytes]:
+    """The sd_notify datagrams that arrive before ``until`` (monotonic time).
+
+    Reading them matters: a Unix datagram queue holds only a few messages, and a daemon whose notifications
+    are not read blocks in send(), which would make it look idle.
+    """
+    messages = []
+    while (left := until - time.monotonic()) > 0:
+        notify_socket.settimeout(left)
+        try:
+            messages.append(notify_socket.recv(4096))
+        except socket.timeout:
+            break
+    return messages
+
+
+def run_bench(*, model_path=DEFAULT_MODEL, frames=300, seconds=60.0, interval_s=None, float_model_path=None,
+              dataset_dir=None, daemon=True, threads=1) -> dict:
+    """Per-stage latency of both pipelines, their speed-up, and (with ``daemon``) the demo daemon's cost."""
+    float_model_path = float_model_path or Path(model_path).with_name("emotion_float.tflite")
+    opencv_threads = cv2.getNumThreads()
+    cv2.setNumThreads(threads)
+    try:
+        result = measure_stages(model_path, float_model_path, dataset_dir or default_dataset_dir(), frames, threads)
+    finally:
+        cv2.setNumThreads(opencv_threads)
+    result["daemon"] = (measure_daemon(seconds, interval_s, model_path=model_path, dataset_dir=dataset_dir)
+                        if daemon else {"skipped": "--no-daemon"})
+    return result
+
+
+def summary(result: dict) -> str:
+    """The figures for a person (``--json`` prints them all)."""
+    ours, lines = result["ours"], []
+    lines.append(f"moodbox bench: {result['frames']} frames of {result['frame_size'][0]}x{result['frame_size'][1]}, "
+                 f"{result['threads']} thread(s)")
+    lines.append(f"  ours:     {ours['total']['median_ms']:.2f} ms a look (median; p90 {ours['total']['p90_ms']:.2f}), "
+                 f"face found in {ours['faces_found']:.0%}   [{result['ours_is']}]")
+    baseline = result["baseline"]
+    if "missing" in baseline:
+        lines.append(f"  baseline: not measured: {baseline['missing']}")
+    else:
+        lines.append(f"  baseline: {baseline['total']['median_ms']:.2f} ms a look (median), face found in "
+                     f"{baseline['faces_found']:.0%}   [{result['baseline_is']}]")
+        lines.append(f"  speed-up: {result['speedup_total_median']:g}x")
+    daemon = result["daemon"]
+    if "error" in daemon:
+        lines.append(f"  daemon:   failed: {daemon['error']}")
+    elif "skipped" in daemon:
+        lines.append("  daemon:   not measured (--no-daemon)")
+    else:
+        lines.append(f"  daemon:   ready in {daemon['start_to_ready_s']:.1f} s, "
+                     f"{daemon['cpu_percent_of_one_core']:.1f}% of one core, {daemon['rss_mb_median']:.0f} MB "
+                     f"resident (median over {daemon['seconds']:g} s)")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    from moodbox.helptext import plain_text
+    parser = argparse.ArgumentParser(prog="moodbox bench", description=plain_text(__doc__.split("\n")[0]))
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="int8 model (JSON beside it)")
+    parser.add_argument("--float-model", type=Path, help="baseline float model (default: emotion_float.tflite "
+                                                         "beside --model)")
+    parser.add_argument("--dataset", type=Path, help="Kaggle's fer2013.csv, or a folder with it or with fer2013.npz "
+                                                     "and ferplus_votes.npz "
+                                                     "(default: $MOODBOX_DATA or ../shared/data)")
+    parser.add_argument("--frames", type=int, default=300, help="frames timed per pipeline (default 300)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="daemon measurement window (default 60)")
+    parser.add_argument("--interval", type=float, help="daemon tick interval (default: the demo's)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-daemon", action="store_true", help="only the per-stage latency")
+    parser.add_argument("--json", action="store_true", help="every figure as JSON instead of the summary")
+    sweep_options = parser.add_argument_group("face-size sweep (--sweep; see moodbox/devkit/sweep.py)")
+    sweep_options.add_argument("--sweep", action="store_true", help="instead: detection rate, cost and expression "
+                                                                    "accuracy per face width; prints a table")
+    sweep_options.add_argument("--faces", type=int, default=60, help="faces per width (default 60)")
+    sweep_options.add_argument("--haar-faces", type=int, default=25, help="of those, how many Haar looks at "
+                                                                           "(default 25; it is slow)")
+    sweep_options.add_argument("--empty", type=int, default=1000, help="empty frames (default 1000)")
+    sweep_options.add_argument("--seed", type=int, default=0, help="random seed of faces, places and walls")
+    sweep_options.add_argument("--split", choices=("private", "public"), default="private",
+                               help="FER2013 faces to paste: PrivateTest (default, the reported figures) or "
+                                    "PublicTest (to choose device-side settings without looking at those)")
+    sweep_options.add_argument("--plot", type=Path, default=Path("face_sweep.png"),
+                               help="PNG written by --sweep (default face_sweep.png)")
+    args = parser.parse_args(argv)
+    if args.frames < 1 or args.seconds <= 0:
+        parser.error("--frames and --seconds must be positive")
+    if args.sweep:
+        return _sweep(args, parser)
+    try:
+        result = run_bench(model_path=args.model, frames=args.frames, seconds=args.seconds,
+                           interval_s=args.interval, float_model_path=args.float_model, dataset_dir=args.dataset,
+                           daemon=not args.no_daemon, threads=args.threads)
+    except (ModelError, FrameError) as exc:
+        print(f"moodbox bench: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2) if args.json else summary(result))
+    return 1 if "error" in result["daemon"] else 0
+
+
+def _sweep(args, parser) -> int:
+    from moodbox.devkit import sweep
+
+    if args.faces < 1 or args.empty < 1 or args.haar_faces < 0:
+        parser.error("--faces and --empty must be positive, --haar-faces at least 0")
+    opencv_threads = cv2.getNumThreads()
+    cv2.setNumThreads(args.threads)
+    try:
+        result = sweep.run_sweep(args.model, args.dataset or default_dataset_dir(), faces=args.faces,
+                                 haar_faces=args.haar_faces, empty=args.empty, seed=args.seed,
+                                 threads=args.threads, split=args.split)
+    except (ModelError, FrameError) as exc:
+        print(f"moodbox bench: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        cv2.setNumThreads(opencv_threads)
+    print(json.dumps(result, indent=2) if args.json
+          else f"{sweep.table(result)}\n\n{sweep.coverage_table(result)}")
+    try:
+        print(f"plot: {sweep.plot(result, args.plot)}", file=sys.stderr if args.json else sys.stdout)
+    except ImportError:
+        print("moodbox bench: no plot written: matplotlib is missing (pip install -e 'device[plot]')",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

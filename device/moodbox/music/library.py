@@ -1,0 +1,216 @@
+"""The owner's music sorted by mood: tag tracks, keep the results, and write the mood playlists into MPD.
+
+``moodbox library scan`` lists the tracks MPD knows (files under its music directory; Mopidy's ``file://`` URIs
+too), analyses only those that are new or changed since the last scan (path, size and mtime are kept in
+``library.db`` in the state directory; every result is committed at once, so an interrupted scan resumes where it
+stopped), and then writes one stored playlist per rule in ``[library.playlists]``: the tracks of the rule's
+quadrants, most typical first, at most ``max_tracks``. Generated playlists are named with ``library.prefix``; a
+stored playlist of that name that the scan did not write (the owner's own) is never replaced unless
+``library.overwrite_owner_playlists`` is true. A playlist is recorded as the scan's before MPD writes it, so a scan
+killed in between leaves it the scan's to rewrite, never frozen as the owner's.
+
+>>> store = LibraryStore(":memory:")
+>>> store.counts()
+{'Q1': 0, 'Q2': 0, 'Q3': 0, 'Q4': 0, 'failed': 0}
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+from urllib.parse import unquote, urlparse
+
+from moodbox.music.audio import AudioError
+from moodbox.errors import MoodboxError
+from moodbox.music.tagger import QUADRANTS, TrackMood
+
+log = logging.getLogger(__name__)
+DEFAULT_MUSIC_DIR = "/var/lib/mpd/music"  # Debian's mpd.conf
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tracks (
+    uri           TEXT PRIMARY KEY,               -- as MPD lists it
+    size          INTEGER NOT NULL,
+    mtime         REAL NOT NULL,
+    model         TEXT NOT NULL,                  -- the model version that analysed it
+    valence       REAL,
+    arousal       REAL,
+    quadrant      TEXT,
+    probabilities TEXT,                           -- JSON {"Q1": p, ...}
+    tags          TEXT,                           -- JSON {"rock": p, ...}
+    error         TEXT,                           -- why it could not be analysed (then no mood)
+    analysed_at   REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS generated_playlists (
+    name       TEXT PRIMARY KEY,                  -- stored playlists this scan wrote (and may rewrite)
+    written_at REAL NOT NULL
+);
+"""
+
+
+class LibraryError(MoodboxError):
+    """The library database or MPD cannot be used; the message names what to fix."""
+
+
+@dataclass(frozen=True)
+class Track:
+    uri: str
+    valence: float | None
+    arousal: float | None
+    quadrant: str | None
+    probabilities: dict[str, float]
+    tags: dict[str, float]
+    error: str | None
+
+
+class LibraryStore:
+    """Analysis results per track, in SQLite; each write is committed at once (a scan resumes after a stop)."""
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path)
+            self._db.executescript(_SCHEMA)
+        except (sqlite3.Error, OSError) as err:
+            raise LibraryError(f"{self.path}: cannot open the library database: {err}") from None
+
+    def is_current(self, uri: str, size: int, mtime: float, model: str) -> bool:
+        row = self._db.execute("SELECT size, mtime, model FROM tracks WHERE uri = ?", (uri,)).fetchone()
+        return row is not None and row[0] == size and row[1] == mtime and row[2] == model
+
+    def put(self, uri: str, size: int, mtime: float, model: str, mood: TrackMood | None = None,
+            error: str | None = None) -> None:
+        values = (None,) * 5 if mood is None else (mood.valence, mood.arousal, mood.quadrant,
+                                                   json.dumps(mood.probabilities), json.dumps(mood.tags))
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO tracks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             (uri, size, mtime, model, *values, error, time.time()))
+
+    def forget_except(self, uris: Iterable[str]) -> int:
+        """Drop tracks MPD no longer lists; return how many."""
+        keep = set(uris)
+        gone = [uri for (uri,) in self._db.execute("SELECT uri FROM tracks") if uri not in keep]
+        with self._db:
+            self._db.executemany("DELETE FROM tracks WHERE uri = ?", [(uri,) for uri in gone])
+        return len(gone)
+
+    def tracks(self) -> list[Track]:
+        rows = self._db.execute("SELECT uri, valence, arousal, quadrant, probabilities, tags, error FROM tracks "
+                                "ORDER BY uri")
+        return [Track(uri, valence, arousal, quadrant, json.loads(probabilities or "{}"), json.loads(tags or "{}"),
+                      error) for uri, valence, arousal, quadrant, probabilities, tags, error in rows]
+
+    def counts(self) -> dict[str, int]:
+        counts = {q: 0 for q in QUADRANTS}
+        counts["failed"] = 0
+        for quadrant, number in self._db.execute("SELECT COALESCE(quadrant, 'failed'), COUNT(*) FROM tracks "
+                                                 "GROUP BY 1"):
+            counts[quadrant] = number
+        return counts
+
+    def generated(self) -> set[str]:
+        return {name for (name,) in self._db.execute("SELECT name FROM generated_playlists")}
+
+    def mark_generated(self, name: str, written: bool) -> None:
+        with self._db:
+            if written:
+                self._db.execute("INSERT OR REPLACE INTO generated_playlists VALUES (?, ?)", (name, time.time()))
+            else:
+                self._db.execute("DELETE FROM generated_playlists WHERE name = ?", (name,))
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def local_path(uri: str, music_dir: Path) -> Path | None:
+    """The file behind an MPD song URI: relative to the music directory, or a ``file://`` URI (Mopidy); ``None``
+    for streams and backends without a file (``local:track:…``, ``http://…``)."""
+    if uri.startswith("file://"):
+        return Path(unquote(urlparse(uri).path))
+    if ":" in uri.split("/")[0]:
+        return None
+    return music_dir / uri
+
+
+@dataclass
+class ScanResult:
+    listed: int = 0
+    analysed: int = 0
+    failed: int = 0
+    unchanged: int = 0
+    not_files: int = 0
+    forgotten: int = 0
+    playlists: dict[str, int] = field(default_factory=dict)  # name written -> tracks
+    kept_owner: list[str] = field(default_factory=list)       # owner's playlists left alone
+
+
+def analyse(uris: list[str], music_dir: Path, store: LibraryStore, tag: Callable[[Path], TrackMood], model: str,
+            result: ScanResult, progress: Callable = lambda items, **_: items) -> None:
+    """Tag every listed track whose size or mtime changed since it was last analysed (or never was)."""
+    todo = []
+    for uri in uris:
+        path = local_path(uri, music_dir)
+        if path is None:
+            result.not_files += 1
+            continue
+        try:
+            stat = path.stat()
+        except OSError as err:
+            log.warning("%s: cannot read (%s); is library.music_dir MPD's music_directory?", path, err.strerror)
+            store.put(uri, -1, -1.0, model, error=f"cannot read {path}: {err.strerror}")
+            result.failed += 1
+            continue
+        if store.is_current(uri, stat.st_size, stat.st_mtime, model):
+            result.unchanged += 1
+        else:
+            todo.append((uri, path, stat))
+    for uri, path, stat in progress(todo, desc="tagging", unit="track"):
+        try:
+            store.put(uri, stat.st_size, stat.st_mtime, model, mood=tag(path))
+            result.analysed += 1
+        except AudioError as err:
+            store.put(uri, stat.st_size, stat.st_mtime, model, error=str(err))
+            result.failed += 1
+
+
+def choose(tracks: list[Track], quadrants: tuple[str, ...], max_tracks: int) -> list[str]:
+    """The rule: tracks placed in one of ``quadrants``, most typical (highest summed probability of those
+    quadrants) first, at most ``max_tracks``."""
+    fitting = [t for t in tracks if t.quadrant in quadrants]
+    fitting.sort(key=lambda t: (-sum(t.probabilities.get(q, 0.0) for q in quadrants), t.uri))
+    return [t.uri for t in fitting[:max_tracks]]
+
+
+def write_playlists(client, store: LibraryStore, rules: dict[str, tuple[str, ...]], *, prefix: str,
+                    max_tracks: int, overwrite_owner: bool, result: ScanResult) -> None:
+    """Replace each generated playlist with what the rule picks now; leave the owner's playlists alone."""
+    existing = {entry["playlist"] for entry in client.listplaylists()}
+    ours = store.generated()
+    tracks = store.tracks()
+    for rule, quadrants in rules.items():
+        name = prefix + rule
+        if name in existing and name not in ours and not overwrite_owner:
+            log.warning("stored playlist %r is not one the scan wrote: left alone (set library.prefix or "
+                        "library.overwrite_owner_playlists)", name)
+            result.kept_owner.append(name)
+            continue
+        chosen = choose(tracks, quadrants, max_tracks)
+        if chosen:  # the intent first: killed after MPD saved it, the next scan still knows it is ours
+            store.mark_generated(name, written=True)
+        if name in existing or chosen:
+            client.command_list_ok_begin()  # one round trip, however many tracks
+            if name in existing:
+                client.rm(name)
+            for uri in chosen:
+                client.playlistadd(name, uri)
+            client.command_list_end()
+        if not chosen:
+            store.mark_generated(name, written=False)
+        result.playlists[name] = len(chosen)

@@ -1,0 +1,483 @@
+"""The music policy: which playlist suits a mood for this listener, and when the music must not change.
+
+The policy learns, per mood, how much the listener wants each playlist (Thompson sampling over Beta posteriors):
+
+- prior: the playlists the config maps to a mood (``music.playlists``) start ahead (:data:`MAPPED_PRIOR`); the
+  other moods' playlists start even (:data:`OTHER_PRIOR`);
+- evidence: what the listener did while a song played, in the mood it happened in, credited to the playlist the
+  song came from (:data:`REWARDS`): a skip in the first :data:`EARLY_SKIP_S` seconds is a strong "no", a later
+  skip a weak one, a like a strong "yes", a hold a "yes", a song played to its end a weak "yes";
+- fading: evidence counts half after ``music.half_life_days``, so a changed taste wins over old habits;
+- choice: at the start of a mood, draw one sample from each candidate's posterior and play the highest. The
+  candidates are the mood's own playlists and other moods' playlists that have earned a place in this mood; with
+  probability ``music.explore`` every playlist takes part, so cross-mood preferences can be found. Two early skips
+  in a row reject the playing playlist for the rest of the mood, and the next choice may then come from any mood.
+
+Everything learned is derived from the feedback log (:meth:`moodbox.music.store.FeedbackStore.events_after`), read
+incrementally: the log is the one source of truth and deleting it resets the learning.
+
+Track memory: a song skipped early is held off for ``music.hold_off_days`` (:meth:`MusicPolicy.arrange` drops it
+from a queue, and a playlist whose every song is held off is not chosen), songs liked since their last early skip
+come first. Only when every candidate playlist is wholly held off do held-off songs play again (rather than
+silence). Songs are named by their ``file`` value as the server gave it (MPD paths, Mopidy URIs: opaque), never by
+server-side stickers.
+
+A hold (long press on like) keeps the current music for ``music.hold_minutes`` whatever the mood does. Missing
+and empty playlists, and playlists MPD stops being able to load, are skipped with a warning (:meth:`warnings`).
+A mood none of whose own playlists can play falls back to the music tagger's playlists of the same names
+(``auto-upbeat`` for ``upbeat``: ``library.prefix``), and then to the whole library (:data:`WHOLE_LIBRARY`), so a
+fresh box with music but without playlists plays. Until the first mood is known the resting mood's music plays
+(:data:`RESTING_MOOD`, the everyday choice).
+
+Policy "lift" (an owner's choice) starts a low mood with what suits it and then, every ``lift_step_min`` minutes the
+mood lasts, moves one step up :data:`LIFT_STEPS`; under "lift" only a mood's own playlists are candidates (learning
+still orders them).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping
+
+from moodbox.music.store import Event, StoreError
+
+if TYPE_CHECKING:
+    from moodbox.config import Config
+
+log = logging.getLogger("moodbox.music.policy")
+
+LOW_MOODS = frozenset({"angry", "disgust", "fear", "sad"})
+LIFT_STEPS = ("neutral", "happy")  # whose music a low mood is lifted through, in order
+
+EARLY_SKIP_S = 30.0
+# evidence kind -> (success, failure) pseudo-counts it adds to the playlist's Beta posterior in that mood
+REWARDS = {
+    "early_skip": (0.0, 1.0),
+    "late_skip": (0.0, 0.5),
+    "like": (1.0, 0.0),
+    "hold": (0.5, 0.0),
+    "played": (0.25, 0.0),
+}
+MAPPED_PRIOR = (3.0, 1.0)  # Beta(3, 1): a playlist the config maps to the mood, mean 0.75
+OTHER_PRIOR = (1.0, 1.0)   # Beta(1, 1): any other playlist, mean 0.5
+REJECT_AFTER_EARLY_SKIPS = 2
+RESTING_MOOD = "neutral"  # whose music plays before the first mood is known
+WHOLE_LIBRARY = "(whole library)"  # the last fallback: every song MPD has (the player knows this name)
+MAX_HELD_OFF_SHOWN = 50  # insights list the songs skipped most recently (one control-socket answer stays small)
+_MAX_EXPONENT = 256.0  # decayed sums are kept relative to an origin, moved forward before they overflow
+
+
+def evidence_kind(event: Event) -> str | None:
+    """What an event says about its playlist: a key of :data:`REWARDS`, or None (pause, release, ...).
+
+    A skip with no known position (recorded before schema version 3) counts as a late, weak one."""
+    if event.action == "skip":
+        early = event.elapsed_s is not None and event.elapsed_s < EARLY_SKIP_S
+        return "early_skip" if early else "late_skip"
+    return event.action if event.action in REWARDS else None
+
+
+class Preferences:
+    """The learning state: decayed evidence per (mood, playlist) and per-track memory, built from events."""
+
+    def __init__(self, half_life_days: float = 30.0):
+        self.half_life_s = half_life_days * 86400.0
+        self.last_id = 0
+        self._origin: float | None = None
+        self._sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+        self.counts: dict[tuple[str, str], Counter] = defaultdict(Counter)
+        self._early_skips: dict[str, float] = {}  # track -> when it was last skipped early
+        self._likes: dict[str, float] = {}        # track -> when it was last liked
+
+    def add(self, events: Iterable[Event]) -> None:
+        for event in events:
+            self.last_id = max(self.last_id, event.id)
+            kind = evidence_kind(event)
+            if kind is None:
+                continue
+            if event.track is not None and kind in ("early_skip", "like"):
+                (self._early_skips if kind == "early_skip" else self._likes)[event.track] = event.at
+            if event.mood is None or event.playlist is None:
+                continue
+            if self._origin is None:
+                self._origin = event.at
+            exponent = (event.at - self._origin) / self.half_life_s
+            if exponent > _MAX_EXPONENT:
+                self._rebase(event.at)
+                exponent = 0.0
+            weight = 2.0 ** exponent
+            success, failure = REWARDS[kind]
+            sums = self._sums[(event.mood, event.playlist)]
+            sums[0] += success * weight
+            sums[1] += failure * weight
+            self.counts[(event.mood, event.playlist)][kind] += 1
+
+    def _rebase(self, origin: float) -> None:
+        scale = 2.0 ** (-(origin - self._origin) / self.half_life_s)
+        for sums in self._sums.values():
+            sums[0] *= scale
+            sums[1] *= scale
+        self._origin = origin
+
+    def export(self) -> str:
+        """The learning state as JSON (the store keeps it as the summary of compacted events)."""
+        return json.dumps({
+            "half_life_days": self.half_life_s / 86400.0, "origin": self._origin,
+            "sums": [[mood, playlist, *sums] for (mood, playlist), sums in self._sums.items()],
+            "counts": [[mood, playlist, dict(counts)] for (mood, playlist), counts in self.counts.items()],
+            "early_skips": self._early_skips, "likes": self._likes})
+
+    def load(self, last_id: int, data: str) -> None:
+        """Start from a summary written by :meth:`export` (of events up to ``last_id``). Its sums were faded with
+        the half-life of their time; a changed ``music.half_life_days`` applies from then on."""
+        state = json.loads(data)
+        self.last_id, self._origin = last_id, state["origin"]
+        for mood, playlist, success, failure in state["sums"]:
+            self._sums[(mood, playlist)] = [success, failure]
+        for mood, playlist, counts in state["counts"]:
+            self.counts[(mood, playlist)] = Counter(counts)
+        self._early_skips, self._likes = dict(state["early_skips"]), dict(state["likes"])
+
+    def evidence(self, mood: str, playlist: str, now: float) -> tuple[float, float]:
+        """(success, failure) pseudo-counts for ``playlist`` in ``mood``, faded to ``now``."""
+        if self._origin is None or (mood, playlist) not in self._sums:
+            return 0.0, 0.0
+        scale = 2.0 ** (-(now - self._origin) / self.half_life_s)
+        success, failure = self._sums[(mood, playlist)]
+        return success * scale, failure * scale
+
+    def held_off(self, track: str, now: float, hold_off_s: float) -> float | None:
+        """When the hold-off of an early-skipped ``track`` ends, or None when it is not held off."""
+        skipped = self._early_skips.get(track)
+        if skipped is None or now >= skipped + hold_off_s or self._likes.get(track, -math.inf) > skipped:
+            return None
+        return skipped + hold_off_s
+
+    def liked(self, track: str) -> bool:
+        return self._likes.get(track, -math.inf) > self._early_skips.get(track, -math.inf)
+
+    def held_off_tracks(self, now: float, hold_off_s: float) -> dict[str, float]:
+        return {track: until for track in self._early_skips
+                if (until := self.held_off(track, now, hold_off_s)) is not None}
+
+
+COMPACT_BATCH = 10000  # events folded per transaction (a first compaction of years of events stays small)
+
+
+def compact_feedback(store, *, half_life_days: float, history_days: float, now: float | None = None) -> int:
+    """Fold the feedback events older than ``history_days`` into the store's summary of what was learned and
+    delete them (and the plays as old); returns how many events were deleted. The policy then starts from the
+    summary and replays only the recent events, so its memory and start-up time do not grow with the box's age."""
+    before = (time.time() if now is None else now) - history_days * 86400.0
+    preferences = Preferences(half_life_days)
+    summary = store.summary()
+    if summary is not None:
+        preferences.load(*summary)
+    deleted = 0
+    while events := store.events_before(preferences.last_id, before, limit=COMPACT_BATCH):
+        preferences.add(events)
+        deleted += store.compact(preferences.last_id, preferences.export(), before)
+    if deleted:
+        log.info("compacted %d feedback events older than %g days into the learning summary", deleted, history_days)
+    return deleted
+
+
+@dataclass
+class _Episode:
+    """One stretch of a mood: the playlist chosen for it and the playlists rejected in it."""
+    mood: str
+    playlist: str | None = None
+    early_skips_in_a_row: int = 0
+    rejected: set[str] = field(default_factory=set)
+
+
+class MusicPolicy:
+    """Maps moods to playlists, learning from the listener's feedback.
+
+    >>> policy = MusicPolicy({"happy": ("upbeat", "party")}, rng=random.Random(1))
+    >>> policy.choose("happy") in ("upbeat", "party")
+    True
+    """
+
+    def __init__(self, playlists: Mapping[str, tuple[str, ...]], *, hold_minutes: float = 30.0,
+                 policy: str = "match", lift_step_min: float = 10.0, explore: float = 0.05,
+                 half_life_days: float = 30.0, hold_off_days: float = 7.0,
+                 events: Callable[[int], list[Event]] | None = None,
+                 songs: Callable[[str], list[str] | None] | None = None, rng: random.Random | None = None,
+                 wall_clock: Callable[[], float] = time.time, fallback_prefix: str | None = None,
+                 whole_library: bool = False, summary: Callable[[], tuple[int, str] | None] | None = None):
+        if policy not in ("match", "lift"):
+            raise ValueError(f"music policy must be 'match' or 'lift', got {policy!r}")
+        self.playlists = dict(playlists)
+        self.policy, self.lift_step_min = policy, lift_step_min
+        self.hold_minutes = hold_minutes
+        self.explore = explore
+        self.hold_off_s = hold_off_days * 86400.0
+        self.preferences = Preferences(half_life_days)
+        self._events = events
+        self._summary = summary  # the compacted old evidence (None: none), read before the first events
+        self._songs = songs  # playlist -> its songs' file values (None: not known now)
+        self._rng = rng or random.Random()
+        self._wall_clock = wall_clock
+        self._fallback_prefix = fallback_prefix  # the tagger's playlists: prefix + a mapped name (None: none)
+        self._whole_library = whole_library      # and then every song MPD has
+        self._skipped: set[str] = set()
+        self._missing: list[str] = []
+        self._held_until = float("-inf")
+        self._episode: _Episode | None = None
+
+    @classmethod
+    def from_config(cls, config: Config, *, events: Callable[[int], list[Event]] | None = None,
+                    songs: Callable[[str], list[str] | None] | None = None,
+                    summary: Callable[[], tuple[int, str] | None] | None = None) -> MusicPolicy:
+        """The policy of ``config.music``, learning from ``events`` (the store's log) and checking hold-offs
+        against ``songs`` (a playlist's songs, from MPD)."""
+        music = config.music
+        return cls(music.playlists, hold_minutes=music.hold_minutes, policy=music.policy,
+                   lift_step_min=music.lift_step_min, explore=music.explore, half_life_days=music.half_life_days,
+                   hold_off_days=music.hold_off_days, events=events, songs=songs,
+                   fallback_prefix=config.library.prefix or None, whole_library=True, summary=summary)
+
+    def wanted_playlists(self) -> list[str]:
+        """Every playlist the policy may play, fallbacks included: what the player checks in MPD."""
+        return list(dict.fromkeys(name for mood in self.playlists for level in self._choices(mood)
+                                  for name in level))
+
+    def mark_unavailable(self, missing: list[str], empty: list[str]) -> None:
+        """Playlists MPD lacks or that hold no songs: never chosen (the mapped ones are warned about once here).
+        Replaces what an earlier check marked, so a playlist created or filled since comes back."""
+        mapped = {name for names in self.playlists.values() for name in names}
+        self._missing = [name for name in missing if name in mapped]
+        for name in self._missing:
+            log.warning("playlist %s does not exist in MPD: skipped", name)
+        for name in empty:
+            if name in mapped:
+                log.warning("playlist %s is empty: skipped", name)
+        self._skipped = set(missing) | set(empty)
+        for mood in self.playlists:
+            if not any(name in self.playlists[mood] for name in self.candidates(mood)):
+                log.warning("mood %s plays %s: %s", mood, ", ".join(self.candidates(mood)) or "nothing",
+                            "none of its playlists can play")
+
+    def warnings(self) -> list[str]:
+        """What the owner should know: mapped playlists that are skipped, and which moods play a fallback."""
+        notes = []
+        for name in self.playlists_skipped():
+            moods = ", ".join(mood for mood, names in self.playlists.items() if name in names)
+            why = "does not exist in MPD" if name in self._missing else "is empty or cannot be played"
+            notes.append(f"playlist {name} (for {moods}) {why}: skipped")
+        for mood, names in self.playlists.items():
+            playing = self.candidates(mood)
+            if not any(name in names for name in playing):
+                notes.append(f"mood {mood} plays {', '.join(playing) or 'nothing'} instead of {', '.join(names)}")
+        return notes
+
+    def playlists_skipped(self) -> list[str]:
+        """The mapped playlists that are skipped now, in config order."""
+        mapped = dict.fromkeys(name for names in self.playlists.values() for name in names)
+        return [name for name in mapped if name in self._skipped]
+
+    def mark_unusable(self, name: str, why: str) -> None:
+        """A playlist MPD refused to play; it is never chosen again (until the next playlist check)."""
+        log.warning("playlist %s cannot be played (%s): skipped", name, why)
+        self._skipped.add(name)
+
+    def music_mood(self, mood: str, mood_for_s: float) -> str:
+        """Whose music to play for ``mood`` held for ``mood_for_s`` seconds: the mood itself, or with "lift" a
+        step up once a low mood has lasted ``lift_step_min`` minutes, another after twice that."""
+        if self.policy != "lift" or mood not in LOW_MOODS:
+            return mood
+        steps = int(mood_for_s // (self.lift_step_min * 60.0))
+        return (mood, *LIFT_STEPS)[min(steps, len(LIFT_STEPS))]
+
+    def all_playlists(self) -> list[str]:
+        return list(dict.fromkeys(name for mood in self.playlists for name in self.candidates(mood)))
+
+    def _choices(self, mood: str) -> list[list[str]]:
+        """The mood's playlists, then the tagger's of the same names, then the whole library: each level is
+        used only when every playlist of the levels before it is skipped."""
+        own = list(self.playlists.get(mood, ()))
+        prefix = self._fallback_prefix
+        tagged = [prefix + name for name in own if not name.startswith(prefix)] if prefix else []
+        return [own, tagged] + ([[WHOLE_LIBRARY]] if self._whole_library else [])
+
+    def candidates(self, mood: str) -> list[str]:
+        """The mood's own usable playlists (or its fallbacks' when none of its own is usable)."""
+        for level in self._choices(mood):
+            usable = [name for name in level if name not in self._skipped]
+            if usable:
+                return usable
+        return []
+
+    def _mapped(self, mood: str, playlist: str) -> bool:
+        return playlist in self.playlists.get(mood, ()) or playlist in self.candidates(mood)
+
+    def refresh(self) -> None:
+        """Read the feedback logged since the last call into the learning state."""
+        if self._events is None:
+            return
+        if self._summary is not None:
+            try:
+                found = self._summary()
+            except StoreError:  # the store cannot be read now: learn when it can
+                return
+            self._summary = None
+            if found is not None:
+                self.preferences.load(*found)
+        events = self._events(self.preferences.last_id)
+        episode = self._episode
+        for event in events:
+            if episode is not None and episode.playlist is not None and event.playlist == episode.playlist:
+                kind = evidence_kind(event)
+                if kind == "early_skip":
+                    episode.early_skips_in_a_row += 1
+                    if episode.early_skips_in_a_row >= REJECT_AFTER_EARLY_SKIPS:
+                        log.info("%s skipped early %d times in a row: another playlist for mood %s",
+                                 episode.playlist, episode.early_skips_in_a_row, episode.mood)
+                        episode.rejected.add(episode.playlist)
+                elif kind is not None:
+                    episode.early_skips_in_a_row = 0
+        self.preferences.add(events)
+
+    def posterior(self, mood: str, playlist: str, now: float | None = None) -> tuple[float, float]:
+        """The Beta(a, b) belief that the listener wants ``playlist`` in ``mood``."""
+        now = self._wall_clock() if now is None else now
+        prior = MAPPED_PRIOR if self._mapped(mood, playlist) else OTHER_PRIOR
+        success, failure = self.preferences.evidence(mood, playlist, now)
+        return prior[0] + success, prior[1] + failure
+
+    def _earned(self, mood: str, now: float) -> list[str]:
+        """Other moods' playlists the listener has shown to want in ``mood`` (more yes than no)."""
+        own = set(self.candidates(mood))
+        return [name for name in self.all_playlists() if name not in own
+                and (evidence := self.preferences.evidence(mood, name, now))[0] > evidence[1]]
+
+    def choose(self, mood: str, current: str | None = None) -> str | None:
+        """A playlist for ``mood``: ``current`` when it was chosen for this mood and not rejected since, else a
+        Thompson draw; None if no playlist is usable."""
+        if mood not in self.playlists:
+            return None
+        self.refresh()
+        now = self._wall_clock()
+        episode = self._episode
+        if episode is None or episode.mood != mood:
+            episode = self._episode = _Episode(mood)
+            if current is not None and current not in self._skipped and self._suits(mood, current, now):
+                episode.playlist = current
+        if episode.playlist is not None and episode.playlist == current and current not in episode.rejected \
+                and current not in self._skipped:
+            return current
+        lifting = self.policy == "lift"  # the owner chose whose music plays: no cross-mood choices
+        usable = self.all_playlists()
+        playable = {name for name in usable if self._playable(name, now)}
+
+        def allowed(names: list[str]) -> list[str]:
+            return [name for name in names if name not in episode.rejected and name in playable]
+
+        own = allowed(self.candidates(mood))
+        if lifting:
+            pool = own
+        elif self._rng.random() < self.explore:
+            pool = allowed(usable)
+        else:
+            pool = own + allowed(self._earned(mood, now))
+        if not pool and not lifting and not episode.rejected - set(self.candidates(mood)):
+            # the mood's own playlists were rejected: try one from another mood; if that is rejected too, the
+            # mood's own come back (a few unlucky skips must not send the music through every playlist)
+            pool = allowed(usable)
+        if not pool:
+            episode.rejected.clear()
+            pool = allowed(self.candidates(mood)) or ([] if lifting else allowed(usable))
+        if not pool:  # every song of every candidate is on hold-off: play something rather than nothing
+            pool = self.candidates(mood) or ([] if lifting else usable)
+        if not pool:
+            return None
+        draws = {name: self._rng.betavariate(*self.posterior(mood, name, now)) for name in pool}
+        episode.playlist = max(draws, key=draws.get)
+        episode.early_skips_in_a_row = 0
+        return episode.playlist
+
+    def _playable(self, playlist: str, now: float) -> bool:
+        """Whether ``playlist`` has a song that is not held off (True when its songs are not known)."""
+        songs = self._songs(playlist) if self._songs is not None else None
+        return songs is None or any(self.preferences.held_off(song, now, self.hold_off_s) is None
+                                    for song in songs)
+
+    def _suits(self, mood: str, playlist: str, now: float) -> bool:
+        """Keep what already plays at the start of a mood when it is the mood's own or earned there, and the
+        listener has not turned against it (posterior mean at least even)."""
+        if playlist not in self.candidates(mood) and playlist not in self._earned(mood, now):
+            return False
+        a, b = self.posterior(mood, playlist, now)
+        return a / (a + b) >= 0.5
+
+    def rejected(self) -> bool:
+        """Whether the playlist chosen for the current mood was just rejected: two early skips in a row, or its
+        last song not on hold-off was skipped early."""
+        self.refresh()
+        episode = self._episode
+        if episode is None or episode.playlist is None:
+            return False
+        if episode.playlist not in episode.rejected and not self._playable(episode.playlist, self._wall_clock()):
+            log.info("every song of %s is on hold-off: another playlist for mood %s", episode.playlist, episode.mood)
+            episode.rejected.add(episode.playlist)
+        return episode.playlist in episode.rejected
+
+    def arrange(self, tracks: list[str]) -> tuple[set[int], list[int]]:
+        """For songs about to be queued (file values, in queue order): the indices to leave out (held off after
+        an early skip) and the indices of liked songs, to be moved to the front in this order. When every song is
+        held off none is left out: an empty queue would be worse."""
+        self.refresh()
+        now = self._wall_clock()
+        held = {i for i, track in enumerate(tracks)
+                if self.preferences.held_off(track, now, self.hold_off_s) is not None}
+        if len(held) == len(tracks):
+            held = set()
+        liked = [i for i, track in enumerate(tracks) if i not in held and self.preferences.liked(track)]
+        return held, liked
+
+    def insights(self, now: float | None = None) -> dict:
+        """What was learned: per mood, each playlist with its estimated preference (posterior mean and standard
+        deviation), whether the config maps it there, and the evidence counts; and the songs on hold-off (how
+        many, and the :data:`MAX_HELD_OFF_SHOWN` skipped last, latest first)."""
+        self.refresh()
+        now = self._wall_clock() if now is None else now
+        moods = {}
+        learned_moods = {mood for mood, _ in self.preferences.counts}
+        for mood in list(self.playlists) + sorted(learned_moods - set(self.playlists)):
+            rows = []
+            for name in self.all_playlists():
+                counts = self.preferences.counts.get((mood, name), Counter())
+                mapped = self._mapped(mood, name)
+                if not mapped and not counts:
+                    continue
+                a, b = self.posterior(mood, name, now)
+                rows.append({"playlist": name, "mapped": mapped, "preference": round(a / (a + b), 3),
+                             "uncertainty": round(math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1))), 3),
+                             "likes": counts["like"], "holds": counts["hold"], "full_plays": counts["played"],
+                             "early_skips": counts["early_skip"], "late_skips": counts["late_skip"]})
+            moods[mood] = sorted(rows, key=lambda row: -row["preference"])
+        held = self.preferences.held_off_tracks(now, self.hold_off_s)
+        latest = sorted(held.items(), key=lambda item: (-item[1], item[0]))[:MAX_HELD_OFF_SHOWN]
+        return {"moods": moods, "held_off_count": len(held),
+                "held_off": [{"track": track, "until": round(until, 1)} for track, until in latest],
+                "half_life_days": self.preferences.half_life_s / 86400.0, "explore": self.explore}
+
+    def hold(self, now: float) -> None:
+        """Keep the current music for ``hold_minutes`` from ``now``."""
+        self._held_until = now + self.hold_minutes * 60.0
+
+    def release(self) -> None:
+        self._held_until = float("-inf")
+
+    def held(self, now: float) -> bool:
+        return now < self._held_until
+
+    def held_for_s(self, now: float) -> float:
+        return max(0.0, self._held_until - now)

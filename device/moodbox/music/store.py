@@ -1,0 +1,380 @@
+"""Feedback and play history in SQLite, in the state directory (e.g. /var/lib/moodbox/feedback.db).
+
+WAL journal with ``synchronous=FULL``: every write is its own transaction, fsynced before the call returns, so an
+event the caller was told about survives a crash or a pulled plug. Any SQLite or file-system failure (read-only
+card, full disk, a corrupt file) comes out as ``StoreError`` naming the database path; the daemon logs it and
+keeps playing music.
+
+    >>> import tempfile, os
+    >>> store = FeedbackStore(os.path.join(tempfile.mkdtemp(), "feedback.db"))
+    >>> store.record_feedback(action="like", expression="happy", mood="happy", playlist="upbeat", track="a.ogg")
+    1
+    >>> store.record_feedback(action="skip", expression="sad", mood="sad", playlist="calm", track="b.ogg",
+    ...                       elapsed_s=4.0)
+    2
+    >>> [(event.action, event.mood, event.playlist, event.elapsed_s) for event in store.events_after(0)]
+    [('like', 'happy', 'upbeat', None), ('skip', 'sad', 'calm', 4.0)]
+    >>> store.close()
+
+The feedback table is the event log the music policy learns from (:mod:`moodbox.music.policy` derives everything it
+knows by replaying it), so deleting ``feedback.db`` resets what the box learned. Events older than
+``state.history_days`` are compacted (:func:`moodbox.music.policy.compact_feedback`): what the policy learned from
+them is kept as one summary row (table ``feedback_summary``), and the events and plays themselves are deleted, so the
+database, the memory and the start-up replay stay the same size however old the box is.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from moodbox.backoff import Backoff
+from moodbox.errors import MoodboxError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 3
+# hold / release: the music held and let go by the listener; pause / resume: the camera's privacy pause;
+# played: a song played to its end (nobody skipped it)
+FEEDBACK_ACTIONS = ("skip", "like", "hold", "release", "pause", "resume", "played")
+
+# Version 3 has no CHECK on the action: which actions exist is the code's business (FEEDBACK_ACTIONS), and a
+# new one must not need a table rebuild. elapsed_s: how far into the song the action came (early or late skip).
+_FEEDBACK_TABLE = """
+CREATE TABLE feedback (
+    id         INTEGER PRIMARY KEY,
+    at         REAL NOT NULL,                    -- Unix time, seconds
+    action     TEXT NOT NULL,
+    expression TEXT,                             -- what the model saw when the button was pressed
+    mood       TEXT,                             -- the smoothed mood at that moment
+    playlist   TEXT,                             -- the playlist the song came from
+    track      TEXT,
+    elapsed_s  REAL                              -- seconds into the song; NULL when not known (before version 3)
+);
+CREATE INDEX feedback_by_playlist ON feedback (playlist);
+"""
+
+# SQLite cannot drop a CHECK in place, so the table is rebuilt; every event is copied over, ids included.
+_REBUILD_FEEDBACK = f"""
+ALTER TABLE feedback RENAME TO feedback_old;
+DROP INDEX feedback_by_playlist;
+{_FEEDBACK_TABLE}
+INSERT INTO feedback (id, at, action, expression, mood, playlist, track)
+    SELECT id, at, action, expression, mood, playlist, track FROM feedback_old;
+DROP TABLE feedback_old;
+"""
+
+# Version 1 only allowed skip, like and hold; version 2 added release, pause and resume, still under a CHECK.
+_UPGRADE = f"""
+BEGIN IMMEDIATE;
+{_REBUILD_FEEDBACK}
+PRAGMA user_version = {SCHEMA_VERSION};
+COMMIT;
+"""
+
+_SCHEMA = f"""
+BEGIN IMMEDIATE;
+{_FEEDBACK_TABLE}
+CREATE TABLE plays (
+    id       INTEGER PRIMARY KEY,
+    at       REAL NOT NULL,
+    track    TEXT NOT NULL,
+    playlist TEXT,
+    mood     TEXT,
+    reason   TEXT NOT NULL                       -- why it started, e.g. "mood changed to sad", "skip"
+);
+PRAGMA user_version = {SCHEMA_VERSION};
+COMMIT;
+"""
+
+
+# Not versioned: added beside any schema version, so that it does not collide with schema upgrades.
+_SUMMARY_TABLE = """
+CREATE TABLE IF NOT EXISTS feedback_summary (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),   -- one row
+    last_id INTEGER NOT NULL,                     -- the newest feedback event folded into it
+    data    TEXT NOT NULL                         -- JSON: the music policy's learning state (its own format)
+);
+"""
+
+
+class StoreError(MoodboxError):
+    """The feedback database cannot be opened or written; the message names the file. ``corrupt``: the file is
+    not a (sound) SQLite database, so moving it aside helps."""
+
+    def __init__(self, message: str, *, corrupt: bool = False):
+        super().__init__(message)
+        self.corrupt = corrupt
+
+
+def open_store(path) -> FeedbackStore:
+    """Open the feedback database; a corrupt one is moved aside (the log says where) and a new one begun.
+
+    Raises StoreError when no database can be opened there at all (a read-only or full disk).
+    """
+    try:
+        return FeedbackStore(path)
+    except StoreError as err:
+        if not err.corrupt:
+            raise
+        reason = err
+    path = Path(path)
+    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+    try:
+        for suffix in ("", "-wal", "-shm"):
+            old = path.with_name(path.name + suffix)
+            if old.exists():
+                old.rename(aside.with_name(aside.name + suffix))
+    except OSError as exc:
+        raise StoreError(f"{reason}; moving it aside to {aside} failed: {exc.strerror}") from exc
+    log.error("%s: moved it to %s and started a new one", reason, aside)
+    return FeedbackStore(path)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One row of the feedback log."""
+    id: int
+    at: float
+    action: str
+    mood: str | None
+    playlist: str | None
+    track: str | None
+    elapsed_s: float | None = None
+
+
+class FeedbackStore:
+    """What the listener liked and skipped, and what played when and why. Safe to share between threads."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the state directory {self.path.parent} for {self.path}: "
+                             f"{exc.strerror}") from exc
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self.last_error: str | None = None  # why the last write failed; None once one succeeds
+        with self._sqlite_errors("open"):
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+            try:
+                self._configure()
+            except BaseException:
+                self._db.close()
+                self._db = None
+                raise
+
+    def _configure(self) -> None:
+        journal = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if journal != "wal":
+            raise StoreError(f"feedback database {self.path}: cannot switch to WAL journal (got {journal!r})")
+        self._db.execute("PRAGMA synchronous = FULL")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"feedback database {self.path} has schema version {version}, newer than this "
+                             f"moodbox understands ({SCHEMA_VERSION}): upgrade moodbox or move the file aside")
+        if version < SCHEMA_VERSION:
+            try:
+                self._db.executescript(_SCHEMA if version == 0 else _UPGRADE)
+            except sqlite3.Error:
+                if self._db.in_transaction:
+                    self._db.rollback()
+                raise
+        self._db.executescript(_SUMMARY_TABLE)
+
+    @contextmanager
+    def _sqlite_errors(self, doing: str):
+        try:
+            yield
+        except StoreError as exc:
+            self.last_error = str(exc)
+            raise
+        except sqlite3.DatabaseError as exc:
+            corrupt = "not a database" in str(exc) or "malformed" in str(exc)
+            hint = " (move the corrupt file aside)" if corrupt else ""
+            cause = str(exc)
+            if isinstance(exc, sqlite3.OperationalError) and ("disk I/O" in cause or "full" in cause):
+                try:
+                    free = shutil.disk_usage(self.path.parent).free
+                except OSError:
+                    free = None
+                if free is not None and free < 1024 * 1024:  # SQLite says "disk I/O error" for ENOSPC in WAL mode
+                    cause = f"the disk is full ({free} bytes free in {self.path.parent})"
+            error = StoreError(f"feedback database {self.path}: cannot {doing}: {cause}{hint}", corrupt=corrupt)
+            self.last_error = str(error)
+            raise error from exc
+
+    def _insert(self, doing: str, sql: str, values: tuple) -> int:
+        with self._lock, self._sqlite_errors(doing):
+            if self._db is None:
+                raise StoreError(f"feedback database {self.path} is closed")
+            row_id = self._db.execute(sql, values).lastrowid
+            self.last_error = None
+            return row_id
+
+    def record_feedback(self, *, action: str, expression: str | None, mood: str | None, playlist: str | None,
+                        track: str | None, at: float | None = None, elapsed_s: float | None = None) -> int:
+        """Store one feedback event (button, CLI, or a song played to its end); returns its id once it is on
+        disk."""
+        if action not in FEEDBACK_ACTIONS:
+            raise ValueError(f"feedback action must be one of {', '.join(FEEDBACK_ACTIONS)}, got {action!r}")
+        return self._insert(
+            "record feedback",
+            "INSERT INTO feedback (at, action, expression, mood, playlist, track, elapsed_s)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (time.time() if at is None else at, action, expression, mood, playlist, track, elapsed_s))
+
+    def record_play(self, *, track: str, playlist: str | None, mood: str | None, reason: str,
+                    at: float | None = None) -> int:
+        """Store that ``track`` started playing and why; returns its id once it is on disk."""
+        return self._insert(
+            "record a play",
+            "INSERT INTO plays (at, track, playlist, mood, reason) VALUES (?, ?, ?, ?, ?)",
+            (time.time() if at is None else at, track, playlist, mood, reason))
+
+    def events_after(self, last_id: int) -> list[Event]:
+        """The feedback events with an id above ``last_id``, oldest first (0: the whole log)."""
+        with self._lock, self._sqlite_errors("read feedback"):
+            if self._db is None:
+                raise StoreError(f"feedback database {self.path} is closed")
+            rows = self._db.execute(
+                "SELECT id, at, action, mood, playlist, track, elapsed_s FROM feedback WHERE id > ? ORDER BY id",
+                (last_id,)).fetchall()
+        return [Event(*row) for row in rows]
+
+    def summary(self) -> tuple[int, str] | None:
+        """``(last_id, data)`` of the compacted old evidence, or None when nothing was compacted yet."""
+        with self._lock, self._sqlite_errors("read the feedback summary"):
+            if self._db is None:
+                raise StoreError(f"feedback database {self.path} is closed")
+            return self._db.execute("SELECT last_id, data FROM feedback_summary").fetchone()
+
+    def events_before(self, after_id: int, before: float, *, limit: int = -1) -> list[Event]:
+        """The feedback events after ``after_id`` up to the first one at or after ``before`` (Unix time), at most
+        ``limit``: a run of ids with no gap, so that a summary up to the last of them misses none."""
+        with self._lock, self._sqlite_errors("read feedback"):
+            if self._db is None:
+                raise StoreError(f"feedback database {self.path} is closed")
+            rows = self._db.execute(
+                "SELECT id, at, action, mood, playlist, track, elapsed_s FROM feedback WHERE id > ?1 AND id < "
+                "COALESCE((SELECT MIN(id) FROM feedback WHERE id > ?1 AND at >= ?2), 9223372036854775807) "
+                "ORDER BY id LIMIT ?3", (after_id, before, limit)).fetchall()
+        return [Event(*row) for row in rows]
+
+    def compact(self, last_id: int, data: str, before: float) -> int:
+        """In one transaction: store the summary of the events up to ``last_id``, and delete those events and
+        the plays older than ``before``. The newest event is always kept, so that ids are never reused. Returns
+        how many events were deleted."""
+        with self._lock, self._sqlite_errors("compact old feedback"):
+            if self._db is None:
+                raise StoreError(f"feedback database {self.path} is closed")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("INSERT OR REPLACE INTO feedback_summary VALUES (1, ?, ?)", (last_id, data))
+                deleted = self._db.execute(
+                    "DELETE FROM feedback WHERE id <= ? AND at < ? AND id < (SELECT MAX(id) FROM feedback)",
+                    (last_id, before)).rowcount
+                self._db.execute("DELETE FROM plays WHERE at < ?", (before,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.rollback()
+                raise
+            return deleted
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def __enter__(self) -> FeedbackStore:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+class ReopeningStore:
+    """The daemon's feedback store: a database that cannot be opened at start (a full or read-only disk, no state
+    directory) is tried again with capped exponential backoff, on :meth:`retry` and whenever it is used, so likes
+    are recorded again once the disk is freed. Used like a :class:`FeedbackStore`; ``last_error`` says why nothing
+    is recorded."""
+
+    def __init__(self, path, *, clock=time.monotonic, first_s: float = 5.0, max_s: float = 300.0):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._store: FeedbackStore | None = None
+        self._open_error: str | None = None
+        self._closed = False
+        self._backoff = Backoff(first_s, max_s, clock)
+        self.retry()
+
+    @property
+    def unopenable(self) -> bool:
+        """Whether the database could not be opened (rather than being open, or closed by :meth:`close`)."""
+        return self._store is None and not self._closed
+
+    @property
+    def last_error(self) -> str | None:
+        return self._open_error if self._store is None else self._store.last_error
+
+    def retry(self) -> bool:
+        """Try to open the database when it is closed and the backoff allows; returns whether it is open."""
+        try:
+            self._opened()
+            return True
+        except StoreError:
+            return False
+
+    def _opened(self) -> FeedbackStore:
+        with self._lock:
+            if self._store is not None:
+                return self._store
+            if self._closed:
+                raise StoreError(f"feedback database {self.path} is closed")
+            if not self._backoff.due():
+                raise StoreError(self._open_error)
+            try:
+                self._store = open_store(self.path)
+            except StoreError as err:
+                self._open_error = str(err)
+                log.error("%s: recording nothing; trying again in %.0f s", err, self._backoff.failed())
+                raise
+            if self._open_error is not None:
+                log.info("feedback database %s opened: recording feedback again", self.path)
+            self._open_error = None
+            self._backoff.succeeded()
+            return self._store
+
+    def record_feedback(self, **event) -> int:
+        return self._opened().record_feedback(**event)
+
+    def record_play(self, **play) -> int:
+        return self._opened().record_play(**play)
+
+    def events_after(self, last_id: int) -> list[Event]:
+        return self._opened().events_after(last_id)
+
+    def summary(self) -> tuple[int, str] | None:
+        return self._opened().summary()
+
+    def events_before(self, after_id: int, before: float, *, limit: int = -1) -> list[Event]:
+        return self._opened().events_before(after_id, before, limit=limit)
+
+    def compact(self, last_id: int, data: str, before: float) -> int:
+        return self._opened().compact(last_id, data, before)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._open_error = f"feedback database {self.path} is closed"
+            if self._store is not None:
+                self._store.close()
+                self._store = None

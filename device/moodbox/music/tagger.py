@@ -1,0 +1,146 @@
+"""The music-mood tagger: audio file -> valence and arousal in -1..1 and a Russell quadrant.
+
+Two model files in ``models/music/``: ``musicnn_msd.tflite`` (MusiCNN with its Million Song Dataset weights, one
+3 s log-mel patch in, 50 tag probabilities and a 200-d embedding out) and ``mood.json`` (the contract: front-end
+parameters, output names, and the mood head, a multinomial logistic regression over the patch-averaged embedding
+and tag probabilities). Valence is P(Q1) + P(Q4) - P(Q2) - P(Q3) and arousal P(Q1) + P(Q2) - P(Q3) - P(Q4); the
+quadrant is the most probable one.
+
+Quadrants of Russell's circumplex: Q1 positive/energetic (happy), Q2 negative/energetic (angry, tense),
+Q3 negative/calm (sad), Q4 positive/calm (relaxed, tender). With the shipped model::
+
+    tagger = MusicTagger()
+    mood = tagger.tag("song.flac")   # TrackMood(valence=0.41, arousal=0.62, quadrant='Q1', ...)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from moodbox.music import audio
+from moodbox.config import default_music_model_dir
+from moodbox.errors import MoodboxError
+
+QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
+QUADRANT_WORDS = {"Q1": "happy, energetic", "Q2": "angry, tense", "Q3": "sad, gloomy", "Q4": "calm, tender"}
+DEFAULT_MODEL_DIR = Path(default_music_model_dir())
+EXIT_MODEL = 3
+TAG_COUNT, EMBEDDING_SIZE = 50, 200
+
+
+class MusicModelError(MoodboxError):
+    """The music model files are missing or do not match; the message names the file."""
+
+
+@dataclass(frozen=True)
+class TrackMood:
+    valence: float
+    arousal: float
+    quadrant: str
+    probabilities: dict[str, float]
+    tags: dict[str, float] = field(repr=False)
+    patches: int
+
+    def as_dict(self) -> dict:
+        return {"valence": round(self.valence, 4), "arousal": round(self.arousal, 4), "quadrant": self.quadrant,
+                "probabilities": {q: round(p, 4) for q, p in self.probabilities.items()}, "patches": self.patches}
+
+
+def load_interpreter(path: Path, threads: int = 1):
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # the frozen tflite-runtime has the same API
+        from tflite_runtime.interpreter import Interpreter
+    try:
+        interpreter = Interpreter(model_path=str(path), num_threads=threads)
+    except (ValueError, RuntimeError) as err:
+        raise MusicModelError(f"{path}: cannot load TFLite model: {err}") from None
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+class MusicnnEmbedder:
+    """Patches -> mean tag probabilities [50] and mean embedding [200]; the part training shares with the box."""
+
+    def __init__(self, model_path: Path, threads: int = 1):
+        if not Path(model_path).is_file():
+            raise MusicModelError(f"{model_path}: music model not found (build it with `moodbox-train music`)")
+        self.interpreter = load_interpreter(Path(model_path), threads)
+        (self._input,) = self.interpreter.get_input_details()
+        expected = [1, audio.PATCH_FRAMES, audio.N_MELS]
+        if list(self._input["shape"]) != expected:
+            raise MusicModelError(f"{model_path}: input shape {list(self._input['shape'])}, expected {expected}")
+        # converted graphs carry no output names: tell the two outputs apart by their width
+        outputs = {int(detail["shape"][-1]): detail["index"] for detail in self.interpreter.get_output_details()}
+        if sorted(outputs) != [TAG_COUNT, EMBEDDING_SIZE]:
+            raise MusicModelError(f"{model_path}: output widths {sorted(outputs)}, expected "
+                             f"{TAG_COUNT} tags and a {EMBEDDING_SIZE}-d embedding")
+        self._tags, self._embedding = outputs[TAG_COUNT], outputs[EMBEDDING_SIZE]
+
+    def __call__(self, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        tags, embeddings = [], []
+        for patch in patches:
+            self.interpreter.set_tensor(self._input["index"], patch[None].astype(np.float32))
+            self.interpreter.invoke()
+            tags.append(self.interpreter.get_tensor(self._tags)[0].copy())
+            embeddings.append(self.interpreter.get_tensor(self._embedding)[0].copy())
+        return np.mean(tags, axis=0), np.mean(embeddings, axis=0)
+
+
+def head_features(tags: np.ndarray, embedding: np.ndarray) -> np.ndarray:
+    """The head's input: the mean embedding then the mean tag probabilities (the order ``mood.json`` declares)."""
+    return np.concatenate([embedding, tags]).astype(np.float64)
+
+
+class MusicTagger:
+    """Loads ``musicnn_msd.tflite`` and ``mood.json`` from ``model_dir``; :meth:`tag` analyses one file."""
+
+    def __init__(self, model_dir: str | Path = DEFAULT_MODEL_DIR, threads: int = 1):
+        model_dir = Path(model_dir)
+        contract_path = model_dir / "mood.json"
+        try:
+            self.contract = json.loads(contract_path.read_text())
+        except FileNotFoundError:
+            raise MusicModelError(f"{contract_path}: music model contract not found "
+                             "(build it with `moodbox-train music`)") from None
+        except (OSError, ValueError) as err:
+            raise MusicModelError(f"{contract_path}: cannot read: {err}") from None
+        self._check_contract(contract_path)
+        self.embedder = MusicnnEmbedder(model_dir / self.contract["model"], threads)
+        head = self.contract["head"]
+        self._mean, self._scale = np.asarray(head["mean"]), np.asarray(head["scale"])
+        self._coef, self._intercept = np.asarray(head["coef"]), np.asarray(head["intercept"])
+        self.tag_names = list(self.contract["tags"])
+        self.max_patches = int(self.contract["front_end"]["max_patches"])
+        self.version = f"{self.contract['name']}:{self.contract.get('trained_on_sha256', '')[:12]}"
+
+    def _check_contract(self, path: Path) -> None:
+        front = self.contract.get("front_end", {})
+        expected = {"sample_rate": audio.SAMPLE_RATE, "n_fft": audio.N_FFT, "hop": audio.HOP,
+                    "n_mels": audio.N_MELS, "patch_frames": audio.PATCH_FRAMES}
+        wrong = {key: front.get(key) for key, value in expected.items() if front.get(key) != value}
+        if wrong:
+            raise MusicModelError(f"{path}: front_end {wrong} does not match this moodbox's audio front end "
+                                  f"{expected}")
+        head = self.contract.get("head", {})
+        if head.get("classes") != list(QUADRANTS):
+            raise MusicModelError(f"{path}: head.classes must be {list(QUADRANTS)}, got {head.get('classes')}")
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        logits = ((features - self._mean) / self._scale) @ self._coef.T + self._intercept
+        exp = np.exp(logits - logits.max())
+        return exp / exp.sum()
+
+    def tag(self, path: str | Path) -> TrackMood:
+        """Analyse one file; raises :class:`moodbox.music.audio.AudioError` naming a file it cannot decode."""
+        patches = audio.logmel_patches(audio.read_segments(path, self.max_patches))
+        tags, embedding = self.embedder(patches)
+        p = self.probabilities(head_features(tags, embedding))
+        return TrackMood(valence=float(p[0] + p[3] - p[1] - p[2]), arousal=float(p[0] + p[1] - p[2] - p[3]),
+                         quadrant=QUADRANTS[int(np.argmax(p))],
+                         probabilities={q: float(v) for q, v in zip(QUADRANTS, p)},
+                         tags={name: float(v) for name, v in zip(self.tag_names, tags)}, patches=len(patches))

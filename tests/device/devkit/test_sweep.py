@@ -1,0 +1,120 @@
+"""moodbox bench --sweep on the real models and dataset: every figure present and in range, the PNG written."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from moodbox.devkit.bench import main
+from moodbox.devkit.sweep import coverage_table, face_patch, is_the_face, load_ferplus_faces, run_sweep, table
+from moodbox.perception.faces import Face
+
+
+@pytest.fixture(scope="module")
+def model(model_path):
+    if not model_path.is_file():
+        pytest.skip(f"{model_path} is absent: train one with training/ (moodbox-train pipeline)")
+    return model_path
+
+
+def test_ferplus_faces_follow_the_training_sides_majority_rule(data_dir):
+    pixels, labels = load_ferplus_faces(data_dir)
+    assert pixels.shape[1:] == (48, 48) and len(pixels) == len(labels) == 3372  # PrivateTest rows with a majority
+    assert set(np.unique(labels)) <= set(range(7))
+
+
+def test_publictest_faces_are_another_set(data_dir):
+    public, public_labels = load_ferplus_faces(data_dir, "public")
+    private, _ = load_ferplus_faces(data_dir)
+    assert len(public) == len(public_labels) > 3000
+    shared = {face.tobytes() for face in public[:200]} & {face.tobytes() for face in private}
+    assert len(shared) < 10  # FER2013 has a few duplicate images across its splits
+
+
+def test_rolled_patch_and_the_hit_rule():
+    face = np.tile(np.arange(48, dtype=np.uint8) * 5, (48, 1))
+    assert face_patch(face, 24, 0).shape == (24, 24) and face_patch(face, 96, 20).shape == (96, 96)
+    assert not (face_patch(face, 96, 20) == face_patch(face, 96, 0)).all()
+    assert is_the_face(Face(10, 10, 30, 30, 0.9), (25, 25), 32)
+    assert not is_the_face(Face(10, 10, 30, 30, 0.9), (45, 25), 32)  # centre too far
+    assert not is_the_face(Face(10, 10, 10, 10, 0.9), (15, 15), 32)  # far too small
+
+
+def test_a_turned_face_is_as_sharp_as_an_upright_one_of_its_size(data_dir):
+    """Turned at 48 px and then shrunk once, like a camera's one look at a tilted face (turning the shrunk patch
+    kept about half its fine detail)."""
+    faces, _ = load_ferplus_faces(data_dir, "public")
+
+    def detail(patch):
+        return cv2.Laplacian(patch.astype(np.float32), cv2.CV_32F)[8:-8, 8:-8].var()
+
+    ratios = [detail(face_patch(face, 32, 20)) / detail(face_patch(face, 32, 0)) for face in faces[:50]]
+    assert np.median(ratios) > 0.85
+
+
+def test_sweep_rows_table_plot_and_coverage(model, data_dir, tmp_path):
+    from moodbox.devkit.sweep import plot
+
+    result = run_sweep(model, data_dir, faces=3, haar_faces=1, empty=20, haar_empty=2, sizes=(32, 96))
+    assert [row["width_px"] for row in result["rows"]] == [32, 96]
+    for row in result["rows"]:
+        for key in ("found_upright", "found_rolled", "haar_upright", "haar_rolled"):
+            assert 0 <= row[key] <= 1
+        assert row["cost_ms_median"] > 0 and row["cost_ms_p90"] >= row["cost_ms_median"]
+        assert row["passes_median"] >= 1
+    assert result["rows"][1]["found_upright"] > 0  # a 96 px face is found: a finder that finds nothing fails here
+    assert result["empty"]["frames"] == 20 and 0 <= result["empty"]["false_positive_frames"] <= 20
+    assert 0 < result["native_48px_accuracy"] <= 1
+    printed = table(result)
+    assert printed.count("\n| 32 | 2.5 |") == 1 and "Empty frames:" in printed
+    assert "Camera Module 3 Wide" in coverage_table(result)
+    png = plot(result, tmp_path / "sweep.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_coverage_reads_the_expression_only_as_far_as_both_poses_are_read_well():
+    def row(width, upright, rolled):
+        return {"width_px": width, "found_upright": 0.99, "found_rolled": 0.99,
+                "accuracy_upright": upright, "accuracy_rolled_aligned": rolled}
+
+    result = {"rows": [row(160, 0.86, 0.86), row(48, 0.85, 0.84), row(40, 0.84, 0.80), row(32, 0.83, 0.78)]}
+    lines = coverage_table(result).splitlines()
+    assert lines[2] == "| Camera Module 3 (66 deg) | 2.5 m (32 px face) | 2.0 m (40 px face) |"
+    result["rows"][3]["found_rolled"] = 0.90
+    lines = coverage_table(result).splitlines()
+    assert lines[2] == "| Camera Module 3 (66 deg) | 2.0 m (40 px face) | 2.0 m (40 px face) |"
+
+
+def test_empty_frames_see_a_fresh_pool_of_walls_every_pool_frames(monkeypatch):
+    from moodbox.devkit import sweep
+    from moodbox.perception.faces import FaceFinder
+
+    pools = []
+    monkeypatch.setattr(sweep, "POOL_FRAMES", 5)
+    monkeypatch.setattr(sweep, "textured_background", lambda rng, width, height: pools.append(1) or
+                        np.full((height, width), 128, np.uint8))
+    scene = sweep._Scene(np.random.default_rng(0), pool=2)
+    result = sweep._empty_frames(FaceFinder("blazeface"), FaceFinder("haar"), scene, 12, 1)
+    assert result["frames"] == 12 and result["false_positive_frames"] == 0
+    assert len(pools) == 2 * 3  # the first pool, then one at frame 5 and one at frame 10
+
+
+def test_bench_sweep_command(model, data_dir, tmp_path, capsys):
+    png = tmp_path / "s.png"
+    arguments = ["--sweep", "--model", str(model), "--dataset", str(data_dir), "--faces", "1", "--haar-faces", "0",
+                 "--empty", "5", "--plot", str(png)]
+    assert main(arguments) == 0
+    out = capsys.readouterr().out
+    assert "| width px |" in out and "| 160 | 0.5 |" in out and "Camera Module 3 Wide" in out and str(png) in out
+    assert png.is_file()
+    assert main(arguments + ["--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["rows"]) == 10
+
+
+def test_bench_sweep_refuses_bad_counts(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--sweep", "--faces", "0"])
+    assert exit_info.value.code == 2

@@ -1,0 +1,106 @@
+"""The action table against the real parts it drives: a Player on a test MPD, the MusicPolicy, a Camera."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from moodbox.frontends.actions import ACTIONS
+from moodbox.cli import main as cli_main
+from moodbox.perception.camera import Camera
+from moodbox.music.policy import EARLY_SKIP_S, MusicPolicy
+from moodbox.errors import MoodboxError
+from moodbox.music.player import Player
+from moodbox.music.store import StoreError
+
+from device_support import FakeClock
+
+
+class Box:
+    """What a handler may use of the running daemon, with the feedback events kept in a list."""
+
+    def __init__(self, player, camera):
+        self.player, self.camera = player, camera
+        self.policy = MusicPolicy({"happy": ("upbeat",)}, hold_minutes=1.0)
+        self.clock = FakeClock()
+        self.recorded: list[tuple[str, str | None]] = []
+        self.store_error: str | None = None
+
+    def record(self, event: str, playing) -> None:
+        if self.store_error:
+            raise StoreError(self.store_error)
+        self.recorded.append((event, playing.track))
+
+    def replace_rejected_playlist(self) -> bool:
+        return False
+
+    def status(self) -> dict:
+        return {"camera": self.camera.status}
+
+
+class Gray:
+    def grab(self):
+        return np.zeros((4, 4), np.uint8)
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def box(mpd_server):
+    player = Player(mpd_server.socket_path, shuffle=False)
+    player.switch_to("upbeat", "now", mood="happy")
+    camera = Camera(Gray)
+    yield Box(player, camera)
+    camera.close()
+    player.close()
+
+
+def test_each_action_does_its_job_and_records_the_store_event(box):
+    assert ACTIONS["like"].handler(box) == {"action": "like", "playlist": "upbeat", "track": "upbeat/upbeat-01.ogg"}
+    assert ACTIONS["skip"].handler(box)["track"] == "upbeat/upbeat-01.ogg"
+    assert box.player.current().track == "upbeat/upbeat-02.ogg"
+    assert ACTIONS["hold"].handler(box)["held"] is True and box.policy.held(box.clock())
+    box.clock.advance(10)
+    released = ACTIONS["hold"].handler(box)
+    assert released["held"] is False and released["held_for_s"] == 0
+    assert ACTIONS["pause"].handler(box) == {"camera": "paused"} and box.camera.grab() is None
+    assert ACTIONS["pause"].handler(box) == {"camera": "ok"} and box.camera.grab() is not None
+    assert ACTIONS["status"].handler(box) == {"camera": "ok"}
+    assert box.recorded == [("like", "upbeat/upbeat-01.ogg"), ("skip", "upbeat/upbeat-01.ogg"),
+                            ("hold", "upbeat/upbeat-02.ogg"), ("release", "upbeat/upbeat-02.ogg"),
+                            ("pause", "upbeat/upbeat-02.ogg"), ("resume", "upbeat/upbeat-02.ogg")]
+
+
+def test_every_action_is_a_cli_subcommand_with_its_help(capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["--help"])
+    usage = capsys.readouterr().out
+    for action in ACTIONS.values():
+        assert action.name in usage and action.help.replace("`", "")[:30] in usage.replace("`", "")
+
+
+def test_a_failed_record_does_not_undo_a_skip_or_hold_but_fails_a_like(box):
+    """Issue 10, defect 10: a skip answered ok: false (and looked failed) although MPD had skipped."""
+    box.store_error = "feedback database /x/feedback.db: cannot record feedback: the disk is full"
+    skipped = ACTIONS["skip"].handler(box)
+    assert skipped["track"] == "upbeat/upbeat-01.ogg" and skipped["not_recorded"] == box.store_error
+    assert box.player.current().track == "upbeat/upbeat-02.ogg"
+    assert ACTIONS["hold"].handler(box)["not_recorded"] == box.store_error and box.policy.held(box.clock())
+    assert ACTIONS["pause"].handler(box) == {"camera": "paused", "not_recorded": box.store_error}
+    with pytest.raises(MoodboxError, match="the disk is full"):
+        ACTIONS["like"].handler(box)
+
+
+def test_skip_says_which_song_comes_next(box):
+    """Issue 10, defect 25: `moodbox skip` printed the skipped song only."""
+    skipped = ACTIONS["skip"].handler(box)
+    assert (skipped["track"], skipped["next"]) == ("upbeat/upbeat-01.ogg", "upbeat/upbeat-02.ogg")
+
+
+def test_an_early_skip_takes_the_song_out_of_the_queue(box, mpd_client):
+    """Repeat is on: a song skipped in its first EARLY_SKIP_S seconds must not come back when the queue wraps."""
+    assert box.player.current().elapsed < EARLY_SKIP_S
+    ACTIONS["skip"].handler(box)
+    assert [song["file"] for song in mpd_client.playlistinfo()] == ["upbeat/upbeat-02.ogg", "upbeat/upbeat-03.ogg"]
+    assert box.player.current().track == "upbeat/upbeat-02.ogg"

@@ -1,0 +1,347 @@
+"""The music policy: mood -> playlist learned from feedback (rewards, fading, exploration, rejection), track
+memory, holds, empty playlists, lift."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+
+from moodbox.config import DEFAULT_PLAYLISTS
+from moodbox.music.policy import (MAPPED_PRIOR, MAX_HELD_OFF_SHOWN, OTHER_PRIOR, REWARDS, MusicPolicy, Preferences,
+                                  evidence_kind)
+from moodbox.music.store import Event
+
+DAY = 86400.0
+NOW = 1.7e9
+
+
+class Log:
+    """The feedback log the policy reads (the store's events_after), filled by the test."""
+
+    def __init__(self):
+        self.events: list[Event] = []
+
+    def add(self, action, mood, playlist, track="t.ogg", at=NOW, elapsed_s=None, times=1):
+        for _ in range(times):
+            self.events.append(Event(len(self.events) + 1, at, action, mood, playlist, track, elapsed_s))
+
+    def after(self, last_id):
+        return [event for event in self.events if event.id > last_id]
+
+
+def policy_with(log, playlists=DEFAULT_PLAYLISTS, now=NOW, seed=1, **options):
+    clock = [now]
+    policy = MusicPolicy(playlists, events=log.after, rng=random.Random(seed), wall_clock=lambda: clock[0],
+                         **options)
+    return policy, clock
+
+
+def test_default_mapping_matches_the_mood():
+    policy = MusicPolicy(DEFAULT_PLAYLISTS, explore=0.0)
+    assert policy.choose("happy") == "upbeat"
+    assert policy.choose("sad") == "calm"
+    assert policy.choose("angry") == "calming"
+    assert policy.choose("neutral") == "everyday"
+    assert policy.choose("nonsense") is None
+
+
+@pytest.mark.parametrize("action, elapsed_s, kind", [
+    ("skip", 3.0, "early_skip"), ("skip", 29.9, "early_skip"), ("skip", 30.0, "late_skip"),
+    ("skip", None, "late_skip"), ("like", None, "like"), ("hold", None, "hold"), ("played", None, "played"),
+    ("pause", None, None), ("resume", None, None), ("release", None, None)])
+def test_each_action_is_its_kind_of_evidence(action, elapsed_s, kind):
+    assert evidence_kind(Event(1, NOW, action, "sad", "calm", "t.ogg", elapsed_s)) == kind
+
+
+def test_rewards_are_ordered_as_the_listener_means_them():
+    yes = {kind: success for kind, (success, failure) in REWARDS.items() if failure == 0}
+    no = {kind: failure for kind, (success, failure) in REWARDS.items() if success == 0}
+    assert yes["like"] > yes["hold"] > yes["played"] > 0
+    assert no["early_skip"] > no["late_skip"] > 0
+
+
+def test_evidence_is_per_mood_and_credited_to_its_playlist():
+    log = Log()
+    log.add("skip", "sad", "calm", elapsed_s=5.0, times=3)
+    log.add("like", "happy", "calm", times=2)
+    policy, _ = policy_with(log)
+    policy.refresh()
+    assert policy.posterior("sad", "calm") == (MAPPED_PRIOR[0], MAPPED_PRIOR[1] + 3 * REWARDS["early_skip"][1])
+    assert policy.posterior("happy", "calm") == (OTHER_PRIOR[0] + 2 * REWARDS["like"][0], OTHER_PRIOR[1])
+    assert policy.posterior("neutral", "calm") == OTHER_PRIOR  # a skip while sad says nothing about neutral
+
+
+def test_old_evidence_fades_by_half_every_half_life():
+    log = Log()
+    log.add("like", "sad", "calm", at=NOW, times=4)
+    preferences = Preferences(half_life_days=30.0)
+    preferences.add(log.after(0))
+    assert preferences.evidence("sad", "calm", NOW) == pytest.approx((4.0, 0.0))
+    assert preferences.evidence("sad", "calm", NOW + 30 * DAY) == pytest.approx((2.0, 0.0))
+    assert preferences.evidence("sad", "calm", NOW + 60 * DAY) == pytest.approx((1.0, 0.0))
+    log.add("skip", "sad", "calm", at=NOW + 20000 * DAY, elapsed_s=1.0)  # centuries of half-lives: no overflow
+    preferences.add(log.after(4))
+    assert preferences.evidence("sad", "calm", NOW + 20000 * DAY) == pytest.approx((0.0, 1.0))
+
+
+def test_liked_playlists_are_chosen_more_and_skipped_ones_less():
+    log = Log()
+    log.add("like", "happy", "party", times=6)
+    log.add("skip", "happy", "disco", elapsed_s=4.0, times=3)
+    playlists = {"happy": ("upbeat", "party", "disco")}
+    picks = Counter()
+    for seed in range(600):
+        policy, _ = policy_with(log, playlists, seed=seed, explore=0.0)
+        picks[policy.choose("happy")] += 1
+    assert picks["party"] > picks["upbeat"] > picks["disco"] > 0  # a skipped playlist still gets a chance
+
+
+def test_current_playlist_is_kept_for_the_rest_of_the_mood():
+    policy, _ = policy_with(Log(), {"happy": ("upbeat", "party"), "sad": ("calm",)})
+    assert policy.choose("happy", current="upbeat") == "upbeat"  # already playing and suits the mood
+    first = policy.choose("sad", current="upbeat")
+    assert first == "calm"
+    assert all(policy.choose("sad", current="calm") == "calm" for _ in range(50))
+
+
+def test_two_early_skips_in_a_row_reject_the_playlist_for_the_mood():
+    log = Log()
+    policy, _ = policy_with(log, explore=0.0)
+    assert policy.choose("sad") == "calm"
+    log.add("skip", "sad", "calm", elapsed_s=5.0)
+    log.add("played", "sad", "calm")  # a song heard to its end breaks the run
+    log.add("skip", "sad", "calm", elapsed_s=5.0)
+    assert not policy.rejected()
+    log.add("skip", "sad", "calm", elapsed_s=65.0)  # a late skip breaks it too
+    log.add("skip", "sad", "calm", elapsed_s=5.0)
+    assert not policy.rejected()
+    log.add("skip", "sad", "calm", elapsed_s=5.0)
+    assert policy.rejected()
+    replacement = policy.choose("sad", current="calm")
+    assert replacement not in (None, "calm")  # any other mood's playlist
+
+
+def test_a_cross_mood_preference_is_found_and_kept():
+    """A listener who wants upbeat when sad: after rejecting calm the policy finds upbeat, and once upbeat has
+    earned its place in sad it is chosen from the start of a sad mood."""
+    log = Log()
+    policy, clock = policy_with(log, explore=0.0, seed=3)
+    for episode in range(12):
+        clock[0] += 3600
+        playing = policy.choose("sad", current="everyday" if episode % 2 else None)
+        for _ in range(8):
+            if playing == "upbeat":
+                log.add("like", "sad", playing, at=clock[0])
+                log.add("played", "sad", playing, at=clock[0])
+            else:
+                log.add("skip", "sad", playing, elapsed_s=5.0, at=clock[0])
+                if policy.rejected():
+                    playing = policy.choose("sad", current=playing)
+        policy.choose("neutral", current=playing)  # the mood changes: the next sad mood starts afresh
+    clock[0] += 3600
+    picks = Counter()
+    for seed in range(100):
+        fresh, _ = policy_with(log, explore=0.0, seed=seed, now=clock[0])
+        picks[fresh.choose("sad")] += 1
+    assert picks["upbeat"] >= 90
+
+
+def test_exploration_tries_other_moods_playlists_at_the_configured_rate():
+    tried = Counter()
+    for seed in range(400):
+        policy, _ = policy_with(Log(), seed=seed, explore=0.5)
+        tried[policy.choose("sad")] += 1
+    assert 0 < tried["upbeat"] + tried["everyday"] + tried["calming"] < 400 * 0.5
+    assert all(policy_with(Log(), seed=seed, explore=0.0)[0].choose("sad") == "calm" for seed in range(100))
+
+
+def test_lift_only_chooses_the_step_moods_own_playlists():
+    log = Log()
+    log.add("like", "neutral", "upbeat", times=20)  # would be earned under "match"
+    policy, _ = policy_with(log, policy="lift", lift_step_min=10, explore=1.0)
+    assert [policy.music_mood("sad", minutes * 60) for minutes in (0, 9.9, 10, 19.9, 20, 300)] == \
+        ["sad", "sad", "neutral", "neutral", "happy", "happy"]
+    assert all(policy.choose(policy.music_mood("angry", 15 * 60)) == "everyday" for _ in range(20))
+    assert policy.music_mood("surprise", 3600) == "surprise"  # only low moods are lifted
+    assert MusicPolicy(DEFAULT_PLAYLISTS).music_mood("sad", 3600) == "sad"  # "match" never lifts
+
+
+def test_an_early_skipped_track_is_held_off_until_its_time_is_up():
+    log = Log()
+    log.add("skip", "sad", "calm", track="calm/1.ogg", elapsed_s=4.0)
+    log.add("skip", "sad", "calm", track="calm/2.ogg", elapsed_s=120.0)  # late skip: no hold-off
+    policy, clock = policy_with(log, hold_off_days=7.0)
+    tracks = ["calm/0.ogg", "calm/1.ogg", "calm/2.ogg"]
+    assert policy.arrange(tracks) == ({1}, [])
+    clock[0] = NOW + 7 * DAY - 1
+    assert policy.arrange(tracks) == ({1}, [])
+    clock[0] = NOW + 7 * DAY
+    assert policy.arrange(tracks) == (set(), [])
+    assert policy.arrange(["calm/1.ogg"] * 1)[0] == set()  # never an empty queue
+
+
+def test_a_playlist_whose_every_song_is_held_off_is_not_chosen():
+    log = Log()
+    for track in ("party/1.ogg", "party/2.ogg"):
+        log.add("skip", "happy", "party", track=track, elapsed_s=3.0)
+    log.add("like", "happy", "party", times=30)  # wanted as a playlist, but every song was skipped early
+    songs = {"upbeat": ["upbeat/1.ogg"], "party": ["party/1.ogg", "party/2.ogg"]}
+    playlists = {"happy": ("upbeat", "party")}
+
+    def choices(now):
+        return Counter(policy_with(log, playlists, now=now, explore=0.0, songs=songs.get, seed=seed,
+                                   hold_off_days=1.0)[0].choose("happy") for seed in range(30))
+
+    assert choices(NOW) == {"upbeat": 30}
+    assert choices(NOW + DAY)["party"] > 15  # the hold-off is over
+    songs["upbeat"] = ["party/1.ogg"]  # nothing playable anywhere: play something rather than nothing
+    assert policy_with(log, playlists, songs=songs.get, hold_off_days=1.0)[0].choose("happy") is not None
+
+
+def test_liked_tracks_come_first_and_a_like_lifts_a_hold_off():
+    log = Log()
+    log.add("skip", "sad", "calm", track="local:track:b", elapsed_s=2.0, at=NOW - 100)
+    log.add("like", "sad", "calm", track="local:track:b", at=NOW - 50)  # Mopidy-style URI: opaque
+    log.add("like", "sad", "calm", track="file:///music/d.ogg", at=NOW - 40)
+    policy, _ = policy_with(log)
+    assert policy.arrange(["a.ogg", "local:track:b", "c.ogg", "file:///music/d.ogg"]) == (set(), [1, 3])
+
+
+def test_learning_state_is_rebuilt_from_the_log():
+    log = Log()
+    log.add("like", "sad", "upbeat", times=3)
+    log.add("skip", "sad", "calm", track="x.ogg", elapsed_s=1.0)
+    first, _ = policy_with(log)
+    first.refresh()
+    log.add("played", "sad", "upbeat")
+    first.refresh()  # incremental
+    second, _ = policy_with(log)  # from scratch, e.g. after a restart
+    assert second.insights() == first.insights()
+
+
+def test_insights_show_preferences_evidence_and_held_off_tracks():
+    log = Log()
+    log.add("like", "sad", "upbeat", times=2)
+    log.add("played", "sad", "upbeat", times=3)
+    log.add("skip", "sad", "calm", track="calm/3.ogg", elapsed_s=3.0)
+    log.add("skip", "sad", "calm", elapsed_s=100.0)
+    policy, _ = policy_with(log, hold_off_days=1.0)
+    insights = policy.insights()
+    sad = {row["playlist"]: row for row in insights["moods"]["sad"]}
+    assert set(sad) == {"calm", "upbeat"}
+    assert sad["upbeat"] == {"playlist": "upbeat", "mapped": False, "preference": pytest.approx(3.75 / 4.75, abs=1e-3),
+                             "uncertainty": sad["upbeat"]["uncertainty"], "likes": 2, "holds": 0, "full_plays": 3,
+                             "early_skips": 0, "late_skips": 0}
+    assert sad["calm"]["mapped"] and sad["calm"]["early_skips"] == 1 and sad["calm"]["late_skips"] == 1
+    assert 0 < sad["calm"]["uncertainty"] < 0.5
+    assert [row["playlist"] for row in insights["moods"]["happy"]] == ["upbeat"]
+    assert insights["held_off"] == [{"track": "calm/3.ogg", "until": NOW + DAY}]
+    assert insights["held_off_count"] == 1
+
+
+def test_insights_list_the_songs_skipped_last_and_count_them_all():
+    log = Log()
+    for minute in range(MAX_HELD_OFF_SHOWN + 10):
+        log.add("skip", "sad", "calm", track=f"calm/{minute:03d}.ogg", elapsed_s=3.0, at=NOW + 60 * minute)
+    insights = policy_with(log, now=NOW + DAY)[0].insights()
+    assert insights["held_off_count"] == MAX_HELD_OFF_SHOWN + 10
+    assert len(insights["held_off"]) == MAX_HELD_OFF_SHOWN
+    assert insights["held_off"][0]["track"] == f"calm/{MAX_HELD_OFF_SHOWN + 9:03d}.ogg"
+
+
+def test_empty_playlists_are_skipped_with_a_warning(caplog):
+    policy = MusicPolicy({"happy": ("upbeat", "party"), "sad": ("calm",)}, explore=0.0)
+    policy.mark_unavailable([], ["party", "calm"])
+    assert "playlist party is empty" in caplog.text
+    assert all(policy.choose("happy") == "upbeat" for _ in range(20))
+    assert policy.choose("sad") == "upbeat"  # no own playlist left: another mood's
+
+
+def test_a_playlist_mpd_refused_is_never_chosen_again(caplog):
+    policy = MusicPolicy({"happy": ("upbeat", "party")}, explore=1.0)
+    policy.mark_unusable("party", "deleted")
+    assert "playlist party cannot be played (deleted): skipped" in caplog.text
+    assert all(policy.choose("happy") == "upbeat" for _ in range(20))
+    policy.mark_unavailable([], [])  # a later playlist check (after a reload) gives it another chance
+    assert "party" in policy.candidates("happy")
+
+
+def test_hold_lasts_hold_minutes():
+    policy = MusicPolicy(DEFAULT_PLAYLISTS, hold_minutes=10)
+    assert not policy.held(0.0)
+    policy.hold(100.0)
+    assert policy.held(699.0) and not policy.held(700.0)
+    assert policy.held_for_s(400.0) == 300.0
+    policy.release()
+    assert not policy.held(101.0)
+
+
+def test_twenty_years_of_feedback_are_compacted_and_the_learning_state_stays_the_same_size(tmp_path):
+    """Issue 25 item 11: the learning state grew with the whole event log (RSS 370 MB and a 7 s first choice after
+    20 simulated years, the database ~9.4 MB more a year). A box compacting daily keeps one year of raw events
+    (for history) and a summary of the rest: what it learned is the same as replaying everything, and the database
+    and the memory the policy needs at start are no bigger after 20 years than after 2."""
+    import sqlite3
+    import tracemalloc
+
+    from moodbox.music.policy import compact_feedback
+    from moodbox.music.store import FeedbackStore
+
+    year = 365 * DAY
+    start = NOW - 20 * year
+    rng = random.Random(7)
+    path = tmp_path / "feedback.db"
+    FeedbackStore(path).close()
+    everything: list[Event] = []
+    measured = {}
+    for number in range(20):
+        rows, plays = [], []
+        for _ in range(2000):
+            at = start + number * year + rng.random() * year
+            mood = rng.choice(["happy", "sad"])
+            playlist = rng.choice(["upbeat", "calm", "calming"])
+            action = rng.choice(["like", "skip", "played", "played", "hold", "pause"])
+            track = f"{playlist}/{rng.randrange(300):03d}.ogg"
+            elapsed = rng.random() * 200 if action == "skip" else None
+            rows.append((at, action, mood, playlist, track, elapsed))
+            plays.append((at, track, playlist, mood, "next"))
+        rows.sort()
+        with sqlite3.connect(path) as db:
+            first = db.execute("SELECT COALESCE(MAX(id), 0) FROM feedback").fetchone()[0] + 1
+            db.executemany("INSERT INTO feedback (at, action, expression, mood, playlist, track, elapsed_s) "
+                           "VALUES (?, ?, NULL, ?, ?, ?, ?)", rows)
+            db.executemany("INSERT INTO plays (at, track, playlist, mood, reason) VALUES (?, ?, ?, ?, ?)", plays)
+        everything += [Event(first + i, *row) for i, row in enumerate(rows)]
+        end = start + (number + 1) * year
+        with FeedbackStore(path) as store:
+            compact_feedback(store, half_life_days=30.0, history_days=365.0, now=end)
+        if number + 1 in (2, 20):
+            with FeedbackStore(path) as store:
+                tracemalloc.start()
+                policy = MusicPolicy(DEFAULT_PLAYLISTS, events=store.events_after, summary=store.summary,
+                                     wall_clock=lambda: end)
+                policy.refresh()
+                peak = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
+            with sqlite3.connect(path) as db:
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                pages = db.execute("PRAGMA page_count").fetchone()[0]
+                raw = db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0]
+                old_plays = db.execute("SELECT COUNT(*) FROM plays WHERE at < ?", (end - year,)).fetchone()[0]
+            measured[number + 1] = peak, pages, raw
+            assert raw <= 2000 + 1 and old_plays == 0  # one year of raw events (the newest row is always kept)
+    # what it learned is what replaying all 20 years gives
+    full = Preferences(30.0)
+    full.add(everything)
+    for mood in ("happy", "sad"):
+        for playlist in ("upbeat", "calm", "calming"):
+            assert policy.preferences.evidence(mood, playlist, end) == pytest.approx(
+                full.evidence(mood, playlist, end), rel=1e-9, abs=1e-12)
+            assert policy.preferences.counts[(mood, playlist)] == full.counts[(mood, playlist)]
+    assert all(policy.preferences.held_off(track, end, 7 * DAY) == full.held_off(track, end, 7 * DAY)
+               and policy.preferences.liked(track) == full.liked(track) for track in {e.track for e in everything})
+    (peak_2, pages_2, _), (peak_20, pages_20, _) = measured[2], measured[20]
+    assert peak_20 < 1.3 * peak_2, measured  # flat with age, not 10x
+    assert pages_20 < 1.3 * pages_2, measured

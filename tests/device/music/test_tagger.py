@@ -1,0 +1,98 @@
+"""The music-mood tagger with the real shipped model on sox-made tones and noise."""
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from moodbox.music import audio
+from moodbox.music.tagger import DEFAULT_MODEL_DIR, QUADRANTS, MusicModelError, MusicTagger
+
+
+def sox(path, seconds, *synth):
+    subprocess.run(["sox", "-n", "-r", "22050", "-c", "1", str(path), "synth", str(seconds), *synth, "vol", "0.4"],
+                   check=True, capture_output=True)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def tagger():
+    return MusicTagger()
+
+
+@pytest.fixture(scope="module")
+def sounds(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sounds")
+    return {"tone": sox(folder / "tone.flac", 8, "sine", "330"),
+            "noise": sox(folder / "noise.wav", 30, "whitenoise"),
+            "chord": sox(folder / "chord.ogg", 12, "pluck", "C3", "pluck", "E3", "pluck", "G3", "tremolo", "2")}
+
+
+def test_the_shipped_contract_names_the_shipped_model():
+    contract = json.loads((DEFAULT_MODEL_DIR / "mood.json").read_text())
+    model = DEFAULT_MODEL_DIR / contract["model"]
+    assert hashlib.sha256(model.read_bytes()).hexdigest() == contract["model_sha256"]
+    assert model.stat().st_size <= 5_000_000
+    assert contract["front_end"]["max_patches"] >= 1 and len(contract["tags"]) == 50
+
+
+def test_tagging_gives_valence_arousal_and_a_consistent_quadrant(tagger, sounds):
+    for name, path in sounds.items():
+        mood = tagger.tag(path)
+        assert -1 <= mood.valence <= 1 and -1 <= mood.arousal <= 1, name
+        assert mood.quadrant in QUADRANTS
+        assert sum(mood.probabilities.values()) == pytest.approx(1.0, abs=1e-6)
+        assert mood.probabilities[mood.quadrant] == max(mood.probabilities.values())
+        assert set(mood.tags) == set(tagger.tag_names) and all(0 <= p <= 1 for p in mood.tags.values())
+    assert tagger.tag(sounds["noise"]).patches == tagger.max_patches
+    assert tagger.tag(sounds["tone"]).patches == 2
+
+
+def test_tagging_is_deterministic_and_tells_sounds_apart(tagger, sounds):
+    first, again = tagger.tag(sounds["chord"]), tagger.tag(sounds["chord"])
+    assert first == again
+    noise, tone = tagger.tag(sounds["noise"]), tagger.tag(sounds["tone"])
+    assert noise.arousal > tone.arousal, "white noise is more energetic than a soft sine"
+
+
+def test_embedder_shapes(tagger):
+    tags, embedding = tagger.embedder(np.zeros((3, audio.PATCH_FRAMES, audio.N_MELS), np.float32))
+    assert tags.shape == (50,) and embedding.shape == (200,)
+
+
+def test_a_missing_or_mismatched_model_is_a_model_error(tmp_path):
+    with pytest.raises(MusicModelError, match="mood.json"):
+        MusicTagger(tmp_path)
+    shutil.copytree(DEFAULT_MODEL_DIR, tmp_path / "music")
+    contract = json.loads((tmp_path / "music" / "mood.json").read_text())
+    contract["front_end"]["n_mels"] = 128
+    (tmp_path / "music" / "mood.json").write_text(json.dumps(contract))
+    with pytest.raises(MusicModelError, match="n_mels"):
+        MusicTagger(tmp_path / "music")
+
+
+def test_tag_command_prints_one_json_object_per_file_and_goes_on_after_errors(sounds, tmp_path):
+    broken = tmp_path / "broken.ogg"
+    broken.write_bytes(b"\0" * 4096)
+    files = [sounds["tone"], str(broken), sounds["noise"]]
+    result = subprocess.run([sys.executable, "-m", "moodbox", "library", "tag", "--json", *files],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["path"] for line in lines] == files
+    assert "error" in lines[1] and str(broken) in lines[1]["error"]
+    for line in (lines[0], lines[2]):
+        assert line["quadrant"] in QUADRANTS and -1 <= line["valence"] <= 1 and -1 <= line["arousal"] <= 1
+    plain = subprocess.run([sys.executable, "-m", "moodbox", "library", "tag", sounds["tone"]],
+                           capture_output=True, text=True, timeout=120)
+    assert plain.returncode == 0 and plain.stdout.startswith(sounds["tone"] + ": Q")
+
+
+def test_tag_command_without_a_model_exits_3(tmp_path, sounds):
+    result = subprocess.run([sys.executable, "-m", "moodbox", "library", "tag", "--model-dir", str(tmp_path),
+                             sounds["tone"]], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 3 and "mood.json" in result.stderr
