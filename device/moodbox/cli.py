@@ -55,6 +55,7 @@ def _main(argv: list[str] | None) -> int:
     commands.add_parser("demo", help="the whole box with a private MPD and scripted faces (see moodbox demo -h)")
     doctor = commands.add_parser("doctor", help="check config, model, camera, MPD, buttons, state directory")
     doctor.add_argument("--config", default=str(DEFAULT_PATH), help=f"config file (default {DEFAULT_PATH})")
+    doctor.add_argument("--json", action="store_true", help="one JSON object: every check and the problem count")
     commands.add_parser("bench", help="latency, speed-up, CPU and memory figures (see moodbox bench -h)")
     commands.add_parser("simulate", help="simulated listeners against the learning policy (see moodbox simulate -h)")
     commands.add_parser("library", help="sort the music library by mood: tag, scan, explain (see moodbox library -h)")
@@ -78,7 +79,7 @@ def _main(argv: list[str] | None) -> int:
         return run_daemon(args.config, verbose=args.verbose)
     if args.command == "doctor":
         from moodbox.frontends.doctor import main as doctor_main
-        return doctor_main(args.config)
+        return doctor_main(args.config, as_json=args.json)
     return _send_action(args)
 
 

@@ -121,7 +121,7 @@ class ScriptedMoods:
         return np.full((240, 320), 128, np.uint8)
 
     def find(self, gray):  # the face finder
-        from moodbox.faces import Face
+        from moodbox.perception.faces import Face
         return [Face(100.0, 60.0, 120.0, 120.0, 1.0)]
 
     def predict(self, crop) -> np.ndarray:  # the expression model

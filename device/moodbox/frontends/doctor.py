@@ -7,6 +7,7 @@ While the daemon runs it holds the camera, so the doctor asks it over the contro
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -14,7 +15,7 @@ import sys
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -252,13 +253,18 @@ CHECKS = (("model", _check_model), ("faces", _check_faces), ("camera", _check_ca
 """Each check with the name its line gets if the check itself breaks."""
 
 
-def main(config_path: str | Path) -> int:
+def main(config_path: str | Path, *, as_json: bool = False) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
-    print(f"moodbox doctor: checking {config_path}")
+    if not as_json:
+        print(f"moodbox doctor: checking {config_path}")
     checks = run_checks(config_path)
-    for check in checks:
-        print(check.line())
     failed = [check for check in checks if check.level == "FAIL"]
-    print(f"{len(failed)} problem(s) found" if failed else "all good")
+    if as_json:
+        print(json.dumps({"config": str(config_path), "problems": len(failed),
+                          "checks": [asdict(check) for check in checks]}))
+    else:
+        for check in checks:
+            print(check.line())
+        print(f"{len(failed)} problem(s) found" if failed else "all good")
     sys.stdout.flush()
     return 1 if failed else 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -51,6 +53,10 @@ def test_problems_are_listed_with_their_fix_and_exit_1(make_config_file, tmp_pat
     assert "has no stored playlist named party: create it in MPD (e.g. `mpc save party`)" in out
     assert "OK    playlist   upbeat (for happy, surprise): 3 songs" in out
     assert out.rstrip().endswith("2 problem(s) found")
+    assert main(config, as_json=True) == 1  # issue 25 item 6: --json for scripts
+    report = json.loads(capsys.readouterr().out)
+    assert report["problems"] == 2 and {"name": "playlist", "level": "WARN"}.items() <= next(
+        check for check in report["checks"] if "party" in check["detail"]).items()
 
 
 def test_mpd_down_and_bad_config_key(make_config_file, mpd_server, camera_folder, tmp_path):
