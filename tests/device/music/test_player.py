@@ -444,7 +444,8 @@ def test_an_after_current_switch_near_a_songs_end_waits_for_mpd_instead_of_givin
         player.switch_to("calm", "now", mood="sad")
         # 1 s of the first song left, by MPD's own clock (a wall-clock sleep drifts under load): the decoder is on
         # the next one
-        assert wait_until(lambda: float(client.status().get("elapsed", 0.0)) >= 2.0, 10.0)
+        if not wait_until(lambda: float(client.status().get("elapsed", 0.0)) >= 1.8, 10.0):
+            continue  # a loaded machine's status calls missed the song's last second: try again
         started = time.monotonic()
         assert player.switch_to("upbeat", "after_current", mood="happy")
         held += time.monotonic() - started > 0.5
