@@ -434,8 +434,10 @@ configure_mpd() {
         say "      bind_to_address \"localhost\" (local only), port \"6600\" (or set [mpd] host in $ETC_DIR/moodbox.toml),"
         say "      a playlist_directory holding the mood playlists (calming, calm, upbeat, everyday by default),"
         say "      and a sticker_file if you want likes remembered per song."
-        [[ -n "$AUDIO_DEVICE" ]] && say "      The sound output you chose: device \"$AUDIO_DEVICE\" in its audio_output."
-        return
+        if [[ -n "$AUDIO_DEVICE" ]]; then
+            say "      The sound output you chose: device \"$AUDIO_DEVICE\" in its audio_output."
+        fi
+        return 0
     fi
     if [[ -f "$MPD_CONF" ]]; then
         if [[ -e "$MPD_CONF.moodbox-orig" ]]; then
