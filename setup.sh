@@ -325,8 +325,11 @@ install_venv() {
         run "$SYSTEM_PYTHON" -m venv --system-site-packages "$venv"
     fi
     # `moodbox --version` names the commit installed (a clone updated without rerunning setup.sh shows apart)
-    git -c safe.directory="$REPO" -C "$REPO" describe --always --dirty 2>/dev/null |
-        write_atomic "$venv/.moodbox-commit" 0644 || true
+    local commit
+    commit="$(git -c safe.directory="$REPO" -C "$REPO" describe --always --dirty 2>/dev/null || true)"
+    if [[ -n "$commit" && "$commit" != "$(cat "$venv/.moodbox-commit" 2>/dev/null)" ]]; then
+        printf '%s\n' "$commit" | write_atomic "$venv/.moodbox-commit" 0644
+    fi
     fingerprint="$(source_fingerprint | sha256sum | cut -d ' ' -f 1)"
     if [[ -f "$stamp" && "$(cat "$stamp")" == "$fingerprint" ]]; then
         say "ok: device package is up to date"
