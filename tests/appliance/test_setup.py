@@ -202,6 +202,10 @@ def test_generic_install_for_real(repo_root, install_paths, tmp_path):
     assert f"ExecStart={prefix}/venv/bin/moodbox run --config {etc}/moodbox.toml" in unit.read_text()
     link = install_paths["MOODBOX_BIN_DIR"] / "moodbox"
     assert os.readlink(link) == str(prefix / "venv" / "bin" / "moodbox")  # defect 18: `moodbox` on PATH
+    head = subprocess.run(["git", "-C", str(repo_root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    version = subprocess.run([str(link), "--version"], capture_output=True, text=True)
+    assert f"(commit {head}" in version.stdout, version  # issue 25 item 3: the commit installed, from the venv
     assert (prefix / "venv" / "pyvenv.cfg").read_text().count("home = /usr/bin\n") == 1  # defect 19
     verify = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
     assert verify.returncode == 0 and "moodbox.service" not in verify.stderr, verify.stderr
