@@ -90,7 +90,7 @@ def _agreement(emulated: np.ndarray, other: np.ndarray, step: float) -> dict:
 
 
 def compare(folder: str, model_path: str, min_agreement: str) -> None:
-    from moodbox.perception.faces import load_interpreter
+    from moodbox.litert import load_interpreter
 
     work = Path(folder)
     emulated, host, venv = (np.load(work / f"{name}.npz") for name in ("emulated", "host", "host-venv"))

@@ -8,8 +8,9 @@ import os
 import sys
 
 from moodbox import __version__, installed_commit
-from moodbox.frontends.actions import ACTIONS
-from moodbox.config import DEFAULT_PATH, load_config_leniently
+from moodbox.config import DAEMON_SECTIONS, DEFAULT_PATH, load_config_leniently
+from moodbox.errors import EXIT_CONFIG, EXIT_FAILURE
+from moodbox.names import ACTION_INFO
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +67,7 @@ def _main(argv: list[str] | None) -> int:
                                        "(see moodbox bundle -h)")
     commands.add_parser("camera-check", help="one look through the camera: face and expression (see moodbox "
                                              "camera-check -h)")
-    for action in ACTIONS.values():
+    for action in ACTION_INFO.values():
         command = commands.add_parser(action.name, help=action.help)
         where = command.add_mutually_exclusive_group()
         where.add_argument("--socket", help="control socket (default: state.control_socket of --config)")
@@ -75,7 +76,6 @@ def _main(argv: list[str] | None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "run":
-        from moodbox.daemon import run_daemon
         return run_daemon(args.config, verbose=args.verbose)
     if args.command == "doctor":
         from moodbox.frontends.doctor import main as doctor_main
@@ -94,13 +94,13 @@ def _send_action(args) -> int:
                  or "[state]" in error or "invalid TOML" in error or "not UTF-8" in error or "larger than" in error]
         if fatal and not missing_default:  # where the socket is cannot be known: say what to fix
             print(f"moodbox {args.command}: {fatal[0]}", file=sys.stderr)
-            return 2
+            return EXIT_CONFIG
         socket_path = config.state.control_socket  # no config file: the daemon uses the default too
     try:
         answer = send_command(socket_path, args.command)
     except ControlError as err:
         print(f"moodbox {args.command}: {err}", file=sys.stderr)
-        return 1
+        return EXIT_FAILURE
     if args.json:
         print(json.dumps(answer))
     elif not answer.get("ok"):
@@ -111,7 +111,7 @@ def _send_action(args) -> int:
         print(format_status(answer))
     else:
         print("\n".join(f"{key.replace('_', ' ')}: {_plain(value)}" for key, value in answer.items() if key != "ok"))
-    return 0 if answer.get("ok") else 1
+    return 0 if answer.get("ok") else EXIT_FAILURE
 
 
 def _plain(value) -> str:
@@ -184,3 +184,35 @@ def format_insights(answer: dict) -> str:
         until = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry["until"]))
         lines.append(f"  {entry['track']} (until {until})")
     return "\n".join(lines)
+
+
+def forbid_core_dumps() -> None:
+    """A native crash (LiteRT, OpenCV, libcamera) must not write process memory, camera frames included, to disk."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def run_daemon(config_path: str, *, verbose: bool = False) -> int:
+    """``moodbox run``: load the config, start, loop until SIGTERM; returns the process exit code."""
+    from moodbox.config import ConfigError, load_config
+    from moodbox.daemon import Daemon, StartupError, log
+    from moodbox.notify import setup_logging
+
+    setup_logging(verbose)
+    forbid_core_dumps()
+    try:
+        config = load_config(config_path, own=DAEMON_SECTIONS)
+    except ConfigError as err:
+        log.error("%s", err)
+        return EXIT_CONFIG
+    daemon = Daemon(config)
+    daemon.install_signal_handlers()
+    try:
+        daemon.start()
+    except StartupError as err:
+        log.error("not starting: %s", err)
+        return err.exit_code
+    daemon.run()
+    log.info("moodbox stopped")
+    return 0

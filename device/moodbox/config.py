@@ -22,8 +22,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from moodbox.frontends.actions import ACTIONS
 from moodbox.errors import MoodboxError
+from moodbox.names import ACTION_INFO, EXPRESSIONS, QUADRANTS
+from moodbox.paths import shipped_model
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -35,8 +36,6 @@ log = logging.getLogger("moodbox.config")
 DEFAULT_PATH = Path("/etc/moodbox/moodbox.toml")
 MAX_CONFIG_BYTES = 256 * 1024  # the commented reference is about 8 KB; /dev/zero must not fill the memory
 MAX_STRING_CHARS = 1024        # a path, a camera source, a playlist name: longer is a mistake (and every log line)
-EXPRESSIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-"""The seven expressions, in FER2013 label order: the model's labels and the keys of ``music.playlists``."""
 DEFAULT_PLAYLISTS = MappingProxyType({
     "angry": ("calming",),
     "disgust": ("calm",),
@@ -48,7 +47,6 @@ DEFAULT_PLAYLISTS = MappingProxyType({
 })
 DEFAULT_PRESS = MappingProxyType({17: "skip", 27: "like", 22: "pause"})
 DEFAULT_HOLD = MappingProxyType({27: "hold"})
-QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
 DEFAULT_LIBRARY_PLAYLISTS = MappingProxyType({
     "upbeat": ("Q1",),
     "calm": ("Q3", "Q4"),
@@ -68,8 +66,7 @@ class ConfigNotFound(ConfigError):
 def _default_model_path() -> str:
     """The model shipped in the repository this package was installed from (editable install), else the one
     setup.sh installs beside the venv (``/opt/moodbox/venv`` -> ``/opt/moodbox/models``)."""
-    checkout = Path(__file__).resolve().parents[2] / "models" / "emotion.tflite"
-    return str(checkout if checkout.is_file() else Path(sys.prefix).parent / "models" / "emotion.tflite")
+    return str(shipped_model("emotion.tflite"))
 
 
 def _default_state_dir() -> str:
@@ -164,8 +161,7 @@ class StateConfig:
 def default_music_model_dir() -> str:
     """The music tagger's model folder: the checkout's ``models/music`` (editable install), else the one setup.sh
     installs beside the venv (``/opt/moodbox/models/music``)."""
-    checkout = Path(__file__).resolve().parents[2] / "models" / "music"
-    return str(checkout if (checkout / "mood.json").is_file() else Path(sys.prefix).parent / "models" / "music")
+    return str(shipped_model("music", marker="mood.json"))
 
 
 @dataclass(frozen=True)
@@ -425,8 +421,8 @@ def _pin_actions(value: Any, source: str, key: str) -> Mapping[int, str]:
     for pin, action in value.items():
         if not (pin.isdigit() and 0 <= int(pin) <= 53):
             raise ConfigError(f"{source}: {key}.{pin}: the key must be a BCM pin number 0..53")
-        if action not in ACTIONS:
-            raise ConfigError(f"{source}: {key}.{pin} must be one of {', '.join(map(repr, ACTIONS))}, "
+        if action not in ACTION_INFO:
+            raise ConfigError(f"{source}: {key}.{pin} must be one of {', '.join(map(repr, ACTION_INFO))}, "
                               f"got {_describe(action)}")
         actions[int(pin)] = action
     return MappingProxyType(actions)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 
 try:
     from systemd import daemon as _systemd_daemon
@@ -86,3 +87,46 @@ def watchdog_period_s() -> float | None:
         log.warning("ignoring WATCHDOG_USEC=%r: not a whole number of microseconds", usec)
         return None
     return period / 1_000_000 if period > 0 else None
+
+
+class Watchdog:
+    """WATCHDOG=1 pings for the main loop, withheld once a camera call has been stuck for ``restart_after_s``: only
+    a new process gets rid of a hung camera call, so systemd restarts the service (WatchdogSec later)."""
+
+    def __init__(self, restart_after_s: float):
+        self.restart_after_s = restart_after_s
+        self.starved = False  # pings withheld because a camera call is stuck
+
+    def feed(self, camera_stuck_s: float) -> None:
+        if camera_stuck_s >= self.restart_after_s:
+            if not self.starved:
+                log.error("a camera call has been stuck for %.0f s: no more watchdog pings, so that systemd "
+                          "restarts moodbox (only a new process gets rid of a hung camera call)", camera_stuck_s)
+                self.starved = True
+            return
+        self.starved = False
+        notify(WATCHDOG=1)
+
+
+class JournalFormatter(logging.Formatter):
+    """``<N>name: message``: journald reads the syslog priority from the prefix (sd-daemon(3)); no timestamps."""
+
+    PRIORITIES = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = f"<{self.PRIORITIES.get(record.levelno, 6)}>{record.name}: {record.getMessage()}"
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info).replace("\n", "\n<3>")
+        return text
+
+
+def setup_logging(verbose: bool = False, *, journal: bool | None = None) -> None:
+    """Log to stderr: journald priority prefixes under systemd ($JOURNAL_STREAM), "LEVEL name: msg" otherwise."""
+    handler = logging.StreamHandler(sys.stderr)
+    if journal is None:
+        journal = bool(os.environ.get("JOURNAL_STREAM"))
+    handler.setFormatter(JournalFormatter() if journal else logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("mpd").setLevel(logging.WARNING)  # python-mpd2 logs every command at INFO

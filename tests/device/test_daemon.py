@@ -27,8 +27,9 @@ from moodbox.cli import main as cli_main
 from moodbox.config import EXPRESSIONS as LABELS
 from moodbox.config import load_config
 from moodbox.frontends.control import send_command
-from moodbox.daemon import EXIT_CONFIG, EXIT_MODEL, Daemon
-from moodbox.perception.faces import Face
+from moodbox.daemon import Daemon
+from moodbox.errors import EXIT_CONFIG, EXIT_MODEL
+from moodbox.perception.boxes import Face
 
 from device_support import FakeClock, HungMPD, wait_until
 
@@ -276,7 +277,7 @@ def test_run_sends_watchdog_every_tick_and_stops_cleanly(make_config_file, notif
     assert not runner.is_alive()
     assert notes.count("WATCHDOG=1") == ticks.count >= 1  # one ping per tick without a systemd watchdog
     assert frames.grabs == ticks.count
-    assert not control_socket.exists() and daemon.camera is None and daemon.player is None
+    assert not control_socket.exists() and daemon.camera is None and daemon.jukebox is None
 
 
 def test_a_long_interval_keeps_the_systemd_watchdog_fed(make_config_file, notify_socket, monkeypatch):
@@ -562,10 +563,10 @@ def test_a_playlist_deleted_while_running_is_skipped_for_another(make_config_fil
         "upbeat", "everyday"]}}), clock=clock)
     daemon.start()
     try:
-        while daemon.player.playlist is None:
+        while daemon.jukebox.player.playlist is None:
             daemon.tick()
             clock.advance(1.0)
-        gone = daemon.player.playlist
+        gone = daemon.jukebox.player.playlist
         other = ({"upbeat", "everyday"} - {gone}).pop()
         client = mpd_server.client()
         client.rm(gone)
@@ -674,7 +675,7 @@ def test_feedback_on_a_kept_song_counts_for_the_playlist_it_came_from(make_confi
         for _ in range(40):
             daemon.tick()
             clock.advance(1.0)
-            if daemon.player.playlist == "calm":
+            if daemon.jukebox.player.playlist == "calm":
                 break
         liked = daemon.handle_action("like")
         assert (liked["playlist"], liked["track"]) == ("upbeat", "upbeat/upbeat-01.ogg")
@@ -723,7 +724,7 @@ def test_while_mpd_hangs_status_answers_at_once_and_a_stop_is_not_held_up(make_c
     daemon, _ = make_daemon(make_config_file(mpd={"host": hung.path, "timeout_s": 0.2}), clock=clock,
                             mpd_wait_s=0.5)
     daemon.start()
-    daemon.player.timeout_s = 10.0  # from now on every MPD call waits as long as the longest mpd.timeout_s
+    daemon.jukebox.player.timeout_s = 10.0  # from now on every MPD call waits as long as the longest mpd.timeout_s
     clock.advance(100.0)  # the backoff allows the next attempt
     commands = len(hung.commands)
     runner = threading.Thread(target=daemon.run)
@@ -782,7 +783,7 @@ def test_a_store_failing_mid_run_fails_no_tick_and_no_skip(make_config_file, mpd
         for _ in range(6):
             daemon.tick()
             clock.advance(1.0)
-        daemon.store.close()  # every write now fails with a StoreError, as on a full or read-only disk
+        daemon.jukebox.store.close()  # every write now fails with a StoreError, as on a full or read-only disk
         skipped = daemon.handle_action("skip")
         assert skipped["ok"] and skipped["track"] == "upbeat/upbeat-01.ogg" and "is closed" in skipped["not_recorded"]
         client = mpd_server.client()
@@ -837,7 +838,7 @@ def test_a_camera_call_stuck_for_long_stops_the_watchdog_so_systemd_restarts_the
         assert wait_until(lambda: frames.hanging == 1)
         assert notes.until(lambda m: m.count("WATCHDOG=1") >= 3)  # stuck, but not for long yet: still fed
         clock.advance(CAMERA_STUCK_RESTART_S)
-        assert notes.until(lambda m: daemon._watchdog_starved)
+        assert notes.until(lambda m: daemon.watchdog.starved)
         fed = notes.count("WATCHDOG=1")
         assert not notes.until(lambda m: m.count("WATCHDOG=1") > fed, timeout_s=1.0)  # 10 pings' worth: none
         frames.mode = "ok"
@@ -893,7 +894,7 @@ def test_a_300_second_after_current_session_keeps_the_queue_and_the_credit_right
             clock.advance(1.0)
         daemon.tick()
         queue = [song["file"] for song in client.playlistinfo()]
-        current = daemon.player.playlist
+        current = daemon.jukebox.player.playlist
         playing = client.currentsong()["file"]
         others = [track for track in queue if not track.startswith(f"{current}/")]
         assert others in ([], [playing]), (current, queue)

@@ -24,7 +24,10 @@ from pathlib import Path
 from typing import Callable
 
 from moodbox.config import CameraConfig, Config, MoodConfig, MPDConfig, MusicConfig, ButtonsConfig, StateConfig
-from moodbox.daemon import EXIT_FAILURE, Daemon, StartupError, Tick, setup_logging
+from moodbox.daemon import Daemon, StartupError
+from moodbox.errors import EXIT_FAILURE
+from moodbox.notify import setup_logging
+from moodbox.status import Tick
 from moodbox.perception.frames import FrameError, open_source
 from moodbox.devkit.mpdserver import MPDServerError, PrivateMPD
 from moodbox.devkit.scripted import HOW_TO_GET_DATA, ScriptedFaceSource, ScriptedMoods, default_dataset_dir

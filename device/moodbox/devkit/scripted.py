@@ -14,7 +14,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from moodbox.config import EXPRESSIONS
+from moodbox.names import EXPRESSIONS
+from moodbox.paths import CHECKOUT, SHARED_DATA
 from moodbox.perception.frames import FrameError
 
 LABELS = EXPRESSIONS
@@ -34,8 +35,7 @@ def default_dataset_dir() -> Path | None:
     moodbox given neither (there is no data beside the venv)."""
     if "MOODBOX_DATA" in os.environ:
         return Path(os.environ["MOODBOX_DATA"])
-    checkout = Path(__file__).resolve().parents[3]
-    return checkout.parent / "shared" / "data" if (checkout / "device").is_dir() else None
+    return SHARED_DATA if (CHECKOUT / "device").is_dir() else None
 
 
 def load_script_faces(dataset_dir) -> dict[str, np.ndarray]:
@@ -121,7 +121,7 @@ class ScriptedMoods:
         return np.full((240, 320), 128, np.uint8)
 
     def find(self, gray):  # the face finder
-        from moodbox.perception.faces import Face
+        from moodbox.perception.boxes import Face
         return [Face(100.0, 60.0, 120.0, 120.0, 1.0)]
 
     def predict(self, crop) -> np.ndarray:  # the expression model

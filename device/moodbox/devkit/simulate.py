@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Callable
 
 from moodbox.config import DEFAULT_PLAYLISTS
-from moodbox.music.policy import EARLY_SKIP_S, MusicPolicy
+from moodbox.music.policy import MusicPolicy
+from moodbox.music.preferences import EARLY_SKIP_S
 from moodbox.music.store import FeedbackStore
 
 PERSONAS = ("default-mapping", "upbeat-when-sad", "one-favourite", "random-skipper", "taste-change")

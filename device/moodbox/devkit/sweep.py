@@ -26,7 +26,9 @@ import cv2
 import numpy as np
 
 from moodbox.perception.expression import ExpressionModel
-from moodbox.perception.faces import Face, FaceFinder, crop_face
+from moodbox.perception.boxes import Face
+from moodbox.perception.crop import crop_face
+from moodbox.perception.faces import FaceFinder
 from moodbox.perception.frames import FrameError
 from moodbox.perception.pipeline import Perception
 from moodbox.devkit.scripted import FERPLUS_COLUMN_OF_LABEL, HOW_TO_GET_DATA

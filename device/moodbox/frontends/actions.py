@@ -1,15 +1,15 @@
-"""What a listener can do, from a button or ``moodbox <action>``: one table of (name, help, handler).
+"""What a listener's actions do: one handler per entry of :data:`moodbox.names.ACTION_INFO`.
 
 The CLI makes a subcommand of each entry, the control socket and the buttons call them by name (config
-``[buttons.press]`` / ``[buttons.hold]`` bind pins to names), and each handler says what it records as feedback.
-A new action is one entry here (and a method on the part it drives).
+``[buttons.press]`` / ``[buttons.hold]`` bind pins to names), ``top`` and the phone page offer the ones with keys
+and buttons, and each handler says what it records as feedback. A new action is one entry in
+:data:`~moodbox.names.ACTION_INFO` and its handler here, named as the action.
 
 A handler runs under the daemon's lock (unless ``locked`` is false: status answers from the last known state,
-never waiting for a tick stuck on MPD) and gets the running box, which offers ``player``, ``policy``, ``camera``,
-``clock()``, ``record(event, playing)`` (feedback into the store: the store's event names, credited to the
-playlist the track came from), ``replace_rejected_playlist()`` and ``status()``. It returns the answer (a JSON-able
-dict, without ``ok``) or raises a MoodboxError, which is answered as the error. A skip or hold whose record fails still happened: the answer
-says ``not_recorded``; a like is nothing but its record, so it fails.
+never waiting for a tick stuck on MPD) and gets the running box (:class:`Box`: what a handler may use). It
+returns the answer (a JSON-able dict, without ``ok``) or raises a MoodboxError, which is answered as the error. A
+skip or hold whose record fails still happened: the answer says ``not_recorded``; a like is nothing but its
+record, so it fails.
 
 >>> sorted(ACTIONS)
 ['hold', 'insights', 'like', 'louder', 'pause', 'quieter', 'skip', 'status']
@@ -21,29 +21,57 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from moodbox.errors import MoodboxError
-from moodbox.music.policy import EARLY_SKIP_S
+from moodbox.music.preferences import EARLY_SKIP_S
+from moodbox.names import ACTION_INFO
+
+if TYPE_CHECKING:
+    from moodbox.music.player import Player, PlayerState
+    from moodbox.music.policy import MusicPolicy
+    from moodbox.perception.camera import Camera
 
 log = logging.getLogger("moodbox.frontends.actions")
+
+
+class Music(Protocol):
+    """The music side as a handler sees it (the daemon's :class:`~moodbox.music.jukebox.Jukebox`)."""
+    player: Player
+    policy: MusicPolicy
+
+
+class Box(Protocol):
+    """What a handler may use of the running box."""
+    jukebox: Music
+    camera: Camera
+
+    def clock(self) -> float: ...
+
+    def record(self, event: str, playing: PlayerState) -> None:
+        """Feedback into the store (its event names), credited to the playlist the track came from."""
+
+    def replace_rejected_playlist(self) -> bool:
+        """After an early skip: another playlist at once when the policy rejects this one; True when switched."""
+
+    def status(self) -> dict: ...
 
 
 @dataclass(frozen=True)
 class Action:
     name: str
     help: str
-    handler: Callable[[Any], dict]
+    handler: Callable[[Box], dict]
     locked: bool = True
 
 
-def _about(box, action: str, playing, event: str | None = None) -> dict:
-    playlist = playing.track_playlist or box.player.playlist
+def _about(box: Box, action: str, playing, event: str | None = None) -> dict:
+    playlist = playing.track_playlist or box.jukebox.player.playlist
     log.info("%s (playlist %s, track %s)", event or action, playlist, playing.track)
     return {"action": action, "playlist": playlist, "track": playing.track}
 
 
-def _record(box, event: str, playing) -> dict:
+def _record(box: Box, event: str, playing) -> dict:
     """Record feedback for an action that has happened anyway: a failed record is logged and answered, not raised."""
     try:
         box.record(event, playing)
@@ -53,37 +81,37 @@ def _record(box, event: str, playing) -> dict:
     return {}
 
 
-def skip(box) -> dict:
+def skip(box: Box) -> dict:
     """Recorded first, so that the policy learns from it at once. A skip in a song's first EARLY_SKIP_S seconds
     also takes the song out of the queue, and when the policy then rejects the playlist for the mood another one
     plays at once."""
-    playing = box.player.current()
+    playing = box.jukebox.player.current()
     early = playing.elapsed is not None and playing.elapsed < EARLY_SKIP_S
     not_recorded = _record(box, "skip", playing)
     if not (early and box.replace_rejected_playlist()):
-        box.player.skip(drop=early)
-    return {**_about(box, "skip", playing), "next": box.player.current().track, **not_recorded}
+        box.jukebox.player.skip(drop=early)
+    return {**_about(box, "skip", playing), "next": box.jukebox.player.current().track, **not_recorded}
 
 
-def like(box) -> dict:
-    playing = box.player.current()
+def like(box: Box) -> dict:
+    playing = box.jukebox.player.current()
     box.record("like", playing)
     return _about(box, "like", playing)
 
 
-def hold(box) -> dict:
+def hold(box: Box) -> dict:
     """Hold the current music whatever the mood; again: let it go (recorded as hold / release)."""
-    playing, now = box.player.current(), box.clock()
-    event = "release" if box.policy.held(now) else "hold"
+    playing, now = box.jukebox.player.current(), box.clock()
+    event = "release" if box.jukebox.policy.held(now) else "hold"
     if event == "release":
-        box.policy.release()
+        box.jukebox.policy.release()
     else:
-        box.policy.hold(now)
-    return {**_about(box, "hold", playing, event), "held": box.policy.held(now),
-            "held_for_s": round(box.policy.held_for_s(box.clock()), 1), **_record(box, event, playing)}
+        box.jukebox.policy.hold(now)
+    return {**_about(box, "hold", playing, event), "held": box.jukebox.policy.held(now),
+            "held_for_s": round(box.jukebox.policy.held_for_s(box.clock()), 1), **_record(box, event, playing)}
 
 
-def pause(box) -> dict:
+def pause(box: Box) -> dict:
     """The privacy pause: camera off (LED dark) until pause again (recorded as pause / resume)."""
     camera = box.camera
     if camera.status == "paused":
@@ -94,34 +122,25 @@ def pause(box) -> dict:
         log.info("privacy pause on: camera off")
     # the camera is already off (or on): a failed record must not undo the answer
     return {"camera": camera.status,
-            **_record(box, "pause" if camera.status == "paused" else "resume", box.player.current())}
+            **_record(box, "pause" if camera.status == "paused" else "resume", box.jukebox.player.current())}
 
 
-def louder(box) -> dict:
+def louder(box: Box) -> dict:
     """MPD's volume up by 5 (not feedback about the music: nothing is recorded)."""
-    return {"volume": box.player.change_volume(+5)}
+    return {"volume": box.jukebox.player.change_volume(+5)}
 
 
-def quieter(box) -> dict:
-    return {"volume": box.player.change_volume(-5)}
+def quieter(box: Box) -> dict:
+    return {"volume": box.jukebox.player.change_volume(-5)}
 
 
-def status(box) -> dict:
+def status(box: Box) -> dict:
     return box.status()
 
 
-def insights(box) -> dict:
-    return box.policy.insights()
+def insights(box: Box) -> dict:
+    return box.jukebox.policy.insights()
 
 
-ACTIONS = {action.name: action for action in (
-    Action("skip", "skip the current song (counts against its playlist)", skip),
-    Action("like", "like the current song (its playlist comes back more often)", like),
-    Action("hold", "keep the current music for music.hold_minutes whatever the mood (again: release)", hold),
-    Action("pause", "privacy pause: camera off until `moodbox pause` again", pause),
-    Action("louder", "volume up by 5 (MPD's mixer)", louder),
-    Action("quieter", "volume down by 5 (MPD's mixer)", quieter),
-    Action("status", "what the box sees and plays", status, locked=False),
-    Action("insights", "what the box learned: per mood, each playlist's estimated preference and the evidence "
-           "behind it; songs on hold-off", insights),
-)}
+ACTIONS = {info.name: Action(info.name, info.help, globals()[info.name], info.locked)
+           for info in ACTION_INFO.values()}

@@ -22,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from moodbox.config import DEFAULT_PATH, EXPRESSIONS, load_config_leniently
+from moodbox.config import DEFAULT_PATH, load_config_leniently
+from moodbox.names import EXPRESSIONS
 
 AUDIO_FILE = re.compile(r"[^\s\"']*\.(?:ogg|oga|mp3|flac|opus|wav|m4a|aac|wma)\b", re.IGNORECASE)
 SONG_PATTERNS = (  # (pattern, replacement) for the places the daemon and MPD name a song

@@ -10,11 +10,12 @@ The protocol is one JSON object per line each way::
     <- {"ok": false, "error": "unknown command 'dance'"}
 
 The server checks the framing (a JSON object with a string ``command``); what a command means is the handler's
-business (the daemon's, with the table of :mod:`moodbox.frontends.actions`). A bad request is answered with an error and
-never stops the server. Local clients are still bounded:
-at most ``max_clients`` connections at once (at the cap the one that has waited longest without a request is
-dropped), a request line must be complete within ``request_timeout_s`` however slowly it trickles in, and
-commands other than status are limited to ``feedback_per_s`` a second (a flood would fill the database).
+business (the daemon's, with the handlers of :mod:`moodbox.frontends.actions`). A bad request is answered with an
+error and never stops the server. Local clients are still bounded: at most ``max_clients`` connections at once (at
+the cap the one that has waited longest without a request is dropped), a request line must be complete within
+``request_timeout_s`` however slowly it trickles in, and commands marked ``rate_limited`` in
+:data:`moodbox.names.ACTION_INFO` (all but status) are limited to ``feedback_per_s`` a second (a flood would fill
+the database).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Callable
 
 from moodbox.errors import MoodboxError
+from moodbox.names import ACTION_INFO
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +203,8 @@ class ControlServer:
             return {"ok": False, "error": f"not valid JSON: {exc}"}
         if not isinstance(request, dict) or not isinstance(request.get("command"), str):
             return {"ok": False, "error": 'expected a JSON object like {"command": "status"}'}
-        if request["command"] != "status" and not self._feedback.allow():
+        info = ACTION_INFO.get(request["command"])  # an unknown command counts too: it is answered with an error
+        if (info is None or info.rate_limited) and not self._feedback.allow():
             return {"ok": False, "error": f"too many commands: at most {self._feedback.per_s:g} a second"}
         try:
             response = self._handler(request)

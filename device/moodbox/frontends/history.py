@@ -1,6 +1,7 @@
 """``moodbox history``: the timeline of moods, plays, switches and feedback from the store, as a table or a chart.
 
-The store is opened read-only (``mode=ro``): the history, ``moodbox top`` and the phone page never write to it.
+The store's read-only timeline (:func:`moodbox.music.store.read_timeline`) is what it shows: the history,
+``moodbox top`` and the phone page never write to the store.
 Moods come from the store's own records: every play and every feedback event carries the smoothed mood of its
 moment, so the mood bands are "the mood last recorded, until the next record".
 """
@@ -9,40 +10,19 @@ from __future__ import annotations
 
 import argparse
 import re
-import sqlite3
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from moodbox.config import DEFAULT_PATH, EXPRESSIONS, ConfigError, ConfigNotFound, StateConfig, load_config
-
-EXIT_STORE = 1  # the database is missing or unreadable
-EXIT_CONFIG = 2
+from moodbox.config import DEFAULT_PATH, ConfigError, ConfigNotFound, StateConfig, load_config
+from moodbox.errors import EXIT_CONFIG, EXIT_FAILURE
+from moodbox.music.store import HistoryError, TimelineEvent, read_timeline
+from moodbox.names import EXPRESSIONS
 
 MOOD_COLOURS = {"angry": "#d62728", "disgust": "#8c564b", "fear": "#9467bd", "happy": "#f2b701",
                 "sad": "#1f77b4", "surprise": "#e377c2", "neutral": "#7f7f7f"}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-class HistoryError(Exception):
-    """The store cannot be read; the message names the file."""
-
-
-@dataclass(frozen=True)
-class Event:
-    at: float                 # Unix time
-    kind: str                 # "play" or a feedback action: skip, like, hold, release, pause, resume
-    mood: str | None
-    playlist: str | None
-    track: str | None
-    reason: str | None = None  # plays only: why it started ("mood sad", "skip", "next")
-
-    @property
-    def switch(self) -> bool:
-        """A play that started because the mood changed the playlist."""
-        return self.kind == "play" and (self.reason or "").startswith("mood")
 
 
 def parse_duration(text: str) -> float:
@@ -73,47 +53,7 @@ def db_path_from_config(config_path) -> Path:
     return Path(state_from_config(config_path).dir) / "feedback.db"
 
 
-def load_events(db_path, since: float, until: float | None = None) -> list[Event]:
-    """Plays and feedback with ``since <= at <= until`` (Unix times), oldest first, read without writing."""
-    path = Path(db_path)
-    if not path.is_file():
-        raise HistoryError(f"no feedback database at {path} (has moodbox run yet? see state.dir in the config)")
-    until = time.time() if until is None else until
-    try:
-        rows = _read(path, since, until, immutable=False)
-    except sqlite3.OperationalError as exc:
-        # A reader that may not write the folder (the phone page, a user in the moodbox group) cannot make the
-        # WAL index while the daemon is stopped; with no -wal file left everything is in the database file, which
-        # can then be read as it is.
-        if "readonly" not in str(exc) or path.with_name(path.name + "-wal").exists():
-            raise HistoryError(f"cannot read feedback database {path}: {exc}") from exc
-        try:
-            rows = _read(path, since, until, immutable=True)
-        except sqlite3.Error as again:
-            raise HistoryError(f"cannot read feedback database {path}: {again}") from again
-    return sorted((Event(*row) for row in rows), key=lambda event: event.at)
-
-
-def _read(path: Path, since: float, until: float, *, immutable: bool) -> list[tuple]:
-    uri = f"{path.resolve().as_uri()}?mode=ro" + ("&immutable=1" if immutable else "")
-    try:
-        db = sqlite3.connect(uri, uri=True, timeout=5)
-    except sqlite3.Error as exc:
-        raise HistoryError(f"cannot open feedback database {path} read-only: {exc}") from exc
-    try:
-        return (db.execute("SELECT at, 'play', mood, playlist, track, reason FROM plays WHERE at BETWEEN ? AND ?",
-                           (since, until)).fetchall()
-                + db.execute("SELECT at, action, mood, playlist, track, NULL FROM feedback WHERE at BETWEEN ? AND ?",
-                             (since, until)).fetchall())
-    except sqlite3.OperationalError:
-        raise
-    except sqlite3.Error as exc:
-        raise HistoryError(f"cannot read feedback database {path}: {exc}") from exc
-    finally:
-        db.close()
-
-
-def mood_bands(events: list[Event], until: float) -> list[tuple[float, float, str]]:
+def mood_bands(events: list[TimelineEvent], until: float) -> list[tuple[float, float, str]]:
     """(start, end, mood) spans: each recorded mood holds until the next different one (or ``until``)."""
     bands: list[tuple[float, float, str]] = []
     for event in events:
@@ -125,7 +65,7 @@ def mood_bands(events: list[Event], until: float) -> list[tuple[float, float, st
     return bands
 
 
-def table(events: list[Event]) -> str:
+def table(events: list[TimelineEvent]) -> str:
     """One line per event: time, what, mood, playlist, track (and why a play started)."""
     lines = [f"{'time':<19}  {'event':<8}  {'mood':<8}  {'playlist':<10}  track"]
     for event in events:
@@ -138,7 +78,7 @@ def table(events: list[Event]) -> str:
     return "\n".join(lines)
 
 
-def plot(events: list[Event], path, since: float, until: float, *, fmt: str | None = None,
+def plot(events: list[TimelineEvent], path, since: float, until: float, *, fmt: str | None = None,
          size: tuple[float, float] = (10, 3.2)):
     """Mood bands over time, plays as ticks, likes/skips/holds/pauses as marks; PNG or SVG by the file name.
 
@@ -210,10 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     until = time.time()
     try:
-        events = load_events(db_path, until - since_s, until)
+        events = read_timeline(db_path, until - since_s, until)
     except HistoryError as err:
         print(f"moodbox history: {err}", file=sys.stderr)
-        return EXIT_STORE
+        return EXIT_FAILURE  # the database is missing or unreadable
     print(table(events))
     if args.plot:
         print(f"chart: {plot(events, args.plot, until - since_s, until)}")

@@ -26,9 +26,10 @@ from moodbox.helptext import plain_text
 from moodbox.config import DEFAULT_PATH, Config, ConfigError, ConfigNotFound, load_config
 from moodbox.music.library import (DEFAULT_MUSIC_DIR, LibraryError, LibraryStore, ScanResult, analyse, local_path,
                                    write_playlists)
-from moodbox.music.tagger import EXIT_MODEL, QUADRANT_WORDS, QUADRANTS, MusicModelError, MusicTagger
+from moodbox.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_MODEL, EXIT_MPD
+from moodbox.music.tagger import MusicModelError, MusicTagger
+from moodbox.names import QUADRANT_WORDS, QUADRANTS
 
-EXIT_CONFIG, EXIT_MPD = 2, 4
 LIBRARY_SECTIONS = ("library", "mpd", "state")  # validated strictly; others' errors are warnings
 log = logging.getLogger("moodbox.music.library")
 
@@ -176,7 +177,7 @@ def scan_library(config: Config, *, progress: bool = True) -> int:
               "Nothing was analysed and no playlist was changed: give that user read access, or run the scan as "
               "a user who can read it", file=sys.stderr)
         store.close()
-        return 1
+        return EXIT_FAILURE
     result.listed = len(uris)
     log.info("%d tracks listed by MPD; music directory %s", len(uris), music_dir)
     analyse(uris, music_dir, store, tagger.tag, tagger.version, result,
@@ -199,7 +200,7 @@ def scan_library(config: Config, *, progress: bool = True) -> int:
     if result.failed:
         print(f"moodbox library: {result.failed} track(s) could not be analysed (`moodbox library` counts them; "
               "`--explain TRACK` says why)", file=sys.stderr)
-    return 1 if result.failed else 0
+    return EXIT_FAILURE if result.failed else 0
 
 
 def watch_library(config: Config, retry_s: float = 30.0) -> int:

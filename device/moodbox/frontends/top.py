@@ -21,10 +21,13 @@ import tty
 from pathlib import Path
 
 from moodbox.config import DEFAULT_PATH, ConfigError
+from moodbox.errors import EXIT_CONFIG
 from moodbox.frontends.control import ControlError, send_command
-from moodbox.frontends.history import MOOD_COLOURS, HistoryError, clock_text, load_events, mood_bands, state_from_config
+from moodbox.names import ACTION_INFO
+from moodbox.frontends.history import MOOD_COLOURS, clock_text, mood_bands, state_from_config
+from moodbox.music.store import HistoryError, read_timeline
 
-KEYS = {"s": "skip", "l": "like", "h": "hold", "p": "pause", "+": "louder", "=": "louder", "-": "quieter"}
+KEYS = {key: info.name for info in ACTION_INFO.values() for key in info.keys}  # key -> action
 MARKS = {"skip": "S", "like": "L", "hold": "H", "release": "h", "pause": "P", "resume": "p"}  # strip marks
 STRIP_MINUTES = 60
 HISTORY_EVERY_S = 5.0  # re-read the store this often (it changes a few times a song)
@@ -92,7 +95,7 @@ class View:
         if db_path and now - self._history_at >= HISTORY_EVERY_S:
             self._history_at = now
             try:
-                self.events = load_events(db_path, now - STRIP_MINUTES * 60, now)
+                self.events = read_timeline(db_path, now - STRIP_MINUTES * 60, now)
                 self.store_state = "ok"
             except HistoryError as err:
                 self.store_state = str(err)
@@ -148,7 +151,8 @@ class View:
         for mood in moods:
             cells.append(mood[0] if mood else "·", style=f"black on {MOOD_COLOURS[mood]}" if mood else "dim")
         history = Group(cells, Text(marks), Text("-60 min" + " " * (STRIP_MINUTES - 10) + "now", style="dim"))
-        keys = Text("s skip  l like  h hold  p pause  +/- volume  q quit", style="bold cyan")
+        keys = Text("  ".join([info.key_help for info in ACTION_INFO.values() if info.key_help] + ["q quit"]),
+                    style="bold cyan")
         return Panel(Group(grid, Text(""), Text("Last hour (| switch  L like  S skip  H hold  P pause)",
                                                 style="bold"), history, Text(""), keys,
                            Text(self.message, style="italic")),
@@ -232,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             socket_path = state_from_config(args.config).control_socket
         except ConfigError as err:
             print(f"moodbox top: {err}", file=sys.stderr)
-            return 2
+            return EXIT_CONFIG
     view = View(str(socket_path), str(Path(args.db)) if args.db else None)
     if sys.stdout.isatty() and sys.stdin.isatty():
         return run_screen(view, args.interval)

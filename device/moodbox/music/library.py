@@ -27,7 +27,8 @@ from urllib.parse import unquote, urlparse
 
 from moodbox.music.audio import AudioError
 from moodbox.errors import MoodboxError
-from moodbox.music.tagger import QUADRANTS, TrackMood
+from moodbox.music.tagger import TrackMood
+from moodbox.names import QUADRANTS
 
 log = logging.getLogger(__name__)
 DEFAULT_MUSIC_DIR = "/var/lib/mpd/music"  # Debian's mpd.conf

@@ -8,7 +8,8 @@ or switches at once ("now"). Each song that starts is recorded in the store with
 each song that played to its end (nobody skipped or cut it) as a "played" event, credited to the playlist and
 mood it was queued for. An ``arrange`` callback (the music policy's track memory) may leave songs out of what is
 queued and move others to the front; it sees the songs' ``file`` values only, so MPD and Mopidy are alike.
-The name :data:`moodbox.music.policy.WHOLE_LIBRARY` stands for every song in MPD's database (the policy's last fallback).
+The name :data:`moodbox.music.policy.WHOLE_LIBRARY` stands for every song in MPD's database (the policy's last
+fallback).
 """
 
 from __future__ import annotations

@@ -18,9 +18,7 @@ keeps playing music.
 
 The feedback table is the event log the music policy learns from (:mod:`moodbox.music.policy` derives everything it
 knows by replaying it), so deleting ``feedback.db`` resets what the box learned. Events older than
-``state.history_days`` are compacted (:func:`moodbox.music.policy.compact_feedback`): what the policy learned from
-them is kept as one summary row (table ``feedback_summary``), and the events and plays themselves are deleted, so the
-database, the memory and the start-up replay stay the same size however old the box is.
+``state.history_days`` are folded into one summary row and deleted (:func:`moodbox.music.preferences.compact_feedback`).
 """
 
 from __future__ import annotations
@@ -34,7 +32,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from moodbox.backoff import Backoff
 from moodbox.errors import MoodboxError
 
 log = logging.getLogger(__name__)
@@ -94,14 +91,9 @@ COMMIT;
 """
 
 
-# Not versioned: added beside any schema version, so that it does not collide with schema upgrades.
-_SUMMARY_TABLE = """
-CREATE TABLE IF NOT EXISTS feedback_summary (
-    id      INTEGER PRIMARY KEY CHECK (id = 1),   -- one row
-    last_id INTEGER NOT NULL,                     -- the newest feedback event folded into it
-    data    TEXT NOT NULL                         -- JSON: the music policy's learning state (its own format)
-);
-"""
+# The newest event folded in, and the learning state (the preferences' JSON); beside any schema version.
+_SUMMARY_TABLE = ("CREATE TABLE IF NOT EXISTS feedback_summary "
+                  "(id INTEGER PRIMARY KEY CHECK (id = 1), last_id INTEGER NOT NULL, data TEXT NOT NULL)")
 
 
 class StoreError(MoodboxError):
@@ -213,9 +205,7 @@ class FeedbackStore:
 
     def _insert(self, doing: str, sql: str, values: tuple) -> int:
         with self._lock, self._sqlite_errors(doing):
-            if self._db is None:
-                raise StoreError(f"feedback database {self.path} is closed")
-            row_id = self._db.execute(sql, values).lastrowid
+            row_id = self._open_db().execute(sql, values).lastrowid
             self.last_error = None
             return row_id
 
@@ -242,40 +232,37 @@ class FeedbackStore:
     def events_after(self, last_id: int) -> list[Event]:
         """The feedback events with an id above ``last_id``, oldest first (0: the whole log)."""
         with self._lock, self._sqlite_errors("read feedback"):
-            if self._db is None:
-                raise StoreError(f"feedback database {self.path} is closed")
-            rows = self._db.execute(
+            rows = self._open_db().execute(
                 "SELECT id, at, action, mood, playlist, track, elapsed_s FROM feedback WHERE id > ? ORDER BY id",
                 (last_id,)).fetchall()
         return [Event(*row) for row in rows]
 
+    def _open_db(self) -> sqlite3.Connection:
+        """The connection, or StoreError once closed (call with the lock held)."""
+        if self._db is None:
+            raise StoreError(f"feedback database {self.path} is closed")
+        return self._db
+
     def summary(self) -> tuple[int, str] | None:
         """``(last_id, data)`` of the compacted old evidence, or None when nothing was compacted yet."""
         with self._lock, self._sqlite_errors("read the feedback summary"):
-            if self._db is None:
-                raise StoreError(f"feedback database {self.path} is closed")
-            return self._db.execute("SELECT last_id, data FROM feedback_summary").fetchone()
+            return self._open_db().execute("SELECT last_id, data FROM feedback_summary").fetchone()
 
     def events_before(self, after_id: int, before: float, *, limit: int = -1) -> list[Event]:
         """The feedback events after ``after_id`` up to the first one at or after ``before`` (Unix time), at most
         ``limit``: a run of ids with no gap, so that a summary up to the last of them misses none."""
         with self._lock, self._sqlite_errors("read feedback"):
-            if self._db is None:
-                raise StoreError(f"feedback database {self.path} is closed")
-            rows = self._db.execute(
+            rows = self._open_db().execute(
                 "SELECT id, at, action, mood, playlist, track, elapsed_s FROM feedback WHERE id > ?1 AND id < "
                 "COALESCE((SELECT MIN(id) FROM feedback WHERE id > ?1 AND at >= ?2), 9223372036854775807) "
                 "ORDER BY id LIMIT ?3", (after_id, before, limit)).fetchall()
         return [Event(*row) for row in rows]
 
     def compact(self, last_id: int, data: str, before: float) -> int:
-        """In one transaction: store the summary of the events up to ``last_id``, and delete those events and
-        the plays older than ``before``. The newest event is always kept, so that ids are never reused. Returns
-        how many events were deleted."""
+        """At once: the summary of the events up to ``last_id``, those events and the plays before ``before`` deleted
+        (the newest event stays, so that ids are never reused); returns how many events were deleted."""
         with self._lock, self._sqlite_errors("compact old feedback"):
-            if self._db is None:
-                raise StoreError(f"feedback database {self.path} is closed")
-            self._db.execute("BEGIN IMMEDIATE")
+            self._open_db().execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute("INSERT OR REPLACE INTO feedback_summary VALUES (1, ?, ?)", (last_id, data))
                 deleted = self._db.execute(
@@ -301,80 +288,63 @@ class FeedbackStore:
         self.close()
 
 
-class ReopeningStore:
-    """The daemon's feedback store: a database that cannot be opened at start (a full or read-only disk, no state
-    directory) is tried again with capped exponential backoff, on :meth:`retry` and whenever it is used, so likes
-    are recorded again once the disk is freed. Used like a :class:`FeedbackStore`; ``last_error`` says why nothing
-    is recorded."""
+# -- the read-only timeline (moodbox history, top and the phone page) ------------------------------------------
 
-    def __init__(self, path, *, clock=time.monotonic, first_s: float = 5.0, max_s: float = 300.0):
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        self._store: FeedbackStore | None = None
-        self._open_error: str | None = None
-        self._closed = False
-        self._backoff = Backoff(first_s, max_s, clock)
-        self.retry()
+class HistoryError(Exception):
+    """The store cannot be read for its timeline; the message names the file."""
 
-    @property
-    def unopenable(self) -> bool:
-        """Whether the database could not be opened (rather than being open, or closed by :meth:`close`)."""
-        return self._store is None and not self._closed
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One entry of the timeline: a play or a feedback event."""
+    at: float                 # Unix time
+    kind: str                 # "play" or a feedback action: skip, like, hold, release, pause, resume
+    mood: str | None
+    playlist: str | None
+    track: str | None
+    reason: str | None = None  # plays only: why it started ("mood sad", "skip", "next")
 
     @property
-    def last_error(self) -> str | None:
-        return self._open_error if self._store is None else self._store.last_error
+    def switch(self) -> bool:
+        """A play that started because the mood changed the playlist."""
+        return self.kind == "play" and (self.reason or "").startswith("mood")
 
-    def retry(self) -> bool:
-        """Try to open the database when it is closed and the backoff allows; returns whether it is open."""
+
+def read_timeline(db_path, since: float, until: float | None = None) -> list[TimelineEvent]:
+    """Plays and feedback with ``since <= at <= until`` (Unix times), oldest first, read without writing."""
+    path = Path(db_path)
+    if not path.is_file():
+        raise HistoryError(f"no feedback database at {path} (has moodbox run yet? see state.dir in the config)")
+    until = time.time() if until is None else until
+    try:
+        rows = _read(path, since, until, immutable=False)
+    except sqlite3.OperationalError as exc:
+        # A reader that may not write the folder (the phone page, a user in the moodbox group) cannot make the
+        # WAL index while the daemon is stopped; with no -wal file left everything is in the database file, which
+        # can then be read as it is.
+        if "readonly" not in str(exc) or path.with_name(path.name + "-wal").exists():
+            raise HistoryError(f"cannot read feedback database {path}: {exc}") from exc
         try:
-            self._opened()
-            return True
-        except StoreError:
-            return False
+            rows = _read(path, since, until, immutable=True)
+        except sqlite3.Error as again:
+            raise HistoryError(f"cannot read feedback database {path}: {again}") from again
+    return sorted((TimelineEvent(*row) for row in rows), key=lambda event: event.at)
 
-    def _opened(self) -> FeedbackStore:
-        with self._lock:
-            if self._store is not None:
-                return self._store
-            if self._closed:
-                raise StoreError(f"feedback database {self.path} is closed")
-            if not self._backoff.due():
-                raise StoreError(self._open_error)
-            try:
-                self._store = open_store(self.path)
-            except StoreError as err:
-                self._open_error = str(err)
-                log.error("%s: recording nothing; trying again in %.0f s", err, self._backoff.failed())
-                raise
-            if self._open_error is not None:
-                log.info("feedback database %s opened: recording feedback again", self.path)
-            self._open_error = None
-            self._backoff.succeeded()
-            return self._store
 
-    def record_feedback(self, **event) -> int:
-        return self._opened().record_feedback(**event)
-
-    def record_play(self, **play) -> int:
-        return self._opened().record_play(**play)
-
-    def events_after(self, last_id: int) -> list[Event]:
-        return self._opened().events_after(last_id)
-
-    def summary(self) -> tuple[int, str] | None:
-        return self._opened().summary()
-
-    def events_before(self, after_id: int, before: float, *, limit: int = -1) -> list[Event]:
-        return self._opened().events_before(after_id, before, limit=limit)
-
-    def compact(self, last_id: int, data: str, before: float) -> int:
-        return self._opened().compact(last_id, data, before)
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            self._open_error = f"feedback database {self.path} is closed"
-            if self._store is not None:
-                self._store.close()
-                self._store = None
+def _read(path: Path, since: float, until: float, *, immutable: bool) -> list[tuple]:
+    uri = f"{path.resolve().as_uri()}?mode=ro" + ("&immutable=1" if immutable else "")
+    try:
+        db = sqlite3.connect(uri, uri=True, timeout=5)
+    except sqlite3.Error as exc:
+        raise HistoryError(f"cannot open feedback database {path} read-only: {exc}") from exc
+    try:
+        return (db.execute("SELECT at, 'play', mood, playlist, track, reason FROM plays WHERE at BETWEEN ? AND ?",
+                           (since, until)).fetchall()
+                + db.execute("SELECT at, action, mood, playlist, track, NULL FROM feedback WHERE at BETWEEN ? AND ?",
+                             (since, until)).fetchall())
+    except sqlite3.OperationalError:
+        raise
+    except sqlite3.Error as exc:
+        raise HistoryError(f"cannot read feedback database {path}: {exc}") from exc
+    finally:
+        db.close()

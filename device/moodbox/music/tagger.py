@@ -23,12 +23,11 @@ import numpy as np
 
 from moodbox.music import audio
 from moodbox.config import default_music_model_dir
+from moodbox import litert
 from moodbox.errors import MoodboxError
+from moodbox.names import QUADRANTS
 
-QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
-QUADRANT_WORDS = {"Q1": "happy, energetic", "Q2": "angry, tense", "Q3": "sad, gloomy", "Q4": "calm, tender"}
 DEFAULT_MODEL_DIR = Path(default_music_model_dir())
-EXIT_MODEL = 3
 TAG_COUNT, EMBEDDING_SIZE = 50, 200
 
 
@@ -52,15 +51,9 @@ class TrackMood:
 
 def load_interpreter(path: Path, threads: int = 1):
     try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:  # the frozen tflite-runtime has the same API
-        from tflite_runtime.interpreter import Interpreter
-    try:
-        interpreter = Interpreter(model_path=str(path), num_threads=threads)
+        return litert.load_interpreter(path, threads)
     except (ValueError, RuntimeError) as err:
         raise MusicModelError(f"{path}: cannot load TFLite model: {err}") from None
-    interpreter.allocate_tensors()
-    return interpreter
 
 
 class MusicnnEmbedder:

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from moodbox.config import EXPRESSIONS
+from moodbox.names import EXPRESSIONS
 from moodbox.errors import MoodboxError
-from moodbox.perception.faces import BORDERS, INTERPOLATIONS, load_interpreter
+from moodbox.litert import load_interpreter
+from moodbox.perception.crop import BORDERS, INTERPOLATIONS
 
 INPUT_DTYPES = {"int8": np.int8, "uint8": np.uint8, "float32": np.float32}
 MAX_CONTRACT_BYTES = 4 * 1024 * 1024  # the shipped one, metrics included, is about 20 KB

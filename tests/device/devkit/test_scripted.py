@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -46,7 +48,7 @@ def test_without_a_dataset_the_error_says_exactly_what_to_give(monkeypatch):
     import moodbox.devkit.scripted as scripted
 
     monkeypatch.delenv("MOODBOX_DATA", raising=False)
-    monkeypatch.setattr(scripted, "__file__", "/opt/moodbox/venv/lib/python3.11/site-packages/moodbox/devkit/scripted.py")
+    monkeypatch.setattr(scripted, "CHECKOUT", Path("/opt/moodbox/venv/lib/python3.11"))  # an installed package
     assert scripted.default_dataset_dir() is None
     with pytest.raises(FrameError, match="no FER2013 faces given. Give --dataset .*Kaggle's fer2013.csv"):
         ScriptedFaceSource(scripted.default_dataset_dir(), [("happy", 1)])

@@ -10,7 +10,7 @@ import pytest
 
 from moodbox.devkit.bench import main
 from moodbox.devkit.sweep import coverage_table, face_patch, is_the_face, load_ferplus_faces, run_sweep, table
-from moodbox.perception.faces import Face
+from moodbox.perception.boxes import Face
 
 
 @pytest.fixture(scope="module")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from moodbox.frontends.actions import ACTIONS
 from moodbox.cli import main as cli_main
 from moodbox.perception.camera import Camera
-from moodbox.music.policy import EARLY_SKIP_S, MusicPolicy
+from moodbox.music.policy import MusicPolicy
+from moodbox.music.preferences import EARLY_SKIP_S
 from moodbox.errors import MoodboxError
 from moodbox.music.player import Player
 from moodbox.music.store import StoreError
@@ -20,8 +23,8 @@ class Box:
     """What a handler may use of the running daemon, with the feedback events kept in a list."""
 
     def __init__(self, player, camera):
-        self.player, self.camera = player, camera
-        self.policy = MusicPolicy({"happy": ("upbeat",)}, hold_minutes=1.0)
+        self.jukebox = SimpleNamespace(player=player, policy=MusicPolicy({"happy": ("upbeat",)}, hold_minutes=1.0))
+        self.camera = camera
         self.clock = FakeClock()
         self.recorded: list[tuple[str, str | None]] = []
         self.store_error: str | None = None
@@ -59,8 +62,8 @@ def box(mpd_server):
 def test_each_action_does_its_job_and_records_the_store_event(box):
     assert ACTIONS["like"].handler(box) == {"action": "like", "playlist": "upbeat", "track": "upbeat/upbeat-01.ogg"}
     assert ACTIONS["skip"].handler(box)["track"] == "upbeat/upbeat-01.ogg"
-    assert box.player.current().track == "upbeat/upbeat-02.ogg"
-    assert ACTIONS["hold"].handler(box)["held"] is True and box.policy.held(box.clock())
+    assert box.jukebox.player.current().track == "upbeat/upbeat-02.ogg"
+    assert ACTIONS["hold"].handler(box)["held"] is True and box.jukebox.policy.held(box.clock())
     box.clock.advance(10)
     released = ACTIONS["hold"].handler(box)
     assert released["held"] is False and released["held_for_s"] == 0
@@ -85,8 +88,8 @@ def test_a_failed_record_does_not_undo_a_skip_or_hold_but_fails_a_like(box):
     box.store_error = "feedback database /x/feedback.db: cannot record feedback: the disk is full"
     skipped = ACTIONS["skip"].handler(box)
     assert skipped["track"] == "upbeat/upbeat-01.ogg" and skipped["not_recorded"] == box.store_error
-    assert box.player.current().track == "upbeat/upbeat-02.ogg"
-    assert ACTIONS["hold"].handler(box)["not_recorded"] == box.store_error and box.policy.held(box.clock())
+    assert box.jukebox.player.current().track == "upbeat/upbeat-02.ogg"
+    assert ACTIONS["hold"].handler(box)["not_recorded"] == box.store_error and box.jukebox.policy.held(box.clock())
     assert ACTIONS["pause"].handler(box) == {"camera": "paused", "not_recorded": box.store_error}
     with pytest.raises(MoodboxError, match="the disk is full"):
         ACTIONS["like"].handler(box)
@@ -100,7 +103,20 @@ def test_skip_says_which_song_comes_next(box):
 
 def test_an_early_skip_takes_the_song_out_of_the_queue(box, mpd_client):
     """Repeat is on: a song skipped in its first EARLY_SKIP_S seconds must not come back when the queue wraps."""
-    assert box.player.current().elapsed < EARLY_SKIP_S
+    assert box.jukebox.player.current().elapsed < EARLY_SKIP_S
     ACTIONS["skip"].handler(box)
     assert [song["file"] for song in mpd_client.playlistinfo()] == ["upbeat/upbeat-02.ogg", "upbeat/upbeat-03.ogg"]
-    assert box.player.current().track == "upbeat/upbeat-02.ogg"
+    assert box.jukebox.player.current().track == "upbeat/upbeat-02.ogg"
+
+
+def test_every_entry_of_the_vocabulary_has_its_handler_and_the_front_ends_derive_their_subsets():
+    from moodbox.frontends import page, top, web
+    from moodbox.names import ACTION_INFO
+
+    assert list(ACTIONS) == list(ACTION_INFO)
+    assert all(action.handler.__name__ == name and action.help == ACTION_INFO[name].help
+               for name, action in ACTIONS.items())
+    assert set(web.ACTIONS) == {name for name, info in ACTION_INFO.items() if info.button}
+    assert all(f"<button data-action={name}>" in page.PAGE for name in web.ACTIONS)
+    assert set(top.KEYS.values()) == {name for name, info in ACTION_INFO.items() if info.keys}
+    assert not ACTIONS["status"].locked and not ACTION_INFO["status"].rate_limited

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from moodbox.errors import EXIT_CONFIG, EXIT_FAILURE
 from moodbox.frontends import history
-from moodbox.frontends.history import Event, load_events, mood_bands, parse_duration
+from moodbox.frontends.history import mood_bands, parse_duration
+from moodbox.music.store import TimelineEvent as Event, read_timeline as load_events
 from moodbox.music.store import FeedbackStore
 
 from device_support import run_as_nobody
@@ -96,11 +98,11 @@ def test_table_and_charts_from_the_cli(db, tmp_path, capsys):
 
 
 def test_clear_errors_and_exit_codes(tmp_path, capsys):
-    assert history.main(["--db", str(tmp_path / "none.db")]) == history.EXIT_STORE
+    assert history.main(["--db", str(tmp_path / "none.db")]) == EXIT_FAILURE
     assert str(tmp_path / "none.db") in capsys.readouterr().err
     bad = tmp_path / "bad.toml"
     bad.write_text("[state]\ndirr = 1\n")
-    assert history.main(["--config", str(bad)]) == history.EXIT_CONFIG
+    assert history.main(["--config", str(bad)]) == EXIT_CONFIG
     assert "state.dirr" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:
         history.main(["--db", str(tmp_path / "x.db"), "--since", "soon"])

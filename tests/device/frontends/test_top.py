@@ -11,7 +11,7 @@ import time
 import pytest
 
 from moodbox.frontends.control import send_command
-from moodbox.frontends.history import Event
+from moodbox.music.store import TimelineEvent as Event
 from moodbox.frontends.top import status_line, strip
 
 from device_support import wait_until

@@ -9,8 +9,8 @@ from collections import Counter
 import pytest
 
 from moodbox.config import DEFAULT_PLAYLISTS
-from moodbox.music.policy import (MAPPED_PRIOR, MAX_HELD_OFF_SHOWN, OTHER_PRIOR, REWARDS, MusicPolicy, Preferences,
-                                  evidence_kind)
+from moodbox.music.policy import MAPPED_PRIOR, MAX_HELD_OFF_SHOWN, OTHER_PRIOR, MusicPolicy
+from moodbox.music.preferences import REWARDS, Preferences, evidence_kind
 from moodbox.music.store import Event
 
 DAY = 86400.0
@@ -254,7 +254,7 @@ def test_insights_list_the_songs_skipped_last_and_count_them_all():
 def test_empty_playlists_are_skipped_with_a_warning(caplog):
     policy = MusicPolicy({"happy": ("upbeat", "party"), "sad": ("calm",)}, explore=0.0)
     policy.mark_unavailable([], ["party", "calm"])
-    assert "playlist party is empty" in caplog.text
+    assert "playlist party (for happy) is empty or cannot be played: skipped" in caplog.text
     assert all(policy.choose("happy") == "upbeat" for _ in range(20))
     assert policy.choose("sad") == "upbeat"  # no own playlist left: another mood's
 
@@ -286,7 +286,7 @@ def test_twenty_years_of_feedback_are_compacted_and_the_learning_state_stays_the
     import sqlite3
     import tracemalloc
 
-    from moodbox.music.policy import compact_feedback
+    from moodbox.music.preferences import compact_feedback
     from moodbox.music.store import FeedbackStore
 
     year = 365 * DAY

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from moodbox.music import audio
-from moodbox.music.tagger import DEFAULT_MODEL_DIR, QUADRANTS, MusicModelError, MusicTagger
+from moodbox.music.tagger import DEFAULT_MODEL_DIR, MusicModelError, MusicTagger
+from moodbox.names import QUADRANTS
 
 
 def sox(path, seconds, *synth):

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from moodbox.perception import faces as faces_module
-from moodbox.perception.faces import (FACE_MESH_FILE, Face, FaceFinder, FacePresence, crop_face, eye_tilt_deg,
-                                      pick_listener, scan_tiles, ssd_anchors, weighted_nms)
+from moodbox.perception.boxes import Face, eye_tilt_deg, scan_tiles, ssd_anchors, weighted_nms
+from moodbox.perception.crop import crop_face
+from moodbox.perception.faces import FACE_MESH_FILE, FaceFinder, FacePresence
+from moodbox.perception.listener import pick_listener
 from moodbox.devkit.scripted import ScriptedFaceSource
 from moodbox.devkit.sweep import face_patch, is_the_face, load_ferplus_faces, textured_background
 
