@@ -666,7 +666,7 @@ def test_feedback_on_a_kept_song_counts_for_the_playlist_it_came_from(make_confi
                             clock=clock, script=[("happy", 10), ("sad", 1e9)])
     daemon.start()
     try:
-        while daemon.player.playlist != "upbeat":
+        while daemon.jukebox.player.playlist != "upbeat":
             daemon.tick()
             clock.advance(1.0)
         client = mpd_server.client()
@@ -1023,7 +1023,7 @@ def test_status_works_while_the_store_cannot_be_opened_and_likes_work_once_it_op
                 break
         assert tick.status == "ok" and (state / "feedback.db").exists()
         assert daemon.handle_action("like")["ok"] is True
-        assert [event.action for event in daemon.store.events_after(0)] == ["like"]
+        assert [event.action for event in daemon.jukebox.store.events_after(0)] == ["like"]
     finally:
         daemon.close()
 
