@@ -1065,3 +1065,28 @@ def test_status_for_people_has_no_python_reprs(make_config_file, mpd_server, cap
     assert "playing     moodbox upbeat - Upbeat" in text and "playlist    upbeat; MPD connected" in text
     for repr_text in ("None", "True", "False", "[", "{", "_s:"):
         assert repr_text not in text, text
+
+
+def test_playlists_made_after_the_start_are_played_without_a_restart(make_config_file, mpd_server):
+    """Issue 25 item 1: the playlists were checked once, at the start; music added or playlists written later (mpc
+    update, the library scan's auto- playlists) stayed unplayed until a restart. While some are skipped they are
+    checked again, and a better one replaces the fallback that plays."""
+    client = mpd_server.client()
+    for name in ("upbeat", "calm", "calming", "everyday"):
+        client.rm(name)
+    clock = FakeClock()
+    frames = Frames()
+    frames.mode = "raise"  # no camera: the resting mood's music
+    daemon, _ = make_daemon(make_config_file(), clock=clock, frames=frames)
+    daemon.start()
+    try:
+        from moodbox.music.policy import WHOLE_LIBRARY
+        assert daemon.tick().playlist == WHOLE_LIBRARY
+        client.playlistadd("auto-everyday", "everyday/everyday-01.ogg")  # the library scan's playlist
+        for _ in range(40):
+            clock.advance(1.0)
+            tick = daemon.tick()
+        assert tick.playlist == "auto-everyday" and queue_playlist(mpd_server) == {"everyday"}
+    finally:
+        daemon.close()
+        client.disconnect()

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 
 COMPACT_EVERY_S = 86400.0  # old feedback is folded into the learning summary at start and once a day
+RECHECK_PLAYLISTS_S = 30.0  # while a playlist is skipped: music and playlists added since (mpc update, a scan) play
 
 
 class Jukebox:
@@ -50,6 +51,7 @@ class Jukebox:
         self._compact_if_due()
         self.player = Player.from_config(config, store=self.store, clock=clock, arrange=self._arrange_songs)
         self._playlists_checked = False
+        self._checked_at = float("-inf")
 
     def start(self, wait_s: float, stop: threading.Event) -> None:
         """Give MPD up to ``wait_s`` to answer (it may be starting alongside us; ``stop`` cuts it short), then check
@@ -70,17 +72,19 @@ class Jukebox:
         refusal: a fresh box has none, and one deleted playlist must not silence the speaker."""
         wanted = self.policy.wanted_playlists()
         missing = self.player.check_playlists(wanted)
-        self._playlists_checked = True
+        self._playlists_checked, self._checked_at = True, self.clock()
         self.policy.mark_unavailable(missing, [name for name in wanted
                                                if name not in missing and self.player.playlist_length(name) == 0])
 
     def poll(self) -> PlayerState:
-        """What MPD does now; the first time it answers after a start without it, the playlists are checked. A store
-        that could not be opened is tried again (with backoff), and old feedback compacted once a day."""
+        """What MPD does now; the first time it answers after a start without it, the playlists are checked, and
+        again every RECHECK_PLAYLISTS_S while some are skipped. A store that could not be opened is tried again (with
+        backoff), and old feedback compacted once a day."""
         self.store.retry()
         self._compact_if_due()
         player_state = self.player.poll()
-        if player_state.connected and not self._playlists_checked:
+        recheck = self.policy.skipping() and self.clock() >= self._checked_at + RECHECK_PLAYLISTS_S
+        if player_state.connected and (not self._playlists_checked or recheck):
             try:
                 self.check_playlists()
             except PlayerUnavailable as err:

@@ -127,9 +127,14 @@ class MusicPolicy:
     def mark_unavailable(self, missing: list[str], empty: list[str]) -> None:
         """Playlists MPD lacks or that hold no songs: never chosen (warned about here). Replaces what an earlier
         check marked, so a playlist created or filled since comes back."""
-        self._missing, self._skipped = set(missing), set(missing) | set(empty)
-        for note in self.warnings():
+        skipped = set(missing) | set(empty)
+        changed, self._missing, self._skipped = skipped != self._skipped, set(missing), skipped
+        for note in self.warnings() if changed else ():
             log.warning("%s", note)
+
+    def skipping(self) -> bool:
+        """Whether some playlist is skipped now (worth checking MPD again: music may have been added since)."""
+        return bool(self._skipped)
 
     def warnings(self) -> list[str]:
         """What the owner should know: mapped playlists that are skipped, and which moods play a fallback."""
@@ -176,6 +181,10 @@ class MusicPolicy:
             if usable:
                 return usable
         return []
+
+    def _superseded(self, mood: str, playlist: str) -> bool:
+        """A fallback of the mood's that a better level replaces now (a playlist created or filled since)."""
+        return any(playlist in level for level in self._choices(mood)[1:]) and playlist not in self.candidates(mood)
 
     def _mapped(self, mood: str, playlist: str) -> bool:
         return playlist in self.playlists.get(mood, ()) or playlist in self.candidates(mood)
@@ -233,7 +242,7 @@ class MusicPolicy:
             if current is not None and current not in self._skipped and self._suits(mood, current, now):
                 episode.playlist = current
         if episode.playlist is not None and episode.playlist == current and current not in episode.rejected \
-                and current not in self._skipped:
+                and current not in self._skipped and not self._superseded(mood, current):
             return current
         lifting = self.policy == "lift"  # the owner chose whose music plays: no cross-mood choices
         usable = self.all_playlists()
