@@ -22,12 +22,9 @@ come first. Only when every candidate playlist is wholly held off do held-off so
 silence). Songs are named by their ``file`` value as the server gave it (MPD paths, Mopidy URIs: opaque), never by
 server-side stickers.
 
-A hold (long press on like) keeps the current music for ``music.hold_minutes`` whatever the mood does. Missing
-and empty playlists, and playlists MPD stops being able to load, are skipped with a warning (:meth:`warnings`).
-A mood none of whose own playlists can play falls back to the music tagger's playlists of the same names
-(``auto-upbeat`` for ``upbeat``: ``library.prefix``), and then to the whole library (:data:`WHOLE_LIBRARY`), so a
-fresh box with music but without playlists plays. Until the first mood is known the resting mood's music plays
-(:data:`RESTING_MOOD`, the everyday choice).
+A hold (long press on like) keeps the current music for ``music.hold_minutes`` whatever the mood does. Missing,
+empty and unloadable playlists are skipped with a warning; a mood without one of its own falls back to the tagger's
+of the same name (``auto-upbeat``), then to the whole library (:data:`WHOLE_LIBRARY`): a fresh box plays.
 
 Policy "lift" (an owner's choice) starts a low mood with what suits it and then, every ``lift_step_min`` minutes the
 mood lasts, moves one step up :data:`LIFT_STEPS`; under "lift" only a mood's own playlists are candidates (learning
@@ -132,8 +129,7 @@ class MusicPolicy:
         for note in self.warnings() if changed else ():
             log.warning("%s", note)
 
-    def skipping(self) -> bool:
-        """Whether some playlist is skipped now (worth checking MPD again: music may have been added since)."""
+    def skipping(self) -> bool:  # some playlist is skipped: worth checking MPD again for music added since
         return bool(self._skipped)
 
     def warnings(self) -> list[str]:
