@@ -12,8 +12,10 @@ half-working daemon. ``device/moodbox/moodbox.toml`` is the commented reference 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import os
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,8 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # Jetson's Python 3.10
     import tomli as tomllib
+
+log = logging.getLogger("moodbox.config")
 
 DEFAULT_PATH = Path("/etc/moodbox/moodbox.toml")
 MAX_CONFIG_BYTES = 256 * 1024  # the commented reference is about 8 KB; /dev/zero must not fill the memory
@@ -151,6 +155,7 @@ class ButtonsConfig:
 class StateConfig:
     dir: str = field(default_factory=_default_state_dir)
     control_socket: str = field(default_factory=_default_control_socket)
+    history_days: float = _key(default=365.0, range=(1.0, 36500.0))  # raw events kept; older ones are compacted
 
 
 def default_music_model_dir() -> str:
@@ -199,10 +204,26 @@ class Config:
         return list(dict.fromkeys(name for names in self.music.playlists.values() for name in names))
 
 
-def load_config(path: str | os.PathLike) -> Config:
-    """Read and validate a config file; raise :class:`ConfigError` naming the file and the key on any problem."""
+DAEMON_SECTIONS = ("camera", "face", "model", "mood", "music", "mpd", "buttons", "state")
+"""The sections ``moodbox run`` uses; the library scan and the phone page name theirs where they load the file."""
+
+
+def load_config(path: str | os.PathLike, *, own: tuple[str, ...] | None = None) -> Config:
+    """Read and validate a config file; raise :class:`ConfigError` naming the file and the key on any problem.
+
+    With ``own`` (the sections the calling program uses) only a problem in those sections (or a file that cannot
+    be read, or an unknown section) is an error; a bad key in another program's section is logged as a warning
+    and keeps its default, so that a typo in ``[web]`` never stops the speaker."""
     path = Path(path)
-    return _resolve_paths(config_from_dict(_read_document(path), source=str(path)), path)
+    if own is None:
+        return _resolve_paths(config_from_dict(_read_document(path), source=str(path)), path)
+    config, problems = _load_each_key(path, _read_document(path))
+    mine = [message for section, message in problems if section is None or section in own]
+    if mine:
+        raise ConfigError(mine[0])
+    for section, message in problems:
+        log.warning("%s (a key of [%s], which this program does not use: ignored here)", message, section)
+    return config
 
 
 def load_config_leniently(path: str | os.PathLike) -> tuple[Config, list[str]]:
@@ -210,21 +231,28 @@ def load_config_leniently(path: str | os.PathLike) -> tuple[Config, list[str]]:
     ``errors`` instead of failing the whole file. For the doctor and the CLI, which must see past one typo; the
     daemon uses load_config and refuses to start."""
     path = Path(path)
-    source = str(path)
     try:
         document = _read_document(path)
     except ConfigError as err:
-        return Config(source_path=source), [str(err)]
+        return Config(source_path=str(path)), [str(err)]
+    config, problems = _load_each_key(path, document)
+    return config, [message for _, message in problems]
+
+
+def _load_each_key(path: Path, document: dict) -> tuple[Config, list[tuple[str | None, str]]]:
+    """The config with every bad key at its default, and ``(section, error)`` for each (section None: the
+    problem is the file's, e.g. an unknown section)."""
+    source = str(path)
     sections = {f.name: f for f in dataclasses.fields(Config) if f.name != "source_path"}
-    errors = []
+    errors: list[tuple[str | None, str]] = []
     for name in document:
         if name not in sections:
-            errors.append(f"{source}: unknown key {name} (known keys: {', '.join(sections)})")
+            errors.append((None, f"{source}: unknown key {name} (known keys: {', '.join(sections)})"))
     values: dict[str, Any] = {}
     for name, section_field in sections.items():
         table = document.get(name, {})
         if not isinstance(table, dict):
-            errors.append(f"{source}: [{name}] must be a table (a [{name}] section), got {_describe(table)}")
+            errors.append((name, f"{source}: [{name}] must be a table (a [{name}] section), got {_describe(table)}"))
             continue
         good = {}
         for key, value in table.items():
@@ -232,23 +260,26 @@ def load_config_leniently(path: str | os.PathLike) -> tuple[Config, list[str]]:
                 _build_section(section_field.default_factory, {key: value}, source, name)
                 good[key] = value
             except ConfigError as err:
-                errors.append(str(err))
+                errors.append((name, str(err)))
         values[name] = _build_section(section_field.default_factory, good, source, name)
     config = Config(**values, source_path=source)
     try:
         _check_across_keys(config, source)
     except ConfigError as err:
-        errors.append(str(err))
+        errors.append(("buttons", str(err)))
     return _resolve_paths(config, path), errors
 
 
 def _read_document(path: Path) -> dict:
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or a device would block the read, or never end
+            raise ConfigError(f"{path}: not a regular file (a FIFO, device or folder): give --config the path "
+                              "of a moodbox.toml file")
         with path.open("rb") as f:
             data = f.read(MAX_CONFIG_BYTES + 1)
         if len(data) > MAX_CONFIG_BYTES:
             raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KiB: not a moodbox config file")
-        document = tomllib.loads(data.decode("utf-8"))
+        document = tomllib.loads(data.decode("utf-8-sig"))  # editors on Windows start UTF-8 with a BOM
     except UnicodeDecodeError as err:
         line = data[:err.start].count(b"\n") + 1
         raise ConfigError(f"{path}: not UTF-8 text (line {line}, byte {err.start} is {data[err.start]:#04x}): "

@@ -50,6 +50,9 @@ def load_ferplus_faces(dataset_dir, split: str = "private") -> tuple[np.ndarray,
     """PrivateTest (or PublicTest) faces (N, 48, 48) and their FER+ majority label index, as
     training/moodbox_training/data.py defines it: plurality of the seven emotions, ties and rows led by
     contempt/unknown/not-a-face left out."""
+    if dataset_dir is None:
+        raise FrameError("no FER2013 faces given: give --dataset the folder holding fer2013.npz and "
+                         "ferplus_votes.npz (the sweep needs the FER+ votes)")
     arrays = {}
     for name, keys in (("fer2013.npz", ("pixels", "usage")), ("ferplus_votes.npz", ("votes",))):
         path = Path(dataset_dir) / name

@@ -6,7 +6,8 @@ too), analyses only those that are new or changed since the last scan (path, siz
 stopped), and then writes one stored playlist per rule in ``[library.playlists]``: the tracks of the rule's
 quadrants, most typical first, at most ``max_tracks``. Generated playlists are named with ``library.prefix``; a
 stored playlist of that name that the scan did not write (the owner's own) is never replaced unless
-``library.overwrite_owner_playlists`` is true.
+``library.overwrite_owner_playlists`` is true. A playlist is recorded as the scan's before MPD writes it, so a scan
+killed in between leaves it the scan's to rewrite, never frozen as the owner's.
 
 >>> store = LibraryStore(":memory:")
 >>> store.counts()
@@ -202,6 +203,8 @@ def write_playlists(client, store: LibraryStore, rules: dict[str, tuple[str, ...
             result.kept_owner.append(name)
             continue
         chosen = choose(tracks, quadrants, max_tracks)
+        if chosen:  # the intent first: killed after MPD saved it, the next scan still knows it is ours
+            store.mark_generated(name, written=True)
         if name in existing or chosen:
             client.command_list_ok_begin()  # one round trip, however many tracks
             if name in existing:
@@ -209,5 +212,6 @@ def write_playlists(client, store: LibraryStore, rules: dict[str, tuple[str, ...
             for uri in chosen:
                 client.playlistadd(name, uri)
             client.command_list_end()
-        store.mark_generated(name, written=bool(chosen))
+        if not chosen:
+            store.mark_generated(name, written=False)
         result.playlists[name] = len(chosen)

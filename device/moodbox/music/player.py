@@ -8,6 +8,8 @@ or switches at once ("now"). Each song that starts is recorded in the store with
 each song that played to its end (nobody skipped or cut it) as a "played" event, credited to the playlist and
 mood it was queued for. An ``arrange`` callback (the music policy's track memory) may leave songs out of what is
 queued and move others to the front; it sees the songs' ``file`` values only, so MPD and Mopidy are alike.
+The name :data:`~moodbox.music.availability.WHOLE_LIBRARY` stands for every song in MPD's database (the last
+fallback).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import mpd
 
 from moodbox.backoff import Backoff
 from moodbox.errors import MoodboxError
+from moodbox.music.availability import WHOLE_LIBRARY
 from moodbox.music.store import StoreError
 
 if TYPE_CHECKING:
@@ -41,7 +44,8 @@ SONG_END_WAIT_MAX_S = 10.0
 _CONNECTION_ERRORS = (OSError, mpd.ConnectionError, mpd.ProtocolError)
 # Commands that change nothing: safe to send again on a fresh connection when the old one dropped. A queue edit is
 # never replayed (MPD may have done it before the answer was lost); the queue is rebuilt from a known state instead.
-_READ_ONLY = frozenset({"status", "currentsong", "playlistinfo", "listplaylists", "listplaylist", "outputs"})
+_READ_ONLY = frozenset({"status", "currentsong", "playlistinfo", "listplaylists", "listplaylist", "outputs",
+                        "listall"})
 
 
 class PlayerUnavailable(MoodboxError):
@@ -158,10 +162,7 @@ class Player:
         try:
             status = self._call("status")
             queued = {song["file"] for song in self._call("playlistinfo")}
-            try:
-                wanted = set(self._call("listplaylist", self.playlist))
-            except mpd.CommandError:
-                wanted = set()  # gone since: queueing it below says so (PlaylistUnavailable)
+            wanted = set(self.playlist_songs(self.playlist))  # none when gone since: queueing it says so
             stopped = not self._paused_by_us and status.get("state") != "play"
             if self._queue_unsure or stopped or not queued or not queued <= wanted:
                 log.info("re-applying playlist %s after reconnecting", self.playlist)
@@ -218,7 +219,7 @@ class Player:
 
     def check_playlists(self, names: list[str]) -> list[str]:
         """The names among ``names`` that MPD has no stored playlist for."""
-        existing = {entry["playlist"] for entry in self._call("listplaylists")}
+        existing = {entry["playlist"] for entry in self._call("listplaylists")} | {WHOLE_LIBRARY}
         return [name for name in names if name not in existing]
 
     def missing_playlists_text(self, missing: list[str]) -> str:
@@ -231,6 +232,8 @@ class Player:
 
     def playlist_songs(self, name: str) -> list[str]:
         """The ``file`` values of a stored playlist's songs (none when MPD has no such playlist)."""
+        if name == WHOLE_LIBRARY:
+            return [entry["file"] for entry in self._call("listall") if "file" in entry]
         try:
             return self._call("listplaylist", name)
         except mpd.CommandError:
@@ -316,7 +319,10 @@ class Player:
     def _load(self, playlist: str, *, song_end: float | None = None) -> None:
         """Append the stored playlist to the queue, or raise PlaylistUnavailable (the queue is unchanged)."""
         try:
-            self._call("load", playlist, song_end=song_end)
+            if playlist == WHOLE_LIBRARY:
+                self._call("add", "/", song_end=song_end)
+            else:
+                self._call("load", playlist, song_end=song_end)
         except mpd.CommandError as err:
             raise PlaylistUnavailable(playlist, f"MPD at {self.address} cannot load playlist {playlist}: {err} "
                                                 "(deleted or renamed?): skipped") from err
