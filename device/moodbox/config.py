@@ -13,25 +13,20 @@ starts a half-working daemon (the check of each value and the error classes: :mo
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
-import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from moodbox.config_checks import (ConfigError, ConfigNotFound, ConfigSyntaxError, ConfigUnreadable, ConfigValueError,
-                                   check_value, describe, library_playlists, pin_actions, playlists, reject_unknown)
+from moodbox.config_checks import (ConfigError, ConfigValueError, check_value, describe, library_playlists, pin_actions,
+                                   playlists, read_document, reject_unknown)
 from moodbox.paths import shipped_model
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Jetson's Python 3.10
-    import tomli as tomllib
+log = logging.getLogger("moodbox.config")
 
 DEFAULT_PATH = Path("/etc/moodbox/moodbox.toml")
-MAX_CONFIG_BYTES = 256 * 1024  # the commented reference is about 8 KB; /dev/zero must not fill the memory
 DEFAULT_PLAYLISTS = MappingProxyType({
     "angry": ("calming",),
     "disgust": ("calm",),
@@ -144,6 +139,7 @@ class ButtonsConfig:
 class StateConfig:
     dir: str = field(default_factory=_default_state_dir)
     control_socket: str = field(default_factory=_default_control_socket)
+    history_days: float = _key(default=365.0, range=(1.0, 36500.0))  # raw events kept; older ones are compacted
 
 
 def default_music_model_dir() -> str:
@@ -192,10 +188,26 @@ class Config:
         return list(dict.fromkeys(name for names in self.music.playlists.values() for name in names))
 
 
-def load_config(path: str | os.PathLike) -> Config:
-    """Read and validate a config file; raise :class:`ConfigError` naming the file and the key on any problem."""
+DAEMON_SECTIONS = ("camera", "face", "model", "mood", "music", "mpd", "buttons", "state")
+"""The sections ``moodbox run`` uses; the library scan and the phone page name theirs where they load the file."""
+
+
+def load_config(path: str | os.PathLike, *, own: tuple[str, ...] | None = None) -> Config:
+    """Read and validate a config file; raise :class:`ConfigError` naming the file and the key on any problem.
+
+    With ``own`` (the sections the calling program uses) only a problem in those sections (or a file that cannot
+    be read, or an unknown section) is an error; a bad key in another program's section is logged as a warning
+    and keeps its default, so that a typo in ``[web]`` never stops the speaker."""
     path = Path(path)
-    return _resolve_paths(config_from_dict(_read_document(path), source=str(path)), path)
+    if own is None:
+        return _resolve_paths(config_from_dict(read_document(path), source=str(path)), path)
+    config, problems = _load_each_key(path, read_document(path))
+    mine = [error for section, error in problems if section is None or section in own]
+    if mine:
+        raise mine[0]
+    for section, error in problems:
+        log.warning("%s (a key of [%s], which this program does not use: ignored here)", error, section)
+    return config
 
 
 def load_config_leniently(path: str | os.PathLike) -> tuple[Config, list[ConfigError]]:
@@ -203,22 +215,29 @@ def load_config_leniently(path: str | os.PathLike) -> tuple[Config, list[ConfigE
     ``errors`` instead of failing the whole file. For the doctor and the CLI, which must see past one typo; the
     daemon uses load_config and refuses to start."""
     path = Path(path)
-    source = str(path)
     try:
-        document = _read_document(path)
+        document = read_document(path)
     except ConfigError as err:
-        return Config(source_path=source), [err]
+        return Config(source_path=str(path)), [err]
+    config, problems = _load_each_key(path, document)
+    return config, [error for _, error in problems]
+
+
+def _load_each_key(path: Path, document: dict) -> tuple[Config, list[tuple[str | None, ConfigError]]]:
+    """The config with every bad key at its default, and ``(section, error)`` for each (section None: the
+    problem is the file's, e.g. an unknown section)."""
+    source = str(path)
     sections = {f.name: f for f in dataclasses.fields(Config) if f.name != "source_path"}
-    errors = []
+    errors: list[tuple[str | None, ConfigError]] = []
     for name in document:
         if name not in sections:
-            errors.append(ConfigValueError(f"{source}: unknown key {name} (known keys: {', '.join(sections)})",
-                                           path=source, key=name))
+            errors.append((None, ConfigValueError(f"{source}: unknown key {name} (known keys: {', '.join(sections)})",
+                                                  path=source, key=name)))
     values: dict[str, Any] = {}
     for name, section_field in sections.items():
         table = document.get(name, {})
         if not isinstance(table, dict):
-            errors.append(_not_a_table(source, name, table))
+            errors.append((name, _not_a_table(source, name, table)))
             continue
         good = {}
         for key, value in table.items():
@@ -226,46 +245,14 @@ def load_config_leniently(path: str | os.PathLike) -> tuple[Config, list[ConfigE
                 _build_section(section_field.default_factory, {key: value}, source, name)
                 good[key] = value
             except ConfigError as err:
-                errors.append(err)
+                errors.append((name, err))
         values[name] = _build_section(section_field.default_factory, good, source, name)
     config = Config(**values, source_path=source)
     try:
         _check_across_keys(config, source)
     except ConfigError as err:
-        errors.append(err)
+        errors.append(("buttons", err))
     return _resolve_paths(config, path), errors
-
-
-def _read_document(path: Path) -> dict:
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_CONFIG_BYTES + 1)
-        if len(data) > MAX_CONFIG_BYTES:
-            raise ConfigUnreadable(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KiB: not a moodbox config file",
-                                   path=str(path))
-        document = tomllib.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as err:
-        line = data[:err.start].count(b"\n") + 1
-        raise ConfigUnreadable(f"{path}: not UTF-8 text (line {line}, byte {err.start} is {data[err.start]:#04x}): "
-                               "save it as UTF-8", path=str(path), line=line) from None
-    except RecursionError:
-        raise ConfigSyntaxError(f"{path}: invalid TOML: nested too deeply", path=str(path)) from None
-    except FileNotFoundError:
-        raise ConfigNotFound(f"{path}: config file not found (pass --config PATH, or copy the example "
-                             f"from the moodbox package's moodbox.toml)", path=str(path)) from None
-    except OSError as err:
-        raise ConfigUnreadable(f"{path}: cannot read config file: {err.strerror}", path=str(path)) from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigSyntaxError(f"{path}: invalid TOML: {err}", path=str(path), line=_error_line(err)) from None
-    return document
-
-
-def _error_line(err: tomllib.TOMLDecodeError) -> int | None:
-    """The line the TOML parser stopped at (its attribute since Python 3.14, in its message before)."""
-    if getattr(err, "lineno", None):
-        return err.lineno
-    found = re.search(r"at line (\d+)", str(err))
-    return int(found.group(1)) if found else None
 
 
 def _not_a_table(source: str, name: str, value: Any) -> ConfigValueError:

@@ -8,12 +8,22 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
+import stat
+import sys
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
 from moodbox.errors import EXIT_CONFIG, MoodboxError
 from moodbox.names import ACTION_INFO, EXPRESSIONS, QUADRANTS
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Jetson's Python 3.10
+    import tomli as tomllib
+
+MAX_CONFIG_BYTES = 256 * 1024  # the commented reference is about 8 KB; /dev/zero must not fill the memory
 MAX_STRING_CHARS = 1024        # a path, a camera source, a playlist name: longer is a mistake (and every log line)
 
 
@@ -165,3 +175,39 @@ def _range_text(spec: dataclasses.Field) -> str:
 def describe(value: Any) -> str:
     text = repr(value)
     return f"{type(value).__name__} {text if len(text) <= 80 else text[:80] + '...'}"
+
+
+def read_document(path: Path) -> dict:
+    """The TOML document of the config file ``path``, or the typed error that says why it cannot be used."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or a device would block the read, or never end
+            raise ConfigUnreadable(f"{path}: not a regular file (a FIFO, device or folder): give --config the path "
+                                   "of a moodbox.toml file", path=str(path))
+        with path.open("rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigUnreadable(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KiB: not a moodbox config file",
+                                   path=str(path))
+        document = tomllib.loads(data.decode("utf-8-sig"))  # editors on Windows start UTF-8 with a BOM
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise ConfigUnreadable(f"{path}: not UTF-8 text (line {line}, byte {err.start} is {data[err.start]:#04x}): "
+                               "save it as UTF-8", path=str(path), line=line) from None
+    except RecursionError:
+        raise ConfigSyntaxError(f"{path}: invalid TOML: nested too deeply", path=str(path)) from None
+    except FileNotFoundError:
+        raise ConfigNotFound(f"{path}: config file not found (pass --config PATH, or copy the example "
+                             f"from the moodbox package's moodbox.toml)", path=str(path)) from None
+    except OSError as err:
+        raise ConfigUnreadable(f"{path}: cannot read config file: {err.strerror}", path=str(path)) from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigSyntaxError(f"{path}: invalid TOML: {err}", path=str(path), line=_error_line(err)) from None
+    return document
+
+
+def _error_line(err: tomllib.TOMLDecodeError) -> int | None:
+    """The line the TOML parser stopped at (its attribute since Python 3.14, in its message before)."""
+    if getattr(err, "lineno", None):
+        return err.lineno
+    found = re.search(r"at line (\d+)", str(err))
+    return int(found.group(1)) if found else None

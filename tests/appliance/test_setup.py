@@ -203,6 +203,10 @@ def test_generic_install_for_real(repo_root, install_paths, tmp_path):
     assert f"ExecStart={prefix}/venv/bin/moodbox run --config {etc}/moodbox.toml" in unit.read_text()
     link = install_paths["MOODBOX_BIN_DIR"] / "moodbox"
     assert os.readlink(link) == str(prefix / "venv" / "bin" / "moodbox")  # defect 18: `moodbox` on PATH
+    head = subprocess.run(["git", "-C", str(repo_root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    version = subprocess.run([str(link), "--version"], capture_output=True, text=True)
+    assert f"(commit {head}" in version.stdout, version  # issue 25 item 3: the commit installed, from the venv
     assert (prefix / "venv" / "pyvenv.cfg").read_text().count("home = /usr/bin\n") == 1  # defect 19
     verify = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
     assert verify.returncode == 0 and "moodbox.service" not in verify.stderr, verify.stderr
@@ -382,3 +386,36 @@ def test_install_web_makes_a_private_token_enables_the_page_once_and_keeps_the_t
     second = run_install_web(repo_root, install_paths)
     assert second.returncode == 0 and actions(second.stdout) == [], second.stdout
     assert (etc / "web.token").read_text().strip() == token
+
+
+def test_audio_option_writes_the_chosen_output_into_the_mpd_conf_setup_owns_and_keeps_it(repo_root, install_paths,
+                                                                                        local_mirror, tmp_path):
+    """Issue 25 item 2: setup wrote ALSA "default", and a Pi owner with HDMI, the jack, a USB DAC or a HAT had no
+    way to choose. `--audio NAME` writes the card into the MPD config setup owns, later runs keep it, and `--audio`
+    alone lists the cards (aplay -l) and, without a terminal to ask on, says how to name one."""
+    conf = install_paths["MOODBOX_MPD_CONF"]
+    env = {"MOODBOX_MPD_CONF": str(conf), "MOODBOX_SYSTEMD_RUN_DIR": str(tmp_path / "no-systemd"),
+           "MOODBOX_ETC": str(install_paths["MOODBOX_ETC"])}
+    script = (f"source {repo_root}/setup.sh; mpd_conf_text >{conf}; AUDIO=1 AUDIO_NAME=Headphones; choose_audio;"
+              " configure_mpd; AUDIO=0; choose_audio; configure_mpd")
+    conf.parent.mkdir(parents=True)
+    result = subprocess.run(["bash", "-c", script], env={**os.environ, **env}, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert 'device          "plughw:CARD=Headphones"' in conf.read_text()
+    assert "sound output: plughw:CARD=Headphones" in result.stdout
+    assert "ok: " in result.stdout and "(sound output: plughw:CARD=Headphones)" in result.stdout  # kept
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "aplay").write_text(  # a Pi 4's cards, as its aplay -l lists them
+        "#!/bin/sh\necho '**** List of PLAYBACK Hardware Devices ****'\n"
+        "echo 'card 0: Headphones [bcm2835 Headphones], device 0: bcm2835 Headphones [bcm2835 Headphones]'\n"
+        "echo 'card 1: vc4hdmi0 [vc4-hdmi-0], device 0: MAI PCM i2s-hifi-0 [MAI PCM i2s-hifi-0]'\n")
+    (fake_bin / "aplay").chmod(0o755)
+    listed = run_setup(repo_root, "--dry-run", "--audio", profile=PROFILES["generic-bookworm"], paths=install_paths,
+                       extra_env={"MOODBOX_APT_MIRROR": local_mirror,
+                                  "PATH": f"{fake_bin}:{os.environ['PATH']}"})
+    assert "1) Headphones: bcm2835 Headphones (device 0)" in listed.stdout
+    assert "2) vc4hdmi0: vc4-hdmi-0 (device 0)" in listed.stdout
+    assert listed.returncode == 1 and "name one: --audio Headphones" in listed.stderr
+    assert "--audio [NAME]" in run_setup(repo_root, "--help").stdout

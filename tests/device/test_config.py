@@ -179,7 +179,7 @@ def test_unreadable_files_are_config_errors_naming_the_file(tmp_path, content, m
 
 def test_dev_zero_is_refused_without_reading_it_all():
     """Defect 15: `--config /dev/zero` grew the memory for ever."""
-    with pytest.raises(ConfigError, match="/dev/zero: larger than 256 KiB"):
+    with pytest.raises(ConfigError, match="/dev/zero: not a regular file"):
         load_config("/dev/zero")
 
 
@@ -219,3 +219,51 @@ def test_library_mistakes_name_the_key(tmp_path, text, key):
     with pytest.raises(ConfigValueError, match=key.replace(".", r"\.")) as err:
         load_config(write(tmp_path, text))
     assert err.value.key == key
+
+
+def test_a_utf8_file_with_a_byte_order_mark_is_accepted(tmp_path):
+    """Issue 25 item 12: a config saved with a BOM (Notepad) was refused as "Invalid statement (line 1, column 1)"."""
+    path = tmp_path / "moodbox.toml"
+    path.write_bytes("\ufeff[mood]\nwindow_s = 5\n".encode("utf-8"))
+    assert load_config(path).mood.window_s == 5.0
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder"])
+def test_a_fifo_or_device_as_config_is_refused_at_once_naming_it(tmp_path, kind):
+    """Issue 25 item 12: `--config` naming a FIFO blocked for ever (and a device read on); now refused at once."""
+    import os
+    import subprocess
+    import sys
+
+    if kind == "fifo":
+        path = tmp_path / "moodbox.toml"
+        os.mkfifo(path)
+    else:
+        path = Path("/dev/null") if kind == "device" else tmp_path
+    result = subprocess.run([sys.executable, "-m", "moodbox", "run", "--config", str(path)], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"{path}: not a regular file (a FIFO, device or folder)" in result.stderr
+
+
+def test_each_program_checks_its_own_sections_strictly_and_only_warns_about_the_others(tmp_path, caplog):
+    """Issue 25 item 9: a bad key in [web] or [library] stopped the speaker (exit 2); a bad key in [mood] must
+    still stop it, and the library scan must still refuse a bad [library] key."""
+    from moodbox.config import DAEMON_SECTIONS
+    from moodbox.frontends.library_cli import LIBRARY_SECTIONS
+
+    path = write(tmp_path, "[web]\nport = 80\n[library]\nmax_tracks = 0\n[mood]\nwindow_s = 5\n")
+    config = load_config(path, own=DAEMON_SECTIONS)
+    assert config.mood.window_s == 5.0 and config.web.port == 8470 and config.library.max_tracks == 200
+    assert "web.port must be in 1024..65535, got 80 (a key of [web], which this program does not use" in caplog.text
+    assert "library.max_tracks" in caplog.text
+    with pytest.raises(ConfigError, match="library.max_tracks must be"):
+        load_config(path, own=LIBRARY_SECTIONS)
+    with pytest.raises(ConfigError, match="web.port must be"):
+        load_config(path, own=("web", "state"))
+    bad_mood = write(tmp_path, "[web]\nport = 80\n[mood]\nwindow_s = -1\n")
+    with pytest.raises(ConfigError, match="mood.window_s must be"):
+        load_config(bad_mood, own=DAEMON_SECTIONS)
+    typo = write(tmp_path, "[moood]\nwindow_s = 5\n")
+    with pytest.raises(ConfigError, match="unknown key moood"):
+        load_config(typo, own=DAEMON_SECTIONS)

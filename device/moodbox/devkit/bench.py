@@ -234,11 +234,13 @@ def summary(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="moodbox bench", description=__doc__.split("\n")[0])
+    from moodbox.helptext import plain_text
+    parser = argparse.ArgumentParser(prog="moodbox bench", description=plain_text(__doc__.split("\n")[0]))
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="int8 model (JSON beside it)")
     parser.add_argument("--float-model", type=Path, help="baseline float model (default: emotion_float.tflite "
                                                          "beside --model)")
-    parser.add_argument("--dataset", type=Path, help="folder with fer2013.npz and ferplus_votes.npz "
+    parser.add_argument("--dataset", type=Path, help="Kaggle's fer2013.csv, or a folder with it or with fer2013.npz "
+                                                     "and ferplus_votes.npz "
                                                      "(default: $MOODBOX_DATA or ../shared/data)")
     parser.add_argument("--frames", type=int, default=300, help="frames timed per pipeline (default 300)")
     parser.add_argument("--seconds", type=float, default=60.0, help="daemon measurement window (default 60)")

@@ -147,7 +147,8 @@ def _ci(figure: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="moodbox simulate", description=__doc__.split("\n\n")[0])
+    from moodbox.helptext import plain_text
+    parser = argparse.ArgumentParser(prog="moodbox simulate", description=plain_text(__doc__.split("\n\n")[0]))
     parser.add_argument("--days", type=int, default=14, help="simulated days (default 14, at least 7)")
     parser.add_argument("--seeds", type=int, default=20, help="runs per persona and policy, seeds 1..N (default 20)")
     parser.add_argument("--persona", action="append", choices=PERSONAS, help="only this persona (repeatable)")

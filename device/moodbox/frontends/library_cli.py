@@ -6,7 +6,8 @@
     moodbox library [--explain TRACK]        tracks per quadrant and per playlist (kept, left out and why), or one
                                              track's valence/arousal, tag scores and place in each playlist
 
-Exit codes: 0 done, 1 some files could not be analysed, 2 config, 3 model, 4 MPD or library database.
+Exit codes: 0 done, 1 some files could not be analysed (or the music folder cannot be read: nothing is written),
+2 config, 3 model, 4 MPD or library database.
 The scan and the watch lower their own priority (library.nice) so that they never starve the camera loop.
 """
 
@@ -22,18 +23,21 @@ from pathlib import Path
 
 import mpd
 
-from moodbox.config import DEFAULT_PATH, Config, ConfigError, ConfigNotFound, load_config
-from moodbox.errors import EXIT_CONFIG, EXIT_MODEL, EXIT_MPD
+from moodbox.helptext import plain_text
+from moodbox.config import DEFAULT_PATH, Config, ConfigError, load_config
+from moodbox.config_checks import ConfigNotFound
+from moodbox.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_MODEL, EXIT_MPD
 from moodbox.music.library import (DEFAULT_MUSIC_DIR, LibraryError, LibraryStore, ScanResult, analyse, choose,
-                                   confidence, floor_for, write_playlists)
+                                   confidence, floor_for, local_path, write_playlists)
 from moodbox.music.tagger import MusicModelError, MusicTagger, load_floors
 from moodbox.names import QUADRANT_WORDS, QUADRANTS
 
+LIBRARY_SECTIONS = ("library", "mpd", "state")  # validated strictly; others' errors are warnings
 log = logging.getLogger("moodbox.music.library")
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="moodbox library", description=__doc__,
+    parser = argparse.ArgumentParser(prog="moodbox library", description=plain_text(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(DEFAULT_PATH), help=f"config file (default {DEFAULT_PATH}; "
                         "a missing default file means all defaults)")
@@ -52,6 +56,7 @@ def main(argv: list[str]) -> int:
     watch.add_argument("--config", default=argparse.SUPPRESS, help="config file")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="moodbox library: %(message)s", stream=sys.stderr)
+    logging.getLogger("mpd").setLevel(logging.WARNING)  # python-mpd2's "Calling MPD connect(...)" on every connect
     try:
         config = _config(args.config)
         if args.command == "tag":
@@ -82,7 +87,7 @@ def main(argv: list[str]) -> int:
 
 def _config(path: str) -> Config:
     try:
-        return load_config(path)
+        return load_config(path, own=LIBRARY_SECTIONS)
     except ConfigNotFound:
         if path == str(DEFAULT_PATH):
             return Config()  # no config file on a desktop: all defaults
@@ -128,13 +133,25 @@ def _connect(config: Config) -> mpd.MPDClient:
     return client
 
 
-def _music_dir(config: Config, client) -> Path:
+def _music_dir(config: Config, client) -> tuple[Path, str]:
+    """The music folder and where it was named: library.music_dir, else MPD's music_directory, else Debian's."""
     if config.library.music_dir:
-        return Path(config.library.music_dir)
+        return Path(config.library.music_dir), "library.music_dir"
     try:  # MPD answers `config` only over its local socket
-        return Path(client.config())
+        return Path(client.config()), "MPD's music_directory"
     except mpd.CommandError:
-        return Path(DEFAULT_MUSIC_DIR)
+        return Path(DEFAULT_MUSIC_DIR), "the default; set library.music_dir"
+
+
+def _unreadable(music_dir: Path) -> str | None:
+    """Why this process cannot read the music folder, or None when it can."""
+    try:
+        if not music_dir.is_dir():
+            return "it does not exist" if not music_dir.exists() else "it is not a folder"
+        next(os.scandir(music_dir), None)
+    except OSError as err:
+        return err.strerror
+    return None
 
 
 def scan_library(config: Config, *, progress: bool = True) -> int:
@@ -152,10 +169,19 @@ def scan_library(config: Config, *, progress: bool = True) -> int:
     result = ScanResult()
     client = _connect(config)  # MPD drops idle clients after a minute: one connection to list, one to write
     try:
-        music_dir = _music_dir(config, client)
+        music_dir, named_by = _music_dir(config, client)
         uris = [entry["file"] for entry in client.listall() if "file" in entry]
     finally:
         client.disconnect()
+    why = _unreadable(music_dir)
+    if why is not None and any(local_path(uri, music_dir) is not None for uri in uris):
+        import pwd
+        user = pwd.getpwuid(os.geteuid()).pw_name
+        print(f"moodbox library: the music folder {music_dir} ({named_by}) cannot be read by user {user}: {why}. "
+              "Nothing was analysed and no playlist was changed: give that user read access, or run the scan as "
+              "a user who can read it", file=sys.stderr)
+        store.close()
+        return EXIT_FAILURE
     result.listed = len(uris)
     log.info("%d tracks listed by MPD; music directory %s", len(uris), music_dir)
     analyse(uris, music_dir, store, tagger.tag, tagger.version, result,
@@ -176,7 +202,10 @@ def scan_library(config: Config, *, progress: bool = True) -> int:
         print(f"playlist {name} ({'+'.join(selection.quadrants)}, floor {selection.floor:.2f}): {selection.summary()}")
     for name in result.kept_owner:
         print(f"playlist {name}: the owner's own, left alone")
-    return 0
+    if result.failed:
+        print(f"moodbox library: {result.failed} track(s) could not be analysed (`moodbox library` counts them; "
+              "`--explain TRACK` says why)", file=sys.stderr)
+    return EXIT_FAILURE if result.failed else 0
 
 
 def watch_library(config: Config, retry_s: float = 30.0) -> int:

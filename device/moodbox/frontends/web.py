@@ -264,7 +264,8 @@ def serve(config, *, token: str) -> Server:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="moodbox web", description=__doc__.split("\n")[0])
+    from moodbox.helptext import plain_text
+    parser = argparse.ArgumentParser(prog="moodbox web", description=plain_text(__doc__.split("\n")[0]))
     parser.add_argument("--config", default=str(DEFAULT_PATH), help=f"config file (default {DEFAULT_PATH})")
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--pair", action="store_true",
@@ -278,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, own=("web", "state"))
         if args.port is not None:
             config = replace(config, web=replace(config.web, port=args.port))
         if not config.web.enabled:

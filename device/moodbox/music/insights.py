@@ -23,7 +23,7 @@ def insights(policy, now: float) -> dict:
         rows = []
         for name in policy.all_playlists():
             counts = counts_of.get((mood, None, name), Counter())
-            mapped = name in policy.playlists.get(mood, ())
+            mapped = policy.available.mapped(mood, name)
             choice = policy.choices.get(mood, name)
             if not mapped and not counts and choice is None:
                 continue

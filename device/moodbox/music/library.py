@@ -9,7 +9,8 @@ quadrants by cross-validation when the model was built, in ``mood.json``), most 
 ``max_tracks``. Audio that is not music (too short, silent, noise, NaN samples, undecodable) is kept with its
 named outcome and joins no playlist. Generated playlists are named with ``library.prefix``; a
 stored playlist of that name that the scan did not write (the owner's own) is never replaced unless
-``library.overwrite_owner_playlists`` is true.
+``library.overwrite_owner_playlists`` is true. A playlist is recorded as the scan's before MPD writes it, so a scan
+killed in between leaves it the scan's to rewrite, never frozen as the owner's.
 
 >>> store = LibraryStore(":memory:")
 >>> store.counts()
@@ -252,6 +253,8 @@ def write_playlists(client, store: LibraryStore, rules: dict[str, tuple[str, ...
             result.kept_owner.append(name)
             continue
         selection = choose(tracks, quadrants, max_tracks, floor_for(floors, quadrants))
+        if selection.kept:  # the intent first: killed after MPD saved it, the next scan still knows it is ours
+            store.mark_generated(name, written=True)
         if name in existing or selection.kept:
             client.command_list_ok_begin()  # one round trip, however many tracks
             if name in existing:
@@ -259,5 +262,6 @@ def write_playlists(client, store: LibraryStore, rules: dict[str, tuple[str, ...
             for uri in selection.kept:
                 client.playlistadd(name, uri)
             client.command_list_end()
-        store.mark_generated(name, written=bool(selection.kept))
+        if not selection.kept:
+            store.mark_generated(name, written=False)
         result.playlists[name] = selection

@@ -29,7 +29,8 @@ SONG_END_WAIT_MAX_S = 10.0
 
 _CONNECTION_ERRORS = (OSError, mpd.ConnectionError, mpd.ProtocolError)
 # Commands that change nothing: safe to send again on a fresh connection when the old one dropped.
-_READ_ONLY = frozenset({"status", "currentsong", "playlistinfo", "listplaylists", "listplaylist", "outputs"})
+_READ_ONLY = frozenset({"status", "currentsong", "playlistinfo", "listplaylists", "listplaylist", "outputs",
+                        "listall"})
 
 
 class PlayerUnavailable(MoodboxError):

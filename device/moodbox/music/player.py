@@ -3,7 +3,8 @@
 Its parts: :mod:`~moodbox.music.mpd_connection` (every command under one lock, timeouts, reconnecting with
 backoff), :mod:`~moodbox.music.queue_editor` (switching "now" or "after_current") and
 :mod:`~moodbox.music.play_recorder` (plays and songs played to their end, into the store). After a reconnect the
-player re-applies the playlist it was asked to play.
+player re-applies the playlist it was asked to play. The name :data:`~moodbox.music.availability.WHOLE_LIBRARY`
+stands for every song in MPD's database (the last fallback).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import mpd
 
+from moodbox.music.availability import WHOLE_LIBRARY
 from moodbox.music.mpd_connection import MpdConnection, PlayerUnavailable
 from moodbox.music.play_recorder import PlayRecorder
 from moodbox.music.queue_editor import PlaylistUnavailable, QueueEditor
@@ -100,10 +102,7 @@ class Player:
         try:
             status = call("status")
             queued = {song["file"] for song in call("playlistinfo")}
-            try:
-                wanted = set(call("listplaylist", self.playlist))
-            except mpd.CommandError:
-                wanted = set()  # gone since: queueing it below says so (PlaylistUnavailable)
+            wanted = set(self.playlist_songs(self.playlist))  # none when gone since: queueing it says so
             stopped = not self._paused_by_us and status.get("state") != "play"
             if self._queue.unsure or stopped or not queued or not queued <= wanted:
                 log.info("re-applying playlist %s after reconnecting", self.playlist)
@@ -125,7 +124,7 @@ class Player:
 
     def check_playlists(self, names: list[str]) -> list[str]:
         """The names among ``names`` that MPD has no stored playlist for."""
-        existing = {entry["playlist"] for entry in self.connection.call("listplaylists")}
+        existing = {entry["playlist"] for entry in self.connection.call("listplaylists")} | {WHOLE_LIBRARY}
         return [name for name in names if name not in existing]
 
     def missing_playlists_text(self, missing: list[str]) -> str:
@@ -138,6 +137,8 @@ class Player:
 
     def playlist_songs(self, name: str) -> list[str]:
         """The ``file`` values of a stored playlist's songs (none when MPD has no such playlist)."""
+        if name == WHOLE_LIBRARY:
+            return [entry["file"] for entry in self.connection.call("listall") if "file" in entry]
         try:
             return self.connection.call("listplaylist", name)
         except mpd.CommandError:

@@ -18,8 +18,8 @@ The policy learns, per mood, how much the listener wants each playlist (Thompson
   early skips in a row reject the playing playlist for the rest of the mood unless the listener has shown to want
   it; another mood's playlist on trial goes at its first early skip.
 
-Everything learned is derived from the feedback log (:meth:`moodbox.music.store.FeedbackStore.events_after`), read
-incrementally: the log is the one source of truth and deleting it resets the learning.
+Everything learned is derived from the feedback log, read incrementally after the summary its old events were
+compacted into (:func:`~moodbox.music.preferences.compact_feedback`): deleting the store resets the learning.
 
 Track memory: a song skipped early is held off for ``music.hold_off_days`` (:meth:`MusicPolicy.arrange` drops it
 from a queue, and another playlist is chosen over one whose every song is held off), songs liked since their last
@@ -27,8 +27,8 @@ early skip come first. When every song of a mood's own playlists is held off the
 misread mood must not take a mood's music away). Songs are named by their ``file`` value as the server gave it (MPD
 paths, Mopidy URIs: opaque), never by server-side stickers.
 
-A hold (long press on like) keeps the current music for ``music.hold_minutes`` whatever the mood does. Empty
-playlists, and playlists MPD stops being able to load, are skipped with a warning.
+A hold (long press on like) keeps the current music for ``music.hold_minutes`` whatever the mood does. A mood
+whose own playlists MPD cannot play has its fallback's (:mod:`~moodbox.music.availability`) as its own here.
 
 Policy "lift" (an owner's choice) starts a low mood with what suits it and then, every ``lift_step_min`` minutes the
 mood lasts, moves one step up :data:`LIFT_STEPS`; under "lift" only a mood's own playlists are candidates (learning
@@ -38,17 +38,17 @@ still orders them).
 from __future__ import annotations
 
 import logging
-import math
 import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping
 
+from moodbox.music.availability import PlaylistAvailability
 from moodbox.music.choices import CHOICES_FILE, OwnerChoices
 from moodbox.music.insights import insights
 from moodbox.music.preferences import Preferences, evidence_kind, local_hour, part_of_day, surely_better
-from moodbox.music.store import Event
+from moodbox.music.store import Event, StoreError
 from moodbox.music.witness import Witness
 
 if TYPE_CHECKING:
@@ -62,6 +62,7 @@ LIFT_STEPS = ("neutral", "happy")  # whose music a low mood is lifted through, i
 MAPPED_PRIOR = (3.0, 1.0)  # Beta(3, 1): a playlist the config maps to the mood, mean 0.75
 OTHER_PRIOR = (1.0, 1.0)   # Beta(1, 1): any other playlist, mean 0.5
 REJECT_AFTER_EARLY_SKIPS = 2  # early skips in a row that reject a playlist for the mood unless still wanted
+RESTING_MOOD = "neutral"  # whose music plays before the first mood is known
 
 # A part of the day's belief starts from the whole day's, worth at most this much evidence (helps at once, fades)
 CONTEXT_PRIOR_STRENGTH = 4.0
@@ -90,7 +91,8 @@ class MusicPolicy:
                  events: Callable[[int], list[Event]] | None = None,
                  songs: Callable[[str], list[str] | None] | None = None, rng: random.Random | None = None,
                  wall_clock: Callable[[], float] = time.time, hour_of: Callable[[float], float] = local_hour,
-                 choices_path: Path | None = None):
+                 choices_path: Path | None = None, fallback_prefix: str | None = None, whole_library: bool = False,
+                 summary: Callable[[], tuple[int, str] | None] | None = None):
         if policy not in ("match", "lift"):
             raise ValueError(f"music policy must be 'match' or 'lift', got {policy!r}")
         self.playlists = dict(playlists)
@@ -101,10 +103,12 @@ class MusicPolicy:
         self._hour_of = hour_of  # Unix time -> hour of the day, for the part of the day
         self.preferences = Preferences(half_life_days, hour_of)
         self._events = events
+        self._summary = summary  # the compacted old evidence (None: none), read before the first events
         self._songs = songs  # playlist -> its songs' file values (None: not known now)
         self._rng = rng or random.Random()
         self._wall_clock = wall_clock
-        self._skipped: set[str] = set()
+        self.available = PlaylistAvailability(self.playlists, fallback_prefix=fallback_prefix,
+                                              whole_library=whole_library)
         self._held_until = float("-inf")
         self._episode: _Episode | None = None
         self.witness = Witness()
@@ -112,25 +116,16 @@ class MusicPolicy:
 
     @classmethod
     def from_config(cls, config: Config, *, events: Callable[[int], list[Event]] | None = None,
-                    songs: Callable[[str], list[str] | None] | None = None) -> MusicPolicy:
-        """The policy of ``config.music``, learning from ``events`` (the store's log) and checking hold-offs
-        against ``songs`` (a playlist's songs, from MPD)."""
+                    songs: Callable[[str], list[str] | None] | None = None,
+                    summary: Callable[[], tuple[int, str] | None] | None = None) -> MusicPolicy:
+        """The policy of ``config.music``, learning from the store's ``summary`` and ``events``, checking hold-offs
+        against ``songs`` (a playlist's songs, from MPD); the tagger's playlists and the whole library are fallbacks."""
         music = config.music
         return cls(music.playlists, hold_minutes=music.hold_minutes, policy=music.policy,
                    lift_step_min=music.lift_step_min, explore=music.explore, half_life_days=music.half_life_days,
                    hold_off_days=music.hold_off_days, events=events, songs=songs,
-                   choices_path=Path(config.state.dir) / CHOICES_FILE)
-
-    def mark_empty(self, names: list[str]) -> None:
-        """Playlists that hold no songs: never chosen until a later check finds them filled (warned here)."""
-        for name in names:
-            log.warning("playlist %s is empty: skipped", name)
-        self._skipped = set(names)
-
-    def mark_unusable(self, name: str, why: str) -> None:
-        """A playlist MPD refused to play; it is never chosen again (until the next playlist check)."""
-        log.warning("playlist %s cannot be played (%s): skipped", name, why)
-        self._skipped.add(name)
+                   choices_path=Path(config.state.dir) / CHOICES_FILE, fallback_prefix=config.library.prefix or None,
+                   whole_library=True, summary=summary)
 
     def music_mood(self, mood: str, mood_for_s: float) -> str:
         """Whose music to play for ``mood`` held for ``mood_for_s`` seconds: the mood itself, or with "lift" a
@@ -141,17 +136,22 @@ class MusicPolicy:
         return (mood, *LIFT_STEPS)[min(steps, len(LIFT_STEPS))]
 
     def all_playlists(self) -> list[str]:
-        return list(dict.fromkeys(name for names in self.playlists.values() for name in names
-                                  if name not in self._skipped))
+        return self.available.all_playlists()
 
     def candidates(self, mood: str) -> list[str]:
-        """The mood's own usable playlists."""
-        return [name for name in self.playlists.get(mood, ()) if name not in self._skipped]
+        return self.available.candidates(mood)  # the mood's own usable playlists, or its fallback's
 
     def refresh(self) -> None:
         """Read the feedback logged since the last call into the learning state."""
         if self._events is None:
             return
+        if self._summary is not None:
+            try:
+                found, self._summary = self._summary(), None
+            except StoreError:  # the store cannot be read now: learn when it can
+                return
+            if found is not None:
+                self.preferences.load(*found)
         episode = self._episode
         for event in self._events(self.preferences.last_id):
             self.preferences.add((event,))
@@ -160,7 +160,7 @@ class MusicPolicy:
             kind = evidence_kind(event)
             if kind == "early_skip":
                 episode.early_skips_in_a_row += 1
-                on_trial = episode.playlist not in self.playlists.get(episode.mood, ()) \
+                on_trial = not self.available.mapped(episode.mood, episode.playlist) \
                     and episode.playlist not in self._earned(episode.mood, event.at, self.part_of_day(event.at))
                 if on_trial or episode.early_skips_in_a_row >= REJECT_AFTER_EARLY_SKIPS \
                         and not self._still_wanted(episode, event.at):
@@ -195,7 +195,7 @@ class MusicPolicy:
         weight) and adds the evidence from that part of the day; with no evidence from elsewhere it is the whole
         day's belief."""
         now = self._wall_clock() if now is None else now
-        prior = MAPPED_PRIOR if playlist in self.playlists.get(mood, ()) else OTHER_PRIOR
+        prior = MAPPED_PRIOR if self.available.mapped(mood, playlist) else OTHER_PRIOR
         scale = self.preferences.prior_scale
         prior = (prior[0] * scale, prior[1] * scale)
         success, failure = self.preferences.evidence(mood, playlist, now)
@@ -234,10 +234,10 @@ class MusicPolicy:
         episode = self._episode
         if episode is None or episode.mood != mood:
             episode = self._episode = _Episode(mood)
-            if current is not None and current not in self._skipped and self._suits(mood, current, now, part):
+            if current is not None and self.available.usable(current) and self._suits(mood, current, now, part):
                 episode.playlist = current
         if episode.playlist is not None and episode.playlist == current and current not in episode.rejected \
-                and current not in self._skipped:
+                and self.available.usable(current) and not self.available.superseded(mood, current):
             return current
         lifting = self.policy == "lift"  # the owner chose whose music plays: no cross-mood choices
         usable = self.all_playlists()
@@ -257,7 +257,7 @@ class MusicPolicy:
             pool = own
         elif present and self._rng.random() < self.explore:
             pool = allowed([name for name in usable if not self.preferences.tolerated_only(mood, name)
-                            or name in self.playlists[mood]])
+                            or self.available.mapped(mood, name)])
         else:
             pool = own + allowed(self._earned(mood, now, part))
         if not pool and not lifting and not episode.rejected - set(self.candidates(mood)):

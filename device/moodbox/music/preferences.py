@@ -1,17 +1,22 @@
 """The listener's preferences as the policy learns them, built by replaying the feedback log
 (:mod:`moodbox.music.policy` chooses with them): decayed evidence per (mood, part of the day, playlist), weighed by
 what the box knew when it happened (:func:`evidence_weight`); the listener's habits (how often it skips and likes);
-and per-track memory.
+and per-track memory. Events older than ``state.history_days`` are folded into the store's summary of this state
+(:func:`compact_feedback`), so that replaying does not grow with the box's age.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import time
 from collections import Counter, defaultdict
 from typing import Callable, Iterable
 
 from moodbox.music.store import Event
+
+log = logging.getLogger(__name__)
 
 EARLY_SKIP_S = 30.0
 # evidence kind -> (success, failure) pseudo-counts it adds to the playlist's Beta posterior in that mood
@@ -162,6 +167,27 @@ class Preferences:
             sums[1] *= scale
         self._origin = origin
 
+    def export(self) -> str:
+        """The learning state as JSON (the store keeps it as the summary of compacted events)."""
+        return json.dumps({
+            "half_life_days": self.half_life_s / 86400.0, "origin": self._origin,
+            "sums": [[mood, part, playlist, *sums] for (mood, part, playlist), sums in self._sums.items()],
+            "counts": [[mood, part, playlist, dict(counts)] for (mood, part, playlist), counts in self.counts.items()],
+            "habits": [self._songs, self._skips, self._likes],
+            "early_skips": self._early_skips, "liked": self._liked})
+
+    def load(self, last_id: int, data: str) -> None:
+        """Start from a summary written by :meth:`export` (of events up to ``last_id``). Its sums were faded with
+        the half-life of their time; a changed ``music.half_life_days`` applies from then on."""
+        state = json.loads(data)
+        self.last_id, self._origin = last_id, state["origin"]
+        for mood, part, playlist, success, failure in state["sums"]:
+            self._sums[(mood, part, playlist)] = [success, failure]
+        for mood, part, playlist, counts in state["counts"]:
+            self.counts[(mood, part, playlist)] = Counter(counts)
+        self._songs, self._skips, self._likes = state["habits"]
+        self._early_skips, self._liked = dict(state["early_skips"]), dict(state["liked"])
+
     def evidence(self, mood: str, playlist: str, now: float, part: str | None = None) -> tuple[float, float]:
         """(success, failure) pseudo-counts for ``playlist`` in ``mood`` (in part of the day ``part``, None: all
         day), faded to ``now``."""
@@ -202,3 +228,24 @@ def surely_better(belief: tuple[float, float], than: tuple[float, float], z: flo
 
     (mean, var), (other_mean, other_var) = moments(*belief), moments(*than)
     return mean - other_mean > z * math.sqrt(var + other_var)
+
+
+COMPACT_BATCH = 10000  # events folded per transaction (a first compaction of years of events stays small)
+
+
+def compact_feedback(store, *, half_life_days: float, history_days: float, now: float | None = None) -> int:
+    """Fold the feedback events older than ``history_days`` into the store's summary of what was learned and
+    delete them (and the plays as old); returns how many events were deleted. The policy then starts from the
+    summary and replays only the recent events, so its memory and start-up time do not grow with the box's age."""
+    before = (time.time() if now is None else now) - history_days * 86400.0
+    preferences = Preferences(half_life_days)
+    summary = store.summary()
+    if summary is not None:
+        preferences.load(*summary)
+    deleted = 0
+    while events := store.events_before(preferences.last_id, before, limit=COMPACT_BATCH):
+        preferences.add(events)
+        deleted += store.compact(preferences.last_id, preferences.export(), before)
+    if deleted:
+        log.info("compacted %d feedback events older than %g days into the learning summary", deleted, history_days)
+    return deleted

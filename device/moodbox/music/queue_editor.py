@@ -15,6 +15,7 @@ from typing import Callable
 import mpd
 
 from moodbox.errors import MoodboxError
+from moodbox.music.availability import WHOLE_LIBRARY
 from moodbox.music.mpd_connection import MpdConnection, PlayerUnavailable
 from moodbox.music.play_recorder import PlayRecorder
 
@@ -104,7 +105,10 @@ class QueueEditor:
     def _load(self, playlist: str, *, song_end: float | None = None) -> None:
         """Append the stored playlist to the queue, or raise PlaylistUnavailable (the queue is unchanged)."""
         try:
-            self._mpd.call("load", playlist, song_end=song_end)
+            if playlist == WHOLE_LIBRARY:
+                self._mpd.call("add", "/", song_end=song_end)
+            else:
+                self._mpd.call("load", playlist, song_end=song_end)
         except mpd.CommandError as err:
             raise PlaylistUnavailable(playlist, f"MPD at {self._mpd.address} cannot load playlist {playlist}: {err} "
                                                 "(deleted or renamed?): skipped") from err

@@ -22,7 +22,8 @@ keeps playing music.
     >>> store.close()
 
 The feedback table is the event log the music policy learns from (:mod:`moodbox.music.policy` derives everything it
-knows by replaying it), so deleting ``feedback.db`` resets what the box learned.
+knows by replaying it), so deleting ``feedback.db`` resets what the box learned. Events older than
+``state.history_days`` are folded into one summary row and deleted (:func:`moodbox.music.preferences.compact_feedback`).
 """
 
 from __future__ import annotations
@@ -37,74 +38,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moodbox.errors import MoodboxError
+from moodbox.music.schema import FEEDBACK_ACTIONS, SCHEMA, SCHEMA_VERSION, SUMMARY_TABLE, upgrade
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
-# hold / release: the music held and let go by the listener; pause / resume: the camera's privacy pause;
-# played: a song played to its end (nobody skipped it)
-FEEDBACK_ACTIONS = ("skip", "like", "hold", "release", "pause", "resume", "played")
-
-# Version 3 has no CHECK on the action: which actions exist is the code's business (FEEDBACK_ACTIONS), and a
-# new one must not need a table rebuild. elapsed_s: how far into the song the action came (early or late skip).
-# Version 4 adds what the box knew when it happened (the policy weighs the evidence by it): the mood's confidence,
-# the share of the song a face was in view (for "played"), and whether the music was held.
-_FEEDBACK_TABLE = """
-CREATE TABLE feedback (
-    id         INTEGER PRIMARY KEY,
-    at         REAL NOT NULL,                    -- Unix time, seconds
-    action     TEXT NOT NULL,
-    expression TEXT,                             -- what the model saw when the button was pressed
-    mood       TEXT,                             -- the smoothed mood at that moment
-    playlist   TEXT,                             -- the playlist the song came from
-    track      TEXT,
-    elapsed_s  REAL,                             -- seconds into the song; NULL when not known (before version 3)
-    confidence REAL,                             -- the mood's smoothed score, 0-1; NULL: not known (before 4)
-    face_share REAL,                             -- share of the song a face was in view; NULL: not known
-    held       INTEGER NOT NULL DEFAULT 0        -- 1: the listener held the music at that moment
-);
-CREATE INDEX feedback_by_playlist ON feedback (playlist);
-"""
-
-# SQLite cannot drop a CHECK in place, so the table is rebuilt; every event is copied over, ids included.
-_REBUILD_FEEDBACK = f"""
-ALTER TABLE feedback RENAME TO feedback_old;
-DROP INDEX feedback_by_playlist;
-{_FEEDBACK_TABLE}
-INSERT INTO feedback (id, at, action, expression, mood, playlist, track)
-    SELECT id, at, action, expression, mood, playlist, track FROM feedback_old;
-DROP TABLE feedback_old;
-"""
-
-# Version 3 to 4: new columns only; every event keeps its row, the new columns read NULL / 0 ("not known").
-_ADD_VERSION_4_COLUMNS = """
-ALTER TABLE feedback ADD COLUMN confidence REAL;
-ALTER TABLE feedback ADD COLUMN face_share REAL;
-ALTER TABLE feedback ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
-"""
+# the columns of an Event, in its order
+_EVENT_COLUMNS = "id, at, action, mood, playlist, track, elapsed_s, confidence, face_share, held"
 
 
-def _upgrade(version: int) -> str:
-    """The script that brings a file of schema ``version`` (1-3) to :data:`SCHEMA_VERSION` in one transaction.
-    Version 1 only allowed skip, like and hold; version 2 added release, pause and resume, still under a CHECK."""
-    steps = _ADD_VERSION_4_COLUMNS if version == 3 else _REBUILD_FEEDBACK
-    return f"BEGIN IMMEDIATE;\n{steps}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;\n"
-
-
-_SCHEMA = f"""
-BEGIN IMMEDIATE;
-{_FEEDBACK_TABLE}
-CREATE TABLE plays (
-    id       INTEGER PRIMARY KEY,
-    at       REAL NOT NULL,
-    track    TEXT NOT NULL,
-    playlist TEXT,
-    mood     TEXT,
-    reason   TEXT NOT NULL                       -- why it started, e.g. "mood changed to sad", "skip"
-);
-PRAGMA user_version = {SCHEMA_VERSION};
-COMMIT;
-"""
+def _event(row: tuple) -> Event:
+    return Event(*row[:9], bool(row[9]))
 
 
 class StoreError(MoodboxError):
@@ -188,11 +131,12 @@ class FeedbackStore:
                              f"moodbox understands ({SCHEMA_VERSION}): upgrade moodbox or move the file aside")
         if version < SCHEMA_VERSION:
             try:
-                self._db.executescript(_SCHEMA if version == 0 else _upgrade(version))
+                self._db.executescript(SCHEMA if version == 0 else upgrade(version))
             except sqlite3.Error:
                 if self._db.in_transaction:
                     self._db.rollback()
                 raise
+        self._db.executescript(SUMMARY_TABLE)
 
     @contextmanager
     def _sqlite_errors(self, doing: str):
@@ -218,9 +162,7 @@ class FeedbackStore:
 
     def _insert(self, doing: str, sql: str, values: tuple) -> int:
         with self._lock, self._sqlite_errors(doing):
-            if self._db is None:
-                raise StoreError(f"feedback database {self.path} is closed")
-            row_id = self._db.execute(sql, values).lastrowid
+            row_id = self._open_db().execute(sql, values).lastrowid
             self.last_error = None
             return row_id
 
@@ -249,12 +191,47 @@ class FeedbackStore:
     def events_after(self, last_id: int) -> list[Event]:
         """The feedback events with an id above ``last_id``, oldest first (0: the whole log)."""
         with self._lock, self._sqlite_errors("read feedback"):
-            if self._db is None:
-                raise StoreError(f"feedback database {self.path} is closed")
-            rows = self._db.execute(
-                "SELECT id, at, action, mood, playlist, track, elapsed_s, confidence, face_share, held FROM feedback"
-                " WHERE id > ? ORDER BY id", (last_id,)).fetchall()
-        return [Event(*row[:9], bool(row[9])) for row in rows]
+            rows = self._open_db().execute(f"SELECT {_EVENT_COLUMNS} FROM feedback WHERE id > ? ORDER BY id",
+                                           (last_id,)).fetchall()
+        return [_event(row) for row in rows]
+
+    def _open_db(self) -> sqlite3.Connection:
+        """The connection, or StoreError once closed (call with the lock held)."""
+        if self._db is None:
+            raise StoreError(f"feedback database {self.path} is closed")
+        return self._db
+
+    def summary(self) -> tuple[int, str] | None:
+        """``(last_id, data)`` of the compacted old evidence, or None when nothing was compacted yet."""
+        with self._lock, self._sqlite_errors("read the feedback summary"):
+            return self._open_db().execute("SELECT last_id, data FROM feedback_summary").fetchone()
+
+    def events_before(self, after_id: int, before: float, *, limit: int = -1) -> list[Event]:
+        """The feedback events after ``after_id`` up to the first one at or after ``before`` (Unix time), at most
+        ``limit``: a run of ids with no gap, so that a summary up to the last of them misses none."""
+        with self._lock, self._sqlite_errors("read feedback"):
+            rows = self._open_db().execute(
+                f"SELECT {_EVENT_COLUMNS} FROM feedback WHERE id > ?1 AND id < "
+                "COALESCE((SELECT MIN(id) FROM feedback WHERE id > ?1 AND at >= ?2), 9223372036854775807) "
+                "ORDER BY id LIMIT ?3", (after_id, before, limit)).fetchall()
+        return [_event(row) for row in rows]
+
+    def compact(self, last_id: int, data: str, before: float) -> int:
+        """At once: the summary of the events up to ``last_id``, those events and the plays before ``before`` deleted
+        (the newest event stays, so that ids are never reused); returns how many events were deleted."""
+        with self._lock, self._sqlite_errors("compact old feedback"):
+            self._open_db().execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("INSERT OR REPLACE INTO feedback_summary VALUES (1, ?, ?)", (last_id, data))
+                deleted = self._db.execute(
+                    "DELETE FROM feedback WHERE id <= ? AND at < ? AND id < (SELECT MAX(id) FROM feedback)",
+                    (last_id, before)).rowcount
+                self._db.execute("DELETE FROM plays WHERE at < ?", (before,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.rollback()
+                raise
+            return deleted
 
     def close(self) -> None:
         with self._lock:

@@ -184,8 +184,8 @@ def test_scan_writes_mood_playlists_with_the_floor_caches_and_picks_up_added_tra
     subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", str(added / "noise.ogg"), "synth", "12", "whitenoise",
                     "vol", "0.5"], check=True)
     wait_for_update(client)
-    third = library("scan", "--config", config, "--no-progress")
-    assert "analysed 1, unchanged 8, failed 1" in third.stdout
+    third = library("scan", "--config", config, "--no-progress", check=False)
+    assert third.returncode == 1 and "analysed 1, unchanged 8, failed 1" in third.stdout  # the noise: exit 1
     chord = json.loads(library("--config", config, "--json", "--explain", "new/chord").stdout)
     assert chord["uri"] == "new/chord.ogg" and -1 <= chord["valence"] <= 1 and len(chord["tags"]) == 10
     placed = playlists(client)
@@ -219,7 +219,8 @@ def test_bad_audio_in_the_library_is_named_and_joins_no_playlist(tmp_path, mpd_s
     client = mpd_small.client()
     wait_for_update(client)
     config = config_file(tmp_path, mpd_small)
-    scan = library("scan", "--config", config, "--no-progress")
+    scan = library("scan", "--config", config, "--no-progress", check=False)
+    assert scan.returncode == 1  # tracks that could not be analysed (issue 25 item 13)
     listed = {entry["file"] for entry in client.listall() if "file" in entry}
     expected = {"bad/silence.ogg": "silent", "bad/short.ogg": "too short", "bad/nan.wav": "invalid samples",
                 "bad/notes.mp3": "cannot decode"}
@@ -295,3 +296,61 @@ def test_unknown_track_to_explain_exits_1(tmp_path):
     config.write_text(f'[state]\ndir = "{tmp_path}"\n')
     result = library("--config", str(config), "--explain", "nothing", check=False)
     assert result.returncode == 1 and "0 tracks match" in result.stderr
+
+
+def test_a_scan_killed_after_mpd_saved_a_playlist_repairs_it_next_time(tmp_path, mpd_small):
+    """Issue 25 item 10: killed between MPD saving auto-upbeat and library.db recording it, the scan froze the
+    playlist for ever as "the owner's own". The intent is recorded first, so the next scan rewrites it."""
+    from moodbox.music.library import ScanResult, write_playlists
+
+    client = mpd_small.client()
+    files = sorted(entry["file"] for entry in client.listall() if "file" in entry)
+    store = LibraryStore(tmp_path / "library.db")
+    for number, uri in enumerate(files):
+        store.put(uri, 1, 1.0, "v1", mood=mood("Q1" if number % 2 else "Q4"))
+
+    class KilledAfterTheFirstSave:
+        def __getattr__(self, name):
+            return getattr(client, name)
+
+        def command_list_end(self):
+            client.command_list_end()
+            raise SystemExit("killed")  # as `kill -9` right after MPD saved the playlist
+
+    with pytest.raises(SystemExit):
+        write_playlists(KilledAfterTheFirstSave(), store, {"upbeat": ("Q1",)}, prefix="auto-", max_tracks=1,
+                        overwrite_owner=False, result=ScanResult(), floors={})
+    assert len(client.listplaylist("auto-upbeat")) == 1
+    result = ScanResult()
+    write_playlists(client, store, {"upbeat": ("Q1",)}, prefix="auto-", max_tracks=10, overwrite_owner=False,
+                    result=result, floors={})
+    assert result.kept_owner == [] and list(result.playlists) == ["auto-upbeat"]
+    assert len(result.playlists["auto-upbeat"].kept) == len(files) // 2
+    assert len(client.listplaylist("auto-upbeat")) == len(files) // 2
+    store.close()
+    client.disconnect()
+
+
+def test_a_scan_with_failed_tracks_exits_1_and_an_unreadable_music_folder_is_named(tmp_path, mpd_small):
+    """Issue 25 item 13: `library scan` exited 0 when tracks failed (its doc says 1), and a music folder the scan
+    cannot read failed every track and exited 0 without saying which folder."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(mpd_small.music_dir, copy)
+    gone = sorted(copy.rglob("*.ogg"))[0]
+    gone.unlink()
+    partly = library("scan", "--config", config_file(tmp_path, mpd_small, music_dir=str(copy)), "--no-progress",
+                     check=False)
+    assert partly.returncode == 1 and "failed 1" in partly.stdout and "1 track(s) could not be analysed" in \
+        partly.stderr
+    assert "Calling MPD" not in partly.stderr  # item 6: python-mpd2's connect lines stay out of the journal
+    client = mpd_small.client()
+    before = playlists(client)
+    missing = tmp_path / "not-mounted"
+    unreadable = library("scan", "--config", config_file(tmp_path, mpd_small, music_dir=str(missing)),
+                         "--no-progress", check=False)
+    assert unreadable.returncode == 1
+    assert f"the music folder {missing} (library.music_dir) cannot be read by user" in unreadable.stderr
+    assert "it does not exist" in unreadable.stderr and playlists(client) == before  # nothing emptied
+    client.disconnect()
