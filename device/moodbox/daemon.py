@@ -2,9 +2,10 @@
 
     Perception.look (frame -> faces -> listener -> crop -> expression) -> MoodTracker.update -> Jukebox.follow
 
-:meth:`Daemon.tick` is that flow, top to bottom. Around it: start-up checks that refuse to run half-way (bad model,
-missing playlists), sd_notify (READY, STATUS, WATCHDOG), the control socket and buttons (both through
-:meth:`Daemon.handle_action` and :mod:`moodbox.frontends.actions`), SIGTERM to stop and SIGHUP to reload the config.
+:meth:`Daemon.tick` is that flow, top to bottom. Around it: start-up checks that refuse to run half-way (bad config,
+bad model; missing playlists are skipped, never a refusal), sd_notify (READY, STATUS, WATCHDOG), the control
+socket and buttons (both through :meth:`Daemon.handle_action` and :mod:`moodbox.frontends.actions`), SIGTERM to stop
+and SIGHUP to reload the config.
 A lost camera or a restarting MPD makes the status "degraded" and the loop keeps going until they are back; a camera
 call stuck for CAMERA_STUCK_RESTART_S stops the watchdog pings, so that systemd restarts the service. The daemon
 wires the parts and keeps none of their state: the music side is the :class:`~moodbox.music.jukebox.Jukebox`'s.
@@ -19,11 +20,11 @@ import threading
 import time
 from typing import Any, Callable
 
-from moodbox.config import Config, load_config
-from moodbox.errors import EXIT_FAILURE, EXIT_MODEL, EXIT_MPD, MoodboxError
-from moodbox.frontends.actions import ACTIONS
+from moodbox.config import DAEMON_SECTIONS, Config, load_config
+from moodbox.errors import EXIT_FAILURE, EXIT_MODEL, MoodboxError
+from moodbox.frontends.actions import ACTIONS, Refused
 from moodbox.frontends.control import ControlError, ControlServer
-from moodbox.music.jukebox import Jukebox, PlaylistsMissing
+from moodbox.music.jukebox import Jukebox
 from moodbox.music.player import PlayerState
 from moodbox.notify import Watchdog, notify, watchdog_period_s
 from moodbox.perception.camera import Camera
@@ -103,12 +104,9 @@ class Daemon:
             raise StartupError(f"expression model refused: {err}", EXIT_MODEL) from err
         self.mood = MoodTracker.from_config(config, self.perception.labels)
         self.jukebox = Jukebox(config, clock=self.clock)
-        try:
-            self.jukebox.start(self._mpd_wait_s, self._stop)
-        except PlaylistsMissing as err:
-            raise StartupError(str(err), EXIT_MPD) from err
+        self.jukebox.start(self._mpd_wait_s, self._stop)
         self.control = ControlServer(config.state.control_socket,
-                                     lambda request: self.handle_action(request["command"]))
+                                     lambda request: self.handle_action(request["command"], request))
         try:
             self.control.start()
         except ControlError as err:
@@ -219,7 +217,7 @@ class Daemon:
                 self._last_expression, self._last_expression_at = reading.expression, now
             player_state = self.jukebox.poll()
             mood = self.mood.state
-            switched = self.jukebox.follow(mood, now)
+            switched = self.jukebox.follow(mood, now, face=reading is not None and reading.face)
             if switched:
                 player_state = self.jukebox.player.poll()
             problems = self._problems(player_state)
@@ -258,25 +256,24 @@ class Daemon:
 
     # -- feedback: buttons and the control socket --------------------------------------------------------------
 
-    def handle_action(self, name: str) -> dict:
-        """Run an action of :data:`moodbox.frontends.actions.ACTIONS` (a button or ``moodbox <action>``); a JSON-able
-        answer."""
+    def handle_action(self, name: str, request: dict | None = None) -> dict:
+        """Run an action of :data:`~moodbox.frontends.actions.ACTIONS` (its parameters from ``request``)."""
         action = ACTIONS.get(name)
         if action is None:
             return {"ok": False, "error": f"unknown action {name!r}; expected one of {', '.join(ACTIONS)}"}
         if not action.locked:  # status: from the last known state, never waiting for a tick stuck on MPD
-            return {"ok": True, **action.handler(self)}
+            return {"ok": True, **action.run(self, request)}
         with self._lock:
             try:
-                return {"ok": True, **action.handler(self)}
-            except MoodboxError as err:
-                log.error("%s failed: %s", name, err)
-                return {"ok": False, "error": str(err)}
+                return {"ok": True, **action.run(self, request)}
+            except MoodboxError as err:  # a Refused one is an ordinary refusal (nothing to skip), not a failure
+                refused = isinstance(err, Refused)
+                log.log(logging.INFO if refused else logging.ERROR, "%s: %s", name, err)
+                return {"ok": False, "error": str(err), **({"refused": True} if refused else {})}
 
     def record(self, event: str, playing: PlayerState) -> None:
         """Feedback into the store, with what the box saw at that moment (see :meth:`Jukebox.record`)."""
-        mood = self.mood.state.mood if self.mood.state else None
-        self.jukebox.record(event, playing, expression=self._last_expression, mood=mood)
+        self.jukebox.record(event, playing, expression=self._last_expression, mood=self.mood.state)
 
     def replace_rejected_playlist(self) -> bool:
         """After an early skip: another playlist at once when the policy rejects this one for the mood."""
@@ -311,7 +308,7 @@ class Daemon:
         running config and parts stay (never a mix of old and new)."""
         self._reload_requested = False
         try:
-            new = load_config(self.config.source_path)
+            new = load_config(self.config.source_path, own=DAEMON_SECTIONS)
             if new == self.config:
                 log.info("config reloaded: no changes")
                 return True

@@ -30,6 +30,7 @@ class ActionInfo:
     button: str = ""            # the phone page's button ("": the page does not offer it)
     rate_limited: bool = True   # counted against the control socket's feedback_per_s (a flood fills the store)
     locked: bool = True         # runs under the daemon's lock; status does not, never waiting for a stuck tick
+    params: tuple[str, ...] = ()  # what it takes besides its name (CLI arguments, keys of the control request)
 
 
 ACTION_INFO = {info.name: info for info in (
@@ -43,4 +44,7 @@ ACTION_INFO = {info.name: info for info in (
     ActionInfo("status", "what the box sees and plays", rate_limited=False, locked=False),
     ActionInfo("insights", "what the box learned: per mood, each playlist's estimated preference and the evidence "
                "behind it; songs on hold-off"),
+    ActionInfo("upcoming", "the next songs in the queue", rate_limited=False),
+    ActionInfo("choose", "pin a playlist for a mood (only pinned ones play), exclude it, or auto (the box learns)",
+               params=("mood", "playlist", "choice")),
 )}

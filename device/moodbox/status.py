@@ -15,6 +15,7 @@ STATUS_FIELDS = (
     "mood", "expression", "expression_age_s",
     "playlist", "now_playing", "mpd", "held_for_s",
     "store",             # where moodbox top finds the history
+    "warnings",          # what the box plays instead of what the config asks (missing playlists), one line each
     "mood_confidence", "expressions",  # the mood's confidence and the top expressions behind it
     "track", "state", "elapsed_s", "duration_s", "volume",  # the song's progress and MPD's volume at the last look
 )

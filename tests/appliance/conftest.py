@@ -38,4 +38,5 @@ def install_paths(tmp_path) -> dict[str, Path]:
         "MOODBOX_UNIT_DIR": tmp_path / "etc" / "systemd" / "system",
         "MOODBOX_MPD_CONF": tmp_path / "etc" / "mpd.conf",
         "MOODBOX_BIN_DIR": tmp_path / "usr" / "local" / "bin",
+        "MOODBOX_AVAHI_SERVICES": tmp_path / "etc" / "avahi" / "services",
     }

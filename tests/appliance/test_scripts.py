@@ -91,8 +91,10 @@ def test_support_bundle_has_diagnostics_and_no_personal_data(repo_root, tmp_path
 
 
 def test_live_status_once(repo_root, tmp_path):
-    result = run_script(repo_root, "moodbox-status", "--once", "--config",
-                        str(repo_root / "device" / "moodbox" / "moodbox.toml"), cwd=tmp_path,
+    """Its own control socket path: the default one answers on a box where moodbox runs (issue 25 item 7)."""
+    config = tmp_path / "moodbox.toml"
+    config.write_text(f'[state]\ncontrol_socket = "{tmp_path / "control.sock"}"\n')
+    result = run_script(repo_root, "moodbox-status", "--once", "--config", str(config), cwd=tmp_path,
                         env={"MOODBOX_BIN": str(repo_root / ".venv/bin/moodbox")})
     assert result.returncode == 0, result.stderr
     assert "moodbox status" in result.stdout

@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+from xml.etree import ElementTree
 from pathlib import Path
 
 import pytest
@@ -202,6 +203,10 @@ def test_generic_install_for_real(repo_root, install_paths, tmp_path):
     assert f"ExecStart={prefix}/venv/bin/moodbox run --config {etc}/moodbox.toml" in unit.read_text()
     link = install_paths["MOODBOX_BIN_DIR"] / "moodbox"
     assert os.readlink(link) == str(prefix / "venv" / "bin" / "moodbox")  # defect 18: `moodbox` on PATH
+    head = subprocess.run(["git", "-C", str(repo_root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    version = subprocess.run([str(link), "--version"], capture_output=True, text=True)
+    assert f"(commit {head}" in version.stdout, version  # issue 25 item 3: the commit installed, from the venv
     assert (prefix / "venv" / "pyvenv.cfg").read_text().count("home = /usr/bin\n") == 1  # defect 19
     verify = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
     assert verify.returncode == 0 and "moodbox.service" not in verify.stderr, verify.stderr
@@ -327,7 +332,12 @@ def test_dry_run_with_web_plans_the_token_the_config_key_and_the_unit(repo_root,
     assert any(a.startswith("chown root:") and a.endswith(f"{etc}/web.token") for a in planned)
     assert f"write {etc}/moodbox.toml ([web] enabled = true)" in planned
     assert any(a.startswith(f"write {units}/moodbox-web.service ") for a in planned)
-    assert "moodbox web --url" in result.stdout
+    assert any(a.startswith(f"write {install_paths['MOODBOX_AVAHI_SERVICES']}/moodbox.service ") for a in planned)
+    install = next(a for a in planned if "apt-get install" in a)
+    assert "avahi-daemon" in install and "moodbox web --pair" in result.stdout  # the name NAME.local
+    assert "avahi-daemon" not in next((a for a in actions(run_setup(
+        repo_root, "--dry-run", profile=PROFILES["generic-bookworm"], paths=install_paths,
+        extra_env={"MOODBOX_APT_MIRROR": local_mirror}).stdout) if "apt-get install" in a), "")  # only with --web
     assert list(tmp_path.iterdir()) == []  # nothing written
     plain = run_setup(repo_root, "--dry-run", profile=PROFILES["generic-bookworm"], paths=install_paths,
                       extra_env={"MOODBOX_APT_MIRROR": local_mirror})
@@ -352,6 +362,7 @@ def test_install_web_makes_a_private_token_enables_the_page_once_and_keeps_the_t
     etc.mkdir(parents=True)
     state.mkdir(parents=True)
     units.mkdir(parents=True)
+    install_paths["MOODBOX_AVAHI_SERVICES"].mkdir(parents=True)  # avahi-daemon is installed
     packaged = (repo_root / "device" / "moodbox" / "moodbox.toml").read_text()
     (etc / "moodbox.toml").write_text(packaged if config_text == "packaged" else config_text)
     (state / "feedback.db").write_text("likes")
@@ -368,6 +379,43 @@ def test_install_web_makes_a_private_token_enables_the_page_once_and_keeps_the_t
         assert config.mood.window_s == 10.0 and config.web.token_file == f"{etc}/web.token"
     unit = (units / "moodbox-web.service").read_text()
     assert f"LoadCredential=token:{etc}/web.token" in unit and "SupplementaryGroups=root" in unit
+    avahi = (install_paths["MOODBOX_AVAHI_SERVICES"] / "moodbox.service").read_text()
+    service = ElementTree.fromstring(avahi.split("\n", 2)[2]).find("service")  # valid XML (avahi drops a file it
+    # cannot parse), read past the XML declaration and the DOCTYPE
+    assert service.findtext("type") == "_http._tcp" and service.findtext("port") == "8470"
     second = run_install_web(repo_root, install_paths)
     assert second.returncode == 0 and actions(second.stdout) == [], second.stdout
     assert (etc / "web.token").read_text().strip() == token
+
+
+def test_audio_option_writes_the_chosen_output_into_the_mpd_conf_setup_owns_and_keeps_it(repo_root, install_paths,
+                                                                                        local_mirror, tmp_path):
+    """Issue 25 item 2: setup wrote ALSA "default", and a Pi owner with HDMI, the jack, a USB DAC or a HAT had no
+    way to choose. `--audio NAME` writes the card into the MPD config setup owns, later runs keep it, and `--audio`
+    alone lists the cards (aplay -l) and, without a terminal to ask on, says how to name one."""
+    conf = install_paths["MOODBOX_MPD_CONF"]
+    env = {"MOODBOX_MPD_CONF": str(conf), "MOODBOX_SYSTEMD_RUN_DIR": str(tmp_path / "no-systemd"),
+           "MOODBOX_ETC": str(install_paths["MOODBOX_ETC"])}
+    script = (f"source {repo_root}/setup.sh; mpd_conf_text >{conf}; AUDIO=1 AUDIO_NAME=Headphones; choose_audio;"
+              " configure_mpd; AUDIO=0; choose_audio; configure_mpd")
+    conf.parent.mkdir(parents=True)
+    result = subprocess.run(["bash", "-c", script], env={**os.environ, **env}, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert 'device          "plughw:CARD=Headphones"' in conf.read_text()
+    assert "sound output: plughw:CARD=Headphones" in result.stdout
+    assert "ok: " in result.stdout and "(sound output: plughw:CARD=Headphones)" in result.stdout  # kept
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "aplay").write_text(  # a Pi 4's cards, as its aplay -l lists them
+        "#!/bin/sh\necho '**** List of PLAYBACK Hardware Devices ****'\n"
+        "echo 'card 0: Headphones [bcm2835 Headphones], device 0: bcm2835 Headphones [bcm2835 Headphones]'\n"
+        "echo 'card 1: vc4hdmi0 [vc4-hdmi-0], device 0: MAI PCM i2s-hifi-0 [MAI PCM i2s-hifi-0]'\n")
+    (fake_bin / "aplay").chmod(0o755)
+    listed = run_setup(repo_root, "--dry-run", "--audio", profile=PROFILES["generic-bookworm"], paths=install_paths,
+                       extra_env={"MOODBOX_APT_MIRROR": local_mirror,
+                                  "PATH": f"{fake_bin}:{os.environ['PATH']}"})
+    assert "1) Headphones: bcm2835 Headphones (device 0)" in listed.stdout
+    assert "2) vc4hdmi0: vc4-hdmi-0 (device 0)" in listed.stdout
+    assert listed.returncode == 1 and "name one: --audio Headphones" in listed.stderr
+    assert "--audio [NAME]" in run_setup(repo_root, "--help").stdout

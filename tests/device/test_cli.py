@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -47,13 +48,13 @@ def control_server(tmp_path):
 
 def test_action_commands_talk_to_the_daemon_over_the_control_socket(control_server, capsys):
     server, requests = control_server
-    assert main(["status", "--socket", str(server.socket_path)]) == 0
-    assert capsys.readouterr().out == "command: status\nplaylist: upbeat\n"
+    assert main(["hold", "--socket", str(server.socket_path)]) == 0
+    assert capsys.readouterr().out == "command: hold\nplaylist: upbeat\n"
     assert main(["like", "--socket", str(server.socket_path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"ok": True, "command": "like", "playlist": "upbeat"}
     assert main(["skip", "--socket", str(server.socket_path)]) == 1
     assert "MPD at /run/mpd/socket is not reachable" in capsys.readouterr().err
-    assert requests == ["status", "like", "skip"]
+    assert requests == ["hold", "like", "skip"]
 
 
 def test_action_commands_find_the_socket_in_the_config(control_server, tmp_path, capsys):
@@ -109,7 +110,7 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
     server = ControlServer(tmp_path / "control.sock", handler)
     server.start()
     try:
-        process = subprocess.Popen([sys.executable, "-m", "moodbox", "status", "--socket", str(server.socket_path)],
+        process = subprocess.Popen([sys.executable, "-m", "moodbox", "hold", "--socket", str(server.socket_path)],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         process.stdout.close()
         reader_gone.set()
@@ -118,3 +119,39 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
         assert "Traceback" not in stderr and "BrokenPipe" not in stderr
     finally:
         server.close()
+
+
+@pytest.mark.parametrize("command", ["library", "web", "history", "top", "simulate", "bench", "demo"])
+def test_help_texts_have_no_rest_markup(command):
+    """Issue 25 item 6: help texts showed reST markup (``moodbox library``, :class:`...`)."""
+    shown = moodbox(command, "--help")
+    assert shown.returncode == 0 and "``" not in shown.stdout and ":class:" not in shown.stdout
+
+
+def test_native_notes_of_litert_and_opencv_stay_out_of_stderr(tmp_path):
+    """Issue 25 item 6: every model load printed LiteRT's XNNPACK line, and a camera that cannot be opened printed
+    OpenCV's V4L2 warnings, into the journal and the doctor's output."""
+    script = ("from moodbox.config import Config\nfrom moodbox.perception.expression import ExpressionModel\n"
+              "from moodbox.perception.frames import FrameError, OpenCVSource\nExpressionModel.from_config(Config())\n"
+              "try:\n    OpenCVSource('/dev/video97')\nexcept FrameError as err:\n    print(err)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "could not open camera '/dev/video97'" in result.stdout
+    assert "XNNPACK" not in result.stderr and "WARN" not in result.stderr and "cap_v4l" not in result.stderr
+
+
+def test_the_diagnostics_are_installed_with_the_program_and_version_names_the_commit(tmp_path, monkeypatch):
+    """Issue 25 item 3: "next steps" pointed into the clone (scripts/camera-check, support-bundle); they are
+    `moodbox camera-check` and `moodbox bundle` now, and `moodbox --version` names the commit installed."""
+    import moodbox as package
+
+    shown = moodbox("--help").stdout
+    assert "camera-check" in shown and "bundle" in shown
+    assert moodbox("camera-check", "--help").stdout.startswith("usage: moodbox camera-check")
+    assert moodbox("bundle", "--help").stdout.startswith("usage: moodbox bundle")
+    head = subprocess.run(["git", "-C", str(Path(package.__file__).parents[2]), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+    assert f"(commit {head}" in moodbox("--version").stdout
+    (tmp_path / package.COMMIT_FILE).write_text("abc1234\n")  # what setup.sh writes into the venv
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    assert package.installed_commit() == "abc1234"

@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 
 import moodbox
-from moodbox.config import DEFAULT_PLAYLISTS, EXPRESSIONS, Config, ConfigError, load_config
+from moodbox.config import DEFAULT_PLAYLISTS, Config, ConfigError, load_config
+from moodbox.config_checks import ConfigNotFound, ConfigSyntaxError, ConfigUnreadable, ConfigValueError
+from moodbox.errors import EXIT_CONFIG
+from moodbox.names import EXPRESSIONS
 
 REFERENCE = Path(moodbox.__file__).parent / "moodbox.toml"
 
@@ -104,6 +107,7 @@ def test_bad_values_name_file_key_and_expectation(tmp_path, text, message):
         load_config(path)
     assert str(err.value).startswith(f"{path}: ")
     assert message in str(err.value)
+    assert isinstance(err.value, ConfigValueError) and err.value.path == str(path) and err.value.key in message
 
 
 def test_values_at_the_accepted_ends_build_the_parts(tmp_path):
@@ -135,13 +139,15 @@ def test_model_path_with_a_tilde_is_expanded(tmp_path, monkeypatch):
 
 def test_toml_syntax_error_names_the_line(tmp_path):
     path = write(tmp_path, "[mood]\nwindow_s = 5\nhysteresis = = 0.1\n")
-    with pytest.raises(ConfigError, match=r"invalid TOML: .*line 3"):
+    with pytest.raises(ConfigSyntaxError, match=r"invalid TOML: .*line 3") as err:
         load_config(path)
+    assert (err.value.path, err.value.line, err.value.exit_code) == (str(path), 3, EXIT_CONFIG)
 
 
 def test_missing_file_is_named(tmp_path):
-    with pytest.raises(ConfigError, match="nothere.toml: config file not found"):
+    with pytest.raises(ConfigNotFound, match="nothere.toml: config file not found") as err:
         load_config(tmp_path / "nothere.toml")
+    assert err.value.path == str(tmp_path / "nothere.toml") and err.value.exit_code == EXIT_CONFIG
 
 
 def test_systemd_directories_set_state_defaults(tmp_path, monkeypatch):
@@ -152,26 +158,28 @@ def test_systemd_directories_set_state_defaults(tmp_path, monkeypatch):
     assert config.state.control_socket == "/run/moodbox-test/control.sock"
 
 
-@pytest.mark.parametrize("content, message", [
+@pytest.mark.parametrize("content, message, kind, line", [
     ("[camera]\nsource = 'caméra'\n".encode("latin-1"),
-     r"not UTF-8 text \(line 2, byte 22 is 0xe9\): save it as UTF-8"),
-    (b"x = " + b"[" * 2000 + b"]" * 2000 + b"\n", "invalid TOML: nested too deeply"),
-    (b"x = " + b"{a = " * 1500 + b"1" + b"}" * 1500 + b"\n", "invalid TOML: nested too deeply"),
-    (b"# " + b"x" * (300 * 1024) + b"\n", "larger than 256 KiB"),
+     r"not UTF-8 text \(line 2, byte 22 is 0xe9\): save it as UTF-8", ConfigUnreadable, 2),
+    (b"x = " + b"[" * 2000 + b"]" * 2000 + b"\n", "invalid TOML: nested too deeply", ConfigSyntaxError, None),
+    (b"x = " + b"{a = " * 1500 + b"1" + b"}" * 1500 + b"\n", "invalid TOML: nested too deeply", ConfigSyntaxError,
+     None),
+    (b"# " + b"x" * (300 * 1024) + b"\n", "larger than 256 KiB", ConfigUnreadable, None),
 ])
-def test_unreadable_files_are_config_errors_naming_the_file(tmp_path, content, message):
+def test_unreadable_files_are_config_errors_naming_the_file(tmp_path, content, message, kind, line):
     """Defect 15: a non-UTF-8 or deeply nested file was a traceback and exit 1, not exit 2 naming the file."""
     path = tmp_path / "moodbox.toml"
     path.write_bytes(content)
-    with pytest.raises(ConfigError, match=rf"{path}: {message}"):
+    with pytest.raises(kind, match=rf"{path}: {message}") as err:
         load_config(path)
+    assert (err.value.path, err.value.line) == (str(path), line)
     from moodbox.cli import main as cli_main
     assert cli_main(["run", "--config", str(path)]) == 2
 
 
 def test_dev_zero_is_refused_without_reading_it_all():
     """Defect 15: `--config /dev/zero` grew the memory for ever."""
-    with pytest.raises(ConfigError, match="/dev/zero: larger than 256 KiB"):
+    with pytest.raises(ConfigError, match="/dev/zero: not a regular file"):
         load_config("/dev/zero")
 
 
@@ -208,5 +216,54 @@ quiet = ["Q3", "Q4", "Q3"]
     ("[library]\nmax_tracks = 0", "library.max_tracks"),
 ])
 def test_library_mistakes_name_the_key(tmp_path, text, key):
-    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+    with pytest.raises(ConfigValueError, match=key.replace(".", r"\.")) as err:
         load_config(write(tmp_path, text))
+    assert err.value.key == key
+
+
+def test_a_utf8_file_with_a_byte_order_mark_is_accepted(tmp_path):
+    """Issue 25 item 12: a config saved with a BOM (Notepad) was refused as "Invalid statement (line 1, column 1)"."""
+    path = tmp_path / "moodbox.toml"
+    path.write_bytes("\ufeff[mood]\nwindow_s = 5\n".encode("utf-8"))
+    assert load_config(path).mood.window_s == 5.0
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder"])
+def test_a_fifo_or_device_as_config_is_refused_at_once_naming_it(tmp_path, kind):
+    """Issue 25 item 12: `--config` naming a FIFO blocked for ever (and a device read on); now refused at once."""
+    import os
+    import subprocess
+    import sys
+
+    if kind == "fifo":
+        path = tmp_path / "moodbox.toml"
+        os.mkfifo(path)
+    else:
+        path = Path("/dev/null") if kind == "device" else tmp_path
+    result = subprocess.run([sys.executable, "-m", "moodbox", "run", "--config", str(path)], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"{path}: not a regular file (a FIFO, device or folder)" in result.stderr
+
+
+def test_each_program_checks_its_own_sections_strictly_and_only_warns_about_the_others(tmp_path, caplog):
+    """Issue 25 item 9: a bad key in [web] or [library] stopped the speaker (exit 2); a bad key in [mood] must
+    still stop it, and the library scan must still refuse a bad [library] key."""
+    from moodbox.config import DAEMON_SECTIONS
+    from moodbox.frontends.library_cli import LIBRARY_SECTIONS
+
+    path = write(tmp_path, "[web]\nport = 80\n[library]\nmax_tracks = 0\n[mood]\nwindow_s = 5\n")
+    config = load_config(path, own=DAEMON_SECTIONS)
+    assert config.mood.window_s == 5.0 and config.web.port == 8470 and config.library.max_tracks == 200
+    assert "web.port must be in 1024..65535, got 80 (a key of [web], which this program does not use" in caplog.text
+    assert "library.max_tracks" in caplog.text
+    with pytest.raises(ConfigError, match="library.max_tracks must be"):
+        load_config(path, own=LIBRARY_SECTIONS)
+    with pytest.raises(ConfigError, match="web.port must be"):
+        load_config(path, own=("web", "state"))
+    bad_mood = write(tmp_path, "[web]\nport = 80\n[mood]\nwindow_s = -1\n")
+    with pytest.raises(ConfigError, match="mood.window_s must be"):
+        load_config(bad_mood, own=DAEMON_SECTIONS)
+    typo = write(tmp_path, "[moood]\nwindow_s = 5\n")
+    with pytest.raises(ConfigError, match="unknown key moood"):
+        load_config(typo, own=DAEMON_SECTIONS)

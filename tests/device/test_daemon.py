@@ -7,6 +7,7 @@ socket and camera wrapper are the real ones.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -23,11 +24,11 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from moodbox.cli import main as cli_main
-from moodbox.config import EXPRESSIONS as LABELS
 from moodbox.config import load_config
 from moodbox.frontends.control import send_command
 from moodbox.daemon import Daemon
-from moodbox.errors import EXIT_CONFIG, EXIT_MODEL, EXIT_MPD
+from moodbox.errors import EXIT_CONFIG, EXIT_MODEL
+from moodbox.names import EXPRESSIONS as LABELS
 from moodbox.perception.boxes import Face
 
 from device_support import FakeClock, HungMPD, wait_until
@@ -95,11 +96,12 @@ class ScriptedExpressions:
         return probabilities
 
 
-def make_daemon(config_path, *, clock=time.monotonic, script=(("happy", 1e9),), noise=0.0, frames=None, **kwargs):
+def make_daemon(config_path, *, clock=time.monotonic, script=(("happy", 1e9),), noise=0.0, frames=None,
+                face_finder=None, **kwargs):
     frames = frames or Frames()
     daemon = Daemon(load_config(config_path), frame_source_factory=lambda: frames, clock=clock,
-                    face_finder=OneFace(), expression_model=ScriptedExpressions(clock, list(script), noise=noise),
-                    **kwargs)
+                    face_finder=face_finder or OneFace(),
+                    expression_model=ScriptedExpressions(clock, list(script), noise=noise), **kwargs)
     return daemon, frames
 
 
@@ -177,9 +179,11 @@ def test_scripted_moods_with_30_percent_random_frames_switch_once_per_mood_chang
             clock.advance(1.0)
     finally:
         daemon.close()
-    assert [playlist for _, playlist in switches] == [PLAYLIST_OF[label] for label, _ in script]
+    # the everyday music plays from the first tick, before the first mood is known
+    assert switches[0] == (0.0, "everyday")
+    assert [playlist for _, playlist in switches[1:]] == [PLAYLIST_OF[label] for label, _ in script]
     changes_at = np.cumsum([0] + [seconds for _, seconds in script[:-1]])
-    for (switched_at, _), changed_at in zip(switches, changes_at):
+    for (switched_at, _), changed_at in zip(switches[1:], changes_at):
         assert changed_at <= switched_at <= changed_at + 10.0 + 1.0
 
 
@@ -302,7 +306,6 @@ def test_a_long_interval_keeps_the_systemd_watchdog_fed(make_config_file, notify
     ("hold within the debounce", EXIT_CONFIG, "buttons.hold_time_s (0.1) must be longer than buttons.debounce_s"),
     ("missing model", EXIT_MODEL, "no-such-model"),
     ("corrupt model", EXIT_MODEL, "corrupt.tflite: sha256"),  # a damaged file: exit 3 naming both files
-    ("missing playlists", EXIT_MPD, "no stored playlist named party, jazz"),
 ])
 def test_start_refusals_exit_with_a_code_and_start_nothing(make_config_file, mpd_server, tmp_path, capsys,
                                                            notify_socket, model_path, problem, code, message):
@@ -322,15 +325,12 @@ def test_start_refusals_exit_with_a_code_and_start_nothing(make_config_file, mpd
         corrupt.write_bytes(model_path.read_bytes()[:1000])
         (tmp_path / "corrupt.json").write_bytes(model_path.with_suffix(".json").read_bytes())
         sections["model"] = {"path": str(corrupt)}
-    else:
-        sections["music"] = {"playlists": {"happy": ["upbeat", "party"], "neutral": "jazz"}}
     config_path = make_config_file(**sections)
 
     assert cli_main(["run", "--config", str(config_path)]) == code
     assert message in capsys.readouterr().err
     assert not (tmp_path / "run" / "control.sock").exists()
-    # the store is opened before the player that records into it: only a refusal by MPD comes after it
-    assert (tmp_path / "state" / "feedback.db").exists() == (code == EXIT_MPD)
+    assert not (tmp_path / "state" / "feedback.db").exists()
     client = mpd_server.client()
     assert client.status()["playlistlength"] == "0"  # MPD untouched
     client.disconnect()
@@ -400,7 +400,8 @@ def test_control_socket_and_buttons_share_one_set_of_actions(make_config_file, m
                     ("pause", "happy", "happy", "upbeat", "upbeat/upbeat-03.ogg"),
                     ("resume", "happy", "happy", "upbeat", "upbeat/upbeat-03.ogg")]
     plays = db.execute("SELECT track, playlist, mood, reason FROM plays ORDER BY id").fetchall()
-    assert plays[:3] == [("upbeat/upbeat-01.ogg", "upbeat", "happy", "mood happy"),
+    assert plays[0] == ("everyday/everyday-01.ogg", "everyday", None, "no mood yet")  # before the first mood
+    assert plays[1:4] == [("upbeat/upbeat-01.ogg", "upbeat", "happy", "mood happy"),
                          ("upbeat/upbeat-02.ogg", "upbeat", "happy", "skip"),
                          ("upbeat/upbeat-03.ogg", "upbeat", "happy", "skip")]
 
@@ -653,7 +654,7 @@ def test_lift_policy_moves_a_long_sad_mood_to_brighter_music(make_config_file):
             if tick.switched:
                 playlists.append(tick.playlist)
         assert tick.mood == "sad"
-        assert playlists == ["calm", "everyday", "upbeat"]
+        assert playlists == ["everyday", "calm", "everyday", "upbeat"]  # everyday first: before the first mood
     finally:
         daemon.close()
 
@@ -666,6 +667,12 @@ def test_feedback_on_a_kept_song_counts_for_the_playlist_it_came_from(make_confi
                             clock=clock, script=[("happy", 10), ("sad", 1e9)])
     daemon.start()
     try:
+        while daemon.jukebox.player.playlist != "upbeat":
+            daemon.tick()
+            clock.advance(1.0)
+        client = mpd_server.client()
+        client.next()  # the everyday song, played before the first mood was known, ends
+        client.disconnect()
         for _ in range(40):
             daemon.tick()
             clock.advance(1.0)
@@ -682,10 +689,60 @@ def test_feedback_on_a_kept_song_counts_for_the_playlist_it_came_from(make_confi
     finally:
         daemon.close()
     db = sqlite3.connect(Path(daemon.config.state.dir) / "feedback.db")
-    rows = db.execute("SELECT action, playlist, track FROM feedback ORDER BY id").fetchall()
+    rows = db.execute("SELECT action, playlist, track FROM feedback WHERE playlist != 'everyday' ORDER BY id"
+                      ).fetchall()
     assert rows == [("like", "upbeat", "upbeat/upbeat-01.ogg"),
                     ("played", "upbeat", "upbeat/upbeat-01.ogg"),  # the kept song ended: a full play, for upbeat
                     ("skip", "calm", "calm/calm-01.ogg")]
+
+
+class FaceSometimes:
+    """Stands in for FaceFinder: the listener is in view while ``present`` is true."""
+
+    def __init__(self):
+        self.present = True
+
+    def find(self, gray):
+        return [Face(40.0, 20.0, 60.0, 60.0, 0.9)] if self.present else []
+
+
+def test_feedback_records_what_the_box_knew(make_config_file, mpd_server):
+    """A like carries the mood's confidence, feedback while held says so, and a song that played to its end
+    carries the share of its playing time a face was in view (here 10 of its 40 seconds): the policy weighs the
+    evidence by them."""
+    clock = FakeClock()
+    finder = FaceSometimes()
+    daemon, _ = make_daemon(make_config_file(mood={"window_s": 3.0, "min_dwell_s": 0.0}, music={"shuffle": False}),
+                            clock=clock, face_finder=finder)
+    daemon.start()
+    try:
+        for _ in range(4):
+            daemon.tick()
+            clock.advance(1.0)
+        assert daemon.jukebox.player.playlist == "upbeat"
+        daemon.handle_action("like")
+        daemon.handle_action("hold")
+        daemon.handle_action("skip")  # upbeat-02 starts
+        daemon.handle_action("hold")  # released
+        daemon.tick()
+        for second in range(40):
+            finder.present = second < 10
+            clock.advance(1.0)
+            daemon.tick()
+        client = mpd_server.client()
+        client.next()  # upbeat-02 ends as if played to its end
+        client.disconnect()
+        daemon.tick()
+    finally:
+        daemon.close()
+    db = sqlite3.connect(Path(daemon.config.state.dir) / "feedback.db")
+    rows = db.execute("SELECT action, track, confidence, face_share, held FROM feedback ORDER BY id").fetchall()
+    assert [row[:2] for row in rows] == [("like", "upbeat/upbeat-01.ogg"), ("hold", "upbeat/upbeat-01.ogg"),
+                                         ("skip", "upbeat/upbeat-01.ogg"), ("release", "upbeat/upbeat-02.ogg"),
+                                         ("played", "upbeat/upbeat-02.ogg")]
+    assert rows[0][2] == pytest.approx(0.7, abs=0.01) and rows[0][3] is None and rows[0][4] == 0
+    assert rows[2][4] == 1  # the skip came while the music was held
+    assert rows[4][3] == pytest.approx(0.25, abs=0.03) and rows[4][2] == pytest.approx(0.7, abs=0.01)
 
 
 def test_an_mpd_that_greets_and_hangs_neither_stops_the_start_nor_the_watchdog(make_config_file, notify_socket,
@@ -717,7 +774,8 @@ def test_while_mpd_hangs_status_answers_at_once_and_a_stop_is_not_held_up(make_c
     daemon, _ = make_daemon(make_config_file(mpd={"host": hung.path, "timeout_s": 0.2}), clock=clock,
                             mpd_wait_s=0.5)
     daemon.start()
-    daemon.jukebox.player.timeout_s = 10.0  # from now on every MPD call waits as long as the longest mpd.timeout_s
+    # from now on every MPD call waits as long as the longest mpd.timeout_s
+    daemon.jukebox.player.connection.timeout_s = 10.0
     clock.advance(100.0)  # the backoff allows the next attempt
     commands = len(hung.commands)
     runner = threading.Thread(target=daemon.run)
@@ -928,10 +986,161 @@ def test_early_skips_teach_the_policy_and_insights_show_it(make_config_file, mpd
     assert happy["upbeat"]["early_skips"] == 2 and happy["upbeat"]["mapped"]
     assert happy["upbeat"]["preference"] < 0.75  # below its prior
     assert [entry["track"] for entry in answer["held_off"]] == ["upbeat/upbeat-02.ogg", "upbeat/upbeat-01.ogg"]
+    (part, rows), = answer["parts_of_day"]["happy"].items()  # the part of the day the skips came in
+    assert [(row["playlist"], row["events"]) for row in rows] == [("upbeat", 2)]
     printed = capsys.readouterr().out
     assert "happy:" in printed and "early skips 2" in printed and "upbeat/upbeat-02.ogg (until " in printed
+    assert f"  in the {part}: upbeat " in printed and "you skip " in printed
     db = sqlite3.connect(Path(daemon.config.state.dir) / "feedback.db")
     skips = db.execute("SELECT mood, playlist, elapsed_s FROM feedback WHERE action = 'skip'").fetchall()
     db.close()
     assert [(mood, playlist) for mood, playlist, _ in skips] == [("happy", "upbeat")] * 2
     assert all(0.0 <= elapsed < 30.0 for _, _, elapsed in skips)
+
+
+def test_a_fresh_box_without_the_named_playlists_plays_the_tagger_playlists_then_the_whole_library(
+        make_config_file, mpd_server, capsys):
+    """Issue 25 item 1: missing playlists refused the start (exit 4) and a fresh box stayed silent. Now they are
+    skipped with a warning: a mood plays the tagger's auto- playlist of the same name, else the whole library, and
+    the everyday music plays before the first mood is known."""
+    from moodbox.music.availability import WHOLE_LIBRARY
+
+    client = mpd_server.client()
+    for name in ("upbeat", "everyday"):
+        client.rm(name)
+    for track in ("calming/calming-01.ogg", "calming/calming-02.ogg"):
+        client.playlistadd("auto-upbeat", track)  # what `moodbox library scan` wrote
+    client.disconnect()
+    clock = FakeClock()
+    config_path = make_config_file(mood={"window_s": 3.0})
+    daemon, _ = make_daemon(config_path, clock=clock, script=[("happy", 1e9)])
+    daemon.start()  # no StartupError
+    try:
+        tick = daemon.tick()
+        assert tick.mood is None and tick.playlist == WHOLE_LIBRARY
+        assert queue_playlist(mpd_server) == {"upbeat", "calm", "calming", "everyday"}
+        for _ in range(6):
+            clock.advance(1.0)
+            tick = daemon.tick()
+        assert tick.mood == "happy" and tick.playlist == "auto-upbeat"
+        assert queue_playlist(mpd_server) == {"calming"} and tick.status == "ok"
+        warnings = daemon.handle_action("status")["warnings"]
+        assert "playlist upbeat (for happy, surprise) does not exist in MPD: skipped" in warnings
+        assert "mood neutral plays (whole library) instead of everyday" in warnings
+    finally:
+        daemon.close()
+    assert cli_main(["doctor", "--config", str(config_path)]) == 1  # the camera cannot be opened here
+    report = capsys.readouterr().out
+    assert "WARN  playlist   upbeat (for happy, surprise): MPD" in report and "plays auto-upbeat" in report
+    assert "FAIL  playlist" not in report
+
+
+def test_music_plays_before_the_first_mood_and_while_the_camera_is_lost(make_config_file, mpd_server):
+    """Issue 25 item 1: nothing played until a mood was known, so a box whose camera is off or lost stayed silent."""
+    clock = FakeClock()
+    frames = Frames()
+    frames.mode = "raise"
+    daemon, _ = make_daemon(make_config_file(), clock=clock, frames=frames)
+    daemon.start()
+    try:
+        for _ in range(3):
+            tick = daemon.tick()
+            clock.advance(1.0)
+        assert tick.mood is None and "camera lost" in tick.problems[0]
+        assert tick.playlist == "everyday" and queue_playlist(mpd_server) == {"everyday"}
+        assert wait_until(lambda: mpd_server.client().status()["state"] == "play")
+    finally:
+        daemon.close()
+
+
+def test_status_works_while_the_store_cannot_be_opened_and_likes_work_once_it_opens(make_config_file, mpd_server,
+                                                                                      tmp_path):
+    """Issue 25 item 8: an unopenable store made every status fail ('NoneType' object has no attribute 'path') and
+    was never retried; now status answers, and the store is opened again (with backoff) once the disk is fixed."""
+    state = tmp_path / "state"
+    state.write_text("a file where the state directory should be")
+    clock = FakeClock()
+    daemon, _ = make_daemon(make_config_file(mood={"window_s": 3.0}), clock=clock)
+    daemon.start()
+    try:
+        for _ in range(5):
+            daemon.tick()
+            clock.advance(1.0)
+        status = daemon.handle_action("status")
+        assert status["ok"] and status["status"] == "degraded" and status["store"] == str(state / "feedback.db")
+        assert daemon.handle_action("like")["ok"] is False
+        state.unlink()  # the owner fixes the disk
+        for _ in range(600):
+            clock.advance(1.0)
+            tick = daemon.tick()
+            if tick.status == "ok":
+                break
+        assert tick.status == "ok" and (state / "feedback.db").exists()
+        assert daemon.handle_action("like")["ok"] is True
+        assert [event.action for event in daemon.jukebox.store.events_after(0)] == ["like"]
+    finally:
+        daemon.close()
+
+
+def test_a_bad_key_in_another_programs_section_neither_stops_the_start_nor_a_reload(make_config_file, caplog):
+    """Issue 25 item 9: a bad [web] or [library] key stopped the speaker with exit 2 and refused a reload."""
+    from moodbox.config import DAEMON_SECTIONS
+
+    config_path = make_config_file(web={"port": 80})
+    daemon = Daemon(load_config(config_path, own=DAEMON_SECTIONS), frame_source_factory=Frames,
+                    face_finder=OneFace(), expression_model=ScriptedExpressions(time.monotonic, [("happy", 1e9)]))
+    daemon.start()
+    try:
+        make_config_file(web={"port": 80}, library={"max_tracks": 0}, mood={"window_s": 4.0})
+        assert daemon.reload() is True and daemon.config.mood.window_s == 4.0
+        assert "library.max_tracks must be in 1..100000, got 0 (a key of [library]" in caplog.text
+    finally:
+        daemon.close()
+
+
+def test_status_for_people_has_no_python_reprs(make_config_file, mpd_server, capsys):
+    """Issue 25 item 6: `moodbox status` printed Python reprs (None, [], {'happy': 0.7}); --json stays as it is."""
+    clock = FakeClock()
+    daemon, _ = make_daemon(make_config_file(mood={"window_s": 3.0}), clock=clock)
+    daemon.start()
+    try:
+        for _ in range(5):
+            daemon.tick()
+            clock.advance(1.0)
+        sock = str(daemon.config.state.control_socket)
+        assert cli_main(["status", "--socket", sock]) == 0
+        text = capsys.readouterr().out
+        assert cli_main(["status", "--socket", sock, "--json"]) == 0
+        answer = json.loads(capsys.readouterr().out)
+    finally:
+        daemon.close()
+    assert answer["mood"] == "happy" and answer["problems"] == []
+    assert text.startswith("status      ok\nmood        happy (")
+    assert "playing     moodbox upbeat - Upbeat" in text and "playlist    upbeat; MPD connected" in text
+    for repr_text in ("None", "True", "False", "[", "{", "_s:"):
+        assert repr_text not in text, text
+
+
+def test_playlists_made_after_the_start_are_played_without_a_restart(make_config_file, mpd_server):
+    """Issue 25 item 1: the playlists were checked once, at the start; music added or playlists written later (mpc
+    update, the library scan's auto- playlists) stayed unplayed until a restart. While some are skipped they are
+    checked again, and a better one replaces the fallback that plays."""
+    client = mpd_server.client()
+    for name in ("upbeat", "calm", "calming", "everyday"):
+        client.rm(name)
+    clock = FakeClock()
+    frames = Frames()
+    frames.mode = "raise"  # no camera: the resting mood's music
+    daemon, _ = make_daemon(make_config_file(), clock=clock, frames=frames)
+    daemon.start()
+    try:
+        from moodbox.music.availability import WHOLE_LIBRARY
+        assert daemon.tick().playlist == WHOLE_LIBRARY
+        client.playlistadd("auto-everyday", "everyday/everyday-01.ogg")  # the library scan's playlist
+        for _ in range(40):
+            clock.advance(1.0)
+            tick = daemon.tick()
+        assert tick.playlist == "auto-everyday" and queue_playlist(mpd_server) == {"everyday"}
+    finally:
+        daemon.close()
+        client.disconnect()

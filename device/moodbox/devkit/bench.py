@@ -234,11 +234,13 @@ def summary(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="moodbox bench", description=__doc__.split("\n")[0])
+    from moodbox.helptext import plain_text
+    parser = argparse.ArgumentParser(prog="moodbox bench", description=plain_text(__doc__.split("\n")[0]))
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="int8 model (JSON beside it)")
     parser.add_argument("--float-model", type=Path, help="baseline float model (default: emotion_float.tflite "
                                                          "beside --model)")
-    parser.add_argument("--dataset", type=Path, help="folder with fer2013.npz and ferplus_votes.npz "
+    parser.add_argument("--dataset", type=Path, help="Kaggle's fer2013.csv, or a folder with it or with fer2013.npz "
+                                                     "and ferplus_votes.npz "
                                                      "(default: $MOODBOX_DATA or ../shared/data)")
     parser.add_argument("--frames", type=int, default=300, help="frames timed per pipeline (default 300)")
     parser.add_argument("--seconds", type=float, default=60.0, help="daemon measurement window (default 60)")
@@ -253,6 +255,8 @@ def main(argv=None) -> int:
     sweep_options.add_argument("--haar-faces", type=int, default=25, help="of those, how many Haar looks at "
                                                                            "(default 25; it is slow)")
     sweep_options.add_argument("--empty", type=int, default=1000, help="empty frames (default 1000)")
+    sweep_options.add_argument("--sizes", default=None,
+                               help="face widths in px, comma-separated (default 24,28,32,40,48,64,96,160)")
     sweep_options.add_argument("--seed", type=int, default=0, help="random seed of faces, places and walls")
     sweep_options.add_argument("--split", choices=("private", "public"), default="private",
                                help="FER2013 faces to paste: PrivateTest (default, the reported figures) or "
@@ -276,25 +280,32 @@ def main(argv=None) -> int:
 
 
 def _sweep(args, parser) -> int:
-    from moodbox.devkit import sweep
+    from moodbox.devkit import scenes, sweep, sweep_report
 
     if args.faces < 1 or args.empty < 1 or args.haar_faces < 0:
         parser.error("--faces and --empty must be positive, --haar-faces at least 0")
+    try:
+        sizes = {"sizes": tuple(int(size) for size in args.sizes.split(","))} if args.sizes else {}
+    except ValueError:
+        parser.error(f"--sizes {args.sizes!r}: expected widths in px separated by commas, e.g. 24,48,96")
+    if any(size < 8 or size > min(scenes.FRAME_SIZE) - 4 for size in sizes.get("sizes", ())):
+        parser.error(f"--sizes: each width must be 8-{min(scenes.FRAME_SIZE) - 4} px")
     opencv_threads = cv2.getNumThreads()
     cv2.setNumThreads(args.threads)
     try:
         result = sweep.run_sweep(args.model, args.dataset or default_dataset_dir(), faces=args.faces,
                                  haar_faces=args.haar_faces, empty=args.empty, seed=args.seed,
-                                 threads=args.threads, split=args.split)
+                                 threads=args.threads, split=args.split, **sizes)
     except (ModelError, FrameError) as exc:
         print(f"moodbox bench: {exc}", file=sys.stderr)
         return 2
     finally:
         cv2.setNumThreads(opencv_threads)
     print(json.dumps(result, indent=2) if args.json
-          else f"{sweep.table(result)}\n\n{sweep.coverage_table(result)}")
+          else f"{sweep_report.table(result)}\n\n{sweep_report.coverage_table(result)}\n\nThe listener's view:\n"
+               f"{sweep_report.view_table(result)}\n\n{sweep_report.targets(result)}")
     try:
-        print(f"plot: {sweep.plot(result, args.plot)}", file=sys.stderr if args.json else sys.stdout)
+        print(f"plot: {sweep_report.plot(result, args.plot)}", file=sys.stderr if args.json else sys.stdout)
     except ImportError:
         print("moodbox bench: no plot written: matplotlib is missing (pip install -e 'device[plot]')",
               file=sys.stderr)

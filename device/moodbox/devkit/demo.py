@@ -2,10 +2,12 @@
 
 It starts a private MPD on a Unix socket in a temporary folder with a synthesised, tagged library and the mood
 playlists, uses as camera FER2013 test faces played in a scripted sequence of moods and pasted into a larger
-frame (or a webcam / video / image folder given with ``--source``; without the FER2013 files, the machine's own
-webcam when it has one), and runs the same :class:`Daemon` as ``moodbox run`` with a short mood window, printing
-one line per tick. The music is silent (MPD's null output) unless ``--audio`` plays it through the machine's sound
-card. Nothing is written outside the temporary folder, which is removed at the end.
+frame (or a webcam / video / image folder given with ``--source``; FER2013 as Kaggle's fer2013.csv or as .npz
+files with ``--dataset``). Without any of them, the machine's own webcam when it has one, else the scripted moods
+fed straight to the mood tracker, past the camera and the model (every line says so). It runs the same
+:class:`Daemon` as ``moodbox run`` with a short mood window, printing one line per tick. The music is silent
+(MPD's null output) unless ``--audio`` plays it through the machine's sound card. Nothing is written outside the
+temporary folder, which is removed at the end.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from moodbox.notify import setup_logging
 from moodbox.status import Tick
 from moodbox.perception.frames import FrameError, open_source
 from moodbox.devkit.mpdserver import MPDServerError, PrivateMPD
-from moodbox.devkit.scripted import ScriptedFaceSource, default_dataset_dir
+from moodbox.devkit.scripted import HOW_TO_GET_DATA, ScriptedFaceSource, ScriptedMoods, default_dataset_dir
 
 log = logging.getLogger("moodbox.devkit.demo")
 
@@ -37,6 +39,8 @@ DEMO_SCRIPT = [("happy", 12.0), ("sad", 12.0), ("angry", 12.0), ("neutral", 12.0
 DEMO_MOOD = MoodConfig(window_s=5.0, min_confidence=0.3, hysteresis=0.05, min_dwell_s=6.0)
 DEMO_INTERVAL_S = 1.0
 DEMO_TRACK_S = 15.0
+NO_CAMERA = "scripted moods, no camera or model"
+NO_CAMERA_MARK = "(scripted mood: no camera, no model)"
 SOUND_CARD_OUTPUT = 'audio_output {\n  type "alsa"\n  name "sound card"\n  mixer_type "software"\n}\n'
 
 
@@ -58,13 +62,15 @@ def demo_config(mpd_socket: str, state_dir: Path, *, interval_s: float, source: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="moodbox demo", description=__doc__.split("\n")[0])
+    from moodbox.helptext import plain_text
+    parser = argparse.ArgumentParser(prog="moodbox demo", description=plain_text(__doc__.split("\n")[0]))
     parser.add_argument("--duration", type=float, default=None, metavar="S",
                         help="stop after S seconds (default: run until Ctrl-C)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per tick instead of text")
     parser.add_argument("--dataset", type=Path, default=None, metavar="PATH",
-                        help="folder with fer2013.npz and ferplus_votes.npz (default: $MOODBOX_DATA or "
-                             "../shared/data)")
+                        help="Kaggle's fer2013.csv (fer2013new.csv beside it adds the FER+ labels), a folder "
+                             "with it, or a folder with fer2013.npz and ferplus_votes.npz (default: $MOODBOX_DATA "
+                             "or the checkout's ../shared/data)")
     parser.add_argument("--source", default=None, metavar="SPEC",
                         help="a real camera instead of the scripted faces: 0, /dev/video0, gst:<pipeline>, "
                              "picamera, a video file or an image folder")
@@ -87,11 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         source, expected, spec = _face_source(args)
     except FrameError as err:
-        print(f"moodbox demo: no face source: {err}\nNo webcam found either. Give it faces in one of two ways:\n"
+        print(f"moodbox demo: no face source: {err}\nGive it faces in one of two ways:\n"
               "  --source SPEC: a webcam (0 or /dev/video0), a video file, a folder of images, picamera on a Pi;\n"
-              "  --dataset PATH: the folder holding fer2013.npz and ferplus_votes.npz (or set $MOODBOX_DATA).",
-              file=sys.stderr)
+              "  --dataset PATH: Kaggle's fer2013.csv, or the folder holding fer2013.npz and ferplus_votes.npz "
+              "(or set $MOODBOX_DATA).", file=sys.stderr)
         return EXIT_FAILURE
+    stand_in = source() if spec == NO_CAMERA else None  # the scripted moods stand in for the finder and model
     with tempfile.TemporaryDirectory(prefix="moodbox-demo-") as tmp:
         tmp = Path(tmp)
         try:
@@ -104,13 +111,16 @@ def main(argv: list[str] | None = None) -> int:
             config = demo_config(mpd.socket_path, args.state_dir or tmp / "state", interval_s=args.interval,
                                  source=spec, model_path=args.model)
             printer = _json_line if args.json else _text_line
+            if spec == NO_CAMERA:
+                printer = _marked(printer)
             summary = _Summary()
 
             def on_tick(tick: Tick) -> None:
                 printer(tick, expected())
                 summary.add(tick)
 
-            daemon = Daemon(config, frame_source_factory=source, on_tick=on_tick)
+            daemon = Daemon(config, frame_source_factory=source, on_tick=on_tick, face_finder=stand_in,
+                            expression_model=stand_in)
             try:
                 daemon.start()
             except StartupError as err:
@@ -118,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
                 return err.exit_code
             if not args.json:
                 print(f"moodbox demo: private MPD at {mpd.socket_path}, looking every {args.interval:g} s"
-                      + (f" through {spec}" if spec != "scripted" else f", scripted moods {_script_text()}")
+                      + (f" through {spec}" if spec not in ("scripted", NO_CAMERA) else f", scripted moods "
+                         f"{_script_text()}" + (" fed past the camera and the model" if spec == NO_CAMERA else ""))
                       + ("" if args.audio else ", silent (--audio plays through the sound card)")
                       + " (Ctrl-C stops)")
                 print(f"watch and steer it: moodbox top --socket {config.state.control_socket}", flush=True)
@@ -139,12 +150,30 @@ def _face_source(args) -> tuple[Callable, Callable[[], str | None], str]:
     try:
         scripted = ScriptedFaceSource(args.dataset or default_dataset_dir(), DEMO_SCRIPT)
     except FrameError as err:
-        webcam = None if args.dataset else _webcam()
-        if webcam is None:
+        if args.dataset:  # the owner named data that is not there: say so rather than show something else
             raise
-        print(f"moodbox demo: {err}\nUsing the webcam {webcam} instead: look at it.", file=sys.stderr)
-        return (lambda: open_source(webcam)), (lambda: None), webcam
+        webcam = _webcam()
+        if webcam is not None:
+            print(f"moodbox demo: no FER2013 faces; using the webcam {webcam} instead: look at it. "
+                  f"{HOW_TO_GET_DATA}", file=sys.stderr)
+            return (lambda: open_source(webcam)), (lambda: None), webcam
+        print(f"moodbox demo: no FER2013 faces and no webcam ({err.args[0].split('. ')[0]}): the scripted moods "
+              f"are fed past the camera and the model. {HOW_TO_GET_DATA} Or --source a video or a folder of photos.",
+              file=sys.stderr)
+        moods = ScriptedMoods(DEMO_SCRIPT)
+        return (lambda: moods), moods.expected_label, NO_CAMERA
     return (lambda: scripted), scripted.expected_label, "scripted"
+
+
+def _marked(printer: Callable) -> Callable:
+    """Every line of a demo without camera and model says so."""
+    def print_marked(tick: Tick, scripted: str | None) -> None:
+        if printer is _json_line:
+            print(json.dumps({**_fields(tick, scripted), "source": NO_CAMERA}), flush=True)
+        else:
+            print(f"{NO_CAMERA_MARK} ", end="")
+            printer(tick, scripted)
+    return print_marked
 
 
 def _webcam() -> str | None:

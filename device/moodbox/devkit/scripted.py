@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from moodbox.names import EXPRESSIONS
-from moodbox.paths import SHARED_DATA
+from moodbox.paths import CHECKOUT, SHARED_DATA
 from moodbox.perception.frames import FrameError
 
 LABELS = EXPRESSIONS
@@ -23,19 +23,30 @@ LABELS = EXPRESSIONS
 FERPLUS_COLUMN_OF_LABEL = np.array([4, 5, 6, 1, 3, 2, 0])  # FER+ vote column of each label in LABELS
 PRIVATE_TEST = 2
 HOW_TO_GET_DATA = (
-    "fer2013.npz holds FER2013 (Kaggle 'challenges-in-representation-learning-facial-expression-recognition-"
-    "challenge') as arrays pixels/emotion/usage; ferplus_votes.npz holds the FER+ votes (github.com/microsoft/"
-    "FERPlus). Put both in one folder and pass it with --dataset or $MOODBOX_DATA.")
+    "Give --dataset (or $MOODBOX_DATA) Kaggle's fer2013.csv (from 'challenges-in-representation-learning-facial-"
+    "expression-recognition-challenge'; with the FER+ labels' fer2013new.csv from github.com/microsoft/FERPlus beside "
+    "it if you have them), or a folder holding it, or one holding fer2013.npz and ferplus_votes.npz.")
+FERPLUS_CSV_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt",
+                       "unknown", "NF")  # fer2013new.csv's vote columns, in the order of ferplus_votes.npz
 
 
-def default_dataset_dir() -> Path:
-    """``$MOODBOX_DATA``, else ``<repo>/../shared/data``."""
-    return Path(os.environ.get("MOODBOX_DATA", SHARED_DATA))
+def default_dataset_dir() -> Path | None:
+    """``$MOODBOX_DATA``, else ``<checkout>/../shared/data`` when running from a checkout; None for an installed
+    moodbox given neither (there is no data beside the venv)."""
+    if "MOODBOX_DATA" in os.environ:
+        return Path(os.environ["MOODBOX_DATA"])
+    return SHARED_DATA if (CHECKOUT / "device").is_dir() else None
 
 
 def load_script_faces(dataset_dir) -> dict[str, np.ndarray]:
-    """FER2013 PrivateTest faces whose FER2013 label agrees with the FER+ majority label, by label."""
+    """FER2013 PrivateTest faces whose FER2013 label agrees with the FER+ majority label, by label (all its
+    PrivateTest faces by their FER2013 label when Kaggle's CSV comes without the FER+ votes)."""
+    if dataset_dir is None:
+        raise FrameError(f"no FER2013 faces given. {HOW_TO_GET_DATA}")
     dataset_dir = Path(dataset_dir)
+    csv_file = dataset_dir if dataset_dir.suffix == ".csv" else dataset_dir / "fer2013.csv"
+    if csv_file.is_file() and not (dataset_dir / "fer2013.npz").is_file():
+        return _faces_from_csv(csv_file)
     arrays = {}
     for name, keys in (("fer2013.npz", ("pixels", "emotion", "usage")), ("ferplus_votes.npz", ("votes",))):
         path = dataset_dir / name
@@ -51,6 +62,75 @@ def load_script_faces(dataset_dir) -> dict[str, np.ndarray]:
     clear = (top > 0) & ((votes == top[:, None]).sum(axis=1) == 1) & (arrays["votes"][:, 7:].max(axis=1) <= top)
     agreed = clear & (votes.argmax(axis=1) == arrays["emotion"]) & (arrays["usage"] == PRIVATE_TEST)
     return {label: arrays["pixels"][agreed & (arrays["emotion"] == index)] for index, label in enumerate(LABELS)}
+
+
+def _faces_from_csv(path: Path) -> dict[str, np.ndarray]:
+    """Kaggle's fer2013.csv (emotion, pixels, Usage), with fer2013new.csv's FER+ votes when it lies beside it."""
+    import csv
+
+    def rows(file: Path) -> list[dict]:
+        try:
+            with file.open(newline="") as f:
+                return list(csv.DictReader(f))
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise FrameError(f"{file}: cannot be read ({exc}). {HOW_TO_GET_DATA}") from exc
+
+    fer = rows(path)
+    if not fer or not {"emotion", "pixels", "Usage"} <= set(fer[0]):
+        raise FrameError(f"{path}: not Kaggle's fer2013.csv (columns emotion, pixels, Usage). {HOW_TO_GET_DATA}")
+    votes_file = path.with_name("fer2013new.csv")
+    votes = rows(votes_file) if votes_file.is_file() else None
+    faces: dict[str, list[np.ndarray]] = {label: [] for label in LABELS}
+    for number, row in enumerate(fer):
+        if row["Usage"] != "PrivateTest":
+            continue
+        label = int(row["emotion"])
+        if votes is not None:
+            counts = np.array([int(votes[number][column] or 0) for column in FERPLUS_CSV_COLUMNS])
+            mine = counts[FERPLUS_COLUMN_OF_LABEL]
+            top = mine.max()
+            if top == 0 or (mine == top).sum() != 1 or counts[7:].max() > top or mine.argmax() != label:
+                continue
+        faces[LABELS[label]].append(np.array(row["pixels"].split(), np.uint8).reshape(48, 48))
+    return {label: np.array(found, np.uint8).reshape(-1, 48, 48) for label, found in faces.items()}
+
+
+class ScriptedMoods:
+    """Without any faces to show: the scripted expressions fed straight to the mood tracker, past the camera and
+    the model (a blank frame, a face always found, the scripted expression read at 0.8). Only the music part of
+    the box is real then; the demo says so on every line."""
+
+    labels = LABELS
+    input_size = (48, 48)
+    face_crop = {"square": True, "scale": 1.0, "interpolation": "area", "border": "replicate"}
+
+    def __init__(self, script: list[tuple[str, float]], *, clock: Callable[[], float] = time.monotonic):
+        self._script = [(label, float(seconds)) for label, seconds in script]
+        self._clock = clock
+        self._start = clock()
+
+    def expected_label(self) -> str:
+        elapsed = (self._clock() - self._start) % sum(seconds for _, seconds in self._script)
+        for label, seconds in self._script:
+            if elapsed < seconds:
+                return label
+            elapsed -= seconds
+        return self._script[-1][0]
+
+    def grab(self) -> np.ndarray:  # the frame source
+        return np.full((240, 320), 128, np.uint8)
+
+    def find(self, gray):  # the face finder
+        from moodbox.perception.boxes import Face
+        return [Face(100.0, 60.0, 120.0, 120.0, 1.0)]
+
+    def predict(self, crop) -> np.ndarray:  # the expression model
+        probabilities = np.full(len(LABELS), 0.2 / (len(LABELS) - 1), np.float32)
+        probabilities[LABELS.index(self.expected_label())] = 0.8
+        return probabilities
+
+    def close(self) -> None:
+        pass
 
 
 class ScriptedFaceSource:

@@ -4,134 +4,59 @@ FER2013 PrivateTest faces (``split="public"``: PublicTest, for choosing device-s
 convention without looking at the faces the figures are reported on) with a FER+ majority label are pasted at
 widths 16-160 px into 640x480 frames on textured walls, upright and rolled by +-20 deg, at a random position.
 Each pasted face is a listener sitting still in front of one wall (the face moves by at most a pixel between
-ticks, the sensor noise changes): our finder gets consecutive ticks until it finds the face (at most one scan
-cycle), then ``TRACKED_TICKS`` more ticks show whether it keeps it. The Haar cascade looks once, at the first
-frame. Per width: detection rates, ticks to find, per-tick cost (finder, crop and expression model: CPU time of
-the calling thread, which with one thread is the work done, less sensitive to a busy machine than wall time) and
-model passes (BlazeFace's and the face mesh's), and the expression model's accuracy against the FER+ majority on
-the crops the device takes, eye alignment on and off. Empty frames measure false positives and the cost with
-nobody in view (a new room every ``ROOM_FRAMES`` frames, a fresh pool of walls every ``POOL_FRAMES``: a wall the
-model takes for a face is found again and again, so false positives come in bursts and only many pools give a
-rate). Distances are for a 15 cm face seen by a Pi Camera Module 3 at 640x480 (80/width metres; a Camera Module 3
-Wide sees about half as many pixels).
+ticks, the sensor noise changes): our finder gets consecutive ticks until it finds the face (at most
+``FIND_TICKS``), then ``TRACKED_TICKS`` more ticks show whether it keeps it. Then the listener's view
+(:func:`listeners_view`): away for 2, 3, 5 and 20 ticks and back at the same seat, away and back at another
+seat, then turned away in the seat and, in a new room, a look-alike object in the face's place
+(:class:`LookAlikes`): ticks until found (again) and ticks that yield a reading. The Haar cascade looks once,
+at the first frame. Per width: detection rates, ticks to find, per-tick cost (finder, crop and expression model:
+CPU time of the calling thread, which with one thread is the work done, less sensitive to a busy machine than
+wall time) and model passes (BlazeFace's and the face mesh's), and the expression model's accuracy against the
+FER+ majority on the crops the device takes, eye alignment on and off. Empty frames measure false positives and
+the cost with nobody in view (a new room every ``ROOM_FRAMES`` frames, a fresh pool of walls every
+``POOL_FRAMES``: a wall the model takes for a face is found again and again, so false positives come in bursts
+and only many pools give a rate). Distances are for a 15 cm face seen by a Pi Camera Module 3 at 640x480
+(80/width metres; a Camera Module 3 Wide sees about half as many pixels).
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
-import cv2
 import numpy as np
 
 from moodbox.perception.expression import ExpressionModel
-from moodbox.perception.boxes import Face
 from moodbox.perception.crop import crop_face
 from moodbox.perception.faces import FaceFinder
-from moodbox.perception.frames import FrameError
 from moodbox.perception.pipeline import Perception
-from moodbox.devkit.scripted import FERPLUS_COLUMN_OF_LABEL, HOW_TO_GET_DATA
+from moodbox.devkit.scenes import FRAME_SIZE, LookAlikes, Scene, face_patch, is_the_face, load_ferplus_faces
 
-SPLITS = {"public": 1, "private": 2}  # FER2013 'usage' codes, as training/moodbox_training/data.py numbers them
 SPLIT_NAMES = {"public": "PublicTest", "private": "PrivateTest"}
 
-SIZES = (16, 20, 24, 28, 32, 40, 48, 64, 96, 160)
+SIZES = (24, 28, 32, 40, 48, 64, 96, 160)
 ROLL_DEG = 20
 TRACKED_TICKS = 3
+FIND_TICKS = 60  # a still listener not found within this many ticks (a minute at one look a second) is missed
+ABSENCES = (2, 3, 5, 20)  # ticks (seconds at one look a second) the listener is away before coming back
+AGAIN_TICKS = 10  # ticks allowed to find a listener again (after an absence, or at another seat)
+MOVE_AWAY_TICKS = 2  # ticks the listener is away while moving to another seat
+LOOKALIKE_TICKS = 5  # ticks a turned-away head or a look-alike object stays in view
+WITHIN = (1, 2, 3, 5)  # the "found within n ticks" shares
+HEADS = ("back of head", "face blurred", "skin oval with hair")  # turned-away heads, in turn per listener
+OBJECTS = ("textured ball", "framed wall picture")  # look-alike objects, in turn per listener
 ROOM_FRAMES = 10
 POOL_FRAMES = 1000
-FRAME_SIZE = (640, 480)
 ALIGNED = {"align_min_deg": 10, "align_min_px": 0}  # eye alignment's defaults where the model's JSON names none
 CAMERAS = {"Camera Module 3 (66 deg)": 80.0, "Camera Module 3 Wide (102 deg)": 40.0}  # metres * px, 15 cm face
 
 
-def load_ferplus_faces(dataset_dir, split: str = "private") -> tuple[np.ndarray, np.ndarray]:
-    """PrivateTest (or PublicTest) faces (N, 48, 48) and their FER+ majority label index, as
-    training/moodbox_training/data.py defines it: plurality of the seven emotions, ties and rows led by
-    contempt/unknown/not-a-face left out."""
-    arrays = {}
-    for name, keys in (("fer2013.npz", ("pixels", "usage")), ("ferplus_votes.npz", ("votes",))):
-        path = Path(dataset_dir) / name
-        if not path.is_file():
-            raise FrameError(f"{path} not found. {HOW_TO_GET_DATA}")
-        with np.load(path, allow_pickle=False) as npz:
-            arrays.update({key: npz[key] for key in keys})
-    votes = arrays["votes"][:, FERPLUS_COLUMN_OF_LABEL].astype(np.int32)
-    top = votes.max(axis=1)
-    clear = (top > 0) & ((votes == top[:, None]).sum(axis=1) == 1) & (arrays["votes"][:, 7:].max(axis=1) <= top)
-    rows = np.flatnonzero(clear & (arrays["usage"] == SPLITS[split]))
-    return arrays["pixels"][rows], votes[rows].argmax(axis=1)
-
-
-def textured_background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
-    """A room-like wall: a lit gradient, furniture-like blocks with edges, striped fabric, sensor noise."""
-    wall = np.linspace(rng.uniform(50, 120), rng.uniform(120, 210), width)[None, :].repeat(height, 0)
-    for _ in range(10):
-        x, y = rng.integers(0, width), rng.integers(0, height)
-        w, h = rng.integers(20, width // 2), rng.integers(20, height // 2)
-        wall[y:y + h, x:x + w] = rng.uniform(20, 230)
-    yy, xx = np.mgrid[0:height, 0:width]
-    for _ in range(3):
-        x, y = rng.integers(0, width), rng.integers(0, height)
-        w, h = rng.integers(40, 200), rng.integers(40, 200)
-        angle, period = rng.uniform(0, np.pi), rng.uniform(4, 30)
-        stripes = 25 * np.sin((np.cos(angle) * xx + np.sin(angle) * yy) * 2 * np.pi / period)
-        wall[y:y + h, x:x + w] += stripes[y:y + h, x:x + w]
-    wall = cv2.GaussianBlur(wall, (0, 0), 1.2) + rng.normal(0, 5, (height, width))
-    return np.clip(wall, 0, 255).astype(np.uint8)
-
-
-def face_patch(face48: np.ndarray, side: int, roll_deg: float) -> np.ndarray:
-    """The 48x48 face turned by ``roll_deg`` (edges replicated into the corners) and sized to ``side`` px.
-
-    The face is turned at its own resolution and then sized once, as an upright one: a camera samples a tilted
-    face once, and turning the small patch instead resamples it twice at its final size, which halves its fine
-    detail (at 24-32 px)."""
-    if roll_deg:
-        turn = cv2.getRotationMatrix2D(((face48.shape[1] - 1) / 2, (face48.shape[0] - 1) / 2), roll_deg, 1.0)
-        face48 = cv2.warpAffine(face48, turn, face48.shape[::-1], flags=cv2.INTER_CUBIC,
-                                borderMode=cv2.BORDER_REPLICATE)
-    interpolation = cv2.INTER_AREA if side < face48.shape[0] else cv2.INTER_CUBIC
-    return cv2.resize(face48, (side, side), interpolation=interpolation)
-
-
-def is_the_face(face: Face, centre: tuple[float, float], side: int) -> bool:
-    """A detection of the pasted face: centre within 0.3 of its width, width between 0.4 and 1.6 of it."""
-    return (abs(face.x + face.w / 2 - centre[0]) < 0.3 * side and abs(face.y + face.h / 2 - centre[1]) < 0.3 * side
-            and 0.4 * side < face.w < 1.6 * side)
-
-
-class _Scene:
-    """Walls (a pool, shifted and flipped into new ones) and frames of them with fresh sensor noise."""
-
-    def __init__(self, rng: np.random.Generator, pool: int = 12):
-        self.rng = rng
-        width, height = FRAME_SIZE
-        self._pool = [textured_background(rng, width, height) for _ in range(pool)]
-        self._noise = [rng.integers(-4, 5, (height, width)).astype(np.int16) for _ in range(4)]
-
-    def fresh(self) -> _Scene:
-        """A scene with a new pool of walls (as many), drawn from the same random stream."""
-        return _Scene(self.rng, len(self._pool))
-
-    def wall(self) -> np.ndarray:
-        wall = self._pool[self.rng.integers(len(self._pool))]
-        wall = np.roll(wall, (self.rng.integers(0, 480), self.rng.integers(0, 640)), axis=(0, 1))
-        return np.ascontiguousarray(wall[:, ::-1] if self.rng.integers(2) else wall)
-
-    def frame(self, wall: np.ndarray, patch: np.ndarray | None = None, x: int = 0, y: int = 0) -> np.ndarray:
-        """``wall`` with ``patch`` pasted at (x, y), plus a fresh look at the sensor's noise."""
-        frame = wall.copy()
-        if patch is not None:
-            frame[y:y + patch.shape[0], x:x + patch.shape[1]] = patch
-        noise = np.roll(self._noise[self.rng.integers(len(self._noise))], self.rng.integers(0, 640), axis=1)
-        return np.clip(frame + noise, 0, 255).astype(np.uint8)
-
-
-def _listener(perception, scene, patch, label, conventions, max_ticks):
-    """One still listener: ticks until found (at most ``max_ticks``), then TRACKED_TICKS more; each tick is the
-    daemon's own look at the frame."""
+def _listener(perception, scene, patch, label, conventions, max_ticks, lookalikes=None):
+    """One listener's evening, each tick the daemon's own look at the frame: sitting still until found (at most
+    ``max_ticks``), followed for TRACKED_TICKS; then away for each of ABSENCES ticks and back at the same seat
+    (ticks until found again, at most AGAIN_TICKS); then away MOVE_AWAY_TICKS and back at another seat; then, with
+    ``lookalikes`` ((kind, patch, mask) of a turned-away head, then of an object), the head turned away in the
+    seat and, in a new room with nobody followed, the object in the face's place (ticks that yield a reading)."""
     finder, model = perception.finder, perception.model
     width, height = FRAME_SIZE
     side = patch.shape[0]
@@ -139,32 +64,63 @@ def _listener(perception, scene, patch, label, conventions, max_ticks):
     wall = scene.wall()  # the room behind a listener stays the same from tick to tick
     finder.reset()
     result = {"found_tick": None, "held": 0, "costs": [], "passes": [], "held_costs": [], "held_passes": [],
-              "correct": {}}  # correct: per tick that found the face
-    for tick in range(max_ticks + TRACKED_TICKS):
-        x, y = x0 + int(scene.rng.integers(-1, 2)), y0 + int(scene.rng.integers(-1, 2))
-        frame = scene.frame(wall, patch, x, y)
+              "correct": {}, "again": {}, "moved": None, "turned_read": [], "object_read": []}
+
+    def tick(shown=patch, x=x0, y=y0, mask=None, record=True):
+        """One look; whether it found the listener's face there."""
+        x, y = x + int(scene.rng.integers(-1, 2)), y + int(scene.rng.integers(-1, 2))
+        frame = scene.frame(wall, shown, x, y, mask)
         start, passes = time.thread_time(), finder.passes
-        faces = perception.look(frame).faces
-        result["costs"].append(time.thread_time() - start)
-        result["passes"].append(finder.passes - passes)
-        hit = bool(faces) and is_the_face(faces[0], (x + side / 2, y + side / 2), side)
-        if tick == 0:
+        reading = perception.look(frame)
+        if record:
+            result["costs"].append(time.thread_time() - start)
+            result["passes"].append(finder.passes - passes)
+        faces = reading.faces
+        hit = shown is patch and bool(faces) and is_the_face(faces[0], (x + side / 2, y + side / 2), side)
+        if "first_frame" not in result:
             result["first_frame"] = (frame, (x + side / 2, y + side / 2))
-        if hit:
+        if hit and record:
             for name, convention in conventions.items():
                 scores = model.predict(crop_face(frame, faces[0], model.input_size, convention))
                 result["correct"].setdefault(name, []).append(int(np.argmax(scores)) == label)
-        if result["found_tick"] is None:
-            if hit:
-                result["found_tick"] = tick
-            elif tick + 1 >= max_ticks:
-                break
-        else:
-            result["held"] += hit
-            result["held_costs"].append(result["costs"][-1])
-            result["held_passes"].append(result["passes"][-1])
-            if tick >= result["found_tick"] + TRACKED_TICKS:
-                break
+        return hit, reading.face
+
+    def until_found(limit, **place) -> int | None:
+        for number in range(limit):
+            if tick(**place, record=False)[0]:
+                return number + 1
+        return None
+
+    for number in range(max_ticks):
+        if tick()[0]:
+            result["found_tick"] = number
+            break
+    if result["found_tick"] is None:
+        return result
+    for _ in range(TRACKED_TICKS):
+        result["held"] += tick()[0]
+        result["held_costs"].append(result["costs"][-1])
+        result["held_passes"].append(result["passes"][-1])
+    for away in ABSENCES:
+        for _ in range(away):
+            tick(shown=None, record=False)
+        result["again"][away] = found = until_found(AGAIN_TICKS)
+        if found is None:
+            return result
+    for _ in range(MOVE_AWAY_TICKS):
+        tick(shown=None, record=False)
+    x1, y1 = int(scene.rng.integers(1, width - side - 1)), int(scene.rng.integers(1, height - side - 1))
+    result["moved"] = until_found(AGAIN_TICKS, x=x1, y=y1)
+    if lookalikes is None or result["moved"] is None:
+        return result
+    (_, head, head_mask), (_, thing, thing_mask) = lookalikes
+    result["turned_read"] = [tick(shown=head, x=x1, y=y1, mask=head_mask, record=False)[1]
+                             for _ in range(LOOKALIKE_TICKS)]
+    finder.reset()
+    wall = scene.wall()
+    x2, y2 = int(scene.rng.integers(1, width - side - 1)), int(scene.rng.integers(1, height - side - 1))
+    result["object_read"] = [tick(shown=thing, x=x2, y=y2, mask=thing_mask, record=False)[1]
+                             for _ in range(LOOKALIKE_TICKS)]
     return result
 
 
@@ -179,10 +135,11 @@ def run_sweep(model_path, dataset_dir, *, faces=60, haar_faces=25, empty=1000, h
     perception = Perception(finder, model)
     conventions = {"aligned": {**ALIGNED, **model.face_crop, "align_eyes": True},
                    "unaligned": dict(model.face_crop, align_eyes=False)}
-    max_ticks = finder.scan_cycle_ticks(*FRAME_SIZE)
-    scene = _Scene(rng)
+    max_ticks = FIND_TICKS
+    scene = Scene(rng)
+    lookalikes = LookAlikes(pixels[chosen], rng)
     native = np.mean([np.argmax(model.predict(pixels[i])) == labels[i] for i in chosen])
-    rows, started = [], time.monotonic()
+    rows, started, following = [], time.monotonic(), []
     for number, side in enumerate(sizes):
         cells = {"upright": [], "rolled": []}
         haar_hits, haar_costs = {"upright": 0, "rolled": 0}, []
@@ -190,7 +147,9 @@ def run_sweep(model_path, dataset_dir, *, faces=60, haar_faces=25, empty=1000, h
         for k, index in enumerate(chosen):
             for pose, roll in (("upright", 0), ("rolled", ROLL_DEG if k % 2 else -ROLL_DEG)):
                 patch = face_patch(pixels[index], side, roll)
-                listener = _listener(perception, scene, patch, labels[index], conventions, max_ticks)
+                head, thing = HEADS[k % len(HEADS)], OBJECTS[k % len(OBJECTS)]
+                made = [(kind, *lookalikes.patch(kind, pixels[index], side)) for kind in (head, thing)]
+                listener = _listener(perception, scene, patch, labels[index], conventions, max_ticks, made)
                 cells[pose].append(listener)
                 frame, centre = listener.pop("first_frame")  # Haar looks at the same first frame
                 if k >= haar_count:
@@ -200,6 +159,7 @@ def run_sweep(model_path, dataset_dir, *, faces=60, haar_faces=25, empty=1000, h
                 haar_costs.append(time.thread_time() - start)
                 haar_hits[pose] += any(is_the_face(face, centre, side) for face in found)
         rows.append(_row(side, cells, haar_hits, haar_costs, haar_count))
+        following += [cost for trials in cells.values() for t in trials for cost in t["held_costs"]]
         elapsed = time.monotonic() - started
         print(f"sweep: {side} px done ({number + 1}/{len(sizes)}), {elapsed:.0f} s, about "
               f"{elapsed / (number + 1) * (len(sizes) - number - 1):.0f} s left", file=progress, flush=True)
@@ -207,11 +167,40 @@ def run_sweep(model_path, dataset_dir, *, faces=60, haar_faces=25, empty=1000, h
             "haar_faces_per_width": haar_count,
             "tracked_ticks": TRACKED_TICKS, "max_ticks_to_find": max_ticks,
             "native_48px_accuracy": round(float(native), 3), "rows": rows,
+            "following_cost_ms_median": round(float(np.median(following)) * 1000, 2) if following else None,
             "empty": _empty_frames(finder, haar, scene, empty, haar_empty)}
+
 
 
 def _rate(values) -> float | None:
     return round(float(np.mean(values)), 3) if len(values) else None
+
+
+def _ticks(values: list[int | None]) -> dict:
+    """Median and p90 of ticks until found (None: not found in time, counted as later than any), and the
+    shares found within WITHIN ticks."""
+    if not values:
+        return {"count": 0, "median": None, "p90": None, **{f"within_{n}": None for n in WITHIN}}
+    ticks = np.array([np.inf if value is None else value for value in values], dtype=float)
+    quantile = lambda q: (None if not np.isfinite(value := np.percentile(ticks, q, method="higher"))  # noqa: E731
+                          else float(value))
+    return {"count": len(values), "median": quantile(50), "p90": quantile(90),
+            **{f"within_{n}": _rate(ticks <= n) for n in WITHIN}}
+
+
+def listeners_view(trials) -> dict:
+    """The listener's view of one width: ticks until found (still), found again after each absence and at
+    another seat, and the share of ticks a turned-away head or a look-alike object gave a reading."""
+    return {
+        "still": _ticks([None if t["found_tick"] is None else t["found_tick"] + 1 for t in trials]),
+        "again": {str(away): _ticks([t["again"][away] for t in trials if away in t["again"]]) for away in ABSENCES},
+        "moved": _ticks([t["moved"] for t in trials if t["again"] and len(t["again"]) == len(ABSENCES)
+                         and all(t["again"].values())]),
+        "turned_read": _rate([read for t in trials for read in t["turned_read"]]),
+        "turned_ticks": sum(len(t["turned_read"]) for t in trials),
+        "object_read": _rate([read for t in trials for read in t["object_read"]]),
+        "object_ticks": sum(len(t["object_read"]) for t in trials),
+    }
 
 
 def _row(side, cells, haar_hits, haar_costs, count) -> dict:
@@ -241,6 +230,7 @@ def _row(side, cells, haar_hits, haar_costs, count) -> dict:
         "held_cost_ms_p90": round(float(np.percentile(held_costs, 90)), 2) if held_passes else None,
         "held_passes_mean": round(float(np.mean(held_passes)), 2) if held_passes else None,
         "haar_cost_ms_median": round(float(np.median(haar_costs)) * 1000, 1) if haar_costs else None,
+        "view": listeners_view(all_trials),
     }
 
 
@@ -263,119 +253,3 @@ def _empty_frames(finder, haar, scene, frames, haar_frames) -> dict:
             "cost_ms_median": round(float(np.median(costs_ms)), 2),
             "cost_ms_p90": round(float(np.percentile(costs_ms, 90)), 2), "passes_mean": round(passes, 2),
             "haar_frames": haar_frames, "haar_false_positive_frames": haar_false}
-
-
-def _held(row) -> str:
-    if row["held_passes_mean"] is None:
-        return "-"
-    return f"{row['held_cost_ms_median']}/{row['held_cost_ms_p90']}, {row['held_passes_mean']:g}"
-
-
-def _percent(value) -> str:
-    return "-" if value is None else f"{100 * value:.0f}"
-
-
-def table(result: dict) -> str:
-    """The sweep as a Markdown table (percentages), with the empty-frame line below it."""
-    lines = ["| width px | CM3 m | found 0 / +-20 deg % | ticks to find med/max | held % | Haar 0 / +-20 % | "
-             "acc 0 deg aligned / not % | acc +-20 deg aligned / not % | CPU ms med/p90 | passes med/p90 | "
-             "once found: CPU ms med/p90, passes | Haar CPU ms |",
-             "|" + "---|" * 12]
-    for row in result["rows"]:
-        ticks = ("-" if row["ticks_to_find_median"] is None
-                 else f"{row['ticks_to_find_median']:g}/{row['ticks_to_find_max']}")
-        lines.append(
-            f"| {row['width_px']} | {row['cm3_distance_m']} | {_percent(row['found_upright'])} / "
-            f"{_percent(row['found_rolled'])} | {ticks} | {_percent(row['held'])} | "
-            f"{_percent(row['haar_upright'])} / {_percent(row['haar_rolled'])} | "
-            f"{_percent(row['accuracy_upright'])} / {_percent(row['accuracy_upright_unaligned'])} | "
-            f"{_percent(row['accuracy_rolled_aligned'])} / {_percent(row['accuracy_rolled_unaligned'])} | "
-            f"{row['cost_ms_median']}/{row['cost_ms_p90']} | {row['passes_median']:g}/{row['passes_p90']:g} | "
-            f"{_held(row)} | "
-            f"{'-' if row['haar_cost_ms_median'] is None else row['haar_cost_ms_median']} |")
-    empty = result["empty"]
-    lines.append(f"\nEmpty frames: {empty['false_positive_frames']} of {empty['frames']} with a face found "
-                 f"(Haar {empty['haar_false_positive_frames']} of {empty['haar_frames']}); cost with nobody in view "
-                 f"CPU median {empty['cost_ms_median']} ms, p90 {empty['cost_ms_p90']} ms, {empty['passes_mean']} "
-                 f"model passes per frame. "
-                 f"{result['faces_per_width']} {SPLIT_NAMES[result.get('split', 'private')]} faces per width, "
-                 f"each upright and rolled (Haar: the first "
-                 f"{result['haar_faces_per_width']}); expression accuracy on the "
-                 f"same faces as 48x48 originals: {_percent(result['native_48px_accuracy'])}%.")
-    return "\n".join(lines)
-
-
-def plot(result: dict, path: Path) -> Path:
-    """Detection rate and expression accuracy against face width, with the Camera Module 3 distance on top."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = result["rows"]
-    widths = [row["width_px"] for row in rows]
-    series = lambda key: [np.nan if row[key] is None else 100 * row[key] for row in rows]  # noqa: E731
-    figure, (found, accuracy) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for key, label, style in (("found_upright", "ours, upright", "o-"), ("found_rolled", "ours, +-20 deg", "s-"),
-                              ("haar_upright", "Haar, upright", "o--"), ("haar_rolled", "Haar, +-20 deg", "s--")):
-        found.plot(widths, series(key), style, label=label)
-    for key, label, style in (("accuracy_upright", "upright", "o-"),
-                              ("accuracy_rolled_aligned", "+-20 deg, eyes aligned", "s-"),
-                              ("accuracy_rolled_unaligned", "+-20 deg, not aligned", "s--")):
-        accuracy.plot(widths, series(key), style, label=label)
-    accuracy.axhline(100 * result["native_48px_accuracy"], color="gray", lw=1, label="48x48 originals")
-    for axes, title in ((found, "listener found (within one scan cycle)"),
-                        (accuracy, "expression accuracy vs FER+ majority")):
-        axes.set_xscale("log")
-        axes.set_xticks(widths, [str(w) for w in widths])
-        axes.minorticks_off()
-        axes.set_xlabel("face width in a 640x480 frame (px)")
-        axes.set_ylabel("%")
-        axes.set_ylim(0, 101)
-        axes.set_title(title)
-        axes.grid(alpha=0.3)
-        axes.legend(fontsize=8)
-        top = axes.secondary_xaxis("top", functions=(lambda w: 80 / np.maximum(w, 1e-3),
-                                                     lambda d: 80 / np.maximum(d, 1e-3)))
-        top.set_xticks([80 / w for w in widths], [f"{80 / w:.1f}" for w in widths], fontsize=7)
-        top.minorticks_off()
-        top.set_xlabel("distance for a Camera Module 3 (m)")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
-
-
-def coverage_table(result: dict, found_min=0.95, accuracy_drop=0.05) -> str:
-    """Per Pi camera, how far away the listener is still found (>= ``found_min`` upright and rolled) and their
-    expression still read (accuracy upright and rolled, eyes aligned, each within ``accuracy_drop`` of its own at
-    48 px), from the sweep's rows."""
-    rows = sorted(result["rows"], key=lambda row: -row["width_px"])
-    poses = ("accuracy_upright", "accuracy_rolled_aligned")
-    reference = next((row for row in rows if row["width_px"] == 48), None)
-
-    def down_to(good) -> int | None:
-        """The smallest width reached from the largest one with every width in between good."""
-        smallest = None
-        for row in rows:
-            if not good(row):
-                break
-            smallest = row["width_px"]
-        return smallest
-
-    def found_well(row) -> bool:
-        return min(row["found_upright"] or 0, row["found_rolled"] or 0) >= found_min
-
-    def read_well(row) -> bool:
-        return reference is not None and all(
-            row[pose] is not None and reference[pose] is not None and row[pose] >= reference[pose] - accuracy_drop
-            for pose in poses)
-
-    found = down_to(found_well)
-    read = down_to(lambda row: found_well(row) and read_well(row))
-    poses_named = f"upright and +-{ROLL_DEG} deg"
-    lines = [f"| camera at 640x480 | listener found (>= {100 * found_min:.0f}%, {poses_named}) up to | expression "
-             f"read ({poses_named}, within {100 * accuracy_drop:.0f} points of 48 px) up to |", "|---|---|---|"]
-    for camera, metres_px in CAMERAS.items():
-        cells = [f"{metres_px / width:.1f} m ({width} px face)" if width else "-" for width in (found, read)]
-        lines.append(f"| {camera} | {cells[0]} | {cells[1]} |")
-    return "\n".join(lines)

@@ -7,12 +7,13 @@ and buttons, and each handler says what it records as feedback. A new action is 
 
 A handler runs under the daemon's lock (unless ``locked`` is false: status answers from the last known state,
 never waiting for a tick stuck on MPD) and gets the running box (:class:`Box`: what a handler may use). It
-returns the answer (a JSON-able dict, without ``ok``) or raises a MoodboxError, which is answered as the error. A
-skip or hold whose record fails still happened: the answer says ``not_recorded``; a like is nothing but its
-record, so it fails.
+returns the answer (a JSON-able dict, without ``ok``) or raises a MoodboxError, which is answered as the error (a
+:class:`Refused` one, an ordinary refusal such as nothing to skip, is marked ``refused``). An action with
+``params`` gets them as keyword arguments (strings) from the request. A skip or hold whose record fails still
+happened: the answer says ``not_recorded``; a like is nothing but its record, so it fails.
 
 >>> sorted(ACTIONS)
-['hold', 'insights', 'like', 'louder', 'pause', 'quieter', 'skip', 'status']
+['choose', 'hold', 'insights', 'like', 'louder', 'pause', 'quieter', 'skip', 'status', 'upcoming']
 >>> ACTIONS["skip"].help
 'skip the current song (counts against its playlist)'
 """
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from moodbox.perception.camera import Camera
 
 log = logging.getLogger("moodbox.frontends.actions")
+
+UPCOMING_SHOWN = 5
 
 
 class Music(Protocol):
@@ -61,8 +64,21 @@ class Box(Protocol):
 class Action:
     name: str
     help: str
-    handler: Callable[[Box], dict]
+    handler: Callable[..., dict]
     locked: bool = True
+    params: tuple[str, ...] = ()
+
+    def run(self, box: Box, request: dict | None = None) -> dict:
+        """The handler, with its ``params`` taken from ``request`` (the control socket's JSON object)."""
+        params = {key: (request or {}).get(key) for key in self.params}
+        missing = [key for key, value in params.items() if not isinstance(value, str)]
+        if missing:
+            raise Refused(f"{self.name} needs {', '.join(missing)} (text)")
+        return self.handler(box, **params)
+
+
+class Refused(MoodboxError):
+    """An ordinary refusal (nothing to skip): the answer is this message, and nothing is logged as an error."""
 
 
 def _about(box: Box, action: str, playing, event: str | None = None) -> dict:
@@ -86,6 +102,10 @@ def skip(box: Box) -> dict:
     also takes the song out of the queue, and when the policy then rejects the playlist for the mood another one
     plays at once."""
     playing = box.jukebox.player.current()
+    if not playing.connected:
+        raise Refused("the music player is not reachable: nothing to skip")
+    if playing.state not in ("play", "pause") or playing.track is None:
+        raise Refused("nothing is playing: nothing to skip")
     early = playing.elapsed is not None and playing.elapsed < EARLY_SKIP_S
     not_recorded = _record(box, "skip", playing)
     if not (early and box.replace_rejected_playlist()):
@@ -142,5 +162,19 @@ def insights(box: Box) -> dict:
     return box.jukebox.policy.insights()
 
 
-ACTIONS = {info.name: Action(info.name, info.help, globals()[info.name], info.locked)
+def upcoming(box: Box) -> dict:
+    return {"upcoming": box.jukebox.player.upcoming(UPCOMING_SHOWN)}
+
+
+def choose(box: Box, mood: str, playlist: str, choice: str) -> dict:
+    """The owner's word on a playlist for a mood: ``pin`` (only pinned ones play), ``exclude`` (never), ``auto``."""
+    try:
+        box.jukebox.policy.set_choice(mood, playlist, None if choice == "auto" else choice)
+    except ValueError as err:
+        raise Refused(str(err)) from err
+    log.info("owner's choice: %s for mood %s: %s", playlist, mood, choice)
+    return {"mood": mood, "playlist": playlist, "choice": choice}
+
+
+ACTIONS = {info.name: Action(info.name, info.help, globals()[info.name], info.locked, info.params)
            for info in ACTION_INFO.values()}

@@ -14,8 +14,9 @@ business (the daemon's, with the handlers of :mod:`moodbox.frontends.actions`). 
 error and never stops the server. Local clients are still bounded: at most ``max_clients`` connections at once (at
 the cap the one that has waited longest without a request is dropped), a request line must be complete within
 ``request_timeout_s`` however slowly it trickles in, and commands marked ``rate_limited`` in
-:data:`moodbox.names.ACTION_INFO` (all but status) are limited to ``feedback_per_s`` a second (a flood would fill
-the database).
+:data:`moodbox.names.ACTION_INFO` (all but the read-only status and upcoming) are limited to ``feedback_per_s`` a
+second per client user (a flood would fill the database; one user's looping script must not lock out the phone
+page's process).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import logging
 import os
 import socket
 import stat
+import struct
 import threading
 import time
 from pathlib import Path
@@ -64,7 +66,8 @@ class ControlServer:
         self._mode = mode
         self._max_clients = max_clients
         self._request_timeout_s = request_timeout_s
-        self._feedback = _RateLimit(feedback_per_s, clock)
+        self._feedback_per_s, self._clock = feedback_per_s, clock
+        self._feedback: dict[int, _RateLimit] = {}  # client user id -> its bucket
         self._listener: socket.socket | None = None
         self._inode: int | None = None
         self._thread: threading.Thread | None = None
@@ -189,14 +192,22 @@ class ControlServer:
                         _send_line(client, {"ok": False, "error": f"request longer than {MAX_REQUEST_BYTES} bytes"})
                         return
                     if line.strip() and self._mark(client, waiting=False):
-                        _send_line(client, self._answer(line))
+                        _send_line(client, self._answer(line, _peer_uid(client)))
         except OSError:
             pass  # Client hung up, idled out, or the server is closing: nothing to answer.
         finally:
             with self._lock:
                 self._clients.pop(client, None)
 
-    def _answer(self, line: bytes) -> dict:
+    def _bucket(self, uid: int) -> _RateLimit:
+        with self._lock:
+            if uid not in self._feedback:
+                if len(self._feedback) >= 64:  # users come and go (DynamicUser): forget the oldest
+                    del self._feedback[next(iter(self._feedback))]
+                self._feedback[uid] = _RateLimit(self._feedback_per_s, self._clock)
+            return self._feedback[uid]
+
+    def _answer(self, line: bytes, uid: int = -1) -> dict:
         try:
             request = json.loads(line)
         except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, nested too deep
@@ -204,8 +215,9 @@ class ControlServer:
         if not isinstance(request, dict) or not isinstance(request.get("command"), str):
             return {"ok": False, "error": 'expected a JSON object like {"command": "status"}'}
         info = ACTION_INFO.get(request["command"])  # an unknown command counts too: it is answered with an error
-        if (info is None or info.rate_limited) and not self._feedback.allow():
-            return {"ok": False, "error": f"too many commands: at most {self._feedback.per_s:g} a second"}
+        if (info is None or info.rate_limited) and not self._bucket(uid).allow():
+            return {"ok": False, "error": f"too many commands: at most {self._feedback_per_s:g} a second",
+                    "refused": True}
         try:
             response = self._handler(request)
         except Exception as exc:
@@ -217,8 +229,9 @@ class ControlServer:
         return response
 
 
-def send_command(socket_path, command: str, timeout_s: float = 5.0) -> dict:
-    """Send one command to the running daemon and return its answer (``{"ok": ..., ...}``).
+def send_command(socket_path, command: str, timeout_s: float = 5.0, params: dict | None = None) -> dict:
+    """Send one command (with an action's ``params``) to the running daemon and return its answer
+    (``{"ok": ..., ...}``).
 
     Raises ControlError, naming the socket path, when the daemon is not running, the socket is not accessible, or no
     answer comes within ``timeout_s``.
@@ -227,7 +240,7 @@ def send_command(socket_path, command: str, timeout_s: float = 5.0) -> dict:
     deadline = time.monotonic() + timeout_s
     with _connect(path, deadline, command, timeout_s) as sock:
         try:
-            _send_line(sock, {"command": command})
+            _send_line(sock, {**(params or {}), "command": command})
             with sock.makefile("rb") as reader:
                 line = reader.readline(MAX_REQUEST_BYTES + 1)
         except TimeoutError as exc:
@@ -291,6 +304,15 @@ class _RateLimit:
                 self._tokens -= 1.0
                 return True
             return False
+
+
+def _peer_uid(client: socket.socket) -> int:
+    """The user id of the process at the other end of a Unix socket (-1 when the kernel cannot say)."""
+    try:
+        credentials = client.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return -1
+    return struct.unpack("3i", credentials)[1]
 
 
 def _send_line(sock: socket.socket, message: dict) -> None:

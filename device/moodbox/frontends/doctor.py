@@ -7,6 +7,7 @@ While the daemon runs it holds the camera, so the doctor asks it over the contro
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -14,7 +15,7 @@ import sys
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -148,17 +149,7 @@ def _check_mpd(config: Config) -> list[Check]:
             return [Check("mpd", "FAIL", f"MPD at {player.address} is not reachable -> start it (systemctl start "
                                          "mpd) or fix mpd.host / mpd.port")]
         checks = [Check("mpd", "OK", f"MPD at {player.address} answers"), _check_audio(player)]
-        missing = set(player.check_playlists(config.all_playlists()))
-        for name in config.all_playlists():
-            moods = ", ".join(mood for mood, names in config.music.playlists.items() if name in names)
-            if name in missing:
-                checks.append(Check("playlist", "FAIL", f"{name} (for {moods}): "
-                                                        f"{player.missing_playlists_text([name])} in "
-                                                        "music.playlists"))
-            elif (length := player.playlist_length(name)) == 0:
-                checks.append(Check("playlist", "WARN", f"{name} (for {moods}) is empty and will be skipped"))
-            else:
-                checks.append(Check("playlist", "OK", f"{name} (for {moods}): {length} songs"))
+        checks += _check_playlists(config, player)
         return checks
     except PlayerUnavailable as err:
         return [Check("mpd", "FAIL", f"{err} -> check that MPD keeps running (journalctl -u mpd)")]
@@ -166,9 +157,38 @@ def _check_mpd(config: Config) -> list[Check]:
         player.close()
 
 
+def _check_playlists(config: Config, player) -> list[Check]:
+    """Missing or empty playlists are warnings (the daemon skips them and falls back to the tagger's auto-
+    playlists, then the whole library); only a library with nothing to play fails."""
+    from moodbox.music.availability import WHOLE_LIBRARY
+    from moodbox.music.policy import MusicPolicy
+
+    policy = MusicPolicy.from_config(config)
+    wanted = policy.available.wanted()
+    missing = player.check_playlists(wanted)
+    lengths = {name: player.playlist_length(name) for name in wanted if name not in missing}
+    policy.available.mark_unavailable(missing, [name for name, length in lengths.items() if length == 0])
+    checks = []
+    for name in config.all_playlists():
+        moods = ", ".join(mood for mood, names in config.music.playlists.items() if name in names)
+        if name in missing:
+            checks.append(Check("playlist", "WARN", f"{name} (for {moods}): {player.missing_playlists_text([name])}"
+                                                    " in music.playlists; skipped until then"))
+        elif lengths[name] == 0:
+            checks.append(Check("playlist", "WARN", f"{name} (for {moods}) is empty and will be skipped"))
+        else:
+            checks.append(Check("playlist", "OK", f"{name} (for {moods}): {lengths[name]} songs"))
+    checks += [Check("playlist", "WARN", note) for note in policy.available.warnings() if note.startswith("mood ")]
+    if lengths.get(WHOLE_LIBRARY) == 0:
+        checks.append(Check("music", "FAIL", "MPD's library is empty: nothing to play -> put music in MPD's "
+                                             "music directory (/var/lib/mpd/music) and run mpc update"))
+    return checks
+
+
 def _check_audio(player) -> Check:
     """A silent speaker is no speaker: an enabled output, no output error, and a playing song that advances."""
-    fix = "-> check audio_output in /etc/mpd.conf (aplay -l lists the sound cards), then mpc play"
+    fix = ("-> choose the sound output: sudo ./setup.sh --audio (in the clone; it lists the sound cards and "
+           "writes your choice into /etc/mpd.conf), then mpc play")
     state = player.current()
     if state.enabled_outputs == 0:
         return Check("audio", "FAIL", f"MPD at {player.address} has no enabled audio output -> mpc outputs, "
@@ -234,13 +254,18 @@ CHECKS = (("model", _check_model), ("faces", _check_faces), ("camera", _check_ca
 """Each check with the name its line gets if the check itself breaks."""
 
 
-def main(config_path: str | Path) -> int:
+def main(config_path: str | Path, *, as_json: bool = False) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
-    print(f"moodbox doctor: checking {config_path}")
+    if not as_json:
+        print(f"moodbox doctor: checking {config_path}")
     checks = run_checks(config_path)
-    for check in checks:
-        print(check.line())
     failed = [check for check in checks if check.level == "FAIL"]
-    print(f"{len(failed)} problem(s) found" if failed else "all good")
+    if as_json:
+        print(json.dumps({"config": str(config_path), "problems": len(failed),
+                          "checks": [asdict(check) for check in checks]}))
+    else:
+        for check in checks:
+            print(check.line())
+        print(f"{len(failed)} problem(s) found" if failed else "all good")
     sys.stdout.flush()
     return 1 if failed else 0

@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from moodbox.config import DEFAULT_PATH, ConfigError, ConfigNotFound, StateConfig, load_config
+from moodbox.config import DEFAULT_PATH, ConfigError, StateConfig, load_config
+from moodbox.config_checks import ConfigNotFound
 from moodbox.errors import EXIT_CONFIG, EXIT_FAILURE
 from moodbox.music.store import HistoryError, TimelineEvent, read_timeline
 from moodbox.names import EXPRESSIONS
@@ -36,7 +37,7 @@ def parse_duration(text: str) -> float:
 def state_from_config(config_path) -> StateConfig:
     """The ``[state]`` of this config (where the store and the control socket are); raises ConfigError."""
     try:
-        return load_config(config_path).state
+        return load_config(config_path, own=("state",)).state
     except ConfigNotFound:
         if str(config_path) != str(DEFAULT_PATH):
             raise
@@ -129,7 +130,8 @@ def plot(events: list[TimelineEvent], path, since: float, until: float, *, fmt: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="moodbox history", description=__doc__.split("\n")[0])
+    from moodbox.helptext import plain_text
+    parser = argparse.ArgumentParser(prog="moodbox history", description=plain_text(__doc__.split("\n")[0]))
     parser.add_argument("--since", default="24h", help="how far back: 90s, 30m, 24h, 7d (default 24h)")
     parser.add_argument("--plot", metavar="FILE", help="also draw a chart into FILE.png or FILE.svg")
     where = parser.add_mutually_exclusive_group()

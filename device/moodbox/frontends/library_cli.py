@@ -3,9 +3,11 @@
     moodbox library tag FILE... [--json]     analyse files; one line (or one JSON object) per file
     moodbox library scan [--config PATH]     analyse new/changed tracks MPD lists, write the mood playlists
     moodbox library watch [--config PATH]    scan, then scan again whenever MPD reports a database update
-    moodbox library [--explain TRACK]        tracks per quadrant, or one track's valence/arousal and tag scores
+    moodbox library [--explain TRACK]        tracks per quadrant and per playlist (kept, left out and why), or one
+                                             track's valence/arousal, tag scores and place in each playlist
 
-Exit codes: 0 done, 1 some files could not be analysed, 2 config, 3 model, 4 MPD or library database.
+Exit codes: 0 done, 1 some files could not be analysed (or the music folder cannot be read: nothing is written),
+2 config, 3 model, 4 MPD or library database.
 The scan and the watch lower their own priority (library.nice) so that they never starve the camera loop.
 """
 
@@ -21,17 +23,21 @@ from pathlib import Path
 
 import mpd
 
-from moodbox.config import DEFAULT_PATH, Config, ConfigError, ConfigNotFound, load_config
-from moodbox.music.library import (DEFAULT_MUSIC_DIR, LibraryError, LibraryStore, ScanResult, analyse, write_playlists)
-from moodbox.errors import EXIT_CONFIG, EXIT_MODEL, EXIT_MPD
-from moodbox.music.tagger import MusicModelError, MusicTagger
+from moodbox.helptext import plain_text
+from moodbox.config import DEFAULT_PATH, Config, ConfigError, load_config
+from moodbox.config_checks import ConfigNotFound
+from moodbox.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_MODEL, EXIT_MPD
+from moodbox.music.library import (DEFAULT_MUSIC_DIR, LibraryError, LibraryStore, ScanResult, analyse, choose,
+                                   confidence, floor_for, local_path, write_playlists)
+from moodbox.music.tagger import MusicModelError, MusicTagger, load_floors
 from moodbox.names import QUADRANT_WORDS, QUADRANTS
 
+LIBRARY_SECTIONS = ("library", "mpd", "state")  # validated strictly; others' errors are warnings
 log = logging.getLogger("moodbox.music.library")
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="moodbox library", description=__doc__,
+    parser = argparse.ArgumentParser(prog="moodbox library", description=plain_text(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(DEFAULT_PATH), help=f"config file (default {DEFAULT_PATH}; "
                         "a missing default file means all defaults)")
@@ -50,6 +56,7 @@ def main(argv: list[str]) -> int:
     watch.add_argument("--config", default=argparse.SUPPRESS, help="config file")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="moodbox library: %(message)s", stream=sys.stderr)
+    logging.getLogger("mpd").setLevel(logging.WARNING)  # python-mpd2's "Calling MPD connect(...)" on every connect
     try:
         config = _config(args.config)
         if args.command == "tag":
@@ -80,7 +87,7 @@ def main(argv: list[str]) -> int:
 
 def _config(path: str) -> Config:
     try:
-        return load_config(path)
+        return load_config(path, own=LIBRARY_SECTIONS)
     except ConfigNotFound:
         if path == str(DEFAULT_PATH):
             return Config()  # no config file on a desktop: all defaults
@@ -88,7 +95,7 @@ def _config(path: str) -> Config:
 
 
 def tag_files(files: list[str], tagger: MusicTagger, *, as_json: bool) -> int:
-    from moodbox.music.audio import AudioError
+    from moodbox.music.audio import AudioError, NotAnalysable
 
     status = 0
     for name in files:
@@ -96,7 +103,9 @@ def tag_files(files: list[str], tagger: MusicTagger, *, as_json: bool) -> int:
             mood = tagger.tag(name)
         except AudioError as err:
             status = 1
-            print(json.dumps({"path": name, "error": str(err)}) if as_json else f"{name}: error: {err}", flush=True)
+            outcome = err.outcome if isinstance(err, NotAnalysable) else "cannot read"
+            print(json.dumps({"path": name, "outcome": outcome, "error": str(err)}) if as_json else f"{err}",
+                  flush=True)
             continue
         if as_json:
             print(json.dumps({"path": name, **mood.as_dict()}), flush=True)
@@ -124,13 +133,25 @@ def _connect(config: Config) -> mpd.MPDClient:
     return client
 
 
-def _music_dir(config: Config, client) -> Path:
+def _music_dir(config: Config, client) -> tuple[Path, str]:
+    """The music folder and where it was named: library.music_dir, else MPD's music_directory, else Debian's."""
     if config.library.music_dir:
-        return Path(config.library.music_dir)
+        return Path(config.library.music_dir), "library.music_dir"
     try:  # MPD answers `config` only over its local socket
-        return Path(client.config())
+        return Path(client.config()), "MPD's music_directory"
     except mpd.CommandError:
-        return Path(DEFAULT_MUSIC_DIR)
+        return Path(DEFAULT_MUSIC_DIR), "the default; set library.music_dir"
+
+
+def _unreadable(music_dir: Path) -> str | None:
+    """Why this process cannot read the music folder, or None when it can."""
+    try:
+        if not music_dir.is_dir():
+            return "it does not exist" if not music_dir.exists() else "it is not a folder"
+        next(os.scandir(music_dir), None)
+    except OSError as err:
+        return err.strerror
+    return None
 
 
 def scan_library(config: Config, *, progress: bool = True) -> int:
@@ -148,10 +169,19 @@ def scan_library(config: Config, *, progress: bool = True) -> int:
     result = ScanResult()
     client = _connect(config)  # MPD drops idle clients after a minute: one connection to list, one to write
     try:
-        music_dir = _music_dir(config, client)
+        music_dir, named_by = _music_dir(config, client)
         uris = [entry["file"] for entry in client.listall() if "file" in entry]
     finally:
         client.disconnect()
+    why = _unreadable(music_dir)
+    if why is not None and any(local_path(uri, music_dir) is not None for uri in uris):
+        import pwd
+        user = pwd.getpwuid(os.geteuid()).pw_name
+        print(f"moodbox library: the music folder {music_dir} ({named_by}) cannot be read by user {user}: {why}. "
+              "Nothing was analysed and no playlist was changed: give that user read access, or run the scan as "
+              "a user who can read it", file=sys.stderr)
+        store.close()
+        return EXIT_FAILURE
     result.listed = len(uris)
     log.info("%d tracks listed by MPD; music directory %s", len(uris), music_dir)
     analyse(uris, music_dir, store, tagger.tag, tagger.version, result,
@@ -161,17 +191,21 @@ def scan_library(config: Config, *, progress: bool = True) -> int:
     try:
         write_playlists(client, store, dict(config.library.playlists), prefix=config.library.prefix,
                         max_tracks=config.library.max_tracks,
-                        overwrite_owner=config.library.overwrite_owner_playlists, result=result)
+                        overwrite_owner=config.library.overwrite_owner_playlists, result=result,
+                        floors=tagger.floors)
     finally:
         client.disconnect()
         store.close()
     print(f"analysed {result.analysed}, unchanged {result.unchanged}, failed {result.failed}, "
           f"not files {result.not_files}, forgotten {result.forgotten}")
-    for name, count in result.playlists.items():
-        print(f"playlist {name}: {count} tracks")
+    for name, selection in result.playlists.items():
+        print(f"playlist {name} ({'+'.join(selection.quadrants)}, floor {selection.floor:.2f}): {selection.summary()}")
     for name in result.kept_owner:
         print(f"playlist {name}: the owner's own, left alone")
-    return 0
+    if result.failed:
+        print(f"moodbox library: {result.failed} track(s) could not be analysed (`moodbox library` counts them; "
+              "`--explain TRACK` says why)", file=sys.stderr)
+    return EXIT_FAILURE if result.failed else 0
 
 
 def watch_library(config: Config, retry_s: float = 30.0) -> int:
@@ -194,37 +228,77 @@ def watch_library(config: Config, retry_s: float = 30.0) -> int:
 
 
 def show(config: Config, explain: str | None, *, as_json: bool) -> int:
+    """Counts per quadrant, per outcome and per playlist rule; or, with ``explain``, one track in full."""
+    floors = load_floors(config.library.model_dir)
+    rules = {config.library.prefix + name: quadrants for name, quadrants in config.library.playlists.items()}
     store = _store(config)
     try:
-        if explain is None:
-            counts = store.counts()
-            if as_json:
-                print(json.dumps(counts))
-            else:
-                for quadrant in QUADRANTS:
-                    print(f"{quadrant} ({QUADRANT_WORDS[quadrant]}): {counts[quadrant]} tracks")
-                print(f"not analysable: {counts['failed']} tracks")
-            return 0
         tracks = store.tracks()
+        if explain is None:
+            return _show_counts(store.counts(), store.outcomes(), tracks, rules, floors, config.library.max_tracks,
+                                as_json)
         matches = [t for t in tracks if t.uri == explain] or [t for t in tracks if explain in t.uri]
         if len(matches) != 1:
             names = ", ".join(t.uri for t in matches[:5])
             print(f"moodbox library: {len(matches)} tracks match {explain!r}" + (f": {names}" if names else
                   " (run `moodbox library scan` first?)"), file=sys.stderr)
             return 1
-        track = matches[0]
-        top = dict(sorted(track.tags.items(), key=lambda item: -item[1])[:10])
-        if as_json:
-            print(json.dumps({"uri": track.uri, "valence": track.valence, "arousal": track.arousal,
-                              "quadrant": track.quadrant, "probabilities": track.probabilities, "tags": top,
-                              "error": track.error}))
-        elif track.error:
-            print(f"{track.uri}: not analysable: {track.error}")
-        else:
-            print(f"{track.uri}\n  quadrant {track.quadrant} ({QUADRANT_WORDS[track.quadrant]})\n"
-                  f"  valence {track.valence:+.2f}  arousal {track.arousal:+.2f}\n  probabilities "
-                  + "  ".join(f"{q} {p:.2f}" for q, p in track.probabilities.items())
-                  + "\n  tags " + ", ".join(f"{name} {score:.2f}" for name, score in top.items()))
+        _explain(matches[0], tracks, rules, floors, config.library.max_tracks, as_json)
         return 0
     finally:
         store.close()
+
+
+def _show_counts(counts, outcomes, tracks, rules, floors, max_tracks, as_json) -> int:
+    selections = {name: choose(tracks, quadrants, max_tracks, floor_for(floors, quadrants))
+                  for name, quadrants in rules.items()}
+    if as_json:
+        print(json.dumps({**counts, "not_analysable": outcomes,
+                          "playlists": {name: selection.as_dict() for name, selection in selections.items()}}))
+        return 0
+    for quadrant in QUADRANTS:
+        print(f"{quadrant} ({QUADRANT_WORDS[quadrant]}): {counts[quadrant]} tracks")
+    print(f"not analysable: {counts['failed']} tracks" + (" (" + ", ".join(
+        f"{outcome.removeprefix('not analysable: ')} {number}" for outcome, number in outcomes.items()) + ")"
+        if outcomes else ""))
+    print("playlists (a track joins when its quadrant is one of the playlist's and the summed probability of those "
+          "quadrants reaches the floor):")
+    for name, selection in selections.items():
+        print(f"  {name} ({'+'.join(selection.quadrants)}, floor {selection.floor:.2f}): {selection.summary()}")
+    return 0
+
+
+def _explain(track, tracks, rules, floors, max_tracks, as_json) -> None:
+    """One track: its mood, its top tags, and for each playlist rule whether it is in and why."""
+    places = {}
+    for name, quadrants in rules.items():
+        floor = floor_for(floors, quadrants)
+        if track.quadrant is None:
+            places[name] = {"in": False, "why": track.outcome or "not analysable"}
+            continue
+        p, inside = confidence(track, quadrants), track.uri in choose(tracks, quadrants, max_tracks, floor).kept
+        if track.quadrant not in quadrants:
+            why = f"its quadrant {track.quadrant} is not one of {'+'.join(quadrants)}"
+        elif p < floor:
+            why = f"P({'+'.join(quadrants)}) {p:.2f} is below the floor {floor:.2f}"
+        elif not inside:
+            why = f"P({'+'.join(quadrants)}) {p:.2f} reaches the floor {floor:.2f}, but {max_tracks} more typical " \
+                  "tracks fill the playlist (library.max_tracks)"
+        else:
+            why = f"P({'+'.join(quadrants)}) {p:.2f} reaches the floor {floor:.2f}"
+        places[name] = {"in": inside, "why": why}
+    top = dict(sorted(track.tags.items(), key=lambda item: -item[1])[:10])
+    if as_json:
+        print(json.dumps({"uri": track.uri, "valence": track.valence, "arousal": track.arousal,
+                          "quadrant": track.quadrant, "probabilities": track.probabilities, "tags": top,
+                          "outcome": track.outcome, "error": track.error, "playlists": places}))
+        return
+    if track.quadrant is None:
+        print(f"{track.uri}: {track.outcome or 'not analysable'}: {track.error}\n  in no playlist")
+        return
+    print(f"{track.uri}\n  quadrant {track.quadrant} ({QUADRANT_WORDS[track.quadrant]})\n"
+          f"  valence {track.valence:+.2f}  arousal {track.arousal:+.2f}\n  probabilities "
+          + "  ".join(f"{q} {p:.2f}" for q, p in track.probabilities.items())
+          + "\n  tags " + ", ".join(f"{name} {score:.2f}" for name, score in top.items()))
+    for name, place in places.items():
+        print(f"  {name}: {'in' if place['in'] else 'out'}: {place['why']}")

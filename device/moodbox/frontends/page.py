@@ -1,112 +1,94 @@
-"""The phone page: its HTML and script, and the status block's one renderer (the script redraws it with the same
-markup). :mod:`moodbox.frontends.web` serves it.
+"""The phone page: what it shows of the box's status (:func:`view`, the one renderer: the server's first paint and
+the page's script both show exactly this), its templates (Jinja2, autoescaping), and its manifest and icons.
+The page's files (templates, script, style) are in ``webpage/``; :mod:`moodbox.frontends.web` serves them.
 """
 
 from __future__ import annotations
 
-import html
-import json
+import io
+from functools import lru_cache
+from pathlib import Path
 
 from moodbox.frontends.history import clock_text
 from moodbox.names import ACTION_INFO
 
+PAGE_DIR = Path(__file__).with_name("webpage")
+ICON_SIZES = (192, 512)
 FACE_TEXT = {True: "in view", False: "not in view", None: "unknown (camera off)"}
+BUTTONS = tuple(info.name for info in ACTION_INFO.values() if info.button)  # what the page offers, in order
 
 
-def script_json(value) -> str:
-    return json.dumps(value).replace("<", "\\u003c")  # no "</script>" from a song title can end the script
-
-
-def render_status(status: dict) -> str:
-    """The status block as HTML (the page's first paint; the script redraws it with the same markup)."""
+def view(status: dict) -> dict:
+    """How the page shows ``status``: its lines and each button's label and state. The server's first paint and
+    the page's script (every refresh) both show exactly this, so the wording lives here only."""
     if not status.get("ok"):
-        return f'<p id=mood class=problem>{html.escape(status.get("error", "no answer"))}</p>'
-    esc = lambda value: html.escape(str(value if value is not None else "-"))  # noqa: E731
-    confidence = f" {status['mood_confidence']:.0%}" if status.get("mood") and status.get("mood_confidence") else ""
-    seen = " · ".join(f"{esc(label)} {p:.0%}" for label, p in (status.get("expressions") or {}).items()) or "-"
-    problems = "; ".join(status.get("problems") or []) or "none"
-    return (f'<p id=mood class="mood {esc(status.get("mood"))}">{esc(status.get("mood") or "not known yet")}'
-            f'{confidence}</p>'
-            f'<p id=face>face {FACE_TEXT[status.get("face_in_view")]} · sees {seen}</p>'
-            f'<p id=song><b>{esc(status.get("playlist"))}</b>: {esc(status.get("now_playing"))}</p>'
-            f'<p id=progress>{clock_text(status.get("elapsed_s"))} / {clock_text(status.get("duration_s"))} · '
-            f'{esc(status.get("state"))} · volume {esc(status.get("volume"))}'
-            f'{" · held" if status.get("held_for_s") else ""}</p>'
-            f'<p id=box>{esc(status.get("status"))} · camera {esc(status.get("camera"))} · '
-            f'MPD {esc(status.get("mpd"))} · problems: {esc(problems)}</p>')
+        return {"problem": True, "mood": status.get("error") or "no answer from the box", "mood_class": "problem",
+                "face": "", "song": "", "progress": "", "box": "", "buttons": {}}
+    text = lambda value: "-" if value is None else str(value)  # noqa: E731
+    paused = status.get("camera") == "paused"
+    held_s = status.get("held_for_s") or 0
+    seen = " · ".join(f"{label} {p:.0%}" for label, p in (status.get("expressions") or {}).items()) or "-"
+    if paused:
+        mood, mood_class, face = "camera paused", "mood paused", "face: camera paused (privacy)"
+    else:
+        confidence = f" {status['mood_confidence']:.0%}" if status.get("mood") and status.get("mood_confidence") else ""
+        mood = (status.get("mood") or "not known yet") + confidence
+        mood_class = f"mood {status.get('mood') or 'unknown'}"
+        face = f"face {FACE_TEXT[status.get('face_in_view')]} · sees {seen}"
+    playing = status.get("state") in ("play", "pause") and status.get("now_playing") is not None
+    return {
+        "problem": False, "mood": mood, "mood_class": mood_class, "face": face,
+        "song": f"{text(status.get('playlist'))}: {text(status.get('now_playing'))}",
+        "progress": f"{clock_text(status.get('elapsed_s'))} / {clock_text(status.get('duration_s'))} · "
+                    f"{text(status.get('state'))} · volume {text(status.get('volume'))}",
+        "box": f"{text(status.get('status'))} · camera {text(status.get('camera'))} · MPD {text(status.get('mpd'))}"
+               f" · problems: {'; '.join(status.get('problems') or []) or 'none'}",
+        "buttons": {name: _button(name, status, playing, paused, held_s) for name in BUTTONS}}
 
 
-PAGE = """<!doctype html>
-<html lang=en><head><meta charset=utf-8><meta name=viewport content="width=device-width, initial-scale=1">
-<meta name=referrer content=no-referrer><title>moodbox</title>
-<style>
-body { font-family: sans-serif; margin: 0 auto; max-width: 42rem; padding: .5rem; background: #fafafa; color: #222 }
-h1 { font-size: 1.1rem; margin: .2rem 0 } p { margin: .3rem 0 } .problem { color: #b00 }
-.mood { font-size: 2rem; font-weight: bold; margin: .2rem 0 }
-.happy { color: #c99400 } .sad { color: #1f77b4 } .angry { color: #d62728 } .neutral { color: #555 }
-.fear { color: #9467bd } .surprise { color: #e377c2 } .disgust { color: #8c564b }
-#buttons { display: grid; grid-template-columns: repeat(3, 1fr); gap: .4rem; margin: .6rem 0 }
-button { font-size: 1.1rem; padding: .7rem 0; border-radius: .5rem; border: 1px solid #999; background: #fff }
-#chart svg { width: 100%; height: auto } #message { min-height: 1.2rem; font-style: italic }
-</style></head>
-<body><h1>moodbox</h1>
-<div id=status>{status}</div>
-<div id=buttons>
-{buttons}</div>
-<p id=message></p>
-<h1>Last 24 hours</h1><div id=chart>{chart}</div>
-<script nonce="{nonce}">
-"use strict";
-const params = new URLSearchParams(location.search);
-const token = params.get("token") || sessionStorage.getItem("moodbox-token");
-if (params.get("token")) {  // keep it for this tab only, and out of the address bar
-  sessionStorage.setItem("moodbox-token", token);
-  history.replaceState(null, "", "/");
-}
-const headers = {"X-Moodbox-Token": token};
-const text = (value) => (value === null || value === undefined) ? "-" : String(value);
-const percent = (p) => Math.round(p * 100) + "%";
-const clock = (s) => (s === null || s === undefined) ? "-:--"
-  : Math.floor(s / 60) + ":" + String(Math.floor(s % 60)).padStart(2, "0");
-const line = (id, content, className) =>
-  Object.assign(document.createElement("p"), {id: id, textContent: content, className: className || ""});
-function show(s) {  // the same lines as the server's first paint
-  const box = document.getElementById("status");
-  if (!s.ok) { box.replaceChildren(line("mood", text(s.error), "problem")); return; }
-  const seen = Object.entries(s.expressions || {}).map(([k, p]) => k + " " + percent(p)).join(" · ") || "-";
-  const confidence = s.mood && s.mood_confidence ? " " + percent(s.mood_confidence) : "";
-  box.replaceChildren(
-    line("mood", (s.mood || "not known yet") + confidence, "mood " + text(s.mood)),
-    line("face", "face " + ({true: "in view", false: "not in view"}[s.face_in_view] ?? "unknown (camera off)")
-      + " · sees " + seen),
-    line("song", text(s.playlist) + ": " + text(s.now_playing)),
-    line("progress", clock(s.elapsed_s) + " / " + clock(s.duration_s) + " · " + text(s.state)
-      + " · volume " + text(s.volume) + (s.held_for_s ? " · held" : "")),
-    line("box", text(s.status) + " · camera " + text(s.camera) + " · MPD " + text(s.mpd)
-      + " · problems: " + ((s.problems || []).join("; ") || "none")));
-}
-async function refresh() {
-  try { show(await (await fetch("/api/status", {headers})).json()); } catch (e) { /* next time */ }
-}
-async function chart() {
-  try {
-    const answer = await fetch("/api/history.svg", {headers});
-    if (answer.ok) document.getElementById("chart").innerHTML = await answer.text();
-  } catch (e) { /* next time */ }
-}
-for (const button of document.querySelectorAll("button[data-action]")) {
-  button.addEventListener("click", async () => {
-    const answer = await (await fetch("/api/" + button.dataset.action, {method: "POST", headers})).json();
-    document.getElementById("message").textContent =
-      button.dataset.action + ": " + (answer.ok ? "done" : answer.error);
-    refresh();
-  });
-}
-show({status_json});
-document.body.dataset.live = "yes";  // the script ran: the page refreshes itself from here on
-setInterval(refresh, 2000);
-setInterval(chart, 60000);
-</script></body></html>
-"""
-PAGE = PAGE.replace("{buttons}", "".join(f"<button data-action={info.name}>{html.escape(info.button)}</button>"
-                                         for info in ACTION_INFO.values() if info.button))
+def _button(name: str, status: dict, playing: bool, paused: bool, held_s: float) -> dict:
+    """A button's label (what it does now) and state; the stateless ones keep their name from ACTION_INFO."""
+    label, pressed = ACTION_INFO[name].button, False
+    if name == "hold" and held_s:
+        label, pressed = f"Release ({_minutes(held_s)} left)", True
+    elif name == "pause" and paused:
+        label, pressed = "Resume camera", True
+    disabled = (name in ("skip", "like") and not playing) or (name in ("quieter", "louder")
+                                                               and status.get("volume") is None)
+    return {"label": label, "disabled": disabled, "pressed": pressed}
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)} min" if seconds >= 60 else f"{int(seconds)} s"
+
+
+@lru_cache(maxsize=None)
+def icon_png(size: int) -> bytes:
+    """The home-screen icon, drawn here: a round face in the page's colours on a dark square."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (size, size), "#1f2a44")
+    draw = ImageDraw.Draw(image)
+    unit = size / 16
+    draw.ellipse([3 * unit, 3 * unit, 13 * unit, 13 * unit], fill="#f2c230")
+    for x in (6.2, 9.8):
+        draw.ellipse([(x - 0.7) * unit, 6.3 * unit, (x + 0.7) * unit, 7.7 * unit], fill="#1f2a44")
+    draw.arc([5.5 * unit, 6.5 * unit, 10.5 * unit, 11 * unit], 20, 160, fill="#1f2a44", width=max(1, int(unit)))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def manifest() -> dict:
+    return {"name": "moodbox", "short_name": "moodbox", "description": "What the box sees and plays; steer it",
+            "start_url": "/", "scope": "/", "display": "standalone", "background_color": "#fafafa",
+            "theme_color": "#1f2a44",
+            "icons": [{"src": f"/icon-{size}.png", "sizes": f"{size}x{size}", "type": "image/png",
+                       "purpose": "any"} for size in ICON_SIZES]}
+
+
+@lru_cache(maxsize=None)
+def templates():
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    return Environment(loader=FileSystemLoader(PAGE_DIR), autoescape=True, undefined=StrictUndefined)

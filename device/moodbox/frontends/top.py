@@ -218,7 +218,8 @@ def run_screen(view: View, interval_s: float) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="moodbox top", description=__doc__.split("\n")[0])
+    from moodbox.helptext import plain_text
+    parser = argparse.ArgumentParser(prog="moodbox top", description=plain_text(__doc__.split("\n")[0]))
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--socket", help="control socket (default: state.control_socket of --config)")
     where.add_argument("--config", default=str(DEFAULT_PATH), help=f"config file (default {DEFAULT_PATH})")

@@ -16,8 +16,10 @@ go through ``ffmpeg`` when it is installed. Resampling uses ``soxr``.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,10 +34,18 @@ N_MELS = 96
 PATCH_FRAMES = 187
 SEGMENT_SAMPLES = N_FFT + (PATCH_FRAMES - 1) * HOP  # 48128 samples (3.008 s) give exactly 187 frames, no padding
 DEFAULT_MAX_PATCHES = 8
+# The checks before the model (read_segments): what is not music gets a named outcome, never a mood.
+MIN_SECONDS = 10.0  # a shorter track is "too short"
+MIN_EXCERPTS = 2  # good 3 s excerpts a track needs (or max_patches, if fewer)
+SILENT_DBFS = -60.0  # an excerpt with a lower RMS level is silence
+CLIP_LEVEL = 0.99  # a sample at or above this magnitude is clipped
+MAX_CLIPPED = 0.2  # a track with more clipped samples is noise (clipping)
+MAX_FLATNESS = 0.5  # a track whose excerpts' spectral flatness is higher is noise (no tones)
+log = logging.getLogger(__name__)
 
 
 class AudioError(MoodboxError):
-    """A file that cannot be decoded; the message names the file."""
+    """A file that cannot be analysed; the message names the file and the cause."""
 
 
 @lru_cache(maxsize=None)
@@ -89,7 +99,7 @@ def logmel_patches(samples: np.ndarray) -> np.ndarray:
 
 def segment_starts(total: int, count: int, length: int = SEGMENT_SAMPLES) -> list[int]:
     """Start offsets of ``min(count, total // length)`` excerpts of ``length`` samples spread evenly over ``total``
-    (at least one: a track shorter than one excerpt is repeated to fill it)."""
+    (at least one)."""
     count = max(1, min(count, total // length))
     if total <= length:
         return [0]
@@ -97,59 +107,168 @@ def segment_starts(total: int, count: int, length: int = SEGMENT_SAMPLES) -> lis
 
 
 def read_segments(path: str | Path, max_patches: int = DEFAULT_MAX_PATCHES) -> np.ndarray:
-    """Decode up to ``max_patches`` evenly spread 3 s excerpts of ``path`` as 16 kHz mono float32 samples, one
-    ``SEGMENT_SAMPLES`` block after another. Raises :class:`AudioError` naming the file."""
+    """Decode up to ``max_patches`` evenly spread 3 s excerpts of ``path`` and return the usable ones as 16 kHz mono
+    float32 samples, one ``SEGMENT_SAMPLES`` block after another.
+
+    An excerpt that cannot be decoded, ends early, holds NaN/Inf or is silent is skipped; the track is kept while
+    ``min(MIN_EXCERPTS, max_patches)`` good excerpts remain. Otherwise, and for tracks shorter than ``MIN_SECONDS``
+    or that are only noise, :class:`NotAnalysable` names the outcome; a missing file is an :class:`AudioError`."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise AudioError(f"{path}: no such file")
+    if not path.is_file():
+        raise AudioError(f"{path}: not a regular file")
     try:
-        return _read_segments_soundfile(path, max_patches)
-    except AudioError:
+        with path.open("rb") as f:
+            head = f.read(512)
+    except OSError as err:
+        raise AudioError(f"{path}: cannot read: {err.strerror or err}") from None
+    try:
+        seconds, excerpts = _excerpts_soundfile(path, max_patches, head)
+    except NotAnalysable:
         if not shutil.which("ffmpeg"):
             raise
-    return _read_segments_ffmpeg(path, max_patches)
+        seconds, excerpts = _excerpts_ffmpeg(path, max_patches)
+    return _usable(path, seconds, excerpts, max_patches)
 
 
-def _read_segments_soundfile(path: Path, max_patches: int) -> np.ndarray:
+class NotAnalysable(AudioError):
+    """Audio the model must not judge; ``reason`` is the outcome: ``too short``, ``silent``, ``noise``,
+    ``invalid samples`` (NaN/Inf) or ``cannot decode``."""
+
+    def __init__(self, path: Path, reason: str, detail: str):
+        self.reason = reason
+        super().__init__(f"{path}: not analysable: {reason} ({detail})")
+
+    @property
+    def outcome(self) -> str:
+        return f"not analysable: {self.reason}"
+
+
+def excerpt_checks(segment: np.ndarray) -> dict[str, float]:
+    """What the checks look at in one excerpt: RMS level in dBFS, spectral flatness of its mean power spectrum
+    (about 1 for white noise, well under 0.1 for music) and the share of samples at full scale."""
+    rms = float(np.sqrt(np.mean(np.square(segment, dtype=np.float64))))
+    spectrum = power_spectrogram(segment)[::4, 1:].mean(axis=0, dtype=np.float64) + 1e-20  # every 4th frame is plenty
+    return {"rms_dbfs": 20 * np.log10(rms + 1e-12),
+            "flatness": float(np.exp(np.mean(np.log(spectrum))) / np.mean(spectrum)),
+            "clipped": float(np.mean(np.abs(segment) >= CLIP_LEVEL))}
+
+
+def _usable(path: Path, seconds: float, excerpts: list, max_patches: int) -> np.ndarray:
+    """Keep the good excerpts (see :func:`read_segments`); raise :class:`NotAnalysable` when too few remain."""
+    if seconds < MIN_SECONDS:
+        raise NotAnalysable(path, "too short", f"{seconds:.1f} s of audio; at least {MIN_SECONDS:g} s needed")
+    good, skipped, checks = [], Counter(), []
+    for excerpt in excerpts:
+        if isinstance(excerpt, str):
+            skipped[excerpt] += 1
+        elif not np.isfinite(excerpt).all():
+            skipped["invalid samples"] += 1
+        else:
+            check = excerpt_checks(excerpt)
+            if check["rms_dbfs"] < SILENT_DBFS:
+                skipped["silent"] += 1
+            else:
+                good.append(excerpt)
+                checks.append(check)
+    if len(good) < min(MIN_EXCERPTS, max_patches):
+        reason = skipped.most_common(1)[0][0]
+        what = {"invalid samples": "hold NaN or infinite samples", "silent": f"are below {SILENT_DBFS:g} dBFS",
+                "cannot decode": "cannot be decoded", "too short": "lie past the end of the decodable audio"}[reason]
+        raise NotAnalysable(path, reason, f"{skipped[reason]} of {len(excerpts)} 3 s excerpts {what}; "
+                                          f"{len(good)} usable, {min(MIN_EXCERPTS, max_patches)} needed")
+    clipped = float(np.mean([check["clipped"] for check in checks]))
+    flatness = float(np.median([check["flatness"] for check in checks]))
+    if clipped > MAX_CLIPPED:
+        raise NotAnalysable(path, "noise", f"{clipped:.0%} of the samples are clipped at full scale")
+    if flatness > MAX_FLATNESS:
+        raise NotAnalysable(path, "noise", f"spectral flatness {flatness:.2f}: noise without tones")
+    if skipped:
+        log.info("%s: skipped %s of %d excerpts", path, dict(skipped), len(excerpts))
+    return np.concatenate(good)
+
+
+def _excerpts_soundfile(path: Path, max_patches: int, head: bytes) -> tuple[float, list]:
+    """The track's length in seconds and its excerpts: 16 kHz segments, or the reason one could not be read."""
     import soundfile
 
     try:
-        with soundfile.SoundFile(str(path)) as audio:
-            rate, total = audio.samplerate, audio.frames
-            length = int(np.ceil(SEGMENT_SAMPLES * rate / SAMPLE_RATE)) + 1
-            pieces = []
-            for start in segment_starts(total, max_patches, length):
-                audio.seek(start)
-                pieces.append(_to_segment(audio.read(length, dtype="float32", always_2d=True), rate, path))
+        audio = soundfile.SoundFile(str(path))
     except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
-        raise AudioError(f"{path}: cannot decode audio: {err}") from None
-    except OSError as err:
-        raise AudioError(f"{path}: cannot read: {err.strerror or err}") from None
-    return np.concatenate(pieces)
+        raise NotAnalysable(path, "cannot decode", _what_it_is(head, err)) from None
+    with audio:
+        rate, total = audio.samplerate, audio.frames
+        length = int(np.ceil(SEGMENT_SAMPLES * rate / SAMPLE_RATE)) + 1
+        starts = segment_starts(total, max_patches, length)
+        excerpts = [_read_excerpt(audio, start, length) for start in starts]
+        ended = [(start, block) for start, block in zip(starts, excerpts) if isinstance(block, int)]
+        if ended:  # the header promised more than the stream holds (a cut file, parts joined at other rates)
+            total = _decodable_end(audio, starts, excerpts, *ended[0])
+            excerpts = [_read_excerpt(audio, start, length) for start in segment_starts(total, max_patches, length)]
+    return total / rate, [_to_segment(block, rate) if isinstance(block, np.ndarray) else
+                          ("too short" if isinstance(block, int) else block) for block in excerpts]
 
 
-def _read_segments_ffmpeg(path: Path, max_patches: int) -> np.ndarray:
+def _read_excerpt(audio, start: int, length: int):
+    """``length`` frames from ``start``; the number of frames read when the stream ends early; "cannot decode"."""
+    import soundfile
+
+    try:
+        audio.seek(start)
+        block = audio.read(length, dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, ValueError):
+        return "cannot decode"
+    return block if len(block) == length else len(block)
+
+
+def _decodable_end(audio, starts: list[int], excerpts: list, first_short: int, frames_read: int) -> int:
+    """Where the decodable stream ends: known when the short read got frames, else bisected (a few seeks) between
+    the last excerpt read in full and the first that got nothing."""
+    if frames_read:
+        return first_short + frames_read
+    good = [start + len(block) for start, block in zip(starts, excerpts)
+            if isinstance(block, np.ndarray) and start < first_short]
+    low, high = max(good, default=0), first_short
+    while high - low > SAMPLE_RATE:  # to a second or so
+        middle = (low + high) // 2
+        low, high = (middle, high) if isinstance(_read_excerpt(audio, middle, 1024), np.ndarray) else (low, middle)
+    return low
+
+
+def _what_it_is(head: bytes, err: Exception) -> str:
+    """Why libsndfile refused a file that exists (its own message may say "does not exist")."""
+    if not head:
+        return "the file is empty"
+    text = head.decode("utf-8", errors="replace")
+    if "\ufffd" not in text and all(c.isprintable() or c.isspace() for c in text):
+        return f"a text file, not audio: it begins {text[:40].strip()!r}"
+    detail = str(getattr(err, "error_string", "") or "").strip()
+    if not detail or "does not exist" in detail:
+        detail = "format not recognised"
+    return f"not an audio format libsndfile reads ({detail})" + ("" if shutil.which("ffmpeg") else
+                                                                 "; installing ffmpeg adds m4a/aac")
+
+
+def _excerpts_ffmpeg(path: Path, max_patches: int) -> tuple[float, list]:
     """Whole-file decode through ffmpeg to 16 kHz mono float32 (for formats libsndfile lacks, e.g. m4a)."""
     command = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-ac", "1", "-ar", str(SAMPLE_RATE),
                "-f", "f32le", "-"]
     result = subprocess.run(command, capture_output=True)
-    if result.returncode != 0 or not result.stdout:
+    if not result.stdout:
         message = result.stderr.decode(errors="replace").strip().splitlines()
-        raise AudioError(f"{path}: cannot decode audio (ffmpeg: {message[-1] if message else 'no audio'})")
+        raise NotAnalysable(path, "cannot decode", f"ffmpeg: {message[-1] if message else 'no audio'}")
     samples = np.frombuffer(result.stdout, np.float32)
-    return np.concatenate([_to_segment(samples[start:start + SEGMENT_SAMPLES, None], SAMPLE_RATE, path)
-                           for start in segment_starts(len(samples), max_patches)])
+    return len(samples) / SAMPLE_RATE, [samples[start:start + SEGMENT_SAMPLES].copy() if len(samples) >= start +
+                                        SEGMENT_SAMPLES else "too short"
+                                        for start in segment_starts(len(samples), max_patches)]
 
 
-def _to_segment(block: np.ndarray, rate: int, path: Path) -> np.ndarray:
-    """Mix to mono, resample to 16 kHz, repeat a short block to fill one segment, cut to ``SEGMENT_SAMPLES``."""
+def _to_segment(block: np.ndarray, rate: int) -> np.ndarray:
+    """Mix to mono, resample to 16 kHz, cut to ``SEGMENT_SAMPLES``."""
     mono = block.mean(axis=1, dtype=np.float32)
-    if len(mono) == 0:
-        raise AudioError(f"{path}: no audio samples")
     if rate != SAMPLE_RATE:
         import soxr
 
         mono = soxr.resample(mono, rate, SAMPLE_RATE).astype(np.float32)
-    if len(mono) < SEGMENT_SAMPLES:
-        mono = np.tile(mono, -(-SEGMENT_SAMPLES // len(mono)))
     return mono[:SEGMENT_SAMPLES]

@@ -3,27 +3,32 @@
 The policy learns, per mood, how much the listener wants each playlist (Thompson sampling over Beta posteriors):
 
 - prior: the playlists the config maps to a mood (``music.playlists``) start ahead (:data:`MAPPED_PRIOR`); the
-  other moods' playlists start even (:data:`OTHER_PRIOR`);
-- evidence: what the listener did while a song played, in the mood it happened in, credited to the playlist the song
-  came from (:data:`~moodbox.music.preferences.REWARDS`): a skip in the first ``EARLY_SKIP_S`` seconds is a strong
-  "no", a later skip a weak one, a like a strong "yes", a hold a "yes", a song played to its end a weak "yes";
+  other moods' playlists start even (:data:`OTHER_PRIOR`); both count for less with a listener who seldom skips;
+- evidence: what the listener did while a song played, in the mood the box believed then, credited to the playlist
+  the song came from (:data:`~moodbox.music.preferences.REWARDS`), weighed by what the box knew: a full play only
+  with a face in view for most of it and at the listener's skip odds, everything in proportion to the mood's
+  confidence, nothing while the music was held;
+- parts of the day: each mood's belief per part of the day (:func:`part_of_day`) starts from the rest of the day's,
+  scaled down to :data:`CONTEXT_PRIOR_STRENGTH`, and adds that part of the day's evidence;
 - fading: evidence counts half after ``music.half_life_days``, so a changed taste wins over old habits;
-- choice: at the start of a mood, draw one sample from each candidate's posterior and play the highest. The
-  candidates are the mood's own playlists and other moods' playlists that have earned a place in this mood; with
-  probability ``music.explore`` every playlist takes part, so cross-mood preferences can be found. Two early skips
-  in a row reject the playing playlist for the rest of the mood, and the next choice may then come from any mood.
+- choice: at the start of a mood, draw one sample from each candidate's belief for this part of the day and play
+  the highest. The candidates are the mood's own playlists and other moods' playlists that have earned a place in
+  this mood; with probability ``music.explore`` every playlist takes part (except those only ever tolerated
+  there), so cross-mood preferences can be found; with nobody in view nothing is tried (the best mean plays). Two
+  early skips in a row reject the playing playlist for the rest of the mood unless the listener has shown to want
+  it; another mood's playlist on trial goes at its first early skip.
 
-Everything learned is derived from the feedback log (:meth:`moodbox.music.store.FeedbackStore.events_after`), read
-incrementally: the log is the one source of truth and deleting it resets the learning.
+Everything learned is derived from the feedback log, read incrementally after the summary its old events were
+compacted into (:func:`~moodbox.music.preferences.compact_feedback`): deleting the store resets the learning.
 
 Track memory: a song skipped early is held off for ``music.hold_off_days`` (:meth:`MusicPolicy.arrange` drops it
-from a queue, and a playlist whose every song is held off is not chosen), songs liked since their last early skip
-come first. Only when every candidate playlist is wholly held off do held-off songs play again (rather than
-silence). Songs are named by their ``file`` value as the server gave it (MPD paths, Mopidy URIs: opaque), never by
-server-side stickers.
+from a queue, and another playlist is chosen over one whose every song is held off), songs liked since their last
+early skip come first. When every song of a mood's own playlists is held off they play all the same (skips in a
+misread mood must not take a mood's music away). Songs are named by their ``file`` value as the server gave it (MPD
+paths, Mopidy URIs: opaque), never by server-side stickers.
 
-A hold (long press on like) keeps the current music for ``music.hold_minutes`` whatever the mood does. Empty
-playlists, and playlists MPD stops being able to load, are skipped with a warning.
+A hold (long press on like) keeps the current music for ``music.hold_minutes`` whatever the mood does. A mood
+whose own playlists MPD cannot play has its fallback's (:mod:`~moodbox.music.availability`) as its own here.
 
 Policy "lift" (an owner's choice) starts a low mood with what suits it and then, every ``lift_step_min`` minutes the
 mood lasts, moves one step up :data:`LIFT_STEPS`; under "lift" only a mood's own playlists are candidates (learning
@@ -33,15 +38,18 @@ still orders them).
 from __future__ import annotations
 
 import logging
-import math
 import random
 import time
-from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping
 
-from moodbox.music.preferences import Preferences, evidence_kind
-from moodbox.music.store import Event
+from moodbox.music.availability import PlaylistAvailability
+from moodbox.music.choices import CHOICES_FILE, OwnerChoices
+from moodbox.music.insights import insights
+from moodbox.music.preferences import Preferences, evidence_kind, local_hour, part_of_day, surely_better
+from moodbox.music.store import Event, StoreError
+from moodbox.music.witness import Witness
 
 if TYPE_CHECKING:
     from moodbox.config import Config
@@ -53,8 +61,11 @@ LIFT_STEPS = ("neutral", "happy")  # whose music a low mood is lifted through, i
 
 MAPPED_PRIOR = (3.0, 1.0)  # Beta(3, 1): a playlist the config maps to the mood, mean 0.75
 OTHER_PRIOR = (1.0, 1.0)   # Beta(1, 1): any other playlist, mean 0.5
-REJECT_AFTER_EARLY_SKIPS = 2
-MAX_HELD_OFF_SHOWN = 50  # insights list the songs skipped most recently (one control-socket answer stays small)
+REJECT_AFTER_EARLY_SKIPS = 2  # early skips in a row that reject a playlist for the mood unless still wanted
+RESTING_MOOD = "neutral"  # whose music plays before the first mood is known
+
+# A part of the day's belief starts from the whole day's, worth at most this much evidence (helps at once, fades)
+CONTEXT_PRIOR_STRENGTH = 4.0
 
 
 @dataclass
@@ -79,7 +90,9 @@ class MusicPolicy:
                  half_life_days: float = 30.0, hold_off_days: float = 7.0,
                  events: Callable[[int], list[Event]] | None = None,
                  songs: Callable[[str], list[str] | None] | None = None, rng: random.Random | None = None,
-                 wall_clock: Callable[[], float] = time.time):
+                 wall_clock: Callable[[], float] = time.time, hour_of: Callable[[float], float] = local_hour,
+                 choices_path: Path | None = None, fallback_prefix: str | None = None, whole_library: bool = False,
+                 summary: Callable[[], tuple[int, str] | None] | None = None):
         if policy not in ("match", "lift"):
             raise ValueError(f"music policy must be 'match' or 'lift', got {policy!r}")
         self.playlists = dict(playlists)
@@ -87,36 +100,32 @@ class MusicPolicy:
         self.hold_minutes = hold_minutes
         self.explore = explore
         self.hold_off_s = hold_off_days * 86400.0
-        self.preferences = Preferences(half_life_days)
+        self._hour_of = hour_of  # Unix time -> hour of the day, for the part of the day
+        self.preferences = Preferences(half_life_days, hour_of)
         self._events = events
+        self._summary = summary  # the compacted old evidence (None: none), read before the first events
         self._songs = songs  # playlist -> its songs' file values (None: not known now)
         self._rng = rng or random.Random()
         self._wall_clock = wall_clock
-        self._skipped: set[str] = set()
+        self.available = PlaylistAvailability(self.playlists, fallback_prefix=fallback_prefix,
+                                              whole_library=whole_library)
         self._held_until = float("-inf")
         self._episode: _Episode | None = None
+        self.witness = Witness()
+        self.choices = OwnerChoices(choices_path)
 
     @classmethod
     def from_config(cls, config: Config, *, events: Callable[[int], list[Event]] | None = None,
-                    songs: Callable[[str], list[str] | None] | None = None) -> MusicPolicy:
-        """The policy of ``config.music``, learning from ``events`` (the store's log) and checking hold-offs
-        against ``songs`` (a playlist's songs, from MPD)."""
+                    songs: Callable[[str], list[str] | None] | None = None,
+                    summary: Callable[[], tuple[int, str] | None] | None = None) -> MusicPolicy:
+        """The policy of ``config.music``, learning from the store's ``summary`` and ``events``, checking hold-offs
+        against ``songs`` (a playlist's songs, from MPD); the tagger's playlists and the whole library are fallbacks."""
         music = config.music
         return cls(music.playlists, hold_minutes=music.hold_minutes, policy=music.policy,
                    lift_step_min=music.lift_step_min, explore=music.explore, half_life_days=music.half_life_days,
-                   hold_off_days=music.hold_off_days, events=events, songs=songs)
-
-    def mark_empty(self, names: list[str]) -> None:
-        """Playlists that hold no songs; they are never chosen (warned about once here). Replaces what an
-        earlier check marked, so a playlist filled or recreated since comes back."""
-        for name in names:
-            log.warning("playlist %s is empty: skipped", name)
-        self._skipped = set(names)
-
-    def mark_unusable(self, name: str, why: str) -> None:
-        """A playlist MPD refused to play; it is never chosen again (until the next playlist check)."""
-        log.warning("playlist %s cannot be played (%s): skipped", name, why)
-        self._skipped.add(name)
+                   hold_off_days=music.hold_off_days, events=events, songs=songs,
+                   choices_path=Path(config.state.dir) / CHOICES_FILE, fallback_prefix=config.library.prefix or None,
+                   whole_library=True, summary=summary)
 
     def music_mood(self, mood: str, mood_for_s: float) -> str:
         """Whose music to play for ``mood`` held for ``mood_for_s`` seconds: the mood itself, or with "lift" a
@@ -127,74 +136,130 @@ class MusicPolicy:
         return (mood, *LIFT_STEPS)[min(steps, len(LIFT_STEPS))]
 
     def all_playlists(self) -> list[str]:
-        return list(dict.fromkeys(name for names in self.playlists.values() for name in names
-                                  if name not in self._skipped))
+        return self.available.all_playlists()
 
     def candidates(self, mood: str) -> list[str]:
-        """The mood's own usable playlists."""
-        return [name for name in self.playlists.get(mood, ()) if name not in self._skipped]
+        return self.available.candidates(mood)  # the mood's own usable playlists, or its fallback's
 
     def refresh(self) -> None:
         """Read the feedback logged since the last call into the learning state."""
         if self._events is None:
             return
-        events = self._events(self.preferences.last_id)
+        if self._summary is not None:
+            try:
+                found, self._summary = self._summary(), None
+            except StoreError:  # the store cannot be read now: learn when it can
+                return
+            if found is not None:
+                self.preferences.load(*found)
         episode = self._episode
-        for event in events:
-            if episode is not None and episode.playlist is not None and event.playlist == episode.playlist:
-                kind = evidence_kind(event)
-                if kind == "early_skip":
-                    episode.early_skips_in_a_row += 1
-                    if episode.early_skips_in_a_row >= REJECT_AFTER_EARLY_SKIPS:
-                        log.info("%s skipped early %d times in a row: another playlist for mood %s",
-                                 episode.playlist, episode.early_skips_in_a_row, episode.mood)
-                        episode.rejected.add(episode.playlist)
-                elif kind is not None:
-                    episode.early_skips_in_a_row = 0
-        self.preferences.add(events)
+        for event in self._events(self.preferences.last_id):
+            self.preferences.add((event,))
+            if episode is None or episode.playlist is None or event.playlist != episode.playlist:
+                continue
+            kind = evidence_kind(event)
+            if kind == "early_skip":
+                episode.early_skips_in_a_row += 1
+                on_trial = not self.available.mapped(episode.mood, episode.playlist) \
+                    and episode.playlist not in self._earned(episode.mood, event.at, self.part_of_day(event.at))
+                if on_trial or episode.early_skips_in_a_row >= REJECT_AFTER_EARLY_SKIPS \
+                        and not self._still_wanted(episode, event.at):
+                    log.info("%s skipped early %d times in a row: another playlist for mood %s",
+                             episode.playlist, episode.early_skips_in_a_row, episode.mood)
+                    episode.rejected.add(episode.playlist)
+            elif kind is not None:
+                episode.early_skips_in_a_row = 0
 
-    def posterior(self, mood: str, playlist: str, now: float | None = None) -> tuple[float, float]:
-        """The Beta(a, b) belief that the listener wants ``playlist`` in ``mood``."""
+    def _still_wanted(self, episode: _Episode, now: float) -> bool:
+        """Whether the listener has shown to want the episode's playlist in its mood (more yes than no), it is still
+        better than even now and none is surely better: a few skips must not send wanted music elsewhere."""
+        yes, no = self.preferences.evidence(episode.mood, episode.playlist, now)
+        if yes <= no:
+            return False
+        part = self.part_of_day(now)
+        belief = self.posterior(episode.mood, episode.playlist, now, part)
+        if belief[0] <= belief[1]:
+            return False
+        return not any(surely_better(self.posterior(episode.mood, name, now, part), belief)
+                       for name in self.all_playlists() if name != episode.playlist and name not in episode.rejected
+                       and not self.preferences.tolerated_only(episode.mood, name))
+
+    def part_of_day(self, now: float | None = None) -> str:
+        return part_of_day(self._hour_of(self._wall_clock() if now is None else now))
+
+    def posterior(self, mood: str, playlist: str, now: float | None = None, part: str | None = None
+                  ) -> tuple[float, float]:
+        """The Beta(a, b) belief that the listener wants ``playlist`` in ``mood``: over the whole day, or in the
+        part of the day ``part``. That one starts from what the rest of the day says (the prior and the evidence
+        from other parts of the day, scaled down to at most :data:`CONTEXT_PRIOR_STRENGTH`: same mean, less
+        weight) and adds the evidence from that part of the day; with no evidence from elsewhere it is the whole
+        day's belief."""
         now = self._wall_clock() if now is None else now
-        prior = MAPPED_PRIOR if playlist in self.playlists.get(mood, ()) else OTHER_PRIOR
+        prior = MAPPED_PRIOR if self.available.mapped(mood, playlist) else OTHER_PRIOR
+        scale = self.preferences.prior_scale
+        prior = (prior[0] * scale, prior[1] * scale)
         success, failure = self.preferences.evidence(mood, playlist, now)
-        return prior[0] + success, prior[1] + failure
+        if part is None:
+            return prior[0] + success, prior[1] + failure
+        here_success, here_failure = self.preferences.evidence(mood, playlist, now, part)
+        a, b = prior[0] + max(0.0, success - here_success), prior[1] + max(0.0, failure - here_failure)
+        scale = min(1.0, max(CONTEXT_PRIOR_STRENGTH, sum(prior)) / (a + b))
+        return a * scale + here_success, b * scale + here_failure
 
-    def _earned(self, mood: str, now: float) -> list[str]:
-        """Other moods' playlists the listener has shown to want in ``mood`` (more yes than no)."""
-        own = set(self.playlists.get(mood, ()))
-        return [name for name in self.all_playlists() if name not in own
-                and (evidence := self.preferences.evidence(mood, name, now))[0] > evidence[1]]
+    def _earned(self, mood: str, now: float, part: str | None = None) -> list[str]:
+        """Other moods' playlists the listener has shown to want in ``mood``: believed better than the mood's own
+        best at this time of day (``part``) with about 80% certainty, and not only ever tolerated there."""
+        own = self.candidates(mood)
+        best = max((self.posterior(mood, name, now, part) for name in own), key=lambda ab: ab[0] / sum(ab),
+                   default=None)
+        earned = []
+        for name in self.all_playlists():
+            if name in own or self.preferences.tolerated_only(mood, name):
+                continue
+            belief = self.posterior(mood, name, now, part)
+            if best is None or surely_better(belief, best):
+                earned.append(name)
+        return earned
 
-    def choose(self, mood: str, current: str | None = None) -> str | None:
+    def choose(self, mood: str, current: str | None = None, *, present: bool = True) -> str | None:
         """A playlist for ``mood``: ``current`` when it was chosen for this mood and not rejected since, else a
-        Thompson draw; None if no playlist is usable."""
+        Thompson draw from the beliefs for this part of the day; None if no playlist is usable. With nobody in
+        view (``present`` false) nothing is tried: the best belief wins and no other mood's playlist is
+        explored."""
         if mood not in self.playlists:
             return None
         self.refresh()
         now = self._wall_clock()
+        part = self.part_of_day(now)
         episode = self._episode
         if episode is None or episode.mood != mood:
             episode = self._episode = _Episode(mood)
-            if current is not None and current not in self._skipped and self._suits(mood, current, now):
+            if current is not None and self.available.usable(current) and self._suits(mood, current, now, part):
                 episode.playlist = current
         if episode.playlist is not None and episode.playlist == current and current not in episode.rejected \
-                and current not in self._skipped:
+                and self.available.usable(current) and not self.available.superseded(mood, current):
             return current
         lifting = self.policy == "lift"  # the owner chose whose music plays: no cross-mood choices
         usable = self.all_playlists()
         playable = {name for name in usable if self._playable(name, now)}
+        if not playable & set(self.candidates(mood)):  # skips in misread moods must not take a mood's music away
+            playable |= set(self.candidates(mood))
 
         def allowed(names: list[str]) -> list[str]:
-            return [name for name in names if name not in episode.rejected and name in playable]
+            return [name for name in names if name not in episode.rejected and name in playable
+                    and self.choices.get(mood, name) != "exclude"]
 
         own = allowed(self.candidates(mood))
-        if lifting:
+        pinned = allowed(self.choices.pinned(mood))
+        if pinned:  # the owner's word: only the pinned ones
+            pool = pinned
+        elif lifting:
             pool = own
-        elif self._rng.random() < self.explore:
-            pool = allowed(usable)
+        elif present and self._rng.random() < self.explore:
+            pool = allowed([name for name in usable if not self.preferences.tolerated_only(mood, name)
+                            or self.available.mapped(mood, name)])
         else:
-            pool = own + allowed(self._earned(mood, now))
+            pool = own + allowed(self._earned(mood, now, part))
         if not pool and not lifting and not episode.rejected - set(self.candidates(mood)):
             # the mood's own playlists were rejected: try one from another mood; if that is rejected too, the
             # mood's own come back (a few unlucky skips must not send the music through every playlist)
@@ -206,7 +271,11 @@ class MusicPolicy:
             pool = self.candidates(mood) or ([] if lifting else usable)
         if not pool:
             return None
-        draws = {name: self._rng.betavariate(*self.posterior(mood, name, now)) for name in pool}
+        beliefs = {name: self.posterior(mood, name, now, part) for name in pool}
+        if present:
+            draws = {name: self._rng.betavariate(a, b) for name, (a, b) in beliefs.items()}
+        else:
+            draws = {name: a / (a + b) for name, (a, b) in beliefs.items()}
         episode.playlist = max(draws, key=draws.get)
         episode.early_skips_in_a_row = 0
         return episode.playlist
@@ -217,22 +286,26 @@ class MusicPolicy:
         return songs is None or any(self.preferences.held_off(song, now, self.hold_off_s) is None
                                     for song in songs)
 
-    def _suits(self, mood: str, playlist: str, now: float) -> bool:
+    def _suits(self, mood: str, playlist: str, now: float, part: str) -> bool:
         """Keep what already plays at the start of a mood when it is the mood's own or earned there, and the
-        listener has not turned against it (posterior mean at least even)."""
-        if playlist not in self.candidates(mood) and playlist not in self._earned(mood, now):
+        listener has not turned against it at this time of day (posterior mean at least even)."""
+        if playlist not in self.candidates(mood) and playlist not in self._earned(mood, now, part) \
+                or not self.choices.allows(mood, playlist):
             return False
-        a, b = self.posterior(mood, playlist, now)
+        a, b = self.posterior(mood, playlist, now, part)
         return a / (a + b) >= 0.5
 
     def rejected(self) -> bool:
-        """Whether the playlist chosen for the current mood was just rejected: two early skips in a row, or its
-        last song not on hold-off was skipped early."""
+        """Whether the playlist chosen for the current mood was just rejected: two early skips in a row (unless
+        still believed the best), or its last song not on hold-off was skipped early while another of the mood's own
+        playlists has songs left."""
         self.refresh()
         episode = self._episode
         if episode is None or episode.playlist is None:
             return False
-        if episode.playlist not in episode.rejected and not self._playable(episode.playlist, self._wall_clock()):
+        now = self._wall_clock()
+        if episode.playlist not in episode.rejected and not self._playable(episode.playlist, now) \
+                and any(self._playable(name, now) for name in self.candidates(episode.mood)):
             log.info("every song of %s is on hold-off: another playlist for mood %s", episode.playlist, episode.mood)
             episode.rejected.add(episode.playlist)
         return episode.playlist in episode.rejected
@@ -251,31 +324,16 @@ class MusicPolicy:
         return held, liked
 
     def insights(self, now: float | None = None) -> dict:
-        """What was learned: per mood, each playlist with its estimated preference (posterior mean and standard
-        deviation), whether the config maps it there, and the evidence counts; and the songs on hold-off (how
-        many, and the :data:`MAX_HELD_OFF_SHOWN` skipped last, latest first)."""
+        """What was learned (:func:`moodbox.music.insights.insights`)."""
         self.refresh()
-        now = self._wall_clock() if now is None else now
-        moods = {}
-        learned_moods = {mood for mood, _ in self.preferences.counts}
-        for mood in list(self.playlists) + sorted(learned_moods - set(self.playlists)):
-            rows = []
-            for name in self.all_playlists():
-                counts = self.preferences.counts.get((mood, name), Counter())
-                mapped = name in self.playlists.get(mood, ())
-                if not mapped and not counts:
-                    continue
-                a, b = self.posterior(mood, name, now)
-                rows.append({"playlist": name, "mapped": mapped, "preference": round(a / (a + b), 3),
-                             "uncertainty": round(math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1))), 3),
-                             "likes": counts["like"], "holds": counts["hold"], "full_plays": counts["played"],
-                             "early_skips": counts["early_skip"], "late_skips": counts["late_skip"]})
-            moods[mood] = sorted(rows, key=lambda row: -row["preference"])
-        held = self.preferences.held_off_tracks(now, self.hold_off_s)
-        latest = sorted(held.items(), key=lambda item: (-item[1], item[0]))[:MAX_HELD_OFF_SHOWN]
-        return {"moods": moods, "held_off_count": len(held),
-                "held_off": [{"track": track, "until": round(until, 1)} for track, until in latest],
-                "half_life_days": self.preferences.half_life_s / 86400.0, "explore": self.explore}
+        return insights(self, self._wall_clock() if now is None else now)
+
+    def set_choice(self, mood: str, playlist: str, choice: str | None) -> None:
+        """The owner's word on ``playlist`` for ``mood`` (:mod:`moodbox.music.choices`; None: the box chooses);
+        ValueError for an unknown mood, playlist or choice."""
+        self.choices.set(mood, playlist, choice, moods=list(self.playlists), playlists=self.all_playlists())
+        if self._episode is not None and self._episode.mood == mood:
+            self._episode.playlist = None  # choose again at the next tick
 
     def hold(self, now: float) -> None:
         """Keep the current music for ``hold_minutes`` from ``now``."""

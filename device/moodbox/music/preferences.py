@@ -1,14 +1,22 @@
-"""The listener's preferences as the policy learns them: decayed evidence per (mood, playlist) and per-track memory,
-built by replaying the feedback log (:mod:`moodbox.music.policy` chooses with them).
+"""The listener's preferences as the policy learns them, built by replaying the feedback log
+(:mod:`moodbox.music.policy` chooses with them): decayed evidence per (mood, part of the day, playlist), weighed by
+what the box knew when it happened (:func:`evidence_weight`); the listener's habits (how often it skips and likes);
+and per-track memory. Events older than ``state.history_days`` are folded into the store's summary of this state
+(:func:`compact_feedback`), so that replaying does not grow with the box's age.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import math
+import time
 from collections import Counter, defaultdict
-from typing import Iterable
+from typing import Callable, Iterable
 
 from moodbox.music.store import Event
+
+log = logging.getLogger(__name__)
 
 EARLY_SKIP_S = 30.0
 # evidence kind -> (success, failure) pseudo-counts it adds to the playlist's Beta posterior in that mood
@@ -17,9 +25,35 @@ REWARDS = {
     "late_skip": (0.0, 0.5),
     "like": (1.0, 0.0),
     "hold": (0.5, 0.0),
-    "played": (0.25, 0.0),
+    "played": (1.0, 0.0),  # times the listener's skip odds (evidence_weight): at most as strong as a like
 }
 _MAX_EXPONENT = 256.0  # decayed sums are kept relative to an origin, moved forward before they overflow
+
+# What the box knew when it happened weighs the evidence (see evidence_weight):
+MIN_FACE_SHARE = 0.5         # a full play teaches only when a face was in view for at least half of the song
+FULL_CONFIDENCE = 0.7        # feedback in a mood believed this surely counts fully, in a less sure one in proportion
+SKIP_RATE_PRIOR = (0.2, 20.0)   # (skips per song, songs' worth) assumed before the listener has shown theirs
+LIKE_RATE_PRIOR = (0.05, 10.0)   # (likes per song, songs' worth)
+RATE_MEMORY_SONGS = 100.0    # the listener's habits are estimated over about the last 100 songs heard
+# An other mood's playlist heard this many times in a mood without a like or hold, where the listener's like rate
+# would have given this many likes had it been wanted, is tolerated, not wanted: it is tried there no more
+RETIRE_AFTER_EXPECTED_LIKES = 2.0
+PARTS_OF_DAY = ("morning", "day", "evening", "night")
+
+
+def part_of_day(hour: float) -> str:
+    """morning 6-12 h, day 12-18 h, evening 18-22 h, night 22-6 h."""
+    if 6 <= hour < 12:
+        return "morning"
+    if 12 <= hour < 18:
+        return "day"
+    return "evening" if 18 <= hour < 22 else "night"
+
+
+def local_hour(at: float) -> float:
+    """The hour of the day (with its fraction) at Unix time ``at`` on this box's clock."""
+    moment = time.localtime(at)
+    return moment.tm_hour + moment.tm_min / 60.0
 
 
 def evidence_kind(event: Event) -> str | None:
@@ -32,17 +66,65 @@ def evidence_kind(event: Event) -> str | None:
     return event.action if event.action in REWARDS else None
 
 
-class Preferences:
-    """The learning state: decayed evidence per (mood, playlist) and per-track memory, built from events."""
+def seen(event: Event) -> bool:
+    """Whether the listener was there for it: a button was pressed, or a face was in view for most of the song
+    (not known, before schema version 4: yes)."""
+    return event.action != "played" or event.face_share is None or event.face_share >= MIN_FACE_SHARE
 
-    def __init__(self, half_life_days: float = 30.0):
+
+def evidence_weight(event: Event, skip_rate: float) -> float:
+    """How much an event of a :data:`REWARDS` kind teaches about its playlist in its mood, 0-1:
+
+    - nothing while the music was held (the listener chose it, not the box), except the hold itself;
+    - a full play nothing unless a face was in view for most of it, and then the listener's odds of skipping a
+      song (``skip_rate`` / (1 - ``skip_rate``), at most 1): a song not skipped by a listener who seldom skips
+      says little, and a playlist skipped as often as the listener's average song ends up even (mean 0.5);
+    - in proportion to the believed mood's confidence up to :data:`FULL_CONFIDENCE`.
+    """
+    if event.held and event.action != "hold":
+        return 0.0
+    weight = 1.0
+    if event.action == "played":
+        if not seen(event):
+            return 0.0
+        weight = min(1.0, skip_rate / (1.0 - skip_rate))
+    if event.confidence is not None:
+        weight *= min(1.0, max(0.0, event.confidence) / FULL_CONFIDENCE)
+    return weight
+
+
+class Preferences:
+    """The learning state, built from events: decayed evidence per (mood, part of day, playlist) (part None: the
+    whole day), the listener's button habits, and per-track memory."""
+
+    def __init__(self, half_life_days: float = 30.0, hour_of: Callable[[float], float] = local_hour):
         self.half_life_s = half_life_days * 86400.0
         self.last_id = 0
+        self._hour_of = hour_of
         self._origin: float | None = None
-        self._sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
-        self.counts: dict[tuple[str, str], Counter] = defaultdict(Counter)
+        self._sums: dict[tuple[str, str | None, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+        self.counts: dict[tuple[str, str | None, str], Counter] = defaultdict(Counter)  # events that taught
+        self._songs, self._skips, self._likes = 0.0, 0.0, 0.0  # decayed over RATE_MEMORY_SONGS songs heard
         self._early_skips: dict[str, float] = {}  # track -> when it was last skipped early
-        self._likes: dict[str, float] = {}        # track -> when it was last liked
+        self._liked: dict[str, float] = {}        # track -> when it was last liked
+
+    @property
+    def skip_rate(self) -> float:
+        """Skips per song heard, recently."""
+        rate, songs = SKIP_RATE_PRIOR
+        return (self._skips + rate * songs) / (self._songs + songs)
+
+    @property
+    def prior_scale(self) -> float:
+        """The priors count as a few songs' worth of this listener's evidence: a song teaches about twice the skip
+        rate (a skip, or a full play at the skip odds), so the priors are scaled down for a listener who skips
+        less than :data:`SKIP_RATE_PRIOR` assumes."""
+        return min(1.0, max(0.1, self.skip_rate / SKIP_RATE_PRIOR[0]))
+
+    @property
+    def like_rate(self) -> float:
+        rate, songs = LIKE_RATE_PRIOR
+        return (self._likes + rate * songs) / (self._songs + songs)
 
     def add(self, events: Iterable[Event]) -> None:
         for event in events:
@@ -51,8 +133,10 @@ class Preferences:
             if kind is None:
                 continue
             if event.track is not None and kind in ("early_skip", "like"):
-                (self._early_skips if kind == "early_skip" else self._likes)[event.track] = event.at
-            if event.mood is None or event.playlist is None:
+                (self._early_skips if kind == "early_skip" else self._liked)[event.track] = event.at
+            weight = evidence_weight(event, self.skip_rate)
+            self._count_habits(event, kind)
+            if event.mood is None or event.playlist is None or weight == 0.0:
                 continue
             if self._origin is None:
                 self._origin = event.at
@@ -60,12 +144,21 @@ class Preferences:
             if exponent > _MAX_EXPONENT:
                 self._rebase(event.at)
                 exponent = 0.0
-            weight = 2.0 ** exponent
+            weight *= 2.0 ** exponent
             success, failure = REWARDS[kind]
-            sums = self._sums[(event.mood, event.playlist)]
-            sums[0] += success * weight
-            sums[1] += failure * weight
-            self.counts[(event.mood, event.playlist)][kind] += 1
+            for part in (None, part_of_day(self._hour_of(event.at))):
+                sums = self._sums[(event.mood, part, event.playlist)]
+                sums[0] += success * weight
+                sums[1] += failure * weight
+                self.counts[(event.mood, part, event.playlist)][kind] += 1
+
+    def _count_habits(self, event: Event, kind: str) -> None:
+        if kind == "like":
+            self._likes += 1.0
+        elif kind != "hold" and seen(event):  # a song heard: skipped, or played to its end with the listener in view
+            keep = 1.0 - 1.0 / RATE_MEMORY_SONGS
+            self._songs, self._skips, self._likes = self._songs * keep + 1.0, self._skips * keep, self._likes * keep
+            self._skips += kind != "played"
 
     def _rebase(self, origin: float) -> None:
         scale = 2.0 ** (-(origin - self._origin) / self.half_life_s)
@@ -74,24 +167,85 @@ class Preferences:
             sums[1] *= scale
         self._origin = origin
 
-    def evidence(self, mood: str, playlist: str, now: float) -> tuple[float, float]:
-        """(success, failure) pseudo-counts for ``playlist`` in ``mood``, faded to ``now``."""
-        if self._origin is None or (mood, playlist) not in self._sums:
+    def export(self) -> str:
+        """The learning state as JSON (the store keeps it as the summary of compacted events)."""
+        return json.dumps({
+            "half_life_days": self.half_life_s / 86400.0, "origin": self._origin,
+            "sums": [[mood, part, playlist, *sums] for (mood, part, playlist), sums in self._sums.items()],
+            "counts": [[mood, part, playlist, dict(counts)] for (mood, part, playlist), counts in self.counts.items()],
+            "habits": [self._songs, self._skips, self._likes],
+            "early_skips": self._early_skips, "liked": self._liked})
+
+    def load(self, last_id: int, data: str) -> None:
+        """Start from a summary written by :meth:`export` (of events up to ``last_id``). Its sums were faded with
+        the half-life of their time; a changed ``music.half_life_days`` applies from then on."""
+        state = json.loads(data)
+        self.last_id, self._origin = last_id, state["origin"]
+        for mood, part, playlist, success, failure in state["sums"]:
+            self._sums[(mood, part, playlist)] = [success, failure]
+        for mood, part, playlist, counts in state["counts"]:
+            self.counts[(mood, part, playlist)] = Counter(counts)
+        self._songs, self._skips, self._likes = state["habits"]
+        self._early_skips, self._liked = dict(state["early_skips"]), dict(state["liked"])
+
+    def evidence(self, mood: str, playlist: str, now: float, part: str | None = None) -> tuple[float, float]:
+        """(success, failure) pseudo-counts for ``playlist`` in ``mood`` (in part of the day ``part``, None: all
+        day), faded to ``now``."""
+        sums = self._sums.get((mood, part, playlist))
+        if self._origin is None or sums is None:
             return 0.0, 0.0
         scale = 2.0 ** (-(now - self._origin) / self.half_life_s)
-        success, failure = self._sums[(mood, playlist)]
-        return success * scale, failure * scale
+        return sums[0] * scale, sums[1] * scale
+
+    def tolerated_only(self, mood: str, playlist: str) -> bool:
+        """Heard in ``mood`` so often without a like or hold that a listener with these button habits would have
+        liked it by now, were it wanted there."""
+        counts = self.counts.get((mood, None, playlist))
+        if not counts or counts["like"] or counts["hold"]:
+            return False
+        heard = counts["played"] + counts["early_skip"] + counts["late_skip"]
+        return heard * self.like_rate >= RETIRE_AFTER_EXPECTED_LIKES
 
     def held_off(self, track: str, now: float, hold_off_s: float) -> float | None:
         """When the hold-off of an early-skipped ``track`` ends, or None when it is not held off."""
         skipped = self._early_skips.get(track)
-        if skipped is None or now >= skipped + hold_off_s or self._likes.get(track, -math.inf) > skipped:
+        if skipped is None or now >= skipped + hold_off_s or self._liked.get(track, -math.inf) > skipped:
             return None
         return skipped + hold_off_s
 
     def liked(self, track: str) -> bool:
-        return self._likes.get(track, -math.inf) > self._early_skips.get(track, -math.inf)
+        return self._liked.get(track, -math.inf) > self._early_skips.get(track, -math.inf)
 
     def held_off_tracks(self, now: float, hold_off_s: float) -> dict[str, float]:
         return {track: until for track in self._early_skips
                 if (until := self.held_off(track, now, hold_off_s)) is not None}
+
+
+def surely_better(belief: tuple[float, float], than: tuple[float, float], z: float = 0.84) -> bool:
+    """Whether Beta ``belief`` beats Beta ``than`` with about 80% certainty (normal approximation)."""
+    def moments(a: float, b: float) -> tuple[float, float]:
+        return a / (a + b), a * b / ((a + b) ** 2 * (a + b + 1))
+
+    (mean, var), (other_mean, other_var) = moments(*belief), moments(*than)
+    return mean - other_mean > z * math.sqrt(var + other_var)
+
+
+COMPACT_BATCH = 10000  # events folded per transaction (a first compaction of years of events stays small)
+
+
+def compact_feedback(store, *, half_life_days: float, history_days: float, now: float | None = None) -> int:
+    """Fold the feedback events older than ``history_days`` into the store's summary of what was learned and
+    delete them (and the plays as old); returns how many events were deleted. The policy then starts from the
+    summary and replays only the recent events, so its memory and start-up time do not grow with the box's age."""
+    before = (time.time() if now is None else now) - history_days * 86400.0
+    preferences = Preferences(half_life_days)
+    summary = store.summary()
+    if summary is not None:
+        preferences.load(*summary)
+    deleted = 0
+    while events := store.events_before(preferences.last_id, before, limit=COMPACT_BATCH):
+        preferences.add(events)
+        deleted += store.compact(preferences.last_id, preferences.export(), before)
+    if deleted:
+        log.info("compacted %d feedback events older than %g days into the learning summary", deleted, history_days)
+    return deleted

@@ -14,10 +14,16 @@ keeps playing music.
     2
     >>> [(event.action, event.mood, event.playlist, event.elapsed_s) for event in store.events_after(0)]
     [('like', 'happy', 'upbeat', None), ('skip', 'sad', 'calm', 4.0)]
+    >>> store.record_feedback(action="played", expression=None, mood="sad", playlist="calm", track="c.ogg",
+    ...                       confidence=0.6, face_share=0.25)
+    3
+    >>> event = store.events_after(2)[0]; (event.confidence, event.face_share, event.held)
+    (0.6, 0.25, False)
     >>> store.close()
 
 The feedback table is the event log the music policy learns from (:mod:`moodbox.music.policy` derives everything it
-knows by replaying it), so deleting ``feedback.db`` resets what the box learned.
+knows by replaying it), so deleting ``feedback.db`` resets what the box learned. Events older than
+``state.history_days`` are folded into one summary row and deleted (:func:`moodbox.music.preferences.compact_feedback`).
 """
 
 from __future__ import annotations
@@ -32,62 +38,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moodbox.errors import MoodboxError
+from moodbox.music.schema import FEEDBACK_ACTIONS, SCHEMA, SCHEMA_VERSION, SUMMARY_TABLE, upgrade
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
-# hold / release: the music held and let go by the listener; pause / resume: the camera's privacy pause;
-# played: a song played to its end (nobody skipped it)
-FEEDBACK_ACTIONS = ("skip", "like", "hold", "release", "pause", "resume", "played")
+# the columns of an Event, in its order
+_EVENT_COLUMNS = "id, at, action, mood, playlist, track, elapsed_s, confidence, face_share, held"
 
-# Version 3 has no CHECK on the action: which actions exist is the code's business (FEEDBACK_ACTIONS), and a
-# new one must not need a table rebuild. elapsed_s: how far into the song the action came (early or late skip).
-_FEEDBACK_TABLE = """
-CREATE TABLE feedback (
-    id         INTEGER PRIMARY KEY,
-    at         REAL NOT NULL,                    -- Unix time, seconds
-    action     TEXT NOT NULL,
-    expression TEXT,                             -- what the model saw when the button was pressed
-    mood       TEXT,                             -- the smoothed mood at that moment
-    playlist   TEXT,                             -- the playlist the song came from
-    track      TEXT,
-    elapsed_s  REAL                              -- seconds into the song; NULL when not known (before version 3)
-);
-CREATE INDEX feedback_by_playlist ON feedback (playlist);
-"""
 
-# SQLite cannot drop a CHECK in place, so the table is rebuilt; every event is copied over, ids included.
-_REBUILD_FEEDBACK = f"""
-ALTER TABLE feedback RENAME TO feedback_old;
-DROP INDEX feedback_by_playlist;
-{_FEEDBACK_TABLE}
-INSERT INTO feedback (id, at, action, expression, mood, playlist, track)
-    SELECT id, at, action, expression, mood, playlist, track FROM feedback_old;
-DROP TABLE feedback_old;
-"""
-
-# Version 1 only allowed skip, like and hold; version 2 added release, pause and resume, still under a CHECK.
-_UPGRADE = f"""
-BEGIN IMMEDIATE;
-{_REBUILD_FEEDBACK}
-PRAGMA user_version = {SCHEMA_VERSION};
-COMMIT;
-"""
-
-_SCHEMA = f"""
-BEGIN IMMEDIATE;
-{_FEEDBACK_TABLE}
-CREATE TABLE plays (
-    id       INTEGER PRIMARY KEY,
-    at       REAL NOT NULL,
-    track    TEXT NOT NULL,
-    playlist TEXT,
-    mood     TEXT,
-    reason   TEXT NOT NULL                       -- why it started, e.g. "mood changed to sad", "skip"
-);
-PRAGMA user_version = {SCHEMA_VERSION};
-COMMIT;
-"""
+def _event(row: tuple) -> Event:
+    return Event(*row[:9], bool(row[9]))
 
 
 class StoreError(MoodboxError):
@@ -133,6 +93,9 @@ class Event:
     playlist: str | None
     track: str | None
     elapsed_s: float | None = None
+    confidence: float | None = None   # the believed mood's confidence (None: not known, before version 4)
+    face_share: float | None = None   # share of the song a face was in view ("played"; None: not known)
+    held: bool = False                # the music was held by the listener
 
 
 class FeedbackStore:
@@ -168,11 +131,12 @@ class FeedbackStore:
                              f"moodbox understands ({SCHEMA_VERSION}): upgrade moodbox or move the file aside")
         if version < SCHEMA_VERSION:
             try:
-                self._db.executescript(_SCHEMA if version == 0 else _UPGRADE)
+                self._db.executescript(SCHEMA if version == 0 else upgrade(version))
             except sqlite3.Error:
                 if self._db.in_transaction:
                     self._db.rollback()
                 raise
+        self._db.executescript(SUMMARY_TABLE)
 
     @contextmanager
     def _sqlite_errors(self, doing: str):
@@ -198,23 +162,23 @@ class FeedbackStore:
 
     def _insert(self, doing: str, sql: str, values: tuple) -> int:
         with self._lock, self._sqlite_errors(doing):
-            if self._db is None:
-                raise StoreError(f"feedback database {self.path} is closed")
-            row_id = self._db.execute(sql, values).lastrowid
+            row_id = self._open_db().execute(sql, values).lastrowid
             self.last_error = None
             return row_id
 
     def record_feedback(self, *, action: str, expression: str | None, mood: str | None, playlist: str | None,
-                        track: str | None, at: float | None = None, elapsed_s: float | None = None) -> int:
+                        track: str | None, at: float | None = None, elapsed_s: float | None = None,
+                        confidence: float | None = None, face_share: float | None = None, held: bool = False) -> int:
         """Store one feedback event (button, CLI, or a song played to its end); returns its id once it is on
-        disk."""
+        disk. ``confidence``, ``face_share`` and ``held``: what the box knew then (see :class:`Event`)."""
         if action not in FEEDBACK_ACTIONS:
             raise ValueError(f"feedback action must be one of {', '.join(FEEDBACK_ACTIONS)}, got {action!r}")
         return self._insert(
             "record feedback",
-            "INSERT INTO feedback (at, action, expression, mood, playlist, track, elapsed_s)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (time.time() if at is None else at, action, expression, mood, playlist, track, elapsed_s))
+            "INSERT INTO feedback (at, action, expression, mood, playlist, track, elapsed_s, confidence, face_share,"
+            " held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (time.time() if at is None else at, action, expression, mood, playlist, track, elapsed_s, confidence,
+             face_share, int(held)))
 
     def record_play(self, *, track: str, playlist: str | None, mood: str | None, reason: str,
                     at: float | None = None) -> int:
@@ -227,12 +191,47 @@ class FeedbackStore:
     def events_after(self, last_id: int) -> list[Event]:
         """The feedback events with an id above ``last_id``, oldest first (0: the whole log)."""
         with self._lock, self._sqlite_errors("read feedback"):
-            if self._db is None:
-                raise StoreError(f"feedback database {self.path} is closed")
-            rows = self._db.execute(
-                "SELECT id, at, action, mood, playlist, track, elapsed_s FROM feedback WHERE id > ? ORDER BY id",
-                (last_id,)).fetchall()
-        return [Event(*row) for row in rows]
+            rows = self._open_db().execute(f"SELECT {_EVENT_COLUMNS} FROM feedback WHERE id > ? ORDER BY id",
+                                           (last_id,)).fetchall()
+        return [_event(row) for row in rows]
+
+    def _open_db(self) -> sqlite3.Connection:
+        """The connection, or StoreError once closed (call with the lock held)."""
+        if self._db is None:
+            raise StoreError(f"feedback database {self.path} is closed")
+        return self._db
+
+    def summary(self) -> tuple[int, str] | None:
+        """``(last_id, data)`` of the compacted old evidence, or None when nothing was compacted yet."""
+        with self._lock, self._sqlite_errors("read the feedback summary"):
+            return self._open_db().execute("SELECT last_id, data FROM feedback_summary").fetchone()
+
+    def events_before(self, after_id: int, before: float, *, limit: int = -1) -> list[Event]:
+        """The feedback events after ``after_id`` up to the first one at or after ``before`` (Unix time), at most
+        ``limit``: a run of ids with no gap, so that a summary up to the last of them misses none."""
+        with self._lock, self._sqlite_errors("read feedback"):
+            rows = self._open_db().execute(
+                f"SELECT {_EVENT_COLUMNS} FROM feedback WHERE id > ?1 AND id < "
+                "COALESCE((SELECT MIN(id) FROM feedback WHERE id > ?1 AND at >= ?2), 9223372036854775807) "
+                "ORDER BY id LIMIT ?3", (after_id, before, limit)).fetchall()
+        return [_event(row) for row in rows]
+
+    def compact(self, last_id: int, data: str, before: float) -> int:
+        """At once: the summary of the events up to ``last_id``, those events and the plays before ``before`` deleted
+        (the newest event stays, so that ids are never reused); returns how many events were deleted."""
+        with self._lock, self._sqlite_errors("compact old feedback"):
+            self._open_db().execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("INSERT OR REPLACE INTO feedback_summary VALUES (1, ?, ?)", (last_id, data))
+                deleted = self._db.execute(
+                    "DELETE FROM feedback WHERE id <= ? AND at < ? AND id < (SELECT MAX(id) FROM feedback)",
+                    (last_id, before)).rowcount
+                self._db.execute("DELETE FROM plays WHERE at < ?", (before,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.rollback()
+                raise
+            return deleted
 
     def close(self) -> None:
         with self._lock:

@@ -2,9 +2,14 @@
 
 Two model files in ``models/music/``: ``musicnn_msd.tflite`` (MusiCNN with its Million Song Dataset weights, one
 3 s log-mel patch in, 50 tag probabilities and a 200-d embedding out) and ``mood.json`` (the contract: front-end
-parameters, output names, and the mood head, a multinomial logistic regression over the patch-averaged embedding
-and tag probabilities). Valence is P(Q1) + P(Q4) - P(Q2) - P(Q3) and arousal P(Q1) + P(Q2) - P(Q3) - P(Q4); the
-quadrant is the most probable one.
+parameters, output names, and the mood head: the embedding and tag probabilities pooled over the patches (mean, or
+mean and standard deviation), standardised, and one or more classifiers whose probabilities are averaged).
+Valence is P(Q1) + P(Q4) - P(Q2) - P(Q3) and arousal P(Q1) + P(Q2) - P(Q3) - P(Q4); the quadrant is the most
+probable one. Audio that is not music (too short, silent, noise, NaN samples) never gets here: the front end
+(:func:`moodbox.music.audio.read_segments`) names it with a :class:`moodbox.music.audio.NotAnalysable` outcome.
+
+Numerical libraries run single-threaded in the analysing process (threadpoolctl): an idle OpenBLAS worker thread
+otherwise spins beside the one-thread network.
 
 Quadrants of Russell's circumplex: Q1 positive/energetic (happy), Q2 negative/energetic (angry, tense),
 Q3 negative/calm (sad), Q4 positive/calm (relaxed, tender). With the shipped model::
@@ -56,6 +61,13 @@ def load_interpreter(path: Path, threads: int = 1):
         raise MusicModelError(f"{path}: cannot load TFLite model: {err}") from None
 
 
+def _single_threaded_numerics(threads: int) -> None:
+    """Limit numpy's BLAS (and any OpenMP pool) to ``threads`` for this process; works after numpy's import."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)
+
+
 class MusicnnEmbedder:
     """Patches -> mean tag probabilities [50] and mean embedding [200]; the part training shares with the box."""
 
@@ -74,19 +86,49 @@ class MusicnnEmbedder:
                              f"{TAG_COUNT} tags and a {EMBEDDING_SIZE}-d embedding")
         self._tags, self._embedding = outputs[TAG_COUNT], outputs[EMBEDDING_SIZE]
 
-    def __call__(self, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def per_patch(self, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Tag probabilities ``[n, 50]`` and embeddings ``[n, 200]``, one row per patch."""
         tags, embeddings = [], []
         for patch in patches:
             self.interpreter.set_tensor(self._input["index"], patch[None].astype(np.float32))
             self.interpreter.invoke()
             tags.append(self.interpreter.get_tensor(self._tags)[0].copy())
             embeddings.append(self.interpreter.get_tensor(self._embedding)[0].copy())
-        return np.mean(tags, axis=0), np.mean(embeddings, axis=0)
+        return np.array(tags), np.array(embeddings)
+
+    def __call__(self, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        tags, embeddings = self.per_patch(patches)
+        return tags.mean(axis=0), embeddings.mean(axis=0)
 
 
-def head_features(tags: np.ndarray, embedding: np.ndarray) -> np.ndarray:
-    """The head's input: the mean embedding then the mean tag probabilities (the order ``mood.json`` declares)."""
-    return np.concatenate([embedding, tags]).astype(np.float64)
+POOLINGS = {"mean": lambda x: x.mean(axis=0), "std": lambda x: x.std(axis=0)}
+
+
+def head_features(tags: np.ndarray, embedding: np.ndarray, pooling: tuple[str, ...] = ("mean",)) -> np.ndarray:
+    """The head's input from per-patch outputs ``[n, 50]`` and ``[n, 200]``: per pooling in ``pooling`` (the order
+    ``mood.json`` declares), the pooled embedding then the pooled tag probabilities."""
+    return np.concatenate([POOLINGS[name](part) for name in pooling for part in (embedding, tags)]).astype(np.float64)
+
+
+def read_contract(model_dir: str | Path) -> dict:
+    """``mood.json`` of ``model_dir``; a missing or unreadable one is a :class:`MusicModelError` naming it."""
+    path = Path(model_dir) / "mood.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise MusicModelError(f"{path}: music model contract not found (build it with `moodbox-train music`)") \
+            from None
+    except (OSError, ValueError) as err:
+        raise MusicModelError(f"{path}: cannot read: {err}") from None
+
+
+def load_floors(model_dir: str | Path) -> dict[str, float]:
+    """The playlist confidence floors of the model, by set of quadrants (``"Q3+Q4"``: see ``mood.json``)."""
+    return _floors(read_contract(model_dir))
+
+
+def _floors(contract: dict) -> dict[str, float]:
+    return {rule: float(floor) for rule, floor in contract.get("floors", {}).get("by_quadrants", {}).items()}
 
 
 class MusicTagger:
@@ -94,19 +136,16 @@ class MusicTagger:
 
     def __init__(self, model_dir: str | Path = DEFAULT_MODEL_DIR, threads: int = 1):
         model_dir = Path(model_dir)
-        contract_path = model_dir / "mood.json"
-        try:
-            self.contract = json.loads(contract_path.read_text())
-        except FileNotFoundError:
-            raise MusicModelError(f"{contract_path}: music model contract not found "
-                             "(build it with `moodbox-train music`)") from None
-        except (OSError, ValueError) as err:
-            raise MusicModelError(f"{contract_path}: cannot read: {err}") from None
-        self._check_contract(contract_path)
+        self.contract = read_contract(model_dir)
+        self._check_contract(model_dir / "mood.json")
+        _single_threaded_numerics(threads)
         self.embedder = MusicnnEmbedder(model_dir / self.contract["model"], threads)
         head = self.contract["head"]
+        self.pooling = tuple(head.get("pooling", ["mean"]))
         self._mean, self._scale = np.asarray(head["mean"]), np.asarray(head["scale"])
-        self._coef, self._intercept = np.asarray(head["coef"]), np.asarray(head["intercept"])
+        self._members = [([(np.asarray(layer["weight"]), np.asarray(layer["bias"])) for layer in member["layers"]],
+                          float(member["temperature"])) for member in head["members"]]
+        self.floors = _floors(self.contract)
         self.tag_names = list(self.contract["tags"])
         self.max_patches = int(self.contract["front_end"]["max_patches"])
         self.version = f"{self.contract['name']}:{self.contract.get('trained_on_sha256', '')[:12]}"
@@ -122,17 +161,34 @@ class MusicTagger:
         head = self.contract.get("head", {})
         if head.get("classes") != list(QUADRANTS):
             raise MusicModelError(f"{path}: head.classes must be {list(QUADRANTS)}, got {head.get('classes')}")
+        if not head.get("members") or set(head.get("pooling", ["mean"])) - set(POOLINGS):
+            raise MusicModelError(f"{path}: head needs members and a pooling from {sorted(POOLINGS)} "
+                                  "(rebuild it with `moodbox-train music`)")
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
-        logits = ((features - self._mean) / self._scale) @ self._coef.T + self._intercept
-        exp = np.exp(logits - logits.max())
-        return exp / exp.sum()
+        """The head: standardise; per member dense layers with ReLU between them and a softmax at the temperature
+        it was calibrated at; the members' probabilities averaged."""
+        standard = (features - self._mean) / self._scale
+        probabilities = []
+        for layers, temperature in self._members:
+            x = standard
+            for number, (weight, bias) in enumerate(layers):
+                x = x @ weight + bias
+                if number < len(layers) - 1:
+                    x = np.maximum(x, 0.0)
+            exp = np.exp((x - x.max()) / temperature)
+            probabilities.append(exp / exp.sum())
+        return np.mean(probabilities, axis=0)
 
     def tag(self, path: str | Path) -> TrackMood:
-        """Analyse one file; raises :class:`moodbox.music.audio.AudioError` naming a file it cannot decode."""
+        """Analyse one file; raises :class:`moodbox.music.audio.AudioError` naming a file it cannot use (a
+        :class:`moodbox.music.audio.NotAnalysable` for audio that is not music)."""
         patches = audio.logmel_patches(audio.read_segments(path, self.max_patches))
-        tags, embedding = self.embedder(patches)
-        p = self.probabilities(head_features(tags, embedding))
+        tags, embedding = self.embedder.per_patch(patches)
+        p = self.probabilities(head_features(tags, embedding, self.pooling))
+        if not np.isfinite(p).all():  # the checks keep NaN out; never let one reach a playlist
+            raise audio.NotAnalysable(Path(path), "invalid samples", "the model's output is not a number")
+        tags = tags.mean(axis=0)
         return TrackMood(valence=float(p[0] + p[3] - p[1] - p[2]), arousal=float(p[0] + p[1] - p[2] - p[3]),
                          quadrant=QUADRANTS[int(np.argmax(p))],
                          probabilities={q: float(v) for q, v in zip(QUADRANTS, p)},

@@ -12,7 +12,7 @@ BLAZEFACE_SIZE = 128
 BLAZEFACE_STRIDES = (8, 16, 16, 16)
 NMS_IOU = 0.3  # MediaPipe's min_suppression_threshold for this model
 SAME_FACE_RATIO = 2.0  # box widths of two looks at one face (a face ~24 px in the input: a third off either way)
-SCAN_LEVELS = ((0.75, 0.5), (0.5, 0.25), (0.3, 0.125), (0.2, 0.0625))  # (tile side, overlap), shares of frame width
+SCAN_LEVELS = ((0.3, 0.125), (0.2, 0.0625))  # (tile side, overlap), shares of frame width; the wide look does the rest
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,17 @@ def ssd_anchors(size: int = BLAZEFACE_SIZE, strides=BLAZEFACE_STRIDES) -> np.nda
         anchors.append(np.repeat(grid, per_cell, axis=0))
         layer = same
     return np.concatenate(anchors)
+
+
+def grid_anchors(width: int, height: int) -> np.ndarray:
+    """Anchor centres (x, y) in input pixels of the short-range model run on a ``width`` x ``height`` input
+    (multiples of 16): the 128x128 layout (:func:`ssd_anchors`) over a larger grid, in the model's output order."""
+    anchors = []
+    for stride, per_cell in ((8, 2), (16, 6)):
+        ys, xs = np.meshgrid((np.arange(height // stride) + 0.5) * stride, (np.arange(width // stride) + 0.5) * stride,
+                             indexing="ij")
+        anchors.append(np.repeat(np.stack([xs.ravel(), ys.ravel()], axis=1), per_cell, axis=0))
+    return np.concatenate(anchors).astype(np.float32)
 
 
 def weighted_nms(boxes: np.ndarray, points: np.ndarray, scores: np.ndarray, iou_threshold: float = NMS_IOU):
@@ -105,15 +116,15 @@ def same_face(a: Face, b: Face) -> bool:
 
 
 def scan_tiles(width: int, height: int) -> list[tuple[tuple[int, int, int, int], float]]:
-    """The cyclic scan for faces too small for one whole-frame pass, coarse first: square tiles
-    ((x, y, side, side), largest face width the level is for; ``_BlazeFace._look`` allows its box some slack).
+    """The cyclic scan for faces too small for the wide look, coarse first: square tiles ((x, y, side, side),
+    largest face width the level is for; ``_BlazeFace._look`` allows its box some slack).
 
-    Each level's tile side is a share of the frame's width (640 px: 480, 320, 192, 128 px); a tile takes faces
-    down to ~24 px in the model's input, and neighbouring tiles overlap by the largest face its level is for, so
-    every face lies whole inside some tile; larger faces are left to the coarser looks. The overlaps are as
-    large as each level's tile count allows: BlazeFace's box of a face varies in width by a third or more.
-    The 480 px level gives faces of 120-320 px a look at ~40-100 px in the model's input (the whole frame
-    shows them at only 24-64 px). 63 tiles at 640x480.
+    Each level's tile side is a share of the frame's width (640 px: 192, 128 px); a tile takes faces down to
+    ~24 px in the model's input, and neighbouring tiles overlap by the largest face its level is for, so every
+    face lies whole inside some tile; larger faces are left to the coarser looks. The overlaps are as large as
+    each level's tile count allows: BlazeFace's box of a face varies in width by a third or more. Faces of
+    80 px and more are the wide look's (the whole frame at half size shows them at 40 px and more). 55 tiles at
+    640x480.
     """
     tiles = []
     for side_share, overlap_share in SCAN_LEVELS:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -74,12 +75,25 @@ class PiCameraSource:
         self._camera.close()
 
 
+@contextmanager
+def _opencv_quiet():
+    """OpenCV's own warnings ("[ WARN:0@0.02] global cap_v4l.cpp ... can't open camera by index") are not for
+    people: the FrameError raised instead names the camera and what to do, once, in the journal or the doctor."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
 class OpenCVSource:
     """A USB camera (index or /dev/videoN) or a GStreamer pipeline (``gst:...``, e.g. a Jetson CSI camera)."""
 
     def __init__(self, device: int | str, *, size=(640, 480), gstreamer=False):
         self._name = f"GStreamer pipeline {device!r}" if gstreamer else f"camera {device!r}"
-        self._capture = cv2.VideoCapture(device, cv2.CAP_GSTREAMER) if gstreamer else cv2.VideoCapture(device)
+        with _opencv_quiet():
+            self._capture = cv2.VideoCapture(device, cv2.CAP_GSTREAMER) if gstreamer else cv2.VideoCapture(device)
         if not self._capture.isOpened():
             self._capture.release()  # a half-opened backend (e.g. a GStreamer pipeline) may hold the device
             raise FrameError(f"could not open {self._name}")
@@ -89,7 +103,8 @@ class OpenCVSource:
             self._capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
 
     def grab(self) -> np.ndarray:
-        ok, frame = self._capture.read()
+        with _opencv_quiet():
+            ok, frame = self._capture.read()
         if not ok or frame is None:
             raise FrameError(f"{self._name} returned no frame")
         return to_gray(frame)
@@ -103,7 +118,8 @@ class VideoFileSource:
 
     def __init__(self, path, *, clock: Callable[[], float] = time.monotonic):
         self._path = Path(path)
-        self._capture = cv2.VideoCapture(str(self._path))
+        with _opencv_quiet():
+            self._capture = cv2.VideoCapture(str(self._path))
         if not self._capture.isOpened():
             raise FrameError(f"{self._path}: not a video file OpenCV can read")
         self._fps = self._capture.get(cv2.CAP_PROP_FPS) or 25.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -38,3 +40,15 @@ def test_scripted_source_rejects_unknown_expressions_and_missing_data(data_dir, 
         ScriptedFaceSource(data_dir, [("joy", 5)])
     with pytest.raises(FrameError, match=f"{tmp_path / 'fer2013.npz'} not found.*--dataset"):
         ScriptedFaceSource(tmp_path, [("happy", 5)])
+
+
+def test_without_a_dataset_the_error_says_exactly_what_to_give(monkeypatch):
+    """Issue 25 item 3: an installed `moodbox bench` / `demo` looked for FER2013 in a path inside the venv; without
+    $MOODBOX_DATA or a checkout it now says what to give it (Kaggle's CSV or the .npz files)."""
+    import moodbox.devkit.scripted as scripted
+
+    monkeypatch.delenv("MOODBOX_DATA", raising=False)
+    monkeypatch.setattr(scripted, "CHECKOUT", Path("/opt/moodbox/venv/lib/python3.11"))  # an installed package
+    assert scripted.default_dataset_dir() is None
+    with pytest.raises(FrameError, match="no FER2013 faces given. Give --dataset .*Kaggle's fer2013.csv"):
+        ScriptedFaceSource(scripted.default_dataset_dir(), [("happy", 1)])

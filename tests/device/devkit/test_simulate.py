@@ -1,49 +1,63 @@
-"""moodbox simulate: personas against the real policy and store, the JSON figures, the table and the PNG."""
+"""moodbox simulate: the policies against the real policy, store and mood tracker in the room, the JSON figures,
+the table and the PNG."""
 
 from __future__ import annotations
 
 import json
 
 from moodbox.cli import main as cli_main
-from moodbox.devkit.simulate import PERSONAS, SONGS_PER_EPISODE, EPISODES_PER_DAY, make_persona, per_day, simulate
+from moodbox.config import DEFAULT_PLAYLISTS
+from moodbox.devkit.figures import per_day
+from moodbox.devkit.listeners import PERSONAS
+from moodbox.devkit.simulate import simulate
 
 
-def test_personas_want_what_the_issue_says():
-    assert make_persona("default-mapping").wants(1, "sad") == {"calm"}
-    assert make_persona("upbeat-when-sad").wants(1, "sad") == {"upbeat"}
-    assert make_persona("upbeat-when-sad").wants(1, "happy") == {"upbeat"}
-    assert make_persona("one-favourite").wants(1, "angry") == {"upbeat"}
-    assert make_persona("random-skipper").random_skips
-    taste = make_persona("taste-change")
-    assert taste.wants(1, "sad") == {"calm"} and taste.wants(14, "sad") == {"upbeat"}
-
-
-def test_a_run_is_reproducible_and_learning_beats_the_fixed_mapping():
+def test_a_run_is_reproducible_and_the_policies_see_the_same_room():
     run = simulate("upbeat-when-sad", seed=1, days=7)
-    assert len(run.songs) == 7 * EPISODES_PER_DAY * SONGS_PER_EPISODE
-    assert [song.skipped for song in simulate("upbeat-when-sad", seed=1, days=7).songs] == \
-        [song.skipped for song in run.songs]
-    today = simulate("upbeat-when-sad", seed=1, days=7, learning=False)
-    assert all(song.playlist == "calm" for song in today.songs if song.mood == "sad")
-    learned_day7 = per_day([run], 7)[-1]
-    assert learned_day7["skip_rate"] < per_day([today], 7)[-1]["skip_rate"]
-    assert any(song.playlist == "upbeat" for song in run.songs if song.mood == "sad" and song.day == 7)
+    again = simulate("upbeat-when-sad", seed=1, days=7)
+    assert [(song.playlist, song.skipped) for song in again.songs] == \
+        [(song.playlist, song.skipped) for song in run.songs]
+    fixed = simulate("upbeat-when-sad", seed=1, days=7, policy="fixed")
+    assert all(song.playlist == DEFAULT_PLAYLISTS[song.seen_mood][0] for song in fixed.songs)
+    assert {song.day for song in run.songs} == set(range(1, 8))
+    assert any(not song.heard for song in run.songs)  # songs played to an empty room
+    assert per_day([run], 7)[0]["songs"] > 50
 
 
-def test_json_has_the_figures_per_persona_and_the_png_is_written(tmp_path, capsys):
+def test_learning_finds_upbeat_when_sad():
+    runs = {policy: [simulate("upbeat-when-sad", seed, days=7, policy=policy) for seed in (1, 2)]
+            for policy in ("moodbox", "fixed")}
+
+    def upbeat_when_sad(policy):
+        songs = [song for run in runs[policy] for song in run.songs if song.day >= 5 and song.seen_mood == "sad"]
+        return sum(song.playlist == "upbeat" for song in songs) / len(songs)
+
+    assert upbeat_when_sad("fixed") == 0 and upbeat_when_sad("moodbox") > 0.3
+
+
+def test_json_has_the_figures_per_persona_mood_and_part_of_day_and_the_png_is_written(tmp_path, capsys):
     png = tmp_path / "curves.png"
-    assert cli_main(["simulate", "--days", "7", "--seeds", "1", "--persona", "default-mapping",
-                     "--persona", "random-skipper", "--json", "--plot", str(png)]) == 0
+    assert cli_main(["simulate", "--days", "7", "--seeds", "2", "--persona", "default-mapping",
+                     "--persona", "no-upbeat-evenings", "--json", "--plot", str(png)]) == 0
     figures = json.loads(capsys.readouterr().out)
-    assert set(figures) == {"default-mapping", "random-skipper"} <= set(PERSONAS)
-    for summary in figures.values():
-        assert {"share_preferred", "skip_rate_day1", "skip_rate_day7"} <= set(summary)
-        assert 0 <= summary["skip_rate_day1"] <= 1
+    assert set(figures["personas"]) == {"default-mapping", "no-upbeat-evenings"} <= set(PERSONAS)
+    for summary in figures["personas"].values():
+        for policy in ("moodbox", "fixed", "epsilon"):
+            assert 0 <= summary[policy]["share"]["mean"] <= 1 and summary[policy]["share"]["n"] == 2
+            assert {"neutral", "happy", "sad"} <= set(summary[policy]["by_mood"])
+            assert {"morning", "evening"} <= set(summary[policy]["by_part_of_day"])
+            assert 0 <= summary[policy]["skip_rate"]["day1"] <= 1
+    assert "no-upbeat-evenings: evening share >= 0.95" in figures["targets"]
+    assert figures["cpu_s"] > 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_the_table_has_a_row_per_persona_and_day(tmp_path, capsys):
-    assert cli_main(["simulate", "--days", "7", "--seeds", "1", "--persona", "one-favourite", "--plot", ""]) == 0
+def test_the_table_has_rows_per_persona_and_mood_and_writes_no_png_unless_asked(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli_main(["simulate", "--days", "7", "--seeds", "1", "--persona", "one-favourite"]) == 0
     out = capsys.readouterr().out
-    assert sum(line.startswith("one-favourite ") for line in out.splitlines()) == 7
-    assert "target skip_rate_day7_over_day1_mean" in out
+    rows = [line.split()[:2] for line in out.splitlines() if line.startswith("one-favourite ")]
+    assert rows == [["one-favourite", "all"]]
+    assert any(line.split()[:1] == ["happy"] and "±" in line for line in out.splitlines())
+    assert "target one-favourite: share >= fixed, epsilon" in out
+    assert list(tmp_path.iterdir()) == []

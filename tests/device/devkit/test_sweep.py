@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from moodbox.devkit.bench import main
-from moodbox.devkit.sweep import coverage_table, face_patch, is_the_face, load_ferplus_faces, run_sweep, table
+from moodbox.devkit.scenes import LookAlikes, face_patch, is_the_face, load_ferplus_faces
+from moodbox.devkit.sweep import ABSENCES, HEADS, OBJECTS, run_sweep
+from moodbox.devkit.sweep_report import coverage_table, table, targets, view_table
 from moodbox.perception.boxes import Face
 
 
@@ -56,7 +58,7 @@ def test_a_turned_face_is_as_sharp_as_an_upright_one_of_its_size(data_dir):
 
 
 def test_sweep_rows_table_plot_and_coverage(model, data_dir, tmp_path):
-    from moodbox.devkit.sweep import plot
+    from moodbox.devkit.sweep_report import plot
 
     result = run_sweep(model, data_dir, faces=3, haar_faces=1, empty=20, haar_empty=2, sizes=(32, 96))
     assert [row["width_px"] for row in result["rows"]] == [32, 96]
@@ -71,6 +73,15 @@ def test_sweep_rows_table_plot_and_coverage(model, data_dir, tmp_path):
     printed = table(result)
     assert printed.count("\n| 32 | 2.5 |") == 1 and "Empty frames:" in printed
     assert "Camera Module 3 Wide" in coverage_table(result)
+    near = result["rows"][1]["view"]
+    assert near["still"]["count"] == 6 and near["still"]["within_5"] > 0  # 3 faces, upright and turned
+    assert set(near["again"]) == {str(away) for away in ABSENCES}
+    assert near["turned_ticks"] > 0 and 0 <= near["turned_read"] <= 1 and 0 <= near["object_read"] <= 1
+    assert result["following_cost_ms_median"] > 0
+    view = view_table(result)
+    assert view.count("\n| 96 | ") == 1 and "turned-away head" in view
+    goals = targets(result)
+    assert "found on the first tick" in goals and "Pi 4 estimate" in goals and "n=6" in goals
     png = plot(result, tmp_path / "sweep.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -89,14 +100,14 @@ def test_coverage_reads_the_expression_only_as_far_as_both_poses_are_read_well()
 
 
 def test_empty_frames_see_a_fresh_pool_of_walls_every_pool_frames(monkeypatch):
-    from moodbox.devkit import sweep
+    from moodbox.devkit import scenes, sweep
     from moodbox.perception.faces import FaceFinder
 
     pools = []
     monkeypatch.setattr(sweep, "POOL_FRAMES", 5)
-    monkeypatch.setattr(sweep, "textured_background", lambda rng, width, height: pools.append(1) or
+    monkeypatch.setattr(scenes, "textured_background", lambda rng, width, height: pools.append(1) or
                         np.full((height, width), 128, np.uint8))
-    scene = sweep._Scene(np.random.default_rng(0), pool=2)
+    scene = scenes.Scene(np.random.default_rng(0), pool=2)
     result = sweep._empty_frames(FaceFinder("blazeface"), FaceFinder("haar"), scene, 12, 1)
     assert result["frames"] == 12 and result["false_positive_frames"] == 0
     assert len(pools) == 2 * 3  # the first pool, then one at frame 5 and one at frame 10
@@ -105,16 +116,41 @@ def test_empty_frames_see_a_fresh_pool_of_walls_every_pool_frames(monkeypatch):
 def test_bench_sweep_command(model, data_dir, tmp_path, capsys):
     png = tmp_path / "s.png"
     arguments = ["--sweep", "--model", str(model), "--dataset", str(data_dir), "--faces", "1", "--haar-faces", "0",
-                 "--empty", "5", "--plot", str(png)]
+                 "--empty", "5", "--sizes", "40,160", "--plot", str(png)]
     assert main(arguments) == 0
     out = capsys.readouterr().out
     assert "| width px |" in out and "| 160 | 0.5 |" in out and "Camera Module 3 Wide" in out and str(png) in out
+    assert "The listener's view:" in out and "| must reach |" in out
     assert png.is_file()
     assert main(arguments + ["--json"]) == 0
-    assert len(json.loads(capsys.readouterr().out)["rows"]) == 10
+    assert [row["width_px"] for row in json.loads(capsys.readouterr().out)["rows"]] == [40, 160]
 
 
 def test_bench_sweep_refuses_bad_counts(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--sweep", "--faces", "0"])
     assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize("sizes", ["24,big", "4", "24,600"])
+def test_bench_sweep_refuses_bad_sizes(capsys, sizes):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--sweep", "--sizes", sizes])
+    assert exit_info.value.code == 2 and "--sizes" in capsys.readouterr().err
+
+
+def test_look_alikes_are_pasted_by_their_mask_at_the_face_size(data_dir):
+    faces, _ = load_ferplus_faces(data_dir, "public")
+    lookalikes = LookAlikes(faces[:200], np.random.default_rng(0))
+    assert 20 < lookalikes.hair_level < 120 and lookalikes.hair_contrast > 1  # dark, textured
+    for kind in HEADS + OBJECTS:
+        image, mask = lookalikes.patch(kind, faces[0], 40)
+        assert image.shape == mask.shape == (40, 40) and 0 <= image.min() and image.max() <= 255
+        assert 0 <= mask.min() and mask.max() == pytest.approx(1)
+    _, oval = lookalikes.patch("back of head", faces[0], 40)
+    assert oval[0, 0] == 0 and oval[20, 20] == 1  # an oval: the wall shows in the corners
+    blurred, _ = lookalikes.patch("face blurred", faces[0], 48)
+    assert cv2.Laplacian(blurred, cv2.CV_32F)[16:32, 16:32].var() < \
+        cv2.Laplacian(faces[0].astype(np.float32), cv2.CV_32F)[16:32, 16:32].var() / 4  # no features left
+    with pytest.raises(ValueError, match="look-alike"):
+        lookalikes.make("teapot", faces[0])

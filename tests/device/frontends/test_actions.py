@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from moodbox.frontends.actions import ACTIONS
+from moodbox.frontends.actions import ACTIONS, Refused
 from moodbox.cli import main as cli_main
 from moodbox.perception.camera import Camera
 from moodbox.music.policy import MusicPolicy
@@ -95,6 +95,23 @@ def test_a_failed_record_does_not_undo_a_skip_or_hold_but_fails_a_like(box):
         ACTIONS["like"].handler(box)
 
 
+def test_skip_with_nothing_playing_is_a_plain_refusal_not_mpds_words(box, mpd_client):
+    """Issue 27: the page showed MPD's "[55@0] {next} Not playing" with an HTTP 502."""
+    mpd_client.stop()
+    with pytest.raises(Refused, match="^nothing is playing: nothing to skip$"):
+        ACTIONS["skip"].handler(box)
+    assert box.recorded == []
+
+
+def test_upcoming_lists_the_next_songs_and_choose_refuses_an_unknown_playlist(box):
+    assert ACTIONS["upcoming"].handler(box) == {"upcoming": ["moodbox upbeat - Upbeat 2", "moodbox upbeat - Upbeat 3"]}
+    assert ACTIONS["choose"].handler(box, mood="happy", playlist="upbeat", choice="exclude") == \
+        {"mood": "happy", "playlist": "upbeat", "choice": "exclude"}
+    assert dict(box.jukebox.policy.choices.items()) == {("happy", "upbeat"): "exclude"}
+    with pytest.raises(Refused, match="no playlist 'jazz'"):
+        ACTIONS["choose"].handler(box, mood="happy", playlist="jazz", choice="pin")
+
+
 def test_skip_says_which_song_comes_next(box):
     """Issue 10, defect 25: `moodbox skip` printed the skipped song only."""
     skipped = ACTIONS["skip"].handler(box)
@@ -117,6 +134,7 @@ def test_every_entry_of_the_vocabulary_has_its_handler_and_the_front_ends_derive
     assert all(action.handler.__name__ == name and action.help == ACTION_INFO[name].help
                for name, action in ACTIONS.items())
     assert set(web.ACTIONS) == {name for name, info in ACTION_INFO.items() if info.button}
-    assert all(f"<button data-action={name}>" in page.PAGE for name in web.ACTIONS)
+    assert set(page.view({"ok": True})["buttons"]) == set(web.ACTIONS)  # the page draws a button for each
+    assert ACTIONS["choose"].params == ACTION_INFO["choose"].params == ("mood", "playlist", "choice")
     assert set(top.KEYS.values()) == {name for name, info in ACTION_INFO.items() if info.keys}
     assert not ACTIONS["status"].locked and not ACTION_INFO["status"].rate_limited

@@ -284,6 +284,30 @@ def test_feedback_is_rate_limited_but_status_is_not(sock_dir):
         server.close()
 
 
+def test_each_user_has_its_own_rate_so_a_looping_script_does_not_lock_out_the_phone_page(sock_dir):
+    """Issue 27: one bucket for every local client let a looping `moodbox skip` refuse the page's buttons."""
+    now = [100.0]
+    server = ControlServer(sock_dir / "control.sock", echo, mode=0o666, feedback_per_s=5, clock=lambda: now[0])
+    server.start()
+    os.chmod(sock_dir, 0o755)
+    try:
+        answers = raw_exchange(server.socket_path, b'{"command": "like"}\n' * 8)
+        assert [a["ok"] for a in answers] == [True] * 5 + [False] * 3 and answers[5]["refused"]
+        assert run_as_nobody(lambda: send_command(server.socket_path, "like")) == \
+            "{'ok': True, 'command': 'like'}"  # another user (the web unit's) still gets through
+        assert raw_exchange(server.socket_path, b'{"command": "like"}\n')[0]["ok"] is False  # the looper does not
+        assert [a["ok"] for a in raw_exchange(server.socket_path, b'{"command": "upcoming"}\n' * 8)] == [True] * 8
+    finally:
+        server.close()
+
+
+def test_an_actions_parameters_travel_with_the_command(server):
+    seen = []
+    server._handler = lambda request: seen.append(request) or {"ok": True}
+    assert send_command(server.socket_path, "choose", params={"mood": "sad", "playlist": "calm", "choice": "pin"})
+    assert seen == [{"mood": "sad", "playlist": "calm", "choice": "pin", "command": "choose"}]
+
+
 def test_json_nested_60000_deep_is_an_error_answer(server):
     """Defect 14: an uncaught RecursionError."""
     first, second = raw_exchange(server.socket_path, b"[" * 60000 + b"\n" + b'{"command": "skip"}\n')

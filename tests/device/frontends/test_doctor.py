@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -47,10 +49,14 @@ def test_problems_are_listed_with_their_fix_and_exit_1(make_config_file, tmp_pat
     out = capsys.readouterr().out
     assert "FAIL  model" in out and "gone" in out
     assert "FAIL  camera" in out and "no-camera" in out
-    assert "FAIL  playlist   party (for happy): MPD at " in out
+    assert "WARN  playlist   party (for happy): MPD at " in out  # skipped by the daemon, not a refusal
     assert "has no stored playlist named party: create it in MPD (e.g. `mpc save party`)" in out
     assert "OK    playlist   upbeat (for happy, surprise): 3 songs" in out
-    assert out.rstrip().endswith("3 problem(s) found")
+    assert out.rstrip().endswith("2 problem(s) found")
+    assert main(config, as_json=True) == 1  # issue 25 item 6: --json for scripts
+    report = json.loads(capsys.readouterr().out)
+    assert report["problems"] == 2 and {"name": "playlist", "level": "WARN"}.items() <= next(
+        check for check in report["checks"] if "party" in check["detail"]).items()
 
 
 def test_mpd_down_and_bad_config_key(make_config_file, mpd_server, camera_folder, tmp_path):
@@ -129,6 +135,7 @@ def test_a_silent_speaker_is_a_failure(make_config_file, music_library, camera_f
         config = make_config_file(camera={"source": str(camera_folder)}, mpd={"host": broken.socket_path})
         audio = by_name(run_checks(config))["audio"][0]
         assert audio.level == "FAIL" and 'Failed to open ALSA device "hw:99"' in audio.detail
+        assert "sudo ./setup.sh --audio" in audio.detail  # issue 25 item 2: how to choose another output
         client.clearerror()
         client.disableoutput(0)
         audio = by_name(run_checks(config))["audio"][0]

@@ -143,14 +143,14 @@ def test_a_song_that_ends_between_reading_the_status_and_the_song_is_read_again(
     player = Player(mpd_server.socket_path, store=store, shuffle=False)
     player.switch_to("calm", "now", mood="sad")
     player.poll()
-    real_call, changed = player._call, []
+    real_call, changed = player.connection.call, []
 
     def song_ends_after_the_status(command, *args):
         if command == "currentsong" and not changed:
             changed.append(mpd_client.next())  # the song ends right after the status was read
         return real_call(command, *args)
 
-    player._call = song_ends_after_the_status
+    player.connection.call = song_ends_after_the_status
     assert player.poll().track == "calm/calm-02.ogg" and changed
     assert [play["track"] for play in store.plays] == ["calm/calm-01.ogg", "calm/calm-02.ogg"]
 
@@ -229,7 +229,7 @@ def test_waits_for_an_mpd_that_is_not_up_yet(mpd_server):
 def test_backoff_grows_and_is_capped(tmp_path, caplog):
     now = [0.0]
     player = Player(str(tmp_path / "no-mpd.sock"), clock=lambda: now[0], min_backoff_s=1.0, max_backoff_s=4.0)
-    caplog.set_level(logging.WARNING, logger="moodbox.music.player")
+    caplog.set_level(logging.WARNING, logger="moodbox.music.mpd_connection")
     attempts = []
     for _ in range(40):
         caplog.clear()
@@ -417,7 +417,7 @@ def test_a_song_from_mpds_own_queue_is_logged_as_such(mpd_server, mpd_client, ca
     """Issue 10, defect 25: the log said `now playing ... from None (next)`."""
     mpd_client.load("calm")
     mpd_client.play(0)
-    caplog.set_level(logging.INFO, logger="moodbox.music.player")
+    caplog.set_level(logging.INFO, logger="moodbox.music.play_recorder")
     Player(mpd_server.socket_path).poll()
     assert "from MPD's own queue (not one of ours) (next)" in caplog.text and "from None" not in caplog.text
 
@@ -433,24 +433,30 @@ def short_songs_mpd(tmp_path):
 def test_an_after_current_switch_near_a_songs_end_waits_for_mpd_instead_of_giving_up(short_songs_mpd):
     """MPD 0.23 holds the answer to an edit that replaces the song queued next until the current song ends, once
     its decoder has started on that song (seen in CI as "MPD down" on a demo tick). The switch waits for the end
-    of the song beyond ``timeout_s``. Whether MPD holds the edit varies, so the test tries until it has."""
+    of the song beyond ``timeout_s``. Whether MPD holds the edit varies, so the test tries until it has. Under load
+    the first song may end before the switch (issue 25 item 7): the song kept is whichever calm song plays then,
+    and the end of the kept song is waited for, not assumed."""
     client = short_songs_mpd.client()
     tracks = {name: client.listplaylist(name) for name in ("calm", "upbeat")}
     player = Player(short_songs_mpd.socket_path, timeout_s=0.5, shuffle=False)
     held = 0
     for _ in range(12):
         player.switch_to("calm", "now", mood="sad")
-        time.sleep(2.0)  # 1 s of the first song left: the decoder is on the next one
-        kept = client.currentsong()["file"]
+        # 1 s of the first song left, by MPD's own clock (a wall-clock sleep drifts under load): the decoder is on
+        # the next one
+        if not wait_until(lambda: float(client.status().get("elapsed", 0.0)) >= 1.8, 10.0):
+            continue  # a loaded machine's status calls missed the song's last second: try again
         started = time.monotonic()
         assert player.switch_to("upbeat", "after_current", mood="happy")
         held += time.monotonic() - started > 0.5
-        assert queue_files(client) == [kept] + tracks["upbeat"]
+        queue = queue_files(client)
+        assert queue[0] in tracks["calm"] and queue[1:] == tracks["upbeat"]  # a calm song kept, then upbeat
         assert player.poll().connected
         if held:
             break
     assert held, "MPD never held an edit in 12 tries: the case this test is about did not occur"
-    assert client.currentsong()["file"] == tracks["upbeat"][0]  # the kept song ended; the new playlist plays
+    # the kept song ends (at most one 3 s song later): the new playlist plays
+    assert wait_until(lambda: client.currentsong()["file"] == tracks["upbeat"][0], 10.0)
 
 
 def test_a_now_switch_near_a_songs_end_is_answered_at_once(short_songs_mpd):

@@ -9,8 +9,10 @@ from collections import Counter
 import pytest
 
 from moodbox.config import DEFAULT_PLAYLISTS
-from moodbox.music.policy import MAPPED_PRIOR, MAX_HELD_OFF_SHOWN, OTHER_PRIOR, MusicPolicy
-from moodbox.music.preferences import REWARDS, Preferences, evidence_kind
+from moodbox.music.insights import MAX_HELD_OFF_SHOWN
+from moodbox.music.policy import CONTEXT_PRIOR_STRENGTH, MAPPED_PRIOR, OTHER_PRIOR, MusicPolicy
+from moodbox.music.preferences import (FULL_CONFIDENCE, PARTS_OF_DAY, REWARDS, Preferences, evidence_kind,
+                                       evidence_weight, part_of_day)
 from moodbox.music.store import Event
 
 DAY = 86400.0
@@ -23,9 +25,9 @@ class Log:
     def __init__(self):
         self.events: list[Event] = []
 
-    def add(self, action, mood, playlist, track="t.ogg", at=NOW, elapsed_s=None, times=1):
+    def add(self, action, mood, playlist, track="t.ogg", at=NOW, elapsed_s=None, times=1, **known):
         for _ in range(times):
-            self.events.append(Event(len(self.events) + 1, at, action, mood, playlist, track, elapsed_s))
+            self.events.append(Event(len(self.events) + 1, at, action, mood, playlist, track, elapsed_s, **known))
 
     def after(self, last_id):
         return [event for event in self.events if event.id > last_id]
@@ -58,7 +60,7 @@ def test_each_action_is_its_kind_of_evidence(action, elapsed_s, kind):
 def test_rewards_are_ordered_as_the_listener_means_them():
     yes = {kind: success for kind, (success, failure) in REWARDS.items() if failure == 0}
     no = {kind: failure for kind, (success, failure) in REWARDS.items() if success == 0}
-    assert yes["like"] > yes["hold"] > yes["played"] > 0
+    assert yes["like"] > yes["hold"] > 0 and yes["like"] >= yes["played"] > 0  # played: times the skip odds
     assert no["early_skip"] > no["late_skip"] > 0
 
 
@@ -231,9 +233,9 @@ def test_insights_show_preferences_evidence_and_held_off_tracks():
     insights = policy.insights()
     sad = {row["playlist"]: row for row in insights["moods"]["sad"]}
     assert set(sad) == {"calm", "upbeat"}
-    assert sad["upbeat"] == {"playlist": "upbeat", "mapped": False, "preference": pytest.approx(3.75 / 4.75, abs=1e-3),
+    assert sad["upbeat"] == {"playlist": "upbeat", "mapped": False, "preference": pytest.approx(3.75 / 4.75, abs=3e-3),
                              "uncertainty": sad["upbeat"]["uncertainty"], "likes": 2, "holds": 0, "full_plays": 3,
-                             "early_skips": 0, "late_skips": 0}
+                             "early_skips": 0, "late_skips": 0, "tolerated_only": False, "choice": None}
     assert sad["calm"]["mapped"] and sad["calm"]["early_skips"] == 1 and sad["calm"]["late_skips"] == 1
     assert 0 < sad["calm"]["uncertainty"] < 0.5
     assert [row["playlist"] for row in insights["moods"]["happy"]] == ["upbeat"]
@@ -253,19 +255,40 @@ def test_insights_list_the_songs_skipped_last_and_count_them_all():
 
 def test_empty_playlists_are_skipped_with_a_warning(caplog):
     policy = MusicPolicy({"happy": ("upbeat", "party"), "sad": ("calm",)}, explore=0.0)
-    policy.mark_empty(["party", "calm"])
-    assert "playlist party is empty" in caplog.text
+    policy.available.mark_unavailable([], ["party", "calm"])
+    assert "playlist party (for happy) is empty or cannot be played: skipped" in caplog.text
     assert all(policy.choose("happy") == "upbeat" for _ in range(20))
     assert policy.choose("sad") == "upbeat"  # no own playlist left: another mood's
 
 
 def test_a_playlist_mpd_refused_is_never_chosen_again(caplog):
     policy = MusicPolicy({"happy": ("upbeat", "party")}, explore=1.0)
-    policy.mark_unusable("party", "deleted")
+    policy.available.mark_unusable("party", "deleted")
     assert "playlist party cannot be played (deleted): skipped" in caplog.text
     assert all(policy.choose("happy") == "upbeat" for _ in range(20))
-    policy.mark_empty([])  # a later playlist check (after a reload) gives it another chance
+    policy.available.mark_unavailable([], [])  # a later playlist check (after a reload) gives it another chance
     assert "party" in policy.candidates("happy")
+
+
+def test_the_owner_pins_or_excludes_a_playlist_for_a_mood_and_it_is_kept(tmp_path):
+    path = tmp_path / "choices.json"
+    playlists = {"sad": ("calm", "blue"), "happy": ("upbeat",)}
+    policy = MusicPolicy(playlists, explore=0.0, rng=random.Random(3), choices_path=path)
+    assert {policy.choose("sad") for _ in range(40)} == {"calm", "blue"}
+    policy.set_choice("sad", "upbeat", "pin")  # another mood's playlist, pinned here: only it plays
+    assert {policy.choose("sad", current="calm") for _ in range(20)} == {"upbeat"}
+    assert policy.choose("happy") == "upbeat"
+    policy.set_choice("sad", "upbeat", None)
+    policy.set_choice("sad", "calm", "exclude")
+    again = MusicPolicy(playlists, explore=1.0, rng=random.Random(4), choices_path=path)  # a restart keeps it
+    assert {again.choose("sad") for _ in range(40)} == {"blue", "upbeat"}  # even exploring never plays calm
+    sad = {row["playlist"]: row["choice"] for row in again.insights()["moods"]["sad"]}
+    assert sad == {"calm": "exclude", "blue": None}
+    for mood, playlist, choice, problem in [("bored", "calm", "pin", "no mood 'bored'"),
+                                            ("sad", "jazz", "pin", "no playlist 'jazz'"),
+                                            ("sad", "calm", "love", "pin, exclude or auto")]:
+        with pytest.raises(ValueError, match=problem):
+            again.set_choice(mood, playlist, choice)
 
 
 def test_hold_lasts_hold_minutes():
@@ -276,3 +299,247 @@ def test_hold_lasts_hold_minutes():
     assert policy.held_for_s(400.0) == 300.0
     policy.release()
     assert not policy.held(101.0)
+
+
+# -- evidence weighted by what the box knew --------------------------------------------------------------------
+
+MIDNIGHT = 1_700_006_400.0  # a UTC midnight; these tests read the hour on UTC
+
+
+def utc_hour(at):
+    return (at % DAY) / 3600.0
+
+
+def test_a_full_play_counts_only_when_a_face_was_in_view_for_most_of_it():
+    log = Log()
+    log.add("played", "sad", "upbeat", face_share=0.3, times=4)   # the listener was mostly not in view
+    log.add("played", "happy", "calm", face_share=0.8, times=4)
+    log.add("played", "neutral", "calm", times=4)                 # not known (before schema 4): counts
+    policy, _ = policy_with(log)
+    policy.refresh()
+    unheard = policy.posterior("angry", "upbeat")  # the prior alone (this listener never skips: a weak one)
+    assert policy.posterior("sad", "upbeat") == unheard
+    assert policy.posterior("happy", "calm")[0] > unheard[0] and policy.posterior("neutral", "calm")[0] > unheard[0]
+
+
+def test_a_full_play_weighs_less_from_a_listener_who_seldom_skips():
+    """The same 20 full plays of calm when sad, after 100 other songs: a listener who skipped 40 of them learns
+    more from a full play than one who skipped 2."""
+    def learned(skips):
+        log = Log()
+        for i in range(100):
+            log.add("skip" if i < skips else "played", "happy", "upbeat", elapsed_s=5.0 if i < skips else None)
+        log.add("played", "sad", "calm", face_share=1.0, times=20)
+        preferences = Preferences()
+        preferences.add(log.after(0))
+        return preferences.evidence("sad", "calm", NOW)[0]
+
+    assert learned(40) > 2 * learned(2) > 0
+    played = Event(1, NOW, "played", "sad", "calm", "t.ogg", face_share=1.0)
+    assert evidence_weight(played, 0.5) == 1.0 and evidence_weight(played, 0.2) == pytest.approx(0.25)
+
+
+def test_feedback_counts_for_the_believed_mood_in_proportion_to_its_confidence():
+    log = Log()
+    log.add("like", "sad", "upbeat", confidence=FULL_CONFIDENCE / 2)  # a like during a weakly believed "sad"
+    log.add("like", "happy", "upbeat", confidence=0.95)
+    log.add("skip", "angry", "calming", elapsed_s=5.0, confidence=FULL_CONFIDENCE / 4)
+    policy, _ = policy_with(log)
+    policy.refresh()
+    assert policy.posterior("sad", "upbeat") == (OTHER_PRIOR[0] + 0.5, OTHER_PRIOR[1])
+    assert policy.posterior("happy", "upbeat") == (MAPPED_PRIOR[0] + 1.0, MAPPED_PRIOR[1])
+    assert policy.posterior("angry", "calming") == (MAPPED_PRIOR[0], MAPPED_PRIOR[1] + 0.25)
+
+
+def test_held_music_teaches_nothing_but_the_hold_itself():
+    log = Log()
+    log.add("hold", "sad", "upbeat", held=True)
+    log.add("skip", "sad", "upbeat", elapsed_s=5.0, held=True, times=3)
+    log.add("played", "sad", "upbeat", face_share=1.0, held=True, times=3)
+    policy, _ = policy_with(log)
+    policy.refresh()
+    assert policy.posterior("sad", "upbeat") == (OTHER_PRIOR[0] + REWARDS["hold"][0], OTHER_PRIOR[1])
+
+
+# -- the part of the day -----------------------------------------------------------------------------------------
+
+def test_parts_of_the_day():
+    assert [part_of_day(hour) for hour in (0, 5.9, 6, 11.9, 12, 17.9, 18, 21.9, 22, 23.9)] == \
+        ["night", "night", "morning", "morning", "day", "day", "evening", "evening", "night", "night"]
+
+
+def test_a_part_of_the_day_starts_from_the_whole_day_belief():
+    """With evidence from one part of the day only, that part's belief is the whole day's (no more feedback is
+    needed before the context helps); elsewhere the evidence counts, scaled down."""
+    log = Log()
+    log.add("like", "happy", "upbeat", at=MIDNIGHT + 14 * 3600, times=10)
+    policy, _ = policy_with(log, now=MIDNIGHT + 14 * 3600, hour_of=utc_hour)
+    policy.refresh()
+    whole = policy.posterior("happy", "upbeat")
+    assert policy.posterior("happy", "upbeat", part="day") == whole == (MAPPED_PRIOR[0] + 10, MAPPED_PRIOR[1])
+    a, b = policy.posterior("happy", "upbeat", part="evening")
+    assert a + b == pytest.approx(CONTEXT_PRIOR_STRENGTH) and a / (a + b) == pytest.approx(whole[0] / sum(whole))
+
+
+def test_the_evening_learns_what_the_rest_of_the_day_does_not_want():
+    """Liked upbeat when happy by day, skipped it early every evening and liked calm then: the evening plays calm
+    (another mood's playlist, earned there), the morning upbeat."""
+    log = Log()
+    for day in range(5):
+        log.add("like", "happy", "upbeat", at=MIDNIGHT + day * DAY + 10 * 3600, times=4)
+        log.add("skip", "happy", "upbeat", at=MIDNIGHT + day * DAY + 20 * 3600, elapsed_s=4.0, times=2)
+        log.add("like", "happy", "calm", at=MIDNIGHT + day * DAY + 20 * 3600)
+    playlists = {"happy": ("upbeat",), "sad": ("calm",)}
+
+    def choices(hour):
+        return Counter(policy_with(log, playlists, now=MIDNIGHT + 5 * DAY + hour * 3600, seed=seed, explore=0.0,
+                                   hour_of=utc_hour)[0].choose("happy") for seed in range(40))
+
+    assert choices(20)["calm"] >= 36
+    assert choices(10)["upbeat"] >= 36
+    insights = policy_with(log, playlists, now=MIDNIGHT + 5 * DAY, hour_of=utc_hour)[0].insights()
+    evening = insights["parts_of_day"]["happy"]["evening"]
+    assert [row["playlist"] for row in evening] == ["calm", "upbeat"]
+    assert evening[1]["preference"] < 0.5 < insights["parts_of_day"]["happy"]["morning"][0]["preference"]
+
+
+# -- honest exploration ------------------------------------------------------------------------------------------
+
+def test_a_playlist_tolerated_but_never_liked_is_tried_no_more():
+    """upbeat played to its end 40 times when sad and never liked, by a listener who likes one song in five."""
+    log = Log()
+    log.add("like", "happy", "upbeat", times=20)
+    log.add("played", "happy", "upbeat", times=80)
+    log.add("played", "sad", "upbeat", face_share=1.0, times=40)
+    playlists = {"happy": ("upbeat",), "sad": ("calm",), "neutral": ("everyday",)}
+    policy, _ = policy_with(log, playlists, explore=1.0)
+    policy.refresh()
+    assert policy.preferences.tolerated_only("sad", "upbeat")
+    assert not policy.preferences.tolerated_only("happy", "upbeat")
+    picks = Counter(policy_with(log, playlists, seed=seed, explore=1.0)[0].choose("sad") for seed in range(60))
+    assert "upbeat" not in picks and picks["everyday"] > 0  # the untried one is still explored
+
+
+def test_nothing_is_explored_with_nobody_in_view():
+    playlists = {"happy": ("upbeat",), "sad": ("calm",), "neutral": ("everyday",)}
+    picks = Counter(policy_with(Log(), playlists, seed=seed, explore=1.0)[0].choose("sad", present=False)
+                    for seed in range(40))
+    assert picks == {"calm": 40}
+    picks = Counter(policy_with(Log(), playlists, seed=seed, explore=1.0)[0].choose("sad") for seed in range(40))
+    assert len(picks) == 3
+
+
+def test_a_quiet_listener_has_weaker_priors():
+    quiet, busy = Preferences(), Preferences()
+    quiet.add(Log().after(0))
+    log = Log()
+    log.add("played", "happy", "upbeat", face_share=1.0, times=100)
+    quiet.add(log.after(0))
+    log = Log()
+    for i in range(100):
+        log.add("skip" if i % 3 == 0 else "played", "happy", "upbeat", elapsed_s=5.0 if i % 3 == 0 else None)
+    busy.add(log.after(0))
+    assert busy.prior_scale == 1.0 and quiet.prior_scale < 0.3
+
+
+def test_two_early_skips_do_not_reject_a_playlist_the_listener_has_shown_to_want():
+    playlists = {"happy": ("upbeat",), "sad": ("calm",)}
+    log = Log()
+    log.add("like", "happy", "upbeat", times=10)
+    policy, _ = policy_with(log, playlists, explore=0.0)
+    assert policy.choose("happy") == "upbeat"
+    log.add("skip", "happy", "upbeat", elapsed_s=4.0, times=2)
+    assert not policy.rejected()
+    fresh_log = Log()
+    fresh, _ = policy_with(fresh_log, playlists, explore=0.0)
+    assert fresh.choose("happy") == "upbeat"
+    fresh_log.add("skip", "happy", "upbeat", elapsed_s=4.0, times=2)  # nothing shown yet: two skips reject it
+    assert fresh.rejected() and fresh.choose("happy", "upbeat") == "calm"
+
+
+def test_another_moods_playlist_on_trial_goes_at_its_first_early_skip():
+    log = Log()
+    policy, _ = policy_with(log, {"sad": ("upbeat",), "neutral": ("calm",)}, explore=0.0)
+    assert policy.choose("sad") == "upbeat"
+    log.add("skip", "sad", "upbeat", elapsed_s=4.0, times=2)
+    assert policy.rejected() and policy.choose("sad", "upbeat") == "calm"  # on trial in sad
+    log.add("skip", "sad", "calm", elapsed_s=4.0)
+    assert policy.rejected() and policy.choose("sad", "calm") == "upbeat"  # the mood's own comes back
+
+
+# -- compaction -----------------------------------------------------------------------------------------------
+
+def test_twenty_years_of_feedback_are_compacted_and_the_learning_state_stays_the_same_size(tmp_path):
+    """Issue 25 item 11: the learning state grew with the whole event log (RSS 370 MB and a 7 s first choice after
+    20 simulated years, the database ~9.4 MB more a year). A box compacting daily keeps one year of raw events
+    (for history) and a summary of the rest: what it learned is the same as replaying everything, and the database
+    and the memory the policy needs at start are no bigger after 20 years than after 2."""
+    import sqlite3
+    import tracemalloc
+
+    from moodbox.music.preferences import compact_feedback
+    from moodbox.music.store import FeedbackStore
+
+    year = 365 * DAY
+    start = NOW - 20 * year
+    rng = random.Random(7)
+    path = tmp_path / "feedback.db"
+    FeedbackStore(path).close()
+    everything: list[Event] = []
+    measured = {}
+    for number in range(20):
+        rows, plays = [], []
+        for _ in range(2000):
+            at = start + number * year + rng.random() * year
+            mood = rng.choice(["happy", "sad"])
+            playlist = rng.choice(["upbeat", "calm", "calming"])
+            action = rng.choice(["like", "skip", "played", "played", "hold", "pause"])
+            track = f"{playlist}/{rng.randrange(300):03d}.ogg"
+            elapsed = rng.random() * 200 if action == "skip" else None
+            # what the box knew (schema 4): the mood's confidence, the share of the song seen, a hold
+            confidence = rng.choice([None, rng.random()])
+            face_share = rng.choice([None, rng.random()]) if action == "played" else None
+            held = rng.random() < 0.1
+            rows.append((at, action, mood, playlist, track, elapsed, confidence, face_share, held))
+            plays.append((at, track, playlist, mood, "next"))
+        rows.sort()
+        with sqlite3.connect(path) as db:
+            first = db.execute("SELECT COALESCE(MAX(id), 0) FROM feedback").fetchone()[0] + 1
+            db.executemany("INSERT INTO feedback (at, action, expression, mood, playlist, track, elapsed_s, "
+                           "confidence, face_share, held) VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)", rows)
+            db.executemany("INSERT INTO plays (at, track, playlist, mood, reason) VALUES (?, ?, ?, ?, ?)", plays)
+        everything += [Event(first + i, *row) for i, row in enumerate(rows)]
+        end = start + (number + 1) * year
+        with FeedbackStore(path) as store:
+            compact_feedback(store, half_life_days=30.0, history_days=365.0, now=end)
+        if number + 1 in (2, 20):
+            with FeedbackStore(path) as store:
+                tracemalloc.start()
+                policy = MusicPolicy(DEFAULT_PLAYLISTS, events=store.events_after, summary=store.summary,
+                                     wall_clock=lambda: end)
+                policy.refresh()
+                peak = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
+            with sqlite3.connect(path) as db:
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                pages = db.execute("PRAGMA page_count").fetchone()[0]
+                raw = db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0]
+                old_plays = db.execute("SELECT COUNT(*) FROM plays WHERE at < ?", (end - year,)).fetchone()[0]
+            measured[number + 1] = peak, pages, raw
+            assert raw <= 2000 + 1 and old_plays == 0  # one year of raw events (the newest row is always kept)
+    # what it learned is what replaying all 20 years gives
+    full = Preferences(30.0)
+    full.add(everything)
+    learned = policy.preferences
+    assert set(learned.counts) == set(full.counts) and len(full.counts) == 2 * 3 * (1 + len(PARTS_OF_DAY))
+    for mood, part, playlist in full.counts:
+        assert learned.evidence(mood, playlist, end, part) == pytest.approx(
+            full.evidence(mood, playlist, end, part), rel=1e-9, abs=1e-12)
+        assert learned.counts[(mood, part, playlist)] == full.counts[(mood, part, playlist)]
+        assert learned.tolerated_only(mood, playlist) == full.tolerated_only(mood, playlist)
+    assert (learned.skip_rate, learned.like_rate) == pytest.approx((full.skip_rate, full.like_rate), rel=1e-9)
+    assert all(policy.preferences.held_off(track, end, 7 * DAY) == full.held_off(track, end, 7 * DAY)
+               and policy.preferences.liked(track) == full.liked(track) for track in {e.track for e in everything})
+    (peak_2, pages_2, _), (peak_20, pages_20, _) = measured[2], measured[20]
+    assert peak_20 < 1.3 * peak_2, measured  # flat with age, not 10x
+    assert pages_20 < 1.3 * pages_2, measured

@@ -120,7 +120,7 @@ def test_a_version_2_database_made_by_the_previous_code_keeps_every_event(tmp_pa
         [(row[0], row[1], row[2], row[4], row[5], row[6]) for row in before]
     assert all(event.elapsed_s is None for event in events)  # unknown before version 3
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     assert db.execute("SELECT id, at, action, expression, mood, playlist, track FROM feedback WHERE id <= 9"
                       ).fetchall() == before
     assert db.execute("SELECT * FROM plays").fetchall() == plays_before
@@ -348,3 +348,37 @@ def test_a_full_disk_is_called_full_and_remembered_until_a_write_succeeds(tmp_pa
         store.close()
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def test_a_version_3_database_gains_the_new_columns_and_keeps_every_event(tmp_path):
+    """A file the schema-3 store wrote: its events come back whole, what was not known then reads as not known."""
+    path = tmp_path / "feedback.db"
+    with sqlite3.connect(path) as db:
+        db.executescript("""
+            CREATE TABLE feedback (id INTEGER PRIMARY KEY, at REAL NOT NULL, action TEXT NOT NULL, expression TEXT,
+                mood TEXT, playlist TEXT, track TEXT, elapsed_s REAL);
+            CREATE INDEX feedback_by_playlist ON feedback (playlist);
+            CREATE TABLE plays (id INTEGER PRIMARY KEY, at REAL NOT NULL, track TEXT NOT NULL, playlist TEXT,
+                mood TEXT, reason TEXT NOT NULL);
+            INSERT INTO feedback VALUES (1, 5.0, 'like', 'happy', 'happy', 'upbeat', 'a.ogg', NULL);
+            INSERT INTO feedback VALUES (2, 6.0, 'skip', 'sad', 'sad', 'calm', 'b.ogg', 4.5);
+            INSERT INTO feedback VALUES (7, 7.0, 'played', NULL, 'sad', 'calm', 'c.ogg', NULL);
+            INSERT INTO plays VALUES (1, 4.0, 'a.ogg', 'upbeat', 'happy', 'mood happy');
+            PRAGMA user_version = 3;""")
+        before = db.execute("SELECT * FROM feedback ORDER BY id").fetchall()
+    db.close()
+    with FeedbackStore(path) as store:
+        events = store.events_after(0)
+        new_id = store.record_feedback(action="played", expression=None, mood="sad", playlist="calm", track="d.ogg",
+                                       at=8.0, confidence=0.4, face_share=0.9, held=True)
+        assert store.events_after(7) == [Event(new_id, 8.0, "played", "sad", "calm", "d.ogg", None, 0.4, 0.9, True)]
+    assert [(e.id, e.at, e.action, e.mood, e.playlist, e.track, e.elapsed_s) for e in events] == \
+        [(row[0], row[1], row[2], row[4], row[5], row[6], row[7]) for row in before]
+    assert all(e.confidence is None and e.face_share is None and e.held is False for e in events)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("SELECT id, at, action, expression, mood, playlist, track, elapsed_s FROM feedback "
+                      "WHERE id <= 7 ORDER BY id").fetchall() == before
+    assert db.execute("SELECT COUNT(*) FROM plays").fetchone()[0] == 1
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db.close()

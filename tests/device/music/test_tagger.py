@@ -28,9 +28,27 @@ def tagger():
 @pytest.fixture(scope="module")
 def sounds(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sounds")
-    return {"tone": sox(folder / "tone.flac", 8, "sine", "330"),
-            "noise": sox(folder / "noise.wav", 30, "whitenoise"),
-            "chord": sox(folder / "chord.ogg", 12, "pluck", "C3", "pluck", "E3", "pluck", "G3", "tremolo", "2")}
+    return {"tone": sox(folder / "tone.flac", 12, "sine", "330"),
+            "buzz": sox(folder / "buzz.wav", 30, "square", "523", "tremolo", "8", "60"),
+            "chord": sox(folder / "chord.ogg", 12, "triangle", "262", "tremolo", "2", "40")}
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory):
+    """One real file per kind of input that is not music, and the outcome each must get."""
+    import soundfile
+
+    folder = tmp_path_factory.mktemp("bad")
+    t = np.arange(16000 * 30) / 16000
+    nan = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    nan[::500] = np.nan
+    soundfile.write(str(folder / "nan.wav"), nan, 16000, subtype="FLOAT")
+    (folder / "text.mp3").write_text("this is not a song\n" * 40)
+    return {sox(folder / "silence.wav", 30, "sine", "440", "vol", "0"): "silent",
+            sox(folder / "one-second.wav", 1, "sine", "440"): "too short",
+            sox(folder / "noise.wav", 30, "whitenoise"): "noise",
+            str(folder / "nan.wav"): "invalid samples",
+            str(folder / "text.mp3"): "cannot decode"}
 
 
 def test_the_shipped_contract_names_the_shipped_model():
@@ -49,15 +67,45 @@ def test_tagging_gives_valence_arousal_and_a_consistent_quadrant(tagger, sounds)
         assert sum(mood.probabilities.values()) == pytest.approx(1.0, abs=1e-6)
         assert mood.probabilities[mood.quadrant] == max(mood.probabilities.values())
         assert set(mood.tags) == set(tagger.tag_names) and all(0 <= p <= 1 for p in mood.tags.values())
-    assert tagger.tag(sounds["noise"]).patches == tagger.max_patches
-    assert tagger.tag(sounds["tone"]).patches == 2
+    assert tagger.tag(sounds["buzz"]).patches == tagger.max_patches
+    assert tagger.tag(sounds["tone"]).patches == min(3, tagger.max_patches), "12 s hold three 3 s excerpts"
 
 
 def test_tagging_is_deterministic_and_tells_sounds_apart(tagger, sounds):
     first, again = tagger.tag(sounds["chord"]), tagger.tag(sounds["chord"])
     assert first == again
-    noise, tone = tagger.tag(sounds["noise"]), tagger.tag(sounds["tone"])
-    assert noise.arousal > tone.arousal, "white noise is more energetic than a soft sine"
+    buzz, tone = tagger.tag(sounds["buzz"]), tagger.tag(sounds["tone"])
+    assert buzz.probabilities != tone.probabilities and buzz.tags != tone.tags
+
+
+def test_tagging_runs_numpy_single_threaded(tagger):
+    from threadpoolctl import threadpool_info
+
+    assert all(pool["num_threads"] == 1 for pool in threadpool_info()), threadpool_info()
+
+
+def test_bad_inputs_get_their_named_outcome_never_a_mood(tagger, bad_inputs):
+    for path, reason in bad_inputs.items():
+        with pytest.raises(audio.NotAnalysable) as caught:
+            tagger.tag(path)
+        assert caught.value.reason == reason, (path, str(caught.value))
+
+
+def test_tag_command_prints_valid_json_with_the_outcome_for_every_bad_input(bad_inputs, sounds):
+    files = [*bad_inputs, sounds["chord"]]
+    result = subprocess.run([sys.executable, "-m", "moodbox", "library", "tag", "--json", *files],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    lines = [json.loads(line, parse_constant=pytest.fail) for line in result.stdout.splitlines()]  # NaN is invalid
+    assert [line["path"] for line in lines] == files
+    for line, reason in zip(lines, bad_inputs.values()):
+        assert line["outcome"] == f"not analysable: {reason}" and "quadrant" not in line
+        assert line["path"] in line["error"] and "does not exist" not in line["error"]
+    assert lines[-1]["quadrant"] in QUADRANTS
+    plain = subprocess.run([sys.executable, "-m", "moodbox", "library", "tag", *bad_inputs],
+                           capture_output=True, text=True, timeout=120)
+    assert [line.split(": not analysable: ")[1].split(" (")[0] for line in plain.stdout.splitlines()] == \
+        list(bad_inputs.values())
 
 
 def test_embedder_shapes(tagger):
@@ -79,7 +127,7 @@ def test_a_missing_or_mismatched_model_is_a_model_error(tmp_path):
 def test_tag_command_prints_one_json_object_per_file_and_goes_on_after_errors(sounds, tmp_path):
     broken = tmp_path / "broken.ogg"
     broken.write_bytes(b"\0" * 4096)
-    files = [sounds["tone"], str(broken), sounds["noise"]]
+    files = [sounds["tone"], str(broken), sounds["buzz"]]
     result = subprocess.run([sys.executable, "-m", "moodbox", "library", "tag", "--json", *files],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1, result.stderr

@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from moodbox.config import EXPRESSIONS as LABELS
+from moodbox.names import EXPRESSIONS as LABELS
 from moodbox.perception.expression import ExpressionModel, ModelError
 from moodbox.devkit.scripted import load_script_faces
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from moodbox.config import EXPRESSIONS as LABELS
+from moodbox.names import EXPRESSIONS as LABELS
 from moodbox.perception.mood import MoodTracker
 
 

@@ -10,22 +10,46 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
+def _rows(contract: dict) -> str:
+    lines = []
+    for row in contract["metrics"]["rows"]:
+        m, c = row["raw"], row["calibrated"]
+        q = c["per_quadrant"]
+        mark = " **(shipped)**" if row["name"] == contract["metrics"]["chosen"] else ""
+        lines.append(f"| {row['name']}{mark} | {row['patches']} | {_pct(c['quadrant_accuracy'])} | "
+                     f"{_pct(c['valence_accuracy'])} | {_pct(c['arousal_accuracy'])} | {q['Q3']['precision']:.3f} | "
+                     f"{q['Q4']['precision']:.3f} | {m['log_loss']:.3f} / {c['log_loss']:.3f} | "
+                     f"{m['ece']:.3f} / {c['ece']:.3f} |")
+    return "\n".join(lines)
+
+
+def _floor_rows(contract: dict) -> str:
+    lines = []
+    for name, entry in contract["floors"]["default_playlists"].items():
+        cv, none = entry["cross_validated"], entry["no_floor"]
+        lines.append(f"| auto-{name} | {'+'.join(entry['quadrants'])} | {entry['floor']:.2f} | "
+                     f"{_pct(none['precision'])} / {_pct(none['coverage'])} | {_pct(cv['precision'])} / "
+                     f"{_pct(cv['coverage'])} | {', '.join(f'{f:.2f}' for f in cv['floors_per_fold'])} |")
+    return "\n".join(lines)
+
+
 def render(contract: dict) -> str:
     metrics = contract["metrics"]
-    ours, base = metrics["musicnn"], metrics["handmade"]
-    rows = "\n".join(
-        f"| {label} | {_pct(ours[key])} | {_pct(base[key])} |" if "accuracy" in key else
-        f"| {label} | {ours[key]:.3f} | {base[key]:.3f} |"
-        for label, key in [("quadrant accuracy", "quadrant_accuracy"), ("macro-F1", "macro_f1"),
-                           ("valence accuracy (positive vs negative)", "valence_accuracy"),
-                           ("arousal accuracy (high vs low)", "arousal_accuracy")])
+    chosen = next(row for row in metrics["rows"] if row["name"] == metrics["chosen"])
+    ours = chosen["calibrated"]
     per_quadrant = "\n".join(
         f"| {q} {QUADRANT_WORDS[q]} | {_pct(ours['per_quadrant'][q]['precision'])} | "
-        f"{_pct(ours['per_quadrant'][q]['recall'])} | {_pct(base['per_quadrant'][q]['precision'])} | "
-        f"{_pct(base['per_quadrant'][q]['recall'])} |" for q in ("Q1", "Q2", "Q3", "Q4"))
+        f"{_pct(ours['per_quadrant'][q]['recall'])} |" for q in ("Q1", "Q2", "Q3", "Q4"))
     confusion = "\n".join(f"| {q} | " + " | ".join(str(n) for n in row) + " |"
                           for q, row in zip(("Q1", "Q2", "Q3", "Q4"), ours["confusion"]))
-    seconds = contract["analysis_seconds_per_clip"]
+    head = contract["head"]
+    front = contract["front_end"]
+    checks = front["checks"]
+    timing = contract["analysis_seconds_per_clip"]
+    before, now = timing["before"], timing["now"]
+    calming = contract["floors"]["default_playlists"]["calming"]
+    members = " and ".join(f"{m['classifier']} ({len(m['layers'])} dense layer(s), softmax temperature "
+                           f"{m['temperature']:g})" for m in head["members"])
     return f"""# Music-mood model card (`models/music/`)
 
 Written by `{contract['command']}`; every figure below comes from that run (also in `mood.json`).
@@ -33,33 +57,43 @@ Written by `{contract['command']}`; every figure below comes from that run (also
 ## What it does
 `moodbox library tag|scan` places each track on Russell's valence/arousal plane: valence (negative..positive) and
 arousal (calm..energetic), both in -1..1, and a quadrant: Q1 {QUADRANT_WORDS['Q1']}, Q2 {QUADRANT_WORDS['Q2']},
-Q3 {QUADRANT_WORDS['Q3']}, Q4 {QUADRANT_WORDS['Q4']}.
+Q3 {QUADRANT_WORDS['Q3']}, Q4 {QUADRANT_WORDS['Q4']}. A track joins a mood playlist only when the model is
+confident enough for that playlist's job (the floors below). Audio that is not music gets a named outcome and no
+mood: `not analysable: too short` (under {checks['min_seconds']:g} s), `silent` (excerpts below
+{checks['silent_dbfs']:g} dBFS), `noise` (spectral flatness over {checks['max_flatness']:g}, or over
+{checks['max_clipped']:.0%} of the samples clipped), `invalid samples` (NaN/Inf), `cannot decode`. Excerpts that
+are undecodable, silent or NaN are skipped; a track needs {checks['min_excerpts']} good ones.
 
 ## Files
 | file | what | size |
 |---|---|---|
 | `{contract['model']}` | MusiCNN (MSD weights), float32 TFLite: one log-mel patch [1, 187, 96] in; 50 tag probabilities and the 200-d penultimate embedding out | {contract['model_bytes'] / 1e6:.2f} MB |
-| `mood.json` | the contract: front-end parameters, output shapes, tag names, the mood head (standardiser + 4-class logistic regression over the patch-mean embedding and tags, C = {contract['head']['C']}), metrics, command | small |
-| `confusion.png` | confusion matrices of both heads, cross-validated | |
+| `mood.json` | the contract: front-end parameters and checks, output shapes, tag names, the mood head ({head['candidate']}: standardiser, then {members}, probabilities averaged), the playlist floors, metrics, command | small |
+| `confusion.png` | confusion matrices of the shipped head and of the hand-made baseline, cross-validated | |
+| `floors.png` | precision and coverage against the confidence floor for each default playlist, cross-validated | |
 
 Front end (one implementation, `device/moodbox/music/audio.py`, imported by the training code): decode with libsndfile
-(`soundfile`; ffmpeg for m4a), mono, resample to 16 kHz with `soxr`, up to {contract['front_end']['max_patches']}
-excerpts of 3.008 s spread evenly over the track, |STFT|^2 (n_fft 512, periodic Hann, hop 256, no padding), 96
-Slaney mel bands, `log10(10000 * mel + 1)` in float32, 187 frames per patch. The network's outputs are averaged
-over the patches. The float32 graph is shipped: int8 post-training quantisation of this network was measured to
-break it (embedding cosine 0.59 with full int8, 0.96 with dynamic range; see FIELD-NOTES), and the file fits the
-5 MB budget.
+(`soundfile`; ffmpeg for m4a), mono, resample to 16 kHz with `soxr`, {front['max_patches']} excerpts of 3.008 s
+spread evenly over the track, |STFT|^2 (n_fft 512, periodic Hann, hop 256, no padding), 96 Slaney mel bands,
+`log10(10000 * mel + 1)` in float32, 187 frames per patch. The network's outputs are pooled over the patches
+({' and '.join(head['pooling'])}). The float32 graph is shipped: int8 post-training quantisation of this network
+was measured to break it (embedding cosine 0.59 with full int8, 0.96 with dynamic range; see FIELD-NOTES), and the
+file fits the 5 MB budget.
 
 ## How well (artist-grouped cross-validation)
-{metrics['protocol']}. The baseline is the same head on {len(contract['handmade_features'])} hand-made features
-({', '.join(contract['handmade_features'])}) on the same folds.
+{metrics['protocol']}. Every row runs on the same folds. The shipped head is the most accurate row the device can
+run with at most the patch count the speed budget allows (`--max-patches`); picking it among these rows on the
+same folds flatters it slightly.
 
-| figure | MusiCNN head (shipped) | hand-made baseline |
+| head (pooling; inputs; classifier) | patches | quadrant | valence | arousal | Q3 precision | Q4 precision | log-loss raw / calibrated | ECE raw / calibrated |
+|---|---|---|---|---|---|---|---|---|
+{_rows(contract)}
+
+The figures are of the calibrated probabilities, as the device computes them (averaging the members of a
+logistic + MLP head at their own temperatures can move a near tie). The shipped head per quadrant:
+
+| quadrant | precision | recall |
 |---|---|---|
-{rows}
-
-| quadrant | precision (MusiCNN) | recall (MusiCNN) | precision (baseline) | recall (baseline) |
-|---|---|---|---|---|
 {per_quadrant}
 
 Confusion of the shipped head (rows: 4Q label, columns: predicted):
@@ -70,17 +104,37 @@ Confusion of the shipped head (rows: 4Q label, columns: predicted):
 
 ![confusion matrices](confusion.png)
 
-Analysis time per 30 s clip, one thread (decode + resample + mel + network, {seconds['clips']} clips, measured
-by the same run on a shared 2-core VM): median {seconds['median_cpu_s']:.3f} s of CPU, {seconds['median_wall_s']:.3f} s
-wall-clock (90th percentile {seconds['p90_wall_s']:.3f} s; the wall-clock figure includes waiting for a busy CPU).
-A Raspberry Pi 4 core runs this kind of code about 9-10x slower.
+## Playlist confidence floors
+A track joins a playlist of quadrants S when its most probable quadrant is in S and P(S), the summed probability
+of S, reaches the floor of S. The floor of each set of quadrants is the lowest from which on the out-of-fold
+predictions reach {_pct(contract['floors']['target_precision'])} precision (the share of kept tracks whose 4Q label
+is in the set) at every higher floor too, so it keeps as many tracks as that precision allows. Cross-validated: in each outer fold the floor is chosen
+on the other folds' clips and applied to the fold's own; precision and coverage (the share of the set's clips
+kept) are pooled over the folds.
+
+| playlist | quadrants | floor (all clips) | no floor: precision / coverage | floor chosen per fold: precision / coverage | floor per fold |
+|---|---|---|---|---|---|
+{_floor_rows(contract)}
+
+`auto-calming` (played to an angry or afraid listener) holds {_pct(calming['cross_validated']['precision'])} calm
+(Q4) music at its floor, keeping {_pct(calming['cross_validated']['coverage'])} of the Q4 clips.
+
+![precision and coverage against the floor](floors.png)
+
+## Speed
+Analysis CPU time per 30 s clip, the whole process (decode + checks + resample + mel + network), median of
+{now['clips']} clips timed clip by clip in the same run on a shared 2-core VM: before ({before['patches']} patches,
+numpy's default BLAS pool: {before['blas_threads']} threads, one per core) {before['median_cpu_s']:.3f} s, now ({now['patches']} patches, one BLAS thread)
+{now['median_cpu_s']:.3f} s: {timing['ratio']:.2f} of before. Wall-clock now {now['median_wall_s']:.3f} s (90th
+percentile {now['p90_wall_s']:.3f} s; it includes waiting for a busy CPU). A Raspberry Pi 4 core runs this kind
+of code about 9-10x slower. Rerun with `moodbox-train music --timing-only`.
 
 ## Limits
 - The labels are AllMusic mood tags of 30 s excerpts mapped to quadrants; a whole song can move between moods.
-- Most errors are between the two calm quadrants (sad Q3 vs tender Q4): valence at low arousal is the hard part.
+- Most errors are between the two calm quadrants (sad Q3 vs tender Q4): valence at low arousal is the hard part;
+  the floors trade coverage for precision there.
 - Trained on {contract['clips']} clips of mostly Western popular music; other traditions are less certain.
-- The quadrant is the head's most probable class; tracks near the centre of the plane are the uncertain ones
-  (`moodbox library --explain TRACK` shows the probabilities).
+- `moodbox library --explain TRACK` shows the probabilities and, per playlist, whether the track is in and why.
 
 ## Licences and citations
 - Network and weights: MusiCNN, J. Pons and X. Serra, "musicnn: pre-trained convolutional neural networks for

