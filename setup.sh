@@ -741,6 +741,11 @@ uninstall_moodbox() {
     fi
     [[ -e "$ETC_DIR" ]] && run rm -rf "$ETC_DIR"
     [[ -e "$STATE_DIR" ]] && run rm -rf "$STATE_DIR"
+    # the phone page's paired phones: its unit's StateDirectory (with DynamicUser, kept under private/)
+    local web_state
+    for web_state in "$(dirname "$STATE_DIR")/moodbox-web" "$(dirname "$STATE_DIR")/private/moodbox-web"; do
+        if [[ -e "$web_state" || -L "$web_state" ]]; then run rm -rf "$web_state"; fi
+    done
     if [[ -f "$MPD_CONF.moodbox-orig" ]] && grep -qxF "$MPD_CONF_MARKER" "$MPD_CONF" 2>/dev/null; then
         if ! mpd_conf_text | cmp -s - "$MPD_CONF"; then
             local edited
