@@ -65,7 +65,12 @@ CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; cha
 
 def state_dir(web: WebConfig) -> Path:
     """Where the sessions are kept: systemd's StateDirectory when started by the unit, else ``web.state_dir``."""
-    return Path(os.environ.get("STATE_DIRECTORY") or web.state_dir)
+    return Path(os.environ.get(SESSIONS_DIRECTORY) or os.environ.get("STATE_DIRECTORY") or web.state_dir)
+
+
+# The page's own StateDirectory is moved here before the config is read: as $STATE_DIRECTORY it would become the
+# default of state.dir, where the page looks for the daemon's store (and would find none).
+SESSIONS_DIRECTORY = "MOODBOX_WEB_SESSIONS_DIRECTORY"
 
 
 def _is_loopback(address: str) -> bool:
@@ -279,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
     try:
+        if "STATE_DIRECTORY" in os.environ:
+            os.environ[SESSIONS_DIRECTORY] = os.environ.pop("STATE_DIRECTORY")
         config = load_config(args.config, own=("web", "state"))
         if args.port is not None:
             config = replace(config, web=replace(config.web, port=args.port))
