@@ -95,6 +95,16 @@ def _faces_from_csv(path: Path) -> dict[str, np.ndarray]:
     return {label: np.array(found, np.uint8).reshape(-1, 48, 48) for label, found in faces.items()}
 
 
+
+def label_at(script: list[tuple[str, float]], elapsed: float) -> str:
+    """The label of a looping ``script`` of (label, seconds) ``elapsed`` seconds after its start."""
+    elapsed %= sum(seconds for _, seconds in script)
+    for label, seconds in script:
+        if elapsed < seconds:
+            return label
+        elapsed -= seconds
+    return script[-1][0]
+
 class ScriptedMoods:
     """Without any faces to show: the scripted expressions fed straight to the mood tracker, past the camera and
     the model (a blank frame, a face always found, the scripted expression read at 0.8). Only the music part of
@@ -110,12 +120,7 @@ class ScriptedMoods:
         self._start = clock()
 
     def expected_label(self) -> str:
-        elapsed = (self._clock() - self._start) % sum(seconds for _, seconds in self._script)
-        for label, seconds in self._script:
-            if elapsed < seconds:
-                return label
-            elapsed -= seconds
-        return self._script[-1][0]
+        return label_at(self._script, self._clock() - self._start)
 
     def grab(self) -> np.ndarray:  # the frame source
         return np.full((240, 320), 128, np.uint8)
@@ -169,12 +174,7 @@ class ScriptedFaceSource:
         return np.clip(ramp[None, :] + noise, 0, 255).astype(np.uint8)
 
     def expected_label(self) -> str:
-        elapsed = (self._clock() - self._start) % sum(seconds for _, seconds in self._script)
-        for label, seconds in self._script:
-            if elapsed < seconds:
-                return label
-            elapsed -= seconds
-        return self._script[-1][0]
+        return label_at(self._script, self._clock() - self._start)
 
     def grab(self) -> np.ndarray:
         faces = self._faces[self.expected_label()]
