@@ -172,7 +172,7 @@ need Bookworm or Trixie (64-bit). Flash a current image and run setup.sh again."
 # Per platform: apt packages, the service user's groups, the camera source and whether buttons are wired.
 plan_platform() {
     # procps: /bin/kill, which the unit's ExecReload= (systemctl reload moodbox) runs; a minimal Debian lacks it.
-    APT_PACKAGES=(mpd mpc python3 python3-venv ca-certificates procps)
+    APT_PACKAGES=(mpd mpc alsa-utils python3 python3-venv ca-certificates procps)  # alsa-utils: aplay -l for --audio
     # Modules compiled against the OS's numpy 1.x (picamera2's helpers, JetPack's OpenCV) break under numpy 2.
     NUMPY_PIN=""
     case "$PLATFORM" in

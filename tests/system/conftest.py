@@ -2,7 +2,9 @@
 
 The expensive parts happen once: the root is built once per machine (cached), the container boots once and
 setup.sh installs once (and runs once more, to show it changes nothing); the test modules then share the running
-machine, in the order below, the ones that reboot, kill or remove it last.
+machine, in the order below, the ones that reboot, kill or remove it last. Right after the first install, before the
+harness changes anything, the stopped machine's files are copied into the disk of a virtual machine with a sound card
+(test_first_boot_vm.py): the box as an owner has it after setup.sh, with no config edit.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from install_support import CAMERA, CHECKOUT, CONFIG, MOOD_PLAYLISTS, MUSIC, PLAYLISTS, TRACKS, file_list
+from install_support import AUDIO_CARD, CAMERA, CHECKOUT, CONFIG, MUSIC, TRACKS, file_list
 from system_support import Container, Result, cached_root, machine_slot, ports_in_use, unavailable
+from vm_support import make_disk, vm_unavailable
 
 SESSION_TIMEOUT_S = 1500
 PORTS = (6600, 8470)  # MPD and the phone page, as setup.sh and the shipped config set them
-MODULE_ORDER = ["test_install.py", "test_services.py", "test_hardening.py", "test_web_unit.py", "test_watchdog.py",
-                "test_reboot.py", "test_uninstall.py"]
+MODULE_ORDER = ["test_install.py", "test_first_boot_vm.py", "test_services.py", "test_hardening.py",
+                "test_web_unit.py", "test_device_tests_beside_the_box.py", "test_watchdog.py", "test_reboot.py",
+                "test_uninstall.py"]
 
 
 def pytest_collection_modifyitems(items):
@@ -42,8 +46,9 @@ class Install:
     machine: Container
     before: dict[str, str]  # the root's files before setup.sh: path -> type, mode, owner
     first: Result           # setup.sh's first run
-    second: Result          # the run after the owner's config edit, on the installed box
+    second: Result          # the run after the harness pointed camera.source at a folder, on the installed box
     setup_s: float
+    first_boot_disk: tuple[Path, Path, Path] | str  # (disk image, kernel, initrd) after the first run, or why not
 
 
 def copy_checkout(repo_root: Path, dest: Path) -> None:
@@ -66,21 +71,12 @@ def leave_an_old_build(clone: Path) -> None:
 
 
 def make_music(folder: Path) -> None:
-    """A few short tagged tracks (sox) in MPD's music directory."""
+    """A dozen short tagged tracks (sox) in MPD's music directory."""
     folder.mkdir(parents=True, exist_ok=True)
     for artist, title, genre, hz in TRACKS:
         subprocess.run(["sox", "-n", "-r", "22050", "-c", "1", "--comment", f"ARTIST={artist}", "--add-comment",
                         f"TITLE={title}", "--add-comment", f"GENRE={genre}", str(folder / f"{artist}-{title}.ogg"),
                         "synth", "20", "sine", str(hz), "vol", "0.3"], check=True)
-
-
-def make_playlists(folder: Path) -> None:
-    """The playlists the shipped config names, over those tracks: without them the service refuses to start today
-    (exit 4; issue 25, item 1, which will make them optional)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    names = [f"{artist}-{title}.ogg" for artist, title, _, _ in TRACKS]
-    for index, playlist in enumerate(MOOD_PLAYLISTS):
-        (folder / f"{playlist}.m3u").write_text("\n".join(names[index:] + names[:index]) + "\n")
 
 
 def make_camera_folder(folder: Path) -> None:
@@ -126,8 +122,9 @@ def system_root(repo_root) -> Path:
 def machine(system_root, repo_root):
     with machine_slot():
         taken = ports_in_use(PORTS)
-        assert not taken, (f"TCP port(s) {taken} already in use on this host (an MPD or moodbox running here?): the "
-                           "test machine shares the host's network and needs them")
+        if taken:  # e.g. on an installed box: its MPD and page stay as they are
+            pytest.skip(f"system suite: TCP port(s) {taken} in use on this host (an installed moodbox's MPD or "
+                        "page?): the test machine shares the host's network and needs them free")
         workdir = Path(tempfile.mkdtemp(prefix="moodbox-system-", dir="/var/tmp"))
         box = Container(system_root, workdir)
         try:
@@ -135,7 +132,6 @@ def machine(system_root, repo_root):
             copy_checkout(repo_root, box.path(CHECKOUT))
             leave_an_old_build(box.path(CHECKOUT))
             make_music(box.path(MUSIC))
-            make_playlists(box.path(PLAYLISTS))
             make_camera_folder(box.path(CAMERA))
             boot_s = box.boot()
             print(f"booted in {boot_s:.1f} s")
@@ -146,19 +142,34 @@ def machine(system_root, repo_root):
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def snapshot_first_boot_disk(machine: Container) -> tuple[Path, Path, Path] | str:
+    """The installed box's files as a VM's disk (vm_support), taken with the machine stopped; then it boots again."""
+    reason = vm_unavailable()
+    if reason:
+        return reason
+    assert machine.shutdown() == 0
+    image = machine.upper.parent / "first-boot.img"
+    started = time.monotonic()
+    kernel, initrd = make_disk(machine.root, image)
+    print(f"first-boot disk made in {time.monotonic() - started:.0f} s; booted again in {machine.boot():.1f} s")
+    return image, kernel, initrd
+
+
 @pytest.fixture(scope="session")
 def install(machine) -> Install:
-    """`sudo ./setup.sh --web` as an owner runs it in the clone; the owner points camera.source at the folder;
-    setup.sh once more (it keeps the edited config and restarts the service with it)."""
+    """`sudo ./setup.sh --web --audio Intel` as an owner runs it in the clone (no playlists, no config edit; the
+    card is the VM's, which the container lacks); its disk for the VM; then the harness points camera.source at the
+    camera folder (the container has no camera) and runs setup.sh once more (it keeps the edited config)."""
     # Two accounts of the household, made before the snapshot: one joins the moodbox group later, one never does.
     for user in ("listener", "stranger"):
         machine.run("useradd", "--no-create-home", user, check=True)
     before = file_list(machine)
     started = time.monotonic()
-    first = machine.run("bash", "-c", f"cd {CHECKOUT} && ./setup.sh --web", timeout=900)
+    first = machine.run("bash", "-c", f"cd {CHECKOUT} && ./setup.sh --web --audio {AUDIO_CARD}", timeout=900)
     setup_s = time.monotonic() - started
     print(f"setup.sh --web: exit {first.returncode} in {setup_s:.0f} s")
     assert first.returncode == 0, f"setup.sh --web failed:\n{first.output[-5000:]}\n{failed_units(machine)}"
+    disk = snapshot_first_boot_disk(machine)
     machine.run("sed", "-i", f's|^source = "0"$|source = "{CAMERA}"|', CONFIG, check=True)
     second = machine.run("bash", "-c", f"cd {CHECKOUT} && ./setup.sh --web", timeout=300)
-    return Install(machine, before, first, second, setup_s)
+    return Install(machine, before, first, second, setup_s, disk)

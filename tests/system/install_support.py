@@ -7,13 +7,14 @@ import json
 CHECKOUT = "/home/owner/moodbox"  # where an owner cloned it
 CAMERA = "/srv/camera"            # the folder camera source: a few frames with nobody in view
 MUSIC = "/var/lib/mpd/music"      # MPD's music directory in the mpd.conf setup.sh writes
-PLAYLISTS = "/var/lib/mpd/playlists"
 CONFIG = "/etc/moodbox/moodbox.toml"
 STORE = "/var/lib/moodbox/feedback.db"
-# The playlists the shipped config names (see conftest.make_playlists).
-MOOD_PLAYLISTS = ("upbeat", "calm", "calming", "everyday")
+AUDIO_CARD = "Intel"  # the emulated Intel HDA card of the VM (vm_support), as `aplay -l` names it
+# A dozen 20 s tracks (artist, title, genre, tone in Hz) and no playlist: the box must find its music alone.
 TRACKS = (("Ada", "Morning", "Pop", 440), ("Ben", "Rain", "Ambient", 330), ("Cleo", "Run", "Rock", 550),
-          ("Dan", "Dusk", "Jazz", 262))
+          ("Dan", "Dusk", "Jazz", 262), ("Eve", "Tide", "Folk", 392), ("Finn", "Spark", "Electronic", 660),
+          ("Gus", "Embers", "Blues", 294), ("Hana", "Lanterns", "Classical", 523), ("Ivo", "Drift", "Ambient", 220),
+          ("Jo", "Sprint", "Rock", 587), ("Kai", "Hush", "Jazz", 247), ("Lea", "Bloom", "Pop", 494))
 # Not part of the install: the machine's own logs and caches, and what only exists while it runs.
 VOLATILE = ("proc", "sys", "dev", "run", "tmp", "var/tmp", "var/log", "var/cache", "var/lib/systemd",
             "var/lib/apt/lists", "root/.cache")

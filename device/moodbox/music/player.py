@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("moodbox.music.player")
 
 SWITCH_MODES = ("after_current", "now")
+# MPD pauses when its audio output cannot be opened and never tries again by itself: a USB DAC or HDMI that is not
+# there yet at boot would leave the box silent for good. While that lasts, play again this often.
+RETRY_PLAY_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class Player:
         self.last_state = PlayerState(connected=False)  # what MPD did at the last look (never blocks to read)
         self._paused_by_us = False
         self._paused_for_absence = False
+        self._clock = clock
+        self._next_play_retry = float("-inf")
         if handover is not None:  # a reload: carry on with what the old player was asked to do
             self.playlist, self.mood = handover.playlist, handover.mood
             self._paused_by_us, self._paused_for_absence = handover._paused_by_us, handover._paused_for_absence
@@ -278,10 +283,28 @@ class Player:
             if self._queue.unsure and self.playlist is not None:
                 self._rebuild()
             state, song_id = self._read_state()
+            if state.error and state.state != "play" and not self._paused_by_us and self.playlist is not None:
+                self._play_again(state.error)
             self._queue.drop_kept_song_once_over(song_id)
             self._recorder.saw(song_id, state.state == "play", track=state.track, title=state.title,
                                playlist=state.track_playlist, mood=self.mood)
             return state
+
+    def _play_again(self, error: str) -> None:
+        """MPD paused itself on an output error: clear it and play, every RETRY_PLAY_S (the status shows the error
+        meanwhile)."""
+        now = self._clock()
+        if now < self._next_play_retry:
+            return
+        first = self._next_play_retry == float("-inf")
+        self._next_play_retry = now + RETRY_PLAY_S
+        (log.warning if first else log.debug)("MPD paused on an error (%s): playing again every %.0f s until it "
+                                              "plays", error, RETRY_PLAY_S)
+        try:
+            self.connection.call("clearerror")
+            self.connection.call("play")
+        except mpd.CommandError as err:
+            log.warning("playing again failed: %s", err)
 
     def _rebuild(self) -> None:
         """A queue edit was cut short (a timeout, a refused command): queue the playlist again from scratch."""

@@ -466,3 +466,30 @@ def test_a_now_switch_near_a_songs_end_is_answered_at_once(short_songs_mpd):
         assert player.switch_to(playlist, "now", mood="x")
         assert player.poll().state == "play"
         time.sleep(2.0)  # 1 s of the first song left
+
+
+def test_an_output_that_appears_late_plays_without_a_restart(music_library, tmp_path):
+    """Found by tests/system's VM: MPD pauses when its audio output cannot be opened (a sound card not there yet at
+    boot) and never tries again by itself, so the box stayed silent. The player plays again every RETRY_PLAY_S."""
+    from moodbox.music.player import RETRY_PLAY_S
+
+    music_dir, playlists_dir, _ = music_library
+    card = socket.socket()  # the "card": MPD's HTTP output cannot open while another socket holds its port
+    card.bind(("127.0.0.1", 0))
+    card.listen(1)
+    port = card.getsockname()[1]
+    output = (f'audio_output {{\n  type "httpd"\n  name "late card"\n  bind_to_address "127.0.0.1"\n'
+              f'  port "{port}"\n  encoder "wave"\n}}\n')
+    with PrivateMPD(tmp_path / "mpd", music_dir=music_dir, playlists_dir=playlists_dir, audio_output=output) as mpd:
+        clock = FakeClock()
+        player = Player(mpd.socket_path, clock=clock)
+        player.switch_to("calm", "now", mood="sad")
+        assert wait_until(lambda: player.poll().error is not None)
+        assert player.last_state.state != "play" and "late card" in player.last_state.error
+        card.close()  # plugged in
+        clock.advance(RETRY_PLAY_S / 2)
+        assert player.poll().state != "play"  # not yet: once every RETRY_PLAY_S
+        clock.advance(RETRY_PLAY_S / 2)
+        assert wait_until(lambda: player.poll().state == "play")
+        assert player.last_state.error is None and player.last_state.playlist == "calm"
+        player.close()

@@ -1,0 +1,57 @@
+"""The first boot of the installed box as a whole machine with a sound card (issue 25's first hour, issue 26's
+sound): setup.sh's install with no playlists and no config edit, MPD's output the card chosen with --audio. The
+check runs inside the VM (vm_first_boot.sh); the test reads what it printed on the serial console."""
+
+from __future__ import annotations
+
+import pytest
+
+from vm_support import boot
+
+pytestmark = pytest.mark.system
+
+VM_TIMEOUT_S = 900  # plain emulation: boot ~1-2 min, the daemon's start and the checks a few more
+
+
+@pytest.fixture(scope="module")
+def first_boot(install, tmp_path_factory):
+    if isinstance(install.first_boot_disk, str):
+        pytest.skip(f"VM check: {install.first_boot_disk}")
+    image, kernel, initrd = install.first_boot_disk
+    console = tmp_path_factory.mktemp("vm") / "console.log"
+    checks, ran_s = boot(image, kernel, initrd, console, timeout=VM_TIMEOUT_S)
+    print(f"VM ran {ran_s:.0f} s; it saw: {checks}")
+    assert checks.get("done") == "1", f"the check did not finish; console: {console.read_text()[-4000:]}"
+    diagnosis = "\n".join(line for line in console.read_text(errors="replace").splitlines() if line.startswith("DIAG"))
+    return Seen(checks, diagnosis)
+
+
+class Seen(dict):
+    """The VM's CHECK values; shown in a failed assertion with what the machine's journal said."""
+
+    def __init__(self, checks: dict[str, str], diagnosis: str):
+        super().__init__(checks)
+        self.diagnosis = diagnosis
+
+    def __repr__(self) -> str:
+        return f"{dict(self)}\n{self.diagnosis}"
+
+
+def test_a_fresh_install_plays_within_a_minute_with_no_config_edit(first_boot):
+    assert first_boot["sound_card_after_s"] != "never", first_boot
+    assert first_boot["camera"] == "lost", first_boot  # no camera in the VM: the box plays what it can
+    assert float(first_boot["play_after_service_start_s"]) <= 60, first_boot
+    assert first_boot["service_restarts"] == "0"
+    assert float(first_boot["elapsed_advanced_s"]) >= 2, first_boot
+    assert first_boot["mpd_error"] == "", first_boot
+
+
+def test_the_chosen_output_plays_and_doctor_says_audio_ok(first_boot):
+    assert first_boot["doctor_audio"] == "OK", first_boot
+
+
+def test_the_music_goes_on_after_the_camera_is_unplugged(first_boot):
+    assert first_boot["camera_plugged_after_s"] != "never", first_boot
+    assert first_boot["camera_lost_after_s"] != "never", first_boot
+    assert first_boot["next_song_after_unplug_s"] != "never", first_boot
+    assert first_boot["state_after_unplug"] == "play", first_boot
