@@ -21,7 +21,7 @@ def first_boot(install, tmp_path_factory):
     console = tmp_path_factory.mktemp("vm") / "console.log"
     checks, ran_s = boot(image, kernel, initrd, console, timeout=VM_TIMEOUT_S)
     print(f"VM ran {ran_s:.0f} s; it saw: {checks}")
-    assert checks.get("done") == "1", f"the check did not finish; console: {console.read_text()[-4000:]}"
+    assert checks.get("finished") == "1", f"the check did not finish; console: {console.read_text()[-4000:]}"
     diagnosis = "\n".join(line for line in console.read_text(errors="replace").splitlines() if line.startswith("DIAG"))
     return Seen(checks, diagnosis)
 
@@ -39,7 +39,7 @@ class Seen(dict):
 
 def test_a_fresh_install_plays_within_a_minute_with_no_config_edit(first_boot):
     assert first_boot["sound_card_after_s"] != "never", first_boot
-    assert first_boot["camera"] == "lost", first_boot  # no camera in the VM: the box plays what it can
+    assert "camera lost" in first_boot["status"], first_boot  # no camera in the VM: the box plays what it can
     assert float(first_boot["play_after_service_start_s"]) <= 60, first_boot
     assert first_boot["service_restarts"] == "0"
     assert float(first_boot["elapsed_advanced_s"]) >= 2, first_boot
@@ -51,7 +51,7 @@ def test_the_chosen_output_plays_and_doctor_says_audio_ok(first_boot):
 
 
 def test_the_music_goes_on_after_the_camera_is_unplugged(first_boot):
-    assert first_boot["camera_plugged_after_s"] != "never", first_boot
+    assert first_boot["camera_works_after_s"] != "never", first_boot
     assert first_boot["camera_lost_after_s"] != "never", first_boot
     assert first_boot["next_song_after_unplug_s"] != "never", first_boot
     assert first_boot["state_after_unplug"] == "play", first_boot

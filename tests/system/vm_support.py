@@ -72,7 +72,9 @@ def boot(image: Path, kernel: Path, initrd: Path, console: Path, timeout: float)
             ["qemu-system-x86_64", "-machine", "q35", "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", "2",
              "-m", "1536", "-display", "none", "-monitor", "none", "-no-reboot", "-nic", "none",
              "-kernel", str(kernel), "-initrd", str(initrd),
-             "-append", f"root=/dev/vda rw console=ttyS0 quiet systemd.wants={CHECK_UNIT}",
+             # no login prompt on the serial console: its getty would hang up the check's output there
+             "-append", f"root=/dev/vda rw console=ttyS0 quiet systemd.wants={CHECK_UNIT} "
+                       "systemd.mask=serial-getty@ttyS0.service",
              "-drive", f"file={image},if=virtio,format=raw",
              "-audiodev", "none,id=speaker", "-device", "ich9-intel-hda", "-device", "hda-output,audiodev=speaker",
              "-serial", "stdio"],

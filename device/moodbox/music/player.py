@@ -72,9 +72,11 @@ class Player:
         self._paused_for_absence = False
         self._clock = clock
         self._next_play_retry = float("-inf")
+        self._switched_once = False
         if handover is not None:  # a reload: carry on with what the old player was asked to do
             self.playlist, self.mood = handover.playlist, handover.mood
             self._paused_by_us, self._paused_for_absence = handover._paused_by_us, handover._paused_for_absence
+            self._switched_once = True
 
     @classmethod
     def from_config(cls, config: Config, *, store: Any = None, clock: Callable[[], float] = time.monotonic,
@@ -174,7 +176,17 @@ class Player:
                 self._queue.unsure = True
                 return False
             log.info("switched to playlist %s (%s, %s)", playlist, mode, reason)
+            if not self._switched_once and not self._paused_by_us:
+                self._play_if_paused()
+            self._switched_once = True
             return True
+
+    def _play_if_paused(self) -> None:
+        """The box has just started: MPD restores a pause from before (its state file; e.g. an output that failed
+        then), which no listener asked of this box, so it plays."""
+        if self.connection.call("status").get("state") == "pause":
+            log.info("MPD was paused when the box started: playing")
+            self.connection.call("play")
 
     def skip(self, *, drop: bool = False) -> None:
         """Next song; with ``drop`` the skipped song also leaves the queue (repeat must not bring it back)."""

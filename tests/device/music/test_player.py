@@ -493,3 +493,20 @@ def test_an_output_that_appears_late_plays_without_a_restart(music_library, tmp_
         assert wait_until(lambda: player.poll().state == "play")
         assert player.last_state.error is None and player.last_state.playlist == "calm"
         player.close()
+
+
+def test_a_pause_mpd_restored_from_before_the_start_does_not_silence_the_box(mpd_server, mpd_client):
+    """Found by tests/system's VM: MPD restores a paused queue from its state file (paused by an output that failed
+    before a reboot), the first "after_current" switch kept it, and the box stayed silent."""
+    mpd_client.load("calm")
+    mpd_client.play(0)
+    assert wait_until(lambda: float(mpd_client.status().get("elapsed", 0)) > 0.5)
+    mpd_client.pause(1)
+    player = Player(mpd_server.socket_path)
+    assert player.connect()  # as the jukebox does at start, before any playlist is chosen
+    assert player.switch_to("upbeat", "after_current", mood="happy")
+    assert mpd_client.status()["state"] == "play"
+    mpd_client.pause(1)  # a listener's pause from now on is kept
+    assert player.switch_to("calm", "after_current", mood="sad")
+    assert mpd_client.status()["state"] == "pause"
+    player.close()
