@@ -20,13 +20,13 @@ import pytest
 
 from install_support import AUDIO_CARD, CAMERA, CHECKOUT, CONFIG, MUSIC, TRACKS, file_list
 from system_support import Container, Result, cached_root, machine_slot, ports_in_use, unavailable
-from vm_support import make_disk, vm_unavailable
+from vm_support import FirstBoot, make_disk, vm_unavailable
 
 SESSION_TIMEOUT_S = 1500
 PORTS = (6600, 8470)  # MPD and the phone page, as setup.sh and the shipped config set them
-MODULE_ORDER = ["test_install.py", "test_first_boot_vm.py", "test_services.py", "test_hardening.py",
-                "test_web_unit.py", "test_device_tests_beside_the_box.py", "test_watchdog.py", "test_reboot.py",
-                "test_uninstall.py"]
+MODULE_ORDER = ["test_install.py", "test_services.py", "test_hardening.py", "test_web_unit.py",
+                "test_device_tests_beside_the_box.py", "test_watchdog.py", "test_reboot.py", "test_uninstall.py",
+                "test_first_boot_vm.py"]  # the VM boots in the background from the install on: read it last
 
 
 def pytest_collection_modifyitems(items):
@@ -48,7 +48,7 @@ class Install:
     first: Result           # setup.sh's first run
     second: Result          # the run after the harness pointed camera.source at a folder, on the installed box
     setup_s: float
-    first_boot_disk: tuple[Path, Path, Path] | str  # (disk image, kernel, initrd) after the first run, or why not
+    first_boot: FirstBoot | str  # the VM booting the disk made after the first run, or why there is none
 
 
 def copy_checkout(repo_root: Path, dest: Path) -> None:
@@ -142,8 +142,9 @@ def machine(system_root, repo_root):
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def snapshot_first_boot_disk(machine: Container) -> tuple[Path, Path, Path] | str:
-    """The installed box's files as a VM's disk (vm_support), taken with the machine stopped; then it boots again."""
+def boot_a_copy_as_a_vm(machine: Container) -> FirstBoot | str:
+    """The installed box's files as a VM's disk (vm_support), taken with the machine stopped; then the container
+    boots again and the VM boots beside it."""
     reason = vm_unavailable()
     if reason:
         return reason
@@ -152,14 +153,14 @@ def snapshot_first_boot_disk(machine: Container) -> tuple[Path, Path, Path] | st
     started = time.monotonic()
     kernel, initrd = make_disk(machine.root, image)
     print(f"first-boot disk made in {time.monotonic() - started:.0f} s; booted again in {machine.boot():.1f} s")
-    return image, kernel, initrd
+    return FirstBoot(image, kernel, initrd, machine.upper.parent / "first-boot-console.log")
 
 
 @pytest.fixture(scope="session")
-def install(machine) -> Install:
+def install(machine):
     """`sudo ./setup.sh --web --audio Intel` as an owner runs it in the clone (no playlists, no config edit; the
-    card is the VM's, which the container lacks); its disk for the VM; then the harness points camera.source at the
-    camera folder (the container has no camera) and runs setup.sh once more (it keeps the edited config)."""
+    card is the VM's, which the container lacks); a copy boots as the VM; then the harness points camera.source at
+    the camera folder (the container has no camera) and runs setup.sh once more (it keeps the edited config)."""
     # Two accounts of the household, made before the snapshot: one joins the moodbox group later, one never does.
     for user in ("listener", "stranger"):
         machine.run("useradd", "--no-create-home", user, check=True)
@@ -169,7 +170,11 @@ def install(machine) -> Install:
     setup_s = time.monotonic() - started
     print(f"setup.sh --web: exit {first.returncode} in {setup_s:.0f} s")
     assert first.returncode == 0, f"setup.sh --web failed:\n{first.output[-5000:]}\n{failed_units(machine)}"
-    disk = snapshot_first_boot_disk(machine)
-    machine.run("sed", "-i", f's|^source = "0"$|source = "{CAMERA}"|', CONFIG, check=True)
-    second = machine.run("bash", "-c", f"cd {CHECKOUT} && ./setup.sh --web", timeout=300)
-    return Install(machine, before, first, second, setup_s, disk)
+    first_boot = boot_a_copy_as_a_vm(machine)
+    try:
+        machine.run("sed", "-i", f's|^source = "0"$|source = "{CAMERA}"|', CONFIG, check=True)
+        second = machine.run("bash", "-c", f"cd {CHECKOUT} && ./setup.sh --web", timeout=300)
+        yield Install(machine, before, first, second, setup_s, first_boot)
+    finally:
+        if isinstance(first_boot, FirstBoot):
+            first_boot.stop()

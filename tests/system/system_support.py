@@ -26,9 +26,9 @@ CACHE = Path(os.environ.get("MOODBOX_SYSTEM_ROOT_CACHE", "/var/cache/moodbox-sys
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 # A Debian box with systemd as init and D-Bus (systemd-analyze security reads units over it), a kernel to boot it
-# as a virtual machine with a sound card (vm_support.py), and sox, which the device tests run on the installed box
-# need for their music (test_device_tests_beside_the_box.py).
-BASE_PACKAGES = ("systemd", "systemd-sysv", "dbus", "linux-image-amd64", "sox", "libsox-fmt-base")
+# as a virtual machine with a sound card (vm_support.py), git (an owner clones with it) and sox, which the device
+# tests run on the installed box need for their music (test_device_tests_beside_the_box.py).
+BASE_PACKAGES = ("systemd", "systemd-sysv", "dbus", "linux-image-amd64", "git", "sox", "libsox-fmt-base")
 HOSTNAME = "moodbox"
 # What the Debian installer writes and mmdebstrap does not: MPD's bind_to_address "localhost" needs it.
 HOSTS = f"127.0.0.1\tlocalhost\n127.0.1.1\t{HOSTNAME}\n::1\tlocalhost ip6-localhost ip6-loopback\n"

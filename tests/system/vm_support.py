@@ -63,23 +63,40 @@ def make_disk(root: Path, image: Path) -> tuple[Path, Path]:
     return Path(shutil.copy2(kernel, image.parent)), Path(shutil.copy2(initrd, image.parent))
 
 
-def boot(image: Path, kernel: Path, initrd: Path, console: Path, timeout: float) -> tuple[dict[str, str], float]:
-    """Boots the disk with an Intel HDA sound card and no network until the check powers it off; its CHECK lines
-    as a dict, and the seconds the machine ran."""
-    started = time.monotonic()
-    with open(console, "wb") as log:
-        done = subprocess.run(
-            ["qemu-system-x86_64", "-machine", "q35", "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", "2",
-             "-m", "1536", "-display", "none", "-monitor", "none", "-no-reboot", "-nic", "none",
-             "-kernel", str(kernel), "-initrd", str(initrd),
-             # no login prompt on the serial console: its getty would hang up the check's output there
-             "-append", f"root=/dev/vda rw console=ttyS0 quiet systemd.wants={CHECK_UNIT} "
-                       "systemd.mask=serial-getty@ttyS0.service",
-             "-drive", f"file={image},if=virtio,format=raw",
-             "-audiodev", "none,id=speaker", "-device", "ich9-intel-hda", "-device", "hda-output,audiodev=speaker",
-             "-serial", "stdio"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
-    text = console.read_text(errors="replace")
-    assert done.returncode == 0, f"qemu exited with {done.returncode}; see {console}"
-    checks = dict(match.groups() for match in re.finditer(r"^CHECK (\S+) ?(.*?)\r?$", text, re.MULTILINE))
-    return checks, time.monotonic() - started
+class FirstBoot:
+    """The disk booted with an Intel HDA sound card and no network, in the background (plain emulation takes
+    minutes; the container's tests go on meanwhile), until the check powers it off."""
+
+    def __init__(self, image: Path, kernel: Path, initrd: Path, console: Path):
+        self.console = console
+        self.started = time.monotonic()
+        with open(console, "wb") as log:
+            self.process = subprocess.Popen(
+                ["qemu-system-x86_64", "-machine", "q35", "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", "2",
+                 "-m", "1536", "-display", "none", "-monitor", "none", "-no-reboot", "-nic", "none",
+                 "-kernel", str(kernel), "-initrd", str(initrd),
+                 # no login prompt on the serial console: its getty would hang up the check's output there
+                 "-append", f"root=/dev/vda rw console=ttyS0 quiet systemd.wants={CHECK_UNIT} "
+                           "systemd.mask=serial-getty@ttyS0.service",
+                 "-drive", f"file={image},if=virtio,format=raw",
+                 "-audiodev", "none,id=speaker", "-device", "ich9-intel-hda", "-device",
+                 "hda-output,audiodev=speaker", "-serial", "stdio"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+
+    def result(self, timeout: float) -> tuple[dict[str, str], float]:
+        """Waits for the machine to power off (at most ``timeout`` seconds after it started); its CHECK lines as a
+        dict, and the seconds it ran."""
+        try:
+            returncode = self.process.wait(timeout=max(self.started + timeout - time.monotonic(), 1))
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise AssertionError(f"the VM did not power off in {timeout:.0f} s; see {self.console}") from None
+        text = self.console.read_text(errors="replace")
+        assert returncode == 0, f"qemu exited with {returncode}; see {self.console}"
+        checks = dict(match.groups() for match in re.finditer(r"^CHECK (\S+) ?(.*?)\r?$", text, re.MULTILINE))
+        return checks, time.monotonic() - self.started
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)

@@ -29,7 +29,7 @@ log = logging.getLogger("moodbox.music.player")
 SWITCH_MODES = ("after_current", "now")
 # MPD pauses when its audio output cannot be opened and never tries again by itself: a USB DAC or HDMI that is not
 # there yet at boot would leave the box silent for good. While that lasts, play again this often.
-RETRY_PLAY_S = 30.0
+RETRY_PLAY_S = 10.0
 
 
 @dataclass(frozen=True)
