@@ -24,7 +24,7 @@ from vm_support import FirstBoot, make_disk, vm_unavailable
 
 SESSION_TIMEOUT_S = 1500
 PORTS = (6600, 8470)  # MPD and the phone page, as setup.sh and the shipped config set them
-MODULE_ORDER = ["test_install.py", "test_services.py", "test_hardening.py", "test_web_unit.py",
+MODULE_ORDER = ["test_install.py", "test_services.py", "test_hardening.py", "test_web_unit.py", "test_first_hour.py",
                 "test_device_tests_beside_the_box.py", "test_watchdog.py", "test_reboot.py", "test_uninstall.py",
                 "test_first_boot_vm.py"]  # the VM boots in the background from the install on: read it last
 

@@ -1,6 +1,7 @@
 """The first boot of the installed box as a whole machine with a sound card (issue 25's first hour, issue 26's
-sound): setup.sh's install with no playlists and no config edit, MPD's output the card chosen with --audio. The
-check runs inside the VM (vm_first_boot.sh); the test reads what it printed on the serial console."""
+sound): setup.sh's install with no playlists, no camera and no config edit, MPD's output the card chosen with
+--audio. The check runs inside the VM (vm_first_boot.sh); the test reads what it printed on the serial console.
+(The camera that is unplugged while the music plays: test_first_hour.py, in the container.)"""
 
 from __future__ import annotations
 
@@ -44,10 +45,3 @@ def test_a_fresh_install_plays_within_a_minute_with_no_config_edit(first_boot):
 
 def test_the_chosen_output_plays_and_doctor_says_audio_ok(first_boot):
     assert first_boot["doctor_audio"] == "OK", first_boot
-
-
-def test_the_music_goes_on_after_the_camera_is_unplugged(first_boot):
-    assert first_boot["camera_works_after_s"] != "never", first_boot
-    assert first_boot["camera_lost_after_s"] != "never", first_boot
-    assert first_boot["next_song_after_unplug_s"] != "never", first_boot
-    assert first_boot["state_after_unplug"] == "play", first_boot
