@@ -163,7 +163,7 @@ class MusicPolicy:
                 on_trial = not self.available.mapped(episode.mood, episode.playlist) \
                     and episode.playlist not in self._earned(episode.mood, event.at, self.part_of_day(event.at))
                 if on_trial or episode.early_skips_in_a_row >= REJECT_AFTER_EARLY_SKIPS \
-                        and not self._still_wanted(episode, event.at):
+                        and self.preferences.skips_run and not self._still_wanted(episode, event.at):
                     log.info("%s skipped early %d times in a row: another playlist for mood %s",
                              episode.playlist, episode.early_skips_in_a_row, episode.mood)
                     episode.rejected.add(episode.playlist)
@@ -255,7 +255,7 @@ class MusicPolicy:
             pool = pinned
         elif lifting:
             pool = own
-        elif present and self._rng.random() < self.explore:
+        elif present and self._rng.random() < self.explore / self.preferences.consistency:
             pool = allowed([name for name in usable if not self.preferences.tolerated_only(mood, name)
                             or self.available.mapped(mood, name)])
         else:
