@@ -143,6 +143,12 @@ class Preferences:
         return min(1.0, max(0.1, self.skip_rate / SKIP_RATE_PRIOR[0]))
 
     @property
+    def explore_scale(self) -> float:
+        """The share of ``music.explore`` worth trying: less for a listener whose rare buttons make a tried song
+        teach little, and for one whose playlists show no spread (nothing to find)."""
+        return self._skip_scale / self.consistency
+
+    @property
     def consistency(self) -> float:
         """How many times their usual weight the priors should have, 1 to :data:`MAX_CONSISTENCY_FACTOR`:
         empirical Bayes over the (mood, playlist) beliefs. Their spread beyond what chance gives (tau^2) says how
