@@ -406,9 +406,11 @@ def test_the_evening_learns_what_the_rest_of_the_day_does_not_want():
 # -- honest exploration ------------------------------------------------------------------------------------------
 
 def test_a_playlist_tolerated_but_never_liked_is_tried_no_more():
-    """upbeat played to its end 40 times when sad and never liked, by a listener who likes one song in five."""
+    """upbeat played to its end 40 times when sad and never liked, by a listener who likes one song in five (and
+    skips as often: exploring is worth it)."""
     log = Log()
     log.add("like", "happy", "upbeat", times=20)
+    log.add("skip", "happy", "upbeat", elapsed_s=100.0, times=30)
     log.add("played", "happy", "upbeat", times=80)
     log.add("played", "sad", "upbeat", face_share=1.0, times=40)
     playlists = {"happy": ("upbeat",), "sad": ("calm",), "neutral": ("everyday",)}
