@@ -26,8 +26,7 @@ compacted into (:func:`~moodbox.music.preferences.compact_feedback`): deleting t
 Track memory: a song skipped early is held off for ``music.hold_off_days`` (:meth:`MusicPolicy.arrange` drops it
 from a queue, and another playlist is chosen over one whose every song is held off), songs liked since their last
 early skip come first. When every song of a mood's own playlists is held off they play all the same (skips in a
-misread mood must not take a mood's music away). Songs are named by their ``file`` value as the server gave it (MPD
-paths, Mopidy URIs: opaque), never by server-side stickers.
+misread mood must not take a mood's music away). Songs are named by their ``file`` value (opaque), never stickers.
 
 A hold (long press on like) keeps the current music for ``music.hold_minutes`` whatever the mood does. A mood
 whose own playlists MPD cannot play has its fallback's (:mod:`~moodbox.music.availability`) as its own here. Policy
@@ -277,8 +276,9 @@ class MusicPolicy:
 
     def _below_average(self, mood: str, pool: list[str], now: float) -> bool:
         """Whether every candidate for ``mood`` is believed (over the whole day, on at least
-        :data:`EXPLORE_EVIDENCE` songs' worth) to be skipped more than the listener's average song."""
-        return all((lambda a, b: a / (a + b) < 0.5)(*self.posterior(mood, name, now))
+        :data:`EXPLORE_EVIDENCE` songs' worth) to be skipped more than the listener's average song; never for a
+        listener whose playlists show no spread (nothing to find)."""
+        return self.preferences.consistency == 1.0 and all((lambda a, b: a / (a + b) < 0.5)(*self.posterior(mood, name, now))
                    and sum(self.preferences.evidence(mood, name, now)) >= EXPLORE_EVIDENCE for name in pool)
 
     def _playable(self, playlist: str, now: float) -> bool:
