@@ -192,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{'':19} {label:9} " + " ".join(f"{_ci(summary[policy][key][label]):>15}"
                                                         for policy in POLICIES))
         skips = summary["moodbox"]["skip_rate"]
-        print(f"{'':19} skip rate day 1 {skips['day1']:.3f}, day {args.days} {skips['last_day']:.3f}; "
+        print(f"{'':19} skip rate day 1 {skips['day1']:.3f}, day {args.days} {skips['last_day']:.3f} "
+              f"({skips['last_day_misread']:.3f} on songs started in a misread mood); "
               f"buttons on {summary['button_rate']:.1%} of songs")
     print()
     for key, value in found.items():

@@ -2,20 +2,22 @@
 
 The policy learns, per mood, how much the listener wants each playlist (Thompson sampling over Beta posteriors):
 
-- prior: the playlists the config maps to a mood (``music.playlists``) start ahead (:data:`MAPPED_PRIOR`); the
-  other moods' playlists start even (:data:`OTHER_PRIOR`); both count for less with a listener who seldom skips;
+- prior: the playlists the config maps to a mood (``music.playlists``) start ahead (:data:`MAPPED_PRIOR`), the
+  others even (:data:`OTHER_PRIOR`); both count for less with a listener who seldom skips, and for more with one
+  whose playlists differ no more than chance would make them (``Preferences.consistency``: random skips);
 - evidence: what the listener did while a song played, in the mood the box believed then, credited to the playlist
   the song came from (:data:`~moodbox.music.preferences.REWARDS`), weighed by what the box knew: a full play only
   with a face in view for most of it and at the listener's skip odds, everything in proportion to the mood's
   confidence, nothing while the music was held;
 - parts of the day: each mood's belief per part of the day (:func:`part_of_day`) starts from the rest of the day's,
-  scaled down to :data:`CONTEXT_PRIOR_STRENGTH`, and adds that part of the day's evidence;
-- fading: evidence counts half after ``music.half_life_days``, so a changed taste wins over old habits;
-- choice: at the start of a mood, draw one sample from each candidate's belief for this part of the day and play
-  the highest. The candidates are the mood's own playlists and other moods' playlists that have earned a place in
-  this mood; with probability ``music.explore`` every playlist takes part (except those only ever tolerated
-  there), so cross-mood preferences can be found; with nobody in view nothing is tried (the best mean plays). Two
-  early skips in a row reject the playing playlist for the rest of the mood unless the listener has shown to want
+  scaled down to :data:`CONTEXT_PRIOR_STRENGTH`, and adds that part of the day's evidence; old evidence fades
+  (half after ``music.half_life_days``);
+- choice: at the start of a mood, draw from each candidate's belief for this part of the day, play the highest.
+  Candidates: the mood's own playlists and other moods' that earned a place there. Every playlist takes part
+  (except those only ever tolerated there) in ``music.explore`` of the choices, scaled by
+  ``Preferences.explore_scale``, and whenever every candidate is believed worse than the listener's average song;
+  with nobody in view nothing is tried (the best mean plays). Two early skips in a row reject the playing playlist
+  for the rest of the mood, for a listener whose early skips come in runs, unless the listener has shown to want
   it; another mood's playlist on trial goes at its first early skip.
 
 Everything learned is derived from the feedback log, read incrementally after the summary its old events were
@@ -24,15 +26,12 @@ compacted into (:func:`~moodbox.music.preferences.compact_feedback`): deleting t
 Track memory: a song skipped early is held off for ``music.hold_off_days`` (:meth:`MusicPolicy.arrange` drops it
 from a queue, and another playlist is chosen over one whose every song is held off), songs liked since their last
 early skip come first. When every song of a mood's own playlists is held off they play all the same (skips in a
-misread mood must not take a mood's music away). Songs are named by their ``file`` value as the server gave it (MPD
-paths, Mopidy URIs: opaque), never by server-side stickers.
+misread mood must not take a mood's music away). Songs are named by their ``file`` value (opaque), never stickers.
 
 A hold (long press on like) keeps the current music for ``music.hold_minutes`` whatever the mood does. A mood
-whose own playlists MPD cannot play has its fallback's (:mod:`~moodbox.music.availability`) as its own here.
-
-Policy "lift" (an owner's choice) starts a low mood with what suits it and then, every ``lift_step_min`` minutes the
-mood lasts, moves one step up :data:`LIFT_STEPS`; under "lift" only a mood's own playlists are candidates (learning
-still orders them).
+whose own playlists MPD cannot play has its fallback's (:mod:`~moodbox.music.availability`) as its own here. Policy
+"lift" (an owner's choice) starts a low mood with what suits it and then, every ``lift_step_min`` minutes the mood
+lasts, moves one step up :data:`LIFT_STEPS`; then only a mood's own playlists are candidates (learning orders them).
 """
 
 from __future__ import annotations
@@ -62,8 +61,8 @@ LIFT_STEPS = ("neutral", "happy")  # whose music a low mood is lifted through, i
 MAPPED_PRIOR = (3.0, 1.0)  # Beta(3, 1): a playlist the config maps to the mood, mean 0.75
 OTHER_PRIOR = (1.0, 1.0)   # Beta(1, 1): any other playlist, mean 0.5
 REJECT_AFTER_EARLY_SKIPS = 2  # early skips in a row that reject a playlist for the mood unless still wanted
+EXPLORE_EVIDENCE = 2.0  # songs' worth of evidence before a mood's music is judged worse than the listener's average
 RESTING_MOOD = "neutral"  # whose music plays before the first mood is known
-
 # A part of the day's belief starts from the whole day's, worth at most this much evidence (helps at once, fades)
 CONTEXT_PRIOR_STRENGTH = 4.0
 
@@ -97,22 +96,18 @@ class MusicPolicy:
             raise ValueError(f"music policy must be 'match' or 'lift', got {policy!r}")
         self.playlists = dict(playlists)
         self.policy, self.lift_step_min = policy, lift_step_min
-        self.hold_minutes = hold_minutes
-        self.explore = explore
+        self.hold_minutes, self.explore = hold_minutes, explore
         self.hold_off_s = hold_off_days * 86400.0
         self._hour_of = hour_of  # Unix time -> hour of the day, for the part of the day
         self.preferences = Preferences(half_life_days, hour_of)
         self._events = events
         self._summary = summary  # the compacted old evidence (None: none), read before the first events
         self._songs = songs  # playlist -> its songs' file values (None: not known now)
-        self._rng = rng or random.Random()
-        self._wall_clock = wall_clock
+        self._rng, self._wall_clock = rng or random.Random(), wall_clock
         self.available = PlaylistAvailability(self.playlists, fallback_prefix=fallback_prefix,
                                               whole_library=whole_library)
-        self._held_until = float("-inf")
-        self._episode: _Episode | None = None
-        self.witness = Witness()
-        self.choices = OwnerChoices(choices_path)
+        self._held_until, self._episode = float("-inf"), None  # type: float, _Episode | None
+        self.witness, self.choices = Witness(), OwnerChoices(choices_path)
 
     @classmethod
     def from_config(cls, config: Config, *, events: Callable[[int], list[Event]] | None = None,
@@ -163,7 +158,7 @@ class MusicPolicy:
                 on_trial = not self.available.mapped(episode.mood, episode.playlist) \
                     and episode.playlist not in self._earned(episode.mood, event.at, self.part_of_day(event.at))
                 if on_trial or episode.early_skips_in_a_row >= REJECT_AFTER_EARLY_SKIPS \
-                        and not self._still_wanted(episode, event.at):
+                        and self.preferences.skips_run and not self._still_wanted(episode, event.at):
                     log.info("%s skipped early %d times in a row: another playlist for mood %s",
                              episode.playlist, episode.early_skips_in_a_row, episode.mood)
                     episode.rejected.add(episode.playlist)
@@ -174,11 +169,9 @@ class MusicPolicy:
         """Whether the listener has shown to want the episode's playlist in its mood (more yes than no), it is still
         better than even now and none is surely better: a few skips must not send wanted music elsewhere."""
         yes, no = self.preferences.evidence(episode.mood, episode.playlist, now)
-        if yes <= no:
-            return False
         part = self.part_of_day(now)
         belief = self.posterior(episode.mood, episode.playlist, now, part)
-        if belief[0] <= belief[1]:
+        if yes <= no or belief[0] <= belief[1]:
             return False
         return not any(surely_better(self.posterior(episode.mood, name, now, part), belief)
                        for name in self.all_playlists() if name != episode.playlist and name not in episode.rejected
@@ -255,11 +248,12 @@ class MusicPolicy:
             pool = pinned
         elif lifting:
             pool = own
-        elif present and self._rng.random() < self.explore:
-            pool = allowed([name for name in usable if not self.preferences.tolerated_only(mood, name)
-                            or self.available.mapped(mood, name)])
         else:
             pool = own + allowed(self._earned(mood, now, part))
+            if present and (self._rng.random() < self.explore * self.preferences.explore_scale
+                            or self._below_average(mood, pool, now)):  # explore: every playlist takes part
+                pool = allowed([name for name in usable if not self.preferences.tolerated_only(mood, name)
+                                or self.available.mapped(mood, name)])
         if not pool and not lifting and not episode.rejected - set(self.candidates(mood)):
             # the mood's own playlists were rejected: try one from another mood; if that is rejected too, the
             # mood's own come back (a few unlucky skips must not send the music through every playlist)
@@ -279,6 +273,13 @@ class MusicPolicy:
         episode.playlist = max(draws, key=draws.get)
         episode.early_skips_in_a_row = 0
         return episode.playlist
+
+    def _below_average(self, mood: str, pool: list[str], now: float) -> bool:
+        """Whether every candidate for ``mood`` is believed (over the whole day, on at least
+        :data:`EXPLORE_EVIDENCE` songs' worth) to be skipped more than the listener's average song; never for a
+        listener whose playlists show no spread (nothing to find)."""
+        return self.preferences.consistency == 1.0 and all((lambda a, b: a / (a + b) < 0.5)(*self.posterior(mood, name, now))
+                   and sum(self.preferences.evidence(mood, name, now)) >= EXPLORE_EVIDENCE for name in pool)
 
     def _playable(self, playlist: str, now: float) -> bool:
         """Whether ``playlist`` has a song that is not held off (True when its songs are not known)."""

@@ -35,10 +35,22 @@ FULL_CONFIDENCE = 0.7        # feedback in a mood believed this surely counts fu
 SKIP_RATE_PRIOR = (0.2, 20.0)   # (skips per song, songs' worth) assumed before the listener has shown theirs
 LIKE_RATE_PRIOR = (0.05, 10.0)   # (likes per song, songs' worth)
 RATE_MEMORY_SONGS = 100.0    # the listener's habits are estimated over about the last 100 songs heard
+# Early skips per song heard right after an early skip of the same playlist, assumed before the listener has shown
+# theirs (rate, songs' worth): two early skips in a row reject a playlist only for a listener whose early skips
+# come in runs (their odds this many times higher after one than on any song); a listener who skips at random does not
+SKIP_RUN_PRIOR = (0.5, 5.0)
+SKIP_RUN_ODDS_RATIO = 1.7
+SKIP_RUN_MEMORY_SONGS = 500.0  # runs are rarer than skips: judged over more songs
 # An other mood's playlist heard this many times in a mood without a like or hold, where the listener's like rate
 # would have given this many likes had it been wanted, is tolerated, not wanted: it is tried there no more
 RETIRE_AFTER_EXPECTED_LIKES = 2.0
+# A listener whose feedback hardly differs between playlists (skips at random) gets priors worth up to this many
+# times more (see Preferences.prior_scale), judged once there is this much evidence in all
+MAX_CONSISTENCY_FACTOR = 10.0
+CONSISTENCY_MIN_EVIDENCE = 150.0
+CONSISTENCY_MIN_CELL = 3.0
 PARTS_OF_DAY = ("morning", "day", "evening", "night")
+PRIOR_STRENGTH = 4.0  # songs' worth of a mapped playlist's prior (the policy's MAPPED_PRIOR) at scale 1
 
 
 def part_of_day(hour: float) -> str:
@@ -105,8 +117,12 @@ class Preferences:
         self._sums: dict[tuple[str, str | None, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
         self.counts: dict[tuple[str, str | None, str], Counter] = defaultdict(Counter)  # events that taught
         self._songs, self._skips, self._likes = 0.0, 0.0, 0.0  # decayed over RATE_MEMORY_SONGS songs heard
+        self._run_songs, self._early, self._after_early, self._early_after_early = 0.0, 0.0, 0.0, 0.0  # skip runs
+        self._previous: tuple[str | None, bool] | None = None  # the last song heard: (playlist, skipped early)
         self._early_skips: dict[str, float] = {}  # track -> when it was last skipped early
         self._liked: dict[str, float] = {}        # track -> when it was last liked
+        self._last_at: float | None = None
+        self._factor: tuple[int, float] | None = None  # (last_id, consistency factor) cached
 
     @property
     def skip_rate(self) -> float:
@@ -118,8 +134,54 @@ class Preferences:
     def prior_scale(self) -> float:
         """The priors count as a few songs' worth of this listener's evidence: a song teaches about twice the skip
         rate (a skip, or a full play at the skip odds), so the priors are scaled down for a listener who skips
-        less than :data:`SKIP_RATE_PRIOR` assumes."""
+        less than :data:`SKIP_RATE_PRIOR` assumes; and up, by :meth:`consistency_factor`, for a listener whose
+        feedback hardly differs between playlists."""
+        return self._skip_scale * self.consistency
+
+    @property
+    def _skip_scale(self) -> float:
         return min(1.0, max(0.1, self.skip_rate / SKIP_RATE_PRIOR[0]))
+
+    @property
+    def explore_scale(self) -> float:
+        """The share of ``music.explore`` worth trying: less for a listener whose rare buttons make a tried song
+        teach little, and for one whose playlists show no spread (nothing to find)."""
+        return self._skip_scale / self.consistency
+
+    @property
+    def consistency(self) -> float:
+        """How many times their usual weight the priors should have, 1 to :data:`MAX_CONSISTENCY_FACTOR`:
+        empirical Bayes over the (mood, playlist) beliefs. Their spread beyond what chance gives (tau^2) says how
+        far apart the listener's playlists really are; a prior worth mean (1 - mean) / tau^2 - 1 songs matches it.
+        A listener who skips at random shows no spread: the mapping stays."""
+        if self._factor is not None and self._factor[0] == self.last_id:
+            return self._factor[1]
+        last = self._origin if self._last_at is None else self._last_at
+        scale = 0.0 if last is None else 2.0 ** (-(last - self._origin) / self.half_life_s)
+        cells = [(sums[0] * scale, (sums[0] + sums[1]) * scale) for (mood, part, playlist), sums in self._sums.items()
+                 if part is None and sums[0] + sums[1] > 0]
+        cells = [(s, n) for s, n in cells if n >= CONSISTENCY_MIN_CELL]
+        total = sum(n for _, n in cells)
+        factor = 1.0
+        if len(cells) >= 3 and total >= CONSISTENCY_MIN_EVIDENCE:
+            mean = sum(s for s, _ in cells) / total
+            spread = sum(n * (s / n - mean) ** 2 for s, n in cells) / total
+            chance = mean * (1 - mean) * (len(cells) - 1) / total
+            effective = 1.0 - sum(n * n for _, n in cells) / total ** 2
+            tau2 = max(0.0, spread - chance) / max(effective, 1e-9)
+            songs = mean * (1 - mean) / tau2 - 1.0 if tau2 > 0 else math.inf
+            factor = min(MAX_CONSISTENCY_FACTOR, max(1.0, songs / (PRIOR_STRENGTH * self._skip_scale)))
+        self._factor = (self.last_id, factor)
+        return factor
+
+    @property
+    def skips_run(self) -> bool:
+        """Whether this listener's early skips come in runs (:data:`SKIP_RUN_ODDS_RATIO`): then two in a row say the
+        playlist is wrong for now."""
+        rate, songs = SKIP_RUN_PRIOR
+        after = (self._early_after_early + rate * songs) / (self._after_early + songs)
+        early = (self._early + SKIP_RATE_PRIOR[0] / 2 * SKIP_RATE_PRIOR[1]) / (self._run_songs + SKIP_RATE_PRIOR[1])
+        return after / (1.0 - after) >= SKIP_RUN_ODDS_RATIO * early / (1.0 - early)
 
     @property
     def like_rate(self) -> float:
@@ -140,6 +202,7 @@ class Preferences:
                 continue
             if self._origin is None:
                 self._origin = event.at
+            self._last_at = event.at
             exponent = (event.at - self._origin) / self.half_life_s
             if exponent > _MAX_EXPONENT:
                 self._rebase(event.at)
@@ -156,9 +219,17 @@ class Preferences:
         if kind == "like":
             self._likes += 1.0
         elif kind != "hold" and seen(event):  # a song heard: skipped, or played to its end with the listener in view
-            keep = 1.0 - 1.0 / RATE_MEMORY_SONGS
+            keep, early = 1.0 - 1.0 / RATE_MEMORY_SONGS, kind == "early_skip"
             self._songs, self._skips, self._likes = self._songs * keep + 1.0, self._skips * keep, self._likes * keep
             self._skips += kind != "played"
+            keep = 1.0 - 1.0 / SKIP_RUN_MEMORY_SONGS
+            self._run_songs, self._early = self._run_songs * keep + 1.0, self._early * keep + early
+            self._after_early *= keep
+            self._early_after_early *= keep
+            if self._previous == (event.playlist, True):
+                self._after_early += 1.0
+                self._early_after_early += early
+            self._previous = (event.playlist, early)
 
     def _rebase(self, origin: float) -> None:
         scale = 2.0 ** (-(origin - self._origin) / self.half_life_s)
@@ -173,7 +244,8 @@ class Preferences:
             "half_life_days": self.half_life_s / 86400.0, "origin": self._origin,
             "sums": [[mood, part, playlist, *sums] for (mood, part, playlist), sums in self._sums.items()],
             "counts": [[mood, part, playlist, dict(counts)] for (mood, part, playlist), counts in self.counts.items()],
-            "habits": [self._songs, self._skips, self._likes],
+            "habits": [self._songs, self._skips, self._likes, self._run_songs, self._early, self._after_early,
+                       self._early_after_early],
             "early_skips": self._early_skips, "liked": self._liked})
 
     def load(self, last_id: int, data: str) -> None:
@@ -185,7 +257,9 @@ class Preferences:
             self._sums[(mood, part, playlist)] = [success, failure]
         for mood, part, playlist, counts in state["counts"]:
             self.counts[(mood, part, playlist)] = Counter(counts)
-        self._songs, self._skips, self._likes = state["habits"]
+        habits = state["habits"] + [0.0] * (7 - len(state["habits"]))  # skip runs: not in summaries before them
+        self._songs, self._skips, self._likes = habits[:3]
+        self._run_songs, self._early, self._after_early, self._early_after_early = habits[3:]
         self._early_skips, self._liked = dict(state["early_skips"]), dict(state["liked"])
 
     def evidence(self, mood: str, playlist: str, now: float, part: str | None = None) -> tuple[float, float]:

@@ -406,9 +406,11 @@ def test_the_evening_learns_what_the_rest_of_the_day_does_not_want():
 # -- honest exploration ------------------------------------------------------------------------------------------
 
 def test_a_playlist_tolerated_but_never_liked_is_tried_no_more():
-    """upbeat played to its end 40 times when sad and never liked, by a listener who likes one song in five."""
+    """upbeat played to its end 40 times when sad and never liked, by a listener who likes one song in five (and
+    skips as often: exploring is worth it)."""
     log = Log()
     log.add("like", "happy", "upbeat", times=20)
+    log.add("skip", "happy", "upbeat", elapsed_s=100.0, times=30)
     log.add("played", "happy", "upbeat", times=80)
     log.add("played", "sad", "upbeat", face_share=1.0, times=40)
     playlists = {"happy": ("upbeat",), "sad": ("calm",), "neutral": ("everyday",)}
@@ -455,6 +457,39 @@ def test_two_early_skips_do_not_reject_a_playlist_the_listener_has_shown_to_want
     assert fresh.choose("happy") == "upbeat"
     fresh_log.add("skip", "happy", "upbeat", elapsed_s=4.0, times=2)  # nothing shown yet: two skips reject it
     assert fresh.rejected() and fresh.choose("happy", "upbeat") == "calm"
+
+
+def test_two_early_skips_reject_nothing_for_a_listener_who_skips_at_random():
+    """A listener whose early skips never came two in a row (one song in three, whatever plays): two in a row now
+    are chance, not a verdict on the playlist. One whose skips came in runs switches as before."""
+    playlists = {"happy": ("upbeat",), "sad": ("calm",)}
+    for pattern, rejects in (((True, False, False), False), ((True, True, True, False, False, False), True)):
+        log = Log()
+        for i in range(150):
+            skipped = pattern[i % len(pattern)]
+            log.add("skip" if skipped else "played", "happy", "upbeat", elapsed_s=5.0 if skipped else None,
+                    face_share=None if skipped else 1.0)
+        policy, _ = policy_with(log, playlists, explore=0.0)
+        assert policy.choose("sad") == "calm"
+        log.add("skip", "sad", "calm", elapsed_s=4.0, times=2)
+        assert policy.rejected() is rejects
+
+
+def test_every_playlist_is_tried_in_a_mood_whose_music_is_worse_than_the_listeners_average():
+    """calm skipped early on most songs when sad, upbeat heard out when happy: with no exploring at all, sad still
+    tries the others. One early skip is not enough evidence to judge calm by."""
+    playlists = {"happy": ("upbeat",), "sad": ("calm",), "neutral": ("everyday",)}
+    log = Log()
+    log.add("played", "happy", "upbeat", face_share=1.0, times=20)
+    log.add("skip", "sad", "calm", elapsed_s=5.0, times=6)
+    log.add("played", "sad", "calm", face_share=1.0, times=2)
+    picks = Counter(policy_with(log, playlists, seed=seed, explore=0.0)[0].choose("sad") for seed in range(40))
+    assert picks["upbeat"] + picks["everyday"] > 0
+    once = Log()
+    once.add("played", "happy", "upbeat", face_share=1.0, times=20)
+    once.add("skip", "sad", "calm", elapsed_s=5.0)
+    picks = Counter(policy_with(once, playlists, seed=seed, explore=0.0)[0].choose("sad") for seed in range(40))
+    assert picks == {"calm": 40}
 
 
 def test_another_moods_playlist_on_trial_goes_at_its_first_early_skip():
