@@ -15,9 +15,10 @@ TRACKS = (("Ada", "Morning", "Pop", 440), ("Ben", "Rain", "Ambient", 330), ("Cle
           ("Dan", "Dusk", "Jazz", 262), ("Eve", "Tide", "Folk", 392), ("Finn", "Spark", "Electronic", 660),
           ("Gus", "Embers", "Blues", 294), ("Hana", "Lanterns", "Classical", 523), ("Ivo", "Drift", "Ambient", 220),
           ("Jo", "Sprint", "Rock", 587), ("Kai", "Hush", "Jazz", 247), ("Lea", "Bloom", "Pop", 494))
-# Not part of the install: the machine's own logs and caches, and what only exists while it runs.
+# Not part of the install: the machine's own logs, caches and backups, and what only exists while it runs.
 VOLATILE = ("proc", "sys", "dev", "run", "tmp", "var/tmp", "var/log", "var/cache", "var/lib/systemd",
-            "var/lib/apt/lists", "root/.cache")
+            "var/lib/apt/lists", "root/.cache",
+            "var/backups")  # dpkg-db-backup.timer's daily copies of dpkg's state (a run across midnight)
 
 
 def file_list(machine) -> dict[str, str]:
