@@ -20,6 +20,7 @@ Q3 negative/calm (sad), Q4 positive/calm (relaxed, tender). With the shipped mod
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,7 +149,9 @@ class MusicTagger:
         self.floors = _floors(self.contract)
         self.tag_names = list(self.contract["tags"])
         self.max_patches = int(self.contract["front_end"]["max_patches"])
-        self.version = f"{self.contract['name']}:{self.contract.get('trained_on_sha256', '')[:12]}"
+        # what a stored result depends on: a new network, front end or head re-analyses the library
+        identity = json.dumps([self.contract.get("model_sha256"), self.contract["front_end"], head], sort_keys=True)
+        self.version = f"{self.contract['name']}:{hashlib.sha256(identity.encode()).hexdigest()[:12]}"
 
     def _check_contract(self, path: Path) -> None:
         front = self.contract.get("front_end", {})

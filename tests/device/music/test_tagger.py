@@ -131,6 +131,19 @@ def test_a_missing_or_mismatched_model_is_a_model_error(tmp_path):
         MusicTagger(tmp_path / "music")
 
 
+def test_the_version_stored_with_each_result_changes_with_the_head_not_with_the_card(tmp_path, tagger):
+    """A library analysed by an older head is analysed again (library.db keys results by this version)."""
+    shutil.copytree(DEFAULT_MODEL_DIR, tmp_path / "music")
+    path = tmp_path / "music" / "mood.json"
+    contract = json.loads(path.read_text())
+    contract["metrics"] = {}
+    path.write_text(json.dumps(contract))
+    assert MusicTagger(tmp_path / "music").version == tagger.version
+    contract["head"]["members"][0]["temperature"] += 0.5
+    path.write_text(json.dumps(contract))
+    assert MusicTagger(tmp_path / "music").version != tagger.version
+
+
 def test_tag_command_prints_one_json_object_per_file_and_goes_on_after_errors(sounds, tmp_path):
     broken = tmp_path / "broken.ogg"
     broken.write_bytes(b"\0" * 4096)
