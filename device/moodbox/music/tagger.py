@@ -20,6 +20,7 @@ Q3 negative/calm (sad), Q4 positive/calm (relaxed, tender). With the shipped mod
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,8 @@ from moodbox.errors import MoodboxError
 from moodbox.names import QUADRANTS
 
 DEFAULT_MODEL_DIR = Path(default_music_model_dir())
-TAG_COUNT, EMBEDDING_SIZE = 50, 200
+TAG_COUNT, EMBEDDING_SIZE, POOL_SIZE = 50, 200, 1506
+OUTPUT_WIDTHS = {"tags": TAG_COUNT, "embedding": EMBEDDING_SIZE, "pool": POOL_SIZE}
 
 
 class MusicModelError(MoodboxError):
@@ -69,7 +71,7 @@ def _single_threaded_numerics(threads: int) -> None:
 
 
 class MusicnnEmbedder:
-    """Patches -> mean tag probabilities [50] and mean embedding [200]; the part training shares with the box."""
+    """Patches -> the network's outputs per patch; the part training shares with the box."""
 
     def __init__(self, model_path: Path, threads: int = 1):
         if not Path(model_path).is_file():
@@ -79,35 +81,33 @@ class MusicnnEmbedder:
         expected = [1, audio.PATCH_FRAMES, audio.N_MELS]
         if list(self._input["shape"]) != expected:
             raise MusicModelError(f"{model_path}: input shape {list(self._input['shape'])}, expected {expected}")
-        # converted graphs carry no output names: tell the two outputs apart by their width
-        outputs = {int(detail["shape"][-1]): detail["index"] for detail in self.interpreter.get_output_details()}
-        if sorted(outputs) != [TAG_COUNT, EMBEDDING_SIZE]:
-            raise MusicModelError(f"{model_path}: output widths {sorted(outputs)}, expected "
-                             f"{TAG_COUNT} tags and a {EMBEDDING_SIZE}-d embedding")
-        self._tags, self._embedding = outputs[TAG_COUNT], outputs[EMBEDDING_SIZE]
+        # converted graphs carry no output names: tell the outputs apart by their width
+        widths = {int(detail["shape"][-1]): detail["index"] for detail in self.interpreter.get_output_details()}
+        if not {TAG_COUNT, EMBEDDING_SIZE} <= set(widths) <= set(OUTPUT_WIDTHS.values()):
+            raise MusicModelError(f"{model_path}: output widths {sorted(widths)}, expected {TAG_COUNT} tags, a "
+                                  f"{EMBEDDING_SIZE}-d embedding and optionally the {POOL_SIZE}-d pooled features")
+        self._outputs = {name: widths[width] for name, width in OUTPUT_WIDTHS.items() if width in widths}
 
-    def per_patch(self, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Tag probabilities ``[n, 50]`` and embeddings ``[n, 200]``, one row per patch."""
-        tags, embeddings = [], []
+    def per_patch(self, patches: np.ndarray) -> dict[str, np.ndarray]:
+        """``{"tags": [n, 50], "embedding": [n, 200], "pool": [n, 1506]}`` (pool when the model has it), one row per
+        patch."""
+        rows: dict[str, list] = {name: [] for name in self._outputs}
         for patch in patches:
             self.interpreter.set_tensor(self._input["index"], patch[None].astype(np.float32))
             self.interpreter.invoke()
-            tags.append(self.interpreter.get_tensor(self._tags)[0].copy())
-            embeddings.append(self.interpreter.get_tensor(self._embedding)[0].copy())
-        return np.array(tags), np.array(embeddings)
-
-    def __call__(self, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        tags, embeddings = self.per_patch(patches)
-        return tags.mean(axis=0), embeddings.mean(axis=0)
+            for name, index in self._outputs.items():
+                rows[name].append(self.interpreter.get_tensor(index)[0].copy())
+        return {name: np.array(values) for name, values in rows.items()}
 
 
 POOLINGS = {"mean": lambda x: x.mean(axis=0), "std": lambda x: x.std(axis=0)}
 
 
-def head_features(tags: np.ndarray, embedding: np.ndarray, pooling: tuple[str, ...] = ("mean",)) -> np.ndarray:
-    """The head's input from per-patch outputs ``[n, 50]`` and ``[n, 200]``: per pooling in ``pooling`` (the order
-    ``mood.json`` declares), the pooled embedding then the pooled tag probabilities."""
-    return np.concatenate([POOLINGS[name](part) for name in pooling for part in (embedding, tags)]).astype(np.float64)
+def head_features(outputs: dict[str, np.ndarray], pooling: tuple[str, ...] = ("mean",),
+                  inputs: tuple[str, ...] = ("embedding", "tags")) -> np.ndarray:
+    """The head's input from the per-patch outputs (:meth:`MusicnnEmbedder.per_patch`): per pooling in ``pooling``
+    (the order ``mood.json`` declares), each of ``inputs`` pooled, in that order."""
+    return np.concatenate([POOLINGS[name](outputs[part]) for name in pooling for part in inputs]).astype(np.float64)
 
 
 def read_contract(model_dir: str | Path) -> dict:
@@ -142,13 +142,16 @@ class MusicTagger:
         self.embedder = MusicnnEmbedder(model_dir / self.contract["model"], threads)
         head = self.contract["head"]
         self.pooling = tuple(head.get("pooling", ["mean"]))
+        self.inputs = tuple(head.get("inputs", ["embedding", "tags"]))
         self._mean, self._scale = np.asarray(head["mean"]), np.asarray(head["scale"])
         self._members = [([(np.asarray(layer["weight"]), np.asarray(layer["bias"])) for layer in member["layers"]],
                           float(member["temperature"])) for member in head["members"]]
         self.floors = _floors(self.contract)
         self.tag_names = list(self.contract["tags"])
         self.max_patches = int(self.contract["front_end"]["max_patches"])
-        self.version = f"{self.contract['name']}:{self.contract.get('trained_on_sha256', '')[:12]}"
+        # what a stored result depends on: a new network, front end or head re-analyses the library
+        identity = json.dumps([self.contract.get("model_sha256"), self.contract["front_end"], head], sort_keys=True)
+        self.version = f"{self.contract['name']}:{hashlib.sha256(identity.encode()).hexdigest()[:12]}"
 
     def _check_contract(self, path: Path) -> None:
         front = self.contract.get("front_end", {})
@@ -184,11 +187,11 @@ class MusicTagger:
         """Analyse one file; raises :class:`moodbox.music.audio.AudioError` naming a file it cannot use (a
         :class:`moodbox.music.audio.NotAnalysable` for audio that is not music)."""
         patches = audio.logmel_patches(audio.read_segments(path, self.max_patches))
-        tags, embedding = self.embedder.per_patch(patches)
-        p = self.probabilities(head_features(tags, embedding, self.pooling))
+        outputs = self.embedder.per_patch(patches)
+        p = self.probabilities(head_features(outputs, self.pooling, self.inputs))
         if not np.isfinite(p).all():  # the checks keep NaN out; never let one reach a playlist
             raise audio.NotAnalysable(Path(path), "invalid samples", "the model's output is not a number")
-        tags = tags.mean(axis=0)
+        tags = outputs["tags"].mean(axis=0)
         return TrackMood(valence=float(p[0] + p[3] - p[1] - p[2]), arousal=float(p[0] + p[1] - p[2] - p[3]),
                          quadrant=QUADRANTS[int(np.argmax(p))],
                          probabilities={q: float(v) for q, v in zip(QUADRANTS, p)},

@@ -108,9 +108,16 @@ def test_tag_command_prints_valid_json_with_the_outcome_for_every_bad_input(bad_
         list(bad_inputs.values())
 
 
-def test_embedder_shapes(tagger):
-    tags, embedding = tagger.embedder(np.zeros((3, audio.PATCH_FRAMES, audio.N_MELS), np.float32))
-    assert tags.shape == (50,) and embedding.shape == (200,)
+def test_embedder_gives_every_output_per_patch_and_the_head_reads_the_inputs_it_names(tagger):
+    from moodbox.music.tagger import head_features
+
+    outputs = tagger.embedder.per_patch(np.zeros((3, audio.PATCH_FRAMES, audio.N_MELS), np.float32))
+    assert {name: array.shape for name, array in outputs.items()} == {"tags": (3, 50), "embedding": (3, 200),
+                                                                      "pool": (3, 1506)}
+    width = {"tags": 50, "embedding": 200, "pool": 1506}
+    features = head_features(outputs, tagger.pooling, tagger.inputs)
+    assert features.shape == (len(tagger.pooling) * sum(width[name] for name in tagger.inputs),)
+    assert len(tagger.contract["head"]["mean"]) == len(features)
 
 
 def test_a_missing_or_mismatched_model_is_a_model_error(tmp_path):
@@ -122,6 +129,19 @@ def test_a_missing_or_mismatched_model_is_a_model_error(tmp_path):
     (tmp_path / "music" / "mood.json").write_text(json.dumps(contract))
     with pytest.raises(MusicModelError, match="n_mels"):
         MusicTagger(tmp_path / "music")
+
+
+def test_the_version_stored_with_each_result_changes_with_the_head_not_with_the_card(tmp_path, tagger):
+    """A library analysed by an older head is analysed again (library.db keys results by this version)."""
+    shutil.copytree(DEFAULT_MODEL_DIR, tmp_path / "music")
+    path = tmp_path / "music" / "mood.json"
+    contract = json.loads(path.read_text())
+    contract["metrics"] = {}
+    path.write_text(json.dumps(contract))
+    assert MusicTagger(tmp_path / "music").version == tagger.version
+    contract["head"]["members"][0]["temperature"] += 0.5
+    path.write_text(json.dumps(contract))
+    assert MusicTagger(tmp_path / "music").version != tagger.version
 
 
 def test_tag_command_prints_one_json_object_per_file_and_goes_on_after_errors(sounds, tmp_path):

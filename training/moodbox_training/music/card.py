@@ -33,6 +33,10 @@ def _floor_rows(contract: dict) -> str:
     return "\n".join(lines)
 
 
+def _curve_points(entry: dict, floors=(0.4, 0.5, 0.6, 0.7, 0.8, 0.9)) -> list[dict]:
+    return [p for p in entry["curve"] if any(abs(p["floor"] - f) < 1e-6 for f in floors)]
+
+
 def render(contract: dict) -> str:
     metrics = contract["metrics"]
     chosen = next(row for row in metrics["rows"] if row["name"] == metrics["chosen"])
@@ -46,7 +50,8 @@ def render(contract: dict) -> str:
     front = contract["front_end"]
     checks = front["checks"]
     timing = contract["analysis_seconds_per_clip"]
-    before, now = timing["before"], timing["now"]
+    before, previous, now = timing["before"], timing["previous"], timing["now"]
+    load = ", ".join(f"{value:.1f}" for value in timing["load_average"])
     calming = contract["floors"]["default_playlists"]["calming"]
     members = " and ".join(f"{m['classifier']} ({len(m['layers'])} dense layer(s), softmax temperature "
                            f"{m['temperature']:g})" for m in head["members"])
@@ -67,7 +72,7 @@ are undecodable, silent or NaN are skipped; a track needs {checks['min_excerpts'
 ## Files
 | file | what | size |
 |---|---|---|
-| `{contract['model']}` | MusiCNN (MSD weights), float32 TFLite: one log-mel patch [1, 187, 96] in; 50 tag probabilities and the 200-d penultimate embedding out | {contract['model_bytes'] / 1e6:.2f} MB |
+| `{contract['model']}` | MusiCNN (MSD weights), float32 TFLite: one log-mel patch [1, 187, 96] in; 50 tag probabilities, the 200-d penultimate embedding and the 1506-d pooled mid-end features (max and mean over time, standardised: the back end's input) out | {contract['model_bytes'] / 1e6:.2f} MB |
 | `mood.json` | the contract: front-end parameters and checks, output shapes, tag names, the mood head ({head['candidate']}: standardiser, then {members}, probabilities averaged), the playlist floors, metrics, command | small |
 | `confusion.png` | confusion matrices of the shipped head and of the hand-made baseline, cross-validated | |
 | `floors.png` | precision and coverage against the confidence floor for each default playlist, cross-validated | |
@@ -75,8 +80,8 @@ are undecodable, silent or NaN are skipped; a track needs {checks['min_excerpts'
 Front end (one implementation, `device/moodbox/music/audio.py`, imported by the training code): decode with libsndfile
 (`soundfile`; ffmpeg for m4a), mono, resample to 16 kHz with `soxr`, {front['max_patches']} excerpts of 3.008 s
 spread evenly over the track, |STFT|^2 (n_fft 512, periodic Hann, hop 256, no padding), 96 Slaney mel bands,
-`log10(10000 * mel + 1)` in float32, 187 frames per patch. The network's outputs are pooled over the patches
-({' and '.join(head['pooling'])}). The float32 graph is shipped: int8 post-training quantisation of this network
+`log10(10000 * mel + 1)` in float32, 187 frames per patch. The network's outputs ({', '.join(head['inputs'])}) are
+pooled over the patches ({' and '.join(head['pooling'])}). The float32 graph is shipped: int8 post-training quantisation of this network
 was measured to break it (embedding cosine 0.59 with full int8, 0.96 with dynamic range; see FIELD-NOTES), and the
 file fits the 5 MB budget.
 
@@ -117,15 +122,25 @@ kept) are pooled over the folds.
 {_floor_rows(contract)}
 
 `auto-calming` (played to an angry or afraid listener) holds {_pct(calming['cross_validated']['precision'])} calm
-(Q4) music at its floor, keeping {_pct(calming['cross_validated']['coverage'])} of the Q4 clips.
+(Q4) music at its floor, keeping {_pct(calming['cross_validated']['coverage'])} of the Q4 clips. Its curve on the
+out-of-fold predictions of all clips (precision / coverage / clips kept):
+
+| floor on P(Q4) | {' | '.join(f"{p['floor']:.2f}" for p in _curve_points(calming))} |
+|---|{'---|' * len(_curve_points(calming))}
+| precision | {' | '.join(_pct(p['precision']) for p in _curve_points(calming))} |
+| coverage | {' | '.join(_pct(p['coverage']) for p in _curve_points(calming))} |
+| kept | {' | '.join(str(p['kept']) for p in _curve_points(calming))} |
 
 ![precision and coverage against the floor](floors.png)
 
 ## Speed
 Analysis CPU time per 30 s clip, the whole process (decode + checks + resample + mel + network), median of
-{now['clips']} clips timed clip by clip in the same run on a shared 2-core VM: before ({before['patches']} patches,
-numpy's default BLAS pool: {before['blas_threads']} threads, one per core) {before['median_cpu_s']:.3f} s, now ({now['patches']} patches, one BLAS thread)
-{now['median_cpu_s']:.3f} s: {timing['ratio']:.2f} of before. Wall-clock now {now['median_wall_s']:.3f} s (90th
+{now['clips']} clips timed clip by clip in the same run on a shared {timing['cores']}-core VM (load average
+{load}): before ({before['patches']} patches, numpy's default BLAS pool: {before['blas_threads']} threads, one per
+core) {before['median_cpu_s']:.3f} s; the previous model ({previous['patches']} patches, one BLAS thread)
+{previous['median_cpu_s']:.3f} s; now ({now['patches']} patches, one BLAS thread) {now['median_cpu_s']:.3f} s:
+{timing['ratio']:.2f} of before, {timing['ratio_to_previous']:.2f} of the previous model. A busy machine inflates
+CPU time too; compare the ratios. Wall-clock now {now['median_wall_s']:.3f} s (90th
 percentile {now['p90_wall_s']:.3f} s; it includes waiting for a busy CPU). A Raspberry Pi 4 core runs this kind
 of code about 9-10x slower. Rerun with `moodbox-train music --timing-only`.
 

@@ -49,9 +49,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="feature cache and logs (default: %(default)s)")
     parser.add_argument("--limit", type=int, default=None, help="use only this many clips (smoke runs)")
     parser.add_argument("--folds", type=int, default=5, help="outer artist-grouped folds (default: %(default)s)")
-    parser.add_argument("--max-patches", type=int, default=6,
+    parser.add_argument("--max-patches", type=int, default=3,
                         help="the most 3 s excerpts per track the shipped head may use (default: %(default)s)")
-    parser.add_argument("--patch-counts", default="3,4,6",
+    parser.add_argument("--patch-counts", default="3,5,6",
                         help="patch counts compared (default: %(default)s; 6 is the former setting)")
     parser.add_argument("--target-precision", type=float, default=floors.TARGET,
                         help="precision each playlist's floor aims at (default: %(default)s)")
@@ -94,7 +94,9 @@ def main(argv=None) -> int:
     return 0
 
 
-BEFORE = {"patches": 6, "blas_threads": os.cpu_count()}  # the former setting: 6 patches, numpy's default BLAS pool
+# the settings timed against the shipped one: the original (6 patches, numpy's default BLAS pool) and the previous
+# model's (6 patches, one BLAS thread)
+BEFORE = {"before": {"patches": 6, "blas_threads": os.cpu_count()}, "previous": {"patches": 6, "blas_threads": 1}}
 
 
 def timing(args) -> dict:
@@ -104,40 +106,43 @@ def timing(args) -> dict:
     clips = data.load(args.data, args.limit)
     contract = json.loads((args.out / "mood.json").read_text())
     now = {"patches": contract["front_end"]["max_patches"], "blas_threads": 1}
-    result = extract.benchmark(clips, args.out / MODEL_FILE, {"before": BEFORE, "now": now}, args.timing_clips)
+    result = extract.benchmark(clips, args.out / MODEL_FILE, {**BEFORE, "now": now}, args.timing_clips)
     for name, row in result.items():
         print(f"{name}: {row['patches']} patches, BLAS threads {row['blas_threads']}: median "
               f"{row['median_cpu_s']:.3f} s CPU per 30 s clip ({row['median_wall_s']:.3f} s wall), "
               f"{row['clips']} clips")
     ratio = result["now"]["median_cpu_s"] / result["before"]["median_cpu_s"]
-    print(f"now / before, CPU per clip: {ratio:.2f}")
-    return {**result, "ratio": ratio}
+    to_previous = result["now"]["median_cpu_s"] / result["previous"]["median_cpu_s"]
+    load = os.getloadavg()
+    print(f"now / before, CPU per clip: {ratio:.2f}; now / previous: {to_previous:.2f}; load average "
+          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
+    return {**result, "ratio": ratio, "ratio_to_previous": to_previous, "load_average": list(load),
+            "cores": os.cpu_count()}
 
 
-def candidates(counts: list[int], baseline: int = 6) -> list:
-    """The rows of the card: at the former patch count every pooling, input and classifier; at the other counts
-    the device-ready heads."""
+def candidates(counts: list[int], before: int = 6) -> list:
+    """The rows of the card: at the former patch count the former heads; at every other count the plain head, the
+    pooled mid-end features added, and logistic + MLP ensembles; the hand-made features at the fewest patches."""
     from .heads import Candidate
 
-    both, std = ("embedding", "tags"), ("mean", "std")
-    rows = [Candidate("mean; embedding + tags; logistic (before)", baseline),
-            Candidate("mean; embedding only; logistic", baseline, inputs=("embedding",)),
-            Candidate("mean; tags only; logistic", baseline, inputs=("tags",)),
-            Candidate("mean + std; embedding + tags; logistic", baseline, pooling=std),
-            Candidate("mean; embedding + tags + hand-made; logistic", baseline, inputs=(*both, "handmade")),
-            Candidate("mean + std; embedding + tags + hand-made; logistic", baseline, pooling=std,
-                      inputs=(*both, "handmade")),
-            Candidate("mean; embedding + tags; MLP", baseline, classifier="mlp"),
-            Candidate("mean + std; embedding + tags; MLP", baseline, pooling=std, classifier="mlp"),
-            Candidate("mean + std; embedding + tags; logistic + MLP", baseline, pooling=std,
-                      classifier="logistic+mlp")]
+    both, std, pool = ("embedding", "tags"), ("mean", "std"), ("pool", "embedding", "tags")
+    rows = []
+    if before in counts:
+        rows += [Candidate("mean; embedding + tags; logistic (before)", before),
+                 Candidate(f"mean + std; embedding + tags; logistic + MLP ({before} patches, shipped before)", before,
+                           pooling=std, classifier="logistic+mlp")]
     for k in counts:
-        if k != baseline:
+        if k != before:
             rows += [Candidate(f"mean; embedding + tags; logistic ({k} patches)", k),
-                     Candidate(f"mean + std; embedding + tags; logistic ({k} patches)", k, pooling=std),
+                     Candidate(f"mean; pool + embedding + tags; logistic ({k} patches)", k, inputs=pool),
                      Candidate(f"mean + std; embedding + tags; logistic + MLP ({k} patches)", k, pooling=std,
+                               classifier="logistic+mlp"),
+                     Candidate(f"mean; pool + embedding + tags; logistic + MLP ({k} patches)", k, inputs=pool,
                                classifier="logistic+mlp")]
-    return rows
+    fewest = min(counts)
+    return rows + [Candidate(f"mean; embedding + tags + hand-made; logistic ({fewest} patches)", fewest,
+                             inputs=(*both, "handmade")),
+                   Candidate("hand-made features only; logistic", fewest, inputs=("handmade",))]
 
 
 def build(args, command: str) -> dict:
@@ -154,9 +159,7 @@ def build(args, command: str) -> dict:
     y = np.array([data.QUADRANTS.index(c.quadrant) for c in clips])
     groups = np.array([c.artist for c in clips])
     rows = []
-    baseline = 6 if 6 in counts else max(counts)
-    for candidate in candidates(counts, baseline) + [heads.Candidate("hand-made features only; logistic",
-                                                                     baseline, inputs=("handmade",))]:
+    for candidate in candidates(counts):
         cv = heads.cross_validate(candidate.features(features), y, groups, candidate.classifier, args.folds,
                                   args.seed)
         row = {"name": candidate.name, "candidate": candidate, "cv": cv,
@@ -203,9 +206,10 @@ def build(args, command: str) -> dict:
                                  "silent_dbfs": audio.SILENT_DBFS, "max_clipped": audio.MAX_CLIPPED,
                                  "max_flatness": audio.MAX_FLATNESS},
                       "implementation": "moodbox.music.audio (device package)"},
-        "outputs": {"tags": [1, len(musicnn.MSD_TAGS)], "embedding": [1, 200]},
+        "outputs": {"tags": [1, len(musicnn.MSD_TAGS)], "embedding": [1, 200], "pool": [1, 1506]},
         "tags": list(musicnn.MSD_TAGS),
-        "head": {"features": "per pooling: the pooled embedding (200) then the pooled tag probabilities (50)",
+        "head": {"features": "per pooling, each of the inputs (embedding 200, tags 50, pool 1506) pooled over the "
+                             "patches, in the order listed",
                  **heads.export(members, candidate)},
         "valence": "P(Q1) + P(Q4) - P(Q2) - P(Q3), in -1..1",
         "arousal": "P(Q1) + P(Q2) - P(Q3) - P(Q4), in -1..1",

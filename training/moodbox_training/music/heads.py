@@ -1,7 +1,8 @@
 """The mood heads compared by artist-grouped cross-validation, and the chosen one as plain numbers for the device.
 
 A candidate is a patch count, a pooling of the per-patch network outputs (mean; mean and standard deviation), the
-inputs (the 200-d penultimate embedding, the 50 tag probabilities, the hand-made features) and a classifier
+inputs (the 200-d penultimate embedding, the 50 tag probabilities, the 1506-d pooled mid-end features the back end
+reads, the hand-made features) and a classifier
 (logistic regression; a one-hidden-layer MLP; both, their calibrated probabilities averaged). Every candidate runs
 on the same outer folds; its regularisation is chosen inside each outer training fold by an inner grouped CV, and so
 is the softmax temperature that calibrates its probabilities (fitted on the inner out-of-fold predictions), so no
@@ -20,11 +21,11 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from moodbox.music.tagger import POOLINGS
+from moodbox.music.tagger import head_features
 
 from .evaluate import folds_for
 
-C_GRID = (0.003, 0.01, 0.03, 0.1)
+C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1)
 ALPHA_GRID = (1.0, 10.0)
 HIDDEN = 32
 TEMPERATURES = np.round(np.arange(0.5, 3.01, 0.05), 2)
@@ -38,18 +39,21 @@ class Candidate:
     inputs: tuple[str, ...] = ("embedding", "tags")
     classifier: str = "logistic"
 
+    def network_inputs(self) -> tuple[str, ...]:
+        return tuple(part for part in self.inputs if part != "handmade")
+
     def features(self, data: dict) -> np.ndarray:
         """The head's input in the device's order (:func:`moodbox.music.tagger.head_features`), hand-made last."""
-        tags, embeddings = data["patches"][self.patches]
-        outputs = {"embedding": embeddings, "tags": tags}
-        parts = [np.stack([POOLINGS[name](clip) for clip in outputs[part]]) for name in self.pooling
-                 for part in ("embedding", "tags") if part in self.inputs]
+        parts = [np.stack([head_features({name: outputs[name][rows] for name in self.network_inputs()},
+                                         self.pooling, self.network_inputs())
+                           for outputs, rows in zip(data["outputs"], data["index"][self.patches])])
+                 ] if self.network_inputs() else []
         if "handmade" in self.inputs:
             parts.append(data["handmade"])
         return np.concatenate(parts, axis=1).astype(np.float64)
 
     def on_device(self) -> bool:
-        return "handmade" not in self.inputs and {"embedding", "tags"} <= set(self.inputs)
+        return "handmade" not in self.inputs
 
 
 def _model(classifier: str, strength: float, seed: int):
@@ -148,4 +152,5 @@ def export(members: list[tuple], candidate: Candidate) -> dict:
             layers = [{"weight": w.tolist(), "bias": b.tolist()} for w, b in zip(last.coefs_, last.intercepts_)]
         exported.append({"classifier": kind, "strength": strength, "temperature": temperature, "layers": layers})
     return {"classes": ["Q1", "Q2", "Q3", "Q4"], "candidate": candidate.name, "pooling": list(candidate.pooling),
+            "inputs": list(candidate.network_inputs()),
             "mean": scalers[0].mean_.tolist(), "scale": scalers[0].scale_.tolist(), "members": exported}

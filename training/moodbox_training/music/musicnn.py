@@ -104,11 +104,12 @@ class Musicnn:
         w = self.w
         penultimate = self._batch_norm(tf.nn.relu(tf.matmul(flat, w["dense/kernel"]) + w["dense/bias"]))
         logits = tf.matmul(penultimate, w["dense_1/kernel"]) + w["dense_1/bias"]
-        return tf.sigmoid(logits), penultimate
+        return tf.sigmoid(logits), penultimate, flat
 
 
 def convert(out_path: Path, prefix: str | None = None) -> Path:
-    """Write the float32 TFLite model (outputs: ``tags`` [1, 50], ``embedding`` [1, 200]) and return its path."""
+    """Write the float32 TFLite model (outputs: ``tags`` [1, 50], ``embedding`` [1, 200] and ``pool`` [1, 1506], the
+    standardised max and mean over time of the mid-end features, the back end's input) and return its path."""
     import tensorflow as tf
 
     weights = load_weights(prefix or checkpoint_prefix())
@@ -118,8 +119,8 @@ def convert(out_path: Path, prefix: str | None = None) -> Path:
 
     @tf.function(input_signature=[tf.TensorSpec([1, N_FRAMES, N_MELS], tf.float32, name="logmel")])
     def serve(logmel):
-        tags, embedding = net(logmel)
-        return {"tags": tags, "embedding": embedding}
+        tags, embedding, pool = net(logmel)
+        return {"tags": tags, "embedding": embedding, "pool": pool}
 
     converter = tf.lite.TFLiteConverter.from_concrete_functions([serve.get_concrete_function()], serve)
     out_path = Path(out_path)
