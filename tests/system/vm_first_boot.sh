@@ -57,6 +57,8 @@ say service_started_at_s "$start_s"
 say play_after_service_start_s "$(awk -v a="$play_s" -v b="$start_s" 'BEGIN { printf "%.1f\n", a - b }')"
 say play_after_service_and_card_s "$(awk -v a="$play_s" -v b="$start_s" -v c="$card_s" \
     'BEGIN { printf "%.1f\n", a - (b > c ? b : c) }')"
+ready_us=$(systemctl show -p ActiveEnterTimestampMonotonic --value moodbox.service)
+say ready_after_service_start_s "$(awk -v r="$ready_us" -v b="$start_s" 'BEGIN { printf "%.1f\n", r / 1e6 - b }')"
 say service_restarts "$(systemctl show -p NRestarts --value moodbox.service)"
 say status "$(status_text)"
 first=$(mpd_elapsed_s)
