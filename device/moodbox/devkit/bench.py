@@ -18,6 +18,7 @@ per face width, as a table and a PNG.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import socket
@@ -77,7 +78,20 @@ class _Pipeline:
         return report
 
 
-def measure_stages(model_path, float_model_path, dataset_dir, frames: int, threads: int = 1) -> dict:
+def finder_from(path) -> object:
+    """The ``FaceFinder()`` of another finder's module file (e.g. an earlier commit's, written out with
+    ``git show COMMIT:device/moodbox/faces.py``), to time against ours on the same frames."""
+    spec = importlib.util.spec_from_file_location("moodbox_bench_against", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module.FaceFinder()
+
+
+def measure_stages(model_path, float_model_path, dataset_dir, frames: int, threads: int = 1,
+                   against=None) -> dict:
+    """Per-stage latency of ours and the baseline (and, with ``against``, a finder module file, of our pipeline
+    with that finder instead), frame by frame in turn on the same frames."""
     width, height = FRAME_SIZE
     config = Config(model=ModelConfig(path=str(model_path), threads=threads))  # the daemon's defaults otherwise
     ours = _Pipeline(lambda yuv: y_plane(yuv, width, height), Perception.from_config(config))  # a bad model first
@@ -90,6 +104,9 @@ def measure_stages(model_path, float_model_path, dataset_dir, frames: int, threa
                          f"{Path(model_path).name}",
               "baseline_is": "BGR->gray + Haar cascade on the full frame (scaleFactor 1.1, minNeighbors 5, "
                              f"min face 1/10 of the frame) + float {Path(float_model_path).name}"}
+    if against is not None:
+        pipelines["against"] = _Pipeline(ours.to_gray, Perception(finder_from(against), ours.perception.model))
+        result["against_is"] = f"ours with the face finder of {against}"
     if Path(float_model_path).is_file():
         float_model = ExpressionModel(float_model_path, Path(model_path).with_suffix(".json"), threads=threads,
                                       allow_float=True)
@@ -103,6 +120,7 @@ def measure_stages(model_path, float_model_path, dataset_dir, frames: int, threa
         step[0] = float(index)
         gray = source.grab()
         buffers = {"ours": np.vstack([gray, chroma]), "baseline": cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)}
+        buffers["against"] = buffers["ours"]
         for name, pipeline in pipelines.items():
             pipeline.run(buffers[name], source.expected_label(), record=index >= WARMUP_FRAMES)
     for name, pipeline in pipelines.items():
@@ -193,13 +211,14 @@ def _receive(notify_socket: socket.socket, until: float) -> list[bytes]:
 
 
 def run_bench(*, model_path=DEFAULT_MODEL, frames=300, seconds=60.0, interval_s=None, float_model_path=None,
-              dataset_dir=None, daemon=True, threads=1) -> dict:
+              dataset_dir=None, daemon=True, threads=1, against=None) -> dict:
     """Per-stage latency of both pipelines, their speed-up, and (with ``daemon``) the demo daemon's cost."""
     float_model_path = float_model_path or Path(model_path).with_name("emotion_float.tflite")
     opencv_threads = cv2.getNumThreads()
     cv2.setNumThreads(threads)
     try:
-        result = measure_stages(model_path, float_model_path, dataset_dir or default_dataset_dir(), frames, threads)
+        result = measure_stages(model_path, float_model_path, dataset_dir or default_dataset_dir(), frames, threads,
+                                against)
     finally:
         cv2.setNumThreads(opencv_threads)
     result["daemon"] = (measure_daemon(seconds, interval_s, model_path=model_path, dataset_dir=dataset_dir)
@@ -221,6 +240,11 @@ def summary(result: dict) -> str:
         lines.append(f"  baseline: {baseline['total']['median_ms']:.2f} ms a look (median), face found in "
                      f"{baseline['faces_found']:.0%}   [{result['baseline_is']}]")
         lines.append(f"  speed-up: {result['speedup_total_median']:g}x")
+    if "against" in result:
+        lines.append(f"  against:  {result['against']['total']['median_ms']:.2f} ms a look (median; face finder "
+                     f"{result['against']['face_finder']['median_ms']:.2f} vs ours "
+                     f"{ours['face_finder']['median_ms']:.2f}), face found in {result['against']['faces_found']:.0%}"
+                     f"   [{result['against_is']}]")
     daemon = result["daemon"]
     if "error" in daemon:
         lines.append(f"  daemon:   failed: {daemon['error']}")
@@ -247,6 +271,8 @@ def main(argv=None) -> int:
     parser.add_argument("--interval", type=float, help="daemon tick interval (default: the demo's)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-daemon", action="store_true", help="only the per-stage latency")
+    parser.add_argument("--against-finder", type=Path, help="also time our pipeline with the FaceFinder of this "
+                                                            "module file (e.g. an earlier commit's faces.py)")
     parser.add_argument("--json", action="store_true", help="every figure as JSON instead of the summary")
     sweep_options = parser.add_argument_group("face-size sweep (--sweep; see moodbox/devkit/sweep.py)")
     sweep_options.add_argument("--sweep", action="store_true", help="instead: detection rate, cost and expression "
@@ -271,7 +297,7 @@ def main(argv=None) -> int:
     try:
         result = run_bench(model_path=args.model, frames=args.frames, seconds=args.seconds,
                            interval_s=args.interval, float_model_path=args.float_model, dataset_dir=args.dataset,
-                           daemon=not args.no_daemon, threads=args.threads)
+                           daemon=not args.no_daemon, threads=args.threads, against=args.against_finder)
     except (ModelError, FrameError) as exc:
         print(f"moodbox bench: {exc}", file=sys.stderr)
         return 2
