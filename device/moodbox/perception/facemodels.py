@@ -72,7 +72,7 @@ class BlazeFacePasses:
         pad_x, pad_y = (size[0] - small_w) // 2, (size[1] - small_h) // 2
         if small_w < size[0] or small_h < size[1]:
             canvas.fill(-1.0)
-        canvas[0, pad_y:pad_y + small_h, pad_x:pad_x + small_w, :] = (small.astype(np.float32) * (2 / 255) - 1)[:, :, None]
+        canvas[0, pad_y:pad_y + small_h, pad_x:pad_x + small_w, :] = (small * np.float32(2 / 255) - 1)[:, :, None]
         self.passes += size[0] * size[1] / BLAZEFACE_SIZE ** 2
         interpreter.set_tensor(index, canvas)
         interpreter.invoke()

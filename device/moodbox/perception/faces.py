@@ -126,20 +126,30 @@ class _BlazeFace:
         return faces
 
     def _follow(self, gray: np.ndarray, track: Face) -> list[Face]:
-        """The listener near their last box. A box scoring ``FOLLOW_SURE_SCORE`` is kept; a lower one only when
-        :meth:`_confirm` confirms it (a head turned away scores 0.5-0.75 here, and the face mesh does not take
-        it for a face). When that look finds nobody, a second look zoomed on the last box decides."""
+        """The listener near their last box (a near one: first in the whole frame at 128 px wide, 0.75 pass, as
+        the listener may have moved far). A box scoring below ``FOLLOW_SURE_SCORE`` is kept only when confirmed
+        (:meth:`_followed`): a head turned away scores 0.5-0.75 here. When that look finds nobody, a second look
+        zoomed on the last box decides."""
         height, width = gray.shape
         region = around(track, TRACK_FACE_PX, width, height)
         big = max(track.w, track.h) * BLAZEFACE_SIZE / max(width, height) >= WHOLE_FRAME_FACE_PX
-        looks = [(0, 0, width, height), region] if big else [region]
-        for look in dict.fromkeys(looks):
-            faces = [face if face.score >= FOLLOW_SURE_SCORE else self._confirm(gray, face)
-                     for face in self._faces(gray, look, self._min_score)]
+        whole = ((0, 0, width, height), input_for(width, height, BLAZEFACE_SIZE / max(width, height)))
+        looks = [whole, (region, (BLAZEFACE_SIZE,) * 2)] if big else [(region, (BLAZEFACE_SIZE,) * 2)]
+        for look, size in looks:
+            faces = [self._followed(gray, face, track) for face in self._faces(gray, look, self._min_score, size=size)]
             if faces := [face for face in faces if face is not None]:
                 return faces
         found = self._confirm(gray, track)  # a closer look where it was: some faces score low at 40 px
         return [found] if found is not None else []
+
+    def _followed(self, gray: np.ndarray, face: Face, track: Face) -> Face | None:
+        """``face`` if it is sure, or where the listener was and the face mesh takes it for a face (a second look
+        scores a blurred face as high as a face), or elsewhere (a new face) and confirmed by a second look."""
+        if face.score >= FOLLOW_SURE_SCORE:
+            return face
+        if self._presence is not None and same_face(face, track):
+            return face if self._mesh_agrees(gray, face) else None
+        return self._confirm(gray, face)
 
     def _search(self, gray: np.ndarray) -> list[Face]:
         """One searching tick (see the class): the last box, the wide look, then closer looks while the budget
@@ -153,7 +163,9 @@ class _BlazeFace:
                                confirm_below=FOLLOW_SURE_SCORE)
             if faces:
                 return faces
-        proposals = self._fresh(self._wide_look(gray))[:PROPOSALS]
+        size = input_for(width, height, WIDE_SCALE)  # the wide look: its detections, best first, too small left out
+        proposals = self._fresh([face for face in self._faces(gray, (0, 0, width, height), PROPOSAL_SCORE, size=size)
+                                 if max(face.w, face.h) * size[0] / width >= WIDE_FACE_PX])[:PROPOSALS]
         strong = [proposal for proposal in proposals if proposal.score >= self._min_score]
         weak = [proposal for proposal in proposals if proposal.score < self._min_score]
         confirm_cost = (CONFIRM_INPUT / BLAZEFACE_SIZE) ** 2
@@ -162,9 +174,7 @@ class _BlazeFace:
         def affordable(cost: float) -> bool:
             return not looked or self.passes - start + cost <= self._search_passes
 
-        for proposal in strong:  # what the wide look itself takes for a face goes first
-            if not affordable(confirm_cost):
-                return []
+        for proposal in strong:  # what the wide look itself takes for a face: all of them, first
             looked = True
             if (face := self._second_look(gray, proposal)) is not None:
                 return [face]
@@ -197,9 +207,7 @@ class _BlazeFace:
 
     def _fresh(self, proposals: list[Face]) -> list[Face]:
         """``proposals`` with the places whose second look failed lately moved to the end (in their order)."""
-        rejected = [any(same_face(face, place) for place, _ in self._rejected) for face in proposals]
-        return ([face for face, old in zip(proposals, rejected) if not old]
-                + [face for face, old in zip(proposals, rejected) if old])
+        return sorted(proposals, key=lambda face: any(same_face(face, place) for place, _ in self._rejected))
 
     def _second_look(self, gray: np.ndarray, proposal: Face) -> Face | None:
         face = self._confirm(gray, proposal)
@@ -214,14 +222,6 @@ class _BlazeFace:
             self._bands_shape, self._band_next = shape, 0
         band = self._bands[self._band_next]
         return band, input_for(band[2], band[3], BAND_SCALE)
-
-    def _wide_look(self, gray: np.ndarray) -> list[Face]:
-        """The whole frame at ``WIDE_SCALE`` in one pass: detections scoring ``PROPOSAL_SCORE``, merged, best
-        first, leaving out boxes too small for this look."""
-        height, width = gray.shape
-        size = input_for(width, height, WIDE_SCALE)
-        faces = self._faces(gray, (0, 0, width, height), PROPOSAL_SCORE, size=size)
-        return [face for face in faces if max(face.w, face.h) * size[0] / width >= WIDE_FACE_PX]
 
     def _look(self, gray: np.ndarray, region, confirm_below: float = 0.0) -> list[Face]:
         """Faces in ``region`` (x, y, w, h) of the frame; candidates and faces scoring below ``confirm_below``
@@ -302,9 +302,9 @@ class FaceFinder:
     Haar cascades give no confidence, so their faces have score 1.0 and ``min_score`` applies to BlazeFace only.
     ``tiles``: BlazeFace also looks closer at parts of the frame (the last listener's surroundings and seats,
     the wide look and its proposals, a band of the frame at a finer scale) for listeners too far away for one
-    whole-frame pass, spending about ``search_passes`` (in 128x128 passes; the wide look and one closer look in any case) on
-    a tick with nobody followed; calls are meant to be consecutive frames of one camera. ``reset()`` forgets the
-    listener it follows, the seats and the walls found not to be faces.
+    whole-frame pass, spending about ``search_passes`` (in 128x128 passes by input area; the wide look and one
+    closer look in any case) on a tick with nobody followed; calls are meant to be consecutive frames of one
+    camera. ``reset()`` forgets the listener it follows, the seats and the walls found not to be faces.
     ``detector_used`` says which one runs (BlazeFace falls back to Haar when its model file is missing).
     """
 

@@ -119,7 +119,7 @@ def test_a_far_listener_is_found_within_a_minute_and_then_followed(blazeface, fe
         found += 1
         after = slice(found_at + 1, found_at + 4)
         assert all(hits[after]), (seed, hits)
-        assert max(passes[after]) <= 3  # followed: a zoomed pass (a closer one and the mesh if unsure), no search
+        assert max(passes[after]) <= 1 + faces_module.MESH_PASSES  # followed: one pass (and the mesh if unsure)
     assert found >= 5
 
 
@@ -165,17 +165,30 @@ def test_a_listener_back_at_their_seat_is_found_on_the_first_tick(blazeface, fer
         assert back.count(1) >= 3, (away, back)
 
 
-@pytest.mark.parametrize("kind", HEADS)
-def test_a_head_turned_away_is_not_read(blazeface, ferplus_faces, kind):
-    """The listener turns away in their seat: no face (hence no expression) on any tick; the finder before it
-    read 5 of 6 turn-aways in a living room."""
-    lookalikes = LookAlikes(ferplus_faces[:200], np.random.default_rng(1))
+def turned_heads_read(finder, ferplus_faces) -> int:
+    """Ticks, of 48, on which a followed listener (96 px) turned away in their seat gives a face: 4 listeners
+    each turning away for 4 ticks as each of the sweep's turned-away heads."""
     read = 0
-    for seed in range(4):
-        while_away, _ = listener_comes_and_goes(blazeface, ferplus_faces[seed], 96, seed, 4,
-                                                lookalikes.patch(kind, ferplus_faces[seed], 96))
-        read += sum(bool(faces) for faces in while_away)
-    assert read <= 1
+    for kind in HEADS:
+        lookalikes = LookAlikes(ferplus_faces[:200], np.random.default_rng(1))
+        for seed in range(4):
+            while_away, _ = listener_comes_and_goes(finder, ferplus_faces[seed], 96, seed, 4,
+                                                    lookalikes.patch(kind, ferplus_faces[seed], 96))
+            read += sum(bool(faces) for faces in while_away)
+    return read
+
+
+def test_a_head_turned_away_is_not_read(blazeface, ferplus_faces):
+    """The listener turns away in their seat: no face (hence no expression) on nearly any tick; the finder before
+    it read 5 of 6 turn-aways in a living room."""
+    assert turned_heads_read(blazeface, ferplus_faces) <= 2
+
+
+def test_without_the_check_a_head_turned_away_is_read(ferplus_faces, monkeypatch):
+    """The same run with every followed box scoring ``min_score`` kept (no confirmation below the sure score):
+    the blurred faces and backs of heads are read, so the test above fails without the check."""
+    monkeypatch.setattr(faces_module, "FOLLOW_SURE_SCORE", 0.5)
+    assert turned_heads_read(FaceFinder("blazeface"), ferplus_faces) >= 6
 
 
 def test_whole_frame_only_misses_those_listeners(ferplus_faces):
