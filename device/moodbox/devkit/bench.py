@@ -321,7 +321,8 @@ def _sweep(args, parser) -> int:
     try:
         result = sweep.run_sweep(args.model, args.dataset or default_dataset_dir(), faces=args.faces,
                                  haar_faces=args.haar_faces, empty=args.empty, seed=args.seed,
-                                 threads=args.threads, split=args.split, **sizes)
+                                 threads=args.threads, split=args.split, **sizes,
+                                 against=finder_from(args.against_finder) if args.against_finder else None)
     except (ModelError, FrameError) as exc:
         print(f"moodbox bench: {exc}", file=sys.stderr)
         return 2
