@@ -57,6 +57,8 @@ def test_another_finder_is_timed_on_the_same_frames(models, data_dir, tmp_path):
     assert_stages(result["against"])
     assert str(other) in result["against_is"]
     assert result["against"]["faces_found"] <= result["ours"]["faces_found"]  # a whole-frame look finds fewer
+    assert result["against"]["finder_passes"]["median"] == 1  # one 128x128 pass a frame
+    assert result["ours"]["finder_passes"]["mean"] >= 0.75  # at least the 128x96 whole-frame look
 
 
 def test_main_prints_json(models, data_dir, capsys):
