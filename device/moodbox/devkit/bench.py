@@ -277,8 +277,7 @@ def main(argv=None) -> int:
     parser.add_argument("--interval", type=float, help="daemon tick interval (default: the demo's)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-daemon", action="store_true", help="only the per-stage latency")
-    parser.add_argument("--against-finder", type=Path, help="also time our pipeline with the FaceFinder of this "
-                                                            "module file (e.g. an earlier commit's faces.py)")
+    parser.add_argument("--against-finder", type=Path, help="also time the FaceFinder of this module file")
     parser.add_argument("--json", action="store_true", help="every figure as JSON instead of the summary")
     sweep_options = parser.add_argument_group("face-size sweep (--sweep; see moodbox/devkit/sweep.py)")
     sweep_options.add_argument("--sweep", action="store_true", help="instead: detection rate, cost and expression "
@@ -290,6 +289,7 @@ def main(argv=None) -> int:
     sweep_options.add_argument("--sizes", default=None,
                                help="face widths in px, comma-separated (default 24,28,32,40,48,64,96,160)")
     sweep_options.add_argument("--seed", type=int, default=0, help="random seed of faces, places and walls")
+    sweep_options.add_argument("--search-passes", type=float, help="the finder's budget a searching tick")
     sweep_options.add_argument("--split", choices=("private", "public"), default="private",
                                help="FER2013 faces to paste: PrivateTest (default, the reported figures) or "
                                     "PublicTest (to choose device-side settings without looking at those)")
@@ -327,7 +327,7 @@ def _sweep(args, parser) -> int:
     try:
         result = sweep.run_sweep(args.model, args.dataset or default_dataset_dir(), faces=args.faces,
                                  haar_faces=args.haar_faces, empty=args.empty, seed=args.seed,
-                                 threads=args.threads, split=args.split, **sizes,
+                                 threads=args.threads, split=args.split, **sizes, search_passes=args.search_passes,
                                  against=finder_from(args.against_finder) if args.against_finder else None)
     except (ModelError, FrameError) as exc:
         print(f"moodbox bench: {exc}", file=sys.stderr)

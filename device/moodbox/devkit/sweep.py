@@ -125,7 +125,7 @@ def _listener(perception, scene, patch, label, conventions, max_ticks, lookalike
 
 
 def run_sweep(model_path, dataset_dir, *, faces=60, haar_faces=25, empty=1000, haar_empty=50, seed=0,
-              threads=1, sizes=SIZES, split="private", progress=sys.stderr, against=None) -> dict:
+              threads=1, sizes=SIZES, split="private", progress=sys.stderr, against=None, search_passes=None) -> dict:
     """The sweep's figures: one row per face width, plus empty frames (with ``against``, another finder given
     them in turn with ours: a searching tick's cost against its in the same process) and the native 48x48
     accuracy."""
@@ -133,7 +133,8 @@ def run_sweep(model_path, dataset_dir, *, faces=60, haar_faces=25, empty=1000, h
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(pixels), size=min(faces, len(pixels)), replace=False)
     model = ExpressionModel(model_path, threads=threads)
-    finder, haar = FaceFinder("blazeface", threads=threads), FaceFinder("haar")
+    budget = {} if search_passes is None else {"search_passes": search_passes}
+    finder, haar = FaceFinder("blazeface", threads=threads, **budget), FaceFinder("haar")
     perception = Perception(finder, model)
     conventions = {"aligned": {**ALIGNED, **model.face_crop, "align_eyes": True},
                    "unaligned": dict(model.face_crop, align_eyes=False)}
