@@ -18,6 +18,7 @@ per face width, as a table and a PNG.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import socket
@@ -50,16 +51,19 @@ class _Pipeline:
         self.to_gray, self.perception = to_gray, perception
         self.times = {stage: [] for stage in STAGES}
         self.found = self.matches = self.frames = 0
+        self.passes = []  # the face finder's model passes a frame (BlazeFace's; Haar counts none)
 
     def run(self, buffer: np.ndarray, expected: str, record=True) -> None:
         start = time.perf_counter()
         gray = self.to_gray(buffer)
         gray_done = time.perf_counter()
+        passes = getattr(self.perception.finder, "passes", 0)
         reading = self.perception.look(gray)
         done = time.perf_counter()
         if not record:
             return
         self.frames += 1
+        self.passes.append(getattr(self.perception.finder, "passes", 0) - passes)
         self.times["grab_to_gray"].append(gray_done - start)
         self.times["total"].append(done - start)
         for stage, seconds in reading.seconds.items():
@@ -73,11 +77,26 @@ class _Pipeline:
                           "p90_ms": round(float(np.percentile(times, 90)) * 1000, 3)}
                   for stage, times in self.times.items() if times}
         report["faces_found"] = round(self.found / self.frames, 3)
+        report["finder_passes"] = {"median": float(np.median(self.passes)),
+                                   "mean": round(float(np.mean(self.passes)), 2)}
         report["top1_matches_script"] = round(self.matches / max(self.found, 1), 3)
         return report
 
 
-def measure_stages(model_path, float_model_path, dataset_dir, frames: int, threads: int = 1) -> dict:
+def finder_from(path) -> object:
+    """The ``FaceFinder()`` of another finder's module file (e.g. an earlier commit's, written out with
+    ``git show COMMIT:device/moodbox/faces.py``), to time against ours on the same frames."""
+    spec = importlib.util.spec_from_file_location("moodbox_bench_against", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module.FaceFinder()
+
+
+def measure_stages(model_path, float_model_path, dataset_dir, frames: int, threads: int = 1,
+                   against=None) -> dict:
+    """Per-stage latency of ours and the baseline (and, with ``against``, a finder module file, of our pipeline
+    with that finder instead), frame by frame in turn on the same frames."""
     width, height = FRAME_SIZE
     config = Config(model=ModelConfig(path=str(model_path), threads=threads))  # the daemon's defaults otherwise
     ours = _Pipeline(lambda yuv: y_plane(yuv, width, height), Perception.from_config(config))  # a bad model first
@@ -90,6 +109,9 @@ def measure_stages(model_path, float_model_path, dataset_dir, frames: int, threa
                          f"{Path(model_path).name}",
               "baseline_is": "BGR->gray + Haar cascade on the full frame (scaleFactor 1.1, minNeighbors 5, "
                              f"min face 1/10 of the frame) + float {Path(float_model_path).name}"}
+    if against is not None:
+        pipelines["against"] = _Pipeline(ours.to_gray, Perception(finder_from(against), ours.perception.model))
+        result["against_is"] = f"ours with the face finder of {against}"
     if Path(float_model_path).is_file():
         float_model = ExpressionModel(float_model_path, Path(model_path).with_suffix(".json"), threads=threads,
                                       allow_float=True)
@@ -103,6 +125,7 @@ def measure_stages(model_path, float_model_path, dataset_dir, frames: int, threa
         step[0] = float(index)
         gray = source.grab()
         buffers = {"ours": np.vstack([gray, chroma]), "baseline": cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)}
+        buffers["against"] = buffers["ours"]
         for name, pipeline in pipelines.items():
             pipeline.run(buffers[name], source.expected_label(), record=index >= WARMUP_FRAMES)
     for name, pipeline in pipelines.items():
@@ -193,13 +216,14 @@ def _receive(notify_socket: socket.socket, until: float) -> list[bytes]:
 
 
 def run_bench(*, model_path=DEFAULT_MODEL, frames=300, seconds=60.0, interval_s=None, float_model_path=None,
-              dataset_dir=None, daemon=True, threads=1) -> dict:
+              dataset_dir=None, daemon=True, threads=1, against=None) -> dict:
     """Per-stage latency of both pipelines, their speed-up, and (with ``daemon``) the demo daemon's cost."""
     float_model_path = float_model_path or Path(model_path).with_name("emotion_float.tflite")
     opencv_threads = cv2.getNumThreads()
     cv2.setNumThreads(threads)
     try:
-        result = measure_stages(model_path, float_model_path, dataset_dir or default_dataset_dir(), frames, threads)
+        result = measure_stages(model_path, float_model_path, dataset_dir or default_dataset_dir(), frames, threads,
+                                against)
     finally:
         cv2.setNumThreads(opencv_threads)
     result["daemon"] = (measure_daemon(seconds, interval_s, model_path=model_path, dataset_dir=dataset_dir)
@@ -221,6 +245,12 @@ def summary(result: dict) -> str:
         lines.append(f"  baseline: {baseline['total']['median_ms']:.2f} ms a look (median), face found in "
                      f"{baseline['faces_found']:.0%}   [{result['baseline_is']}]")
         lines.append(f"  speed-up: {result['speedup_total_median']:g}x")
+    if "against" in result:
+        lines.append(f"  against:  {result['against']['total']['median_ms']:.2f} ms a look (median; face finder "
+                     f"{result['against']['face_finder']['median_ms']:.2f} vs ours "
+                     f"{ours['face_finder']['median_ms']:.2f}; passes median "
+                     f"{result['against']['finder_passes']['median']:g} vs {ours['finder_passes']['median']:g}), "
+                     f"face found in {result['against']['faces_found']:.0%}   [{result['against_is']}]")
     daemon = result["daemon"]
     if "error" in daemon:
         lines.append(f"  daemon:   failed: {daemon['error']}")
@@ -247,6 +277,7 @@ def main(argv=None) -> int:
     parser.add_argument("--interval", type=float, help="daemon tick interval (default: the demo's)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-daemon", action="store_true", help="only the per-stage latency")
+    parser.add_argument("--against-finder", type=Path, help="also time the FaceFinder of this module file")
     parser.add_argument("--json", action="store_true", help="every figure as JSON instead of the summary")
     sweep_options = parser.add_argument_group("face-size sweep (--sweep; see moodbox/devkit/sweep.py)")
     sweep_options.add_argument("--sweep", action="store_true", help="instead: detection rate, cost and expression "
@@ -258,6 +289,7 @@ def main(argv=None) -> int:
     sweep_options.add_argument("--sizes", default=None,
                                help="face widths in px, comma-separated (default 24,28,32,40,48,64,96,160)")
     sweep_options.add_argument("--seed", type=int, default=0, help="random seed of faces, places and walls")
+    sweep_options.add_argument("--search-passes", type=float, help="the finder's budget a searching tick")
     sweep_options.add_argument("--split", choices=("private", "public"), default="private",
                                help="FER2013 faces to paste: PrivateTest (default, the reported figures) or "
                                     "PublicTest (to choose device-side settings without looking at those)")
@@ -271,7 +303,7 @@ def main(argv=None) -> int:
     try:
         result = run_bench(model_path=args.model, frames=args.frames, seconds=args.seconds,
                            interval_s=args.interval, float_model_path=args.float_model, dataset_dir=args.dataset,
-                           daemon=not args.no_daemon, threads=args.threads)
+                           daemon=not args.no_daemon, threads=args.threads, against=args.against_finder)
     except (ModelError, FrameError) as exc:
         print(f"moodbox bench: {exc}", file=sys.stderr)
         return 2
@@ -295,7 +327,8 @@ def _sweep(args, parser) -> int:
     try:
         result = sweep.run_sweep(args.model, args.dataset or default_dataset_dir(), faces=args.faces,
                                  haar_faces=args.haar_faces, empty=args.empty, seed=args.seed,
-                                 threads=args.threads, split=args.split, **sizes)
+                                 threads=args.threads, split=args.split, **sizes, search_passes=args.search_passes,
+                                 against=finder_from(args.against_finder) if args.against_finder else None)
     except (ModelError, FrameError) as exc:
         print(f"moodbox bench: {exc}", file=sys.stderr)
         return 2

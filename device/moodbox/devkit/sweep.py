@@ -125,13 +125,16 @@ def _listener(perception, scene, patch, label, conventions, max_ticks, lookalike
 
 
 def run_sweep(model_path, dataset_dir, *, faces=60, haar_faces=25, empty=1000, haar_empty=50, seed=0,
-              threads=1, sizes=SIZES, split="private", progress=sys.stderr) -> dict:
-    """The sweep's figures: one row per face width, plus empty frames and the native 48x48 accuracy."""
+              threads=1, sizes=SIZES, split="private", progress=sys.stderr, against=None, search_passes=None) -> dict:
+    """The sweep's figures: one row per face width, plus empty frames (with ``against``, another finder given
+    them in turn with ours: a searching tick's cost against its in the same process) and the native 48x48
+    accuracy."""
     pixels, labels = load_ferplus_faces(dataset_dir, split)
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(pixels), size=min(faces, len(pixels)), replace=False)
     model = ExpressionModel(model_path, threads=threads)
-    finder, haar = FaceFinder("blazeface", threads=threads), FaceFinder("haar")
+    budget = {} if search_passes is None else {"search_passes": search_passes}
+    finder, haar = FaceFinder("blazeface", threads=threads, **budget), FaceFinder("haar")
     perception = Perception(finder, model)
     conventions = {"aligned": {**ALIGNED, **model.face_crop, "align_eyes": True},
                    "unaligned": dict(model.face_crop, align_eyes=False)}
@@ -168,7 +171,7 @@ def run_sweep(model_path, dataset_dir, *, faces=60, haar_faces=25, empty=1000, h
             "tracked_ticks": TRACKED_TICKS, "max_ticks_to_find": max_ticks,
             "native_48px_accuracy": round(float(native), 3), "rows": rows,
             "following_cost_ms_median": round(float(np.median(following)) * 1000, 2) if following else None,
-            "empty": _empty_frames(finder, haar, scene, empty, haar_empty)}
+            "empty": _empty_frames(finder, haar, scene, empty, haar_empty, against)}
 
 
 
@@ -234,9 +237,9 @@ def _row(side, cells, haar_hits, haar_costs, count) -> dict:
     }
 
 
-def _empty_frames(finder, haar, scene, frames, haar_frames) -> dict:
+def _empty_frames(finder, haar, scene, frames, haar_frames, against=None) -> dict:
     finder.reset()
-    costs, false_frames, passes = [], 0, finder.passes
+    costs, false_frames, passes, against_costs = [], 0, finder.passes, []
     for index in range(frames):
         if index and index % POOL_FRAMES == 0:
             scene = scene.fresh()
@@ -246,10 +249,15 @@ def _empty_frames(finder, haar, scene, frames, haar_frames) -> dict:
         start = time.thread_time()
         false_frames += bool(finder.find(frame))
         costs.append(time.thread_time() - start)
+        if against is not None:
+            start = time.thread_time()
+            against.find(frame)
+            against_costs.append(time.thread_time() - start)
     passes = (finder.passes - passes) / frames
     haar_false = sum(bool(haar.find(scene.frame(scene.wall()))) for _ in range(haar_frames))
     costs_ms = np.array(costs) * 1000
     return {"frames": frames, "false_positive_frames": false_frames,
             "cost_ms_median": round(float(np.median(costs_ms)), 2),
             "cost_ms_p90": round(float(np.percentile(costs_ms, 90)), 2), "passes_mean": round(passes, 2),
-            "haar_frames": haar_frames, "haar_false_positive_frames": haar_false}
+            "haar_frames": haar_frames, "haar_false_positive_frames": haar_false,
+            **({"against_cost_ms_median": round(float(np.median(against_costs)) * 1000, 2)} if against_costs else {})}

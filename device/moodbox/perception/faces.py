@@ -1,10 +1,11 @@
 """Face finder: where to look for the listener with BlazeFace short-range (Haar cascade as fallback); the models
 are in :mod:`~moodbox.perception.facemodels`, the boxes' geometry in :mod:`~moodbox.perception.boxes`, listener
 choice in :mod:`~moodbox.perception.listener`, the crop in :mod:`~moodbox.perception.crop`. Far listeners are
-found by the wide look (the whole frame at half size) and closer looks at what it proposes and at parts of the
-frame over successive ticks, and followed once found (see ``_BlazeFace``); the wheel's full-range model (192 px
-input) costs several short-range passes per pass and finds no smaller faces in its input. The face mesh gives a
-second opinion on faces BlazeFace is unsure of (``FacePresence``)::
+found by the wide look (the whole frame at half size), a finer look at one band of the frame a tick, and second
+looks at what they propose; once found they are followed (see ``_BlazeFace``). The wheel's full-range model
+(192 px input) scores the sweep's faces lower than the short-range one at any size and cannot be resized here
+(XNNPACK refuses), so it has no part. The face mesh gives a second opinion on faces BlazeFace is unsure of
+(``FacePresence``)::
 
     finder = FaceFinder()
     faces = pick_listener(finder.find(gray))        # [] when nobody is there
@@ -13,16 +14,16 @@ second opinion on faces BlazeFace is unsure of (``FacePresence``)::
 
 from __future__ import annotations
 
+import itertools
 import logging
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from moodbox.perception.boxes import (BLAZEFACE_SIZE, Face, around, eye_tilt_deg, same_face, scan_tiles, to_faces,
-                                      weighted_nms)
-from moodbox.perception.facemodels import (BLAZEFACE_FILE, BLAZEFACE_PACKAGE, FACE_MESH_FILE, BlazeFacePasses,
-                                           FacePresence, Haar, blazeface_path, wide_input)
+from moodbox.perception.boxes import (BLAZEFACE_SIZE, Face, around, eye_tilt_deg, same_face, scan_bands, to_faces,
+                                      turned_square, weighted_nms)
+from moodbox.perception.facemodels import (BLAZEFACE_FILE, BLAZEFACE_PACKAGE, FACE_MESH_FILE, MESH_PASSES,
+                                           BlazeFacePasses, FacePresence, Haar, blazeface_path, input_for)
 
 log = logging.getLogger(__name__)
 
@@ -31,44 +32,54 @@ SURE_SCORE_LARGE = 0.7  # the same for a face LARGE_FACE_PX or wider: walls that
 LARGE_FACE_PX = 40
 FACE_PRESENCE = 0.9  # the face mesh's presence score that counts as "a face" (MediaPipe: 0.5; see docs/face-finder.md)
 CANDIDATE_SCORE = 0.3  # confirmed by a zoomed second look (faces of ~24 px in the input score here)
-CONFIRM_FACE_PX = 48  # face size in the model's input for that second look
+CONFIRM_FACE_PX = 48  # face size in the second look's input
+CONFIRM_INPUT = 96  # that input's side: 0.56 of a 128x128 pass, and it scores faces and walls as that one does
 CONFIRM_TURN_MIN_DEG = 10  # a candidate's eye line tilted this much: a second look turned level if the first fails
 TRACK_FACE_PX = 40  # face size in the model's input when following the listener
 WHOLE_FRAME_FACE_PX = 18  # a listener this big in a whole-frame pass: look there first, then around the last box
-WIDE_FACE_PX = 16  # faces this wide in the wide look's input are too small for it: the fine tiles are for them
+WIDE_SCALE = 0.5  # the wide look: the whole frame at half size (640x480: 320x240, 4.7 passes)
+WIDE_FACE_PX = 12  # smaller boxes in the wide look's input are noise: the bands are for those faces
 PROPOSAL_SCORE = 0.05  # a wide-look detection scoring this is a place worth a second look (faces of ~16-24 px)
-REJECT_TICKS = 30  # a place whose second look failed is not proposed again for this many searching ticks
-PROPOSALS = 8  # the wide look's best places considered a tick (a still wall proposes the same ones every tick)
+PROPOSALS = 12  # the wide look's best places considered a tick (a still wall proposes the same ones every tick)
+BAND_SCALE = 0.85  # the bands: a share of the frame at this scale (24 px faces ~20 px in the model's input)
+BANDS = 5  # bands across the frame, one a tick: the whole frame is seen that finely every BANDS searching ticks
+BAND_FACE_PX = 56  # the largest face the bands are for (and their overlap); larger ones are the wide look's
+BAND_CANDIDATE = 0.1  # a band detection scoring this gets a second look (24 px faces score 0.1-0.5 there)
+BAND_PROPOSALS = 2  # a band's best detections given second looks, on the next ticks if the budget is spent
+PENDING = 4  # band proposals kept for later ticks at most (the newest first)
+REJECT_TICKS = 5  # a place whose second look failed comes after the others for this many searching ticks
 SEATS = 4  # places a listener was followed at, remembered (in RAM) for a quick look after a loss
 GROWN_FACE_PX = 28  # face size in the model's input of the look at the last box after a loss (a wider square)
 RECALL_TICKS = 30  # searching ticks after a loss that start with that look (then it is one seat among the others)
-SEARCH_PASSES = 6.0  # a searching tick's budget in 128x128 passes (the wide look alone is 4.7 at 640x480)
+SEARCH_PASSES = 10.0  # a searching tick's budget in 128x128 passes (see the class)
 SEARCH_PASSES_MIN, SEARCH_PASSES_MAX = 1.0, 64.0  # a tick makes the wide look and one closer look in any case
-FOLLOW_SURE_SCORE = 0.75  # a followed (or recalled) box scoring less is read only on the face mesh's word
-BOX_SLACK = 1.5  # a scan tile keeps boxes up to this times its level's largest face: a box may be half again as wide
+FOLLOW_SURE_SCORE = 0.75  # a followed (or recalled) box scoring less is read only when confirmed
+BOX_SLACK = 1.5  # a band keeps boxes up to this times its largest face: BlazeFace's box may be half again as wide
 
 
 class _BlazeFace:
     """Short-range BlazeFace that sees a far listener within a few ticks and finds them again at once.
 
-    One 128x128 pass sees faces of ~110 px and more in a 640x480 frame (the model wants ~24 px in its input);
-    the wide look (:class:`BlazeFacePasses`, ~4.7 passes) sees ~40 px and more and ranks smaller faces among
-    its weak detections. A tick with nobody followed (searching) spends about ``search_passes``, in this order,
-    and stops at the first face confirmed: for ``RECALL_TICKS`` after a loss, the last box grown (the face
-    ~28 px in the model's input); the wide look; then closer looks, one pass each (:meth:`_closer_looks`): second
-    looks (:meth:`_confirm`) at what the wide look proposes (a place whose second look failed is skipped for
-    ``REJECT_TICKS``, so that a still wall's places do not take every tick), the ``SEATS`` places listeners were
-    followed at (RAM only), and tiles of a cyclic scan at full resolution (:func:`scan_tiles`, 24-40 px faces).
+    One 128x128 pass sees faces of ~110 px and more in a 640x480 frame (the model wants ~24 px in its input).
+    A tick with nobody followed (searching) spends about ``search_passes`` 128x128 passes (counted by input area),
+    in this order, and stops at the first face confirmed: for ``RECALL_TICKS`` after a loss, the last box grown;
+    the wide look (the whole frame at ``WIDE_SCALE``: faces of ~48 px and more at once, smaller ones among its
+    weak detections); second looks (:meth:`_confirm`, 0.56 pass) at its sure detections; one of the ``SEATS``
+    places listeners were followed at (RAM only), in turn; one band of the frame at ``BAND_SCALE``
+    (:func:`scan_bands`, the next one each tick: every face of 24-56 px is seen at ~20-48 px within ``BANDS``
+    ticks); then second looks at the bands' and the wide look's other proposals, best first, while the budget
+    lasts. A place whose second look failed comes after the others for ``REJECT_TICKS``, so that a wall is not
+    looked at again every tick and a weaker proposal gets its turn.
 
     A listener found is followed: the next tick looks at a square around the last box, the face ~40 px in the
-    model's input (one pass). Boxes scoring below ``FOLLOW_SURE_SCORE`` there, at the last box or at a seat,
-    and in any second look, are kept only on the face mesh's word (``presence``): a head turned away is not
-    read. Without ``tiles`` it is MediaPipe's plain whole-frame detector at ``min_score``.
+    model's input (one pass). A box scoring below ``FOLLOW_SURE_SCORE`` there is kept only when a second look
+    confirms it (and below that score, on the face mesh's word): a head turned away is not read. Without
+    ``tiles`` it is MediaPipe's plain whole-frame detector at ``min_score``.
     """
 
     def __init__(self, path: Path, threads: int, min_score: float, tiles: bool, search_passes: float,
                  presence: FacePresence | None = None):
-        self._model = BlazeFacePasses(path, threads, wide=tiles)
+        self._model = BlazeFacePasses(path, threads)
         self._min_score = min_score
         self._sure = max(min_score, SURE_SCORE) if tiles else min_score
         self._sure_large = max(min_score, SURE_SCORE_LARGE) if tiles else min_score
@@ -76,16 +87,17 @@ class _BlazeFace:
         self._candidate = min(min_score, CANDIDATE_SCORE) if tiles else None
         self._tiles = tiles
         self._search_passes = search_passes
-        self._scan: list[tuple[tuple[int, int, int, int], float]] = []
-        self._scan_shape: tuple[int, int] | None = None
-        self._scan_next = 0
+        self._bands: list[tuple[int, int, int, int]] = []
+        self._bands_shape: tuple[int, int] | None = None
+        self._band_next = 0
+        self._pending: list[Face] = []  # the bands' proposals not looked at yet, newest first
         self._track: Face | None = None
         self._lost: Face | None = None  # the last box of a listener lost, until found again or reset
         self._lost_at = 0  # the searching tick it was lost at
         self._seats: list[Face] = []  # most recent first
         self._rejected: list[tuple[Face, int]] = []  # places whose second look failed, and until which tick
         self._searches = 0  # searching ticks so far
-        self._mesh_passes = 0
+        self._mesh_passes = 0.0
 
     @property
     def passes(self) -> float:
@@ -93,18 +105,17 @@ class _BlazeFace:
 
     def reset(self) -> None:
         """Forget the listener, the seats and the places found to be walls (a new room or camera)."""
-        self._track, self._lost, self._seats, self._rejected = None, None, [], []
+        self._track, self._lost, self._seats, self._rejected, self._pending = None, None, [], [], []
 
     def find(self, gray: np.ndarray) -> list[Face]:
         height, width = gray.shape
-        whole = (0, 0, width, height)
         faces = []
         if self._tiles and self._track is not None:
             faces = self._follow(gray, self._track)
             if not faces:
                 self._lost, self._lost_at = self._track, self._searches + 1
         elif not self._tiles:
-            faces = self._look(gray, whole)
+            faces = self._look(gray, (0, 0, width, height))
         if not faces and self._tiles:
             faces = self._search(gray)
         self._track = max(faces, key=lambda face: face.w * face.h) if faces else None
@@ -115,27 +126,34 @@ class _BlazeFace:
         return faces
 
     def _follow(self, gray: np.ndarray, track: Face) -> list[Face]:
-        """The listener near their last box; a box scoring below ``FOLLOW_SURE_SCORE`` only when the face mesh
-        (else a second look) agrees: a head turned away scores 0.5-0.75. (Asking it also when the eye line or the
-        box's size jumps asked it on half the bench's frames, whose faces change place and size every frame.)
-        When that look finds nobody, a second look zoomed on the last box (as a new face's) decides."""
+        """The listener near their last box (a near one: first in the whole frame at 128 px wide, 0.75 pass, as
+        the listener may have moved far). A box scoring below ``FOLLOW_SURE_SCORE`` is kept only when confirmed
+        (:meth:`_followed`): a head turned away scores 0.5-0.75 here. When that look finds nobody, a second look
+        zoomed on the last box decides."""
         height, width = gray.shape
         region = around(track, TRACK_FACE_PX, width, height)
         big = max(track.w, track.h) * BLAZEFACE_SIZE / max(width, height) >= WHOLE_FRAME_FACE_PX
-        looks = [(0, 0, width, height), region] if big else [region]
-        for look in dict.fromkeys(looks):
-            faces = []
-            for face in self._faces(gray, look, self._min_score):
-                if face.score >= FOLLOW_SURE_SCORE or (
-                        self._mesh_agrees(gray, face) if self._presence else self._confirm(gray, face)):
-                    faces.append(face)
-            if faces:
+        whole = ((0, 0, width, height), input_for(width, height, BLAZEFACE_SIZE / max(width, height)))
+        looks = [whole, (region, (BLAZEFACE_SIZE,) * 2)] if big else [(region, (BLAZEFACE_SIZE,) * 2)]
+        for look, size in looks:
+            faces = [self._followed(gray, face, track) for face in self._faces(gray, look, self._min_score, size=size)]
+            if faces := [face for face in faces if face is not None]:
                 return faces
         found = self._confirm(gray, track)  # a closer look where it was: some faces score low at 40 px
         return [found] if found is not None else []
 
+    def _followed(self, gray: np.ndarray, face: Face, track: Face) -> Face | None:
+        """``face`` if it is sure, or where the listener was and the face mesh takes it for a face (a second look
+        scores a blurred face as high as a face), or elsewhere (a new face) and confirmed by a second look."""
+        if face.score >= FOLLOW_SURE_SCORE:
+            return face
+        if self._presence is not None and same_face(face, track):
+            return face if self._mesh_agrees(gray, face) else None
+        return self._confirm(gray, face)
+
     def _search(self, gray: np.ndarray) -> list[Face]:
-        """One searching tick (see the class): the last box, the wide look, then closer looks in turn."""
+        """One searching tick (see the class): the last box, the wide look, then closer looks while the budget
+        lasts (the first one in any case)."""
         height, width = gray.shape
         self._searches += 1
         self._rejected = [(place, until) for place, until in self._rejected if until > self._searches]
@@ -145,81 +163,72 @@ class _BlazeFace:
                                confirm_below=FOLLOW_SURE_SCORE)
             if faces:
                 return faces
-        proposals = [face for face in self._wide_look(gray)[:PROPOSALS]
-                     if not any(same_face(face, place) for place, _ in self._rejected)]
-        looks = self._closer_looks(gray, proposals)
-        for number, look in enumerate(looks):
-            if number and self.passes - start + 1 > self._search_passes:
-                break
-            faces = look()
+        size = input_for(width, height, WIDE_SCALE)  # the wide look: its detections, best first, too small left out
+        proposals = self._fresh([face for face in self._faces(gray, (0, 0, width, height), PROPOSAL_SCORE, size=size)
+                                 if max(face.w, face.h) * size[0] / width >= WIDE_FACE_PX])[:PROPOSALS]
+        strong = [proposal for proposal in proposals if proposal.score >= self._min_score]
+        weak = [proposal for proposal in proposals if proposal.score < self._min_score]
+        confirm_cost = (CONFIRM_INPUT / BLAZEFACE_SIZE) ** 2
+        looked = False
+
+        def affordable(cost: float) -> bool:
+            return not looked or self.passes - start + cost <= self._search_passes
+
+        for proposal in strong:  # what the wide look itself takes for a face: all of them, first
+            looked = True
+            if (face := self._second_look(gray, proposal)) is not None:
+                return [face]
+        seats = [seat for seat in self._seats if self._lost is None or not same_face(seat, self._lost)]
+        if seats and affordable(1.0):
+            looked = True
+            seat = seats[self._searches % len(seats)]
+            faces = self._look(gray, around(seat, TRACK_FACE_PX, width, height), confirm_below=FOLLOW_SURE_SCORE)
             if faces:
                 return faces
+        if weak and affordable(confirm_cost):  # the wide look's best guess, before the band
+            looked = True
+            if (face := self._second_look(gray, weak.pop(0))) is not None:
+                return [face]
+        band, size = self._band(gray.shape)
+        if affordable(size[0] * size[1] / BLAZEFACE_SIZE ** 2 + confirm_cost):
+            looked = True
+            self._band_next = (self._band_next + 1) % len(self._bands)
+            found = [face for face in self._faces(gray, band, BAND_CANDIDATE, size=size)
+                     if max(face.w, face.h) <= BOX_SLACK * BAND_FACE_PX]
+            self._pending = (self._fresh(found)[:BAND_PROPOSALS] + self._pending)[:PENDING]
+        for proposal in [face for pair in itertools.zip_longest(self._pending[:], weak) for face in pair if face]:
+            if not affordable(confirm_cost):
+                break
+            looked = True
+            self._pending = [face for face in self._pending if face is not proposal]
+            if (face := self._second_look(gray, proposal)) is not None:
+                return [face]
         return []
 
-    def _closer_looks(self, gray: np.ndarray, proposals: list[Face]):
-        """The searching tick's closer looks, one pass each: second looks at what the wide look scores
-        ``min_score`` (best first), then taking turns so that each kind gets ticks: a seat (in turn), the wide
-        look's next weaker proposal (best first), the next scan tile."""
-        height, width = gray.shape
-        if self._scan_shape != gray.shape:
-            self._scan, self._scan_shape, self._scan_next = scan_tiles(width, height), gray.shape, 0
-        seats = [seat for seat in self._seats if self._lost is None or not same_face(seat, self._lost)]
+    def _fresh(self, proposals: list[Face]) -> list[Face]:
+        """``proposals`` with the places whose second look failed lately moved to the end (in their order)."""
+        return sorted(proposals, key=lambda face: any(same_face(face, place) for place, _ in self._rejected))
 
-        def seat_look():
-            seat = seats[self._searches % len(seats)]
-            return self._look(gray, around(seat, TRACK_FACE_PX, width, height), confirm_below=FOLLOW_SURE_SCORE)
+    def _second_look(self, gray: np.ndarray, proposal: Face) -> Face | None:
+        face = self._confirm(gray, proposal)
+        if face is None:
+            self._rejected.append((proposal, self._searches + REJECT_TICKS))
+        return face
 
-        def proposal_look(proposal):
-            face = self._confirm(gray, proposal)
-            if face is None:
-                self._rejected.append((proposal, self._searches + REJECT_TICKS))
-                return []
-            return [face]
+    def _band(self, shape: tuple[int, int]) -> tuple[tuple[int, int, int, int], tuple[int, int]]:
+        """This tick's band (x, y, w, h) and its input size."""
+        if self._bands_shape != shape:
+            self._bands = scan_bands(shape[1], shape[0], BANDS, BAND_FACE_PX)
+            self._bands_shape, self._band_next = shape, 0
+        band = self._bands[self._band_next]
+        return band, input_for(band[2], band[3], BAND_SCALE)
 
-        def tile_look():
-            tile, largest = self._scan[self._scan_next]
-            self._scan_next = (self._scan_next + 1) % len(self._scan)
-            return self._look(gray, tile, largest, confirm_all=True)
-
-        strong = [proposal for proposal in proposals if proposal.score >= self._min_score]
-        for proposal in strong:  # what the wide look itself takes for a face goes first
-            yield lambda proposal=proposal: proposal_look(proposal)
-        kinds = [[seat_look] if seats else [],
-                 [lambda proposal=proposal: proposal_look(proposal) for proposal in proposals[len(strong):]],
-                 [tile_look] * len(self._scan)]
-        turn = self._searches % len(kinds)
-        kinds = kinds[turn:] + kinds[:turn]
-        while any(kinds):
-            for kind in kinds:
-                if kind:
-                    yield kind.pop(0)
-
-    def _wide_look(self, gray: np.ndarray) -> list[Face]:
-        """The whole frame at ``WIDE_SCALE`` in one pass: detections scoring ``PROPOSAL_SCORE``, merged, best
-        first, leaving out boxes a whole-frame 128x128 look sees well and those too small for this look."""
-        height, width = gray.shape
-        boxes, points, scores = self._model.detect(gray, 0, 0, PROPOSAL_SCORE, wide=True)
-        wide_w, _ = wide_input(width, height)
-        faces = to_faces(weighted_nms(boxes, points, scores))
-        return [face for face in faces if max(face.w, face.h) * wide_w / width >= WIDE_FACE_PX]
-
-    def _look(self, gray: np.ndarray, region, largest: float = float("inf"), confirm_all=False,
-              confirm_below: float = 0.0) -> list[Face]:
+    def _look(self, gray: np.ndarray, region, confirm_below: float = 0.0) -> list[Face]:
         """Faces in ``region`` (x, y, w, h) of the frame; candidates and faces scoring below ``confirm_below``
-        (with ``confirm_all``, every face) must be confirmed by a second pass zoomed on them.
-
-        Faces wider than ``largest`` are left to coarser looks: a scan tile filled by one "face" is mostly a
-        textured background (striped fabric, shelves) that the short-range model takes for a close-up. Boxes up
-        to ``BOX_SLACK`` times ``largest`` are kept: BlazeFace draws the box of a face up to half again as wide
-        as the face, and the next coarser level shows that face a half to two thirds as large in the model's
-        input, where BlazeFace often scores it too low to be a candidate.
-        """
+        must be confirmed by a second look zoomed on them."""
         faces = []
-        sure = self._sure if confirm_all else self._min_score
-        for face in self._faces(gray, region, sure, self._candidate, with_candidates=confirm_all):
-            if max(face.w, face.h) > BOX_SLACK * largest:
-                continue
-            if confirm_all or face.score < max(sure, confirm_below):
+        for face in self._faces(gray, region, self._min_score, self._candidate):
+            if face.score < max(self._min_score, confirm_below):
                 face = self._confirm(gray, face)
                 if face is None:
                     continue
@@ -241,8 +250,9 @@ class _BlazeFace:
         sure = self._sure_large if large else self._sure
         at_best = size * BLAZEFACE_SIZE / max(width, height) >= CONFIRM_FACE_PX
         floor = self._candidate if large and self._presence and not at_best else sure
-        zoomed = around(face, CONFIRM_FACE_PX, width, height)
-        seen = [found for found in self._faces(gray, zoomed, floor) if same_face(found, face)]
+        zoomed = around(face, CONFIRM_FACE_PX * BLAZEFACE_SIZE / CONFIRM_INPUT, width, height)
+        seen = [found for found in self._faces(gray, zoomed, floor, size=(CONFIRM_INPUT, CONFIRM_INPUT))
+                if same_face(found, face)]
         tilt = eye_tilt_deg(face)
         if not any(found.score >= sure for found in seen) and tilt is not None and abs(tilt) >= CONFIRM_TURN_MIN_DEG:
             seen += [found for found in self._turned_look(gray, face, tilt, floor) if same_face(found, face)]
@@ -258,52 +268,43 @@ class _BlazeFace:
     def _mesh_agrees(self, gray: np.ndarray, face: Face) -> bool:
         """Whether the face mesh sees a face in the box (turned-away heads, blurred faces and skin-toned ovals
         that BlazeFace scores 0.5-0.75 do not look like a face to it; true faces of 32 px and more do)."""
-        self._mesh_passes += 1  # a face-mesh pass costs about what a BlazeFace pass does
+        self._mesh_passes += MESH_PASSES
         return self._presence.score(gray, face) >= FACE_PRESENCE
 
     def _turned_look(self, gray: np.ndarray, face: Face, angle_deg: float, min_score: float) -> list[Face]:
         """Faces scoring ``min_score`` in a square around ``face`` (the face ~48 px in the model's input)
         turned by ``angle_deg`` about its centre, in frame coordinates."""
-        side = max(1, round(max(face.w, face.h) * BLAZEFACE_SIZE / CONFIRM_FACE_PX))
-        centre_x, centre_y = face.x + face.w / 2, face.y + face.h / 2
-        to_turned = cv2.getRotationMatrix2D((centre_x, centre_y), angle_deg, 1.0)
-        to_turned[:, 2] += (side / 2 - centre_x, side / 2 - centre_y)
-        turned = cv2.warpAffine(gray, to_turned, (side, side), flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_REPLICATE)
-        back = cv2.invertAffineTransform(to_turned)
-
-        def to_frame(xy) -> tuple[float, float]:
-            return tuple(float(v) for v in back[:, :2] @ np.asarray(xy) + back[:, 2])
-
+        side = max(1, round(max(face.w, face.h) * CONFIRM_INPUT / CONFIRM_FACE_PX))
+        turned, to_frame = turned_square(gray, face, angle_deg, side)
         faces = []
-        for found in self._faces(turned, (0, 0, side, side), min_score):
+        for found in self._faces(turned, (0, 0, side, side), min_score, size=(CONFIRM_INPUT, CONFIRM_INPUT)):
             x, y = to_frame((found.x + found.w / 2, found.y + found.h / 2))
             faces.append(Face(x - found.w / 2, y - found.h / 2, found.w, found.h, found.score,
                               left_eye=to_frame(found.left_eye), right_eye=to_frame(found.right_eye)))
         return faces
 
     def _faces(self, gray: np.ndarray, region, min_score: float, candidate_score: float | None = None,
-               with_candidates: bool = False) -> list[Face]:
-        """Faces scoring ``min_score`` in ``region`` (merged as MediaPipe merges them), then the candidates
-        (``candidate_score`` up to ``min_score``, merged among themselves): all of them ``with_candidates``,
-        else only when there is no face."""
+               size: tuple[int, int] = (BLAZEFACE_SIZE, BLAZEFACE_SIZE)) -> list[Face]:
+        """Faces scoring ``min_score`` in ``region`` (merged as MediaPipe merges them) seen in an input of
+        ``size`` (w, h); when there are none, the candidates (``candidate_score`` up to ``min_score``)."""
         x, y, w, h = region
-        boxes, points, scores = self._model.detect(gray[y:y + h, x:x + w], x, y, candidate_score or min_score)
+        boxes, points, scores = self._model.detect(gray[y:y + h, x:x + w], x, y, candidate_score or min_score, size)
         sure = scores >= min_score
         faces = to_faces(weighted_nms(boxes[sure], points[sure], scores[sure]))
-        if candidate_score is None or (faces and not with_candidates):
+        if candidate_score is None or faces:
             return faces
-        return faces + to_faces(weighted_nms(boxes[~sure], points[~sure], scores[~sure]))
+        return to_faces(weighted_nms(boxes[~sure], points[~sure], scores[~sure]))
+
 
 class FaceFinder:
     """Finds faces in a 2-D uint8 gray frame: ``detector`` "blazeface" (default) or "haar".
 
     Haar cascades give no confidence, so their faces have score 1.0 and ``min_score`` applies to BlazeFace only.
     ``tiles``: BlazeFace also looks closer at parts of the frame (the last listener's surroundings and seats,
-    the wide look and its proposals, a cyclic scan of tiles) for listeners too far away for one whole-frame
-    pass, spending about ``search_passes`` (in 128x128 passes; the wide look and one closer look in any case) on
-    a tick with nobody followed; calls are meant to be consecutive frames of one camera. ``reset()`` forgets the
-    listener it follows, the seats and the walls found not to be faces.
+    the wide look and its proposals, a band of the frame at a finer scale) for listeners too far away for one
+    whole-frame pass, spending about ``search_passes`` (in 128x128 passes by input area; the wide look and one
+    closer look in any case) on a tick with nobody followed; calls are meant to be consecutive frames of one
+    camera. ``reset()`` forgets the listener it follows, the seats and the walls found not to be faces.
     ``detector_used`` says which one runs (BlazeFace falls back to Haar when its model file is missing).
     """
 
@@ -340,8 +341,9 @@ class FaceFinder:
         self._detector.reset()
 
     @property
-    def passes(self) -> int:
-        """Model passes run so far: BlazeFace's, and the face mesh's second opinions (the finder's cost in a unit
-        that does not depend on the machine's load; a face-mesh pass costs about what a BlazeFace pass does)."""
+    def passes(self) -> float:
+        """Model passes run so far, in 128x128 BlazeFace passes by input area: BlazeFace's at any input size, and
+        the face mesh's second opinions (``MESH_PASSES`` each): the finder's cost in a unit that does not depend
+        on the machine's load."""
         return self._detector.passes
 

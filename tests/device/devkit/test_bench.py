@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from moodbox.devkit.bench import STAGES, main, run_bench
+from moodbox.perception import faces as faces_module
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +45,20 @@ def test_missing_baseline_model_is_reported_by_name(models, data_dir, tmp_path):
     assert str(missing) in result["baseline"]["missing"]
     assert "speedup_total_median" not in result
     assert_stages(result["ours"])
+
+
+def test_another_finder_is_timed_on_the_same_frames(models, data_dir, tmp_path):
+    """--against-finder: our pipeline with another FaceFinder module (here a whole-frame-only copy of ours)."""
+    model_path, _ = models
+    other = tmp_path / "other_faces.py"
+    source = Path(faces_module.__file__).read_text()
+    other.write_text(source.replace("tiles=True, search_passes", "tiles=False, search_passes"))
+    result = run_bench(model_path=model_path, frames=6, dataset_dir=data_dir, daemon=False, against=other)
+    assert_stages(result["against"])
+    assert str(other) in result["against_is"]
+    assert result["against"]["faces_found"] <= result["ours"]["faces_found"]  # a whole-frame look finds fewer
+    assert result["against"]["finder_passes"]["median"] == 1  # one 128x128 pass a frame
+    assert result["ours"]["finder_passes"]["mean"] >= 0.75  # at least the 128x96 whole-frame look
 
 
 def test_main_prints_json(models, data_dir, capsys):

