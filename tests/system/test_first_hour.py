@@ -58,10 +58,12 @@ def test_the_music_plays_within_a_minute_of_the_service_starting_with_the_instal
                          ["ExecMainStartTimestampMonotonic"])
         print(f"music {playing_at - started_us / 1e6:.1f} s after moodbox.service started")
         assert playing_at - started_us / 1e6 <= 60
-        assert "camera lost" in machine.show("moodbox.service", "StatusText")["StatusText"]
+        machine.wait_for(lambda: "camera lost" in machine.show("moodbox.service", "StatusText")["StatusText"],
+                         timeout=30, what="the status saying the camera is missing")
     finally:
         config.write_text(harness_config)
         machine.run("systemctl", "restart", "moodbox.service")
+        machine.wait_for(lambda: status(machine)["camera"] == "ok", timeout=60, what="the camera folder read again")
 
 
 def test_the_music_goes_on_when_mpd_restarts_and_when_the_camera_is_unplugged(silent_speaker):
@@ -74,8 +76,12 @@ def test_the_music_goes_on_when_mpd_restarts_and_when_the_camera_is_unplugged(si
         song = current_song(machine)
         camera.rename(unplugged)
         machine.wait_for(lambda: status(machine)["camera"] == "lost", timeout=30, what="the camera lost")
-        machine.wait_for(lambda: mpd_state(machine) == "playing" and current_song(machine) not in ("", song),
-                         timeout=60, what="the next song with the camera unplugged")
+        try:
+            machine.wait_for(lambda: mpd_state(machine) == "playing" and current_song(machine) not in ("", song),
+                             timeout=60, what="the next song with the camera unplugged")
+        except TimeoutError as err:
+            raise AssertionError(f"{err}; MPD: {machine.run('mpc', 'status').stdout}; journal:\n"
+                                 f"{machine.run('journalctl', '-n', '40', '-u', 'moodbox.service').stdout}") from err
         answer = status(machine)
         assert answer["status"] == "degraded" and any("camera lost" in problem for problem in answer["problems"])
     finally:
