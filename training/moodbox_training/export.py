@@ -159,12 +159,14 @@ def sees_mirror_image(run_dir: Path) -> bool:
 
 
 def export(data: FerData, run_dir: Path, max_accuracy_drop: float = MAX_ACCURACY_DROP,
-           ensemble_with: Path | None = None, wise_from: Path | None = None, wise_alpha: float = 1.0) -> Path:
+           ensemble_with: Path | None = None, wise_from: Path | None = None, wise_alpha: float = 1.0,
+           logit_bias_from: Path | None = None) -> Path:
     """Write ``run_dir/best.keras`` (logit-adjusted) and ``run_dir/export.json``; returns the Keras path.
 
     ``ensemble_with``: the weights (a ``best_ema.pt``) of a second network, which then looks at the mirror image.
     ``wise_from``: the weights the run was fine-tuned from; the exported network is then
     ``(1 - wise_alpha) * those + wise_alpha * the run's`` (:func:`torch_train.interpolate`).
+    ``logit_bias_from``: an ``adjust.json`` (``moodbox-train adjust``) whose per-class bias replaces the tau search.
     """
     model, config = load_weights(run_dir / BEST)
     source = {"weights": str(run_dir / BEST), "sha256": sha256_of(run_dir / BEST), "sees_mirror_image": False}
@@ -179,10 +181,17 @@ def export(data: FerData, run_dir: Path, max_accuracy_drop: float = MAX_ACCURACY
         members.append((mirrored(other), other_config))
         sources.append({"weights": str(ensemble_with), "sha256": sha256_of(ensemble_with),
                         "sees_mirror_image": True, "config": asdict(other_config)})
-    prior = np.mean([training_prior(data, member_config) for _, member_config in members], axis=0)
-    adjustment = choose_logit_adjustment(device_probabilities(members, data.pixels[data.split("public")]),
-                                         data, prior, max_accuracy_drop)
-    logit_bias = -adjustment["chosen"]["tau"] * np.log(prior)
+    if logit_bias_from is not None:
+        from .adjust import bias_for
+
+        logit_bias, how = bias_for(logit_bias_from, run_dir)
+        adjustment = {"per_class_bias": logit_bias.tolist(), "from": str(logit_bias_from), "how": how}
+        log.info("per-class logit bias from %s (%s): %s", logit_bias_from, how, np.round(logit_bias, 2).tolist())
+    else:
+        prior = np.mean([training_prior(data, member_config) for _, member_config in members], axis=0)
+        adjustment = choose_logit_adjustment(device_probabilities(members, data.pixels[data.split("public")]),
+                                             data, prior, max_accuracy_drop)
+        logit_bias = -adjustment["chosen"]["tau"] * np.log(prior)
     keras_model = to_keras(members, logit_bias)
 
     sample = data.pixels[data.split("public")[:256]]

@@ -435,8 +435,14 @@ def train(data: FerData, run_dir: Path, config: TorchTrainConfig, posed=None) ->
             if posed_per_batch:
                 picked = torch.from_numpy(rng.choice(len(posed_probability), posed_per_batch, p=posed_probability))
                 x, y = torch.cat([x, posed_images[picked]]), torch.cat([y, posed_target[picked]])
-            x = augment(x.to(device), config.max_rotation_deg, config.low_resolution_share,
-                        config.low_resolution_min_px, config.degrade_share)
+            if teachers:  # the teachers see the FER2013 faces before the camera degrades them
+                x = augment(x.to(device), config.max_rotation_deg, config.low_resolution_share,
+                            config.low_resolution_min_px)
+                teacher_x = x[:fer_per_batch].contiguous(memory_format=torch.channels_last)
+                x = degrade(x, config.degrade_share) if config.degrade_share > 0 else x
+            else:
+                x = augment(x.to(device), config.max_rotation_deg, config.low_resolution_share,
+                            config.low_resolution_min_px, config.degrade_share)
             if device.type == "cpu":
                 x = x.contiguous(memory_format=torch.channels_last)
             y = y.to(device)
@@ -444,11 +450,15 @@ def train(data: FerData, run_dir: Path, config: TorchTrainConfig, posed=None) ->
                 logits = model(x)
                 if teachers:
                     with torch.no_grad():
-                        teacher_logits = [teacher(x) for teacher in teachers]
-            loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
-            if teachers:
-                loss = ((1 - config.distill_weight) * loss + config.distill_weight
-                        * distillation_loss(logits, teacher_logits, config.distill_temperature))
+                        teacher_logits = [teacher(teacher_x) for teacher in teachers]
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing, reduction="none")
+            if teachers:  # on the FER2013 rows, a share of the label loss goes to the teachers; posed rows keep theirs
+                fer_loss = ((1 - config.distill_weight) * loss[:fer_per_batch].sum() + config.distill_weight
+                            * fer_per_batch * distillation_loss(logits[:fer_per_batch], teacher_logits,
+                                                                config.distill_temperature))
+                loss = (fer_loss + loss[fer_per_batch:].sum()) / len(loss)
+            else:
+                loss = loss.mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -472,17 +482,17 @@ def train(data: FerData, run_dir: Path, config: TorchTrainConfig, posed=None) ->
                      ", ".join(f"{k[13:]} {v:.2f}" for k, v in scores.items() if k.startswith("posed_recall_")))
         if scores["public_ferplus_acc"] > best or config.select == "last":
             best = max(best, scores["public_ferplus_acc"])
-            _save_atomically({"model": ema.model.state_dict(), "config": asdict(config), "epoch": epoch + 1},
+            save_atomically({"model": ema.model.state_dict(), "config": asdict(config), "epoch": epoch + 1},
                              run_dir / BEST)
             (run_dir / BEST_SCORE).write_text(json.dumps({"epoch": epoch + 1, **scores}, indent=2))
-        _save_atomically({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        save_atomically({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                           "ema": ema.model.state_dict(), "torch_rng": torch.get_rng_state(), "numpy_rng": rng,
                           "epoch": epoch + 1, "best": best}, run_dir / LAST)
         _append_history(run_dir / HISTORY, row)  # after the checkpoint: a history row means the epoch is saved
     return run_dir / BEST
 
 
-def _save_atomically(state: dict, path: Path) -> None:
+def save_atomically(state: dict, path: Path) -> None:
     import torch
 
     partial = path.with_name(path.name + ".partial")

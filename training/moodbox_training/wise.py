@@ -69,3 +69,33 @@ def choose_alpha(data: FerData, posed: PosedData, run_dir: Path, fold_runs: list
               "folds": [str(run) for run in fold_runs], "candidates": candidates, "chosen_alpha": chosen["alpha"]}
     (run_dir / RECORD).write_text(json.dumps(record, indent=2))
     return record
+
+
+SOUP_RECORD = "soup.json"
+
+
+def soup(run_dir: Path, members: list[Path]) -> Path:
+    """A uniform model soup (Wortsman et al., ICML 2022): ``run_dir/best_ema.pt`` holds the mean of every float
+    weight and BN statistic of the members' ``best_ema.pt``, fine-tunes of one network (e.g. the actor-grouped
+    folds, so the soup has seen every actor each fold left out); ``soup.json`` names the members."""
+    from dataclasses import asdict, replace
+
+    import torch
+
+    from .data import sha256_of
+    from .torch_train import CONFIG, TorchTrainConfig, save_atomically
+
+    states = [torch.load(member / BEST, map_location="cpu", weights_only=False) for member in members]
+    configs = [replace(TorchTrainConfig(**state["config"]), posed_holdout="") for state in states]
+    if any(config != configs[0] for config in configs):
+        raise ValueError("soup: the members were trained with different settings (besides --posed-holdout)")
+    first = states[0]["model"]
+    mean = {key: sum(state["model"][key] for state in states) / len(states) if value.dtype.is_floating_point
+            else value for key, value in first.items()}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_atomically({"model": mean, "config": asdict(configs[0]), "epoch": states[0]["epoch"]}, run_dir / BEST)
+    (run_dir / CONFIG).write_text(json.dumps(asdict(configs[0]), indent=2))
+    (run_dir / SOUP_RECORD).write_text(json.dumps(
+        {"members": [str(member) for member in members],
+         "sha256": [sha256_of(member / BEST) for member in members]}, indent=2))
+    return run_dir / BEST
