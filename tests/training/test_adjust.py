@@ -11,7 +11,7 @@ from moodbox_training.adjust import RECORD, bias_for, choose_bias, search  # noq
 from moodbox_training.torch_train import BEST, load_weights  # noqa: E402
 from moodbox_training.wise import SOUP_RECORD, soup  # noqa: E402
 
-from test_wise import network, save_run  # noqa: E402
+from test_wise import network, save_run, tiny_sets  # noqa: E402
 
 pytestmark = pytest.mark.training
 
@@ -37,18 +37,7 @@ def test_the_bias_raises_a_swallowed_class_on_the_actors_while_publictest_keeps_
 
 
 def test_each_fold_gets_the_bias_chosen_without_its_actors(tmp_path):
-    from moodbox_training.data import FerData
-    from moodbox_training.posed import PosedData
-
-    rng = np.random.default_rng(0)
-    n = 60
-    votes = np.zeros((n, 10), np.uint8)
-    votes[np.arange(n), rng.integers(0, 7, n)] = 10
-    fer = FerData(rng.integers(0, 256, (n, 48, 48), dtype=np.uint8), rng.integers(0, 7, n).astype(np.uint8),
-                  np.repeat(np.array([0, 1, 2], np.uint8), 20), votes, sha256={})
-    posed = PosedData(rng.integers(0, 256, (21, 48, 48), dtype=np.uint8), np.tile(np.arange(7, dtype=np.uint8), 3),
-                      np.repeat(np.array(["P01", "P02", "P03"]), 7),
-                      np.eye(7, dtype=np.float32)[np.tile(np.arange(7), 3)], sha256={})
+    fer, posed = tiny_sets(["P01", "P02", "P03"])
     base = save_run(tmp_path / "base", network(0)) / BEST
     final = save_run(tmp_path / "final", network(1))
     folds = [save_run(tmp_path / f"fold{i}", network(2 + i), posed_holdout=actor)

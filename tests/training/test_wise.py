@@ -45,16 +45,23 @@ def save_run(folder, model, **settings):
     return folder
 
 
-def test_the_chosen_alpha_is_the_best_on_held_out_actors_among_those_that_keep_publictest(tmp_path):
+def tiny_sets(actors: list[str]) -> tuple[FerData, PosedData]:
+    """60 random FER2013-shaped faces (20 per split, one full vote each) and each actor posing all seven labels."""
     rng = np.random.default_rng(0)
     n = 60
     votes = np.zeros((n, 10), np.uint8)
     votes[np.arange(n), rng.integers(0, 7, n)] = 10
     fer = FerData(rng.integers(0, 256, (n, 48, 48), dtype=np.uint8), rng.integers(0, 7, n).astype(np.uint8),
                   np.repeat(np.array([0, 1, 2], np.uint8), 20), votes, sha256={})
-    posed = PosedData(rng.integers(0, 256, (14, 48, 48), dtype=np.uint8), np.tile(np.arange(7, dtype=np.uint8), 2),
-                      np.repeat(np.array(["P01", "P02"]), 7), np.eye(7, dtype=np.float32)[np.tile(np.arange(7), 2)],
+    k = len(actors)
+    posed = PosedData(rng.integers(0, 256, (7 * k, 48, 48), dtype=np.uint8), np.tile(np.arange(7, dtype=np.uint8), k),
+                      np.repeat(np.array(actors), 7), np.eye(7, dtype=np.float32)[np.tile(np.arange(7), k)],
                       sha256={})
+    return fer, posed
+
+
+def test_the_chosen_alpha_is_the_best_on_held_out_actors_among_those_that_keep_publictest(tmp_path):
+    fer, posed = tiny_sets(["P01", "P02"])
     base = save_run(tmp_path / "base", network(0)) / BEST
     final = save_run(tmp_path / "final", network(1))
     folds = [save_run(tmp_path / f"fold{i}", network(2 + i), posed_holdout=actor) for i, actor in
