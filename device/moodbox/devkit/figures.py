@@ -42,9 +42,13 @@ def later_songs(run: Run, days: int) -> list[Song]:
 
 
 def per_day(runs: list[Run], days: int) -> list[dict]:
+    heard_on: dict[int, list[Song]] = {day: [] for day in range(1, days + 1)}
+    for run in runs:
+        for song in run.songs:
+            if song.heard:
+                heard_on[song.day].append(song)
     rows = []
-    for day in range(1, days + 1):
-        songs = [song for run in runs for song in run.songs if song.day == day and song.heard]
+    for day, songs in heard_on.items():
         rows.append({"day": day, "songs": len(songs), "share": _share(songs),
                      "skip_rate": _mean(song.skipped for song in songs),
                      "misread_skips": _mean(song.skipped and song.seen_mood != song.mood for song in songs)})

@@ -1,13 +1,14 @@
 """``moodbox simulate``: simulated listeners (:mod:`~moodbox.devkit.listeners`) in a simulated room
-(:mod:`~moodbox.devkit.room`: moods as the box perceives them) against the real music policy and feedback store, and
+(:mod:`~moodbox.devkit.room`: moods as the box perceives them) against the real music policy, and
 against the baselines (:mod:`~moodbox.devkit.baselines`); figures in :mod:`~moodbox.devkit.figures`. No MPD, no
 camera.
 
 Each policy picks a playlist when the perceived mood changes, as the daemon does ("after the current song"), and
 again when it rejects the playing one after an early skip. A listener in the room reacts to every song from its
 true mood: skip early, skip late, like (and listen on), or nothing. Every persona also cannot stand a few songs of
-each playlist (:data:`DISLIKED_SHARE`). The learning policy reads a real :class:`FeedbackStore`, written as the
-daemon writes it (perceived mood, its confidence, the share of the song a face was in view). Baselines: "fixed",
+each playlist (:data:`DISLIKED_SHARE`). The learning policy reads the feedback log written as the daemon writes it
+(perceived mood, its confidence, the share of the song a face was in view), from memory (:func:`simulate` can
+put it in a real :class:`FeedbackStore`: the same songs, at twice the CPU time). Baselines: "fixed",
 the config's mapping and nothing else; "epsilon", epsilon-greedy 0.1 per perceived mood (songs heard to the end
 count 1, skips 0, a random playlist in a tenth of the choices).
 """
@@ -20,6 +21,7 @@ import random
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from moodbox.config import DEFAULT_PLAYLISTS
@@ -39,8 +41,10 @@ DISLIKED_SKIP = 0.9  # a song this listener cannot stand: skipped (early) this o
 
 
 def simulate(persona_name: str, seed: int, *, days: int = 14, policy: str = "moodbox",
-             state_dir: str | None = None) -> Run:
-    """One persona, one seed, one policy: every song played over ``days`` simulated days."""
+             real_store: bool = False) -> Run:
+    """One persona, one seed, one policy: every song played over ``days`` simulated days. The learning policy reads
+    the feedback log from memory, or with ``real_store`` from a :class:`FeedbackStore` in a temporary folder (the
+    same events, the same songs, at twice the cost: a test checks they agree)."""
     persona = make_persona(persona_name)
     room = make_room(seed, days, persona.misread)
     rng = random.Random(f"{persona_name}/{seed}")
@@ -51,13 +55,12 @@ def simulate(persona_name: str, seed: int, *, days: int = 14, policy: str = "moo
     lengths = {track: rng.uniform(150.0, 300.0) for tracks in library.values() for track in tracks}
     run = Run(persona_name, policy, seed)
     clock = [START]
-    with tempfile.TemporaryDirectory(dir=state_dir) as folder:
+    with tempfile.TemporaryDirectory(dir=_state_dir()) if real_store else nullcontext() as folder:
+        log = FeedbackStore(Path(folder) / "feedback.db") if real_store else MemoryLog()
         if policy == "moodbox":
-            log = FeedbackStore(Path(folder) / "feedback.db")
             chooser = MusicPolicy(playlists, events=log.events_after, songs=library.get,
                                   rng=random.Random(seed), wall_clock=lambda: clock[0], hour_of=utc_hour)
         elif policy in ("fixed", "epsilon"):
-            log = MemoryLog()
             chooser = (MappingOnly(playlists) if policy == "fixed"
                        else EpsilonGreedy(playlists, log, random.Random(seed)))
         else:
@@ -65,7 +68,7 @@ def simulate(persona_name: str, seed: int, *, days: int = 14, policy: str = "moo
         try:
             _play(run, persona, room, chooser, log, library, disliked, lengths, rng, clock)
         finally:
-            if isinstance(log, FeedbackStore):
+            if real_store:
                 log.close()
     return run
 
@@ -160,11 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     names = args.persona or list(PERSONAS)
     started = time.process_time()
     results, daily = {}, {}
-    state_dir = _state_dir()
     for index, name in enumerate(names, 1):
         print(f"[{index}/{len(names)}] {name}: {args.seeds} runs of {args.days} days per policy", file=sys.stderr,
               flush=True)
-        runs = {policy: [simulate(name, seed, days=args.days, policy=policy, state_dir=state_dir)
+        runs = {policy: [simulate(name, seed, days=args.days, policy=policy)
                          for seed in range(1, args.seeds + 1)] for policy in POLICIES}
         daily[name] = per_day(runs["moodbox"], args.days)
         results[name] = summarise(runs, args.days)

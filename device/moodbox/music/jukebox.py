@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable
 
 from moodbox.music.player import Player, PlayerState, PlayerUnavailable, PlaylistUnavailable
 from moodbox.music.policy import RESTING_MOOD, MusicPolicy
-from moodbox.music.preferences import compact_feedback
+from moodbox.music.compaction import compact_feedback
 from moodbox.music.reopening import ReopeningStore
 from moodbox.music.store import Event, StoreError
 

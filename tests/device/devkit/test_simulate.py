@@ -24,6 +24,12 @@ def test_a_run_is_reproducible_and_the_policies_see_the_same_room():
     assert per_day([run], 7)[0]["songs"] > 50
 
 
+def test_the_policy_learns_the_same_from_a_real_feedback_store_as_from_the_log_in_memory():
+    in_memory = simulate("misread", seed=2, days=7)
+    stored = simulate("misread", seed=2, days=7, real_store=True)
+    assert stored.songs == in_memory.songs and len({song.playlist for song in stored.songs}) > 2
+
+
 def test_learning_finds_upbeat_when_sad():
     runs = {policy: [simulate("upbeat-when-sad", seed, days=7, policy=policy) for seed in (1, 2)]
             for policy in ("moodbox", "fixed")}
