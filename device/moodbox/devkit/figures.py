@@ -100,10 +100,12 @@ def targets(results: dict[str, dict]) -> dict:
                                                               "holds": evening is not None and evening >= 0.95}
     for name, summary in results.items():
         if summary["button_rate"] >= 0.2 and name != "random-skipper":  # its skips are noise, nothing to learn
-            ratio, fixed = summary["moodbox"]["skip_rate"]["ratio"], summary["fixed"]["skip_rate"]["ratio"]
+            skips, fixed = summary["moodbox"]["skip_rate"], summary["fixed"]["skip_rate"]["ratio"]
+            ratio = skips["ratio"]
+            misread = skips["last_day_misread"] / skips["day1"] if skips["day1"] else None
             found[f"{name}: skip rate last day / day 1 <= 0.5"] = {
                 "ratio": ratio and round(ratio, 3), "fixed mapping's": fixed and round(fixed, 3),
-                "holds": ratio is not None and ratio <= 0.5}
+                "of which misread moods'": misread and round(misread, 3), "holds": ratio is not None and ratio <= 0.5}
     return found
 
 

@@ -108,25 +108,29 @@ def _play(run, persona, room, chooser, log, library, disliked, lengths, rng, clo
                 skip_at = rng.uniform(EARLY_SKIP_S + 10.0, min(length - 10.0, 150.0))
             liked = skip_at is None and heard and rng.random() < like / max(1e-9, 1 - early - late)
 
-            def record(action, when, **extra):
-                seen_mood, seen_confidence, _ = room.view(when)
-                log.record_feedback(action=action, expression=seen_mood, mood=seen_mood, playlist=current,
-                                    track=track, at=when, confidence=seen_confidence, **extra)
-
             if skip_at is not None:
-                record("skip", at + skip_at, elapsed_s=skip_at)
+                _press(log, room, "skip", at + skip_at, current, track, skip_at)
                 clock[0] = at + skip_at + 1.0
             else:
                 if liked:
-                    record("like", at + min(60.0, length / 2), elapsed_s=min(60.0, length / 2))
+                    _press(log, room, "like", at + min(60.0, length / 2), current, track, min(60.0, length / 2))
                 clock[0] = at + length
-                record("played", clock[0], face_share=room.face_share(at, clock[0]))
+                face_share, confidence = room.witness(at, clock[0])  # as the daemon: the mood it was queued for
+                log.record_feedback(action="played", expression=None, mood=mood, playlist=current, track=track,
+                                    at=clock[0], confidence=confidence, face_share=face_share)
             run.songs.append(Song(day, part, true, mood, current, current in persona.wants(day, true, part), heard,
                                   skip_at is not None, skip_at is not None or liked))
             if skip_at is not None and skip_at < EARLY_SKIP_S and chooser.rejected():
                 replacement = chooser.choose(chosen_for, current, present=True)
                 if replacement != current:
                     current, queue = replacement, _queue(chooser, library[replacement], rng)
+
+
+def _press(log, room, action: str, when: float, playlist: str, track: str, elapsed_s: float) -> None:
+    """A button pressed at ``when``: credited to the mood the box believes then, with its confidence."""
+    mood, confidence, _ = room.view(when)
+    log.record_feedback(action=action, expression=mood, mood=mood, playlist=playlist, track=track, at=when,
+                        elapsed_s=elapsed_s, confidence=confidence)
 
 
 def _queue(policy, tracks: list[str], rng: random.Random) -> list[str]:
@@ -154,20 +158,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="moodbox simulate", description=plain_text(__doc__.split("\n\n")[0]))
     parser.add_argument("--days", type=int, default=14, help="simulated days (default 14, at least 7)")
     parser.add_argument("--seeds", type=int, default=20, help="runs per persona and policy, seeds 1..N (default 20)")
+    parser.add_argument("--seed-offset", type=int, default=0, metavar="K",
+                        help="seeds K+1..K+N instead (to choose a setting on other seeds than the figures')")
     parser.add_argument("--persona", action="append", choices=PERSONAS, help="only this persona (repeatable)")
     parser.add_argument("--plot", metavar="PNG", help="write the learning curves to this PNG file (default: none)")
     parser.add_argument("--json", action="store_true", help="print only the figures, as one JSON object")
     args = parser.parse_args(argv)
-    if args.days < 7 or args.seeds < 1:
-        parser.error("--days must be at least 7 and --seeds at least 1")
+    if args.days < 7 or args.seeds < 1 or args.seed_offset < 0:
+        parser.error("--days must be at least 7, --seeds at least 1 and --seed-offset at least 0")
     names = args.persona or list(PERSONAS)
     started = time.process_time()
     results, daily = {}, {}
     for index, name in enumerate(names, 1):
         print(f"[{index}/{len(names)}] {name}: {args.seeds} runs of {args.days} days per policy", file=sys.stderr,
               flush=True)
-        runs = {policy: [simulate(name, seed, days=args.days, policy=policy)
-                         for seed in range(1, args.seeds + 1)] for policy in POLICIES}
+        seeds = range(args.seed_offset + 1, args.seed_offset + args.seeds + 1)
+        runs = {policy: [simulate(name, seed, days=args.days, policy=policy) for seed in seeds] for policy in POLICIES}
         daily[name] = per_day(runs["moodbox"], args.days)
         results[name] = summarise(runs, args.days)
     if args.plot:
@@ -180,8 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     found = targets(results)
     cpu_s = round(time.process_time() - started, 1)
     if args.json:
-        print(json.dumps({"personas": results, "targets": found, "seeds": args.seeds, "days": args.days,
-                          "cpu_s": cpu_s}, indent=1))
+        print(json.dumps({"personas": results, "targets": found, "seeds": args.seeds, "seed_offset": args.seed_offset,
+                          "days": args.days, "cpu_s": cpu_s}, indent=1))
         return 0
     first = min(LATER_DAYS[0], max(1, args.days - 6))
     print(f"share of wanted music, days {first}-{args.days}, mean ± 95% interval over {args.seeds} seeds "
