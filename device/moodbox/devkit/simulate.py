@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import tempfile
@@ -52,7 +53,6 @@ def simulate(persona_name: str, seed: int, *, days: int = 14, policy: str = "moo
     names = list(dict.fromkeys(name for names in playlists.values() for name in names))
     library = {name: [f"{name}/{i:02d}.ogg" for i in range(SONGS_PER_PLAYLIST)] for name in names}
     disliked = {track for tracks in library.values() for track in tracks if rng.random() < DISLIKED_SHARE}
-    lengths = {track: rng.uniform(150.0, 300.0) for tracks in library.values() for track in tracks}
     run = Run(persona_name, policy, seed)
     clock = [START]
     with tempfile.TemporaryDirectory(dir=_state_dir()) if real_store else nullcontext() as folder:
@@ -66,15 +66,19 @@ def simulate(persona_name: str, seed: int, *, days: int = 14, policy: str = "moo
         else:
             raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(POLICIES)}")
         try:
-            _play(run, persona, room, chooser, log, library, disliked, lengths, rng, clock)
+            _play(run, persona, room, chooser, log, library, disliked, rng, clock)
         finally:
             if real_store:
                 log.close()
     return run
 
 
-def _play(run, persona, room, chooser, log, library, disliked, lengths, rng, clock) -> None:
-    """The songs of every session, the listener's reactions into ``log``, the choices of ``chooser``."""
+def _play(run, persona, room, chooser, log, library, disliked, rng, clock) -> None:
+    """The songs of every session, the listener's reactions into ``log``, the choices of ``chooser``. Each song's
+    length and the listener's draws come from a stream of their own, four numbers a song whatever plays (common
+    random numbers: policies making the same choices hear the same songs at the same moments, so a difference
+    between them is their choices', not chance's); queues are shuffled with ``rng``."""
+    songs = random.Random(f"{run.persona}/{run.seed}/songs")
     current = chosen_for = None
     queue: list[str] = []
     for start, end in room.sessions:
@@ -94,19 +98,20 @@ def _play(run, persona, room, chooser, log, library, disliked, lengths, rng, clo
             if not queue:
                 queue = _queue(chooser, library[current], rng)
             track = queue.pop(0)
-            length = lengths[track]
+            length, draw, when, like_draw = 150.0 + 150.0 * songs.random(), songs.random(), songs.random(), \
+                songs.random()
             true, part, heard = room.mood(at), part_of_day(utc_hour(at)), room.present(at)
             early, late, like = persona.reaction_odds(day, true, part, current)
             if track in disliked and not persona.random_skips:
                 early = min(1.0, DISLIKED_SKIP * persona.buttons) * (1 - (persona.late_share or 0.0))
                 late = min(1.0, DISLIKED_SKIP * persona.buttons) - early
-            draw = rng.random() if heard else 1.0
+            draw = draw if heard else 1.0
             skip_at = None
             if draw < early:
-                skip_at = rng.uniform(3.0, EARLY_SKIP_S - 5.0)
+                skip_at = 3.0 + when * (EARLY_SKIP_S - 8.0)
             elif draw < early + late:
-                skip_at = rng.uniform(EARLY_SKIP_S + 10.0, min(length - 10.0, 150.0))
-            liked = skip_at is None and heard and rng.random() < like / max(1e-9, 1 - early - late)
+                skip_at = EARLY_SKIP_S + 10.0 + when * (min(length - 10.0, 150.0) - EARLY_SKIP_S - 10.0)
+            liked = skip_at is None and heard and like_draw < like / max(1e-9, 1 - early - late)
 
             if skip_at is not None:
                 _press(log, room, "skip", at + skip_at, current, track, skip_at)
@@ -147,6 +152,12 @@ def _state_dir() -> str | None:
     return str(shm) if shm.is_dir() and shm.stat().st_mode & 0o002 else None
 
 
+def _default_plot() -> Path:
+    """Where ``--plot`` without a name writes: the user's cache folder, never the current one."""
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "moodbox" / "simulate.png"
+
+
 def _ci(figure: dict) -> str:
     if figure["mean"] is None:
         return f"{'n/a':>13}"
@@ -161,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed-offset", type=int, default=0, metavar="K",
                         help="seeds K+1..K+N instead (to choose a setting on other seeds than the figures')")
     parser.add_argument("--persona", action="append", choices=PERSONAS, help="only this persona (repeatable)")
-    parser.add_argument("--plot", metavar="PNG", help="write the learning curves to this PNG file (default: none)")
+    parser.add_argument("--plot", metavar="PNG", nargs="?", const=str(_default_plot()),
+                        help=f"write the learning curves to this PNG file (without a name: {_default_plot()}; "
+                             "without --plot: none)")
     parser.add_argument("--json", action="store_true", help="print only the figures, as one JSON object")
     args = parser.parse_args(argv)
     if args.days < 7 or args.seeds < 1 or args.seed_offset < 0:
@@ -178,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = summarise(runs, args.days)
     if args.plot:
         try:
+            Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
             plot(daily, Path(args.plot))
         except ImportError:
             print("moodbox simulate: no PNG written: matplotlib is not installed (pip install 'moodbox[plot]')",
@@ -187,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     cpu_s = round(time.process_time() - started, 1)
     if args.json:
         print(json.dumps({"personas": results, "targets": found, "seeds": args.seeds, "seed_offset": args.seed_offset,
-                          "days": args.days, "cpu_s": cpu_s}, indent=1))
+                          "days": args.days, "cpu_s": cpu_s, "plot": args.plot}, indent=1))
         return 0
     first = min(LATER_DAYS[0], max(1, args.days - 6))
     print(f"share of wanted music, days {first}-{args.days}, mean ± 95% interval over {args.seeds} seeds "

@@ -10,8 +10,8 @@ The policy learns, per mood, how much the listener wants each playlist (Thompson
   with a face in view for most of it and at the listener's skip odds, everything in proportion to the mood's
   confidence, nothing while the music was held;
 - parts of the day: each mood's belief per part of the day (:func:`part_of_day`) starts from the rest of the day's,
-  scaled down to :data:`~moodbox.music.preferences.CONTEXT_PRIOR_STRENGTH`, and adds that part of the day's evidence; old evidence fades
-  (half after ``music.half_life_days``);
+  scaled down to :data:`~moodbox.music.preferences.CONTEXT_PRIOR_STRENGTH`, and adds that part of the day's
+  evidence; old evidence fades (half after ``music.half_life_days``);
 - choice: at the start of a mood, draw from each candidate's belief for this part of the day, play the highest.
   Candidates: the mood's own playlists and other moods' that earned a place there. Every playlist takes part
   (except those only ever tolerated there) in ``music.explore`` of the choices, scaled by
@@ -183,9 +183,10 @@ class MusicPolicy:
                   ) -> tuple[float, float]:
         """The Beta(a, b) belief that the listener wants ``playlist`` in ``mood``: over the whole day, or in the
         part of the day ``part``. That one starts from what the rest of the day says (the prior and the evidence
-        from other parts of the day, scaled down to at most :data:`~moodbox.music.preferences.CONTEXT_PRIOR_STRENGTH`: same mean, less
-        weight) and adds the evidence from that part of the day; with no evidence from elsewhere it is the whole
-        day's belief. Kept until the time, the evidence or the usable playlists change."""
+        from other parts of the day, scaled down to at most
+        :data:`~moodbox.music.preferences.CONTEXT_PRIOR_STRENGTH`: same mean, less weight) and adds the evidence
+        from that part of the day; with no evidence from elsewhere it is the whole day's belief. Kept until the
+        time, the evidence or the usable playlists change."""
         now = self._wall_clock() if now is None else now
         epoch = (now, self.preferences.last_id, self.available.version)
         if epoch != self._beliefs_epoch:

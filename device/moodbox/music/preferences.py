@@ -145,8 +145,10 @@ class Preferences:
     @property
     def explore_scale(self) -> float:
         """The share of ``music.explore`` worth trying: less for a listener whose rare buttons make a tried song
-        teach little, and for one whose playlists show no spread (nothing to find)."""
-        return self._skip_scale / self.consistency
+        teach little, and for one whose playlists show little spread; none for one whose playlists show none
+        (the consistency at its most: nothing to find, a tried song would only cost)."""
+        consistency = self.consistency
+        return 0.0 if consistency >= MAX_CONSISTENCY_FACTOR else self._skip_scale / consistency
 
     @property
     def consistency(self) -> float:
