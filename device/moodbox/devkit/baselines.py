@@ -1,5 +1,5 @@
-"""The baselines of ``moodbox simulate``: the fixed mapping and epsilon-greedy, and the in-memory log they learn from
-(the learning policy gets a real feedback store)."""
+"""The baselines of ``moodbox simulate``: the fixed mapping and epsilon-greedy, and the in-memory feedback log every
+policy of a run learns from."""
 
 from __future__ import annotations
 
@@ -13,19 +13,18 @@ EPSILON = 0.1
 
 
 class MemoryLog:
-    """The feedback log in memory, for the baselines (the learning policy gets a real FeedbackStore)."""
+    """The feedback log in memory, as the store keeps it (ids from 1, oldest first)."""
 
     def __init__(self):
-        self.events: list[Event] = []
+        self._rows: list[tuple] = []  # made into Events when read (the fixed mapping never reads them)
 
     def record_feedback(self, *, action, mood, playlist, track, at, elapsed_s=None, confidence=None,
                         face_share=None, held=False, expression=None) -> int:
-        self.events.append(Event(len(self.events) + 1, at, action, mood, playlist, track, elapsed_s, confidence,
-                                 face_share, held))
-        return len(self.events)
+        self._rows.append((at, action, mood, playlist, track, elapsed_s, confidence, face_share, held))
+        return len(self._rows)
 
     def events_after(self, last_id: int) -> list[Event]:
-        return self.events[last_id:]
+        return [Event(number, *row) for number, row in enumerate(self._rows[last_id:], last_id + 1)]
 
 
 class MappingOnly:

@@ -68,16 +68,19 @@ class Room:
         index = bisect.bisect_right(self.seen_at, at) - 1
         return self.seen[index] if index >= 0 else (None, 0.0, False)
 
-    def face_share(self, start: float, end: float) -> float:
-        """The share of [start, end) a face was in view."""
+    def witness(self, start: float, end: float) -> tuple[float, float | None]:
+        """What the daemon's witness records for a song played over [start, end): the share of it a face was in
+        view, and the mood's mean confidence meanwhile (None: no face seen)."""
         index = max(0, bisect.bisect_right(self.seen_at, start) - 1)
-        seen_s = 0.0
+        seen_s = confidence_s = 0.0
         while index < len(self.seen_at) and self.seen_at[index] < end:
             upto = self.seen_at[index + 1] if index + 1 < len(self.seen_at) else end
             if self.seen[index][2]:
-                seen_s += max(0.0, min(upto, end) - max(self.seen_at[index], start))
+                step = max(0.0, min(upto, end) - max(self.seen_at[index], start))
+                seen_s += step
+                confidence_s += step * self.seen[index][1]
             index += 1
-        return seen_s / (end - start)
+        return seen_s / (end - start), round(confidence_s / seen_s, 3) if seen_s > 0 else None
 
 
 def _sessions(rng: random.Random, day: int) -> list[tuple[float, float]]:

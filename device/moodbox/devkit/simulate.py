@@ -1,13 +1,15 @@
 """``moodbox simulate``: simulated listeners (:mod:`~moodbox.devkit.listeners`) in a simulated room
-(:mod:`~moodbox.devkit.room`: moods as the box perceives them) against the real music policy and feedback store, and
+(:mod:`~moodbox.devkit.room`: moods as the box perceives them) against the real music policy, and
 against the baselines (:mod:`~moodbox.devkit.baselines`); figures in :mod:`~moodbox.devkit.figures`. No MPD, no
 camera.
 
 Each policy picks a playlist when the perceived mood changes, as the daemon does ("after the current song"), and
 again when it rejects the playing one after an early skip. A listener in the room reacts to every song from its
 true mood: skip early, skip late, like (and listen on), or nothing. Every persona also cannot stand a few songs of
-each playlist (:data:`DISLIKED_SHARE`). The learning policy reads a real :class:`FeedbackStore`, written as the
-daemon writes it (perceived mood, its confidence, the share of the song a face was in view). Baselines: "fixed",
+each playlist (:data:`DISLIKED_SHARE`). The learning policy reads the feedback log written as the daemon writes it
+(a button: the perceived mood and its confidence then; a song played to its end: the mood its playlist was
+chosen or kept for when it started, the mood's mean confidence and the share of it a face was in view), from memory (:func:`simulate` can
+put it in a real :class:`FeedbackStore`: the same songs, at twice the CPU time). Baselines: "fixed",
 the config's mapping and nothing else; "epsilon", epsilon-greedy 0.1 per perceived mood (songs heard to the end
 count 1, skips 0, a random playlist in a tenth of the choices).
 """
@@ -16,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from moodbox.config import DEFAULT_PLAYLISTS
@@ -39,8 +43,10 @@ DISLIKED_SKIP = 0.9  # a song this listener cannot stand: skipped (early) this o
 
 
 def simulate(persona_name: str, seed: int, *, days: int = 14, policy: str = "moodbox",
-             state_dir: str | None = None) -> Run:
-    """One persona, one seed, one policy: every song played over ``days`` simulated days."""
+             real_store: bool = False) -> Run:
+    """One persona, one seed, one policy: every song played over ``days`` simulated days. The learning policy reads
+    the feedback log from memory, or with ``real_store`` from a :class:`FeedbackStore` in a temporary folder (the
+    same events, the same songs, at twice the cost: a test checks they agree)."""
     persona = make_persona(persona_name)
     room = make_room(seed, days, persona.misread)
     rng = random.Random(f"{persona_name}/{seed}")
@@ -48,30 +54,32 @@ def simulate(persona_name: str, seed: int, *, days: int = 14, policy: str = "moo
     names = list(dict.fromkeys(name for names in playlists.values() for name in names))
     library = {name: [f"{name}/{i:02d}.ogg" for i in range(SONGS_PER_PLAYLIST)] for name in names}
     disliked = {track for tracks in library.values() for track in tracks if rng.random() < DISLIKED_SHARE}
-    lengths = {track: rng.uniform(150.0, 300.0) for tracks in library.values() for track in tracks}
     run = Run(persona_name, policy, seed)
     clock = [START]
-    with tempfile.TemporaryDirectory(dir=state_dir) as folder:
+    with tempfile.TemporaryDirectory(dir=_state_dir()) if real_store else nullcontext() as folder:
+        log = FeedbackStore(Path(folder) / "feedback.db") if real_store else MemoryLog()
         if policy == "moodbox":
-            log = FeedbackStore(Path(folder) / "feedback.db")
             chooser = MusicPolicy(playlists, events=log.events_after, songs=library.get,
                                   rng=random.Random(seed), wall_clock=lambda: clock[0], hour_of=utc_hour)
         elif policy in ("fixed", "epsilon"):
-            log = MemoryLog()
             chooser = (MappingOnly(playlists) if policy == "fixed"
                        else EpsilonGreedy(playlists, log, random.Random(seed)))
         else:
             raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(POLICIES)}")
         try:
-            _play(run, persona, room, chooser, log, library, disliked, lengths, rng, clock)
+            _play(run, persona, room, chooser, log, library, disliked, rng, clock)
         finally:
-            if isinstance(log, FeedbackStore):
+            if real_store:
                 log.close()
     return run
 
 
-def _play(run, persona, room, chooser, log, library, disliked, lengths, rng, clock) -> None:
-    """The songs of every session, the listener's reactions into ``log``, the choices of ``chooser``."""
+def _play(run, persona, room, chooser, log, library, disliked, rng, clock) -> None:
+    """The songs of every session, the listener's reactions into ``log``, the choices of ``chooser``. Each song's
+    length and the listener's draws come from a stream of their own, four numbers a song whatever plays (common
+    random numbers: policies making the same choices hear the same songs at the same moments, so a difference
+    between them is their choices', not chance's); queues are shuffled with ``rng``."""
+    songs = random.Random(f"{run.persona}/{run.seed}/songs")
     current = chosen_for = None
     queue: list[str] = []
     for start, end in room.sessions:
@@ -91,39 +99,44 @@ def _play(run, persona, room, chooser, log, library, disliked, lengths, rng, clo
             if not queue:
                 queue = _queue(chooser, library[current], rng)
             track = queue.pop(0)
-            length = lengths[track]
+            length, draw, when, like_draw = 150.0 + 150.0 * songs.random(), songs.random(), songs.random(), \
+                songs.random()
             true, part, heard = room.mood(at), part_of_day(utc_hour(at)), room.present(at)
             early, late, like = persona.reaction_odds(day, true, part, current)
             if track in disliked and not persona.random_skips:
                 early = min(1.0, DISLIKED_SKIP * persona.buttons) * (1 - (persona.late_share or 0.0))
                 late = min(1.0, DISLIKED_SKIP * persona.buttons) - early
-            draw = rng.random() if heard else 1.0
+            draw = draw if heard else 1.0
             skip_at = None
             if draw < early:
-                skip_at = rng.uniform(3.0, EARLY_SKIP_S - 5.0)
+                skip_at = 3.0 + when * (EARLY_SKIP_S - 8.0)
             elif draw < early + late:
-                skip_at = rng.uniform(EARLY_SKIP_S + 10.0, min(length - 10.0, 150.0))
-            liked = skip_at is None and heard and rng.random() < like / max(1e-9, 1 - early - late)
-
-            def record(action, when, **extra):
-                seen_mood, seen_confidence, _ = room.view(when)
-                log.record_feedback(action=action, expression=seen_mood, mood=seen_mood, playlist=current,
-                                    track=track, at=when, confidence=seen_confidence, **extra)
+                skip_at = EARLY_SKIP_S + 10.0 + when * (min(length - 10.0, 150.0) - EARLY_SKIP_S - 10.0)
+            liked = skip_at is None and heard and like_draw < like / max(1e-9, 1 - early - late)
 
             if skip_at is not None:
-                record("skip", at + skip_at, elapsed_s=skip_at)
+                _press(log, room, "skip", at + skip_at, current, track, skip_at)
                 clock[0] = at + skip_at + 1.0
             else:
                 if liked:
-                    record("like", at + min(60.0, length / 2), elapsed_s=min(60.0, length / 2))
+                    _press(log, room, "like", at + min(60.0, length / 2), current, track, min(60.0, length / 2))
                 clock[0] = at + length
-                record("played", clock[0], face_share=room.face_share(at, clock[0]))
+                face_share, confidence = room.witness(at, clock[0])  # as the daemon: the mood it was queued for
+                log.record_feedback(action="played", expression=None, mood=mood, playlist=current, track=track,
+                                    at=clock[0], confidence=confidence, face_share=face_share)
             run.songs.append(Song(day, part, true, mood, current, current in persona.wants(day, true, part), heard,
                                   skip_at is not None, skip_at is not None or liked))
             if skip_at is not None and skip_at < EARLY_SKIP_S and chooser.rejected():
                 replacement = chooser.choose(chosen_for, current, present=True)
                 if replacement != current:
                     current, queue = replacement, _queue(chooser, library[replacement], rng)
+
+
+def _press(log, room, action: str, when: float, playlist: str, track: str, elapsed_s: float) -> None:
+    """A button pressed at ``when``: credited to the mood the box believes then, with its confidence."""
+    mood, confidence, _ = room.view(when)
+    log.record_feedback(action=action, expression=mood, mood=mood, playlist=playlist, track=track, at=when,
+                        elapsed_s=elapsed_s, confidence=confidence)
 
 
 def _queue(policy, tracks: list[str], rng: random.Random) -> list[str]:
@@ -140,6 +153,12 @@ def _state_dir() -> str | None:
     return str(shm) if shm.is_dir() and shm.stat().st_mode & 0o002 else None
 
 
+def _default_plot() -> Path:
+    """Where ``--plot`` without a name writes: the user's cache folder, never the current one."""
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "moodbox" / "simulate.png"
+
+
 def _ci(figure: dict) -> str:
     if figure["mean"] is None:
         return f"{'n/a':>13}"
@@ -151,25 +170,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="moodbox simulate", description=plain_text(__doc__.split("\n\n")[0]))
     parser.add_argument("--days", type=int, default=14, help="simulated days (default 14, at least 7)")
     parser.add_argument("--seeds", type=int, default=20, help="runs per persona and policy, seeds 1..N (default 20)")
+    parser.add_argument("--seed-offset", type=int, default=0, metavar="K",
+                        help="seeds K+1..K+N instead (to choose a setting on other seeds than the figures')")
     parser.add_argument("--persona", action="append", choices=PERSONAS, help="only this persona (repeatable)")
-    parser.add_argument("--plot", metavar="PNG", help="write the learning curves to this PNG file (default: none)")
+    parser.add_argument("--plot", metavar="PNG", nargs="?", const=str(_default_plot()),
+                        help=f"write the learning curves to this PNG file (without a name: {_default_plot()}; "
+                             "without --plot: none)")
     parser.add_argument("--json", action="store_true", help="print only the figures, as one JSON object")
     args = parser.parse_args(argv)
-    if args.days < 7 or args.seeds < 1:
-        parser.error("--days must be at least 7 and --seeds at least 1")
+    if args.days < 7 or args.seeds < 1 or args.seed_offset < 0:
+        parser.error("--days must be at least 7, --seeds at least 1 and --seed-offset at least 0")
     names = args.persona or list(PERSONAS)
     started = time.process_time()
     results, daily = {}, {}
-    state_dir = _state_dir()
     for index, name in enumerate(names, 1):
         print(f"[{index}/{len(names)}] {name}: {args.seeds} runs of {args.days} days per policy", file=sys.stderr,
               flush=True)
-        runs = {policy: [simulate(name, seed, days=args.days, policy=policy, state_dir=state_dir)
-                         for seed in range(1, args.seeds + 1)] for policy in POLICIES}
+        seeds = range(args.seed_offset + 1, args.seed_offset + args.seeds + 1)
+        runs = {policy: [simulate(name, seed, days=args.days, policy=policy) for seed in seeds] for policy in POLICIES}
         daily[name] = per_day(runs["moodbox"], args.days)
         results[name] = summarise(runs, args.days)
     if args.plot:
         try:
+            Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
             plot(daily, Path(args.plot))
         except ImportError:
             print("moodbox simulate: no PNG written: matplotlib is not installed (pip install 'moodbox[plot]')",
@@ -178,8 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     found = targets(results)
     cpu_s = round(time.process_time() - started, 1)
     if args.json:
-        print(json.dumps({"personas": results, "targets": found, "seeds": args.seeds, "days": args.days,
-                          "cpu_s": cpu_s}, indent=1))
+        print(json.dumps({"personas": results, "targets": found, "seeds": args.seeds, "seed_offset": args.seed_offset,
+                          "days": args.days, "cpu_s": cpu_s, "plot": args.plot}, indent=1))
         return 0
     first = min(LATER_DAYS[0], max(1, args.days - 6))
     print(f"share of wanted music, days {first}-{args.days}, mean ± 95% interval over {args.seeds} seeds "

@@ -33,6 +33,8 @@ class PlaylistAvailability:
         self._whole_library = whole_library      # and then every song MPD has
         self._skipped: set[str] = set()
         self._missing: set[str] = set()
+        self.version = 0  # counts the changes of what is usable (the policy's cached beliefs follow it)
+        self._candidates: dict[str | None, list[str]] = {}  # mood -> its candidates (None: all), until a change
 
     def levels(self, mood: str) -> list[list[str]]:
         """The mood's playlists, then the tagger's of the same names, then the whole library: each level is
@@ -51,6 +53,7 @@ class PlaylistAvailability:
         check marked, so a playlist created or filled since comes back."""
         skipped = set(missing) | set(empty)
         changed, self._missing, self._skipped = skipped != self._skipped, set(missing), skipped
+        self._changed()
         for note in self.warnings() if changed else ():
             log.warning("%s", note)
 
@@ -58,6 +61,11 @@ class PlaylistAvailability:
         """A playlist MPD refused to play; it is never chosen again (until the next playlist check)."""
         log.warning("playlist %s cannot be played (%s): skipped", name, why)
         self._skipped.add(name)
+        self._changed()
+
+    def _changed(self) -> None:
+        self.version += 1
+        self._candidates.clear()
 
     def skipping(self) -> bool:
         """Whether some playlist is skipped: worth checking MPD again for music added since."""
@@ -68,15 +76,19 @@ class PlaylistAvailability:
 
     def candidates(self, mood: str) -> list[str]:
         """The mood's own usable playlists (or its fallbacks' when none of its own is usable)."""
-        for level in self.levels(mood):
-            usable = [name for name in level if name not in self._skipped]
-            if usable:
-                return usable
-        return []
+        found = self._candidates.get(mood)
+        if found is None:
+            found = self._candidates[mood] = next(
+                (usable for level in self.levels(mood) if (usable := [name for name in level
+                                                                      if name not in self._skipped])), [])
+        return list(found)
 
     def all_playlists(self) -> list[str]:
         """Every mood's candidates."""
-        return list(dict.fromkeys(name for mood in self.playlists for name in self.candidates(mood)))
+        if None not in self._candidates:
+            self._candidates[None] = list(dict.fromkeys(name for mood in self.playlists
+                                                        for name in self.candidates(mood)))
+        return list(self._candidates[None])
 
     def mapped(self, mood: str, playlist: str) -> bool:
         """Whether ``playlist`` is the mood's own: mapped to it in the config, or its fallback playing now."""

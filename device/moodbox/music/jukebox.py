@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable
 
 from moodbox.music.player import Player, PlayerState, PlayerUnavailable, PlaylistUnavailable
 from moodbox.music.policy import RESTING_MOOD, MusicPolicy
-from moodbox.music.preferences import compact_feedback
+from moodbox.music.compaction import compact_feedback
 from moodbox.music.reopening import ReopeningStore
 from moodbox.music.store import Event, StoreError
 
@@ -107,13 +107,13 @@ class Jukebox:
         if self.policy.held(now):
             return False
         if state is None or state.mood is None:
-            playlist = self._choose(self.policy.music_mood(RESTING_MOOD, 0.0), present=face)
+            playlist = self._choose(self.policy.music_mood(RESTING_MOOD, 0.0), present=face, mood=None)
             if playlist is None:
                 return False
             log.info("no mood known yet: playing %s, the %s music", playlist, RESTING_MOOD)
             return self._switch(playlist, self.config.music.switch, mood=None, reason="no mood yet")
         music_mood = self.policy.music_mood(state.mood, now - state.since)
-        playlist = self._choose(music_mood, present=face)
+        playlist = self._choose(music_mood, present=face, mood=state.mood)
         if playlist is None:
             return False
         log.info("mood %s (%.2f): switching to %s%s", state.mood, state.confidence, playlist,
@@ -125,16 +125,21 @@ class Jukebox:
         row, or no song left off hold-off), switch to its next choice at once; True when switched."""
         if state is None or state.mood is None or not self.policy.rejected():
             return False
-        replacement = self._choose(self.policy.music_mood(state.mood, now - state.since), present=True)
+        replacement = self._choose(self.policy.music_mood(state.mood, now - state.since), present=True,
+                                   mood=state.mood)
         if replacement is None:
             return False
         log.info("%s rejected for mood %s: switching to %s", self.player.playlist, state.mood, replacement)
         return self._switch(replacement, "now", mood=state.mood, reason="skip")
 
-    def _choose(self, music_mood: str, *, present: bool) -> str | None:
-        """The policy's playlist for the mood, None when that is what plays already."""
+    def _choose(self, music_mood: str, *, present: bool, mood: str | None) -> str | None:
+        """The policy's playlist for the mood, None when that is what plays already (then the songs that start
+        from now on count for ``mood``, as they would after a switch)."""
         playlist = self.policy.choose(music_mood, current=self.player.playlist, present=present)
-        return None if playlist == self.player.playlist else playlist
+        if playlist is None or playlist != self.player.playlist:
+            return playlist
+        self.player.keep_for(mood)
+        return None
 
     def _switch(self, playlist: str, mode: str, *, mood: str | None, reason: str) -> bool:
         try:

@@ -151,6 +151,11 @@ class Player:
         except mpd.CommandError:
             return []
 
+    def keep_for(self, mood: str | None) -> None:
+        """The playing playlist stays for ``mood``: songs that start from now on count for it."""
+        with self._lock:
+            self.mood = mood
+
     def switch_to(self, playlist: str, mode: str = "after_current", *, mood: str | None = None,
                   reason: str = "mood") -> bool:
         """Play ``playlist``; True when MPD took it now, False when MPD is down (it is applied on reconnect).

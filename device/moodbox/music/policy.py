@@ -10,8 +10,8 @@ The policy learns, per mood, how much the listener wants each playlist (Thompson
   with a face in view for most of it and at the listener's skip odds, everything in proportion to the mood's
   confidence, nothing while the music was held;
 - parts of the day: each mood's belief per part of the day (:func:`part_of_day`) starts from the rest of the day's,
-  scaled down to :data:`CONTEXT_PRIOR_STRENGTH`, and adds that part of the day's evidence; old evidence fades
-  (half after ``music.half_life_days``);
+  scaled down to :data:`~moodbox.music.preferences.CONTEXT_PRIOR_STRENGTH`, and adds that part of the day's
+  evidence; old evidence fades (half after ``music.half_life_days``);
 - choice: at the start of a mood, draw from each candidate's belief for this part of the day, play the highest.
   Candidates: the mood's own playlists and other moods' that earned a place there. Every playlist takes part
   (except those only ever tolerated there) in ``music.explore`` of the choices, scaled by
@@ -21,7 +21,7 @@ The policy learns, per mood, how much the listener wants each playlist (Thompson
   it; another mood's playlist on trial goes at its first early skip.
 
 Everything learned is derived from the feedback log, read incrementally after the summary its old events were
-compacted into (:func:`~moodbox.music.preferences.compact_feedback`): deleting the store resets the learning.
+compacted into (:func:`~moodbox.music.compaction.compact_feedback`): deleting the store resets the learning.
 
 Track memory: a song skipped early is held off for ``music.hold_off_days`` (:meth:`MusicPolicy.arrange` drops it
 from a queue, and another playlist is chosen over one whose every song is held off), songs liked since their last
@@ -63,8 +63,6 @@ OTHER_PRIOR = (1.0, 1.0)   # Beta(1, 1): any other playlist, mean 0.5
 REJECT_AFTER_EARLY_SKIPS = 2  # early skips in a row that reject a playlist for the mood unless still wanted
 EXPLORE_EVIDENCE = 2.0  # songs' worth of evidence before a mood's music is judged worse than the listener's average
 RESTING_MOOD = "neutral"  # whose music plays before the first mood is known
-# A part of the day's belief starts from the whole day's, worth at most this much evidence (helps at once, fades)
-CONTEXT_PRIOR_STRENGTH = 4.0
 
 
 @dataclass
@@ -108,6 +106,7 @@ class MusicPolicy:
                                               whole_library=whole_library)
         self._held_until, self._episode = float("-inf"), None  # type: float, _Episode | None
         self.witness, self.choices = Witness(), OwnerChoices(choices_path)
+        self._beliefs, self._beliefs_epoch = {}, None  # posterior()'s, valid for one (time, evidence, playlists)
 
     @classmethod
     def from_config(cls, config: Config, *, events: Callable[[int], list[Event]] | None = None,
@@ -184,20 +183,19 @@ class MusicPolicy:
                   ) -> tuple[float, float]:
         """The Beta(a, b) belief that the listener wants ``playlist`` in ``mood``: over the whole day, or in the
         part of the day ``part``. That one starts from what the rest of the day says (the prior and the evidence
-        from other parts of the day, scaled down to at most :data:`CONTEXT_PRIOR_STRENGTH`: same mean, less
-        weight) and adds the evidence from that part of the day; with no evidence from elsewhere it is the whole
-        day's belief."""
+        from other parts of the day, scaled down to at most
+        :data:`~moodbox.music.preferences.CONTEXT_PRIOR_STRENGTH`: same mean, less weight) and adds the evidence
+        from that part of the day; with no evidence from elsewhere it is the whole day's belief. Kept until the
+        time, the evidence or the usable playlists change."""
         now = self._wall_clock() if now is None else now
-        prior = MAPPED_PRIOR if self.available.mapped(mood, playlist) else OTHER_PRIOR
-        scale = self.preferences.prior_scale
-        prior = (prior[0] * scale, prior[1] * scale)
-        success, failure = self.preferences.evidence(mood, playlist, now)
-        if part is None:
-            return prior[0] + success, prior[1] + failure
-        here_success, here_failure = self.preferences.evidence(mood, playlist, now, part)
-        a, b = prior[0] + max(0.0, success - here_success), prior[1] + max(0.0, failure - here_failure)
-        scale = min(1.0, max(CONTEXT_PRIOR_STRENGTH, sum(prior)) / (a + b))
-        return a * scale + here_success, b * scale + here_failure
+        epoch = (now, self.preferences.last_id, self.available.version)
+        if epoch != self._beliefs_epoch:
+            self._beliefs, self._beliefs_epoch = {}, epoch
+        found = self._beliefs.get((mood, playlist, part))
+        if found is None:
+            prior = MAPPED_PRIOR if self.available.mapped(mood, playlist) else OTHER_PRIOR
+            found = self._beliefs[(mood, playlist, part)] = self.preferences.belief(prior, mood, playlist, now, part)
+        return found
 
     def _earned(self, mood: str, now: float, part: str | None = None) -> list[str]:
         """Other moods' playlists the listener has shown to want in ``mood``: believed better than the mood's own
@@ -284,8 +282,8 @@ class MusicPolicy:
     def _playable(self, playlist: str, now: float) -> bool:
         """Whether ``playlist`` has a song that is not held off (True when its songs are not known)."""
         songs = self._songs(playlist) if self._songs is not None else None
-        return songs is None or any(self.preferences.held_off(song, now, self.hold_off_s) is None
-                                    for song in songs)
+        return songs is None or len(self.preferences.held_off_among(songs, now, self.hold_off_s, first=True)) \
+            < len(songs)
 
     def _suits(self, mood: str, playlist: str, now: float, part: str) -> bool:
         """Keep what already plays at the start of a mood when it is the mood's own or earned there, and the
@@ -317,8 +315,7 @@ class MusicPolicy:
         held off none is left out: an empty queue would be worse."""
         self.refresh()
         now = self._wall_clock()
-        held = {i for i, track in enumerate(tracks)
-                if self.preferences.held_off(track, now, self.hold_off_s) is not None}
+        held = set(self.preferences.held_off_among(tracks, now, self.hold_off_s))
         if len(held) == len(tracks):
             held = set()
         liked = [i for i, track in enumerate(tracks) if i not in held and self.preferences.liked(track)]

@@ -2,21 +2,18 @@
 (:mod:`moodbox.music.policy` chooses with them): decayed evidence per (mood, part of the day, playlist), weighed by
 what the box knew when it happened (:func:`evidence_weight`); the listener's habits (how often it skips and likes);
 and per-track memory. Events older than ``state.history_days`` are folded into the store's summary of this state
-(:func:`compact_feedback`), so that replaying does not grow with the box's age.
+(:func:`~moodbox.music.compaction.compact_feedback`), so that replaying does not grow with the box's age.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import math
 import time
 from collections import Counter, defaultdict
 from typing import Callable, Iterable
 
 from moodbox.music.store import Event
-
-log = logging.getLogger(__name__)
 
 EARLY_SKIP_S = 30.0
 # evidence kind -> (success, failure) pseudo-counts it adds to the playlist's Beta posterior in that mood
@@ -51,6 +48,8 @@ CONSISTENCY_MIN_EVIDENCE = 150.0
 CONSISTENCY_MIN_CELL = 3.0
 PARTS_OF_DAY = ("morning", "day", "evening", "night")
 PRIOR_STRENGTH = 4.0  # songs' worth of a mapped playlist's prior (the policy's MAPPED_PRIOR) at scale 1
+# A part of the day's belief starts from the whole day's, worth at most this much evidence (helps at once, fades)
+CONTEXT_PRIOR_STRENGTH = 4.0
 
 
 def part_of_day(hour: float) -> str:
@@ -114,7 +113,8 @@ class Preferences:
         self.last_id = 0
         self._hour_of = hour_of
         self._origin: float | None = None
-        self._sums: dict[tuple[str, str | None, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+        self._sums: dict[tuple[str, str | None, str], list[float]] = {}
+        self._whole_day: list[list[float]] = []  # the sums of part None (the whole day), for consistency
         self.counts: dict[tuple[str, str | None, str], Counter] = defaultdict(Counter)  # events that taught
         self._songs, self._skips, self._likes = 0.0, 0.0, 0.0  # decayed over RATE_MEMORY_SONGS songs heard
         self._run_songs, self._early, self._after_early, self._early_after_early = 0.0, 0.0, 0.0, 0.0  # skip runs
@@ -145,8 +145,10 @@ class Preferences:
     @property
     def explore_scale(self) -> float:
         """The share of ``music.explore`` worth trying: less for a listener whose rare buttons make a tried song
-        teach little, and for one whose playlists show no spread (nothing to find)."""
-        return self._skip_scale / self.consistency
+        teach little, and for one whose playlists show little spread; none for one whose playlists show none
+        (the consistency at its most: nothing to find, a tried song would only cost)."""
+        consistency = self.consistency
+        return 0.0 if consistency >= MAX_CONSISTENCY_FACTOR else self._skip_scale / consistency
 
     @property
     def consistency(self) -> float:
@@ -158,8 +160,7 @@ class Preferences:
             return self._factor[1]
         last = self._origin if self._last_at is None else self._last_at
         scale = 0.0 if last is None else 2.0 ** (-(last - self._origin) / self.half_life_s)
-        cells = [(sums[0] * scale, (sums[0] + sums[1]) * scale) for (mood, part, playlist), sums in self._sums.items()
-                 if part is None and sums[0] + sums[1] > 0]
+        cells = [(sums[0] * scale, (sums[0] + sums[1]) * scale) for sums in self._whole_day]
         cells = [(s, n) for s, n in cells if n >= CONSISTENCY_MIN_CELL]
         total = sum(n for _, n in cells)
         factor = 1.0
@@ -210,10 +211,18 @@ class Preferences:
             weight *= 2.0 ** exponent
             success, failure = REWARDS[kind]
             for part in (None, part_of_day(self._hour_of(event.at))):
-                sums = self._sums[(event.mood, part, event.playlist)]
+                sums = self._sums_of(event.mood, part, event.playlist)
                 sums[0] += success * weight
                 sums[1] += failure * weight
                 self.counts[(event.mood, part, event.playlist)][kind] += 1
+
+    def _sums_of(self, mood: str, part: str | None, playlist: str) -> list[float]:
+        sums = self._sums.get((mood, part, playlist))
+        if sums is None:
+            sums = self._sums[(mood, part, playlist)] = [0.0, 0.0]
+            if part is None:
+                self._whole_day.append(sums)
+        return sums
 
     def _count_habits(self, event: Event, kind: str) -> None:
         if kind == "like":
@@ -254,7 +263,7 @@ class Preferences:
         state = json.loads(data)
         self.last_id, self._origin = last_id, state["origin"]
         for mood, part, playlist, success, failure in state["sums"]:
-            self._sums[(mood, part, playlist)] = [success, failure]
+            self._sums_of(mood, part, playlist)[:] = [success, failure]
         for mood, part, playlist, counts in state["counts"]:
             self.counts[(mood, part, playlist)] = Counter(counts)
         habits = state["habits"] + [0.0] * (7 - len(state["habits"]))  # skip runs: not in summaries before them
@@ -270,6 +279,21 @@ class Preferences:
             return 0.0, 0.0
         scale = 2.0 ** (-(now - self._origin) / self.half_life_s)
         return sums[0] * scale, sums[1] * scale
+
+    def belief(self, prior: tuple[float, float], mood: str, playlist: str, now: float, part: str | None
+               ) -> tuple[float, float]:
+        """The Beta(a, b) of ``playlist`` in ``mood`` from ``prior`` (scaled by :attr:`prior_scale`) and the
+        evidence; for a ``part`` of the day, the rest of the day's belief weighed down to at most
+        :data:`CONTEXT_PRIOR_STRENGTH` plus that part's evidence (see ``MusicPolicy.posterior``)."""
+        scale = self.prior_scale
+        prior = (prior[0] * scale, prior[1] * scale)
+        success, failure = self.evidence(mood, playlist, now)
+        if part is None:
+            return prior[0] + success, prior[1] + failure
+        here_success, here_failure = self.evidence(mood, playlist, now, part)
+        a, b = prior[0] + max(0.0, success - here_success), prior[1] + max(0.0, failure - here_failure)
+        scale = min(1.0, max(CONTEXT_PRIOR_STRENGTH, sum(prior)) / (a + b))
+        return a * scale + here_success, b * scale + here_failure
 
     def tolerated_only(self, mood: str, playlist: str) -> bool:
         """Heard in ``mood`` so often without a like or hold that a listener with these button habits would have
@@ -287,6 +311,18 @@ class Preferences:
             return None
         return skipped + hold_off_s
 
+    def held_off_among(self, tracks: list[str], now: float, hold_off_s: float, *, first: bool = False) -> list[int]:
+        """The indices of ``tracks`` held off at ``now`` (:meth:`held_off`); with ``first``, stop at the first
+        track that is not (a playlist with one is playable)."""
+        skips, liked, held = self._early_skips, self._liked, []
+        for index, track in enumerate(tracks):
+            skipped = skips.get(track)
+            if skipped is not None and now < skipped + hold_off_s and liked.get(track, -math.inf) <= skipped:
+                held.append(index)
+            elif first:
+                break
+        return held
+
     def liked(self, track: str) -> bool:
         return self._liked.get(track, -math.inf) > self._early_skips.get(track, -math.inf)
 
@@ -302,24 +338,3 @@ def surely_better(belief: tuple[float, float], than: tuple[float, float], z: flo
 
     (mean, var), (other_mean, other_var) = moments(*belief), moments(*than)
     return mean - other_mean > z * math.sqrt(var + other_var)
-
-
-COMPACT_BATCH = 10000  # events folded per transaction (a first compaction of years of events stays small)
-
-
-def compact_feedback(store, *, half_life_days: float, history_days: float, now: float | None = None) -> int:
-    """Fold the feedback events older than ``history_days`` into the store's summary of what was learned and
-    delete them (and the plays as old); returns how many events were deleted. The policy then starts from the
-    summary and replays only the recent events, so its memory and start-up time do not grow with the box's age."""
-    before = (time.time() if now is None else now) - history_days * 86400.0
-    preferences = Preferences(half_life_days)
-    summary = store.summary()
-    if summary is not None:
-        preferences.load(*summary)
-    deleted = 0
-    while events := store.events_before(preferences.last_id, before, limit=COMPACT_BATCH):
-        preferences.add(events)
-        deleted += store.compact(preferences.last_id, preferences.export(), before)
-    if deleted:
-        log.info("compacted %d feedback events older than %g days into the learning summary", deleted, history_days)
-    return deleted

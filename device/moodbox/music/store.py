@@ -23,7 +23,7 @@ keeps playing music.
 
 The feedback table is the event log the music policy learns from (:mod:`moodbox.music.policy` derives everything it
 knows by replaying it), so deleting ``feedback.db`` resets what the box learned. Events older than
-``state.history_days`` are folded into one summary row and deleted (:func:`moodbox.music.preferences.compact_feedback`).
+``state.history_days`` are folded into one summary row and deleted (:func:`moodbox.music.compaction.compact_feedback`).
 """
 
 from __future__ import annotations

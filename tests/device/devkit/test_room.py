@@ -23,4 +23,5 @@ def test_the_room_perceives_moods_through_the_models_confusion_and_has_empty_and
     assert misread.true_mood == room.true_mood and misread.away == room.away  # the same days, read worse
     assert sum(misread.view(t)[0] == misread.mood(t) for t in minutes if misread.view(t)[2]) < sum(agree)
     start = room.sessions[0][0]
-    assert 0 <= room.face_share(start, start + 3600) <= 1
+    share, confidence = room.witness(start, start + 3600)
+    assert 0 <= share <= 1 and (confidence is None or 0 < confidence <= 1)

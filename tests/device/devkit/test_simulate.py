@@ -24,6 +24,12 @@ def test_a_run_is_reproducible_and_the_policies_see_the_same_room():
     assert per_day([run], 7)[0]["songs"] > 50
 
 
+def test_the_policy_learns_the_same_from_a_real_feedback_store_as_from_the_log_in_memory():
+    in_memory = simulate("misread", seed=2, days=7)
+    stored = simulate("misread", seed=2, days=7, real_store=True)
+    assert stored.songs == in_memory.songs and len({song.playlist for song in stored.songs}) > 2
+
+
 def test_learning_finds_upbeat_when_sad():
     runs = {policy: [simulate("upbeat-when-sad", seed, days=7, policy=policy) for seed in (1, 2)]
             for policy in ("moodbox", "fixed")}
@@ -35,10 +41,13 @@ def test_learning_finds_upbeat_when_sad():
     assert upbeat_when_sad("fixed") == 0 and upbeat_when_sad("moodbox") > 0.3
 
 
-def test_json_has_the_figures_per_persona_mood_and_part_of_day_and_the_png_is_written(tmp_path, capsys):
-    png = tmp_path / "curves.png"
+def test_json_has_the_figures_per_persona_mood_and_part_of_day_and_the_png_goes_to_the_cache(tmp_path, capsys,
+                                                                                               monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    png = tmp_path / "cache" / "moodbox" / "simulate.png"
     assert cli_main(["simulate", "--days", "7", "--seeds", "2", "--persona", "default-mapping",
-                     "--persona", "no-upbeat-evenings", "--json", "--plot", str(png)]) == 0
+                     "--persona", "no-upbeat-evenings", "--json", "--plot"]) == 0
     figures = json.loads(capsys.readouterr().out)
     assert set(figures["personas"]) == {"default-mapping", "no-upbeat-evenings"} <= set(PERSONAS)
     for summary in figures["personas"].values():
@@ -48,8 +57,8 @@ def test_json_has_the_figures_per_persona_mood_and_part_of_day_and_the_png_is_wr
             assert {"morning", "evening"} <= set(summary[policy]["by_part_of_day"])
             assert 0 <= summary[policy]["skip_rate"]["day1"] <= 1
     assert "no-upbeat-evenings: evening share >= 0.95" in figures["targets"]
-    assert figures["cpu_s"] > 0
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert figures["cpu_s"] > 0 and figures["plot"] == str(png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and list(tmp_path.iterdir()) == [tmp_path / "cache"]
 
 
 def test_the_table_has_rows_per_persona_and_mood_and_writes_no_png_unless_asked(tmp_path, capsys, monkeypatch):

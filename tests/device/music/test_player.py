@@ -105,6 +105,20 @@ def test_switch_after_current_keeps_the_song_and_replaces_what_follows(mpd_serve
     assert sorted(queue_files(mpd_client)) == sorted(music_library[2]["upbeat"])
 
 
+def test_songs_of_a_playlist_kept_for_a_new_mood_count_for_it_from_the_next_song(mpd_server, mpd_client):
+    store = RecordingStore()
+    player = Player(mpd_server.socket_path, store=store, shuffle=False)
+    player.switch_to("calm", "now", mood="sad")
+    assert player.poll().track == "calm/calm-01.ogg"
+    player.keep_for("disgust")  # the policy kept calm for the next mood
+    mpd_client.seekcur(29.5)
+    assert wait_until(lambda: player.poll().track == "calm/calm-02.ogg")
+    mpd_client.seekcur(29.5)
+    assert wait_until(lambda: player.poll().track == "calm/calm-03.ogg")
+    assert [(event["mood"], event["track"]) for event in store.feedback] == [
+        ("sad", "calm/calm-01.ogg"), ("disgust", "calm/calm-02.ogg")]
+
+
 def test_skip_pause_play(mpd_server, mpd_client):
     store = RecordingStore()
     player = Player(mpd_server.socket_path, store=store, shuffle=False)

@@ -51,13 +51,17 @@ def test_two_early_skips_say_something_only_for_a_listener_whose_skips_come_in_r
     assert Preferences().skips_run  # assumed before the listener has shown otherwise
 
 
-def test_exploring_is_worth_less_with_rare_buttons_and_with_no_spread():
+def test_exploring_is_worth_less_with_rare_buttons_and_stops_with_no_spread():
     assert Preferences().explore_scale == 1.0
     quiet = learned([("played", "happy", "upbeat")] * 100)
     assert quiet.explore_scale < 0.3
     alike = learned([("skip" if i % 10 in (1, 4, 7) else "played", mood, playlist)
                      for i in range(40) for mood in MOODS for playlist in PLAYLISTS])
-    assert alike.explore_scale <= 1.0 / MAX_CONSISTENCY_FACTOR
+    assert alike.consistency == MAX_CONSISTENCY_FACTOR and alike.explore_scale == 0.0
+    calm_skipped_more = [("skip" if i % 10 in (1, 4, 7) or i % 10 in (2, 5, 8) and playlist == "calm" else "played",
+                          mood, playlist) for i in range(40) for mood in MOODS for playlist in PLAYLISTS]
+    some = learned(calm_skipped_more)
+    assert 1.0 < some.consistency < MAX_CONSISTENCY_FACTOR and 0 < some.explore_scale < 1.0
 
 
 def test_a_summary_written_before_the_skip_runs_still_loads():
