@@ -79,7 +79,7 @@ are undecodable, silent or NaN are skipped; a track needs {checks['min_excerpts'
 
 Front end (one implementation, `device/moodbox/music/audio.py`, imported by the training code): decode with libsndfile
 (`soundfile`; ffmpeg for m4a), mono, resample to 16 kHz with `soxr`, {front['max_patches']} excerpts of 3.008 s
-spread evenly over the track away from its ends (the centres of equal parts), |STFT|^2 (n_fft 512, periodic Hann, hop 256, no padding), 96 Slaney mel bands,
+spread evenly over the track, |STFT|^2 (n_fft 512, periodic Hann, hop 256, no padding), 96 Slaney mel bands,
 `log10(10000 * mel + 1)` in float32, 187 frames per patch. The network's outputs ({', '.join(head['inputs'])}) are
 pooled over the patches ({' and '.join(head['pooling'])}). The float32 graph is shipped: int8 post-training quantisation of this network
 was measured to break it (embedding cosine 0.59 with full int8, 0.96 with dynamic range; see FIELD-NOTES), and the
