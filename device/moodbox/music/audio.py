@@ -36,7 +36,7 @@ SEGMENT_SAMPLES = N_FFT + (PATCH_FRAMES - 1) * HOP  # 48128 samples (3.008 s) gi
 DEFAULT_MAX_PATCHES = 8
 # The checks before the model (read_segments): what is not music gets a named outcome, never a mood.
 MIN_SECONDS = 10.0  # a shorter track is "too short"
-MIN_EXCERPTS = 2  # good 3 s excerpts a track needs (or max_patches, if fewer)
+MIN_EXCERPTS = 2  # good 3 s excerpts a track needs (fewer when it has fewer: see excerpts_needed)
 SILENT_DBFS = -60.0  # an excerpt with a lower RMS level is silence
 CLIP_LEVEL = 0.99  # a sample at or above this magnitude is clipped
 MAX_CLIPPED = 0.2  # a track with more clipped samples is noise (clipping)
@@ -111,7 +111,7 @@ def read_segments(path: str | Path, max_patches: int = DEFAULT_MAX_PATCHES) -> n
     float32 samples, one ``SEGMENT_SAMPLES`` block after another.
 
     An excerpt that cannot be decoded, ends early, holds NaN/Inf or is silent is skipped; the track is kept while
-    ``min(MIN_EXCERPTS, max_patches)`` good excerpts remain. Otherwise, and for tracks shorter than ``MIN_SECONDS``
+    :func:`excerpts_needed` good excerpts remain. Otherwise, and for tracks shorter than ``MIN_SECONDS``
     or that are only noise, :class:`NotAnalysable` names the outcome; a missing file is an :class:`AudioError`."""
     path = Path(path)
     if not path.exists():
@@ -155,6 +155,12 @@ def excerpt_checks(segment: np.ndarray) -> dict[str, float]:
             "clipped": float(np.mean(np.abs(segment) >= CLIP_LEVEL))}
 
 
+def excerpts_needed(max_patches: int) -> int:
+    """Good excerpts a track read with ``max_patches`` needs: all but one, at most ``MIN_EXCERPTS`` (at least one),
+    so one bad excerpt (a silent intro, a damaged stretch) never fails a track read with two or more."""
+    return min(MIN_EXCERPTS, max(1, max_patches - 1))
+
+
 def _usable(path: Path, seconds: float, excerpts: list, max_patches: int) -> np.ndarray:
     """Keep the good excerpts (see :func:`read_segments`); raise :class:`NotAnalysable` when too few remain."""
     if seconds < MIN_SECONDS:
@@ -172,12 +178,12 @@ def _usable(path: Path, seconds: float, excerpts: list, max_patches: int) -> np.
             else:
                 good.append(excerpt)
                 checks.append(check)
-    if len(good) < min(MIN_EXCERPTS, max_patches):
+    if len(good) < excerpts_needed(max_patches):
         reason = skipped.most_common(1)[0][0]
         what = {"invalid samples": "hold NaN or infinite samples", "silent": f"are below {SILENT_DBFS:g} dBFS",
                 "cannot decode": "cannot be decoded", "too short": "lie past the end of the decodable audio"}[reason]
         raise NotAnalysable(path, reason, f"{skipped[reason]} of {len(excerpts)} 3 s excerpts {what}; "
-                                          f"{len(good)} usable, {min(MIN_EXCERPTS, max_patches)} needed")
+                                          f"{len(good)} usable, {excerpts_needed(max_patches)} needed")
     clipped = float(np.mean([check["clipped"] for check in checks]))
     flatness = float(np.median([check["flatness"] for check in checks]))
     if clipped > MAX_CLIPPED:

@@ -202,7 +202,7 @@ def build(args, command: str) -> dict:
                       "window": "periodic Hann, no centre padding", "mel": "Slaney scale and norm, 0-8000 Hz",
                       "log": "log10(10000 * mel_power + 1), float32",
                       "excerpts": "up to max_patches 3 s excerpts spread evenly over the track",
-                      "checks": {"min_seconds": audio.MIN_SECONDS, "min_excerpts": audio.MIN_EXCERPTS,
+                      "checks": {"min_seconds": audio.MIN_SECONDS, "min_excerpts": audio.excerpts_needed(candidate.patches),
                                  "silent_dbfs": audio.SILENT_DBFS, "max_clipped": audio.MAX_CLIPPED,
                                  "max_flatness": audio.MAX_FLATNESS},
                       "implementation": "moodbox.music.audio (device package)"},
