@@ -78,3 +78,25 @@ def test_a_run_resumes_under_settings_added_since_it_started_but_not_under_chang
     _check_config(tmp_path, replace(config, threads=2))  # speed only: resumes
     with pytest.raises(SystemExit, match="different settings .*: epochs"):
         _check_config(tmp_path, replace(config, epochs=100))
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_a_fine_tune_with_frozen_bn_statistics_keeps_those_of_its_warm_start(tmp_path, freeze):
+    """Batches of degraded and posed faces move BN statistics (vgg24.pt re-estimated on them lost 1.6 points of
+    clean PublicTest FER+ with no weight changed); with freeze_bn_stats the fine-tune keeps the warm start's."""
+    from test_wise import network, save_run, tiny_sets
+
+    from moodbox_training.torch_train import BEST, TorchTrainConfig, train
+
+    fer, posed = tiny_sets(["P01", "P02"])
+    base = save_run(tmp_path / "base", network(0)) / BEST
+    config = TorchTrainConfig(width=4, epochs=1, batch_size=8, learning_rate=0.01, init_from=str(base),
+                              posed_share=0.25, posed_holdout="P02", degrade_share=0.5, select="last",
+                              freeze_bn_stats=freeze, bf16=False)
+    tuned = torch.load(train(fer, tmp_path / "tuned", config, posed=posed), weights_only=False)["model"]
+    start = torch.load(base, weights_only=False)["model"]
+    statistics = [key for key in start if key.endswith(("running_mean", "running_var"))]
+    weights = [key for key in start if key.endswith("weight")]
+    assert statistics and weights
+    assert all(torch.equal(tuned[key], start[key]) for key in statistics) == freeze
+    assert not all(torch.equal(tuned[key], start[key]) for key in weights)  # the weights did train

@@ -78,6 +78,9 @@ class TorchTrainConfig:
     degrade_share: float = _setting(0.0, "share of each batch given the device's degradations (gain/gamma, "
                                          "blur, shrink to 20-48 px, sensor noise, enlarged back)")
     epoch_images: int = _setting(0, "FER2013 training faces per epoch (short fine-tunes); 0 = all")
+    freeze_bn_stats: bool = _setting(False, "keep the warm start's BatchNorm statistics (BN layers stay in eval mode "
+                                            "while the weights train): batches of degraded and posed faces move them, "
+                                            "which alone costs clean FER+ accuracy")
     select: str = _setting("public", "which EMA weights are kept: 'public' (best PublicTest FER+ accuracy) or "
                                      "'last' (the final epoch; fine-tunes, so that no held-out face chooses)")
 
@@ -423,6 +426,10 @@ def train(data: FerData, run_dir: Path, config: TorchTrainConfig, posed=None) ->
 
     for epoch in range(start_epoch, config.epochs):
         model.train()
+        if config.freeze_bn_stats:
+            for module in model.modules():
+                if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+                    module.eval()
         order = torch.from_numpy(rng.permutation(len(train_rows)))
         started, loss_sum, correct = time.perf_counter(), 0.0, 0
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, disable=None)
