@@ -25,6 +25,7 @@ from moodbox.frontends.webbox import action_answer, chart_start, without_paths
 from moodbox.frontends.webhttp import SECURITY_HEADERS
 from moodbox.frontends.websessions import Guard, RateLimits
 from moodbox.names import EXPRESSIONS
+from moodbox.music.preferences import part_of_day
 
 from browser import CHROMIUM, Browser
 from device_support import FakeClock, wait_until, write_toml
@@ -497,9 +498,16 @@ def test_chromium_buttons_show_their_state_before_and_after(web, tmp_path):
         tab.wait_for(lambda: tab.js("document.getElementById('chart').complete && "
                                     "document.getElementById('chart').naturalWidth > 0 && "
                                     "document.getElementById('chart').src.includes('since=1h')"), "the hour chart")
+        time.sleep(0.6)
+        tab.click("button[data-action=like]")  # feedback in this part of the day
+        tab.wait_for(lambda: tab.text("#message").startswith("Like"), "Like: done")
         tab.click("nav button[data-view=music]")
         tab.wait_for(lambda: tab.js("document.querySelectorAll('#moods section .playlist').length") >= 4,
                      "the Music view")
+        now = part_of_day(time.localtime().tm_hour)  # the part of the day the like was given in
+        tab.wait_for(lambda: tab.js(f"!!document.querySelector('#moods ul.parts li[data-part={now}]')"),
+                     f"what was learned in the {now}")
+        time.sleep(0.6)
         tab.click("#moods section button[data-choice=pin]")
         tab.wait_for(lambda: tab.js("document.querySelector('#moods section button[data-choice=pin]')"
                                     ".getAttribute('aria-pressed')") == "true", "pinned")

@@ -107,6 +107,16 @@ async function music() {
       card.append(choices);
       section.append(card);
     }
+    const parts = (answer.parts_of_day || {})[mood] || {};
+    if (Object.keys(parts).length) {  // what the box learned in each part of the day (from that part's feedback)
+      const list = element("ul", undefined, {class: "parts"});
+      for (const [part, rows] of Object.entries(parts)) {
+        list.append(element("li", `${part}: ` + rows.map((row) => `${row.playlist} liked `
+                                    + `${Math.round(row.preference * 100)}% (${row.events} events)`).join(", "),
+                            {dir: "auto", "data-part": part}));
+      }
+      section.append(element("h3", "By part of the day"), list);
+    }
     sections.push(section);
   }
   box.replaceChildren(...sections);
