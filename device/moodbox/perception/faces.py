@@ -99,8 +99,7 @@ class _BlazeFace:
         self._lost_at = 0  # the searching tick it was lost at
         self._seats: list[Face] = []  # most recent first
         self._rejected: list[tuple[Face, int]] = []  # places whose second look failed, and until which tick
-        self._searches = 0  # searching ticks so far
-        self._mesh_passes = 0.0
+        self._searches, self._mesh_passes = 0, 0.0  # searching ticks so far, face-mesh passes (in 128x128 ones)
 
     @property
     def passes(self) -> float:
@@ -155,8 +154,7 @@ class _BlazeFace:
         return self._confirm(gray, face)
 
     def _search(self, gray: np.ndarray) -> list[Face]:
-        """One searching tick (see the class): the last box, the wide look, then closer looks while the budget
-        lasts (the first one in any case)."""
+        """One searching tick (see the class); the wide look and one closer look in any case."""
         height, width = gray.shape
         self._searches += 1
         self._rejected = [(place, until) for place, until in self._rejected if until > self._searches]
