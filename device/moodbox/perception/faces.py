@@ -40,17 +40,14 @@ WHOLE_FRAME_FACE_PX = 18  # a listener this big in a whole-frame pass: look ther
 WIDE_SCALE = 0.5  # the wide look: the whole frame at half size (640x480: 320x240, 4.7 passes)
 WIDE_FACE_PX = 12  # smaller boxes in the wide look's input are noise: the bands are for those faces
 PROPOSAL_SCORE = 0.05  # a wide-look detection scoring this is a place worth a second look (faces of ~16-24 px)
-WEAK_PROPOSAL_PX = 42  # weaker wide-look boxes up to this wide in its input get second looks (larger faces are sure)
 PROPOSALS = 12  # the wide look's best places considered a tick (a still wall proposes the same ones every tick)
 BAND_SCALE = 0.85  # the bands: a share of the frame at this scale (24 px faces ~20 px in the model's input)
 BANDS = 5  # bands across the frame, one a tick: the whole frame is seen that finely every BANDS searching ticks
 BAND_FACE_PX = 56  # the largest face the bands are for (and their overlap); larger ones are the wide look's
-BAND_WEAK_FACE_PX = 40  # a weaker band box is worth a second look up to this face size (larger: the wide look)
 BAND_CANDIDATE = 0.1  # a band detection scoring this gets a second look (24 px faces score 0.1-0.5 there)
 BAND_PROPOSALS = 2  # a band's best detections given second looks, on the next ticks if the budget is spent
 PENDING = 4  # band proposals kept for later ticks at most (the newest first)
-REJECT_TICKS = 12  # a place whose second look failed comes after the others for this many searching ticks (more
-#   than two band cycles: a band's walls are not fresh again when it comes round)
+REJECT_TICKS = 5  # a place whose second look failed comes after the others for this many searching ticks
 SEATS = 4  # places a listener was followed at, remembered (in RAM) for a quick look after a loss
 GROWN_FACE_PX = 28  # face size in the model's input of the look at the last box after a loss (a wider square)
 RECALL_TICKS = 30  # searching ticks after a loss that start with that look (then it is one seat among the others)
@@ -66,13 +63,13 @@ class _BlazeFace:
     One 128x128 pass sees faces of ~110 px and more in a 640x480 frame (the model wants ~24 px in its input).
     A tick with nobody followed (searching) spends about ``search_passes`` 128x128 passes (counted by input area),
     in this order, and stops at the first face confirmed: for ``RECALL_TICKS`` after a loss, the last box grown;
-    the wide look (the whole frame at ``WIDE_SCALE``: faces of ~48 px and more at once, 32-40 px ones among its
-    weak detections); second looks (:meth:`_confirm`, 0.56 pass) at its sure detections not rejected lately; one
-    band of the frame at ``BAND_SCALE`` (:func:`scan_bands`, the next one each tick: every face of 24-56 px is
-    seen at ~20-48 px within ``BANDS`` ticks); one of the ``SEATS`` places listeners were followed at (RAM only),
-    in turn; then second looks at the band's and the wide look's weak proposals (boxes only as large as a face
-    the look is unsure of), best first, while the budget lasts. A place whose second look failed comes after the
-    others for ``REJECT_TICKS``: a wall is not looked at again every tick, and a weaker proposal gets its turn.
+    the wide look (the whole frame at ``WIDE_SCALE``: faces of ~48 px and more at once, smaller ones among its
+    weak detections); second looks (:meth:`_confirm`, 0.56 pass) at its sure detections; one of the ``SEATS``
+    places listeners were followed at (RAM only), in turn; one band of the frame at ``BAND_SCALE``
+    (:func:`scan_bands`, the next one each tick: every face of 24-56 px is seen at ~20-48 px within ``BANDS``
+    ticks); then second looks at the bands' and the wide look's other proposals, best first, while the budget
+    lasts. A place whose second look failed comes after the others for ``REJECT_TICKS``, so that a wall is not
+    looked at again every tick and a weaker proposal gets its turn.
 
     A listener found is followed: the next tick looks at a square around the last box, the face ~40 px in the
     model's input (one pass). A box scoring below ``FOLLOW_SURE_SCORE`` there is kept only when a second look
@@ -99,7 +96,8 @@ class _BlazeFace:
         self._lost_at = 0  # the searching tick it was lost at
         self._seats: list[Face] = []  # most recent first
         self._rejected: list[tuple[Face, int]] = []  # places whose second look failed, and until which tick
-        self._searches, self._mesh_passes = 0, 0.0  # searching ticks so far, face-mesh passes (in 128x128 ones)
+        self._searches = 0  # searching ticks so far
+        self._mesh_passes = 0.0
 
     @property
     def passes(self) -> float:
@@ -154,7 +152,8 @@ class _BlazeFace:
         return self._confirm(gray, face)
 
     def _search(self, gray: np.ndarray) -> list[Face]:
-        """One searching tick (see the class); the wide look and one closer look in any case."""
+        """One searching tick (see the class): the last box, the wide look, then closer looks while the budget
+        lasts (the first one in any case)."""
         height, width = gray.shape
         self._searches += 1
         self._rejected = [(place, until) for place, until in self._rejected if until > self._searches]
@@ -167,26 +166,18 @@ class _BlazeFace:
         size = input_for(width, height, WIDE_SCALE)  # the wide look: its detections, best first, too small left out
         proposals = self._fresh([face for face in self._faces(gray, (0, 0, width, height), PROPOSAL_SCORE, size=size)
                                  if max(face.w, face.h) * size[0] / width >= WIDE_FACE_PX])[:PROPOSALS]
-        strong = [face for face in proposals if face.score >= self._min_score and not self._was_rejected(face)]
-        weak = [face for face in proposals if face not in strong and max(face.w, face.h) * size[0] / width
-                <= WEAK_PROPOSAL_PX]
+        strong = [proposal for proposal in proposals if proposal.score >= self._min_score]
+        weak = [proposal for proposal in proposals if proposal.score < self._min_score]
         confirm_cost = (CONFIRM_INPUT / BLAZEFACE_SIZE) ** 2
         looked = False
 
         def affordable(cost: float) -> bool:
             return not looked or self.passes - start + cost <= self._search_passes
 
-        for proposal in strong:  # what the wide look takes for a face (not a wall rejected lately), first
+        for proposal in strong:  # what the wide look itself takes for a face: all of them, first
             looked = True
             if (face := self._second_look(gray, proposal)) is not None:
                 return [face]
-        band, size = self._band(gray.shape)
-        if affordable(size[0] * size[1] / BLAZEFACE_SIZE ** 2 + confirm_cost):
-            looked = True
-            self._band_next = (self._band_next + 1) % len(self._bands)
-            found = [face for face in self._faces(gray, band, BAND_CANDIDATE, size=size) if max(face.w, face.h)
-                     <= BOX_SLACK * (BAND_FACE_PX if face.score >= self._min_score else BAND_WEAK_FACE_PX)]
-            self._pending = (self._fresh(found)[:BAND_PROPOSALS] + self._pending)[:PENDING]
         seats = [seat for seat in self._seats if self._lost is None or not same_face(seat, self._lost)]
         if seats and affordable(1.0):
             looked = True
@@ -194,6 +185,17 @@ class _BlazeFace:
             faces = self._look(gray, around(seat, TRACK_FACE_PX, width, height), confirm_below=FOLLOW_SURE_SCORE)
             if faces:
                 return faces
+        if weak and affordable(confirm_cost):  # the wide look's best guess, before the band
+            looked = True
+            if (face := self._second_look(gray, weak.pop(0))) is not None:
+                return [face]
+        band, size = self._band(gray.shape)
+        if affordable(size[0] * size[1] / BLAZEFACE_SIZE ** 2 + confirm_cost):
+            looked = True
+            self._band_next = (self._band_next + 1) % len(self._bands)
+            found = [face for face in self._faces(gray, band, BAND_CANDIDATE, size=size)
+                     if max(face.w, face.h) <= BOX_SLACK * BAND_FACE_PX]
+            self._pending = (self._fresh(found)[:BAND_PROPOSALS] + self._pending)[:PENDING]
         for proposal in [face for pair in itertools.zip_longest(self._pending[:], weak) for face in pair if face]:
             if not affordable(confirm_cost):
                 break
@@ -205,10 +207,7 @@ class _BlazeFace:
 
     def _fresh(self, proposals: list[Face]) -> list[Face]:
         """``proposals`` with the places whose second look failed lately moved to the end (in their order)."""
-        return sorted(proposals, key=self._was_rejected)
-
-    def _was_rejected(self, face: Face) -> bool:
-        return any(same_face(face, place) for place, _ in self._rejected)
+        return sorted(proposals, key=lambda face: any(same_face(face, place) for place, _ in self._rejected))
 
     def _second_look(self, gray: np.ndarray, proposal: Face) -> Face | None:
         face = self._confirm(gray, proposal)

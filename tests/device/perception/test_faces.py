@@ -119,16 +119,14 @@ def test_a_far_listener_is_found_within_a_minute_and_then_followed(blazeface, fe
         found += 1
         after = slice(found_at + 1, found_at + 4)
         assert all(hits[after]), (seed, hits)
-        # followed: one pass; when it finds nobody sure, a second look zoomed on the last box and the mesh
-        assert max(passes[after]) <= 1 + (faces_module.CONFIRM_INPUT / 128) ** 2 + faces_module.MESH_PASSES
+        assert max(passes[after]) <= 1 + faces_module.MESH_PASSES  # followed: one pass (and the mesh if unsure)
     assert found >= 5
 
 
-@pytest.mark.parametrize("side, ticks, needed", [(28, 5, 4), (48, 2, 4), (96, 1, 6)])
-def test_a_still_listener_is_found_within_a_few_ticks(blazeface, ferplus_faces, side, ticks, needed):
+@pytest.mark.parametrize("side, ticks, needed", [(48, 2, 4), (96, 1, 6)])
+def test_a_still_listener_is_found_within_a_tick_or_two(blazeface, ferplus_faces, side, ticks, needed):
     """The wide look sees a 96 px face at once, and ranks a 48 px one (1.7 m away) among the few places it
-    looks at closely (the finder before it found 2 of 15 at 48 px on the first tick); a 28 px one (2.9 m) is
-    seen by the band that holds it, whichever walls the wide look is sure of, within a band cycle."""
+    looks at closely (the finder before it found 2 of 15 at 48 px on the first tick)."""
     found = [still_listener(blazeface, ferplus_faces[seed], side, seed=seed, ticks=ticks)[0] is not None
              for seed in range(6)]
     assert sum(found) >= needed, found
