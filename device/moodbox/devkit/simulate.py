@@ -7,10 +7,10 @@ Each policy picks a playlist when the perceived mood changes, as the daemon does
 again when it rejects the playing one after an early skip. A listener in the room reacts to every song from its
 true mood: skip early, skip late, like (and listen on), or nothing. Every persona also cannot stand a few songs of
 each playlist (:data:`DISLIKED_SHARE`). The learning policy reads the feedback log written as the daemon writes it
-(a button: the perceived mood and its confidence then; a song played to its end: the mood its playlist was
-chosen or kept for when it started, the mood's mean confidence and the share of it a face was in view), from memory (:func:`simulate` can
-put it in a real :class:`FeedbackStore`: the same songs, at twice the CPU time). Baselines: "fixed",
-the config's mapping and nothing else; "epsilon", epsilon-greedy 0.1 per perceived mood (songs heard to the end
+(a button: the perceived mood and its confidence then; a song played to its end: the mood its playlist was chosen
+or kept for when it started, the mood's mean confidence and the share of it a face was in view), from memory
+(:func:`simulate` can put it in a real :class:`FeedbackStore`: the same songs, at twice the CPU time). Baselines:
+"fixed", the config's mapping and nothing else; "epsilon", epsilon-greedy 0.1 per perceived mood (songs heard to the end
 count 1, skips 0, a random playlist in a tenth of the choices).
 """
 

@@ -276,8 +276,9 @@ class MusicPolicy:
         """Whether every candidate for ``mood`` is believed (over the whole day, on at least
         :data:`EXPLORE_EVIDENCE` songs' worth) to be skipped more than the listener's average song; never for a
         listener whose playlists show no spread (nothing to find)."""
-        return self.preferences.consistency == 1.0 and all((lambda a, b: a / (a + b) < 0.5)(*self.posterior(mood, name, now))
-                   and sum(self.preferences.evidence(mood, name, now)) >= EXPLORE_EVIDENCE for name in pool)
+        return self.preferences.consistency == 1.0 and all(
+            a / (a + b) < 0.5 and sum(self.preferences.evidence(mood, name, now)) >= EXPLORE_EVIDENCE
+            for name, (a, b) in ((name, self.posterior(mood, name, now)) for name in pool))
 
     def _playable(self, playlist: str, now: float) -> bool:
         """Whether ``playlist`` has a song that is not held off (True when its songs are not known)."""
