@@ -4,9 +4,16 @@ Reads the feature cache of a ``moodbox-train music`` run (``--run-dir``; the net
 cached yet) and, per patch count and fold seed, cross-validates each head with the card's nested choice of
 regularisation and temperature (``heads.cross_validate``). Per row: quadrant accuracy, Q3/Q4 precision of the
 calibrated probabilities, and ``auto-calming``'s floor chosen per fold (``floors.cross_validated``: precision and the
-share of Q4 kept). ``--rows`` picks rows by number (default all):
-    cd training && PYTHONPATH=.:../device .venv/bin/python music_heads_patches.py --run-dir runs/music \\
-        --patch-counts 4,5,6 --seeds 0,1,2 > experiments/issue28-s5-heads-patches.json
+share of Q4 kept). ``--rows`` picks rows by number (default all). The session-5 records:
+    cd training && export PYTHONPATH=.:../device
+    .venv/bin/python music_heads_patches.py --run-dir runs/music --patch-counts 4,5 --rows 0,2 \\
+        > experiments/issue28-s5-heads-lr.json
+    .venv/bin/python music_heads_patches.py --run-dir runs/music --patch-counts 4 --rows 1,3 \\
+        > experiments/issue28-s5-heads-std.json
+    .venv/bin/python music_heads_patches.py --run-dir runs/music --patch-counts 3 --rows 1 \\
+        > experiments/issue28-s5-heads-std-3.json
+    .venv/bin/python music_heads_patches.py --run-dir runs/music --patch-counts 3 --rows 5 \\
+        > experiments/issue28-s5-heads-handmade.json
 """
 
 import argparse
