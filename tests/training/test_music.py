@@ -100,9 +100,11 @@ def test_music_command_end_to_end_on_a_few_clips(tmp_path, music_data):
     mood = tagger.tag(next((music_data / "clips").glob("*.ogg")))
     assert mood.patches == 2 and -1 <= mood.valence <= 1 and tagger.floors == contract["floors"]["by_quadrants"]
 
-    timing_only = subprocess.run([*command, "--timing-only"], capture_output=True, text=True, timeout=600, env=ENV)
+    timing_only = subprocess.run([*command, "--timing-only", "--timing-patches", "3"], capture_output=True, text=True,
+                                 timeout=600, env=ENV)
     assert timing_only.returncode == 0, timing_only.stderr[-3000:]
-    assert "now / before, CPU per clip:" in timing_only.stdout
+    assert "now / before, CPU per clip:" in timing_only.stdout and "3 patches / before, CPU per clip:" in \
+        timing_only.stdout
     (out / "README.md").unlink()
     card_only = subprocess.run([*command, "--card-only"], capture_output=True, text=True, timeout=300, env=ENV)
     assert card_only.returncode == 0 and (out / "README.md").read_text() == card, card_only.stderr[-3000:]

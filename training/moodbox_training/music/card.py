@@ -81,9 +81,12 @@ Front end (one implementation, `device/moodbox/music/audio.py`, imported by the 
 (`soundfile`; ffmpeg for m4a), mono, resample to 16 kHz with `soxr`, {front['max_patches']} excerpts of 3.008 s
 spread evenly over the track, |STFT|^2 (n_fft 512, periodic Hann, hop 256, no padding), 96 Slaney mel bands,
 `log10(10000 * mel + 1)` in float32, 187 frames per patch. The network's outputs ({', '.join(head['inputs'])}) are
-pooled over the patches ({' and '.join(head['pooling'])}). The float32 graph is shipped: int8 post-training quantisation of this network
-was measured to break it (embedding cosine 0.59 with full int8, 0.96 with dynamic range; see FIELD-NOTES), and the
-file fits the 5 MB budget.
+pooled over the patches ({' and '.join(head['pooling'])}). The float32 graph is shipped (it fits the 5 MB budget): on
+the development VM (x86 without AVX2) post-training quantisation is both slower and unfaithful: full int8 (calibrated on
+log-mel patches of the clips) 2.0x the float CPU time with LiteRT's built-in kernels and 6.6x with XNNPACK, pooled
+features at cosine 0.48 to the float model's; dynamic range 1.6x / 6.3x, embedding cosine 0.79; and one invoke on
+all 6 patches ([6, 187, 96]) is no faster than 6 invokes (1.14x), so the device invokes once per patch
+(`training/music_speed_variants.py`, `training/experiments/issue28-s5-speed-variants.json`).
 
 ## How well (artist-grouped cross-validation)
 {metrics['protocol']}. Every row runs on the same folds. The shipped head is the most accurate row the device can
@@ -142,7 +145,8 @@ core) {before['median_cpu_s']:.3f} s; the previous model ({previous['patches']} 
 {timing['ratio']:.2f} of before, {timing['ratio_to_previous']:.2f} of the previous model. A busy machine inflates
 CPU time too; compare the ratios. Wall-clock now {now['median_wall_s']:.3f} s (90th
 percentile {now['p90_wall_s']:.3f} s; it includes waiting for a busy CPU). A Raspberry Pi 4 core runs this kind
-of code about 9-10x slower. Rerun with `moodbox-train music --timing-only`.
+of code about 9-10x slower. Rerun with `moodbox-train music --timing-only` (`--timing-patches 4,5` times other
+patch counts beside them).
 
 ## Limits
 - The labels are AllMusic mood tags of 30 s excerpts mapped to quadrants; a whole song can move between moods.

@@ -57,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="precision each playlist's floor aims at (default: %(default)s)")
     parser.add_argument("--timing-clips", type=int, default=20, help="clips timed (default: %(default)s)")
     parser.add_argument("--timing-only", action="store_true", help="only time the analysis, before and now")
+    parser.add_argument("--timing-patches", default="",
+                        help="also time these patch counts, one BLAS thread, in the same run (e.g. 4,5)")
     parser.add_argument("--card-only", action="store_true",
                         help="only write the card <out>/README.md again from <out>/mood.json")
     parser.add_argument("--seed", type=int, default=0, help="fold shuffling (default: %(default)s)")
@@ -106,13 +108,16 @@ def timing(args) -> dict:
     clips = data.load(args.data, args.limit)
     contract = json.loads((args.out / "mood.json").read_text())
     now = {"patches": contract["front_end"]["max_patches"], "blas_threads": 1}
-    result = extract.benchmark(clips, args.out / MODEL_FILE, {**BEFORE, "now": now}, args.timing_clips)
+    extra = {f"{k} patches": {"patches": int(k), "blas_threads": 1} for k in args.timing_patches.split(",") if k}
+    result = extract.benchmark(clips, args.out / MODEL_FILE, {**BEFORE, "now": now, **extra}, args.timing_clips)
     for name, row in result.items():
         print(f"{name}: {row['patches']} patches, BLAS threads {row['blas_threads']}: median "
               f"{row['median_cpu_s']:.3f} s CPU per 30 s clip ({row['median_wall_s']:.3f} s wall), "
               f"{row['clips']} clips")
     ratio = result["now"]["median_cpu_s"] / result["before"]["median_cpu_s"]
     to_previous = result["now"]["median_cpu_s"] / result["previous"]["median_cpu_s"]
+    for name in extra:
+        print(f"{name} / before, CPU per clip: {result[name]['median_cpu_s'] / result['before']['median_cpu_s']:.2f}")
     load = os.getloadavg()
     print(f"now / before, CPU per clip: {ratio:.2f}; now / previous: {to_previous:.2f}; load average "
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
