@@ -7,18 +7,18 @@ The policy learns, per mood, how much the listener wants each playlist (Thompson
   whose playlists differ no more than chance would make them (``Preferences.consistency``: random skips);
 - evidence: what the listener did while a song played, in the mood the box believed then, credited to the playlist
   the song came from (:data:`~moodbox.music.preferences.REWARDS`), weighed by what the box knew: a full play only
-  with a face in view for most of it and at the listener's skip odds, everything in proportion to the mood's
-  confidence, nothing while the music was held;
+  with a face in view for most of it, at the skip odds of the listener's best-served songs, everything in
+  proportion to the mood's confidence, nothing while the music was held;
 - parts of the day: each mood's belief per part of the day (:func:`part_of_day`) starts from the rest of the day's,
   scaled down to :data:`~moodbox.music.preferences.CONTEXT_PRIOR_STRENGTH`, and adds that part of the day's
   evidence; old evidence fades (half after ``music.half_life_days``);
 - choice: at the start of a mood, draw from each candidate's belief for this part of the day, play the highest.
   Candidates: the mood's own playlists and other moods' that earned a place there. Every playlist takes part
   (except those only ever tolerated there) in ``music.explore`` of the choices, scaled by
-  ``Preferences.explore_scale``, and whenever every candidate is believed worse than the listener's average song;
-  with nobody in view nothing is tried (the best mean plays). Two early skips in a row reject the playing playlist
-  for the rest of the mood, for a listener whose early skips come in runs, unless the listener has shown to want
-  it; another mood's playlist on trial goes at its first early skip.
+  ``Preferences.explore_scale``, and whenever every candidate is surely worse than the best-served songs; with
+  nobody in view nothing is tried (the best mean plays). Two early skips in a row reject the playing playlist for
+  the rest of the mood (a listener whose early skips come in runs) unless the listener has shown to want it;
+  another mood's playlist on trial goes at its first early skip.
 
 Everything learned is derived from the feedback log, read incrementally after the summary its old events were
 compacted into (:func:`~moodbox.music.compaction.compact_feedback`): deleting the store resets the learning.
@@ -46,7 +46,8 @@ from typing import TYPE_CHECKING, Callable, Mapping
 from moodbox.music.availability import PlaylistAvailability
 from moodbox.music.choices import CHOICES_FILE, OwnerChoices
 from moodbox.music.insights import insights
-from moodbox.music.preferences import Preferences, evidence_kind, local_hour, part_of_day, surely_better
+from moodbox.music.judging import surely_below_even, surely_better
+from moodbox.music.preferences import Preferences, evidence_kind, local_hour, part_of_day
 from moodbox.music.store import Event, StoreError
 from moodbox.music.witness import Witness
 
@@ -274,10 +275,11 @@ class MusicPolicy:
 
     def _below_average(self, mood: str, pool: list[str], now: float) -> bool:
         """Whether every candidate for ``mood`` is believed (over the whole day, on at least
-        :data:`EXPLORE_EVIDENCE` songs' worth) to be skipped more than the listener's average song; never for a
-        listener whose playlists show no spread (nothing to find)."""
+        :data:`EXPLORE_EVIDENCE` songs' worth, with about 80% certainty) to be skipped more than the listener's
+        best-served songs; never for a listener whose playlists show no spread (nothing to find)."""
         return self.preferences.consistency == 1.0 and all(
-            a / (a + b) < 0.5 and sum(self.preferences.evidence(mood, name, now)) >= EXPLORE_EVIDENCE
+            surely_below_even((a, b))
+            and sum(self.preferences.evidence(mood, name, now)) >= EXPLORE_EVIDENCE
             for name, (a, b) in ((name, self.posterior(mood, name, now)) for name in pool))
 
     def _playable(self, playlist: str, now: float) -> bool:

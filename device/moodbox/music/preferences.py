@@ -13,6 +13,7 @@ import time
 from collections import Counter, defaultdict
 from typing import Callable, Iterable
 
+from moodbox.music.judging import best_served_skip_rate
 from moodbox.music.store import Event
 
 EARLY_SKIP_S = 30.0
@@ -40,7 +41,7 @@ SKIP_RUN_ODDS_RATIO = 1.7
 SKIP_RUN_MEMORY_SONGS = 500.0  # runs are rarer than skips: judged over more songs
 # An other mood's playlist heard this many times in a mood without a like or hold, where the listener's like rate
 # would have given this many likes had it been wanted, is tolerated, not wanted: it is tried there no more
-RETIRE_AFTER_EXPECTED_LIKES = 2.0
+RETIRE_AFTER_EXPECTED_LIKES = 3.0
 # A listener whose feedback hardly differs between playlists (skips at random) gets priors worth up to this many
 # times more (see Preferences.prior_scale), judged once there is this much evidence in all
 MAX_CONSISTENCY_FACTOR = 10.0
@@ -50,6 +51,7 @@ PARTS_OF_DAY = ("morning", "day", "evening", "night")
 PRIOR_STRENGTH = 4.0  # songs' worth of a mapped playlist's prior (the policy's MAPPED_PRIOR) at scale 1
 # A part of the day's belief starts from the whole day's, worth at most this much evidence (helps at once, fades)
 CONTEXT_PRIOR_STRENGTH = 4.0
+REFERENCE_EVERY_SONGS = 10  # the best-served skip rate is estimated again after this many songs that taught
 
 
 def part_of_day(hour: float) -> str:
@@ -87,9 +89,10 @@ def evidence_weight(event: Event, skip_rate: float) -> float:
     """How much an event of a :data:`REWARDS` kind teaches about its playlist in its mood, 0-1:
 
     - nothing while the music was held (the listener chose it, not the box), except the hold itself;
-    - a full play nothing unless a face was in view for most of it, and then the listener's odds of skipping a
-      song (``skip_rate`` / (1 - ``skip_rate``), at most 1): a song not skipped by a listener who seldom skips
-      says little, and a playlist skipped as often as the listener's average song ends up even (mean 0.5);
+    - a full play nothing unless a face was in view for most of it, and then the odds of ``skip_rate`` (the
+      listener's skip rate on the music that serves it best, :attr:`Preferences.reference_rate`; / (1 - it), at
+      most 1): a song not skipped by a listener who seldom skips says little, and a playlist skipped as often as
+      the listener's best-served songs ends up even (mean 0.5);
     - in proportion to the believed mood's confidence up to :data:`FULL_CONFIDENCE`.
     """
     if event.held and event.action != "hold":
@@ -123,12 +126,23 @@ class Preferences:
         self._liked: dict[str, float] = {}        # track -> when it was last liked
         self._last_at: float | None = None
         self._factor: tuple[int, float] | None = None  # (last_id, consistency factor) cached
+        self._heard = 0  # songs heard that taught something
+        self._reference = (-REFERENCE_EVERY_SONGS, 0.0)  # (songs heard then, the best-served skip rate then)
 
     @property
     def skip_rate(self) -> float:
         """Skips per song heard, recently."""
         rate, songs = SKIP_RATE_PRIOR
         return (self._skips + rate * songs) / (self._songs + songs)
+
+    @property
+    def reference_rate(self) -> float:
+        """Skips per song of the music that serves this listener best, what a full play is weighed against
+        (:func:`~moodbox.music.judging.best_served_skip_rate`); estimated again every :data:`REFERENCE_EVERY_SONGS`."""
+        if self._heard - self._reference[0] >= REFERENCE_EVERY_SONGS:
+            pairs = (counts for (_, part, _), counts in self.counts.items() if part is None)
+            self._reference = (self._heard, best_served_skip_rate(pairs, self.skip_rate))
+        return self._reference[1]
 
     @property
     def prior_scale(self) -> float:
@@ -197,7 +211,7 @@ class Preferences:
                 continue
             if event.track is not None and kind in ("early_skip", "like"):
                 (self._early_skips if kind == "early_skip" else self._liked)[event.track] = event.at
-            weight = evidence_weight(event, self.skip_rate)
+            weight = evidence_weight(event, self.reference_rate)
             self._count_habits(event, kind)
             if event.mood is None or event.playlist is None or weight == 0.0:
                 continue
@@ -215,6 +229,7 @@ class Preferences:
                 sums[0] += success * weight
                 sums[1] += failure * weight
                 self.counts[(event.mood, part, event.playlist)][kind] += 1
+            self._heard += kind in ("played", "early_skip", "late_skip")
 
     def _sums_of(self, mood: str, part: str | None, playlist: str) -> list[float]:
         sums = self._sums.get((mood, part, playlist))
@@ -255,7 +270,7 @@ class Preferences:
             "counts": [[mood, part, playlist, dict(counts)] for (mood, part, playlist), counts in self.counts.items()],
             "habits": [self._songs, self._skips, self._likes, self._run_songs, self._early, self._after_early,
                        self._early_after_early],
-            "early_skips": self._early_skips, "liked": self._liked})
+            "early_skips": self._early_skips, "liked": self._liked, "reference": [self._heard, *self._reference]})
 
     def load(self, last_id: int, data: str) -> None:
         """Start from a summary written by :meth:`export` (of events up to ``last_id``). Its sums were faded with
@@ -270,6 +285,9 @@ class Preferences:
         self._songs, self._skips, self._likes = habits[:3]
         self._run_songs, self._early, self._after_early, self._early_after_early = habits[3:]
         self._early_skips, self._liked = dict(state["early_skips"]), dict(state["liked"])
+        if "reference" in state:  # not in summaries before it: estimated at the next song
+            heard, at, rate = state["reference"]
+            self._heard, self._reference = heard, (at, rate)
 
     def evidence(self, mood: str, playlist: str, now: float, part: str | None = None) -> tuple[float, float]:
         """(success, failure) pseudo-counts for ``playlist`` in ``mood`` (in part of the day ``part``, None: all
@@ -329,12 +347,3 @@ class Preferences:
     def held_off_tracks(self, now: float, hold_off_s: float) -> dict[str, float]:
         return {track: until for track in self._early_skips
                 if (until := self.held_off(track, now, hold_off_s)) is not None}
-
-
-def surely_better(belief: tuple[float, float], than: tuple[float, float], z: float = 0.84) -> bool:
-    """Whether Beta ``belief`` beats Beta ``than`` with about 80% certainty (normal approximation)."""
-    def moments(a: float, b: float) -> tuple[float, float]:
-        return a / (a + b), a * b / ((a + b) ** 2 * (a + b + 1))
-
-    (mean, var), (other_mean, other_var) = moments(*belief), moments(*than)
-    return mean - other_mean > z * math.sqrt(var + other_var)

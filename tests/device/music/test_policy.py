@@ -241,6 +241,7 @@ def test_insights_show_preferences_evidence_and_held_off_tracks():
     assert [row["playlist"] for row in insights["moods"]["happy"]] == ["upbeat"]
     assert insights["held_off"] == [{"track": "calm/3.ogg", "until": NOW + DAY}]
     assert insights["held_off_count"] == 1
+    assert 0 < insights["best_served_skip_rate"] < insights["skip_rate"]  # upbeat when sad: no skip yet
 
 
 def test_insights_list_the_songs_skipped_last_and_count_them_all():
@@ -409,9 +410,10 @@ def test_a_playlist_tolerated_but_never_liked_is_tried_no_more():
     """upbeat played to its end 40 times when sad and never liked, by a listener who likes one song in five (and
     skips as often: exploring is worth it)."""
     log = Log()
-    log.add("like", "happy", "upbeat", times=20)
-    log.add("skip", "happy", "upbeat", elapsed_s=100.0, times=30)
-    log.add("played", "happy", "upbeat", times=80)
+    for _ in range(10):
+        log.add("like", "happy", "upbeat", times=2)
+        log.add("skip", "happy", "upbeat", elapsed_s=100.0, times=3)
+        log.add("played", "happy", "upbeat", times=8)
     log.add("played", "sad", "upbeat", face_share=1.0, times=40)
     playlists = {"happy": ("upbeat",), "sad": ("calm",), "neutral": ("everyday",)}
     policy, _ = policy_with(log, playlists, explore=1.0)
@@ -500,3 +502,26 @@ def test_another_moods_playlist_on_trial_goes_at_its_first_early_skip():
     assert policy.rejected() and policy.choose("sad", "upbeat") == "calm"  # on trial in sad
     log.add("skip", "sad", "calm", elapsed_s=4.0)
     assert policy.rejected() and policy.choose("sad", "calm") == "upbeat"  # the mood's own comes back
+
+
+def test_a_full_play_is_weighed_against_the_songs_the_listener_skips_least():
+    """A quiet listener skips upbeat when happy 2% of the time, calm when sad 6% (its average) and everyday when
+    neutral 10%, over 400 songs each: a full play counts against the 2%, so calm, skipped three times as often, is
+    surely worse than even and sad tries the others even with no exploring (against the average it would look
+    even)."""
+    playlists = {"happy": ("upbeat",), "sad": ("calm",), "neutral": ("everyday",)}
+    log = Log()
+    for i in range(400):
+        for mood, playlist, skipped in (("happy", "upbeat", i % 50 == 0), ("sad", "calm", i % 50 < 3),
+                                        ("neutral", "everyday", i % 10 == 0)):
+            log.add("skip" if skipped else "played", mood, playlist, elapsed_s=5.0 if skipped else None,
+                    face_share=None if skipped else 1.0)
+    policy, _ = policy_with(log, playlists, explore=0.0)
+    policy.refresh()
+    preferences = policy.preferences
+    assert preferences.reference_rate < 0.6 * preferences.skip_rate
+    a, b = policy.posterior("sad", "calm")
+    assert a / (a + b) < 0.45
+    assert Counter(policy.choose("happy") for _ in range(40)) == {"upbeat": 40}  # the best-served stays
+    picks = Counter(policy.choose("sad") for _ in range(40))  # nothing playing: a new draw each time
+    assert picks["upbeat"] + picks["everyday"] > 0
