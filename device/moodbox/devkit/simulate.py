@@ -70,24 +70,27 @@ def simulate(persona_name: str, seed: int, *, days: int = 14, policy: str = "moo
         else:
             raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(POLICIES)}, oracle")
         try:
-            _play(run, persona, room, chooser, log, library, disliked, rng, clock)
+            _play(run, persona, room, chooser, log, library, disliked, rng, clock,
+                  first_day=days if policy == "oracle" else 1)  # the oracle: only the last day counts
         finally:
             if real_store:
                 log.close()
     return run
 
 
-def _play(run, persona, room, chooser, log, library, disliked, rng, clock) -> None:
-    """The songs of every session, the listener's reactions into ``log``, the choices of ``chooser``. Each song's
-    length and the listener's draws come from a stream of their own, four numbers a song whatever plays (common
-    random numbers: policies making the same choices hear the same songs at the same moments, so a difference
-    between them is their choices', not chance's); queues are shuffled with ``rng``."""
+def _play(run, persona, room, chooser, log, library, disliked, rng, clock, first_day: int = 1) -> None:
+    """The songs of every session from ``first_day`` on, the listener's reactions into ``log``, the choices of
+    ``chooser``. Each song's length and the listener's draws come from a stream of their own, four numbers a song
+    whatever plays (common random numbers: policies making the same choices hear the same songs at the same moments,
+    so a difference between them is their choices', not chance's); queues are shuffled with ``rng``."""
     songs = random.Random(f"{run.persona}/{run.seed}/songs")
     current = chosen_for = None
     queue: list[str] = []
     for start, end in room.sessions:
         clock[0] = start + 10.0
         day = int((start - START) // DAY_S) + 1
+        if day < first_day:
+            continue
         while clock[0] < end:
             at = clock[0]
             mood, confidence, face = room.view(at)

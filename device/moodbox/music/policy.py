@@ -21,12 +21,11 @@ The policy learns, per mood, how much the listener wants each playlist (Thompson
   another mood's playlist on trial goes at its first early skip.
 
 Everything learned is derived from the feedback log, read incrementally after the summary its old events were
-compacted into (:func:`~moodbox.music.compaction.compact_feedback`): deleting the store resets the learning.
-
-Track memory: a song skipped early is held off for ``music.hold_off_days`` (:meth:`MusicPolicy.arrange` drops it
-from a queue, and another playlist is chosen over one whose every song is held off), songs liked since their last
-early skip come first. When every song of a mood's own playlists is held off they play all the same (skips in a
-misread mood must not take a mood's music away). Songs are named by their ``file`` value (opaque), never stickers.
+compacted into (:func:`~moodbox.music.compaction.compact_feedback`): deleting the store resets the learning. Track
+memory: a song skipped early is held off for ``music.hold_off_days`` (:meth:`MusicPolicy.arrange` drops it from a
+queue, and another playlist is chosen over one whose every song is held off), songs liked since their last early
+skip come first. When every song of a mood's own playlists is held off they play all the same (skips in a misread
+mood must not take a mood's music away). Songs are named by their ``file`` value (opaque), never stickers.
 
 A hold (long press on like) keeps the current music for ``music.hold_minutes`` whatever the mood does. A mood
 whose own playlists MPD cannot play has its fallback's (:mod:`~moodbox.music.availability`) as its own here. Policy
@@ -200,12 +199,13 @@ class MusicPolicy:
 
     def _earned(self, mood: str, now: float, part: str | None = None) -> list[str]:
         """Other moods' playlists the listener has shown to want in ``mood``: believed better than the mood's own
-        best at this time of day (``part``) with about 80% certainty, and not only ever tolerated there."""
+        best at this time of day (``part``) with about 80% certainty, and not only ever tolerated there; none for a
+        listener whose playlists show no spread at all (``explore_scale`` 0: a difference is chance's)."""
         own = self.candidates(mood)
         best = max((self.posterior(mood, name, now, part) for name in own), key=lambda ab: ab[0] / sum(ab),
                    default=None)
         earned = []
-        for name in self.all_playlists():
+        for name in self.all_playlists() if self.preferences.explore_scale > 0.0 else ():
             if name in own or self.preferences.tolerated_only(mood, name):
                 continue
             belief = self.posterior(mood, name, now, part)

@@ -50,7 +50,7 @@ CONSISTENCY_MIN_CELL = 3.0
 PARTS_OF_DAY = ("morning", "day", "evening", "night")
 PRIOR_STRENGTH = 4.0  # songs' worth of a mapped playlist's prior (the policy's MAPPED_PRIOR) at scale 1
 # A part of the day's belief starts from the whole day's, worth at most this much evidence (helps at once, fades)
-CONTEXT_PRIOR_STRENGTH = 4.0
+CONTEXT_PRIOR_STRENGTH = 3.0
 REFERENCE_EVERY_SONGS = 10  # the best-served skip rate is estimated again after this many songs that taught
 
 
