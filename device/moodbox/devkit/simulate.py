@@ -223,8 +223,8 @@ def main(argv: list[str] | None = None) -> int:
                                                         for policy in POLICIES))
         skips = summary["moodbox"]["skip_rate"]
         print(f"{'':19} skip rate day 1 {skips['day1']:.3f}, day {args.days} {skips['last_day']:.3f} "
-              f"({skips['last_day_misread']:.3f} on songs started in a misread mood; reachable at best "
-              f"{summary['oracle_last_day_skip_rate']:.3f}); "
+              f"({skips['last_day_misread']:.3f} on songs started in a misread mood; the hindsight oracle's day "
+              f"{args.days} {summary['oracle_last_day_skip_rate']:.3f}); "
               f"buttons on {summary['button_rate']:.1%} of songs")
     print()
     for key, value in found.items():
