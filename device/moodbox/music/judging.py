@@ -53,3 +53,16 @@ def surely_below_even(belief: tuple[float, float], z: float = 0.84) -> bool:
     """Whether Beta ``belief``'s mean is below 0.5 with about 80% certainty (normal approximation)."""
     mean, var = _moments(*belief)
     return mean + z * math.sqrt(var) < 0.5
+
+
+CHANGE_Z = 2.0           # how sure recent evidence must be that it disagrees with the older to overrule it
+OUTDATED_SONGS = 2.0     # older evidence, once overruled, counts at most this many songs' worth
+
+
+def outdated(old: tuple[float, float], recent: tuple[float, float]) -> float:
+    """The weight left to ``old`` evidence (success, failure) beside ``recent``: 1, or when the two surely
+    disagree (:data:`CHANGE_Z`: the listener's taste changed) what leaves it :data:`OUTDATED_SONGS` songs' worth."""
+    before, now = (0.5 + old[0], 0.5 + old[1]), (0.5 + recent[0], 0.5 + recent[1])
+    if surely_better(before, now, CHANGE_Z) or surely_better(now, before, CHANGE_Z):
+        return min(1.0, OUTDATED_SONGS / sum(old))
+    return 1.0

@@ -11,7 +11,7 @@ The policy learns, per mood, how much the listener wants each playlist (Thompson
   proportion to the mood's confidence, nothing while the music was held;
 - parts of the day: each mood's belief per part of the day (:func:`part_of_day`) starts from the rest of the day's,
   scaled down to :data:`~moodbox.music.preferences.CONTEXT_PRIOR_STRENGTH`, and adds that part of the day's
-  evidence; old evidence fades (half after ``music.half_life_days``);
+  evidence; old evidence fades (half after ``music.half_life_days``), to a little once the recent surely disagrees;
 - choice: at the start of a mood, draw from each candidate's belief for this part of the day, play the highest.
   Candidates: the mood's own playlists and other moods' that earned a place there. Every playlist takes part
   (except those only ever tolerated there) in ``music.explore`` of the choices, scaled by

@@ -13,7 +13,7 @@ import time
 from collections import Counter, defaultdict
 from typing import Callable, Iterable
 
-from moodbox.music.judging import best_served_skip_rate
+from moodbox.music.judging import best_served_skip_rate, outdated
 from moodbox.music.store import Event
 
 EARLY_SKIP_S = 30.0
@@ -51,6 +51,7 @@ PARTS_OF_DAY = ("morning", "day", "evening", "night")
 PRIOR_STRENGTH = 4.0  # songs' worth of a mapped playlist's prior (the policy's MAPPED_PRIOR) at scale 1
 # A part of the day's belief starts from the whole day's, worth at most this much evidence (helps at once, fades)
 CONTEXT_PRIOR_STRENGTH = 3.0
+RECENT_HALF_LIFE_DAYS = 2.0  # evidence faded this fast is the recent one, checked against the older (outdated)
 REFERENCE_EVERY_SONGS = 10  # the best-served skip rate is estimated again after this many songs that taught
 
 
@@ -113,9 +114,8 @@ class Preferences:
 
     def __init__(self, half_life_days: float = 30.0, hour_of: Callable[[float], float] = local_hour):
         self.half_life_s = half_life_days * 86400.0
-        self.last_id = 0
-        self._hour_of = hour_of
-        self._origin: float | None = None
+        self._recent_s = min(half_life_days, RECENT_HALF_LIFE_DAYS) * 86400.0  # what "recent" evidence fades with
+        self.last_id, self._hour_of, self._origin = 0, hour_of, None  # type: int, Callable, float | None
         self._sums: dict[tuple[str, str | None, str], list[float]] = {}
         self._whole_day: list[list[float]] = []  # the sums of part None (the whole day), for consistency
         self.counts: dict[tuple[str, str | None, str], Counter] = defaultdict(Counter)  # events that taught
@@ -218,23 +218,22 @@ class Preferences:
             if self._origin is None:
                 self._origin = event.at
             self._last_at = event.at
-            exponent = (event.at - self._origin) / self.half_life_s
-            if exponent > _MAX_EXPONENT:
+            if (event.at - self._origin) / self._recent_s > _MAX_EXPONENT:
                 self._rebase(event.at)
-                exponent = 0.0
-            weight *= 2.0 ** exponent
+            grown = [weight * 2.0 ** ((event.at - self._origin) / s) for s in (self.half_life_s, self._recent_s)]
             success, failure = REWARDS[kind]
             for part in (None, part_of_day(self._hour_of(event.at))):
                 sums = self._sums_of(event.mood, part, event.playlist)
-                sums[0] += success * weight
-                sums[1] += failure * weight
+                for i, grow in enumerate(grown):  # [success, failure, recent success, recent failure]
+                    sums[2 * i] += success * grow
+                    sums[2 * i + 1] += failure * grow
                 self.counts[(event.mood, part, event.playlist)][kind] += 1
             self._heard += kind in ("played", "early_skip", "late_skip")
 
     def _sums_of(self, mood: str, part: str | None, playlist: str) -> list[float]:
         sums = self._sums.get((mood, part, playlist))
         if sums is None:
-            sums = self._sums[(mood, part, playlist)] = [0.0, 0.0]
+            sums = self._sums[(mood, part, playlist)] = [0.0, 0.0, 0.0, 0.0]
             if part is None:
                 self._whole_day.append(sums)
         return sums
@@ -256,10 +255,9 @@ class Preferences:
             self._previous = (event.playlist, early)
 
     def _rebase(self, origin: float) -> None:
-        scale = 2.0 ** (-(origin - self._origin) / self.half_life_s)
+        old, recent = (2.0 ** (-(origin - self._origin) / s) for s in (self.half_life_s, self._recent_s))
         for sums in self._sums.values():
-            sums[0] *= scale
-            sums[1] *= scale
+            sums[:] = sums[0] * old, sums[1] * old, sums[2] * recent, sums[3] * recent
         self._origin = origin
 
     def export(self) -> str:
@@ -277,8 +275,8 @@ class Preferences:
         the half-life of their time; a changed ``music.half_life_days`` applies from then on."""
         state = json.loads(data)
         self.last_id, self._origin = last_id, state["origin"]
-        for mood, part, playlist, success, failure in state["sums"]:
-            self._sums_of(mood, part, playlist)[:] = [success, failure]
+        for mood, part, playlist, *sums in state["sums"]:  # no recent sums in summaries before them: none recent
+            self._sums_of(mood, part, playlist)[:len(sums)] = sums
         for mood, part, playlist, counts in state["counts"]:
             self.counts[(mood, part, playlist)] = Counter(counts)
         habits = state["habits"] + [0.0] * (7 - len(state["habits"]))  # skip runs: not in summaries before them
@@ -291,12 +289,15 @@ class Preferences:
 
     def evidence(self, mood: str, playlist: str, now: float, part: str | None = None) -> tuple[float, float]:
         """(success, failure) pseudo-counts for ``playlist`` in ``mood`` (in part of the day ``part``, None: all
-        day), faded to ``now``."""
+        day), faded to ``now``; the older ones weigh less when the recent ones disagree (:func:`outdated`)."""
         sums = self._sums.get((mood, part, playlist))
         if self._origin is None or sums is None:
             return 0.0, 0.0
-        scale = 2.0 ** (-(now - self._origin) / self.half_life_s)
-        return sums[0] * scale, sums[1] * scale
+        old, recent = (2.0 ** (-(now - self._origin) / s) for s in (self.half_life_s, self._recent_s))
+        fresh = sums[2] * recent, sums[3] * recent
+        old = max(0.0, sums[0] * old - fresh[0]), max(0.0, sums[1] * old - fresh[1])
+        keep = outdated(old, fresh)
+        return fresh[0] + old[0] * keep, fresh[1] + old[1] * keep
 
     def belief(self, prior: tuple[float, float], mood: str, playlist: str, now: float, part: str | None
                ) -> tuple[float, float]:

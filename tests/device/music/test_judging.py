@@ -7,7 +7,9 @@ from collections import Counter
 
 import pytest
 
-from moodbox.music.judging import PRIOR_SONGS, best_served_skip_rate, surely_below_even, surely_better
+from moodbox.music.judging import (
+    OUTDATED_SONGS, PRIOR_SONGS, best_served_skip_rate, outdated, surely_below_even, surely_better,
+)
 
 
 def pair(heard, early, late=0):
@@ -28,3 +30,11 @@ def test_the_best_served_rate_is_the_least_skipped_third_of_the_songs():
 def test_surely_below_even_and_surely_better_need_enough_evidence():
     assert surely_below_even((2.0, 20.0)) and not surely_below_even((0.4, 0.6)) and not surely_below_even((6.0, 4.0))
     assert surely_better((20.0, 2.0), (2.0, 20.0)) and not surely_better((1.2, 1.0), (1.0, 1.2))
+
+
+def test_old_evidence_is_outdated_only_when_the_recent_surely_disagrees():
+    """20 songs' worth of old evidence, 16 of them yes: overruled by 8 recent no's (then worth OUTDATED_SONGS), not by
+    recent evidence that agrees, nor by none."""
+    assert outdated((16.0, 4.0), (0.0, 8.0)) == pytest.approx(OUTDATED_SONGS / 20.0)
+    assert outdated((4.0, 16.0), (8.0, 0.0)) == pytest.approx(OUTDATED_SONGS / 20.0)
+    assert outdated((16.0, 4.0), (7.0, 1.0)) == 1.0 and outdated((16.0, 4.0), (0.0, 0.0)) == 1.0

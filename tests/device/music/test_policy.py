@@ -10,9 +10,10 @@ import pytest
 
 from moodbox.config import DEFAULT_PLAYLISTS
 from moodbox.music.insights import MAX_HELD_OFF_SHOWN
+from moodbox.music.judging import OUTDATED_SONGS
 from moodbox.music.policy import MAPPED_PRIOR, OTHER_PRIOR, MusicPolicy
-from moodbox.music.preferences import (CONTEXT_PRIOR_STRENGTH, FULL_CONFIDENCE, REWARDS, Preferences,
-                                       evidence_kind, evidence_weight, part_of_day)
+from moodbox.music.preferences import (CONTEXT_PRIOR_STRENGTH, FULL_CONFIDENCE, RECENT_HALF_LIFE_DAYS, REWARDS,
+                                       Preferences, evidence_kind, evidence_weight, part_of_day)
 from moodbox.music.store import Event
 
 DAY = 86400.0
@@ -86,6 +87,25 @@ def test_old_evidence_fades_by_half_every_half_life():
     log.add("skip", "sad", "calm", at=NOW + 20000 * DAY, elapsed_s=1.0)  # centuries of half-lives: no overflow
     preferences.add(log.after(4))
     assert preferences.evidence("sad", "calm", NOW + 20000 * DAY) == pytest.approx((0.0, 1.0))
+
+
+def test_old_evidence_counts_little_once_recent_evidence_surely_disagrees():
+    """20 likes of calm when sad, then ten days later 8 early skips: the taste changed, the likes count as
+    OUTDATED_SONGS songs (and what of them is still recent); 2 more likes and a skip do not overrule them."""
+    log = Log()
+    log.add("like", "sad", "calm", at=NOW, times=20)
+    log.add("skip", "sad", "calm", at=NOW + 10 * DAY, elapsed_s=1.0, times=8)
+    preferences = Preferences(half_life_days=30.0)
+    preferences.add(log.after(0))
+    fresh = 20 * 2.0 ** (-10 / RECENT_HALF_LIFE_DAYS)
+    assert preferences.evidence("sad", "calm", NOW + 10 * DAY) == pytest.approx((fresh + OUTDATED_SONGS, 8.0))
+    log = Log()
+    log.add("like", "sad", "calm", at=NOW, times=20)
+    log.add("like", "sad", "calm", at=NOW + 10 * DAY, times=2)
+    log.add("skip", "sad", "calm", at=NOW + 10 * DAY, elapsed_s=1.0)
+    preferences = Preferences(half_life_days=30.0)
+    preferences.add(log.after(0))
+    assert preferences.evidence("sad", "calm", NOW + 10 * DAY) == pytest.approx((20 * 2.0 ** (-1 / 3) + 2, 1.0))
 
 
 def test_liked_playlists_are_chosen_more_and_skipped_ones_less():
