@@ -1,5 +1,6 @@
 """How the music policy judges what it learned: whether one Beta belief surely beats another or falls short of even,
-and the skip rate a song heard to its end is weighed against (:func:`~moodbox.music.preferences.evidence_weight`).
+the skip rate a song heard to its end is weighed against (:func:`~moodbox.music.preferences.evidence_weight`), and
+when recent evidence overrules the older (a changed taste).
 
 That rate is the listener's skip rate on the music that serves it best, not on all its songs. A listener the mapping
 serves badly skips much of what it hears; weighed against that average, a playlist it skips four times as often as
@@ -66,3 +67,13 @@ def outdated(old: tuple[float, float], recent: tuple[float, float]) -> float:
     if surely_better(before, now, CHANGE_Z) or surely_better(now, before, CHANGE_Z):
         return min(1.0, OUTDATED_SONGS / sum(old))
     return 1.0
+
+
+def forget_outdated(sums: list[float], old_scale: float, recent_scale: float) -> None:
+    """Cut the older evidence in ``sums`` (success, failure, recent success, recent failure; times ``old_scale``,
+    ``recent_scale`` now) down for good once the recent surely disagrees with it (:func:`outdated`), so that it does
+    not come back once the recent has faded."""
+    fresh = sums[2] * recent_scale, sums[3] * recent_scale
+    old = max(0.0, sums[0] * old_scale - fresh[0]), max(0.0, sums[1] * old_scale - fresh[1])
+    if (keep := outdated(old, fresh)) < 1.0:
+        sums[0], sums[1] = ((fresh[i] + old[i] * keep) / old_scale for i in (0, 1))

@@ -24,8 +24,8 @@ Everything learned is derived from the feedback log, read incrementally after th
 compacted into (:func:`~moodbox.music.compaction.compact_feedback`): deleting the store resets the learning. Track
 memory: a song skipped early is held off for ``music.hold_off_days`` (:meth:`MusicPolicy.arrange` drops it from a
 queue, and another playlist is chosen over one whose every song is held off), songs liked since their last early
-skip come first. When every song of a mood's own playlists is held off they play all the same (skips in a misread
-mood must not take a mood's music away). Songs are named by their ``file`` value (opaque), never stickers.
+skip come first. A playlist earned in a mood, or the mood's own when every one of them is held off, plays all the same
+(skips in a misread mood must not take a mood's music away). Songs are named by their ``file`` value, never stickers.
 
 A hold (long press on like) keeps the current music for ``music.hold_minutes`` whatever the mood does. A mood
 whose own playlists MPD cannot play has its fallback's (:mod:`~moodbox.music.availability`) as its own here. Policy
@@ -95,8 +95,7 @@ class MusicPolicy:
         self.playlists = dict(playlists)
         self.policy, self.lift_step_min = policy, lift_step_min
         self.hold_minutes, self.explore = hold_minutes, explore
-        self.hold_off_s = hold_off_days * 86400.0
-        self._hour_of = hour_of  # Unix time -> hour of the day, for the part of the day
+        self.hold_off_s, self._hour_of = hold_off_days * 86400.0, hour_of  # hour_of: Unix time -> hour of the day
         self.preferences = Preferences(half_life_days, hour_of)
         self._events = events
         self._summary = summary  # the compacted old evidence (None: none), read before the first events
@@ -234,8 +233,8 @@ class MusicPolicy:
         lifting = self.policy == "lift"  # the owner chose whose music plays: no cross-mood choices
         usable = self.all_playlists()
         playable = {name for name in usable if self._playable(name, now)}
-        if not playable & set(self.candidates(mood)):  # skips in misread moods must not take a mood's music away
-            playable |= set(self.candidates(mood))
+        mine = set(self.candidates(mood))  # skips in misread moods must not take a mood's music away, nor what it earned
+        playable |= (set() if playable & mine else mine) | set(() if lifting else self._earned(mood, now, part))
 
         def allowed(names: list[str]) -> list[str]:
             return [name for name in names if name not in episode.rejected and name in playable
@@ -300,14 +299,15 @@ class MusicPolicy:
     def rejected(self) -> bool:
         """Whether the playlist chosen for the current mood was just rejected: two early skips in a row (unless
         still believed the best), or its last song not on hold-off was skipped early while another of the mood's own
-        playlists has songs left."""
+        playlists has songs left (not if it earned its place in the mood: it plays on)."""
         self.refresh()
         episode = self._episode
         if episode is None or episode.playlist is None:
             return False
         now = self._wall_clock()
         if episode.playlist not in episode.rejected and not self._playable(episode.playlist, now) \
-                and any(self._playable(name, now) for name in self.candidates(episode.mood)):
+                and any(self._playable(name, now) for name in self.candidates(episode.mood)) \
+                and episode.playlist not in self._earned(episode.mood, now, self.part_of_day(now)):
             log.info("every song of %s is on hold-off: another playlist for mood %s", episode.playlist, episode.mood)
             episode.rejected.add(episode.playlist)
         return episode.playlist in episode.rejected

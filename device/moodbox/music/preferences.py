@@ -13,7 +13,7 @@ import time
 from collections import Counter, defaultdict
 from typing import Callable, Iterable
 
-from moodbox.music.judging import best_served_skip_rate, outdated
+from moodbox.music.judging import best_served_skip_rate, forget_outdated
 from moodbox.music.store import Event
 
 EARLY_SKIP_S = 30.0
@@ -51,7 +51,7 @@ PARTS_OF_DAY = ("morning", "day", "evening", "night")
 PRIOR_STRENGTH = 4.0  # songs' worth of a mapped playlist's prior (the policy's MAPPED_PRIOR) at scale 1
 # A part of the day's belief starts from the whole day's, worth at most this much evidence (helps at once, fades)
 CONTEXT_PRIOR_STRENGTH = 3.0
-RECENT_HALF_LIFE_DAYS = 2.0  # evidence faded this fast is the recent one, checked against the older (outdated)
+RECENT_HALF_LIFE_DAYS = 2.0  # evidence faded this fast is the recent one, checked against the older (judging)
 REFERENCE_EVERY_SONGS = 10  # the best-served skip rate is estimated again after this many songs that taught
 
 
@@ -220,13 +220,14 @@ class Preferences:
             self._last_at = event.at
             if (event.at - self._origin) / self._recent_s > _MAX_EXPONENT:
                 self._rebase(event.at)
-            grown = [weight * 2.0 ** ((event.at - self._origin) / s) for s in (self.half_life_s, self._recent_s)]
+            scales = [2.0 ** (-(event.at - self._origin) / s) for s in (self.half_life_s, self._recent_s)]
             success, failure = REWARDS[kind]
             for part in (None, part_of_day(self._hour_of(event.at))):
                 sums = self._sums_of(event.mood, part, event.playlist)
-                for i, grow in enumerate(grown):  # [success, failure, recent success, recent failure]
-                    sums[2 * i] += success * grow
-                    sums[2 * i + 1] += failure * grow
+                for i, scale in enumerate(scales):  # [success, failure, recent success, recent failure]
+                    sums[2 * i] += success * weight / scale
+                    sums[2 * i + 1] += failure * weight / scale
+                forget_outdated(sums, *scales)
                 self.counts[(event.mood, part, event.playlist)][kind] += 1
             self._heard += kind in ("played", "early_skip", "late_skip")
 
@@ -247,11 +248,9 @@ class Preferences:
             self._skips += kind != "played"
             keep = 1.0 - 1.0 / SKIP_RUN_MEMORY_SONGS
             self._run_songs, self._early = self._run_songs * keep + 1.0, self._early * keep + early
-            self._after_early *= keep
-            self._early_after_early *= keep
+            self._after_early, self._early_after_early = self._after_early * keep, self._early_after_early * keep
             if self._previous == (event.playlist, True):
-                self._after_early += 1.0
-                self._early_after_early += early
+                self._after_early, self._early_after_early = self._after_early + 1.0, self._early_after_early + early
             self._previous = (event.playlist, early)
 
     def _rebase(self, origin: float) -> None:
@@ -289,15 +288,12 @@ class Preferences:
 
     def evidence(self, mood: str, playlist: str, now: float, part: str | None = None) -> tuple[float, float]:
         """(success, failure) pseudo-counts for ``playlist`` in ``mood`` (in part of the day ``part``, None: all
-        day), faded to ``now``; the older ones weigh less when the recent ones disagree (:func:`outdated`)."""
+        day), faded to ``now``."""
         sums = self._sums.get((mood, part, playlist))
         if self._origin is None or sums is None:
             return 0.0, 0.0
-        old, recent = (2.0 ** (-(now - self._origin) / s) for s in (self.half_life_s, self._recent_s))
-        fresh = sums[2] * recent, sums[3] * recent
-        old = max(0.0, sums[0] * old - fresh[0]), max(0.0, sums[1] * old - fresh[1])
-        keep = outdated(old, fresh)
-        return fresh[0] + old[0] * keep, fresh[1] + old[1] * keep
+        scale = 2.0 ** (-(now - self._origin) / self.half_life_s)
+        return sums[0] * scale, sums[1] * scale
 
     def belief(self, prior: tuple[float, float], mood: str, playlist: str, now: float, part: str | None
                ) -> tuple[float, float]:

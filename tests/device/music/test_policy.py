@@ -91,7 +91,7 @@ def test_old_evidence_fades_by_half_every_half_life():
 
 def test_old_evidence_counts_little_once_recent_evidence_surely_disagrees():
     """20 likes of calm when sad, then ten days later 8 early skips: the taste changed, the likes count as
-    OUTDATED_SONGS songs (and what of them is still recent); 2 more likes and a skip do not overrule them."""
+    OUTDATED_SONGS songs (and what of them is still recent) for good; 2 more likes and a skip do not overrule them."""
     log = Log()
     log.add("like", "sad", "calm", at=NOW, times=20)
     log.add("skip", "sad", "calm", at=NOW + 10 * DAY, elapsed_s=1.0, times=8)
@@ -99,6 +99,8 @@ def test_old_evidence_counts_little_once_recent_evidence_surely_disagrees():
     preferences.add(log.after(0))
     fresh = 20 * 2.0 ** (-10 / RECENT_HALF_LIFE_DAYS)
     assert preferences.evidence("sad", "calm", NOW + 10 * DAY) == pytest.approx((fresh + OUTDATED_SONGS, 8.0))
+    later = preferences.evidence("sad", "calm", NOW + 20 * DAY)  # for good: not back once the skips are not recent
+    assert later == pytest.approx(((fresh + OUTDATED_SONGS) * 2.0 ** (-1 / 3), 8.0 * 2.0 ** (-1 / 3)))
     log = Log()
     log.add("like", "sad", "calm", at=NOW, times=20)
     log.add("like", "sad", "calm", at=NOW + 10 * DAY, times=2)
@@ -220,6 +222,21 @@ def test_a_playlist_whose_every_song_is_held_off_is_not_chosen():
     assert choices(NOW + DAY)["party"] > 15  # the hold-off is over
     songs["upbeat"] = ["party/1.ogg"]  # nothing playable anywhere: play something rather than nothing
     assert policy_with(log, playlists, songs=songs.get, hold_off_days=1.0)[0].choose("happy") is not None
+
+
+def test_a_playlist_earned_in_a_mood_plays_though_every_song_is_held_off():
+    """Upbeat is wanted when sad (40 likes there, calm skipped 20 times): it is chosen though each of its songs was
+    skipped early once (a favourite of many moods), and its hold-offs do not reject it."""
+    log = Log()
+    log.add("skip", "sad", "calm", elapsed_s=3.0, times=20)
+    log.add("like", "sad", "upbeat", times=40)
+    for track in ("upbeat/1.ogg", "upbeat/2.ogg"):
+        log.add("skip", "happy", "upbeat", track=track, elapsed_s=3.0)
+    songs = {"calm": ["calm/1.ogg"], "upbeat": ["upbeat/1.ogg", "upbeat/2.ogg"]}
+    for seed in range(10):
+        policy, _ = policy_with(log, {"sad": ("calm",), "happy": ("upbeat",)}, explore=0.0, songs=songs.get,
+                                seed=seed)
+        assert policy.choose("sad") == "upbeat" and not policy.rejected()
 
 
 def test_liked_tracks_come_first_and_a_like_lifts_a_hold_off():
