@@ -56,7 +56,7 @@ def surely_below_even(belief: tuple[float, float], z: float = 0.84) -> bool:
     return mean + z * math.sqrt(var) < 0.5
 
 
-CHANGE_Z = 2.0           # how sure recent evidence must be that it disagrees with the older to overrule it
+CHANGE_Z = 2.5           # how sure recent evidence must be that it disagrees with the older to overrule it
 OUTDATED_SONGS = 2.0     # older evidence, once overruled, counts at most this many songs' worth
 
 
