@@ -1,12 +1,17 @@
-"""The baselines of ``moodbox simulate``: the fixed mapping and epsilon-greedy, and the in-memory feedback log every
-policy of a run learns from."""
+"""The baselines of ``moodbox simulate``: the fixed mapping and epsilon-greedy; the hindsight oracle that bounds the
+skip rate any policy mapping perceived moods to playlists can reach; and the in-memory feedback log every policy of a
+run learns from."""
 
 from __future__ import annotations
 
 import random
+from collections import Counter, defaultdict
+from typing import Callable
+
+from moodbox.devkit.room import DAY_S, START, Room, utc_hour
 
 from moodbox.music.policy import REJECT_AFTER_EARLY_SKIPS
-from moodbox.music.preferences import EARLY_SKIP_S
+from moodbox.music.preferences import EARLY_SKIP_S, part_of_day
 from moodbox.music.store import Event
 
 EPSILON = 0.1
@@ -91,3 +96,44 @@ class EpsilonGreedy:
 
     def arrange(self, tracks: list[str]) -> tuple[set[int], list[int]]:
         return set(), []
+
+
+def hindsight(persona, room: Room, day: int, names: list[str], mapped: Callable[[str, str], bool],
+              step_s: float = 30.0) -> dict[tuple[str, str], str]:
+    """For each (perceived mood, part of the day) of ``day`` in ``room``: the playlist of ``names`` that the
+    listener's wants that day make least skipped, given the true moods behind that perceived mood while the listener
+    was in the room (sampled every ``step_s``); a mapped one (``mapped(mood, playlist)``) wins a tie."""
+    behind: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for start, end in room.sessions:
+        if int((start - START) // DAY_S) + 1 != day:
+            continue
+        at = start
+        while at < end:
+            mood = room.view(at)[0]
+            if mood is not None and room.present(at):
+                behind[(mood, part_of_day(utc_hour(at)))][room.mood(at)] += 1
+            at += step_s
+
+    def skipped(key: tuple[str, str], playlist: str) -> tuple[float, bool]:
+        odds = sum(n * sum(persona.reaction_odds(day, true, key[1], playlist)[:2]) for true, n in behind[key].items())
+        return odds, not mapped(key[0], playlist)
+
+    return {key: min(names, key=lambda name: skipped(key, name)) for key in behind}
+
+
+class Oracle:
+    """The best policy of moodbox's kind, chosen with hindsight: the :func:`hindsight` playlist for the perceived
+    mood and the part of the day at each choice, and never a song the listener cannot stand (``disliked``)."""
+
+    def __init__(self, playlists, table: dict[tuple[str, str], str], disliked: set[str], clock: list[float]):
+        self.playlists, self._table, self._disliked, self._clock = playlists, table, disliked, clock
+
+    def choose(self, mood: str, current: str | None = None, *, present: bool = True) -> str | None:
+        return self._table.get((mood, part_of_day(utc_hour(self._clock[0]))), self.playlists[mood][0])
+
+    def rejected(self) -> bool:
+        return False
+
+    def arrange(self, tracks: list[str]) -> tuple[set[int], list[int]]:
+        held = {i for i, track in enumerate(tracks) if track in self._disliked}
+        return (set() if len(held) == len(tracks) else held), []

@@ -27,7 +27,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from moodbox.config import DEFAULT_PLAYLISTS
-from moodbox.devkit.baselines import EpsilonGreedy, MappingOnly, MemoryLog
+from moodbox.devkit.baselines import EpsilonGreedy, MappingOnly, MemoryLog, Oracle, hindsight
 from moodbox.devkit.figures import LATER_DAYS, per_day, plot, summarise, targets
 from moodbox.devkit.listeners import PERSONAS, make_persona
 from moodbox.devkit.room import DAY_S, START, make_room, utc_hour
@@ -36,7 +36,7 @@ from moodbox.music.policy import MusicPolicy
 from moodbox.music.preferences import EARLY_SKIP_S, part_of_day
 from moodbox.music.store import FeedbackStore
 
-POLICIES = ("moodbox", "fixed", "epsilon")
+POLICIES = ("moodbox", "fixed", "epsilon")  # compared; "oracle" (the skip-rate bound) is run beside them
 SONGS_PER_PLAYLIST = 50
 DISLIKED_SHARE = 0.15
 DISLIKED_SKIP = 0.9  # a song this listener cannot stand: skipped (early) this often at the usual button rate
@@ -61,30 +61,36 @@ def simulate(persona_name: str, seed: int, *, days: int = 14, policy: str = "moo
         if policy == "moodbox":
             chooser = MusicPolicy(playlists, events=log.events_after, songs=library.get,
                                   rng=random.Random(seed), wall_clock=lambda: clock[0], hour_of=utc_hour)
+        elif policy == "oracle":
+            table = hindsight(persona, room, days, names, lambda mood, name: name in playlists[mood])
+            chooser = Oracle(playlists, table, disliked, clock)
         elif policy in ("fixed", "epsilon"):
             chooser = (MappingOnly(playlists) if policy == "fixed"
                        else EpsilonGreedy(playlists, log, random.Random(seed)))
         else:
-            raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(POLICIES)}")
+            raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(POLICIES)}, oracle")
         try:
-            _play(run, persona, room, chooser, log, library, disliked, rng, clock)
+            _play(run, persona, room, chooser, log, library, disliked, rng, clock,
+                  first_day=days if policy == "oracle" else 1)  # the oracle: only the last day counts
         finally:
             if real_store:
                 log.close()
     return run
 
 
-def _play(run, persona, room, chooser, log, library, disliked, rng, clock) -> None:
-    """The songs of every session, the listener's reactions into ``log``, the choices of ``chooser``. Each song's
-    length and the listener's draws come from a stream of their own, four numbers a song whatever plays (common
-    random numbers: policies making the same choices hear the same songs at the same moments, so a difference
-    between them is their choices', not chance's); queues are shuffled with ``rng``."""
+def _play(run, persona, room, chooser, log, library, disliked, rng, clock, first_day: int = 1) -> None:
+    """The songs of every session from ``first_day`` on, the listener's reactions into ``log``, the choices of
+    ``chooser``. Each song's length and the listener's draws come from a stream of their own, four numbers a song
+    whatever plays (common random numbers: policies making the same choices hear the same songs at the same moments,
+    so a difference between them is their choices', not chance's); queues are shuffled with ``rng``."""
     songs = random.Random(f"{run.persona}/{run.seed}/songs")
     current = chosen_for = None
     queue: list[str] = []
     for start, end in room.sessions:
         clock[0] = start + 10.0
         day = int((start - START) // DAY_S) + 1
+        if day < first_day:
+            continue
         while clock[0] < end:
             at = clock[0]
             mood, confidence, face = room.view(at)
@@ -187,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{index}/{len(names)}] {name}: {args.seeds} runs of {args.days} days per policy", file=sys.stderr,
               flush=True)
         seeds = range(args.seed_offset + 1, args.seed_offset + args.seeds + 1)
-        runs = {policy: [simulate(name, seed, days=args.days, policy=policy) for seed in seeds] for policy in POLICIES}
+        runs = {policy: [simulate(name, seed, days=args.days, policy=policy) for seed in seeds]
+                for policy in (*POLICIES, "oracle")}
         daily[name] = per_day(runs["moodbox"], args.days)
         results[name] = summarise(runs, args.days)
     if args.plot:
@@ -216,12 +223,15 @@ def main(argv: list[str] | None = None) -> int:
                                                         for policy in POLICIES))
         skips = summary["moodbox"]["skip_rate"]
         print(f"{'':19} skip rate day 1 {skips['day1']:.3f}, day {args.days} {skips['last_day']:.3f} "
-              f"({skips['last_day_misread']:.3f} on songs started in a misread mood); "
+              f"({skips['last_day_misread']:.3f} on songs started in a misread mood; the hindsight oracle's day "
+              f"{args.days} {summary['oracle_last_day_skip_rate']:.3f}); "
               f"buttons on {summary['button_rate']:.1%} of songs")
     print()
     for key, value in found.items():
         figures = ", ".join(f"{k} {v}" for k, v in value.items() if k != "holds")
-        print(f"target {key}: {figures}: {'holds' if value['holds'] else 'MISSED'}")
+        reach = value.get("reachable at best")
+        beyond = " (out of reach for any policy mapping perceived moods to playlists)" if reach and reach > 0.5 else ""
+        print(f"target {key}: {figures}: {'holds' if value['holds'] else 'MISSED'}{beyond}")
     print(f"cpu time {cpu_s} s")
     if args.plot:
         print(f"learning curves: {args.plot}")

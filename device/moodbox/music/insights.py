@@ -14,8 +14,9 @@ def insights(policy, now: float) -> dict:
     """What ``policy`` (a :class:`~moodbox.music.policy.MusicPolicy`) learned, at ``now``: per mood, each playlist
     with its estimated preference (posterior mean and standard deviation), whether the config maps it there, and
     the evidence counts; per mood and part of the day, the preference there of each playlist with evidence from
-    that part of the day; the listener's skip rate (how much a full play counts); and the songs on hold-off (how
-    many, and the :data:`MAX_HELD_OFF_SHOWN` skipped last, latest first)."""
+    that part of the day; the listener's skip rate, and its skip rate on the music that serves it best (what a full
+    play is weighed against); and the songs on hold-off (how many, and the :data:`MAX_HELD_OFF_SHOWN` skipped last,
+    latest first)."""
     counts_of = policy.preferences.counts
     moods, parts = {}, {}
     learned_moods = {mood for mood, _, _ in counts_of}
@@ -46,6 +47,7 @@ def insights(policy, now: float) -> dict:
     held = policy.preferences.held_off_tracks(now, policy.hold_off_s)
     latest = sorted(held.items(), key=lambda item: (-item[1], item[0]))[:MAX_HELD_OFF_SHOWN]
     return {"moods": moods, "parts_of_day": parts, "skip_rate": round(policy.preferences.skip_rate, 3),
+            "best_served_skip_rate": round(policy.preferences.reference_rate, 3),
             "held_off_count": len(held),
             "held_off": [{"track": track, "until": round(until, 1)} for track, until in latest],
             "half_life_days": policy.preferences.half_life_s / 86400.0, "explore": policy.explore}

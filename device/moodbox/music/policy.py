@@ -7,26 +7,25 @@ The policy learns, per mood, how much the listener wants each playlist (Thompson
   whose playlists differ no more than chance would make them (``Preferences.consistency``: random skips);
 - evidence: what the listener did while a song played, in the mood the box believed then, credited to the playlist
   the song came from (:data:`~moodbox.music.preferences.REWARDS`), weighed by what the box knew: a full play only
-  with a face in view for most of it and at the listener's skip odds, everything in proportion to the mood's
-  confidence, nothing while the music was held;
+  with a face in view for most of it, at the skip odds of the listener's best-served songs, everything in
+  proportion to the mood's confidence, nothing while the music was held;
 - parts of the day: each mood's belief per part of the day (:func:`part_of_day`) starts from the rest of the day's,
   scaled down to :data:`~moodbox.music.preferences.CONTEXT_PRIOR_STRENGTH`, and adds that part of the day's
-  evidence; old evidence fades (half after ``music.half_life_days``);
+  evidence; old evidence fades (half after ``music.half_life_days``), to a little once the recent surely disagrees;
 - choice: at the start of a mood, draw from each candidate's belief for this part of the day, play the highest.
   Candidates: the mood's own playlists and other moods' that earned a place there. Every playlist takes part
   (except those only ever tolerated there) in ``music.explore`` of the choices, scaled by
-  ``Preferences.explore_scale``, and whenever every candidate is believed worse than the listener's average song;
-  with nobody in view nothing is tried (the best mean plays). Two early skips in a row reject the playing playlist
-  for the rest of the mood, for a listener whose early skips come in runs, unless the listener has shown to want
-  it; another mood's playlist on trial goes at its first early skip.
+  ``Preferences.explore_scale``, and whenever every candidate is surely worse than the best-served songs; with
+  nobody in view nothing is tried (the best mean plays). Two early skips in a row reject the playing playlist for
+  the rest of the mood (a listener whose early skips come in runs) unless the listener has shown to want it;
+  another mood's playlist on trial goes at its first early skip.
 
 Everything learned is derived from the feedback log, read incrementally after the summary its old events were
-compacted into (:func:`~moodbox.music.compaction.compact_feedback`): deleting the store resets the learning.
-
-Track memory: a song skipped early is held off for ``music.hold_off_days`` (:meth:`MusicPolicy.arrange` drops it
-from a queue, and another playlist is chosen over one whose every song is held off), songs liked since their last
-early skip come first. When every song of a mood's own playlists is held off they play all the same (skips in a
-misread mood must not take a mood's music away). Songs are named by their ``file`` value (opaque), never stickers.
+compacted into (:func:`~moodbox.music.compaction.compact_feedback`): deleting the store resets the learning. Track
+memory: a song skipped early is held off for ``music.hold_off_days`` (:meth:`MusicPolicy.arrange` drops it from a
+queue, and another playlist is chosen over one whose every song is held off), songs liked since their last early
+skip come first. A playlist earned in a mood, or the mood's own when every one of them is held off, plays all the same
+(skips in a misread mood must not take a mood's music away). Songs are named by their ``file`` value, never stickers.
 
 A hold (long press on like) keeps the current music for ``music.hold_minutes`` whatever the mood does. A mood
 whose own playlists MPD cannot play has its fallback's (:mod:`~moodbox.music.availability`) as its own here. Policy
@@ -46,7 +45,8 @@ from typing import TYPE_CHECKING, Callable, Mapping
 from moodbox.music.availability import PlaylistAvailability
 from moodbox.music.choices import CHOICES_FILE, OwnerChoices
 from moodbox.music.insights import insights
-from moodbox.music.preferences import Preferences, evidence_kind, local_hour, part_of_day, surely_better
+from moodbox.music.judging import surely_below_even, surely_better
+from moodbox.music.preferences import Preferences, evidence_kind, local_hour, part_of_day
 from moodbox.music.store import Event, StoreError
 from moodbox.music.witness import Witness
 
@@ -95,8 +95,7 @@ class MusicPolicy:
         self.playlists = dict(playlists)
         self.policy, self.lift_step_min = policy, lift_step_min
         self.hold_minutes, self.explore = hold_minutes, explore
-        self.hold_off_s = hold_off_days * 86400.0
-        self._hour_of = hour_of  # Unix time -> hour of the day, for the part of the day
+        self.hold_off_s, self._hour_of = hold_off_days * 86400.0, hour_of  # hour_of: Unix time -> hour of the day
         self.preferences = Preferences(half_life_days, hour_of)
         self._events = events
         self._summary = summary  # the compacted old evidence (None: none), read before the first events
@@ -199,12 +198,13 @@ class MusicPolicy:
 
     def _earned(self, mood: str, now: float, part: str | None = None) -> list[str]:
         """Other moods' playlists the listener has shown to want in ``mood``: believed better than the mood's own
-        best at this time of day (``part``) with about 80% certainty, and not only ever tolerated there."""
+        best at this time of day (``part``) with about 80% certainty, and not only ever tolerated there; none for a
+        listener whose playlists show no spread at all (``explore_scale`` 0: a difference is chance's)."""
         own = self.candidates(mood)
         best = max((self.posterior(mood, name, now, part) for name in own), key=lambda ab: ab[0] / sum(ab),
                    default=None)
         earned = []
-        for name in self.all_playlists():
+        for name in self.all_playlists() if self.preferences.explore_scale > 0.0 else ():
             if name in own or self.preferences.tolerated_only(mood, name):
                 continue
             belief = self.posterior(mood, name, now, part)
@@ -233,8 +233,8 @@ class MusicPolicy:
         lifting = self.policy == "lift"  # the owner chose whose music plays: no cross-mood choices
         usable = self.all_playlists()
         playable = {name for name in usable if self._playable(name, now)}
-        if not playable & set(self.candidates(mood)):  # skips in misread moods must not take a mood's music away
-            playable |= set(self.candidates(mood))
+        mine = set(self.candidates(mood))  # skips in misread moods must not take a mood's music away, nor what it earned
+        playable |= (set() if playable & mine else mine) | set(() if lifting else self._earned(mood, now, part))
 
         def allowed(names: list[str]) -> list[str]:
             return [name for name in names if name not in episode.rejected and name in playable
@@ -274,10 +274,11 @@ class MusicPolicy:
 
     def _below_average(self, mood: str, pool: list[str], now: float) -> bool:
         """Whether every candidate for ``mood`` is believed (over the whole day, on at least
-        :data:`EXPLORE_EVIDENCE` songs' worth) to be skipped more than the listener's average song; never for a
-        listener whose playlists show no spread (nothing to find)."""
+        :data:`EXPLORE_EVIDENCE` songs' worth, with about 80% certainty) to be skipped more than the listener's
+        best-served songs; never for a listener whose playlists show no spread (nothing to find)."""
         return self.preferences.consistency == 1.0 and all(
-            a / (a + b) < 0.5 and sum(self.preferences.evidence(mood, name, now)) >= EXPLORE_EVIDENCE
+            surely_below_even((a, b))
+            and sum(self.preferences.evidence(mood, name, now)) >= EXPLORE_EVIDENCE
             for name, (a, b) in ((name, self.posterior(mood, name, now)) for name in pool))
 
     def _playable(self, playlist: str, now: float) -> bool:
@@ -298,14 +299,15 @@ class MusicPolicy:
     def rejected(self) -> bool:
         """Whether the playlist chosen for the current mood was just rejected: two early skips in a row (unless
         still believed the best), or its last song not on hold-off was skipped early while another of the mood's own
-        playlists has songs left."""
+        playlists has songs left (not if it earned its place in the mood: it plays on)."""
         self.refresh()
         episode = self._episode
         if episode is None or episode.playlist is None:
             return False
         now = self._wall_clock()
         if episode.playlist not in episode.rejected and not self._playable(episode.playlist, now) \
-                and any(self._playable(name, now) for name in self.candidates(episode.mood)):
+                and any(self._playable(name, now) for name in self.candidates(episode.mood)) \
+                and episode.playlist not in self._earned(episode.mood, now, self.part_of_day(now)):
             log.info("every song of %s is on hold-off: another playlist for mood %s", episode.playlist, episode.mood)
             episode.rejected.add(episode.playlist)
         return episode.playlist in episode.rejected

@@ -13,6 +13,7 @@ import time
 from collections import Counter, defaultdict
 from typing import Callable, Iterable
 
+from moodbox.music.judging import best_served_skip_rate, forget_outdated
 from moodbox.music.store import Event
 
 EARLY_SKIP_S = 30.0
@@ -40,7 +41,7 @@ SKIP_RUN_ODDS_RATIO = 1.7
 SKIP_RUN_MEMORY_SONGS = 500.0  # runs are rarer than skips: judged over more songs
 # An other mood's playlist heard this many times in a mood without a like or hold, where the listener's like rate
 # would have given this many likes had it been wanted, is tolerated, not wanted: it is tried there no more
-RETIRE_AFTER_EXPECTED_LIKES = 2.0
+RETIRE_AFTER_EXPECTED_LIKES = 3.0
 # A listener whose feedback hardly differs between playlists (skips at random) gets priors worth up to this many
 # times more (see Preferences.prior_scale), judged once there is this much evidence in all
 MAX_CONSISTENCY_FACTOR = 10.0
@@ -49,7 +50,9 @@ CONSISTENCY_MIN_CELL = 3.0
 PARTS_OF_DAY = ("morning", "day", "evening", "night")
 PRIOR_STRENGTH = 4.0  # songs' worth of a mapped playlist's prior (the policy's MAPPED_PRIOR) at scale 1
 # A part of the day's belief starts from the whole day's, worth at most this much evidence (helps at once, fades)
-CONTEXT_PRIOR_STRENGTH = 4.0
+CONTEXT_PRIOR_STRENGTH = 3.0
+RECENT_HALF_LIFE_DAYS = 2.0  # evidence faded this fast is the recent one, checked against the older (judging)
+REFERENCE_EVERY_SONGS = 10  # the best-served skip rate is estimated again after this many songs that taught
 
 
 def part_of_day(hour: float) -> str:
@@ -87,9 +90,10 @@ def evidence_weight(event: Event, skip_rate: float) -> float:
     """How much an event of a :data:`REWARDS` kind teaches about its playlist in its mood, 0-1:
 
     - nothing while the music was held (the listener chose it, not the box), except the hold itself;
-    - a full play nothing unless a face was in view for most of it, and then the listener's odds of skipping a
-      song (``skip_rate`` / (1 - ``skip_rate``), at most 1): a song not skipped by a listener who seldom skips
-      says little, and a playlist skipped as often as the listener's average song ends up even (mean 0.5);
+    - a full play nothing unless a face was in view for most of it, and then the odds of ``skip_rate`` (the
+      listener's skip rate on the music that serves it best, :attr:`Preferences.reference_rate`; / (1 - it), at
+      most 1): a song not skipped by a listener who seldom skips says little, and a playlist skipped as often as
+      the listener's best-served songs ends up even (mean 0.5);
     - in proportion to the believed mood's confidence up to :data:`FULL_CONFIDENCE`.
     """
     if event.held and event.action != "hold":
@@ -110,9 +114,8 @@ class Preferences:
 
     def __init__(self, half_life_days: float = 30.0, hour_of: Callable[[float], float] = local_hour):
         self.half_life_s = half_life_days * 86400.0
-        self.last_id = 0
-        self._hour_of = hour_of
-        self._origin: float | None = None
+        self._recent_s = min(half_life_days, RECENT_HALF_LIFE_DAYS) * 86400.0  # what "recent" evidence fades with
+        self.last_id, self._hour_of, self._origin = 0, hour_of, None  # type: int, Callable, float | None
         self._sums: dict[tuple[str, str | None, str], list[float]] = {}
         self._whole_day: list[list[float]] = []  # the sums of part None (the whole day), for consistency
         self.counts: dict[tuple[str, str | None, str], Counter] = defaultdict(Counter)  # events that taught
@@ -123,12 +126,23 @@ class Preferences:
         self._liked: dict[str, float] = {}        # track -> when it was last liked
         self._last_at: float | None = None
         self._factor: tuple[int, float] | None = None  # (last_id, consistency factor) cached
+        self._heard = 0  # songs heard that taught something
+        self._reference = (-REFERENCE_EVERY_SONGS, 0.0)  # (songs heard then, the best-served skip rate then)
 
     @property
     def skip_rate(self) -> float:
         """Skips per song heard, recently."""
         rate, songs = SKIP_RATE_PRIOR
         return (self._skips + rate * songs) / (self._songs + songs)
+
+    @property
+    def reference_rate(self) -> float:
+        """Skips per song of the music that serves this listener best, what a full play is weighed against
+        (:func:`~moodbox.music.judging.best_served_skip_rate`); estimated again every :data:`REFERENCE_EVERY_SONGS`."""
+        if self._heard - self._reference[0] >= REFERENCE_EVERY_SONGS:
+            pairs = (counts for (_, part, _), counts in self.counts.items() if part is None)
+            self._reference = (self._heard, best_served_skip_rate(pairs, self.skip_rate))
+        return self._reference[1]
 
     @property
     def prior_scale(self) -> float:
@@ -197,29 +211,30 @@ class Preferences:
                 continue
             if event.track is not None and kind in ("early_skip", "like"):
                 (self._early_skips if kind == "early_skip" else self._liked)[event.track] = event.at
-            weight = evidence_weight(event, self.skip_rate)
+            weight = evidence_weight(event, self.reference_rate)
             self._count_habits(event, kind)
             if event.mood is None or event.playlist is None or weight == 0.0:
                 continue
             if self._origin is None:
                 self._origin = event.at
             self._last_at = event.at
-            exponent = (event.at - self._origin) / self.half_life_s
-            if exponent > _MAX_EXPONENT:
+            if (event.at - self._origin) / self._recent_s > _MAX_EXPONENT:
                 self._rebase(event.at)
-                exponent = 0.0
-            weight *= 2.0 ** exponent
+            scales = [2.0 ** (-(event.at - self._origin) / s) for s in (self.half_life_s, self._recent_s)]
             success, failure = REWARDS[kind]
             for part in (None, part_of_day(self._hour_of(event.at))):
                 sums = self._sums_of(event.mood, part, event.playlist)
-                sums[0] += success * weight
-                sums[1] += failure * weight
+                for i, scale in enumerate(scales):  # [success, failure, recent success, recent failure]
+                    sums[2 * i] += success * weight / scale
+                    sums[2 * i + 1] += failure * weight / scale
+                forget_outdated(sums, *scales)
                 self.counts[(event.mood, part, event.playlist)][kind] += 1
+            self._heard += kind in ("played", "early_skip", "late_skip")
 
     def _sums_of(self, mood: str, part: str | None, playlist: str) -> list[float]:
         sums = self._sums.get((mood, part, playlist))
         if sums is None:
-            sums = self._sums[(mood, part, playlist)] = [0.0, 0.0]
+            sums = self._sums[(mood, part, playlist)] = [0.0, 0.0, 0.0, 0.0]
             if part is None:
                 self._whole_day.append(sums)
         return sums
@@ -233,18 +248,15 @@ class Preferences:
             self._skips += kind != "played"
             keep = 1.0 - 1.0 / SKIP_RUN_MEMORY_SONGS
             self._run_songs, self._early = self._run_songs * keep + 1.0, self._early * keep + early
-            self._after_early *= keep
-            self._early_after_early *= keep
+            self._after_early, self._early_after_early = self._after_early * keep, self._early_after_early * keep
             if self._previous == (event.playlist, True):
-                self._after_early += 1.0
-                self._early_after_early += early
+                self._after_early, self._early_after_early = self._after_early + 1.0, self._early_after_early + early
             self._previous = (event.playlist, early)
 
     def _rebase(self, origin: float) -> None:
-        scale = 2.0 ** (-(origin - self._origin) / self.half_life_s)
+        old, recent = (2.0 ** (-(origin - self._origin) / s) for s in (self.half_life_s, self._recent_s))
         for sums in self._sums.values():
-            sums[0] *= scale
-            sums[1] *= scale
+            sums[:] = sums[0] * old, sums[1] * old, sums[2] * recent, sums[3] * recent
         self._origin = origin
 
     def export(self) -> str:
@@ -255,21 +267,24 @@ class Preferences:
             "counts": [[mood, part, playlist, dict(counts)] for (mood, part, playlist), counts in self.counts.items()],
             "habits": [self._songs, self._skips, self._likes, self._run_songs, self._early, self._after_early,
                        self._early_after_early],
-            "early_skips": self._early_skips, "liked": self._liked})
+            "early_skips": self._early_skips, "liked": self._liked, "reference": [self._heard, *self._reference]})
 
     def load(self, last_id: int, data: str) -> None:
         """Start from a summary written by :meth:`export` (of events up to ``last_id``). Its sums were faded with
         the half-life of their time; a changed ``music.half_life_days`` applies from then on."""
         state = json.loads(data)
         self.last_id, self._origin = last_id, state["origin"]
-        for mood, part, playlist, success, failure in state["sums"]:
-            self._sums_of(mood, part, playlist)[:] = [success, failure]
+        for mood, part, playlist, *sums in state["sums"]:  # no recent sums in summaries before them: none recent
+            self._sums_of(mood, part, playlist)[:len(sums)] = sums
         for mood, part, playlist, counts in state["counts"]:
             self.counts[(mood, part, playlist)] = Counter(counts)
         habits = state["habits"] + [0.0] * (7 - len(state["habits"]))  # skip runs: not in summaries before them
         self._songs, self._skips, self._likes = habits[:3]
         self._run_songs, self._early, self._after_early, self._early_after_early = habits[3:]
         self._early_skips, self._liked = dict(state["early_skips"]), dict(state["liked"])
+        if "reference" in state:  # not in summaries before it: estimated at the next song
+            heard, at, rate = state["reference"]
+            self._heard, self._reference = heard, (at, rate)
 
     def evidence(self, mood: str, playlist: str, now: float, part: str | None = None) -> tuple[float, float]:
         """(success, failure) pseudo-counts for ``playlist`` in ``mood`` (in part of the day ``part``, None: all
@@ -329,12 +344,3 @@ class Preferences:
     def held_off_tracks(self, now: float, hold_off_s: float) -> dict[str, float]:
         return {track: until for track in self._early_skips
                 if (until := self.held_off(track, now, hold_off_s)) is not None}
-
-
-def surely_better(belief: tuple[float, float], than: tuple[float, float], z: float = 0.84) -> bool:
-    """Whether Beta ``belief`` beats Beta ``than`` with about 80% certainty (normal approximation)."""
-    def moments(a: float, b: float) -> tuple[float, float]:
-        return a / (a + b), a * b / ((a + b) ** 2 * (a + b + 1))
-
-    (mean, var), (other_mean, other_var) = moments(*belief), moments(*than)
-    return mean - other_mean > z * math.sqrt(var + other_var)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from moodbox.devkit.figures import interval, per_day, summarise
+from moodbox.devkit.figures import interval, per_day, summarise, targets
 from moodbox.devkit.runs import Run, Song
 
 
@@ -27,3 +27,15 @@ def test_the_last_days_skips_of_songs_started_in_a_misread_mood_are_counted_apar
     assert rows[1]["skip_rate"] == 0.5 and rows[1]["misread_skips"] == 0.25
     summary = summarise({"moodbox": [run], "fixed": [run], "epsilon": [run]}, 2)
     assert summary["fixed"]["skip_rate"] == {"day1": 0.5, "last_day": 0.5, "ratio": 1.0, "last_day_misread": 0.25}
+
+
+def test_the_skip_rate_target_shows_the_oracles_last_day_against_moodboxs_first():
+    def song(day, skipped):
+        return Song(day, "evening", "neutral", "neutral", "everyday", True, True, skipped, skipped)
+
+    moodbox = Run("default-mapping", "moodbox", 1, [song(1, True), song(1, False), song(2, True), song(2, False)])
+    oracle = Run("default-mapping", "oracle", 1, [song(2, True), song(2, False), song(2, False), song(2, False)])
+    summary = summarise({"moodbox": [moodbox], "fixed": [moodbox], "epsilon": [moodbox], "oracle": [oracle]}, 2)
+    assert summary["oracle_last_day_skip_rate"] == 0.25 and "oracle" not in summary
+    row = targets({"default-mapping": summary})["default-mapping: skip rate last day / day 1 <= 0.5"]
+    assert row["ratio"] == 1.0 and row["reachable at best"] == 0.5 and not row["holds"]

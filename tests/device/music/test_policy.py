@@ -10,9 +10,10 @@ import pytest
 
 from moodbox.config import DEFAULT_PLAYLISTS
 from moodbox.music.insights import MAX_HELD_OFF_SHOWN
+from moodbox.music.judging import OUTDATED_SONGS
 from moodbox.music.policy import MAPPED_PRIOR, OTHER_PRIOR, MusicPolicy
-from moodbox.music.preferences import (CONTEXT_PRIOR_STRENGTH, FULL_CONFIDENCE, REWARDS, Preferences,
-                                       evidence_kind, evidence_weight, part_of_day)
+from moodbox.music.preferences import (CONTEXT_PRIOR_STRENGTH, FULL_CONFIDENCE, RECENT_HALF_LIFE_DAYS, REWARDS,
+                                       Preferences, evidence_kind, evidence_weight, part_of_day)
 from moodbox.music.store import Event
 
 DAY = 86400.0
@@ -86,6 +87,27 @@ def test_old_evidence_fades_by_half_every_half_life():
     log.add("skip", "sad", "calm", at=NOW + 20000 * DAY, elapsed_s=1.0)  # centuries of half-lives: no overflow
     preferences.add(log.after(4))
     assert preferences.evidence("sad", "calm", NOW + 20000 * DAY) == pytest.approx((0.0, 1.0))
+
+
+def test_old_evidence_counts_little_once_recent_evidence_surely_disagrees():
+    """20 likes of calm when sad, then ten days later 8 early skips: the taste changed, the likes count as
+    OUTDATED_SONGS songs (and what of them is still recent) for good; 2 more likes and a skip do not overrule them."""
+    log = Log()
+    log.add("like", "sad", "calm", at=NOW, times=20)
+    log.add("skip", "sad", "calm", at=NOW + 10 * DAY, elapsed_s=1.0, times=8)
+    preferences = Preferences(half_life_days=30.0)
+    preferences.add(log.after(0))
+    fresh = 20 * 2.0 ** (-10 / RECENT_HALF_LIFE_DAYS)
+    assert preferences.evidence("sad", "calm", NOW + 10 * DAY) == pytest.approx((fresh + OUTDATED_SONGS, 8.0))
+    later = preferences.evidence("sad", "calm", NOW + 20 * DAY)  # for good: not back once the skips are not recent
+    assert later == pytest.approx(((fresh + OUTDATED_SONGS) * 2.0 ** (-1 / 3), 8.0 * 2.0 ** (-1 / 3)))
+    log = Log()
+    log.add("like", "sad", "calm", at=NOW, times=20)
+    log.add("like", "sad", "calm", at=NOW + 10 * DAY, times=2)
+    log.add("skip", "sad", "calm", at=NOW + 10 * DAY, elapsed_s=1.0)
+    preferences = Preferences(half_life_days=30.0)
+    preferences.add(log.after(0))
+    assert preferences.evidence("sad", "calm", NOW + 10 * DAY) == pytest.approx((20 * 2.0 ** (-1 / 3) + 2, 1.0))
 
 
 def test_liked_playlists_are_chosen_more_and_skipped_ones_less():
@@ -202,6 +224,21 @@ def test_a_playlist_whose_every_song_is_held_off_is_not_chosen():
     assert policy_with(log, playlists, songs=songs.get, hold_off_days=1.0)[0].choose("happy") is not None
 
 
+def test_a_playlist_earned_in_a_mood_plays_though_every_song_is_held_off():
+    """Upbeat is wanted when sad (40 likes there, calm skipped 20 times): it is chosen though each of its songs was
+    skipped early once (a favourite of many moods), and its hold-offs do not reject it."""
+    log = Log()
+    log.add("skip", "sad", "calm", elapsed_s=3.0, times=20)
+    log.add("like", "sad", "upbeat", times=40)
+    for track in ("upbeat/1.ogg", "upbeat/2.ogg"):
+        log.add("skip", "happy", "upbeat", track=track, elapsed_s=3.0)
+    songs = {"calm": ["calm/1.ogg"], "upbeat": ["upbeat/1.ogg", "upbeat/2.ogg"]}
+    for seed in range(10):
+        policy, _ = policy_with(log, {"sad": ("calm",), "happy": ("upbeat",)}, explore=0.0, songs=songs.get,
+                                seed=seed)
+        assert policy.choose("sad") == "upbeat" and not policy.rejected()
+
+
 def test_liked_tracks_come_first_and_a_like_lifts_a_hold_off():
     log = Log()
     log.add("skip", "sad", "calm", track="local:track:b", elapsed_s=2.0, at=NOW - 100)
@@ -241,6 +278,7 @@ def test_insights_show_preferences_evidence_and_held_off_tracks():
     assert [row["playlist"] for row in insights["moods"]["happy"]] == ["upbeat"]
     assert insights["held_off"] == [{"track": "calm/3.ogg", "until": NOW + DAY}]
     assert insights["held_off_count"] == 1
+    assert 0 < insights["best_served_skip_rate"] < insights["skip_rate"]  # upbeat when sad: no skip yet
 
 
 def test_insights_list_the_songs_skipped_last_and_count_them_all():
@@ -378,7 +416,8 @@ def test_a_part_of_the_day_starts_from_the_whole_day_belief():
     whole = policy.posterior("happy", "upbeat")
     assert policy.posterior("happy", "upbeat", part="day") == whole == (MAPPED_PRIOR[0] + 10, MAPPED_PRIOR[1])
     a, b = policy.posterior("happy", "upbeat", part="evening")
-    assert a + b == pytest.approx(CONTEXT_PRIOR_STRENGTH) and a / (a + b) == pytest.approx(whole[0] / sum(whole))
+    strength = max(CONTEXT_PRIOR_STRENGTH, sum(MAPPED_PRIOR))  # never less than the prior alone
+    assert a + b == pytest.approx(strength) and a / (a + b) == pytest.approx(whole[0] / sum(whole))
 
 
 def test_the_evening_learns_what_the_rest_of_the_day_does_not_want():
@@ -409,9 +448,10 @@ def test_a_playlist_tolerated_but_never_liked_is_tried_no_more():
     """upbeat played to its end 40 times when sad and never liked, by a listener who likes one song in five (and
     skips as often: exploring is worth it)."""
     log = Log()
-    log.add("like", "happy", "upbeat", times=20)
-    log.add("skip", "happy", "upbeat", elapsed_s=100.0, times=30)
-    log.add("played", "happy", "upbeat", times=80)
+    for _ in range(10):
+        log.add("like", "happy", "upbeat", times=2)
+        log.add("skip", "happy", "upbeat", elapsed_s=100.0, times=3)
+        log.add("played", "happy", "upbeat", times=8)
     log.add("played", "sad", "upbeat", face_share=1.0, times=40)
     playlists = {"happy": ("upbeat",), "sad": ("calm",), "neutral": ("everyday",)}
     policy, _ = policy_with(log, playlists, explore=1.0)
@@ -500,3 +540,26 @@ def test_another_moods_playlist_on_trial_goes_at_its_first_early_skip():
     assert policy.rejected() and policy.choose("sad", "upbeat") == "calm"  # on trial in sad
     log.add("skip", "sad", "calm", elapsed_s=4.0)
     assert policy.rejected() and policy.choose("sad", "calm") == "upbeat"  # the mood's own comes back
+
+
+def test_a_full_play_is_weighed_against_the_songs_the_listener_skips_least():
+    """A quiet listener skips upbeat when happy 2% of the time, calm when sad 6% (its average) and everyday when
+    neutral 10%, over 400 songs each: a full play counts against the 2%, so calm, skipped three times as often, is
+    surely worse than even and sad tries the others even with no exploring (against the average it would look
+    even)."""
+    playlists = {"happy": ("upbeat",), "sad": ("calm",), "neutral": ("everyday",)}
+    log = Log()
+    for i in range(400):
+        for mood, playlist, skipped in (("happy", "upbeat", i % 50 == 0), ("sad", "calm", i % 50 < 3),
+                                        ("neutral", "everyday", i % 10 == 0)):
+            log.add("skip" if skipped else "played", mood, playlist, elapsed_s=5.0 if skipped else None,
+                    face_share=None if skipped else 1.0)
+    policy, _ = policy_with(log, playlists, explore=0.0)
+    policy.refresh()
+    preferences = policy.preferences
+    assert preferences.reference_rate < 0.6 * preferences.skip_rate
+    a, b = policy.posterior("sad", "calm")
+    assert a / (a + b) < 0.45
+    assert Counter(policy.choose("happy") for _ in range(40)) == {"upbeat": 40}  # the best-served stays
+    picks = Counter(policy.choose("sad") for _ in range(40))  # nothing playing: a new draw each time
+    assert picks["upbeat"] + picks["everyday"] > 0

@@ -68,9 +68,12 @@ def test_a_summary_written_before_the_skip_runs_still_loads():
     preferences = learned([("skip" if i % 9 < 3 else "played", "sad", "calm") for i in range(150)])
     state = json.loads(preferences.export())
     state["habits"] = state["habits"][:3]  # songs, skips, likes: the summary of schema version 4
+    del state["reference"]  # the best-served skip rate: not in summaries before it
     old = Preferences()
     old.load(150, json.dumps(state))
     assert old.skip_rate == preferences.skip_rate and old.skips_run  # no runs known yet: assumed
+    assert old.reference_rate == preferences.reference_rate  # estimated again from the counts
     again = Preferences()
     again.load(150, preferences.export())
     assert again.skips_run == preferences.skips_run and again.consistency == preferences.consistency
+    assert again.reference_rate == preferences.reference_rate
