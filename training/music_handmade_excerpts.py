@@ -18,7 +18,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from moodbox.music import audio
-from moodbox_training.music import data, evaluate, extract, floors, handmade, heads
+from moodbox_training.music import data, extract, handmade, heads
 from moodbox_training.music.cli import DEFAULT_DATA, DEFAULT_OUT, MODEL_FILE
 
 parser = argparse.ArgumentParser()
@@ -27,6 +27,7 @@ parser.add_argument("--patch-counts", default="3")
 parser.add_argument("--seeds", default="0,1,2")
 args = parser.parse_args()
 counts = tuple(int(k) for k in args.patch_counts.split(","))
+seeds = [int(s) for s in args.seeds.split(",")]
 threadpool_limits(limits=1)
 
 clips = data.load(DEFAULT_DATA)
@@ -46,18 +47,7 @@ for k in counts:
                          ("mean; pool + embedding + tags + hand-made of the excerpts; logistic",
                           ("pool", "embedding", "tags", "handmade"))):
         x = heads.Candidate(name, k, inputs=inputs).features({**features, "handmade": np.array(excerpt_features)})
-        row = results.setdefault(f"{name} ({k} patches)", {"per_seed": []})
-        for seed in (int(s) for s in args.seeds.split(",")):
-            cv = heads.cross_validate(x, y, groups, "logistic", 5, seed)
-            m = evaluate.metrics(y, cv["calibrated"])
-            calming = floors.cross_validated(y, cv["calibrated"], cv["folds"], ("Q4",), floors.TARGET)
-            row["per_seed"].append({"seed": seed, "quadrant": m["quadrant_accuracy"],
-                                    "Q3_precision": m["per_quadrant"]["Q3"]["precision"],
-                                    "Q4_precision": m["per_quadrant"]["Q4"]["precision"],
-                                    "calming_floor_precision": calming["precision"],
-                                    "calming_floor_coverage": calming["coverage"]})
-        row["mean"] = {key: float(np.mean([s[key] for s in row["per_seed"]]))
-                       for key in row["per_seed"][0] if key != "seed"}
+        row = results[f"{name} ({k} patches)"] = heads.over_fold_seeds(x, y, groups, "logistic", seeds)
         row["handmade_median_cpu_s_per_clip"] = float(np.median(cpu))
         print(f"{name} ({k}):", {key: round(v, 3) for key, v in row["mean"].items()}, file=sys.stderr, flush=True)
 print(json.dumps({"protocol": "540 4Q clips, 5 artist-grouped folds per seed, nested choice as the card's",

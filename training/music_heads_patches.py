@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from moodbox_training.music import data, evaluate, extract, floors, heads
+from moodbox_training.music import data, extract, heads
 from moodbox_training.music.cli import DEFAULT_DATA, DEFAULT_OUT, MODEL_FILE
 
 POOL, BOTH = ("pool", "embedding", "tags"), ("embedding", "tags")
@@ -42,6 +42,7 @@ parser.add_argument("--seeds", default="0,1,2")
 parser.add_argument("--rows", default=",".join(str(n) for n in range(len(ROWS))))
 args = parser.parse_args()
 counts = tuple(int(k) for k in args.patch_counts.split(","))
+seeds = [int(s) for s in args.seeds.split(",")]
 chosen_rows = [ROWS[int(n)] for n in args.rows.split(",")]
 
 clips = data.load(DEFAULT_DATA)
@@ -55,18 +56,7 @@ with threadpool_limits(limits=1):
     for k in counts:
         for name, pooling, inputs, classifier in chosen_rows:
             x = heads.Candidate(name, k, pooling=pooling, inputs=inputs).features(features)
-            row = results.setdefault(f"{name} ({k} patches)", {"per_seed": []})
-            for seed in (int(s) for s in args.seeds.split(",")):
-                cv = heads.cross_validate(x, y, groups, classifier, 5, seed)
-                m = evaluate.metrics(y, cv["calibrated"])
-                calming = floors.cross_validated(y, cv["calibrated"], cv["folds"], ("Q4",), floors.TARGET)
-                row["per_seed"].append({"seed": seed, "quadrant": m["quadrant_accuracy"],
-                                        "Q3_precision": m["per_quadrant"]["Q3"]["precision"],
-                                        "Q4_precision": m["per_quadrant"]["Q4"]["precision"],
-                                        "calming_floor_precision": calming["precision"],
-                                        "calming_floor_coverage": calming["coverage"]})
-            row["mean"] = {key: float(np.mean([s[key] for s in row["per_seed"]]))
-                           for key in row["per_seed"][0] if key != "seed"}
+            row = results[f"{name} ({k} patches)"] = heads.over_fold_seeds(x, y, groups, classifier, seeds)
             print(f"{name} ({k}):", {key: round(v, 3) for key, v in row["mean"].items()}, file=sys.stderr, flush=True)
 print(json.dumps({"protocol": "540 4Q clips, 5 artist-grouped folds per seed, nested choice as the card's",
                   "rows": results}, indent=1))

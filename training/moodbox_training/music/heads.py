@@ -23,6 +23,7 @@ from sklearn.preprocessing import StandardScaler
 
 from moodbox.music.tagger import head_features
 
+from . import evaluate, floors
 from .evaluate import folds_for
 
 C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1)
@@ -133,6 +134,23 @@ def cross_validate(x: np.ndarray, y: np.ndarray, groups: np.ndarray, classifier:
         chosen.append([{"classifier": kind, "strength": strength, "temperature": temperature}
                        for kind, _, strength, temperature in members])
     return {"raw": raw, "calibrated": calibrated, "chosen": chosen, "folds": folds}
+
+
+def over_fold_seeds(x: np.ndarray, y: np.ndarray, groups: np.ndarray, classifier: str, seeds) -> dict:
+    """One head by :func:`cross_validate` over several fold seeds (the experiments' records): per seed the quadrant
+    accuracy, the Q3/Q4 precision of the calibrated probabilities and ``auto-calming``'s floor chosen per fold
+    (precision and the share of Q4 kept), and their means."""
+    per_seed = []
+    for seed in seeds:
+        cv = cross_validate(x, y, groups, classifier, 5, seed)
+        m = evaluate.metrics(y, cv["calibrated"])
+        calming = floors.cross_validated(y, cv["calibrated"], cv["folds"], ("Q4",), floors.TARGET)
+        per_seed.append({"seed": seed, "quadrant": m["quadrant_accuracy"],
+                         "Q3_precision": m["per_quadrant"]["Q3"]["precision"],
+                         "Q4_precision": m["per_quadrant"]["Q4"]["precision"],
+                         "calming_floor_precision": calming["precision"], "calming_floor_coverage": calming["coverage"]})
+    return {"per_seed": per_seed,
+            "mean": {key: float(np.mean([s[key] for s in per_seed])) for key in per_seed[0] if key != "seed"}}
 
 
 def export(members: list[tuple], candidate: Candidate) -> dict:
