@@ -15,7 +15,6 @@ confidence, and sees no face when there is none.
 from __future__ import annotations
 
 import bisect
-import json
 import math
 import random
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from moodbox.config import ModelConfig
+from moodbox.perception.expression import model_confusion
 from moodbox.perception.mood import MoodTracker
 
 MOOD_WEIGHTS = {"neutral": 0.3, "happy": 0.25, "sad": 0.2, "angry": 0.1, "surprise": 0.05, "fear": 0.05,
@@ -42,8 +42,10 @@ def utc_hour(at: float) -> float:
 def confusion() -> tuple[tuple[str, ...], tuple[tuple[float, ...], ...]]:
     """The shipped model's labels and its confusion matrix on FER+ (rows: true mood, columns: read as)."""
     path = Path(ModelConfig().path).with_suffix(".json")
-    contract = json.loads(path.read_text())
-    return tuple(contract["labels"]), tuple(map(tuple, contract["metrics"]["int8"]["ferplus"]["confusion"]))
+    found = model_confusion(path)
+    if found is None:
+        raise ValueError(f"{path}: no int8 FER+ confusion matrix under 'metrics' to draw the room's readings from")
+    return found
 
 
 @dataclass

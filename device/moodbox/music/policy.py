@@ -19,6 +19,11 @@ The policy learns, per mood, how much the listener wants each playlist (Thompson
   nobody in view nothing is tried (the best mean plays). Two early skips in a row reject the playing playlist for
   the rest of the mood (a listener whose early skips come in runs) unless the listener has shown to want it;
   another mood's playlist on trial goes at its first early skip.
+- misread moods: when the listener has shown to want the playing playlist in the mood, two early skips in a row say
+  more likely that the box misreads the face (``confused_with``: for each mood, the one the expression model most
+  often reads as it, from its confusion matrix on test faces) than that the music is wrong; if the listener is
+  believed to want other music in that mood, that music plays for the rest of the mood. The playlist keeps its place
+  in the mood; a listener who wants the same music in both moods hears it on.
 
 Everything learned is derived from the feedback log, read incrementally after the summary its old events were
 compacted into (:func:`~moodbox.music.compaction.compact_feedback`): deleting the store resets the learning. Track
@@ -49,6 +54,7 @@ from moodbox.music.judging import surely_below_even, surely_better
 from moodbox.music.preferences import Preferences, evidence_kind, local_hour, part_of_day
 from moodbox.music.store import Event, StoreError
 from moodbox.music.witness import Witness
+from moodbox.perception.expression import likely_misreads, model_confusion
 
 if TYPE_CHECKING:
     from moodbox.config import Config
@@ -72,6 +78,7 @@ class _Episode:
     playlist: str | None = None
     early_skips_in_a_row: int = 0
     rejected: set[str] = field(default_factory=set)
+    stand_in: str | None = None  # the mood whose music plays instead, the box's reading being likely wrong
 
 
 class MusicPolicy:
@@ -89,7 +96,8 @@ class MusicPolicy:
                  songs: Callable[[str], list[str] | None] | None = None, rng: random.Random | None = None,
                  wall_clock: Callable[[], float] = time.time, hour_of: Callable[[float], float] = local_hour,
                  choices_path: Path | None = None, fallback_prefix: str | None = None, whole_library: bool = False,
-                 summary: Callable[[], tuple[int, str] | None] | None = None):
+                 summary: Callable[[], tuple[int, str] | None] | None = None,
+                 confused_with: Mapping[str, str] | None = None):
         if policy not in ("match", "lift"):
             raise ValueError(f"music policy must be 'match' or 'lift', got {policy!r}")
         self.playlists = dict(playlists)
@@ -106,19 +114,23 @@ class MusicPolicy:
         self._held_until, self._episode = float("-inf"), None  # type: float, _Episode | None
         self.witness, self.choices = Witness(), OwnerChoices(choices_path)
         self._beliefs, self._beliefs_epoch = {}, None  # posterior()'s, valid for one (time, evidence, playlists)
+        self.confused_with = dict(confused_with or {})  # mood -> the mood most often read as it
 
     @classmethod
     def from_config(cls, config: Config, *, events: Callable[[int], list[Event]] | None = None,
                     songs: Callable[[str], list[str] | None] | None = None,
                     summary: Callable[[], tuple[int, str] | None] | None = None) -> MusicPolicy:
         """The policy of ``config.music``, learning from the store's ``summary`` and ``events``, checking hold-offs
-        against ``songs`` (a playlist's songs, from MPD); the tagger's playlists and the whole library are fallbacks."""
+        against ``songs`` (a playlist's songs, from MPD); the tagger's playlists and the whole library are fallbacks;
+        the expression model's recorded mistakes (its JSON) tell which mood a reading may hide."""
         music = config.music
+        confusion = model_confusion(Path(config.model.path).with_suffix(".json"))
         return cls(music.playlists, hold_minutes=music.hold_minutes, policy=music.policy,
                    lift_step_min=music.lift_step_min, explore=music.explore, half_life_days=music.half_life_days,
                    hold_off_days=music.hold_off_days, events=events, songs=songs,
                    choices_path=Path(config.state.dir) / CHOICES_FILE, fallback_prefix=config.library.prefix or None,
-                   whole_library=True, summary=summary)
+                   whole_library=True, summary=summary,
+                   confused_with=likely_misreads(*confusion) if confusion else None)
 
     def music_mood(self, mood: str, mood_for_s: float) -> str:
         """Whose music to play for ``mood`` held for ``mood_for_s`` seconds: the mood itself, or with "lift" a
@@ -155,10 +167,16 @@ class MusicPolicy:
                 episode.early_skips_in_a_row += 1
                 on_trial = not self.available.mapped(episode.mood, episode.playlist) \
                     and episode.playlist not in self._earned(episode.mood, event.at, self.part_of_day(event.at))
-                if on_trial or episode.early_skips_in_a_row >= REJECT_AFTER_EARLY_SKIPS \
-                        and self.preferences.skips_run and not self._still_wanted(episode, event.at):
+                in_a_row = episode.early_skips_in_a_row >= REJECT_AFTER_EARLY_SKIPS and self.preferences.skips_run
+                if on_trial or in_a_row and not self._still_wanted(episode, event.at):
                     log.info("%s skipped early %d times in a row: another playlist for mood %s",
                              episode.playlist, episode.early_skips_in_a_row, episode.mood)
+                    episode.rejected.add(episode.playlist)
+                elif in_a_row and episode.stand_in is None and self._misread(episode, event.at):
+                    episode.stand_in = self.confused_with[episode.mood]
+                    log.info("%s skipped early %d times in a row though wanted in mood %s: the mood may be misread; "
+                             "music for %s until it changes", episode.playlist, episode.early_skips_in_a_row,
+                             episode.mood, episode.stand_in)
                     episode.rejected.add(episode.playlist)
             elif kind is not None:
                 episode.early_skips_in_a_row = 0
@@ -174,6 +192,21 @@ class MusicPolicy:
         return not any(surely_better(self.posterior(episode.mood, name, now, part), belief)
                        for name in self.all_playlists() if name != episode.playlist and name not in episode.rejected
                        and not self.preferences.tolerated_only(episode.mood, name))
+
+    def _misread(self, episode: _Episode, now: float) -> bool:
+        """Whether the mood most often read as the episode's would have the listener hear other music than the
+        episode's playlist: then skips of music wanted in the mood may be the box's misreading."""
+        other = self.confused_with.get(episode.mood)
+        if other is None or other not in self.playlists:
+            return False
+        names = [name for name in self.all_playlists() if name == episode.playlist or self._playable(name, now)]
+        return self._best_for(other, names, now) not in (None, episode.playlist)
+
+    def _best_for(self, mood: str, names: list[str], now: float) -> str | None:
+        """The playlist of ``names`` with the best mean belief in ``mood`` at this time of day."""
+        part = self.part_of_day(now)
+        return max(names, key=lambda name: (lambda a, b: a / (a + b))(*self.posterior(mood, name, now, part)),
+                   default=None)
 
     def part_of_day(self, now: float | None = None) -> str:
         return part_of_day(self._hour_of(self._wall_clock() if now is None else now))
@@ -242,10 +275,13 @@ class MusicPolicy:
 
         own = allowed(self.candidates(mood))
         pinned = allowed(self.choices.pinned(mood))
+        stand_in = None if episode.stand_in is None else self._best_for(episode.stand_in, allowed(usable), now)
         if pinned:  # the owner's word: only the pinned ones
             pool = pinned
         elif lifting:
             pool = own
+        elif stand_in is not None:  # the mood is likely misread: what the mood behind the reading wants
+            pool = [stand_in]
         else:
             pool = own + allowed(self._earned(mood, now, part))
             if present and (self._rng.random() < self.explore * self.preferences.explore_scale

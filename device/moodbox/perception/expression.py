@@ -89,6 +89,37 @@ def _read_contract(path: Path) -> dict:
     return contract
 
 
+def model_confusion(json_path) -> tuple[tuple[str, ...], tuple[tuple[float, ...], ...]] | None:
+    """The labels and the int8 model's confusion matrix on FER+ test faces (rows: true expression, columns: read
+    as) that the model's JSON records under ``metrics``; None when it records none or cannot be read (a model
+    trained elsewhere: nothing is known of its mistakes)."""
+    try:
+        contract = json.loads(Path(json_path).read_text(encoding="utf-8"))
+        labels, matrix = contract["labels"], contract["metrics"]["int8"]["ferplus"]["confusion"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return None
+    if not (isinstance(labels, list) and isinstance(matrix, list) and len(matrix) == len(labels)
+            and all(isinstance(row, list) and len(row) == len(labels) for row in matrix)):
+        return None
+    return tuple(labels), tuple(tuple(float(value) for value in row) for row in matrix)
+
+
+def likely_misreads(labels, matrix) -> dict[str, str]:
+    """For each expression the model reads, the true expression most often behind that reading besides itself
+    (``matrix`` as :func:`model_confusion` gives it); none for a reading with no other expression behind it.
+
+    >>> likely_misreads(("sad", "neutral", "happy"), ((80, 20, 0), (30, 60, 10), (0, 5, 95)))
+    {'sad': 'neutral', 'neutral': 'sad', 'happy': 'neutral'}
+    """
+    misreads = {}
+    for column, reading in enumerate(labels):
+        behind = max((row for row in range(len(labels)) if row != column), key=lambda row: matrix[row][column],
+                     default=None)
+        if behind is not None and matrix[behind][column] > 0:
+            misreads[reading] = labels[behind]
+    return misreads
+
+
 class ExpressionModel:
     """A face crop in, one probability per label out (in ``labels`` order).
 

@@ -499,6 +499,35 @@ def test_two_early_skips_do_not_reject_a_playlist_the_listener_has_shown_to_want
     assert fresh.rejected() and fresh.choose("happy", "upbeat") == "calm"
 
 
+def test_two_early_skips_of_wanted_music_play_the_music_of_the_mood_the_reading_may_hide():
+    """calm is wanted when sad and everyday when neutral, and the model reads neutral faces as sad more than any
+    other: two early skips of calm in a sad mood are more likely a misread neutral face than calm gone wrong, so
+    everyday plays for the rest of that mood. calm keeps its place in sad: the next sad mood starts with it."""
+    log = Log()
+    log.add("like", "sad", "calm", times=10)
+    log.add("like", "neutral", "everyday", times=10)
+    policy, clock = policy_with(log, explore=0.0, confused_with={"sad": "neutral"})
+    assert policy.choose("sad") == "calm"
+    log.add("skip", "sad", "calm", elapsed_s=4.0, times=2)
+    assert policy.rejected()
+    assert all(policy.choose("sad", current=playing) == "everyday" for playing in ("calm", "everyday"))
+    clock[0] += 3600
+    assert policy.choose("neutral", current="everyday") == "everyday"
+    assert policy.choose("sad", current="everyday") == "calm"  # a new sad mood: its own music again
+
+
+def test_skips_of_music_the_hidden_mood_wants_too_are_not_taken_for_a_misread():
+    """A listener who wants calm both when sad and when neutral: a misread neutral face would hear the same music,
+    so two early skips of it say nothing about the reading and calm plays on, as without a stand-in."""
+    log = Log()
+    log.add("like", "sad", "calm", times=30)
+    log.add("like", "neutral", "calm", times=30)
+    policy, _ = policy_with(log, explore=0.0, confused_with={"sad": "neutral"})
+    assert policy.choose("sad") == "calm"
+    log.add("skip", "sad", "calm", elapsed_s=4.0, times=2)
+    assert not policy.rejected() and policy.choose("sad", current="calm") == "calm"
+
+
 def test_two_early_skips_reject_nothing_for_a_listener_who_skips_at_random():
     """A listener whose early skips never came two in a row (one song in three, whatever plays): two in a row now
     are chance, not a verdict on the playlist. One whose skips came in runs switches as before."""

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from moodbox.names import EXPRESSIONS as LABELS
-from moodbox.perception.expression import ExpressionModel, ModelError
+from moodbox.perception.expression import ExpressionModel, ModelError, likely_misreads, model_confusion
 from moodbox.devkit.scripted import load_script_faces
 
 
@@ -39,6 +39,23 @@ def rewrite_json(path, change):
     contract = json.loads(path.read_text())
     change(contract)
     path.write_text(json.dumps(contract))
+
+
+def test_the_models_recorded_mistakes_name_the_mood_behind_each_misreading(copy):
+    """The policy's stand-in moods come from the confusion matrix in the model's JSON: each reading names another
+    mood, the one most often behind it on the test faces; a JSON that records none gives none."""
+    _, described = copy
+    labels, matrix = model_confusion(described)
+    assert sorted(labels) == sorted(LABELS) and len(matrix) == len(labels)
+    misreads = likely_misreads(labels, matrix)
+    assert set(misreads) == set(LABELS) and all(misreads[reading] != reading for reading in misreads)
+    column = labels.index("sad")
+    assert misreads["sad"] == labels[max((row for row in range(len(labels)) if row != column),
+                                         key=lambda row: matrix[row][column])]
+    rewrite_json(described, lambda contract: contract.pop("metrics"))
+    assert model_confusion(described) is None
+    described.write_text("{not json")
+    assert model_confusion(described) is None
 
 
 @pytest.fixture(scope="module")
