@@ -93,7 +93,8 @@ def cmd_soup(args) -> None:
 def cmd_adjust(args) -> None:
     from .adjust import choose_bias
 
-    choose_bias(_load(args), _load_posed(args), args.run_dir, args.folds, args.base, args.alpha, args.max_public_drop)
+    choose_bias(_load(args), _load_posed(args), args.run_dir, args.folds, args.base, args.alpha, args.max_public_drop,
+                raised=args.raise_class)
 
 
 def cmd_convert(args) -> None:
@@ -181,6 +182,14 @@ def _add_alpha(parser) -> None:
     parser.add_argument("--alpha", type=float, required=True, help="the WiSE-FT alpha chosen by `moodbox-train wise`")
 
 
+def _add_raise(parser) -> None:
+    from .data import LABELS
+
+    parser.add_argument("--raise-class", choices=LABELS, metavar="LABEL",
+                        help="instead: raise this expression's bias alone, as far as PublicTest FER+ accuracy stays "
+                             "within --max-public-drop of the network without a bias (the folds are only reported)")
+
+
 def _add_model(parser) -> None:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
                         help="int8 .tflite to write/evaluate; the JSON is written beside it (default: %(default)s)")
@@ -237,7 +246,7 @@ def main(argv=None) -> int:
          "choose the interpolation between a fine-tune and its start (PublicTest + actor-grouped folds)"),
         ("soup", cmd_soup, [_add_data, _add_soup],
          "average the weights of fine-tunes of one network (a uniform model soup) into --run-dir"),
-        ("adjust", cmd_adjust, [_add_data, _add_wise, _add_alpha],
+        ("adjust", cmd_adjust, [_add_data, _add_wise, _add_alpha, _add_raise],
          "choose a per-class logit bias on the actor-grouped folds and PublicTest (for export --logit-bias-from)"),
         ("throughput", cmd_throughput, [_add_data, _add_throughput],
          "images/second of each training setup (framework, layout, precision, batch, threads)"),
