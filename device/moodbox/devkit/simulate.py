@@ -32,6 +32,7 @@ from moodbox.devkit.figures import LATER_DAYS, per_day, plot, summarise, targets
 from moodbox.devkit.listeners import PERSONAS, make_persona
 from moodbox.devkit.room import DAY_S, START, confusion, make_room, utc_hour
 from moodbox.devkit.runs import Run, Song
+from moodbox.music.misreads import Misreads
 from moodbox.music.policy import MusicPolicy
 from moodbox.music.preferences import EARLY_SKIP_S, part_of_day
 from moodbox.music.store import FeedbackStore
@@ -62,7 +63,7 @@ def simulate(persona_name: str, seed: int, *, days: int = 14, policy: str = "moo
         if policy == "moodbox":
             chooser = MusicPolicy(playlists, events=log.events_after, songs=library.get,
                                   rng=random.Random(seed), wall_clock=lambda: clock[0], hour_of=utc_hour,
-                                  confused_with=likely_misreads(*confusion()))
+                                  misreads=Misreads(likely_misreads(*confusion())))
         elif policy == "oracle":
             table = hindsight(persona, room, days, names, lambda mood, name: name in playlists[mood])
             chooser = Oracle(playlists, table, disliked, clock)

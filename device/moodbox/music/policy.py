@@ -1,41 +1,24 @@
-"""The music policy: which playlist suits a mood for this listener, and when the music must not change.
+"""The music policy: which playlist suits a mood for this listener, and when the music must not change. The
+README's "How it learns" says the rules in plain words; here, where each lives.
 
-The policy learns, per mood, how much the listener wants each playlist (Thompson sampling over Beta posteriors):
+Per mood, a Beta belief per playlist, drawn from at the start of a mood (Thompson sampling): mapped playlists start
+ahead (:data:`MAPPED_PRIOR`, others :data:`OTHER_PRIOR`), priors scaled by ``Preferences.prior_scale`` (button
+habits, random skips); evidence is what the listener did in the mood the box believed, weighed by what it knew
+(:func:`~moodbox.music.preferences.evidence_weight`), per part of the day too (``Preferences.belief``), fading
+with ``music.half_life_days`` and overruled by recent evidence that surely disagrees (:mod:`~moodbox.music.judging`).
+Candidates: the mood's own playlists and others' that earned a place there; every playlist in ``music.explore`` x
+``Preferences.explore_scale`` of the choices and while the mood's music is surely below the best-served songs; with
+nobody in view the best mean plays. Within a mood (:class:`Episode`) two early skips in a row reject the playlist
+if the listener's skips come in runs and it has not shown to want it, or else may be the box's misreading
+(:mod:`~moodbox.music.misreads`); another mood's playlist on trial goes at its first early skip.
 
-- prior: the playlists the config maps to a mood (``music.playlists``) start ahead (:data:`MAPPED_PRIOR`), the
-  others even (:data:`OTHER_PRIOR`); both count for less with a listener who seldom skips, and for more with one
-  whose playlists differ no more than chance would make them (``Preferences.consistency``: random skips);
-- evidence: what the listener did while a song played, in the mood the box believed then, credited to the playlist
-  the song came from (:data:`~moodbox.music.preferences.REWARDS`), weighed by what the box knew: a full play only
-  with a face in view for most of it, at the skip odds of the listener's best-served songs, everything in
-  proportion to the mood's confidence, nothing while the music was held;
-- parts of the day: each mood's belief per part of the day (:func:`part_of_day`) starts from the rest of the day's,
-  scaled down to :data:`~moodbox.music.preferences.CONTEXT_PRIOR_STRENGTH`, and adds that part of the day's
-  evidence; old evidence fades (half after ``music.half_life_days``), to a little once the recent surely disagrees;
-- choice: at the start of a mood, draw from each candidate's belief for this part of the day, play the highest.
-  Candidates: the mood's own playlists and other moods' that earned a place there. Every playlist takes part
-  (except those only ever tolerated there) in ``music.explore`` of the choices, scaled by
-  ``Preferences.explore_scale``, and whenever every candidate is surely worse than the best-served songs; with
-  nobody in view nothing is tried (the best mean plays). Two early skips in a row reject the playing playlist for
-  the rest of the mood (a listener whose early skips come in runs) unless the listener has shown to want it;
-  another mood's playlist on trial goes at its first early skip.
-- misread moods: when the listener has shown to want the playing playlist in the mood, two early skips in a row say
-  more likely that the box misreads the face (``confused_with``: for each mood, the one the expression model most
-  often reads as it, from its confusion matrix on test faces) than that the music is wrong; if the listener is
-  believed to want other music in that mood, that music plays for the rest of the mood. The playlist keeps its place
-  in the mood; a listener who wants the same music in both moods hears it on.
-
-Everything learned is derived from the feedback log, read incrementally after the summary its old events were
-compacted into (:func:`~moodbox.music.compaction.compact_feedback`): deleting the store resets the learning. Track
-memory: a song skipped early is held off for ``music.hold_off_days`` (:meth:`MusicPolicy.arrange` drops it from a
-queue, and another playlist is chosen over one whose every song is held off), songs liked since their last early
-skip come first. A playlist earned in a mood, or the mood's own when every one of them is held off, plays all the same
-(skips in a misread mood must not take a mood's music away). Songs are named by their ``file`` value, never stickers.
-
-A hold (long press on like) keeps the current music for ``music.hold_minutes`` whatever the mood does. A mood
-whose own playlists MPD cannot play has its fallback's (:mod:`~moodbox.music.availability`) as its own here. Policy
-"lift" (an owner's choice) starts a low mood with what suits it and then, every ``lift_step_min`` minutes the mood
-lasts, moves one step up :data:`LIFT_STEPS`; then only a mood's own playlists are candidates (learning orders them).
+Everything learned is derived from the feedback log, read after the summary its old events were compacted into
+(:func:`~moodbox.music.compaction.compact_feedback`). Track memory: a song skipped early is held off for
+``music.hold_off_days`` (:meth:`MusicPolicy.arrange`), liked songs come first; a playlist earned in a mood, or the
+mood's own when all are held off, plays all the same (skips in a misread mood must not take a mood's music away).
+Songs are named by their ``file`` value. A hold keeps the music for ``music.hold_minutes``; a mood whose playlists
+MPD cannot play has its fallback's (:mod:`~moodbox.music.availability`); policy "lift" moves a low mood's music up
+:data:`LIFT_STEPS` every ``lift_step_min`` minutes, choosing only among a mood's own playlists.
 """
 
 from __future__ import annotations
@@ -43,18 +26,18 @@ from __future__ import annotations
 import logging
 import random
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from moodbox.music.availability import PlaylistAvailability
 from moodbox.music.choices import CHOICES_FILE, OwnerChoices
+from moodbox.music.episode import Episode
 from moodbox.music.insights import insights
 from moodbox.music.judging import surely_below_even, surely_better
+from moodbox.music.misreads import Misreads
 from moodbox.music.preferences import Preferences, evidence_kind, local_hour, part_of_day
 from moodbox.music.store import Event, StoreError
 from moodbox.music.witness import Witness
-from moodbox.perception.expression import likely_misreads, model_confusion
 
 if TYPE_CHECKING:
     from moodbox.config import Config
@@ -69,16 +52,6 @@ OTHER_PRIOR = (1.0, 1.0)   # Beta(1, 1): any other playlist, mean 0.5
 REJECT_AFTER_EARLY_SKIPS = 2  # early skips in a row that reject a playlist for the mood unless still wanted
 EXPLORE_EVIDENCE = 2.0  # songs' worth of evidence before a mood's music is judged worse than the listener's average
 RESTING_MOOD = "neutral"  # whose music plays before the first mood is known
-
-
-@dataclass
-class _Episode:
-    """One stretch of a mood: the playlist chosen for it and the playlists rejected in it."""
-    mood: str
-    playlist: str | None = None
-    early_skips_in_a_row: int = 0
-    rejected: set[str] = field(default_factory=set)
-    stand_in: str | None = None  # the mood whose music plays instead, the box's reading being likely wrong
 
 
 class MusicPolicy:
@@ -97,7 +70,7 @@ class MusicPolicy:
                  wall_clock: Callable[[], float] = time.time, hour_of: Callable[[float], float] = local_hour,
                  choices_path: Path | None = None, fallback_prefix: str | None = None, whole_library: bool = False,
                  summary: Callable[[], tuple[int, str] | None] | None = None,
-                 confused_with: Mapping[str, str] | None = None):
+                 misreads: Misreads | None = None):
         if policy not in ("match", "lift"):
             raise ValueError(f"music policy must be 'match' or 'lift', got {policy!r}")
         self.playlists = dict(playlists)
@@ -111,10 +84,10 @@ class MusicPolicy:
         self._rng, self._wall_clock = rng or random.Random(), wall_clock
         self.available = PlaylistAvailability(self.playlists, fallback_prefix=fallback_prefix,
                                               whole_library=whole_library)
-        self._held_until, self._episode = float("-inf"), None  # type: float, _Episode | None
+        self._held_until, self._episode = float("-inf"), None  # type: float, Episode | None
         self.witness, self.choices = Witness(), OwnerChoices(choices_path)
         self._beliefs, self._beliefs_epoch = {}, None  # posterior()'s, valid for one (time, evidence, playlists)
-        self.confused_with = dict(confused_with or {})  # mood -> the mood most often read as it
+        self.misreads = misreads or Misreads()
 
     @classmethod
     def from_config(cls, config: Config, *, events: Callable[[int], list[Event]] | None = None,
@@ -122,15 +95,13 @@ class MusicPolicy:
                     summary: Callable[[], tuple[int, str] | None] | None = None) -> MusicPolicy:
         """The policy of ``config.music``, learning from the store's ``summary`` and ``events``, checking hold-offs
         against ``songs`` (a playlist's songs, from MPD); the tagger's playlists and the whole library are fallbacks;
-        the expression model's recorded mistakes (its JSON) tell which mood a reading may hide."""
+        the expression model's recorded mistakes tell which mood a reading may hide."""
         music = config.music
-        confusion = model_confusion(Path(config.model.path).with_suffix(".json"))
         return cls(music.playlists, hold_minutes=music.hold_minutes, policy=music.policy,
                    lift_step_min=music.lift_step_min, explore=music.explore, half_life_days=music.half_life_days,
                    hold_off_days=music.hold_off_days, events=events, songs=songs,
                    choices_path=Path(config.state.dir) / CHOICES_FILE, fallback_prefix=config.library.prefix or None,
-                   whole_library=True, summary=summary,
-                   confused_with=likely_misreads(*confusion) if confusion else None)
+                   whole_library=True, summary=summary, misreads=Misreads.of_model(config.model.path))
 
     def music_mood(self, mood: str, mood_for_s: float) -> str:
         """Whose music to play for ``mood`` held for ``mood_for_s`` seconds: the mood itself, or with "lift" a
@@ -172,16 +143,15 @@ class MusicPolicy:
                     log.info("%s skipped early %d times in a row: another playlist for mood %s",
                              episode.playlist, episode.early_skips_in_a_row, episode.mood)
                     episode.rejected.add(episode.playlist)
-                elif in_a_row and episode.stand_in is None and self._misread(episode, event.at):
-                    episode.stand_in = self.confused_with[episode.mood]
-                    log.info("%s skipped early %d times in a row though wanted in mood %s: the mood may be misread; "
-                             "music for %s until it changes", episode.playlist, episode.early_skips_in_a_row,
-                             episode.mood, episode.stand_in)
+                elif in_a_row and episode.stand_in is None and (stand_in := self._stand_in(episode, event.at)):
+                    log.info("%s skipped early twice though wanted in mood %s: a misread %s?", episode.playlist,
+                             episode.mood, stand_in)
+                    episode.stand_in = stand_in
                     episode.rejected.add(episode.playlist)
             elif kind is not None:
                 episode.early_skips_in_a_row = 0
 
-    def _still_wanted(self, episode: _Episode, now: float) -> bool:
+    def _still_wanted(self, episode: Episode, now: float) -> bool:
         """Whether the listener has shown to want the episode's playlist in its mood (more yes than no), it is still
         better than even now and none is surely better: a few skips must not send wanted music elsewhere."""
         yes, no = self.preferences.evidence(episode.mood, episode.playlist, now)
@@ -193,32 +163,23 @@ class MusicPolicy:
                        for name in self.all_playlists() if name != episode.playlist and name not in episode.rejected
                        and not self.preferences.tolerated_only(episode.mood, name))
 
-    def _misread(self, episode: _Episode, now: float) -> bool:
-        """Whether the mood most often read as the episode's would have the listener hear other music than the
-        episode's playlist: then skips of music wanted in the mood may be the box's misreading."""
-        other = self.confused_with.get(episode.mood)
-        if other is None or other not in self.playlists:
-            return False
+    def _stand_in(self, episode: Episode, now: float) -> str | None:
         names = [name for name in self.all_playlists() if name == episode.playlist or self._playable(name, now)]
-        return self._best_for(other, names, now) not in (None, episode.playlist)
+        return self.misreads.stand_in(episode.mood, episode.playlist, lambda mood: self._best_for(mood, names, now))
 
     def _best_for(self, mood: str, names: list[str], now: float) -> str | None:
         """The playlist of ``names`` with the best mean belief in ``mood`` at this time of day."""
-        part = self.part_of_day(now)
-        return max(names, key=lambda name: (lambda a, b: a / (a + b))(*self.posterior(mood, name, now, part)),
-                   default=None)
+        means = {name: (lambda a, b: a / (a + b))(*self.posterior(mood, name, now, self.part_of_day(now)))
+                 for name in names}
+        return max(means, key=means.get, default=None)
 
     def part_of_day(self, now: float | None = None) -> str:
         return part_of_day(self._hour_of(self._wall_clock() if now is None else now))
 
     def posterior(self, mood: str, playlist: str, now: float | None = None, part: str | None = None
                   ) -> tuple[float, float]:
-        """The Beta(a, b) belief that the listener wants ``playlist`` in ``mood``: over the whole day, or in the
-        part of the day ``part``. That one starts from what the rest of the day says (the prior and the evidence
-        from other parts of the day, scaled down to at most
-        :data:`~moodbox.music.preferences.CONTEXT_PRIOR_STRENGTH`: same mean, less weight) and adds the evidence
-        from that part of the day; with no evidence from elsewhere it is the whole day's belief. Kept until the
-        time, the evidence or the usable playlists change."""
+        """The Beta(a, b) belief that the listener wants ``playlist`` in ``mood``, over the whole day or in the part
+        of the day ``part`` (``Preferences.belief``). Kept until the time, the evidence or the playlists change."""
         now = self._wall_clock() if now is None else now
         epoch = (now, self.preferences.last_id, self.available.version)
         if epoch != self._beliefs_epoch:
@@ -257,7 +218,7 @@ class MusicPolicy:
         part = self.part_of_day(now)
         episode = self._episode
         if episode is None or episode.mood != mood:
-            episode = self._episode = _Episode(mood)
+            episode = self._episode = Episode(mood)
             if current is not None and self.available.usable(current) and self._suits(mood, current, now, part):
                 episode.playlist = current
         if episode.playlist is not None and episode.playlist == current and current not in episode.rejected \

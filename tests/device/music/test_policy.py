@@ -11,6 +11,7 @@ import pytest
 from moodbox.config import DEFAULT_PLAYLISTS
 from moodbox.music.insights import MAX_HELD_OFF_SHOWN
 from moodbox.music.judging import OUTDATED_SONGS
+from moodbox.music.misreads import Misreads
 from moodbox.music.policy import MAPPED_PRIOR, OTHER_PRIOR, MusicPolicy
 from moodbox.music.preferences import (CONTEXT_PRIOR_STRENGTH, FULL_CONFIDENCE, RECENT_HALF_LIFE_DAYS, REWARDS,
                                        Preferences, evidence_kind, evidence_weight, part_of_day)
@@ -506,7 +507,7 @@ def test_two_early_skips_of_wanted_music_play_the_music_of_the_mood_the_reading_
     log = Log()
     log.add("like", "sad", "calm", times=10)
     log.add("like", "neutral", "everyday", times=10)
-    policy, clock = policy_with(log, explore=0.0, confused_with={"sad": "neutral"})
+    policy, clock = policy_with(log, explore=0.0, misreads=Misreads({"sad": "neutral"}))
     assert policy.choose("sad") == "calm"
     log.add("skip", "sad", "calm", elapsed_s=4.0, times=2)
     assert policy.rejected()
@@ -522,7 +523,7 @@ def test_skips_of_music_the_hidden_mood_wants_too_are_not_taken_for_a_misread():
     log = Log()
     log.add("like", "sad", "calm", times=30)
     log.add("like", "neutral", "calm", times=30)
-    policy, _ = policy_with(log, explore=0.0, confused_with={"sad": "neutral"})
+    policy, _ = policy_with(log, explore=0.0, misreads=Misreads({"sad": "neutral"}))
     assert policy.choose("sad") == "calm"
     log.add("skip", "sad", "calm", elapsed_s=4.0, times=2)
     assert not policy.rejected() and policy.choose("sad", current="calm") == "calm"
