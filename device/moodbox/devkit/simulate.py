@@ -45,10 +45,11 @@ DISLIKED_SKIP = 0.9  # a song this listener cannot stand: skipped (early) this o
 
 
 def simulate(persona_name: str, seed: int, *, days: int = 14, policy: str = "moodbox",
-             real_store: bool = False) -> Run:
+             real_store: bool = False, misreads: bool = True) -> Run:
     """One persona, one seed, one policy: every song played over ``days`` simulated days. The learning policy reads
     the feedback log from memory, or with ``real_store`` from a :class:`FeedbackStore` in a temporary folder (the
-    same events, the same songs, at twice the cost: a test checks they agree)."""
+    same events, the same songs, at twice the cost: a test checks they agree); without ``misreads`` it never plays
+    a stand-in mood's music (:mod:`~moodbox.music.misreads`), to measure what that adds."""
     persona = make_persona(persona_name)
     room = make_room(seed, days, persona.misread)
     rng = random.Random(f"{persona_name}/{seed}")
@@ -63,7 +64,7 @@ def simulate(persona_name: str, seed: int, *, days: int = 14, policy: str = "moo
         if policy == "moodbox":
             chooser = MusicPolicy(playlists, events=log.events_after, songs=library.get,
                                   rng=random.Random(seed), wall_clock=lambda: clock[0], hour_of=utc_hour,
-                                  misreads=Misreads(likely_misreads(*confusion())))
+                                  misreads=Misreads(likely_misreads(*confusion())) if misreads else None)
         elif policy == "oracle":
             table = hindsight(persona, room, days, names, lambda mood, name: name in playlists[mood])
             chooser = Oracle(playlists, table, disliked, clock)
@@ -186,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"write the learning curves to this PNG file (without a name: {_default_plot()}; "
                              "without --plot: none)")
     parser.add_argument("--json", action="store_true", help="print only the figures, as one JSON object")
+    parser.add_argument("--no-misreads", action="store_true",
+                        help="the learning policy never takes skips for the box's misreading (what that adds)")
     args = parser.parse_args(argv)
     if args.days < 7 or args.seeds < 1 or args.seed_offset < 0:
         parser.error("--days must be at least 7, --seeds at least 1 and --seed-offset at least 0")
@@ -196,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{index}/{len(names)}] {name}: {args.seeds} runs of {args.days} days per policy", file=sys.stderr,
               flush=True)
         seeds = range(args.seed_offset + 1, args.seed_offset + args.seeds + 1)
-        runs = {policy: [simulate(name, seed, days=args.days, policy=policy) for seed in seeds]
+        runs = {policy: [simulate(name, seed, days=args.days, policy=policy, misreads=not args.no_misreads)
+                         for seed in seeds]
                 for policy in (*POLICIES, "oracle")}
         daily[name] = per_day(runs["moodbox"], args.days)
         results[name] = summarise(runs, args.days)
