@@ -95,13 +95,14 @@ def model_confusion(json_path) -> tuple[tuple[str, ...], tuple[tuple[float, ...]
     trained elsewhere: nothing is known of its mistakes)."""
     try:
         contract = json.loads(Path(json_path).read_text(encoding="utf-8"))
-        labels, matrix = contract["labels"], contract["metrics"]["int8"]["ferplus"]["confusion"]
+        labels, matrix = tuple(contract["labels"]), contract["metrics"]["int8"]["ferplus"]["confusion"]
+        matrix = tuple(tuple(float(value) for value in row) for row in matrix)
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
         return None
-    if not (isinstance(labels, list) and isinstance(matrix, list) and len(matrix) == len(labels)
-            and all(isinstance(row, list) and len(row) == len(labels) for row in matrix)):
+    if len(matrix) != len(labels) or any(len(row) != len(labels) for row in matrix) \
+            or not all(isinstance(label, str) for label in labels):
         return None
-    return tuple(labels), tuple(tuple(float(value) for value in row) for row in matrix)
+    return labels, matrix
 
 
 def likely_misreads(labels, matrix) -> dict[str, str]:

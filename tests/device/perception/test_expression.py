@@ -52,6 +52,11 @@ def test_the_models_recorded_mistakes_name_the_mood_behind_each_misreading(copy)
     column = labels.index("sad")
     assert misreads["sad"] == labels[max((row for row in range(len(labels)) if row != column),
                                          key=lambda row: matrix[row][column])]
+    def spoil(contract):
+        contract["metrics"]["int8"]["ferplus"]["confusion"][0][0] = "many"
+
+    rewrite_json(described, spoil)
+    assert model_confusion(described) is None
     rewrite_json(described, lambda contract: contract.pop("metrics"))
     assert model_confusion(described) is None
     described.write_text("{not json")
