@@ -324,9 +324,12 @@ def test_fast_taps_and_skip_with_nothing_playing_are_refused_in_one_line_never_5
     assert {a["error"] for code, a in answers if code == 429} == {"Too many taps at once: wait a moment."}
     client, _ = demo_mpd(db)
     try:
-        client.stop()
-        time.sleep(0.6)
-        code, answer = web.json("/api/skip", method="POST")
+        for _ in range(5):  # the demo box switches playlist on a mood change, which plays again: stop again then
+            client.stop()
+            time.sleep(0.6)
+            code, answer = web.json("/api/skip", method="POST")
+            if code != 200:
+                break
         assert (code, answer) == (409, {"ok": False, "error": "Nothing is playing: nothing to skip."})
     finally:
         client.play()
