@@ -40,7 +40,11 @@ def test_the_degraded_and_posed_figures_are_rendered_when_measured(model_path):
         "int8": {"balanced_accuracy": 0.6, "recall": {**recall, "angry": 0.71}, "rows": 120},
         "baseline_fer_package": {"balanced_accuracy": 0.55, "recall": recall, "rows": 120}}
     text = card.render(report)
-    assert "| 32 px, dim + blur + noise | 82.00% | 58.00% |" in text
+    assert "| 32 px, dim + blur + noise | 82.00% | 58.00% |" in text and "denoise" not in text
+    report["metrics"]["degraded"]["denoise"] = {"filter": "bilateral", "diameter": 5, "sigma_color": 20,
+                                                "sigma_space": 1.5, "min_noise": 6.2}
+    assert "the device's denoise: a bilateral filter (5 px, sigma 20 grey levels / 1.5 px) on a face whose camera " \
+           "pixels are noisy (6.2 grey levels or more)" in card.render(report)
     assert "| clean 48 px | 86.00% | 65.00% |" in text
     assert "Taiwanese actors (3 actors, 120 faces" in text and "2 actor-grouped folds" in text
     assert "| balanced accuracy | 60.00% | 55.00% |" in text and "| recall angry | 0.71 | 0.50 |" in text

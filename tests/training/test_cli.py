@@ -74,6 +74,8 @@ def test_export_reproduces_the_trained_network_and_records_the_logit_adjustment(
 
 
 def test_evaluation_writes_the_model_contract(smoke_run, repo_root):
+    from moodbox_training.scoring import DENOISE
+
     run_dir, model, _ = smoke_run
     report = json.loads(model.with_suffix(".json").read_text())
     assert report["labels"] == LABELS
@@ -88,6 +90,7 @@ def test_evaluation_writes_the_model_contract(smoke_run, repo_root):
         assert 0.0 <= metrics["baseline_fer_package"][name]["accuracy"] <= 1.0
     assert metrics["int8"]["fer2013"]["rows"] == 3589 and metrics["int8"]["ferplus"]["rows"] == 3372
     assert 0.0 <= metrics["int8_float_top1_agreement"] <= 1.0
+    assert report["face_crop"]["denoise"] == metrics["degraded"]["denoise"] == DENOISE
     assert metrics["latency_ms_median_1_thread"] > 0 and metrics["model_bytes"] == model.stat().st_size
     assert len(report["datasets"]["sha256"]["fer2013.npz"]) == 64
     assert report["command"].startswith("moodbox-train pipeline")

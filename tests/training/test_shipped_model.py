@@ -30,7 +30,8 @@ def test_privatetest_accuracy_reproduces_the_card(model_path, card, data_dir):
     assert card["datasets"]["sha256"].items() >= fer.sha256.items(), "dataset differs from the one the card used"
     rows = fer.split("private")
     mirror_average = card["face_crop"]["mirror_average"]
-    predicted = TfliteClassifier(model_path).predict(fer.pixels[rows], mirror_average).argmax(axis=1)
+    predicted = scoring.predict(TfliteClassifier(model_path), fer.pixels[rows], "PrivateTest", mirror_average,
+                                card["face_crop"].get("denoise")).argmax(axis=1)
     scores = scoring.score_both(predicted, fer.emotion[rows].astype(np.int64), fer.ferplus_majority[rows])
     for name in ("fer2013", "ferplus"):
         assert scores[name]["accuracy"] == pytest.approx(card["metrics"]["int8"][name]["accuracy"], abs=0.005)

@@ -83,12 +83,22 @@ def _degraded_lines(metrics: dict) -> list[str]:
     baseline = degraded.get("baseline_fer_package")
     lines = ["", f"PrivateTest vs FER+ majority, faces dimmed x{degraded['dim']}, blurred (sigma "
                  f"{degraded['blur_sigma_px']} px), shrunk to the width below, given sensor noise (sigma "
-                 f"{degraded['noise_sigma']:g}) and enlarged back (bicubic) as the device enlarges a small crop:",
+                 f"{degraded['noise_sigma']:g}) and enlarged back (bicubic) as the device enlarges a small crop"
+                 + _smoothing(degraded.get("denoise")) + ":",
              "", "| face | this model (int8) | `fer` package baseline |", "|---|---|---|"]
     for key, value in degraded["int8"].items():
         name = "clean 48 px" if key == "clean_48" else f"{key.split('_')[1]} px, dim + blur + noise"
         lines.append(f"| {name} | {_pct(value)} | {_pct(baseline[key]) if baseline else 'not measured'} |")
     return lines
+
+
+def _smoothing(denoise: dict | None) -> str:
+    if not denoise:
+        return ""
+    return (f"; this model's faces, as all its scores here, then go through the device's denoise: a "
+            f"{denoise['filter']} filter ({denoise['diameter']} px, sigma {denoise['sigma_color']:g} grey levels / "
+            f"{denoise['sigma_space']:g} px) on a face whose camera pixels are noisy ({denoise['min_noise']:g} grey "
+            f"levels or more)")
 
 
 def _posed_lines(metrics: dict) -> list[str]:

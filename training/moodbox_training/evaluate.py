@@ -23,7 +23,7 @@ from .convert import float_model_path
 from .data import IMAGE_SIZE, LABELS, FerData, sha256_of
 from .posed import PosedData, balanced_report
 from .runtime import TfliteClassifier
-from .scoring import choose_mirror_average, classification_report, predict, score_both
+from .scoring import DENOISE, choose_mirror_average, classification_report, predict, score_both
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ FACE_CROP = {
     "align_eyes": True,
     "align_min_deg": 10,
     "align_min_px": 0,
+    # A crop whose camera pixels are noisy is smoothed (see scoring.DENOISE), wherever our models are scored here.
+    "denoise": DENOISE,
     "description": "From the face detector's box (x, y, w, h): a square of side scale * max(w, h) centred at "
                    "(x + w/2, y + h/2 + center_shift_y * max(w, h)), edge pixels replicated outside the frame, "
                    "resized to the input size with INTER_AREA (a smaller box is enlarged with INTER_CUBIC in one "
@@ -55,7 +57,9 @@ FACE_CROP = {
                    "detector gives both eyes, the box is at least align_min_px wide and the eye line is tilted by "
                    "align_min_deg or more, the square is turned about its centre by the eye line's angle (the shift "
                    "follows the face's vertical) so the crop comes out with the eyes level, as FER2013 faces are "
-                   "registered.",
+                   "registered. The crop is then smoothed per denoise (an edge-keeping bilateral filter; null: none) "
+                   "when its noise level (judged on the camera's own pixels of the face when the crop was "
+                   "enlarged) reaches min_noise grey levels, as every score of this model here was computed.",
 }
 
 
@@ -75,7 +79,7 @@ def baseline_predictions(path: Path, images: np.ndarray) -> np.ndarray:
 
     resized = tf.image.resize(images[..., None].astype(np.float32), (64, 64), method="bilinear").numpy()
     classifier = TfliteClassifier(path)
-    return predict(classifier, (resized / 255.0 - 0.5) * 2.0, "baseline")
+    return predict(classifier, (resized / 255.0 - 0.5) * 2.0, "baseline", denoise=None)  # its own view
 
 
 def labels_sha256(model_path: Path, labels) -> str:
@@ -180,13 +184,14 @@ def _read_json(path: Path):
 
 def degraded_scores(classifier_predict, images: np.ndarray, ferplus_labels: np.ndarray) -> dict:
     """FER+ majority accuracy on clean 48 px faces and on the same faces dim, blurred and noisy at each width of
-    ``robustness.SIZES``; ``classifier_predict`` maps uint8 faces to scores."""
+    ``robustness.SIZES``; ``classifier_predict(faces, camera_pixels)`` maps uint8 faces to scores (``camera_pixels``:
+    the faces at the camera's resolution before they were enlarged, or None)."""
     kept = ferplus_labels >= 0
     images, truth = images[kept], ferplus_labels[kept]
-    scores = {"clean_48": float((classifier_predict(images).argmax(1) == truth).mean())}
+    scores = {"clean_48": float((classifier_predict(images, None).argmax(1) == truth).mean())}
     for size in robustness.SIZES:
-        faces = robustness.degraded(images, size, seed=size)
-        scores[f"degraded_{size}"] = float((classifier_predict(faces).argmax(1) == truth).mean())
+        faces, camera = robustness.seen_by_camera(images, size, seed=size)
+        scores[f"degraded_{size}"] = float((classifier_predict(faces, camera).argmax(1) == truth).mean())
     return scores
 
 
@@ -270,11 +275,14 @@ def evaluate(data: FerData, model_path: Path, run_dir: Path, *, command: str, ba
     baseline_path = fer_package_model() if baseline else None
     metrics["degraded"] = {"dim": robustness.DIM, "blur_sigma_px": robustness.BLUR_SIGMA,
                            "noise_sigma": robustness.NOISE_SIGMA, "labels": "FER+ majority",
-                           "int8": degraded_scores(lambda faces: int8.predict(faces, mirror_average), images,
-                                                   ferplus_labels)}
+                           "denoise": DENOISE,
+                           "int8": degraded_scores(
+                               lambda faces, camera: predict(int8, faces, "degraded", mirror_average,
+                                                             camera_pixels=camera),
+                               images, ferplus_labels)}
     if baseline_path is not None:
         metrics["degraded"]["baseline_fer_package"] = degraded_scores(
-            lambda faces: baseline_predictions(baseline_path, faces), images, ferplus_labels)
+            lambda faces, _: baseline_predictions(baseline_path, faces), images, ferplus_labels)
     log.info("PrivateTest FER+ accuracy clean / degraded at %s px: %s", robustness.SIZES, metrics["degraded"])
     if fold_runs:
         metrics["posed_folds"] = fold_scores(posed, list(fold_runs), mirror_average, baseline_path)

@@ -27,6 +27,13 @@ def _gaussian_blur(images: np.ndarray, sigma: float) -> np.ndarray:
 def degraded(pixels: np.ndarray, size: int, *, dim: float = DIM, blur_sigma: float = BLUR_SIGMA,
              noise_sigma: float = NOISE_SIGMA, seed: int = 0) -> np.ndarray:
     """uint8 faces (N, H, W) -> uint8 faces of the same shape, seen at ``size`` px in dim light (see above)."""
+    return seen_by_camera(pixels, size, dim=dim, blur_sigma=blur_sigma, noise_sigma=noise_sigma, seed=seed)[0]
+
+
+def seen_by_camera(pixels: np.ndarray, size: int, *, dim: float = DIM, blur_sigma: float = BLUR_SIGMA,
+                   noise_sigma: float = NOISE_SIGMA, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`degraded`'s faces, and the camera's own pixels of them (N, ``size``, ``size``) before the device
+    enlarged them: what its denoise judges the noise by."""
     import torch
     import torch.nn.functional as F
 
@@ -39,6 +46,7 @@ def degraded(pixels: np.ndarray, size: int, *, dim: float = DIM, blur_sigma: flo
         tensor = F.interpolate(tensor, size=(size, size), mode="area")
     noise = np.random.default_rng(seed).normal(0.0, noise_sigma, tensor.shape)
     tensor = (tensor + torch.from_numpy(noise)).round().clamp(0, 255)  # the sensor's 8-bit pixels
+    camera = tensor[:, 0].numpy().astype(np.uint8)
     if size < height:
         tensor = F.interpolate(tensor, size=(height, width), mode="bicubic", align_corners=False)
-    return tensor[:, 0].round().clamp(0, 255).numpy().astype(np.uint8)
+    return tensor[:, 0].round().clamp(0, 255).numpy().astype(np.uint8), camera

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from moodbox.perception.crop import denoised
 from tqdm import tqdm
 
 from .data import LABELS, FerData
@@ -13,12 +14,36 @@ from .runtime import TfliteClassifier
 log = logging.getLogger(__name__)
 
 
-def predict(classifier: TfliteClassifier, images: np.ndarray, name: str, mirror_average: bool = False):
-    scores = np.stack([classifier.predict_one(image) for image in tqdm(images, desc=name, leave=False,
-                                                                       disable=None)])
+# The device smooths a face crop with this filter before the model reads it when the face's camera pixels are noisy
+# (``face_crop.denoise`` of the model JSON, applied by ``moodbox.perception.crop.denoised``): in a dim room sensor
+# noise costs the model more than dimness or blur (training/degradation_components.py). ``min_noise`` is the 99th
+# percentile of the noise level of clean PublicTest faces, so clean faces are left as they are; the filter is chosen
+# on PublicTest: `PYTHONPATH=training training/.venv/bin/python training/choose_denoise.py`.
+DENOISE = {"filter": "bilateral", "diameter": 5, "sigma_color": 20, "sigma_space": 1.5, "min_noise": 6.7}
+
+
+def device_view(images: np.ndarray, denoise: dict | None, camera_pixels: np.ndarray | None = None) -> np.ndarray:
+    """uint8 faces (N, H, W) as the device hands them to the model: each smoothed per ``denoise`` if it is noisy
+    (judged on ``camera_pixels``, the faces before the device enlarged them, when given); unchanged without."""
+    if not denoise or not len(images):
+        return images
+    judged = images if camera_pixels is None else camera_pixels
+    return np.stack([denoised(image, denoise, camera) for image, camera in zip(images, judged)])
+
+
+def predict(classifier: TfliteClassifier, images: np.ndarray, name: str, mirror_average: bool = False,
+            denoise: dict | None = DENOISE, camera_pixels: np.ndarray | None = None):
+    """Scores per face as the device computes them: the face smoothed per ``denoise`` when noisy (see
+    :func:`device_view`), and with ``mirror_average`` the mean over it and its mirror image."""
+    faces = device_view(images, denoise, camera_pixels)
+    scores = _scores(classifier, faces, name)
     if mirror_average:
-        scores = (scores + predict(classifier, images[:, :, ::-1], name + " (mirrored)")) / 2
+        scores = (scores + _scores(classifier, faces[:, :, ::-1], name + " (mirrored)")) / 2
     return scores
+
+
+def _scores(classifier: TfliteClassifier, faces: np.ndarray, name: str) -> np.ndarray:
+    return np.stack([classifier.predict_one(face) for face in tqdm(faces, desc=name, leave=False, disable=None)])
 
 
 def choose_mirror_average(classifier: TfliteClassifier, data: FerData, sees_mirror_image: bool = False) -> dict:

@@ -20,7 +20,7 @@ import numpy as np
 from moodbox.names import EXPRESSIONS
 from moodbox.errors import MoodboxError
 from moodbox.litert import load_interpreter
-from moodbox.perception.crop import BORDERS, INTERPOLATIONS
+from moodbox.perception.crop import BORDERS, DENOISE_FILTERS, INTERPOLATIONS
 
 INPUT_DTYPES = {"int8": np.int8, "uint8": np.uint8, "float32": np.float32}
 MAX_CONTRACT_BYTES = 4 * 1024 * 1024  # the shipped one, metrics included, is about 20 KB
@@ -86,7 +86,26 @@ def _read_contract(path: Path) -> dict:
     for key in ("align_min_deg", "align_min_px"):
         if not (isinstance(crop.get(key, 0), (int, float)) and crop.get(key, 0) >= 0):
             raise ModelError(f"{path}: 'face_crop.{key}' must be a number >= 0, got {crop[key]!r}")
+    _check_denoise(path, crop.get("denoise"))
     return contract
+
+
+def _check_denoise(path, denoise) -> None:
+    if denoise is None:
+        return
+    if not isinstance(denoise, dict) or denoise.get("filter") not in DENOISE_FILTERS:
+        raise ModelError(f"{path}: 'face_crop.denoise' must be null or an object whose 'filter' is one of "
+                         f"{list(DENOISE_FILTERS)}, got {denoise!r}")
+    diameter = denoise.get("diameter")
+    if not (isinstance(diameter, int) and not isinstance(diameter, bool) and 1 <= diameter <= 15):
+        raise ModelError(f"{path}: 'face_crop.denoise.diameter' must be a whole number of pixels from 1 "
+                         f"to 15, got {diameter!r}")
+    for key in ("sigma_color", "sigma_space", "min_noise"):
+        value = denoise.get(key)
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 255
+                and (value > 0 or key == "min_noise")):
+            raise ModelError(f"{path}: 'face_crop.denoise.{key}' must be a number up to 255 (above 0, or 0 for "
+                             f"min_noise: always smooth), got {value!r}")
 
 
 def model_confusion(json_path) -> tuple[tuple[str, ...], tuple[tuple[float, ...], ...]] | None:

@@ -194,6 +194,9 @@ def test_label_count_must_match_the_output(copy):
         ExpressionModel(tflite)
 
 
+BILATERAL = {"filter": "bilateral", "diameter": 5, "sigma_color": 20, "sigma_space": 1.5, "min_noise": 6.0}
+
+
 @pytest.mark.parametrize("key, change, message", [
     ("face_crop", lambda c: c.pop("face_crop"), "key 'face_crop' is missing"),
     ("input", lambda c: c["input"].update(channels=3), r"'input.channels' is 3"),
@@ -204,6 +207,14 @@ def test_label_count_must_match_the_output(copy):
     ("face_crop", lambda c: c["face_crop"].update(scale=-1), r"'face_crop.scale' must be a positive number"),
     ("face_crop", lambda c: c["face_crop"].update(align_eyes="yes"), r"'face_crop.align_eyes' must be true or false"),
     ("face_crop", lambda c: c["face_crop"].update(align_min_deg=-5), r"'face_crop.align_min_deg' must be a number"),
+    ("face_crop", lambda c: c["face_crop"].update(denoise={"filter": "median"}),
+     r"'face_crop.denoise' must be null"),
+    ("face_crop", lambda c: c["face_crop"].update(denoise=dict(BILATERAL, diameter=5.0)),
+     r"'face_crop.denoise.diameter'"),
+    ("face_crop", lambda c: c["face_crop"].update(denoise=dict(BILATERAL, sigma_color=0)),
+     r"'face_crop.denoise.sigma_color'"),
+    ("face_crop", lambda c: c["face_crop"].update(denoise={k: v for k, v in BILATERAL.items() if k != "min_noise"}),
+     r"'face_crop.denoise.min_noise'"),
 ])
 def test_contract_errors_name_the_key(copy, key, change, message):
     tflite, described = copy
