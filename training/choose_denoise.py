@@ -6,8 +6,8 @@
 2. The filter: FER+ majority accuracy of an int8 model (mirror-averaged, as the device scores) on clean faces (at
    48 px, and shrunk to 32 and 24 px and enlarged back, as the device enlarges a far face's crop) and on the
    evaluation's dim + blur + noise faces (``robustness.py``) at each width, per filter, gated as in 1, with the
-   filter's own cost per 48x48 face. The rule, fixed before looking: the best on degraded 32 px faces among the filters costing
-   at most 0.1 ms a face that keep every clean column within 1 point of no filter.
+   filter's own cost per 48x48 face. The rule: the best on degraded 32 px faces among the filters costing at most
+   0.1 ms a face that keep every clean column within 1 point of no filter.
 PrivateTest is not looked at.
     PYTHONPATH=training training/.venv/bin/python training/choose_denoise.py [--model models/emotion.tflite]
 """
