@@ -1,5 +1,7 @@
 """The evaluation's degraded rows: scored as the device reads such faces."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -35,3 +37,20 @@ def test_the_device_view_smooths_only_noisy_faces():
     assert np.array_equal(device_view(clean, DENOISE), clean)
     assert device_view(grainy, DENOISE).std() < 0.6 * grainy.std()
     assert np.array_equal(device_view(grainy, DENOISE, camera_pixels=clean[:, :24, :24]), grainy)  # judged there
+
+
+def test_a_warm_start_records_the_weights_it_started_from_not_the_last_models_record(tmp_path):
+    from moodbox_training.evaluate import _training_record
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    (weights / "base.pt").write_bytes(b"base weights")
+    (weights / "base.json").write_text(json.dumps({"commands": ["moodbox-train train --run-dir runs/base"]}))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train_config.json").write_text(json.dumps({"init_from": str(weights / "base.pt")}))
+    previous = tmp_path / "emotion.json"  # a shipped model's JSON, whose record must not be nested again
+    previous.write_text(json.dumps({"training": {"commands": ["moodbox-train evaluate"], "started_from": {}}}))
+    started = _training_record(run, previous)["started_from"]
+    assert started["commands"] == ["moodbox-train train --run-dir runs/base"]
+    assert started["weights"] == str(weights / "base.pt") and "started_from" not in started

@@ -338,7 +338,8 @@ def _training_record(run_dir: Path, previous_json: Path) -> dict:
     if soup:  # a uniform soup of fine-tunes: how each was trained, epoch by epoch
         record["soup_of"] = [_training_record(Path(member), previous_json) for member in soup["members"]]
     if config and config.get("init_from"):  # a warm restart: record the run it started from as well
-        record["started_from"] = _training_record(Path(config["init_from"]).parent, previous_json)
+        # (committed weights: their sidecar; not the previous JSON's record, which nested one level per evaluate)
+        record["started_from"] = _weights_record(Path(config["init_from"]), previous_json)
     for teacher in filter(None, (part.strip() for part in (config or {}).get("teachers", "").split(","))):
         record.setdefault("teachers", []).append(_weights_record(Path(teacher), previous_json))
     for member in (record["export"] or {}).get("members", [])[1:]:  # an ensemble: how its other network was made
