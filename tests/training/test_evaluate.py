@@ -1,4 +1,4 @@
-"""The evaluation's degraded rows: scored as the device reads such faces."""
+"""The evaluation: its degraded rows scored as the device reads such faces, and the training record it writes."""
 
 import json
 
