@@ -41,10 +41,7 @@ parser.add_argument("--model", default="models/emotion.tflite")
 parser.add_argument("--data", default="../shared/data")
 args = parser.parse_args()
 fer = data.load(args.data)
-rows = fer.split("public")
-truth = fer.ferplus_majority[rows]
-kept = truth >= 0
-faces, truth = fer.pixels[rows][kept], truth[kept]
+faces, truth = fer.ferplus_faces("public")
 
 clean_levels = np.array([noise_level(face) for face in faces])
 min_noise = math.ceil(np.percentile(clean_levels, CLEAN_PERCENTILE) * 10) / 10

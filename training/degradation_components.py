@@ -17,10 +17,7 @@ parser.add_argument("models", nargs="*", default=["models/emotion.tflite"])
 parser.add_argument("--data", default="../shared/data")
 args = parser.parse_args()
 fer = data.load(args.data)
-rows = fer.split("private")
-truth = fer.ferplus_majority[rows]
-kept = truth >= 0
-faces, truth = fer.pixels[rows][kept], truth[kept]
+faces, truth = fer.ferplus_faces("private")
 for path in args.models:
     model = TfliteClassifier(path)
     accuracy = lambda images: float((model.predict(images, True).argmax(1) == truth).mean())  # noqa: E731

@@ -17,10 +17,7 @@ parser.add_argument("--alpha", type=float, default=1.0)
 parser.add_argument("--data", default="../shared/data")
 args = parser.parse_args()
 fer = data.load(args.data)
-rows = fer.split("public")
-truth = fer.ferplus_majority[rows]
-kept = truth >= 0
-faces, truth = fer.pixels[rows][kept], truth[kept]
+faces, truth = fer.ferplus_faces("public")
 views = {"clean_48": faces, **{f"degraded_{size}": robustness.degraded(faces, size, seed=size)
                                for size in robustness.SIZES}}
 for path in args.weights:

@@ -47,6 +47,14 @@ def test_ferplus_majority_keeps_the_rows_the_issue_counts(data_dir):
     assert int((fer.ferplus_majority[private] >= 0).sum()) == 3372
 
 
+def test_a_splits_ferplus_faces_are_those_with_a_majority_label(data_dir):
+    fer = data.load(data_dir)
+    faces, truth = fer.ferplus_faces("private")
+    rows = fer.split("private")
+    assert faces.shape == (3372, 48, 48) and truth.min() >= 0
+    assert np.array_equal(faces, fer.pixels[rows][fer.ferplus_majority[rows] >= 0])
+
+
 def test_soft_targets_are_distributions(data_dir):
     fer = data.load(data_dir)
     rows = fer.split("train")[:1000]

@@ -52,6 +52,12 @@ class FerData:
         """Row indices of a split: 'train', 'public' or 'private'."""
         return np.flatnonzero(self.usage == SPLITS[name])
 
+    def ferplus_faces(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """A split's faces that have a FER+ majority label, and those labels."""
+        rows = self.split(name)
+        truth = self.ferplus_majority[rows]
+        return self.pixels[rows][truth >= 0], truth[truth >= 0]
+
     @property
     def ferplus_votes7(self) -> np.ndarray:
         """FER+ votes for the seven FER2013 emotions, in LABELS order."""
