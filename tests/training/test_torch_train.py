@@ -1,9 +1,12 @@
 """The training network and its augmentation (PyTorch, on the CPU)."""
 
+import numpy as np
 import pytest
+from moodbox.perception.crop import noise_level
 
 torch = pytest.importorskip("torch")
 
+from moodbox_training.scoring import DENOISE  # noqa: E402
 from moodbox_training.torch_train import _low_resolution, augment, build, degrade, distillation_loss  # noqa: E402
 
 pytestmark = pytest.mark.training
@@ -37,6 +40,21 @@ def test_device_degradation_changes_about_its_share_and_keeps_the_pixel_range():
     assert torch.equal(out[~changed], images[~changed])
     assert out.min() >= 0 and out.max() <= 255
     assert out[changed].mean() < images[changed].mean()  # gain below one and gamma above one on average darken
+
+
+def test_degraded_faces_are_smoothed_as_the_device_smooths_a_noisy_face_and_clean_ones_are_left():
+    images = torch.full((200, 1, 48, 48), 128.0)
+    images[:, :, :, 24:] = 220.0
+    torch.manual_seed(3)
+    raw = degrade(images, share=1.0).round()
+    torch.manual_seed(3)  # the same draws: smoothing takes no random numbers
+    read = degrade(images, share=1.0, denoise=DENOISE)
+    smoothed = (read != raw).flatten(1).any(dim=1)
+    assert 20 < int(smoothed.sum()) < 180  # noise of sigma 0-10 per face: some reach min_noise, some do not
+    as_uint8 = lambda x: x[:, 0].numpy().astype(np.uint8)  # noqa: E731
+    noise = lambda x: np.mean([noise_level(face) for face in as_uint8(x)])  # noqa: E731
+    assert noise(read[smoothed]) < 0.6 * noise(raw[smoothed])
+    assert torch.equal(read[~smoothed], raw[~smoothed])
 
 
 def test_augment_keeps_the_batch_shape_and_pixel_range():

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import LABELS, FerData, soft_targets
+from .scoring import DENOISE
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,9 @@ class TorchTrainConfig:
                                               "expression; the rest is its observers' ratings")
     degrade_share: float = _setting(0.0, "share of each batch given the device's degradations (gain/gamma, "
                                          "blur, shrink to 20-48 px, sensor noise, enlarged back)")
+    degrade_denoise: bool = _setting(False, "the degraded faces then smoothed as the device smooths a noisy face "
+                                            "(scoring.DENOISE, judged on the shrunk face's pixels), so that the "
+                                            "network learns the faces it will be shown")
     epoch_images: int = _setting(0, "FER2013 training faces per epoch (short fine-tunes); 0 = all")
     freeze_bn_stats: bool = _setting(False, "keep the warm start's BatchNorm statistics (BN layers stay in eval mode "
                                             "while the weights train): batches of degraded and posed faces move them, "
@@ -116,7 +120,7 @@ def build(width: int, convs_per_stage: int = 2, dropout: float = 0.3):
 
 
 def augment(images, max_rotation_deg: float, low_resolution_share: float = 0.0, low_resolution_min_px: int = 20,
-            degrade_share: float = 0.0):
+            degrade_share: float = 0.0, denoise: dict | None = None):
     """One random affine per image (rotation, zoom 0.85-1.15, shift 8%, mirror), brightness/contrast
     jitter, optional low-resolution copies, optional device degradations and random erasing, on a batch
     (N, 1, H, W) of 0-255 floats."""
@@ -139,15 +143,17 @@ def augment(images, max_rotation_deg: float, low_resolution_share: float = 0.0, 
     if low_resolution_share > 0:
         images = _low_resolution(images, low_resolution_share, low_resolution_min_px)
     if degrade_share > 0:
-        images = degrade(images, degrade_share)
+        images = degrade(images, degrade_share, denoise=denoise)
     return _random_erase(images)
 
 
-def degrade(images, share: float, min_px: int = 20):
+def degrade(images, share: float, min_px: int = 20, denoise: dict | None = None):
     """What the box's camera does to a face, on a random ``share`` of the batch: gain 0.45-1.15 and gamma
     0.7-1.5 (dim rooms, auto-exposure), Gaussian blur of sigma 0-1.2 px (focus, motion), then the face shrunk to
     one random width in [min_px, 48] (area average), sensor noise of sigma 0-10 at that size, and enlarged back
-    (bicubic, as the device enlarges a small crop)."""
+    (bicubic, as the device enlarges a small crop). With ``denoise`` (``face_crop.denoise`` of the model JSON),
+    then what the device does before the model reads such a face: in uint8, smoothed when the shrunk face's
+    pixels (the camera's) are noisy (``moodbox.perception.crop.denoised``)."""
     import torch
     import torch.nn.functional as F
 
@@ -170,11 +176,26 @@ def degrade(images, share: float, min_px: int = 20):
     size = int(torch.randint(min_px, h + 1, (1,)))
     small = F.interpolate(x, size=(size, size), mode="area") if size < h else x
     small = small + torch.randn_like(small) * uniform(0.0, 10.0)
+    camera = small
     if size < h:
         small = F.interpolate(small, size=(h, w), mode="bicubic", align_corners=False)
+    if denoise:
+        small = _as_the_device_reads(small, camera, denoise)
     images = images.clone()
     images[chosen] = small.clamp(0, 255)
     return images
+
+
+def _as_the_device_reads(faces, camera, denoise: dict):
+    """``faces`` (N, 1, H, W floats) rounded to uint8 and smoothed per ``denoise`` where ``camera`` (the same
+    faces at the camera's resolution) is noisy, as the device's crop is."""
+    import numpy as np
+    import torch
+    from moodbox.perception.crop import denoised
+
+    as_uint8 = lambda x: x.detach().clamp(0, 255).round().to(torch.uint8).cpu().numpy()[:, 0]  # noqa: E731
+    read = np.stack([denoised(face, denoise, pixels) for face, pixels in zip(as_uint8(faces), as_uint8(camera))])
+    return torch.from_numpy(read).to(device=faces.device, dtype=faces.dtype)[:, None]
 
 
 def _low_resolution(images, share: float, min_px: int):
@@ -359,6 +380,7 @@ def train(data: FerData, run_dir: Path, config: TorchTrainConfig, posed=None) ->
     run_dir.mkdir(parents=True, exist_ok=True)
     _check_config(run_dir, config)
     device, autocast_dtype = _device_and_precision(config)
+    denoise = DENOISE if config.degrade_denoise else None
     log.info("training on %s, %s, %d thread(s)", device,
              f"{autocast_dtype} autocast" if autocast_dtype else "float32", torch.get_num_threads())
     torch.manual_seed(config.seed)
@@ -446,10 +468,10 @@ def train(data: FerData, run_dir: Path, config: TorchTrainConfig, posed=None) ->
                 x = augment(x.to(device), config.max_rotation_deg, config.low_resolution_share,
                             config.low_resolution_min_px)
                 teacher_x = x[:fer_per_batch].contiguous(memory_format=torch.channels_last)
-                x = degrade(x, config.degrade_share) if config.degrade_share > 0 else x
+                x = degrade(x, config.degrade_share, denoise=denoise) if config.degrade_share > 0 else x
             else:
                 x = augment(x.to(device), config.max_rotation_deg, config.low_resolution_share,
-                            config.low_resolution_min_px, config.degrade_share)
+                            config.low_resolution_min_px, config.degrade_share, denoise)
             if device.type == "cpu":
                 x = x.contiguous(memory_format=torch.channels_last)
             y = y.to(device)
