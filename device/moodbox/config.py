@@ -84,7 +84,7 @@ class FaceConfig:
     detector: str = _key(default="blazeface", choices=("blazeface", "haar"))
     listener: str = _key(default="largest", choices=("largest", "average"))
     min_score: float = _key(default=0.5, range=(0.0, 1.0), exclusive=(True, True))
-    search_passes: float = _key(default=10.0, range=(1.0, 64.0))
+    search_passes: float = _key(default=14.0, range=(1.0, 64.0))
 
 
 @dataclass(frozen=True)
