@@ -119,7 +119,8 @@ def test_a_far_listener_is_found_within_a_minute_and_then_followed(blazeface, fe
         found += 1
         after = slice(found_at + 1, found_at + 4)
         assert all(hits[after]), (seed, hits)
-        assert max(passes[after]) <= 1 + faces_module.MESH_PASSES  # followed: one pass (and the mesh if unsure)
+        # followed: one pass; when it misses the face, a second look zoomed on the last box; the mesh if unsure
+        assert max(passes[after]) <= 1 + (faces_module.CONFIRM_INPUT / 128) ** 2 + faces_module.MESH_PASSES
     assert found >= 5
 
 
