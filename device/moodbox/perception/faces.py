@@ -1,11 +1,8 @@
 """Face finder: where to look for the listener with BlazeFace short-range (Haar cascade as fallback); the models
 are in :mod:`~moodbox.perception.facemodels`, the boxes' geometry in :mod:`~moodbox.perception.boxes`, listener
-choice in :mod:`~moodbox.perception.listener`, the crop in :mod:`~moodbox.perception.crop`. Far listeners are
-found by the wide look (the whole frame at half size), a finer look at one band of the frame a tick, and second
-looks at what they propose; once found they are followed (see ``_BlazeFace``). The wheel's full-range model
-(192 px input) scores the sweep's faces lower than the short-range one at any size and cannot be resized here
-(XNNPACK refuses), so it has no part. The face mesh gives a second opinion on faces BlazeFace is unsure of
-(``FacePresence``)::
+choice in :mod:`~moodbox.perception.listener`, the crop in :mod:`~moodbox.perception.crop`; why not the full-range
+model: docs/face-finder.md. Far listeners are found by the wide look, bands of the frame and second looks at what
+they propose, spending the passes a still view saved when it changes; once found they are followed (``_BlazeFace``)::
 
     finder = FaceFinder()
     faces = pick_listener(finder.find(gray))        # [] when nobody is there
@@ -20,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from moodbox.perception.boxes import (BLAZEFACE_SIZE, Face, around, eye_tilt_deg, same_face, scan_bands, to_faces,
-                                      turned_square, weighted_nms)
+from moodbox.perception.boxes import BLAZEFACE_SIZE, Face, around, eye_tilt_deg, same_face, scan_bands
 from moodbox.perception.facemodels import (BLAZEFACE_FILE, BLAZEFACE_PACKAGE, FACE_MESH_FILE, MESH_PASSES,
                                            BlazeFacePasses, FacePresence, Haar, blazeface_path, input_for)
+from moodbox.perception.scene_watch import SceneWatch
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +50,8 @@ GROWN_FACE_PX = 28  # face size in the model's input of the look at the last box
 RECALL_TICKS = 30  # searching ticks after a loss that start with that look (then it is one seat among the others)
 SEARCH_PASSES = 14.0  # a searching tick's budget in 128x128 passes (see the class; chosen in docs/face-finder.md)
 SEARCH_PASSES_MIN, SEARCH_PASSES_MAX = 1.0, 64.0  # a tick makes the wide look and one closer look in any case
+SAVED_TICKS = 3  # passes not spent in a still view are saved up to this many ticks' budget, for the next change
+RESCAN_TICKS = 10  # a view that stays still is searched again after this many searching ticks
 FOLLOW_SURE_SCORE = 0.75  # a followed (or recalled) box scoring less is read only when confirmed
 BOX_SLACK = 1.5  # a band keeps boxes up to this times its largest face: BlazeFace's box may be half again as wide
 
@@ -60,16 +59,17 @@ BOX_SLACK = 1.5  # a band keeps boxes up to this times its largest face: BlazeFa
 class _BlazeFace:
     """Short-range BlazeFace that sees a far listener within a few ticks and finds them again at once.
 
-    One 128x128 pass sees faces of ~110 px and more in a 640x480 frame (the model wants ~24 px in its input).
-    A tick with nobody followed (searching) spends about ``search_passes`` 128x128 passes (counted by input area),
-    in this order, and stops at the first face confirmed: for ``RECALL_TICKS`` after a loss, the last box grown;
-    the wide look (the whole frame at ``WIDE_SCALE``: faces of ~48 px and more at once, smaller ones among its
-    weak detections); second looks (:meth:`_confirm`, 0.56 pass) at its sure detections; one of the ``SEATS``
-    places listeners were followed at (RAM only), in turn; one band of the frame at ``BAND_SCALE``
-    (:func:`scan_bands`, the next one each tick: every face of 24-56 px is seen at ~20-48 px within ``BANDS``
-    ticks); then second looks at the bands' and the wide look's other proposals, best first, while the budget
-    lasts. A place whose second look failed comes after the others for ``REJECT_TICKS``, so that a wall is not
-    looked at again every tick and a weaker proposal gets its turn.
+    One 128x128 pass sees faces of ~110 px and more in a 640x480 frame (the model wants ~24 px in its input). A tick
+    with nobody followed (searching) spends ``search_passes`` 128x128 passes (by input area) on average: what a tick
+    in a still view does not spend is saved (up to ``SAVED_TICKS`` ticks' worth) for the next change. In this order,
+    up to the first face confirmed: for ``RECALL_TICKS`` after a loss, the last box grown; then, when the view
+    changed (:class:`~moodbox.perception.scene_watch.SceneWatch`) or ``RESCAN_TICKS`` after the last search of it,
+    the wide look (the whole frame at ``WIDE_SCALE``: faces of ~48 px and more, smaller ones among its weak
+    detections), second looks (:meth:`_confirm`, 0.56 pass) at its sure detections, one of the ``SEATS`` places
+    listeners were followed at (RAM only), its best weak detection, and the ``BANDS`` bands of the frame at
+    ``BAND_SCALE`` (faces of 24-56 px at ~20-48 px) not looked at since the change, as many as the budget allows
+    (all of them after a still spell); then second looks at the bands' and the wide look's other proposals while the
+    budget lasts. A place whose second look failed goes after the others for ``REJECT_TICKS``.
 
     A listener found is followed: the next tick looks at a square around the last box, the face ~40 px in the
     model's input (one pass). A box scoring below ``FOLLOW_SURE_SCORE`` there is kept only when a second look
@@ -90,6 +90,10 @@ class _BlazeFace:
         self._bands: list[tuple[int, int, int, int]] = []
         self._bands_shape: tuple[int, int] | None = None
         self._band_next = 0
+        self._unseen: list[int] = []  # the bands not looked at since the view last changed, next first
+        self._view = SceneWatch()
+        self._budget = SAVED_TICKS * search_passes  # passes a searching tick may spend: what earlier ones saved
+        self._searched_at = 0  # the searching tick that last looked at the whole view
         self._pending: list[Face] = []  # the bands' proposals not looked at yet, newest first
         self._track: Face | None = None
         self._lost: Face | None = None  # the last box of a listener lost, until found again or reset
@@ -106,6 +110,8 @@ class _BlazeFace:
     def reset(self) -> None:
         """Forget the listener, the seats and the places found to be walls (a new room or camera)."""
         self._track, self._lost, self._seats, self._rejected, self._pending = None, None, [], [], []
+        self._view.forget()
+        self._budget = SAVED_TICKS * self._search_passes
 
     def find(self, gray: np.ndarray) -> list[Face]:
         height, width = gray.shape
@@ -117,7 +123,10 @@ class _BlazeFace:
         elif not self._tiles:
             faces = self._look(gray, (0, 0, width, height))
         if not faces and self._tiles:
+            self._budget = min(self._budget + self._search_passes, SAVED_TICKS * self._search_passes)
+            start = self.passes
             faces = self._search(gray)
+            self._budget -= self.passes - start
         self._track = max(faces, key=lambda face: face.w * face.h) if faces else None
         if self._track is not None and self._tiles:
             self._lost = None
@@ -136,7 +145,8 @@ class _BlazeFace:
         whole = ((0, 0, width, height), input_for(width, height, BLAZEFACE_SIZE / max(width, height)))
         looks = [whole, (region, (BLAZEFACE_SIZE,) * 2)] if big else [(region, (BLAZEFACE_SIZE,) * 2)]
         for look, size in looks:
-            faces = [self._followed(gray, face, track) for face in self._faces(gray, look, self._min_score, size=size)]
+            seen = self._model.faces(gray, look, self._min_score, size=size)
+            faces = [self._followed(gray, face, track) for face in seen]
             if faces := [face for face in faces if face is not None]:
                 return faces
         found = self._confirm(gray, track)  # a closer look where it was: some faces score low at 40 px
@@ -152,8 +162,8 @@ class _BlazeFace:
         return self._confirm(gray, face)
 
     def _search(self, gray: np.ndarray) -> list[Face]:
-        """One searching tick (see the class): the last box, the wide look, then closer looks while the budget
-        lasts (the first one in any case)."""
+        """One searching tick (see the class): the last box; when the view changed, the wide look, and bands not
+        looked at since; then closer looks while the budget lasts (the first one in any case)."""
         height, width = gray.shape
         self._searches += 1
         self._rejected = [(place, until) for place, until in self._rejected if until > self._searches]
@@ -163,16 +173,22 @@ class _BlazeFace:
                                confirm_below=FOLLOW_SURE_SCORE)
             if faces:
                 return faces
+        bands = self._bands_of(gray.shape)
+        if not self._view.changed(gray) and self._searches - self._searched_at < RESCAN_TICKS:
+            return self._second_looks(gray, [], start, looked=False)  # nothing new to look at: what waits
+        self._searched_at = self._searches
+        self._unseen = [(self._band_next + step) % len(bands) for step in range(len(bands))]
         size = input_for(width, height, WIDE_SCALE)  # the wide look: its detections, best first, too small left out
-        proposals = self._fresh([face for face in self._faces(gray, (0, 0, width, height), PROPOSAL_SCORE, size=size)
-                                 if max(face.w, face.h) * size[0] / width >= WIDE_FACE_PX])[:PROPOSALS]
+        seen = self._model.faces(gray, (0, 0, width, height), PROPOSAL_SCORE, size=size)
+        proposals = self._fresh([face for face in seen if max(face.w, face.h) * size[0] / width >= WIDE_FACE_PX])
+        del proposals[PROPOSALS:]
         strong = [proposal for proposal in proposals if proposal.score >= self._min_score]
         weak = [proposal for proposal in proposals if proposal.score < self._min_score]
         confirm_cost = (CONFIRM_INPUT / BLAZEFACE_SIZE) ** 2
         looked = False
 
         def affordable(cost: float) -> bool:
-            return not looked or self.passes - start + cost <= self._search_passes
+            return not looked or self.passes - start + cost <= self._budget
 
         for proposal in strong:  # what the wide look itself takes for a face: all of them, first
             looked = True
@@ -189,15 +205,24 @@ class _BlazeFace:
             looked = True
             if (face := self._second_look(gray, weak.pop(0))) is not None:
                 return [face]
-        band, size = self._band(gray.shape)
-        if affordable(size[0] * size[1] / BLAZEFACE_SIZE ** 2 + confirm_cost):
-            looked = True
-            self._band_next = (self._band_next + 1) % len(self._bands)
-            found = [face for face in self._faces(gray, band, BAND_CANDIDATE, size=size)
+        size = input_for(bands[0][2], bands[0][3], BAND_SCALE)
+        while self._unseen and affordable(size[0] * size[1] / BLAZEFACE_SIZE ** 2 + confirm_cost):
+            looked = True  # the bands of this view in turn, as many as the budget allows (all after a still spell)
+            index = self._unseen.pop(0)
+            self._band_next = (index + 1) % len(bands)
+            found = [face for face in self._model.faces(gray, bands[index], BAND_CANDIDATE, size=size)
                      if max(face.w, face.h) <= BOX_SLACK * BAND_FACE_PX]
-            self._pending = (self._fresh(found)[:BAND_PROPOSALS] + self._pending)[:PENDING]
+            self._pending = self._fresh(found)[:BAND_PROPOSALS] + self._pending
+        faces = self._second_looks(gray, weak, start, looked)
+        del self._pending[PENDING:]  # (kept whole until the second looks: several bands may have been looked at)
+        return faces
+
+    def _second_looks(self, gray: np.ndarray, weak: list[Face], start: float, looked: bool) -> list[Face]:
+        """Second looks at the bands' proposals and ``weak`` ones of the wide look in turn, while the budget lasts
+        (one in any case unless ``looked``)."""
+        confirm_cost = (CONFIRM_INPUT / BLAZEFACE_SIZE) ** 2
         for proposal in [face for pair in itertools.zip_longest(self._pending[:], weak) for face in pair if face]:
-            if not affordable(confirm_cost):
+            if looked and self.passes - start + confirm_cost > self._budget:
                 break
             looked = True
             self._pending = [face for face in self._pending if face is not proposal]
@@ -215,19 +240,18 @@ class _BlazeFace:
             self._rejected.append((proposal, self._searches + REJECT_TICKS))
         return face
 
-    def _band(self, shape: tuple[int, int]) -> tuple[tuple[int, int, int, int], tuple[int, int]]:
-        """This tick's band (x, y, w, h) and its input size."""
+    def _bands_of(self, shape: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+        """The bands (x, y, w, h) of a frame of ``shape``."""
         if self._bands_shape != shape:
             self._bands = scan_bands(shape[1], shape[0], BANDS, BAND_FACE_PX)
             self._bands_shape, self._band_next = shape, 0
-        band = self._bands[self._band_next]
-        return band, input_for(band[2], band[3], BAND_SCALE)
+        return self._bands
 
     def _look(self, gray: np.ndarray, region, confirm_below: float = 0.0) -> list[Face]:
         """Faces in ``region`` (x, y, w, h) of the frame; candidates and faces scoring below ``confirm_below``
         must be confirmed by a second look zoomed on them."""
         faces = []
-        for face in self._faces(gray, region, self._min_score, self._candidate):
+        for face in self._model.faces(gray, region, self._min_score, self._candidate):
             if face.score < max(self._min_score, confirm_below):
                 face = self._confirm(gray, face)
                 if face is None:
@@ -251,11 +275,12 @@ class _BlazeFace:
         at_best = size * BLAZEFACE_SIZE / max(width, height) >= CONFIRM_FACE_PX
         floor = self._candidate if large and self._presence and not at_best else sure
         zoomed = around(face, CONFIRM_FACE_PX * BLAZEFACE_SIZE / CONFIRM_INPUT, width, height)
-        seen = [found for found in self._faces(gray, zoomed, floor, size=(CONFIRM_INPUT, CONFIRM_INPUT))
+        seen = [found for found in self._model.faces(gray, zoomed, floor, size=(CONFIRM_INPUT, CONFIRM_INPUT))
                 if same_face(found, face)]
         tilt = eye_tilt_deg(face)
         if not any(found.score >= sure for found in seen) and tilt is not None and abs(tilt) >= CONFIRM_TURN_MIN_DEG:
-            seen += [found for found in self._turned_look(gray, face, tilt, floor) if same_face(found, face)]
+            turned = self._model.turned_faces(gray, face, tilt, floor, CONFIRM_INPUT / CONFIRM_FACE_PX, CONFIRM_INPUT)
+            seen += [found for found in turned if same_face(found, face)]
         if not seen:
             return None
         best = max(seen, key=lambda found: found.score)
@@ -271,40 +296,14 @@ class _BlazeFace:
         self._mesh_passes += MESH_PASSES
         return self._presence.score(gray, face) >= FACE_PRESENCE
 
-    def _turned_look(self, gray: np.ndarray, face: Face, angle_deg: float, min_score: float) -> list[Face]:
-        """Faces scoring ``min_score`` in a square around ``face`` (the face ~48 px in the model's input)
-        turned by ``angle_deg`` about its centre, in frame coordinates."""
-        side = max(1, round(max(face.w, face.h) * CONFIRM_INPUT / CONFIRM_FACE_PX))
-        turned, to_frame = turned_square(gray, face, angle_deg, side)
-        faces = []
-        for found in self._faces(turned, (0, 0, side, side), min_score, size=(CONFIRM_INPUT, CONFIRM_INPUT)):
-            x, y = to_frame((found.x + found.w / 2, found.y + found.h / 2))
-            faces.append(Face(x - found.w / 2, y - found.h / 2, found.w, found.h, found.score,
-                              left_eye=to_frame(found.left_eye), right_eye=to_frame(found.right_eye)))
-        return faces
-
-    def _faces(self, gray: np.ndarray, region, min_score: float, candidate_score: float | None = None,
-               size: tuple[int, int] = (BLAZEFACE_SIZE, BLAZEFACE_SIZE)) -> list[Face]:
-        """Faces scoring ``min_score`` in ``region`` (merged as MediaPipe merges them) seen in an input of
-        ``size`` (w, h); when there are none, the candidates (``candidate_score`` up to ``min_score``)."""
-        x, y, w, h = region
-        boxes, points, scores = self._model.detect(gray[y:y + h, x:x + w], x, y, candidate_score or min_score, size)
-        sure = scores >= min_score
-        faces = to_faces(weighted_nms(boxes[sure], points[sure], scores[sure]))
-        if candidate_score is None or faces:
-            return faces
-        return to_faces(weighted_nms(boxes[~sure], points[~sure], scores[~sure]))
-
 
 class FaceFinder:
     """Finds faces in a 2-D uint8 gray frame: ``detector`` "blazeface" (default) or "haar".
 
     Haar cascades give no confidence, so their faces have score 1.0 and ``min_score`` applies to BlazeFace only.
-    ``tiles``: BlazeFace also looks closer at parts of the frame (the last listener's surroundings and seats,
-    the wide look and its proposals, a band of the frame at a finer scale) for listeners too far away for one
-    whole-frame pass, spending about ``search_passes`` (in 128x128 passes by input area; the wide look and one
-    closer look in any case) on a tick with nobody followed; calls are meant to be consecutive frames of one
-    camera. ``reset()`` forgets the listener it follows, the seats and the walls found not to be faces.
+    ``tiles``: BlazeFace also looks closer at parts of the frame for listeners too far away for one whole-frame
+    pass, spending ``search_passes`` on average (128x128 passes by input area) on a tick with nobody followed;
+    calls are meant to be consecutive frames of one camera. ``reset()`` forgets the listener, seats, walls and view.
     ``detector_used`` says which one runs (BlazeFace falls back to Haar when its model file is missing).
     """
 
