@@ -112,10 +112,10 @@ def targets(result: dict) -> str:
     if "against_cost_ms_median" in empty:
         figures.append(f"| the same empty frames, the other finder (--against-finder) in turn: CPU median | "
                        f"{empty['against_cost_ms_median']} ms (ours {searching} ms, "
-                       f"{searching / max(empty['against_cost_ms_median'], 1e-9):.1f}x) | |")
+                       f"{searching / max(empty['against_cost_ms_median'], 1e-9):.2g}x) | |")
     low, high = (searching * ratio for ratio in PI4_RATIO)
     figures.append(f"| Pi 4 estimate of a searching tick ({PI4_RATIO[0]}-{PI4_RATIO[1]}x): one core at one look a "
-                   f"second | {low:.0f}-{high:.0f} ms = {low / 10:.1f}-{high / 10:.1f}% | < 10% |")
+                   f"second | {low:.3g}-{high:.3g} ms = {low / 10:.2g}-{high / 10:.2g}% | < 10% |")
     passes = empty["passes_mean"]
     low, high = (passes * PASS_MS * ratio for ratio in PI4_RATIO)
     figures.append(f"| Pi 4 estimate from passes: {passes} a searching tick x {PASS_MS} ms x {PI4_RATIO[0]}-"
