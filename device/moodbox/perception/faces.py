@@ -31,6 +31,7 @@ FACE_PRESENCE = 0.9  # the face mesh's presence score that counts as "a face" (M
 CANDIDATE_SCORE = 0.3  # confirmed by a zoomed second look (faces of ~24 px in the input score here)
 CONFIRM_FACE_PX = 48  # face size in the second look's input
 CONFIRM_INPUT = 96  # that input's side: 0.56 of a 128x128 pass, and it scores faces and walls as that one does
+CONFIRM_PASSES = (CONFIRM_INPUT / BLAZEFACE_SIZE) ** 2
 CONFIRM_TURN_MIN_DEG = 10  # a candidate's eye line tilted this much: a second look turned level if the first fails
 TRACK_FACE_PX = 40  # face size in the model's input when following the listener
 WHOLE_FRAME_FACE_PX = 18  # a listener this big in a whole-frame pass: look there first, then around the last box
@@ -48,7 +49,7 @@ REJECT_TICKS = 5  # a place whose second look failed comes after the others for 
 SEATS = 4  # places a listener was followed at, remembered (in RAM) for a quick look after a loss
 GROWN_FACE_PX = 28  # face size in the model's input of the look at the last box after a loss (a wider square)
 RECALL_TICKS = 30  # searching ticks after a loss that start with that look (then it is one seat among the others)
-SEARCH_PASSES = 14.0  # a searching tick's budget in 128x128 passes (see the class; chosen in docs/face-finder.md)
+SEARCH_PASSES = 14.0  # a searching tick's budget on average in 128x128 passes (see the class; docs/face-finder.md)
 SEARCH_PASSES_MIN, SEARCH_PASSES_MAX = 1.0, 64.0  # a tick makes the wide look and one closer look in any case
 SAVED_TICKS = 3  # passes not spent in a still view are saved up to this many ticks' budget, for the next change
 RESCAN_TICKS = 10  # a view that stays still is searched again after this many searching ticks
@@ -162,8 +163,8 @@ class _BlazeFace:
         return self._confirm(gray, face)
 
     def _search(self, gray: np.ndarray) -> list[Face]:
-        """One searching tick (see the class): the last box; when the view changed, the wide look, and bands not
-        looked at since; then closer looks while the budget lasts (the first one in any case)."""
+        """One searching tick (see the class): the last box; when the view changed, the wide look and what it
+        proposes; the bands not looked at since; then second looks while the budget lasts (one in any case)."""
         height, width = gray.shape
         self._searches += 1
         self._rejected = [(place, until) for place, until in self._rejected if until > self._searches]
@@ -173,62 +174,62 @@ class _BlazeFace:
                                confirm_below=FOLLOW_SURE_SCORE)
             if faces:
                 return faces
-        bands = self._bands_of(gray.shape)
-        if not self._view.changed(gray) and self._searches - self._searched_at < RESCAN_TICKS:
-            return self._second_looks(gray, [], start, looked=False)  # nothing new to look at: what waits
-        self._searched_at = self._searches
-        self._unseen = [(self._band_next + step) % len(bands) for step in range(len(bands))]
-        size = input_for(width, height, WIDE_SCALE)  # the wide look: its detections, best first, too small left out
-        seen = self._model.faces(gray, (0, 0, width, height), PROPOSAL_SCORE, size=size)
-        proposals = self._fresh([face for face in seen if max(face.w, face.h) * size[0] / width >= WIDE_FACE_PX])
-        del proposals[PROPOSALS:]
-        strong = [proposal for proposal in proposals if proposal.score >= self._min_score]
-        weak = [proposal for proposal in proposals if proposal.score < self._min_score]
-        confirm_cost = (CONFIRM_INPUT / BLAZEFACE_SIZE) ** 2
-        looked = False
-
-        def affordable(cost: float) -> bool:
-            return not looked or self.passes - start + cost <= self._budget
-
-        for proposal in strong:  # what the wide look itself takes for a face: all of them, first
-            looked = True
-            if (face := self._second_look(gray, proposal)) is not None:
-                return [face]
-        seats = [seat for seat in self._seats if self._lost is None or not same_face(seat, self._lost)]
-        if seats and affordable(1.0):
-            looked = True
-            seat = seats[self._searches % len(seats)]
-            faces = self._look(gray, around(seat, TRACK_FACE_PX, width, height), confirm_below=FOLLOW_SURE_SCORE)
+        bands, weak, looked = self._bands_of(gray.shape), [], False
+        if self._view.changed(gray) or self._searches - self._searched_at >= RESCAN_TICKS:
+            self._searched_at = self._searches
+            self._unseen = [(self._band_next + step) % len(bands) for step in range(len(bands))]
+            faces, weak, looked = self._look_at_the_view(gray, start)
             if faces:
                 return faces
-        if weak and affordable(confirm_cost):  # the wide look's best guess, before the band
-            looked = True
-            if (face := self._second_look(gray, weak.pop(0))) is not None:
-                return [face]
         size = input_for(bands[0][2], bands[0][3], BAND_SCALE)
-        while self._unseen and affordable(size[0] * size[1] / BLAZEFACE_SIZE ** 2 + confirm_cost):
+        band_passes = size[0] * size[1] / BLAZEFACE_SIZE ** 2 + CONFIRM_PASSES  # with a second look at what it finds
+        while self._unseen and self._affordable(start, band_passes, looked):
             looked = True  # the bands of this view in turn, as many as the budget allows (all after a still spell)
             index = self._unseen.pop(0)
             self._band_next = (index + 1) % len(bands)
             found = [face for face in self._model.faces(gray, bands[index], BAND_CANDIDATE, size=size)
                      if max(face.w, face.h) <= BOX_SLACK * BAND_FACE_PX]
             self._pending = self._fresh(found)[:BAND_PROPOSALS] + self._pending
-        faces = self._second_looks(gray, weak, start, looked)
-        del self._pending[PENDING:]  # (kept whole until the second looks: several bands may have been looked at)
-        return faces
-
-    def _second_looks(self, gray: np.ndarray, weak: list[Face], start: float, looked: bool) -> list[Face]:
-        """Second looks at the bands' proposals and ``weak`` ones of the wide look in turn, while the budget lasts
-        (one in any case unless ``looked``)."""
-        confirm_cost = (CONFIRM_INPUT / BLAZEFACE_SIZE) ** 2
+        faces = []
         for proposal in [face for pair in itertools.zip_longest(self._pending[:], weak) for face in pair if face]:
-            if looked and self.passes - start + confirm_cost > self._budget:
+            if faces or not self._affordable(start, CONFIRM_PASSES, looked):
                 break
             looked = True
             self._pending = [face for face in self._pending if face is not proposal]
+            faces = [face] if (face := self._second_look(gray, proposal)) is not None else []
+        del self._pending[PENDING:]  # (kept whole until the second looks: several bands may have been looked at)
+        return faces
+
+    def _look_at_the_view(self, gray: np.ndarray, start: float) -> tuple[list[Face], list[Face], bool]:
+        """A changed view's looks before the bands: the wide look, second looks at what it is sure of, a seat and its
+        best guess. The face found (or []), the wide look's other weak proposals, and whether a closer look was made."""
+        height, width = gray.shape
+        size = input_for(width, height, WIDE_SCALE)  # the wide look: its detections, best first, too small left out
+        seen = self._model.faces(gray, (0, 0, width, height), PROPOSAL_SCORE, size=size)
+        proposals = self._fresh([face for face in seen if max(face.w, face.h) * size[0] / width >= WIDE_FACE_PX])
+        del proposals[PROPOSALS:]
+        weak = [proposal for proposal in proposals if proposal.score < self._min_score]
+        looked = False
+        for proposal in [proposal for proposal in proposals if proposal.score >= self._min_score]:
+            looked = True  # what the wide look itself takes for a face: all of them, first
             if (face := self._second_look(gray, proposal)) is not None:
-                return [face]
-        return []
+                return [face], weak, looked
+        seats = [seat for seat in self._seats if self._lost is None or not same_face(seat, self._lost)]
+        if seats and self._affordable(start, 1.0, looked):
+            looked = True
+            seat = seats[self._searches % len(seats)]
+            faces = self._look(gray, around(seat, TRACK_FACE_PX, width, height), confirm_below=FOLLOW_SURE_SCORE)
+            if faces:
+                return faces, weak, looked
+        if weak and self._affordable(start, CONFIRM_PASSES, looked):  # its best guess, before the bands
+            looked = True
+            if (face := self._second_look(gray, weak.pop(0))) is not None:
+                return [face], weak, looked
+        return [], weak, looked
+
+    def _affordable(self, start: float, cost: float, looked: bool) -> bool:
+        """Whether a tick begun at ``start`` passes may spend ``cost`` more (the first closer look in any case)."""
+        return not looked or self.passes - start + cost <= self._budget
 
     def _fresh(self, proposals: list[Face]) -> list[Face]:
         """``proposals`` with the places whose second look failed lately moved to the end (in their order)."""
