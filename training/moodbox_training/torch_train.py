@@ -189,7 +189,6 @@ def degrade(images, share: float, min_px: int = 20, denoise: dict | None = None)
 def _as_the_device_reads(faces, camera, denoise: dict):
     """``faces`` (N, 1, H, W floats) rounded to uint8 and smoothed per ``denoise`` where ``camera`` (the same
     faces at the camera's resolution) is noisy, as the device's crop is."""
-    import numpy as np
     import torch
     from moodbox.perception.crop import denoised
 
