@@ -120,7 +120,7 @@ def test_a_far_listener_is_found_within_a_minute_and_then_followed(blazeface, fe
         after = slice(found_at + 1, found_at + 4)
         assert all(hits[after]), (seed, hits)
         # followed: one pass; when it misses the face, a second look zoomed on the last box; the mesh if unsure
-        assert max(passes[after]) <= 1 + (faces_module.CONFIRM_INPUT / 128) ** 2 + faces_module.MESH_PASSES
+        assert max(passes[after]) <= 1 + faces_module.CONFIRM_PASSES + faces_module.MESH_PASSES
     assert found >= 5
 
 
