@@ -5,6 +5,7 @@ place that knows the package sits at ``<checkout>/device/moodbox``.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -19,3 +20,10 @@ def shipped_model(name: str, *, marker: str | None = None) -> Path:
     one."""
     checkout = CHECKOUT / "models" / name
     return checkout if (checkout / marker if marker else checkout).is_file() else INSTALLED / "models" / name
+
+
+def user_cache(name: str) -> Path:
+    """``name`` in the user's cache folder (``$XDG_CACHE_HOME/moodbox``, else ``~/.cache/moodbox``): where a developer
+    tool writes a picture it was not told where to put, never the current folder."""
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "moodbox" / name

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from moodbox.config import Config, ModelConfig
+from moodbox.paths import user_cache
 from moodbox.perception.expression import ExpressionModel, ModelError
 from moodbox.perception.faces import FaceFinder
 from moodbox.perception.frames import FrameError, y_plane
@@ -293,8 +294,7 @@ def main(argv=None) -> int:
     sweep_options.add_argument("--split", choices=("private", "public"), default="private",
                                help="FER2013 faces to paste: PrivateTest (default, the reported figures) or "
                                     "PublicTest (to choose device-side settings without looking at those)")
-    sweep_options.add_argument("--plot", type=Path, default=Path("face_sweep.png"),
-                               help="PNG written by --sweep (default face_sweep.png)")
+    sweep_options.add_argument("--plot", type=Path, default=user_cache("face_sweep.png"), help="its PNG (%(default)s)")
     args = parser.parse_args(argv)
     if args.frames < 1 or args.seconds <= 0:
         parser.error("--frames and --seconds must be positive")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from moodbox.music.misreads import Misreads
 from moodbox.music.policy import MusicPolicy
 from moodbox.music.preferences import EARLY_SKIP_S, part_of_day
 from moodbox.music.store import FeedbackStore
+from moodbox.paths import user_cache
 from moodbox.perception.expression import likely_misreads
 
 POLICIES = ("moodbox", "fixed", "epsilon")  # compared; "oracle" (the skip-rate bound) is run beside them
@@ -163,12 +163,6 @@ def _state_dir() -> str | None:
     return str(shm) if shm.is_dir() and shm.stat().st_mode & 0o002 else None
 
 
-def _default_plot() -> Path:
-    """Where ``--plot`` without a name writes: the user's cache folder, never the current one."""
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "moodbox" / "simulate.png"
-
-
 def _ci(figure: dict) -> str:
     if figure["mean"] is None:
         return f"{'n/a':>13}"
@@ -183,8 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed-offset", type=int, default=0, metavar="K",
                         help="seeds K+1..K+N instead (to choose a setting on other seeds than the figures')")
     parser.add_argument("--persona", action="append", choices=PERSONAS, help="only this persona (repeatable)")
-    parser.add_argument("--plot", metavar="PNG", nargs="?", const=str(_default_plot()),
-                        help=f"write the learning curves to this PNG file (without a name: {_default_plot()}; "
+    default_plot = user_cache("simulate.png")
+    parser.add_argument("--plot", metavar="PNG", nargs="?", const=str(default_plot),
+                        help=f"write the learning curves to this PNG file (without a name: {default_plot}; "
                              "without --plot: none)")
     parser.add_argument("--json", action="store_true", help="print only the figures, as one JSON object")
     parser.add_argument("--no-misreads", action="store_true",

@@ -167,6 +167,7 @@ def plot(result: dict, path: Path) -> Path:
         top.minorticks_off()
         top.set_xlabel("distance for a Camera Module 3 (m)")
     figure.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path

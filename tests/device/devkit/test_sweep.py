@@ -113,17 +113,21 @@ def test_empty_frames_see_a_fresh_pool_of_walls_every_pool_frames(monkeypatch):
     assert len(pools) == 2 * 3  # the first pool, then one at frame 5 and one at frame 10
 
 
-def test_bench_sweep_command(model, data_dir, tmp_path, capsys):
+def test_bench_sweep_command(model, data_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
     png = tmp_path / "s.png"
     arguments = ["--sweep", "--model", str(model), "--dataset", str(data_dir), "--faces", "1", "--haar-faces", "0",
-                 "--empty", "5", "--sizes", "40,160", "--plot", str(png)]
-    assert main(arguments) == 0
+                 "--empty", "5", "--sizes", "40,160"]
+    assert main(arguments + ["--plot", str(png)]) == 0
     out = capsys.readouterr().out
     assert "| width px |" in out and "| 160 | 0.5 |" in out and "Camera Module 3 Wide" in out and str(png) in out
     assert "The listener's view:" in out and "| must reach |" in out
     assert png.is_file()
     assert main(arguments + ["--json"]) == 0
     assert [row["width_px"] for row in json.loads(capsys.readouterr().out)["rows"]] == [40, 160]
+    assert (tmp_path / "cache" / "moodbox" / "face_sweep.png").is_file()  # no --plot: the cache folder
+    assert not (tmp_path / "face_sweep.png").exists()
 
 
 def test_bench_sweep_refuses_bad_counts(capsys):
