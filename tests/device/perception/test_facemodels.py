@@ -1,4 +1,5 @@
-"""The face models on the real BlazeFace file: the model resized to other inputs (the wide look, the second look)."""
+"""The face models on the real BlazeFace file: the model resized to other inputs (the wide look, the second look),
+and the second look turned level."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 
 from moodbox.devkit.scenes import face_patch, is_the_face, load_ferplus_faces, textured_background
-from moodbox.perception.boxes import grid_anchors, ssd_anchors, to_faces, weighted_nms
+from moodbox.perception.boxes import Face, eye_tilt_deg, grid_anchors, ssd_anchors, to_faces, weighted_nms
 from moodbox.perception.facemodels import BlazeFacePasses, blazeface_path, input_for
 
 
@@ -58,3 +59,26 @@ def test_a_second_look_at_96_px_scores_faces_as_one_at_128_px_does(passes, data_
                                                          (size, size))))
             sure[size] += any(face.score >= 0.6 and is_the_face(face, (316, 216), 32) for face in found)
     assert sure[96] >= 7 and sure[128] >= 7, sure
+
+
+@pytest.mark.parametrize("roll", [30, -30])
+def test_a_turned_second_look_reports_the_face_where_it_is_in_the_frame(passes, data_dir, roll):
+    """The zoomed look turned level (for rolled candidates) maps its box and eyes back into the frame."""
+    face48 = load_ferplus_faces(data_dir)[0][0]
+    side, (x, y) = 120, (400, 250)
+    centre = (x + side / 2, y + side / 2)
+
+    def look(face_roll, candidate_tilt):
+        frame = textured_background(np.random.default_rng(1), 640, 480)
+        frame[y:y + side, x:x + side] = face_patch(face48, side, face_roll)
+        turn = np.radians(candidate_tilt)  # a candidate as a tile look gives it: the right place, eyes tilted
+        eye_offset = 0.2 * side * np.array([np.cos(turn), np.sin(turn)])
+        candidate = Face(x, y, side, side, 0.4, left_eye=tuple(np.add(centre, eye_offset)),
+                         right_eye=tuple(np.subtract(centre, eye_offset)))
+        seen = passes.turned_faces(frame, candidate, candidate_tilt, 0.6, 2.0, 96)
+        assert len(seen) == 1 and is_the_face(seen[0], centre, side)
+        return eye_tilt_deg(seen[0])
+
+    upright = look(0, 0)  # this face's own eye line, as BlazeFace places the eyes
+    # cv2 turns the face by +roll counter-clockwise on screen: a tilt of -roll
+    assert look(roll, -roll) == pytest.approx(upright - roll, abs=8)

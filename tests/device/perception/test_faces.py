@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from moodbox.perception import faces as faces_module
-from moodbox.perception.boxes import Face, eye_tilt_deg, scan_bands, ssd_anchors, weighted_nms
+from moodbox.perception.boxes import Face
 from moodbox.perception.crop import crop_face
 from moodbox.perception.faces import FACE_MESH_FILE, FaceFinder, FacePresence
 from moodbox.perception.listener import pick_listener
@@ -42,28 +42,6 @@ def found_in_place(finder, frames) -> int:
         hits += any(abs(face.x + face.w / 2 - (x + side / 2)) < 0.2 * side
                     and abs(face.y + face.h / 2 - (y + side / 2)) < 0.2 * side for face in finder.find(frame))
     return hits
-
-
-def test_anchors_follow_the_short_range_ssd_layout():
-    anchors = ssd_anchors()
-    assert anchors.shape == (896, 2)
-    assert np.allclose(anchors[0], anchors[1]) and np.allclose(anchors[0], [0.5 / 16, 0.5 / 16])
-    assert np.allclose(anchors[2], [1.5 / 16, 0.5 / 16])  # x runs fastest
-    assert np.allclose(anchors[512:518], [0.5 / 8, 0.5 / 8])  # 6 anchors per cell on the 8x8 grid
-    assert anchors.min() > 0 and anchors.max() < 1
-
-
-def test_weighted_nms_merges_overlapping_boxes_by_score():
-    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [50, 50, 60, 60]], np.float32)
-    points = np.zeros((3, 6, 2), np.float32)
-    points[1] += 3
-    merged = weighted_nms(boxes, points, np.array([0.9, 0.3, 0.6], np.float32))
-    assert len(merged) == 2
-    box, kps, score = merged[0]
-    assert score == pytest.approx(0.9)
-    assert box == pytest.approx([0.25, 0, 10.25, 10])  # 0.75 * first + 0.25 * second
-    assert kps[0] == pytest.approx([0.75, 0.75])
-    assert merged[1][0] == pytest.approx(boxes[2]) and merged[1][2] == pytest.approx(0.6)
 
 
 def test_blazeface_finds_the_pasted_face_in_the_right_place(blazeface, data_dir):
@@ -218,35 +196,6 @@ def test_tilted_listener_is_found_with_its_eyes_tilted_alike(blazeface, ferplus_
     assert low < np.median(angles) < high
 
 
-def test_eye_tilt_is_signed_like_the_turn_that_levels_it():
-    assert eye_tilt_deg(Face(0, 0, 10, 10, 1.0)) is None  # Haar gives no eyes
-    assert eye_tilt_deg(Face(0, 0, 10, 10, 1.0, left_eye=(7, 5), right_eye=(3, 5))) == 0
-    # the person's left eye (image right) lower: turned clockwise on screen, levelled by a positive cv2 turn
-    assert eye_tilt_deg(Face(0, 0, 10, 10, 1.0, left_eye=(7, 7), right_eye=(3, 3))) == pytest.approx(45)
-
-
-@pytest.mark.parametrize("roll", [30, -30])
-def test_a_turned_second_look_reports_the_face_where_it_is_in_the_frame(blazeface, ferplus_faces, roll):
-    """The zoomed look turned level (for rolled candidates) maps its box and eyes back into the frame."""
-    side, (x, y) = 120, (400, 250)
-    centre = (x + side / 2, y + side / 2)
-
-    def look(face_roll, candidate_tilt):
-        frame = textured_background(np.random.default_rng(1), 640, 480)
-        frame[y:y + side, x:x + side] = face_patch(ferplus_faces[0], side, face_roll)
-        turn = np.radians(candidate_tilt)  # a candidate as a tile look gives it: the right place, eyes tilted
-        eye_offset = 0.2 * side * np.array([np.cos(turn), np.sin(turn)])
-        candidate = Face(x, y, side, side, 0.4, left_eye=tuple(np.add(centre, eye_offset)),
-                         right_eye=tuple(np.subtract(centre, eye_offset)))
-        seen = blazeface._detector._model.turned_faces(frame, candidate, candidate_tilt, 0.6, 2.0, 96)
-        assert len(seen) == 1 and is_the_face(seen[0], centre, side)
-        return eye_tilt_deg(seen[0])
-
-    upright = look(0, 0)  # this face's own eye line, as BlazeFace places the eyes
-    # cv2 turns the face by +roll counter-clockwise on screen: a tilt of -roll
-    assert look(roll, -roll) == pytest.approx(upright - roll, abs=8)
-
-
 @pytest.fixture(scope="module")
 def face_presence():
     path = faces_module.blazeface_path(FACE_MESH_FILE)
@@ -374,14 +323,6 @@ def test_a_listener_who_sits_down_in_a_still_room_is_found_at_once(blazeface, fe
         found.append(hits.index(True) + 1 if any(hits) else None)
     assert sum(tick is not None for tick in found) >= 4, found  # a few FER2013 faces are not found at 28 px
     assert all(tick in (None, 1) for tick in found), found  # the view changed: every band is looked at in that tick
-
-
-def test_scan_bands_hold_every_face_they_are_for():
-    bands = scan_bands(640, 480, 5, 56)
-    assert len(bands) == 5 and bands[0][1] == 0 and bands[-1][1] + bands[-1][3] == 480
-    assert all(x == 0 and w == 640 and h == bands[0][3] < 480 / 2 for x, _, w, h in bands)
-    for fy in range(0, 480 - 56 + 1):
-        assert any(y <= fy and fy + 56 <= y + h for _, y, _, h in bands), fy
 
 
 def test_find_needs_a_gray_uint8_frame(blazeface):
