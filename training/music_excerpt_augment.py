@@ -20,7 +20,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from moodbox.music.tagger import head_features
-from moodbox_training.music import data, evaluate, extract, floors, heads
+from moodbox_training.music import data, evaluate, extract, heads
 from moodbox_training.music.cli import DEFAULT_DATA, DEFAULT_OUT, MODEL_FILE
 
 INPUTS = ("pool", "embedding", "tags")  # the shipped head's
@@ -85,20 +85,13 @@ with threadpool_limits(limits=1):
             for train, test in folds:
                 model, temperature = fit(train, draws, seed)
                 calibrated[test] = heads.soften(heads._log_proba(model, device[test]), temperature)
-            m = evaluate.metrics(y, calibrated)
-            calming = floors.cross_validated(y, calibrated, folds, ("Q4",), floors.TARGET)
-            per_seed.append({"seed": seed, "quadrant": m["quadrant_accuracy"],
-                             "Q3_precision": m["per_quadrant"]["Q3"]["precision"],
-                             "Q4_precision": m["per_quadrant"]["Q4"]["precision"],
-                             "calming_floor_precision": calming["precision"],
-                             "calming_floor_coverage": calming["coverage"]})
+            per_seed.append(heads.seed_figures(y, calibrated, folds, seed))
         name = "the device's 3 excerpts (the card's head)" if draws == 0 else \
             f"plus {draws} random 3-of-{args.pool} excerpt means per training clip"
-        results[name] = {"per_seed": per_seed, "mean": {key: float(np.mean([s[key] for s in per_seed]))
-                                                        for key in per_seed[0] if key != "seed"}}
+        results[name] = heads.with_means(per_seed)
         print(f"{name}:", {key: round(v, 3) for key, v in results[name]["mean"].items()}, file=sys.stderr, flush=True)
 json.dump({"note": "issue 28, session 9: excerpt augmentation for the head; command in "
                    "training/music_excerpt_augment.py's docstring",
-           "protocol": f"540 4Q clips, mean; pool + embedding + tags; logistic; 5 artist-grouped folds per seed {seeds}; "
-                       "test clips scored on the device's 3 excerpts",
+           "protocol": f"540 4Q clips, mean; pool + embedding + tags; logistic; 5 artist-grouped folds per seed "
+                       f"{seeds}; test clips scored on the device's 3 excerpts",
            "rows": results}, sys.stdout, indent=1)
