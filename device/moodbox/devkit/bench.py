@@ -1,7 +1,8 @@
 """``moodbox bench``: per-stage latency of our pipeline against the approach we descend from, and daemon cost.
 
-Both pipelines see the same 640x480 frames (FER2013 test faces pasted into a larger frame) with one thread, and
-both run the daemon's own perception call (:meth:`moodbox.perception.pipeline.Perception.look`), with different parts:
+Both pipelines see the same 640x480 frames (FER2013 test faces pasted into a larger frame) with one thread, in a
+new order each frame (one run right after another finds what they share warm in the cache), and both run the
+daemon's own perception call (:meth:`moodbox.perception.pipeline.Perception.look`), with different parts:
 
 - ours: the Y plane of a YUV420 buffer as PiCameraSource takes it, then the parts the daemon builds from the
   default config (BlazeFace on LiteRT, the contract crop, the int8 model);
@@ -122,13 +123,14 @@ def measure_stages(model_path, float_model_path, dataset_dir, frames: int, threa
         result["baseline"] = {"missing": f"{float_model_path} not found: the training's convert step writes it "
                                          "beside emotion.tflite"}
     chroma = np.full((height // 2, width), 128, np.uint8)
+    order = np.random.default_rng(0)  # of the pipelines, new each frame
     for index in range(WARMUP_FRAMES + frames):
         step[0] = float(index)
         gray = source.grab()
         buffers = {"ours": np.vstack([gray, chroma]), "baseline": cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)}
         buffers["against"] = buffers["ours"]
-        for name, pipeline in pipelines.items():
-            pipeline.run(buffers[name], source.expected_label(), record=index >= WARMUP_FRAMES)
+        for name in order.permutation(list(pipelines)):
+            pipelines[name].run(buffers[name], source.expected_label(), record=index >= WARMUP_FRAMES)
     for name, pipeline in pipelines.items():
         result[name] = pipeline.report()
     if "baseline" in pipelines:
@@ -271,8 +273,7 @@ def main(argv=None) -> int:
     parser.add_argument("--float-model", type=Path, help="baseline float model (default: emotion_float.tflite "
                                                          "beside --model)")
     parser.add_argument("--dataset", type=Path, help="Kaggle's fer2013.csv, or a folder with it or with fer2013.npz "
-                                                     "and ferplus_votes.npz "
-                                                     "(default: $MOODBOX_DATA or ../shared/data)")
+                                                     "and ferplus_votes.npz (default: $MOODBOX_DATA or ../shared/data)")
     parser.add_argument("--frames", type=int, default=300, help="frames timed per pipeline (default 300)")
     parser.add_argument("--seconds", type=float, default=60.0, help="daemon measurement window (default 60)")
     parser.add_argument("--interval", type=float, help="daemon tick interval (default: the demo's)")
@@ -287,8 +288,7 @@ def main(argv=None) -> int:
     sweep_options.add_argument("--haar-faces", type=int, default=25, help="of those, how many Haar looks at "
                                                                            "(default 25; it is slow)")
     sweep_options.add_argument("--empty", type=int, default=1000, help="empty frames (default 1000)")
-    sweep_options.add_argument("--sizes", default=None,
-                               help="face widths in px, comma-separated (default 24,28,32,40,48,64,96,160)")
+    sweep_options.add_argument("--sizes", help="face widths in px, comma-separated (default 24,28,32,40,48,64,96,160)")
     sweep_options.add_argument("--seed", type=int, default=0, help="random seed of faces, places and walls")
     sweep_options.add_argument("--search-passes", type=float, help="the finder's budget a searching tick")
     sweep_options.add_argument("--split", choices=("private", "public"), default="private",

@@ -54,6 +54,7 @@ SEARCH_PASSES_MIN, SEARCH_PASSES_MAX = 1.0, 64.0  # a tick makes the wide look a
 SAVED_TICKS = 3  # passes not spent in a still view are saved up to this many ticks' budget, for the next change
 RESCAN_TICKS = 10  # a view that stays still is searched again after this many searching ticks
 FOLLOW_SURE_SCORE = 0.75  # a followed (or recalled) box scoring less is read only when confirmed
+MOVED_SURE_SCORE = 0.7  # the same for a box elsewhere in the whole-frame look (look-alikes: 0.4%, walls: none)
 BOX_SLACK = 1.5  # a band keeps boxes up to this times its largest face: BlazeFace's box may be half again as wide
 
 
@@ -73,9 +74,9 @@ class _BlazeFace:
     budget lasts. A place whose second look failed goes after the others for ``REJECT_TICKS``.
 
     A listener found is followed: the next tick looks at a square around the last box, the face ~40 px in the
-    model's input (one pass). A box scoring below ``FOLLOW_SURE_SCORE`` there is kept only when a second look
-    confirms it (and below that score, on the face mesh's word): a head turned away is not read. Without
-    ``tiles`` it is MediaPipe's plain whole-frame detector at ``min_score``.
+    model's input (one pass; a near one's: the whole frame first, where a box elsewhere needs ``MOVED_SURE_SCORE``).
+    Else a box under ``FOLLOW_SURE_SCORE`` is kept only when a second look confirms it (at the listener's place,
+    the face mesh): a head turned away is not read. Without ``tiles``: MediaPipe's whole-frame detector.
     """
 
     def __init__(self, path: Path, threads: int, min_score: float, tiles: bool, search_passes: float,
@@ -137,26 +138,26 @@ class _BlazeFace:
 
     def _follow(self, gray: np.ndarray, track: Face) -> list[Face]:
         """The listener near their last box (a near one: first in the whole frame at 128 px wide, 0.75 pass, as
-        the listener may have moved far). A box scoring below ``FOLLOW_SURE_SCORE`` is kept only when confirmed
-        (:meth:`_followed`): a head turned away scores 0.5-0.75 here. When that look finds nobody, a second look
-        zoomed on the last box decides."""
+        the listener may have moved far). A box under ``FOLLOW_SURE_SCORE`` (elsewhere in that look: under
+        ``MOVED_SURE_SCORE``) is kept only when confirmed (:meth:`_followed`): a head turned away scores 0.5-0.75
+        here. When no look finds anyone, a second look zoomed on the last box decides."""
         height, width = gray.shape
         region = around(track, TRACK_FACE_PX, width, height)
-        big = max(track.w, track.h) * BLAZEFACE_SIZE / max(width, height) >= WHOLE_FRAME_FACE_PX
-        whole = ((0, 0, width, height), input_for(width, height, BLAZEFACE_SIZE / max(width, height)))
-        looks = [whole, (region, (BLAZEFACE_SIZE,) * 2)] if big else [(region, (BLAZEFACE_SIZE,) * 2)]
-        for look, size in looks:
+        scale = BLAZEFACE_SIZE / max(width, height)  # the whole frame 128 px wide
+        big = max(track.w, track.h) * scale >= WHOLE_FRAME_FACE_PX
+        whole = [((0, 0, width, height), input_for(width, height, scale), MOVED_SURE_SCORE)] if big else []
+        for look, size, moved_sure in whole + [(region, (BLAZEFACE_SIZE,) * 2, FOLLOW_SURE_SCORE)]:
             seen = self._model.faces(gray, look, self._min_score, size=size)
-            faces = [self._followed(gray, face, track) for face in seen]
+            faces = [self._followed(gray, face, track, moved_sure) for face in seen]
             if faces := [face for face in faces if face is not None]:
                 return faces
         found = self._confirm(gray, track)  # a closer look where it was: some faces score low at 40 px
         return [found] if found is not None else []
 
-    def _followed(self, gray: np.ndarray, face: Face, track: Face) -> Face | None:
-        """``face`` if it is sure, or where the listener was and the face mesh takes it for a face (a second look
-        scores a blurred face as high as a face), or elsewhere (a new face) and confirmed by a second look."""
-        if face.score >= FOLLOW_SURE_SCORE:
+    def _followed(self, gray: np.ndarray, face: Face, track: Face, moved_sure: float) -> Face | None:
+        """``face`` if it is sure; where the listener was, if the face mesh takes it for a face (a second look scores
+        a blurred face as high as a face); elsewhere (a new face), from ``moved_sure`` on or if a second look agrees."""
+        if face.score >= FOLLOW_SURE_SCORE or (face.score >= moved_sure and not same_face(face, track)):
             return face
         if self._presence is not None and same_face(face, track):
             return face if self._mesh_agrees(gray, face) else None

@@ -11,6 +11,7 @@ import pytest
 from moodbox.perception import faces as faces_module
 from moodbox.perception.boxes import Face
 from moodbox.perception.crop import crop_face
+from moodbox.perception.facemodels import BlazeFacePasses
 from moodbox.perception.faces import FACE_MESH_FILE, FaceFinder, FacePresence
 from moodbox.perception.listener import pick_listener
 from moodbox.devkit.scripted import ScriptedFaceSource
@@ -168,6 +169,28 @@ def test_without_the_check_a_head_turned_away_is_read(ferplus_faces, monkeypatch
     the blurred faces and backs of heads are read, so the test above fails without the check."""
     monkeypatch.setattr(faces_module, "FOLLOW_SURE_SCORE", 0.5)
     assert turned_heads_read(FaceFinder("blazeface"), ferplus_faces) >= 6
+
+
+def test_a_near_listener_seen_elsewhere_is_read_at_once_from_the_moved_bar(ferplus_faces):
+    """A listener followed at one seat, seen next far from it: a box that the whole-frame look (0.75 pass) scores
+    from ``MOVED_SURE_SCORE`` up is read without a second look; one below it gets the second look first."""
+    whole_look = BlazeFacePasses(faces_module.blazeface_path(), threads=1)
+    wall = textured_background(np.random.default_rng(3), 640, 480)
+    spent = {"kept": [], "looked again": []}
+    for face48 in ferplus_faces[:80]:
+        seated, moved = wall.copy(), wall.copy()
+        seated[40:200, 40:200] = moved[280:440, 440:600] = face_patch(face48, 160, 0)
+        scores = [face.score for face in whole_look.faces(moved, (0, 0, 640, 480), 0.5, size=(128, 96))]
+        finder = FaceFinder("blazeface")
+        if len(scores) != 1 or scores[0] >= faces_module.FOLLOW_SURE_SCORE or not finder.find(seated):
+            continue
+        before = finder.passes
+        found = finder.find(moved)
+        assert len(found) == 1 and is_the_face(found[0], (520, 360), 160)
+        spent["kept" if scores[0] >= faces_module.MOVED_SURE_SCORE else "looked again"].append(finder.passes - before)
+    assert len(spent["kept"]) >= 2 and len(spent["looked again"]) >= 2, spent
+    assert all(passes == 0.75 for passes in spent["kept"]), spent
+    assert all(passes > 0.75 for passes in spent["looked again"]), spent
 
 
 def test_whole_frame_only_misses_those_listeners(ferplus_faces):
