@@ -21,8 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
-from moodbox.music.tagger import head_features
-from moodbox_training.music import data, evaluate, extract
+from moodbox_training.music import data, evaluate, extract, heads
 from moodbox_training.music.cli import DEFAULT_DATA, DEFAULT_OUT, MODEL_FILE
 
 INPUTS = ("pool", "embedding", "tags")  # the shipped head's
@@ -39,8 +38,7 @@ cache = extract.extract(clips, DEFAULT_OUT / MODEL_FILE, args.work / "features_m
                         with_handmade=False)  # the cache of the session-9 runs holds both counts
 y = np.array([data.QUADRANTS.index(c.quadrant) for c in clips])
 groups = np.array([c.artist for c in clips])
-x = np.stack([head_features({name: cache["outputs"][i][name][cache["index"][3][i]] for name in INPUTS}, ("mean",),
-                            INPUTS) for i in range(len(clips))]).astype(np.float64)
+x = heads.Candidate("shipped inputs", 3, inputs=INPUTS).features(cache)
 
 
 def model(kind: str, setting):
