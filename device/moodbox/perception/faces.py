@@ -157,9 +157,9 @@ class _BlazeFace:
     def _followed(self, gray: np.ndarray, face: Face, track: Face, moved_sure: float) -> Face | None:
         """``face`` if it is sure; where the listener was, if the face mesh takes it for a face (a second look scores
         a blurred face as high as a face); elsewhere (a new face), from ``moved_sure`` on or if a second look agrees."""
-        if face.score >= FOLLOW_SURE_SCORE or (face.score >= moved_sure and not same_face(face, track)):
+        if face.score >= FOLLOW_SURE_SCORE or ((moved := not same_face(face, track)) and face.score >= moved_sure):
             return face
-        if self._presence is not None and same_face(face, track):
+        if self._presence is not None and not moved:
             return face if self._mesh_agrees(gray, face) else None
         return self._confirm(gray, face)
 
